@@ -1,0 +1,146 @@
+package fido
+
+import (
+	"crypto/x509"
+	"time"
+
+	"passkiosk/fido/cbor"
+	"passkiosk/kiosk"
+)
+
+// AttestationType says what an attestation proves (WebAuthn §6.5.4).
+type AttestationType string
+
+const (
+	AttestationNone  AttestationType = "none"  // nothing
+	AttestationSelf  AttestationType = "self"  // signed by the credential key itself
+	AttestationBasic AttestationType = "basic" // signed by an attestation certificate (x5c)
+	AttestationAttCA AttestationType = "attca" // signed by a key an attestation CA certified (TPM AIK)
+)
+
+// RegistrationInput is one registration to verify, with the expectations of
+// the ceremony that asked for it and the policy's attestation rules.
+type RegistrationInput struct {
+	RPID      string
+	Origin    string
+	Challenge Challenge
+
+	ClientDataJSON    []byte
+	AttestationObject []byte
+
+	RequireUV bool
+	// Algs is the algorithm allow-list; empty means DefaultAlgs.
+	Algs []Alg
+	// TrustAnchors are the roots an attestation certificate chain must reach
+	// for the attestation to count as trusted.
+	TrustAnchors *x509.CertPool
+	// RequireTrustedAttestation refuses any registration whose attestation
+	// does not chain to TrustAnchors (none and self attestation included).
+	RequireTrustedAttestation bool
+	// Now is the time certificate validity is checked at; zero means the
+	// current time.
+	Now time.Time
+}
+
+// Registration is a verified new credential, ready to store.
+type Registration struct {
+	CredentialID []byte
+	PublicKey    []byte // COSE_Key, canonical
+	Alg          Alg
+	AAGUID       AAGUID
+	Counter      uint32
+	Flags        Flags
+	Format       string
+	Type         AttestationType
+	// Trusted is true when the attestation chains to a policy trust anchor.
+	Trusted bool
+	// Chain is the verified chain from the attestation certificate to its
+	// anchor when Trusted.
+	Chain []*x509.Certificate
+}
+
+// attestationObject is the CBOR attestation object (WebAuthn §6.5.4).
+type attestationObject struct {
+	Fmt      string          `cbor:"fmt"`
+	AttStmt  cbor.RawMessage `cbor:"attStmt"`
+	AuthData []byte          `cbor:"authData"`
+}
+
+// MarshalAttestationObject builds an attestation object from its parts, as
+// CTAP's authenticatorMakeCredential returns them separately.
+func MarshalAttestationObject(format string, authData []byte, attStmt cbor.RawMessage) ([]byte, error) {
+	if len(attStmt) == 0 {
+		attStmt = cbor.RawMessage{0xa0} // empty map
+	}
+	if err := cbor.Valid(attStmt); err != nil {
+		return nil, fail(kiosk.KindMalformed, "attestation statement: %v", err)
+	}
+	return cbor.Marshal(attestationObject{Fmt: format, AttStmt: attStmt, AuthData: authData})
+}
+
+// VerifyRegistration verifies a registration (WebAuthn §7.1 as it applies
+// to a kiosk that is its own client and relying party).
+func VerifyRegistration(in RegistrationInput) (*Registration, error) {
+	// Steps 7–10: client data.
+	if err := verifyClientData(in.ClientDataJSON, TypeCreate, in.Challenge, in.Origin); err != nil {
+		return nil, err
+	}
+	// Step 12: decode the attestation object.
+	var ao attestationObject
+	if err := cbor.Unmarshal(in.AttestationObject, &ao); err != nil {
+		return nil, fail(kiosk.KindMalformed, "attestation object: %v", err)
+	}
+	if ao.Fmt == "" || len(ao.AttStmt) == 0 || ao.AttStmt[0]>>5 != 5 {
+		return nil, fail(kiosk.KindMalformed, "attestation object lacks fmt or an attStmt map")
+	}
+	ad, err := ParseAuthData(ao.AuthData)
+	if err != nil {
+		return nil, err
+	}
+	// Steps 13–16: RP, presence, verification.
+	if err := checkRPAndFlags(ad, in.RPID, in.RequireUV); err != nil {
+		return nil, err
+	}
+	if ad.Attested == nil {
+		return nil, fail(kiosk.KindMalformed, "registration authenticator data has no attested credential")
+	}
+	// Step 18: the credential's algorithm is one we asked for.
+	pub, err := ParsePublicKey(ad.Attested.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if !algAllowed(pub.Alg(), in.Algs) {
+		return nil, fail(kiosk.KindAlgorithm, "algorithm %s is not allowed by policy", pub.Alg())
+	}
+	// Steps 20–23: the attestation statement, then trust.
+	hash := ClientDataHash(in.ClientDataJSON)
+	att, err := verifyStatement(ao, hash)
+	if err != nil {
+		return nil, err
+	}
+	reg := &Registration{
+		CredentialID: ad.Attested.CredentialID,
+		PublicKey:    pub.Bytes(),
+		Alg:          pub.Alg(),
+		AAGUID:       ad.Attested.AAGUID,
+		Counter:      ad.Counter,
+		Flags:        ad.Flags,
+		Format:       ao.Fmt,
+		Type:         att.typ,
+	}
+	if len(att.x5c) > 0 && in.TrustAnchors != nil {
+		now := in.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		chain, err := verifyChain(att.x5c, in.TrustAnchors, now)
+		if err != nil && in.RequireTrustedAttestation {
+			return nil, err
+		}
+		reg.Trusted, reg.Chain = err == nil, chain
+	}
+	if in.RequireTrustedAttestation && !reg.Trusted {
+		return nil, fail(kiosk.KindUntrustedAttestation, "policy requires attestation from a trusted authenticator; got %s attestation (%s)", reg.Type, ao.Fmt)
+	}
+	return reg, nil
+}

@@ -1,0 +1,254 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Sandbox names how the session program is confined. Values are fixed
+// numbers: they are stored in the journal and the audit log.
+type Sandbox uint8
+
+const (
+	// SandboxAuto picks the strongest sandbox that works on this machine
+	// when the Manager is created: bubblewrap, then a systemd transient
+	// scope, then a plain process group.
+	SandboxAuto Sandbox = 0
+	// SandboxBubblewrap runs the program under bwrap in its own PID and
+	// mount namespaces; the whole namespace dies with its init.
+	SandboxBubblewrap Sandbox = 1
+	// SandboxSystemdRun runs the program in a transient systemd scope.
+	SandboxSystemdRun Sandbox = 2
+	// SandboxNone runs the program in its own process group only.
+	SandboxNone Sandbox = 3
+)
+
+var sandboxNames = map[Sandbox]string{
+	SandboxAuto:       "auto",
+	SandboxBubblewrap: "bubblewrap",
+	SandboxSystemdRun: "systemd-run",
+	SandboxNone:       "none",
+}
+
+func (s Sandbox) String() string {
+	if n, ok := sandboxNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("sandbox(%d)", uint8(s))
+}
+
+// ParseSandbox maps a configuration word ("auto", "bubblewrap",
+// "systemd-run", "none") to a Sandbox.
+func ParseSandbox(word string) (Sandbox, error) {
+	for s, n := range sandboxNames {
+		if n == word {
+			return s, nil
+		}
+	}
+	return 0, kiosk.Errorf(kiosk.KindMalformed, "parse sandbox", "unknown sandbox %q (want auto, bubblewrap, systemd-run or none)", word)
+}
+
+// Bind exposes a host path inside a bubblewrap sandbox, for example the
+// display server's socket directory. Other sandboxes see the host file
+// system as it is, so Binds mean nothing to them.
+type Bind struct {
+	Source, Target string
+	Writable       bool
+}
+
+// Config configures a Manager. Zero values get the documented defaults.
+type Config struct {
+	// StateRoot holds the workspaces (StateRoot/sessions/<id>). It must be
+	// on a local file system owned by root in production; the sessions
+	// folder is created with mode 0711 so that the session user can reach
+	// its own workspace by its unguessable name but cannot list others.
+	StateRoot string
+	// Sandbox is the requested sandbox; SandboxAuto detects one.
+	Sandbox Sandbox
+	// UID and GID run the session program. They are used only when the
+	// appliance runs as root; otherwise the program runs as the
+	// appliance's own user and the workspace is a plain directory.
+	UID, GID uint32
+	// DedicatedUID promises that no other process on the machine runs as
+	// UID, so that ending a session may kill every process of that uid.
+	// This is the strongest process check without a PID namespace: a
+	// process cannot give up its uid. Leave it false for shared uids such
+	// as nobody.
+	DedicatedUID bool
+	// Journal records open sessions so that Recover can wipe them after a
+	// crash. Required.
+	Journal Journal
+	// Clock stamps sessions and runs the MaxDuration timer. Defaults to
+	// the system clock.
+	Clock Clock
+	// TmpfsSize limits a tmpfs workspace, in bytes. Default 512 MiB.
+	TmpfsSize int64
+	// NoTmpfs forces an on-disk workspace even when tmpfs would work.
+	NoTmpfs bool
+	// Grace is how long processes get between SIGTERM and SIGKILL.
+	// Default 2 s.
+	Grace time.Duration
+	// KillTimeout bounds the wait for killed processes to disappear.
+	// Default 5 s.
+	KillTimeout time.Duration
+	// PassEnv names variables copied from the appliance's environment into
+	// the session (display and locale). Default: DISPLAY, WAYLAND_DISPLAY,
+	// XAUTHORITY, LANG, LC_ALL, TZ. Nothing else is inherited.
+	PassEnv []string
+	// Binds are extra host paths for the bubblewrap sandbox.
+	Binds []Bind
+	// ClearClipboard is called during End, after the processes are gone.
+	// The UI owns the clipboard, so it provides this hook.
+	ClearClipboard func(ctx context.Context) error
+}
+
+var defaultPassEnv = []string{"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "LANG", "LC_ALL", "TZ"}
+
+// Manager starts, ends and recovers sessions. It is safe for concurrent
+// use.
+type Manager struct {
+	cfg      Config
+	sandbox  Sandbox
+	reason   string
+	bwrap    string // path of bwrap when sandbox is bubblewrap
+	sdrun    string // path of systemd-run when sandbox is systemd-run
+	root     bool   // running as root: drop to UID/GID, may mount tmpfs
+	sessions string // StateRoot/sessions
+
+	mu   sync.Mutex
+	live map[string]*Session
+}
+
+// New checks the configuration, detects the sandbox and prepares the
+// state root. Detection runs a real probe (bwrap starting a trivial
+// program), so a sandbox reported as usable has been seen to work.
+func New(cfg Config) (*Manager, error) {
+	const op = "session manager"
+	if cfg.StateRoot == "" || !filepath.IsAbs(cfg.StateRoot) {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "state root %q must be an absolute path", cfg.StateRoot)
+	}
+	if cfg.Journal == nil {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "no journal: sessions could not be recovered after a crash")
+	}
+	if _, ok := sandboxNames[cfg.Sandbox]; !ok {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown sandbox %d", cfg.Sandbox)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
+	if cfg.TmpfsSize <= 0 {
+		cfg.TmpfsSize = 512 << 20
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 2 * time.Second
+	}
+	if cfg.KillTimeout <= 0 {
+		cfg.KillTimeout = 5 * time.Second
+	}
+	if cfg.PassEnv == nil {
+		cfg.PassEnv = defaultPassEnv
+	}
+	m := &Manager{
+		cfg:      cfg,
+		root:     os.Geteuid() == 0,
+		sessions: filepath.Join(cfg.StateRoot, "sessions"),
+		live:     make(map[string]*Session),
+	}
+	if !m.root {
+		m.cfg.UID, m.cfg.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	}
+	if err := os.MkdirAll(m.sessions, 0o711); err != nil {
+		return nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	// MkdirAll keeps the mode of an existing folder; insist on 0711 so
+	// workspaces stay unlistable.
+	if err := os.Chmod(m.sessions, 0o711); err != nil {
+		return nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if err := m.detect(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Sandbox reports the sandbox in use and why it was chosen, for the
+// status screen and the audit log.
+func (m *Manager) Sandbox() (Sandbox, string) { return m.sandbox, m.reason }
+
+// detect settles m.sandbox and m.reason.
+func (m *Manager) detect() error {
+	const op = "detect sandbox"
+	want := m.cfg.Sandbox
+	var whyNot []string
+	if want == SandboxAuto || want == SandboxBubblewrap {
+		path, err := m.probeBubblewrap()
+		if err == nil {
+			m.sandbox, m.bwrap = SandboxBubblewrap, path
+			m.reason = "bubblewrap " + path + " starts a PID namespace here"
+			return nil
+		}
+		if want == SandboxBubblewrap {
+			return kiosk.Errorf(kiosk.KindPolicy, op, "bubblewrap requested but unusable: %v", err)
+		}
+		whyNot = append(whyNot, "bubblewrap: "+err.Error())
+	}
+	if want == SandboxAuto || want == SandboxSystemdRun {
+		path, err := probeSystemdRun()
+		if err == nil {
+			m.sandbox, m.sdrun = SandboxSystemdRun, path
+			m.reason = "systemd is the service manager and " + path + " exists"
+			return nil
+		}
+		if want == SandboxSystemdRun {
+			return kiosk.Errorf(kiosk.KindPolicy, op, "systemd-run requested but unusable: %v", err)
+		}
+		whyNot = append(whyNot, "systemd-run: "+err.Error())
+	}
+	m.sandbox = SandboxNone
+	if want == SandboxNone {
+		m.reason = "plain process group, as configured"
+	} else {
+		m.reason = fmt.Sprintf("plain process group; no sandbox works here (%v)", whyNot)
+	}
+	return nil
+}
+
+// probeBubblewrap runs bwrap the way sessions will run it, as the session
+// user, with a trivial program, bounded by a timeout.
+func (m *Manager) probeBubblewrap() (string, error) {
+	path, err := exec.LookPath("bwrap")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--unshare-pid", "--die-with-parent",
+		"--new-session", "--ro-bind", "/", "/", "--", "/bin/true")
+	cmd.Env = []string{"PATH=" + sessionPath}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = m.procAttr()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("probe failed: %v: %q", err, out)
+	}
+	return path, nil
+}
+
+// probeSystemdRun follows sd_booted(3): systemd is the service manager
+// when /run/systemd/system exists.
+func probeSystemdRun() (string, error) {
+	path, err := exec.LookPath("systemd-run")
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat("/run/systemd/system"); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("systemd is not the service manager (no /run/systemd/system)")
+	}
+	return path, nil
+}
