@@ -79,15 +79,30 @@ func ParsePublicKey(b []byte) (PublicKey, error) {
 	if err := cbor.Unmarshal(b, &k); err != nil {
 		return nil, fail(kiosk.KindMalformed, "COSE key: %v", err)
 	}
+	var (
+		pk  PublicKey
+		err error
+	)
+	// Each branch assigns through a typed result so that a failed parse
+	// leaves pk a nil interface, not an interface holding a nil pointer.
 	switch {
 	case k.Kty == ktyEC2 && Alg(k.Alg) == AlgES256:
-		return parseEC2(k)
+		pk, err = asKey(parseEC2(k))
 	case k.Kty == ktyOKP && Alg(k.Alg) == AlgEdDSA:
-		return parseOKP(k)
+		pk, err = asKey(parseOKP(k))
 	case k.Kty == ktyRSA && Alg(k.Alg) == AlgRS256:
-		return parseRSA(k)
+		pk, err = asKey(parseRSA(k))
+	default:
+		err = fail(kiosk.KindAlgorithm, "COSE key type %d with algorithm %s is not supported", k.Kty, Alg(k.Alg))
 	}
-	return nil, fail(kiosk.KindAlgorithm, "COSE key type %d with algorithm %s is not supported", k.Kty, Alg(k.Alg))
+	return pk, err
+}
+
+func asKey[K PublicKey](k K, err error) (PublicKey, error) {
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 func crv(k coseKey) (int64, error) {

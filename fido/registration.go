@@ -114,7 +114,7 @@ func VerifyRegistration(in RegistrationInput) (*Registration, error) {
 	}
 	// Steps 20–23: the attestation statement, then trust.
 	hash := ClientDataHash(in.ClientDataJSON)
-	att, err := verifyStatement(ao, hash)
+	att, err := verifyStatement(ao, ad, hash)
 	if err != nil {
 		return nil, err
 	}

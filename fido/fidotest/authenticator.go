@@ -1,0 +1,105 @@
+package fidotest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"slices"
+
+	"passkiosk/fido"
+	"passkiosk/fido/cbor"
+)
+
+// Authenticator is a minimal in-memory authenticator for tests of code that
+// consumes registrations and assertions: one credential, packed self
+// attestation, a counter it can be told to misreport. It is deliberately
+// not a CTAP device; fido/softkey is that.
+type Authenticator struct {
+	Key    crypto.Signer
+	Alg    fido.Alg
+	AAGUID fido.AAGUID
+	CredID []byte
+	Flags  fido.Flags // flags set on every response besides AT
+	Count  uint32
+}
+
+// NewAuthenticator makes an authenticator with a fresh key for alg.
+func NewAuthenticator(alg fido.Alg) *Authenticator {
+	var key crypto.Signer
+	var err error
+	switch alg {
+	case fido.AlgES256:
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case fido.AlgEdDSA:
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	case fido.AlgRS256:
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		panic("fidotest: unsupported algorithm")
+	}
+	if err != nil {
+		panic(err)
+	}
+	a := &Authenticator{Key: key, Alg: alg, Flags: fido.FlagUP | fido.FlagUV, CredID: make([]byte, 32)}
+	rand.Read(a.CredID)
+	rand.Read(a.AAGUID[:])
+	return a
+}
+
+// PublicKey is the credential public key as a COSE_Key.
+func (a *Authenticator) PublicKey() []byte {
+	pk, err := fido.NewPublicKey(a.Key.Public())
+	if err != nil {
+		panic(err)
+	}
+	return pk.Bytes()
+}
+
+// Sign signs msg as WebAuthn §6.5.5 defines for the key's algorithm.
+func (a *Authenticator) Sign(msg []byte) []byte {
+	var sig []byte
+	var err error
+	if a.Alg == fido.AlgEdDSA {
+		sig, err = a.Key.Sign(rand.Reader, msg, crypto.Hash(0))
+	} else {
+		d := sha256.Sum256(msg)
+		sig, err = a.Key.Sign(rand.Reader, d[:], crypto.SHA256)
+	}
+	if err != nil {
+		panic(err)
+	}
+	return sig
+}
+
+// MakeCredential returns a packed self-attested attestation object.
+func (a *Authenticator) MakeCredential(rpID string, clientDataJSON []byte) []byte {
+	ad := fido.AuthData{
+		RPIDHash: fido.RPIDHash(rpID), Flags: a.Flags, Counter: a.Count,
+		Attested: &fido.AttestedCredential{AAGUID: a.AAGUID, CredentialID: a.CredID, PublicKey: a.PublicKey()},
+	}
+	raw := ad.Marshal()
+	h := fido.ClientDataHash(clientDataJSON)
+	stmt, err := cbor.Marshal(map[string]any{"alg": int64(a.Alg), "sig": a.Sign(slices.Concat(raw, h[:]))})
+	if err != nil {
+		panic(err)
+	}
+	ao, err := fido.MarshalAttestationObject("packed", raw, stmt)
+	if err != nil {
+		panic(err)
+	}
+	return ao
+}
+
+// GetAssertion advances the counter and returns authenticator data and a
+// signature over it and the client data hash.
+func (a *Authenticator) GetAssertion(rpID string, clientDataJSON []byte) (authData, sig []byte) {
+	a.Count++
+	ad := fido.AuthData{RPIDHash: fido.RPIDHash(rpID), Flags: a.Flags, Counter: a.Count}
+	authData = ad.Marshal()
+	h := fido.ClientDataHash(clientDataJSON)
+	return authData, a.Sign(slices.Concat(authData, h[:]))
+}
