@@ -1,0 +1,32 @@
+package store
+
+// Bucket and key names, all in one place so the layout drawn in doc.go can be
+// checked against a single file. Changing anything here is a schema change:
+// it needs a migration and a new drawing.
+var (
+	bucketMeta        = []byte("meta")
+	bucketUsers       = []byte("users")
+	bucketCredentials = []byte("credentials")
+	bucketCredByUser  = []byte("cred-by-user") // schema 2
+	bucketPolicy      = []byte("policy")
+	bucketEnroll      = []byte("enroll-codes")
+	bucketSessions    = []byte("sessions")
+	bucketAudit       = []byte("audit")
+	bucketAttempts    = []byte("attempts")
+
+	// Sub-buckets of attempts, one per subject kind.
+	bucketAttemptsUser       = []byte("user")
+	bucketAttemptsCredential = []byte("credential")
+	bucketAttemptsTerminal   = []byte("terminal")
+
+	// Keys in meta.
+	keySchema      = []byte("schema")
+	keyAuditHead   = []byte("audit-head")
+	keyAuditAnchor = []byte("audit-anchor")
+)
+
+// topBuckets are the buckets migration 1 creates, in drawing order.
+var topBuckets = [][]byte{
+	bucketMeta, bucketUsers, bucketCredentials, bucketPolicy, bucketEnroll,
+	bucketSessions, bucketAudit, bucketAttempts,
+}

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"passkiosk/kiosk"
+)
+
+// EnrollPurpose says what a one-time code lets its holder do. Values are
+// stored: never renumber them.
+type EnrollPurpose uint8
+
+const (
+	PurposeEnroll    EnrollPurpose = 1 // register a credential for UserID
+	PurposeRecovery  EnrollPurpose = 2 // replace a lost credential of UserID
+	PurposeBootstrap EnrollPurpose = 3 // create the first administrator
+)
+
+func (p EnrollPurpose) String() string {
+	switch p {
+	case PurposeEnroll:
+		return "enroll"
+	case PurposeRecovery:
+		return "recovery"
+	case PurposeBootstrap:
+		return "bootstrap"
+	}
+	return fmt.Sprintf("purpose(%d)", uint8(p))
+}
+
+// MaxEnrollTTL bounds how long a code stays valid.
+const MaxEnrollTTL = 7 * 24 * time.Hour
+
+// codeAlphabet is Crockford's base32: no I, L, O or U, so a code read aloud
+// or typed from paper has no look-alike letters. 16 symbols carry 80 bits.
+const (
+	codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	codeLen      = 16
+)
+
+// EnrollmentCode is the stored form of a one-time code: only a hash of the
+// code is kept, so reading the file does not give out codes.
+type EnrollmentCode struct {
+	ID           []byte
+	Hash         []byte // SHA-256 of the domain label and the normalised code
+	UserID       []byte // empty for PurposeBootstrap
+	Purpose      EnrollPurpose
+	IssuedAt     time.Time
+	ExpiresAt    time.Time
+	IssuedBy     string
+	UsedAt       time.Time // zero while unused
+	UsedTerminal string
+}
+
+type enrollWire struct {
+	V            uint          `cbor:"0,keyasint"`
+	ID           []byte        `cbor:"1,keyasint"`
+	Hash         []byte        `cbor:"2,keyasint"`
+	UserID       []byte        `cbor:"3,keyasint,omitempty"`
+	Purpose      EnrollPurpose `cbor:"4,keyasint"`
+	IssuedAt     int64         `cbor:"5,keyasint"`
+	ExpiresAt    int64         `cbor:"6,keyasint"`
+	IssuedBy     string        `cbor:"7,keyasint,omitempty"`
+	UsedAt       int64         `cbor:"8,keyasint,omitempty"`
+	UsedTerminal string        `cbor:"9,keyasint,omitempty"`
+}
+
+func (w enrollWire) version() uint { return w.V }
+
+func (w enrollWire) record() (*EnrollmentCode, error) {
+	if len(w.ID) != 16 || len(w.Hash) != sha256.Size {
+		return nil, fmt.Errorf("enrollment code with %d-byte id and %d-byte hash", len(w.ID), len(w.Hash))
+	}
+	return &EnrollmentCode{
+		ID: w.ID, Hash: w.Hash, UserID: w.UserID, Purpose: w.Purpose,
+		IssuedAt: unstamp(w.IssuedAt), ExpiresAt: unstamp(w.ExpiresAt), IssuedBy: w.IssuedBy,
+		UsedAt: unstamp(w.UsedAt), UsedTerminal: w.UsedTerminal,
+	}, nil
+}
+
+func encodeEnroll(c *EnrollmentCode) ([]byte, error) {
+	return encodeWire("encode enrollment code", enrollWire{
+		V: recordVersion, ID: c.ID, Hash: c.Hash, UserID: c.UserID, Purpose: c.Purpose,
+		IssuedAt: stamp(c.IssuedAt), ExpiresAt: stamp(c.ExpiresAt), IssuedBy: c.IssuedBy,
+		UsedAt: stamp(c.UsedAt), UsedTerminal: c.UsedTerminal,
+	})
+}
+
+func decodeEnroll(b []byte) (*EnrollmentCode, error) {
+	return decodeRecord[EnrollmentCode, enrollWire]("decode enrollment code", b, encodeEnroll)
+}
+
+// normaliseCode accepts what a person types: any case, dashes and spaces,
+// and the look-alikes O for 0 and I or L for 1.
+func normaliseCode(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		switch r {
+		case '-', ' ':
+			continue
+		case 'O':
+			r = '0'
+		case 'I', 'L':
+			r = '1'
+		}
+		if !strings.ContainsRune(codeAlphabet, r) {
+			return "", false
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), b.Len() == codeLen
+}
+
+func hashCode(norm string) []byte {
+	h := sha256.Sum256([]byte("passkiosk enrollment code v1\x00" + norm))
+	return h[:]
+}
+
+func newCode() (string, error) {
+	var raw [codeLen]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, x := range raw {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(codeAlphabet[x&31])
+	}
+	return b.String(), nil
+}
+
+// IssueEnrollmentCode creates a one-time code valid for ttl from the
+// change's time and audits it. The code is returned once, for the
+// administrator to hand over; the store keeps only its hash.
+func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time.Duration, ch Change) (string, *EnrollmentCode, error) {
+	const op = "issue enrollment code"
+	if ttl <= 0 || ttl > MaxEnrollTTL {
+		return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "ttl %s outside (0, %s]", ttl, MaxEnrollTTL)
+	}
+	switch purpose {
+	case PurposeEnroll, PurposeRecovery:
+		if err := checkID("user", userID, MaxUserIDLen); err != nil {
+			return "", nil, kiosk.E(kiosk.KindMalformed, op, err)
+		}
+	case PurposeBootstrap:
+		if len(userID) != 0 {
+			return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "bootstrap code for an existing user")
+		}
+	default:
+		return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown purpose %d", purpose)
+	}
+	code, err := newCode()
+	if err != nil {
+		return "", nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	norm, _ := normaliseCode(code)
+	at := db.at(ch.At)
+	rec := &EnrollmentCode{
+		ID: make([]byte, 16), Hash: hashCode(norm), UserID: userID, Purpose: purpose,
+		IssuedAt: at, ExpiresAt: at.Add(ttl), IssuedBy: ch.Actor,
+	}
+	if _, err := rand.Read(rec.ID); err != nil {
+		return "", nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	err = db.update(op, func(tx *bolt.Tx) error {
+		if len(userID) > 0 && tx.Bucket(bucketUsers).Get(userID) == nil {
+			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", userID)
+		}
+		v, err := encodeEnroll(rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketEnroll).Put(rec.ID, v); err != nil {
+			return err
+		}
+		ev := ch.event(EventEnrollCodeIssued, at)
+		ev.UserID = userID
+		ev.Detail = mergeDetail(ev.Detail, map[string]string{
+			"code-id": fmt.Sprintf("%x", rec.ID), "purpose": purpose.String(), "expires": rec.ExpiresAt.Format(time.RFC3339),
+		})
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return code, rec, nil
+}
+
+// RedeemEnrollmentCode uses up a code typed at terminal at time at. Every
+// stored code's hash is compared in constant time, and all of them are
+// compared, so timing tells nothing about near misses. A wrong, expired or
+// already used code is a kiosk.KindChallenge error; the refusal is audited
+// too (EventEnrollCodeRefused), and the engine should count it as a failed
+// attempt for the terminal.
+func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*EnrollmentCode, error) {
+	const op = "redeem enrollment code"
+	at = db.at(at)
+	norm, ok := normaliseCode(code)
+	want := hashCode(norm)
+	var (
+		found   *EnrollmentCode
+		refusal error
+	)
+	err := db.update(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketEnroll)
+		if err != nil {
+			return err
+		}
+		err = b.ForEach(func(_, v []byte) error {
+			c, err := decodeEnroll(v)
+			if err != nil {
+				return err
+			}
+			if subtle.ConstantTimeCompare(c.Hash, want) == 1 && ok {
+				found = c
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ev := AuditEvent{Time: at, Type: EventEnrollCodeRefused, Terminal: terminal}
+		switch {
+		case found == nil:
+			refusal = kiosk.Errorf(kiosk.KindChallenge, op, "unknown enrollment code")
+		case !found.UsedAt.IsZero():
+			refusal = kiosk.Errorf(kiosk.KindChallenge, op, "enrollment code was already used")
+		case !at.Before(found.ExpiresAt):
+			refusal = kiosk.Errorf(kiosk.KindChallenge, op, "enrollment code expired at %s", found.ExpiresAt.Format(time.RFC3339))
+		default:
+			found.UsedAt, found.UsedTerminal = at, terminal
+			v, err := encodeEnroll(found)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(found.ID, v); err != nil {
+				return err
+			}
+			ev.Type = EventEnrollCodeRedeemed
+		}
+		if found != nil {
+			ev.UserID = found.UserID
+			ev.Detail = map[string]string{"code-id": fmt.Sprintf("%x", found.ID), "purpose": found.Purpose.String()}
+		}
+		if refusal != nil {
+			ev.Detail = mergeDetail(ev.Detail, map[string]string{"why": refusal.(*kiosk.Error).Err.Error()})
+		}
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	return found, nil
+}
+
+// PruneEnrollmentCodes deletes codes that were used or expired before now.
+// Their issue and use stay in the audit log.
+func (db *DB) PruneEnrollmentCodes(now time.Time) (int, error) {
+	now = db.at(now)
+	n := 0
+	err := db.update("prune enrollment codes", func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketEnroll)
+		if err != nil {
+			return err
+		}
+		var gone [][]byte
+		err = b.ForEach(func(k, v []byte) error {
+			c, err := decodeEnroll(v)
+			if err != nil {
+				return err
+			}
+			if !c.UsedAt.IsZero() || !now.Before(c.ExpiresAt) {
+				gone = append(gone, clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(gone)
+		return nil
+	})
+	return n, err
+}

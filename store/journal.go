@@ -1,0 +1,241 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"passkiosk/kiosk"
+)
+
+// Session is a journal entry: a session is written here before its
+// workspace is created and marked ended after the wipe, so after a crash
+// the session manager finds every workspace that may still hold someone's
+// data (OpenSessions) and wipes it.
+type Session struct {
+	ID           uint64 // assigned by OpenSession, increasing
+	UserID       []byte
+	CredentialID []byte
+	Terminal     string
+	Workspace    string // path of the session's workspace
+	PID          int    // the session program's process, once started
+	OpenedAt     time.Time
+	EndedAt      time.Time // zero while open
+	Cause        EndCause
+	Wiped        bool // the wipe finished and was verified
+}
+
+type sessionWire struct {
+	V            uint     `cbor:"0,keyasint"`
+	ID           uint64   `cbor:"1,keyasint"`
+	UserID       []byte   `cbor:"2,keyasint,omitempty"`
+	CredentialID []byte   `cbor:"3,keyasint,omitempty"`
+	Terminal     string   `cbor:"4,keyasint,omitempty"`
+	Workspace    string   `cbor:"5,keyasint"`
+	PID          int      `cbor:"6,keyasint,omitempty"`
+	OpenedAt     int64    `cbor:"7,keyasint"`
+	EndedAt      int64    `cbor:"8,keyasint,omitempty"`
+	Cause        EndCause `cbor:"9,keyasint,omitempty"`
+	Wiped        bool     `cbor:"10,keyasint,omitempty"`
+}
+
+func (w sessionWire) version() uint { return w.V }
+
+func (w sessionWire) record() (*Session, error) {
+	if w.ID == 0 {
+		return nil, fmt.Errorf("session id 0")
+	}
+	return &Session{
+		ID: w.ID, UserID: w.UserID, CredentialID: w.CredentialID, Terminal: w.Terminal,
+		Workspace: w.Workspace, PID: w.PID, OpenedAt: unstamp(w.OpenedAt),
+		EndedAt: unstamp(w.EndedAt), Cause: w.Cause, Wiped: w.Wiped,
+	}, nil
+}
+
+func encodeSession(s *Session) ([]byte, error) {
+	return encodeWire("encode session", sessionWire{
+		V: recordVersion, ID: s.ID, UserID: s.UserID, CredentialID: s.CredentialID,
+		Terminal: s.Terminal, Workspace: s.Workspace, PID: s.PID, OpenedAt: stamp(s.OpenedAt),
+		EndedAt: stamp(s.EndedAt), Cause: s.Cause, Wiped: s.Wiped,
+	})
+}
+
+func decodeSession(b []byte) (*Session, error) {
+	return decodeRecord[Session, sessionWire]("decode session", b, encodeSession)
+}
+
+// OpenSession journals a new session and audits it; it returns the session
+// with its ID.
+func (db *DB) OpenSession(s Session) (*Session, error) {
+	const op = "open session"
+	if s.Workspace == "" {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "session without workspace")
+	}
+	s.OpenedAt = db.at(s.OpenedAt)
+	s.EndedAt, s.Cause, s.Wiped = time.Time{}, EndUnknown, false
+	err := db.update(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		if s.ID, err = b.NextSequence(); err != nil {
+			return err
+		}
+		if err := putSession(b, &s); err != nil {
+			return err
+		}
+		ev := AuditEvent{
+			Time: s.OpenedAt, Type: EventSessionOpened, Terminal: s.Terminal, UserID: s.UserID,
+			CredentialID: s.CredentialID, SessionID: s.ID, Detail: map[string]string{"workspace": s.Workspace},
+		}
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func putSession(b *bolt.Bucket, s *Session) error {
+	v, err := encodeSession(s)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(s.ID), v)
+}
+
+func sessionIn(b *bolt.Bucket, op string, id uint64) (*Session, error) {
+	v := b.Get(u64(id))
+	if v == nil {
+		return nil, kiosk.Errorf(kiosk.KindNotFound, op, "no session %d", id)
+	}
+	return decodeSession(v)
+}
+
+// SetSessionPID records the session program's process once it started, so
+// crash recovery can find and kill what is left of it.
+func (db *DB) SetSessionPID(id uint64, pid int) error {
+	const op = "set session pid"
+	return db.update(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		s, err := sessionIn(b, op, id)
+		if err != nil {
+			return err
+		}
+		s.PID = pid
+		return putSession(b, s)
+	})
+}
+
+// EndSession marks a session ended, records whether its wipe was verified,
+// and audits the end with its cause. Ending an ended session is a
+// kiosk.KindConflict error.
+func (db *DB) EndSession(id uint64, cause EndCause, wiped bool, at time.Time) (*Session, error) {
+	const op = "end session"
+	if _, ok := causeNames[cause]; !ok || cause == EndUnknown {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown end cause %d", cause)
+	}
+	at = db.at(at)
+	var s *Session
+	err := db.update(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		if s, err = sessionIn(b, op, id); err != nil {
+			return err
+		}
+		if !s.EndedAt.IsZero() {
+			return kiosk.Errorf(kiosk.KindConflict, op, "session %d already ended (%s)", id, s.Cause)
+		}
+		s.EndedAt, s.Cause, s.Wiped = at, cause, wiped
+		if err := putSession(b, s); err != nil {
+			return err
+		}
+		ev := AuditEvent{
+			Time: at, Type: EventSessionEnded, Terminal: s.Terminal, UserID: s.UserID,
+			CredentialID: s.CredentialID, SessionID: s.ID, Cause: cause,
+			Detail: map[string]string{"wiped": fmt.Sprint(wiped), "duration": at.Sub(s.OpenedAt).String()},
+		}
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+	return s, err
+}
+
+// Session returns one journal entry.
+func (db *DB) Session(id uint64) (*Session, error) {
+	const op = "read session"
+	var s *Session
+	err := db.view(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		s, err = sessionIn(b, op, id)
+		return err
+	})
+	return s, err
+}
+
+// Sessions returns journal entries oldest first; with openOnly, only those
+// not yet ended: after a crash, these are the workspaces to wipe.
+func (db *DB) Sessions(openOnly bool) ([]Session, error) {
+	var out []Session
+	err := db.view("list sessions", func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(_, v []byte) error {
+			s, err := decodeSession(v)
+			if err != nil {
+				return err
+			}
+			if !openOnly || s.EndedAt.IsZero() {
+				out = append(out, *s)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PruneSessions drops journal entries of sessions that ended and were
+// wiped before cut. Open and unwiped ones are kept whatever their age.
+func (db *DB) PruneSessions(cut time.Time) (int, error) {
+	n := 0
+	err := db.update("prune sessions", func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		var gone [][]byte
+		err = b.ForEach(func(k, v []byte) error {
+			s, err := decodeSession(v)
+			if err != nil {
+				return err
+			}
+			if !s.EndedAt.IsZero() && s.Wiped && s.EndedAt.Before(cut) {
+				gone = append(gone, clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(gone)
+		return nil
+	})
+	return n, err
+}

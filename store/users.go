@@ -1,0 +1,175 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"passkiosk/kiosk"
+)
+
+// UserState says whether a person may sign in. Values are stored: never
+// renumber them.
+type UserState uint8
+
+const (
+	UserActive   UserState = 1
+	UserDisabled UserState = 2 // switched off by an administrator
+	UserLocked   UserState = 3 // locked after too many failures until cleared
+)
+
+func (s UserState) String() string {
+	switch s {
+	case UserActive:
+		return "active"
+	case UserDisabled:
+		return "disabled"
+	case UserLocked:
+		return "locked"
+	}
+	return fmt.Sprintf("user-state(%d)", uint8(s))
+}
+
+// MaxIDLen bounds user and credential IDs. WebAuthn user handles are at most
+// 64 bytes (WebAuthn §5.4.3) and credential IDs at most 1023 (§4,
+// "Credential ID").
+const (
+	MaxUserIDLen       = 64
+	MaxCredentialIDLen = 1023
+)
+
+// User is a person who may sign in. ID is the WebAuthn user handle.
+type User struct {
+	ID          []byte
+	Name        string // account name, unique per terminal by convention
+	DisplayName string
+	Groups      []string
+	State       UserState
+	Created     time.Time
+	Updated     time.Time
+}
+
+type userWire struct {
+	V           uint      `cbor:"0,keyasint"`
+	ID          []byte    `cbor:"1,keyasint"`
+	Name        string    `cbor:"2,keyasint,omitempty"`
+	DisplayName string    `cbor:"3,keyasint,omitempty"`
+	Groups      []string  `cbor:"4,keyasint,omitempty"`
+	State       UserState `cbor:"5,keyasint"`
+	Created     int64     `cbor:"6,keyasint,omitempty"`
+	Updated     int64     `cbor:"7,keyasint,omitempty"`
+}
+
+func (w userWire) version() uint { return w.V }
+
+func (w userWire) record() (*User, error) {
+	if err := checkID("user", w.ID, MaxUserIDLen); err != nil {
+		return nil, err
+	}
+	return &User{
+		ID: w.ID, Name: w.Name, DisplayName: w.DisplayName, Groups: w.Groups,
+		State: w.State, Created: unstamp(w.Created), Updated: unstamp(w.Updated),
+	}, nil
+}
+
+func encodeUser(u *User) ([]byte, error) {
+	return encodeWire("encode user", userWire{
+		V: recordVersion, ID: u.ID, Name: u.Name, DisplayName: u.DisplayName,
+		Groups: u.Groups, State: u.State, Created: stamp(u.Created), Updated: stamp(u.Updated),
+	})
+}
+
+func decodeUser(b []byte) (*User, error) {
+	return decodeRecord[User, userWire]("decode user", b, encodeUser)
+}
+
+func checkID(what string, id []byte, max int) error {
+	if len(id) == 0 || len(id) > max {
+		return fmt.Errorf("%s id of %d bytes (want 1..%d)", what, len(id), max)
+	}
+	return nil
+}
+
+// PutUser creates or replaces a user and audits the change in the same
+// transaction. Created is kept from the stored record; Updated is set to
+// the change's time.
+func (db *DB) PutUser(u User, ch Change) error {
+	const op = "put user"
+	if err := checkID("user", u.ID, MaxUserIDLen); err != nil {
+		return kiosk.E(kiosk.KindMalformed, op, err)
+	}
+	switch u.State {
+	case UserActive, UserDisabled, UserLocked:
+	default:
+		return kiosk.Errorf(kiosk.KindMalformed, op, "unknown user state %d", u.State)
+	}
+	at := db.at(ch.At)
+	return db.update(op, func(tx *bolt.Tx) error {
+		users, err := bucket(tx, bucketUsers)
+		if err != nil {
+			return err
+		}
+		typ := EventUserCreated
+		u.Created, u.Updated = at, at
+		if old := users.Get(u.ID); old != nil {
+			prev, err := decodeUser(old)
+			if err != nil {
+				return err
+			}
+			typ = EventUserChanged
+			u.Created = prev.Created
+		}
+		v, err := encodeUser(&u)
+		if err != nil {
+			return err
+		}
+		if err := users.Put(u.ID, v); err != nil {
+			return err
+		}
+		ev := ch.event(typ, at)
+		ev.UserID = u.ID
+		ev.Detail = mergeDetail(ev.Detail, map[string]string{"state": u.State.String(), "name": u.Name})
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+}
+
+// User returns the user with the given ID, or a kiosk.KindNotFound error.
+func (db *DB) User(id []byte) (*User, error) {
+	const op = "read user"
+	var u *User
+	err := db.view(op, func(tx *bolt.Tx) error {
+		users, err := bucket(tx, bucketUsers)
+		if err != nil {
+			return err
+		}
+		v := users.Get(id)
+		if v == nil {
+			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", id)
+		}
+		u, err = decodeUser(v)
+		return err
+	})
+	return u, err
+}
+
+// Users returns every user in ID order.
+func (db *DB) Users() ([]User, error) {
+	var out []User
+	err := db.view("list users", func(tx *bolt.Tx) error {
+		users, err := bucket(tx, bucketUsers)
+		if err != nil {
+			return err
+		}
+		return users.ForEach(func(k, v []byte) error {
+			u, err := decodeUser(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, *u)
+			return nil
+		})
+	})
+	return out, err
+}
