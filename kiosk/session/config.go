@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"passkiosk/kiosk"
@@ -172,10 +173,41 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.Chmod(m.sessions, 0o711); err != nil {
 		return nil, kiosk.E(kiosk.KindUnknown, op, err)
 	}
+	if m.root && (m.cfg.UID == 0 || m.cfg.GID == 0) {
+		return nil, kiosk.Errorf(kiosk.KindPolicy, op, "sessions must not run as uid or gid 0 (got %d:%d)", m.cfg.UID, m.cfg.GID)
+	}
+	if m.root {
+		if err := reachable(m.sessions, m.cfg.UID, m.cfg.GID); err != nil {
+			return nil, kiosk.E(kiosk.KindPolicy, op, err)
+		}
+	}
 	if err := m.detect(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// reachable checks that uid:gid may search every folder from / down to
+// dir: otherwise the session program could not reach its own workspace
+// and would fail with a bare "permission denied" at every start.
+func reachable(dir string, uid, gid uint32) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		mode := fi.Mode().Perm()
+		ok := mode&0o001 != 0 ||
+			(st != nil && st.Uid == uid && mode&0o100 != 0) ||
+			(st != nil && st.Gid == gid && mode&0o010 != 0)
+		if !ok {
+			return fmt.Errorf("session uid %d cannot reach %s: %s has mode %v (every folder above the workspaces needs o+x)", uid, dir, d, mode)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // Sandbox reports the sandbox in use and why it was chosen, for the
@@ -252,3 +284,6 @@ func probeSystemdRun() (string, error) {
 	}
 	return path, nil
 }
+
+// StateRoot returns the configured state root.
+func (m *Manager) StateRoot() string { return m.cfg.StateRoot }

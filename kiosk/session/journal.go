@@ -27,10 +27,6 @@ type Record struct {
 	GID       uint32    `cbor:"6,keyasint" json:"gid"`
 	Dedicated bool      `cbor:"7,keyasint" json:"dedicated_uid"`
 	Started   time.Time `cbor:"8,keyasint" json:"started"`
-	// BootID is the kernel's boot id at the start. After a reboot no
-	// process of the session can exist, and killing by its old traces
-	// would hit strangers, so Recover then only removes the workspace.
-	BootID string `cbor:"9,keyasint" json:"boot_id"`
 }
 
 // Marker is the environment entry that tags every process of the session.

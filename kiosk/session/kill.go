@@ -1,0 +1,93 @@
+package session
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// killResult counts what stopProcesses did and found.
+type killResult struct {
+	terminated, killed, remaining int
+	left                          []proc
+}
+
+// stopProcesses ends every process that m recognises: SIGTERM first to
+// all but the spared ones (the sandbox's own supervisors, whose death
+// would SIGKILL the rest before they had their grace period), a grace
+// period, then SIGKILL to everything still there, repeated until a scan
+// finds nothing or killTimeout runs out. The final scan is the check: its
+// count is reported, never assumed.
+func stopProcesses(m member, pgid int, spare map[int]bool, grace, killTimeout time.Duration) killResult {
+	var r killResult
+	if grace > 0 {
+		if pgid > 0 {
+			// The group signal reaches members the scan may not have
+			// listed yet (a fork in flight).
+			_ = unix.Kill(-pgid, unix.SIGTERM)
+		}
+		for _, p := range m.scan() {
+			if spare[p.pid] {
+				continue
+			}
+			if unix.Kill(p.pid, unix.SIGTERM) == nil {
+				r.terminated++
+			}
+		}
+		if r.terminated > 0 {
+			waitGone(m, grace)
+		}
+	}
+	killed := map[int]bool{}
+	deadline := time.Now().Add(killTimeout)
+	for {
+		left := m.scan()
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.left = left
+			break
+		}
+		if pgid > 0 {
+			_ = unix.Kill(-pgid, unix.SIGKILL)
+		}
+		// Stop first, then kill: a stopped process cannot fork while
+		// its siblings are being killed.
+		for _, p := range left {
+			_ = unix.Kill(p.pid, unix.SIGSTOP)
+		}
+		for _, p := range left {
+			if unix.Kill(p.pid, unix.SIGKILL) == nil && !killed[p.pid] {
+				killed[p.pid] = true
+			}
+		}
+		waitGone(m, 200*time.Millisecond)
+	}
+	r.killed = len(killed)
+	r.remaining = len(r.left)
+	return r
+}
+
+// waitGone polls until m finds no process or d has passed.
+func waitGone(m member, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for step := time.Millisecond; ; step = min(2*step, 20*time.Millisecond) {
+		if len(m.scan()) == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(step)
+	}
+}
+
+func describe(ps []proc) string {
+	s := ""
+	for i, p := range ps {
+		if i == 8 {
+			return s + fmt.Sprintf(" … (%d more)", len(ps)-i)
+		}
+		s += fmt.Sprintf(" %d(%s)", p.pid, p.comm)
+	}
+	return s
+}

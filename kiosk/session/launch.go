@@ -1,0 +1,199 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// sessionPath is the PATH every session gets; the appliance's own PATH is
+// not inherited.
+const sessionPath = "/usr/local/bin:/usr/bin:/bin"
+
+// Inside bubblewrap the workspace appears at sandboxHome and its tmp
+// folder at /tmp, so the program sees the same layout whatever the state
+// root is.
+const sandboxHome = "/home/session"
+
+// reservedEnv may not be set through Spec.Env: the package owns them.
+var reservedEnv = map[string]bool{"HOME": true, "TMPDIR": true, "PATH": true, markerVar: true, "PASSKIOSK_USER": true}
+
+// sessionEnv builds the scrubbed environment: a fixed PATH, HOME and
+// TMPDIR in the workspace, the marker, the allow-listed variables from the
+// appliance and the spec's own. Nothing else of the appliance's
+// environment (which may hold secrets) reaches the session.
+func (m *Manager) sessionEnv(rec Record, home, tmp string, extra []string) []string {
+	env := []string{
+		"PATH=" + sessionPath,
+		"HOME=" + home,
+		"TMPDIR=" + tmp,
+		"PASSKIOSK_USER=" + rec.User,
+		rec.Marker(),
+	}
+	for _, k := range m.cfg.PassEnv {
+		if v, ok := os.LookupEnv(k); ok && !reservedEnv[k] {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, extra...)
+}
+
+// checkSpec rejects a spec the package cannot run safely.
+func checkSpec(spec Spec) error {
+	const op = "start session"
+	if len(spec.Program) == 0 || !filepath.IsAbs(spec.Program[0]) {
+		return kiosk.Errorf(kiosk.KindMalformed, op, "session program must start with an absolute path, got %q", spec.Program)
+	}
+	if strings.ContainsAny(spec.User, "\x00\n") {
+		return kiosk.Errorf(kiosk.KindMalformed, op, "user name holds a NUL or newline")
+	}
+	for _, a := range spec.Program {
+		if strings.IndexByte(a, 0) >= 0 {
+			return kiosk.Errorf(kiosk.KindMalformed, op, "program argument holds a NUL")
+		}
+	}
+	for _, e := range spec.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.IndexByte(e, 0) >= 0 {
+			return kiosk.Errorf(kiosk.KindMalformed, op, "environment entry %q is not KEY=value", e)
+		}
+		if reservedEnv[k] {
+			return kiosk.Errorf(kiosk.KindMalformed, op, "environment variable %s is set by the session manager", k)
+		}
+	}
+	if spec.MaxDuration < 0 {
+		return kiosk.Errorf(kiosk.KindMalformed, op, "negative maximum duration %v", spec.MaxDuration)
+	}
+	return nil
+}
+
+// procAttr is the launch attributes shared by every sandbox: a process
+// group of its own, SIGKILL if the appliance dies (the rest is found by
+// Recover), and the session uid/gid with no supplementary groups when the
+// appliance runs as root.
+func (m *Manager) procAttr() *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if m.root {
+		a.Credential = &syscall.Credential{Uid: m.cfg.UID, Gid: m.cfg.GID, Groups: []uint32{}}
+	}
+	return a
+}
+
+// command builds the exec.Cmd for the configured sandbox. infoW, when not
+// nil, is the write end of bubblewrap's --info-fd pipe.
+func (m *Manager) command(rec Record, spec Spec, infoW *os.File) *exec.Cmd {
+	var cmd *exec.Cmd
+	switch m.sandbox {
+	case SandboxBubblewrap:
+		args := m.bwrapArgs(rec.Workspace)
+		args = append(args, "--")
+		args = append(args, spec.Program...)
+		cmd = exec.Command(m.bwrap, args...)
+		cmd.Env = m.sessionEnv(rec, sandboxHome, "/tmp", spec.Env)
+		cmd.ExtraFiles = []*os.File{infoW} // fd 3
+		cmd.Dir = "/"
+		cmd.SysProcAttr = m.procAttr()
+	case SandboxSystemdRun:
+		// A transient scope (systemd-run(1) --scope): systemd-run asks
+		// the service manager for the scope, moves itself into it,
+		// changes to the session uid and execs the program, so the
+		// program keeps our pid, environment and process group. It
+		// needs root for the system manager, so the credentials are
+		// systemd-run's --uid/--gid rather than ours. Not testable
+		// where systemd is not PID 1.
+		args := []string{"--scope", "--quiet", "--collect",
+			"--unit=" + scopeUnit(rec.ID),
+			"--property=TasksMax=512",
+			fmt.Sprintf("--uid=%d", m.cfg.UID), fmt.Sprintf("--gid=%d", m.cfg.GID), "--"}
+		cmd = exec.Command(m.sdrun, append(args, spec.Program...)...)
+		cmd.Env = m.sessionEnv(rec, rec.Workspace, filepath.Join(rec.Workspace, "tmp"), spec.Env)
+		cmd.Dir = rec.Workspace
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	default:
+		cmd = exec.Command(spec.Program[0], spec.Program[1:]...)
+		cmd.Env = m.sessionEnv(rec, rec.Workspace, filepath.Join(rec.Workspace, "tmp"), spec.Env)
+		cmd.Dir = rec.Workspace
+		cmd.SysProcAttr = m.procAttr()
+	}
+	// Nil means /dev/null. A nil *os.File must not become a non-nil
+	// io.Writer, hence the checks.
+	if spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
+	if spec.Stderr != nil {
+		cmd.Stderr = spec.Stderr
+	}
+	return cmd
+}
+
+func scopeUnit(id string) string { return "passkiosk-session-" + id + ".scope" }
+
+// bwrapArgs confines the program: its own PID namespace (so everything it
+// starts dies with the namespace's init), IPC and UTS namespaces, a new
+// terminal session (no TIOCSTI into ours), the system read-only, the
+// workspace as the only writable place, and SIGKILL when the appliance
+// goes away. The network is shared: session programs are usually
+// browsers.
+func (m *Manager) bwrapArgs(ws string) []string {
+	args := []string{
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+		"--die-with-parent", "--new-session",
+		"--info-fd", "3",
+		"--ro-bind", "/usr", "/usr",
+		"--ro-bind-try", "/etc", "/etc",
+		"--ro-bind-try", "/opt", "/opt",
+	}
+	// Merged-/usr systems have /bin, /lib… as symbolic links; others
+	// have real directories. Mirror whichever the host has.
+	for _, d := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
+		if t, err := os.Readlink(d); err == nil {
+			args = append(args, "--symlink", t, d)
+		} else if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			args = append(args, "--ro-bind", d, d)
+		}
+	}
+	args = append(args,
+		"--proc", "/proc",
+		"--dev", "/dev",
+		"--bind", ws, sandboxHome,
+		"--bind", filepath.Join(ws, "tmp"), "/tmp",
+		"--chdir", sandboxHome,
+	)
+	for _, b := range m.cfg.Binds {
+		flag := "--ro-bind"
+		if b.Writable {
+			flag = "--bind"
+		}
+		args = append(args, flag, b.Source, b.Target)
+	}
+	return args
+}
+
+// bwrapInfo is what bubblewrap writes to --info-fd once the sandbox's init
+// exists: its pid in our namespace and the new PID namespace's inode.
+type bwrapInfo struct {
+	ChildPID int    `json:"child-pid"`
+	PidNS    uint64 `json:"pid-namespace"`
+}
+
+// readBwrapInfo reads the info document, bounded by timeout. bwrap closes
+// the descriptor after writing, and if it fails before, the pipe closes
+// with its exit, so the read ends either way.
+func readBwrapInfo(r *os.File, timeout time.Duration) (bwrapInfo, error) {
+	var info bwrapInfo
+	_ = r.SetReadDeadline(time.Now().Add(timeout))
+	if err := json.NewDecoder(r).Decode(&info); err != nil {
+		return info, fmt.Errorf("bubblewrap info: %w", err)
+	}
+	if info.ChildPID <= 0 || info.PidNS == 0 {
+		return info, fmt.Errorf("bubblewrap info lacks child pid or pid namespace: %+v", info)
+	}
+	return info, nil
+}

@@ -1,0 +1,114 @@
+package session
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Recover wipes what an earlier run of the appliance left behind: every
+// session the journal still holds open, and any workspace folder under the
+// state root that no live session owns (a record the journal lost must
+// not mean a workspace kept). Call it at start, before the lock screen is
+// shown and before the first Start. A session is closed in the journal
+// only when its processes are gone and its workspace is removed; the
+// reports say what was found.
+func (m *Manager) Recover() ([]WipeReport, error) {
+	const op = "recover sessions"
+	pending, err := m.cfg.Journal.Pending()
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
+	}
+	m.mu.Lock()
+	live := make(map[string]bool, len(m.live))
+	for id := range m.live {
+		live[id] = true
+	}
+	m.mu.Unlock()
+
+	var reports []WipeReport
+	var errs []error
+	seen := map[string]bool{}
+	for _, rec := range pending {
+		seen[rec.ID] = true
+		if live[rec.ID] {
+			continue
+		}
+		r, err := m.recoverOne(rec)
+		reports = append(reports, r)
+		if err == nil {
+			err = m.cfg.Journal.Close(rec.ID, r)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	names, err := readDirNames(m.sessions)
+	if err != nil {
+		errs = append(errs, kiosk.E(kiosk.KindUnknown, op, err))
+	}
+	for _, name := range names {
+		if seen[name] || live[name] {
+			continue
+		}
+		// An orphan: its name is the session id, so the marker still
+		// finds its processes.
+		rec := Record{ID: name, Workspace: filepath.Join(m.sessions, name), Sandbox: m.sandbox}
+		r, err := m.recoverOne(rec)
+		reports = append(reports, r)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return reports, errors.Join(errs...)
+}
+
+// recoverOne kills what is left of one session and removes its workspace.
+// The owner of the session is gone, so there is no grace period.
+func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
+	const op = "recover session"
+	t0 := time.Now()
+	r := WipeReport{ID: rec.ID, User: rec.User, Cause: CauseRecovered, Sandbox: rec.Sandbox, Started: rec.Started, ExitCode: -1}
+	mem := member{marker: []byte(rec.Marker()), uid: -1}
+	if filepath.Clean(rec.Workspace) == rec.Workspace && filepath.Dir(rec.Workspace) == m.sessions {
+		mem.workspace = rec.Workspace
+	}
+	if rec.Dedicated && m.root {
+		mem.uid = int64(rec.UID)
+	}
+	kr := stopProcesses(mem, 0, nil, 0, m.cfg.KillTimeout)
+	r.Killed, r.Remaining = kr.killed, kr.remaining
+	r.KillTime = time.Since(t0)
+	var errs []error
+	if kr.remaining > 0 {
+		errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "%d processes of session %s survived SIGKILL:%s", kr.remaining, rec.ID, describe(kr.left)))
+	}
+	if mem.workspace == "" {
+		// A record whose workspace is not under our state root is not
+		// ours to delete; refuse rather than remove a stranger's files.
+		errs = append(errs, kiosk.Errorf(kiosk.KindMalformed, op, "journal names workspace %q outside %s", rec.Workspace, m.sessions))
+	} else {
+		t1 := time.Now()
+		wr, err := wipeWorkspace(rec.Workspace)
+		r.WipeTime = time.Since(t1)
+		r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
+		if err != nil {
+			errs = append(errs, kiosk.E(kiosk.KindUnknown, op, err))
+		}
+	}
+	r.Ended = m.cfg.Clock.Now()
+	r.Total = time.Since(t0)
+	return r, errors.Join(errs...)
+}
+
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}

@@ -1,0 +1,316 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Spec says what to run for one person.
+type Spec struct {
+	// User names the person, for the journal, the audit and the
+	// program's PASSKIOSK_USER variable.
+	User string
+	// Program is the absolute path of the session program and its
+	// arguments.
+	Program []string
+	// Env holds extra KEY=value entries. HOME, TMPDIR, PATH and the
+	// PASSKIOSK_ variables are reserved.
+	Env []string
+	// MaxDuration closes Done once it has passed (0: no limit).
+	MaxDuration time.Duration
+	// Stdout and Stderr receive the program's output; nil is /dev/null.
+	// Files, not writers: a writer would make the exit wait for every
+	// grandchild holding the pipe.
+	Stdout, Stderr *os.File
+}
+
+// Session is one running session. End it exactly once; further calls
+// return the first result.
+type Session struct {
+	// ID is random and names the workspace, the journal record and the
+	// marker variable.
+	ID   string
+	User string
+	// Workspace is the host path of the private workspace; Home is HOME
+	// as the program sees it (different under bubblewrap).
+	Workspace, Home string
+	Sandbox         Sandbox
+	Started         time.Time
+
+	m     *Manager
+	rec   Record
+	cmd   *exec.Cmd
+	tmpfs bool
+	pgid  int
+	pidNS uint64
+	spare map[int]bool
+
+	exited   chan struct{}
+	exitCode int
+
+	done     chan struct{}
+	doneOnce sync.Once
+	reason   Cause
+	timer    Timer
+
+	endOnce sync.Once
+	report  WipeReport
+	endErr  error
+}
+
+// Done is closed when the session needs ending without anyone asking:
+// the program exited (Reason is CauseProgramExited) or MaxDuration
+// passed (CauseMaxDuration). The engine then calls End with that cause.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Reason says why Done closed; valid once it has.
+func (s *Session) Reason() Cause {
+	<-s.done
+	return s.reason
+}
+
+// Wait blocks until Done closes or ctx ends.
+func (s *Session) Wait(ctx context.Context) (Cause, error) {
+	select {
+	case <-s.done:
+		return s.reason, nil
+	case <-ctx.Done():
+		return CauseUnknown, kiosk.E(kiosk.KindCancelled, "wait for session", ctx.Err())
+	}
+}
+
+func (s *Session) finish(c Cause) {
+	s.doneOnce.Do(func() {
+		s.reason = c
+		close(s.done)
+	})
+}
+
+// Start creates a workspace and starts spec's program in it. The journal
+// record is opened before anything exists on the machine, so a crash at
+// any later point leaves a record for Recover.
+func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
+	const op = "start session"
+	if err := checkSpec(spec); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, kiosk.E(kiosk.KindCancelled, op, err)
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	s := &Session{
+		ID: id, User: spec.User, Sandbox: m.sandbox,
+		Workspace: filepath.Join(m.sessions, id),
+		m:         m, exited: make(chan struct{}), done: make(chan struct{}),
+		exitCode: -1,
+	}
+	s.Started = m.cfg.Clock.Now()
+	s.rec = Record{ID: id, User: spec.User, Workspace: s.Workspace, Sandbox: m.sandbox,
+		UID: m.cfg.UID, GID: m.cfg.GID, Dedicated: m.cfg.DedicatedUID, Started: s.Started}
+	if err := m.cfg.Journal.Open(s.rec); err != nil {
+		return nil, kiosk.E(kiosk.KindStoreCorrupt, op+": journal", err)
+	}
+	if s.tmpfs, err = m.makeWorkspace(s.Workspace); err != nil {
+		return nil, s.abort(kiosk.E(kiosk.KindUnknown, op+": workspace", err))
+	}
+	if err := s.launch(spec); err != nil {
+		return nil, s.abort(err)
+	}
+	m.mu.Lock()
+	m.live[id] = s
+	m.mu.Unlock()
+	go func() {
+		err := s.cmd.Wait()
+		if s.cmd.ProcessState != nil {
+			s.exitCode = s.cmd.ProcessState.ExitCode()
+		}
+		_ = err // the exit status is in exitCode; a kill is expected
+		close(s.exited)
+		s.finish(CauseProgramExited)
+	}()
+	if spec.MaxDuration > 0 {
+		s.timer = m.cfg.Clock.AfterFunc(spec.MaxDuration, func() { s.finish(CauseMaxDuration) })
+	}
+	return s, nil
+}
+
+// launch starts the program and learns how to find its processes again.
+func (s *Session) launch(spec Spec) error {
+	const op = "start session program"
+	m := s.m
+	var infoR, infoW *os.File
+	if m.sandbox == SandboxBubblewrap {
+		var err error
+		if infoR, infoW, err = os.Pipe(); err != nil {
+			return kiosk.E(kiosk.KindUnknown, op, err)
+		}
+		defer infoR.Close()
+	}
+	s.cmd = m.command(s.rec, spec, infoW)
+	s.Home = s.Workspace
+	if m.sandbox == SandboxBubblewrap {
+		s.Home = sandboxHome
+	}
+	err := s.cmd.Start()
+	if infoW != nil {
+		infoW.Close() // our copy; bwrap holds its own
+	}
+	if err != nil {
+		return kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	// Setpgid made the direct child a group leader.
+	s.pgid = s.cmd.Process.Pid
+	s.spare = map[int]bool{}
+	if m.sandbox == SandboxBubblewrap {
+		info, err := readBwrapInfo(infoR, 5*time.Second)
+		if err != nil {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+			return kiosk.E(kiosk.KindUnknown, op, err)
+		}
+		s.pidNS = info.PidNS
+		// The outer bwrap and the namespace's init are spared the
+		// SIGTERM: either one's death SIGKILLs the whole sandbox, which
+		// would cut the program's grace period short.
+		s.spare[s.pgid], s.spare[info.ChildPID] = true, true
+	}
+	return nil
+}
+
+// abort undoes a failed Start: whatever exists is wiped, and the journal
+// record is closed only when that worked.
+func (s *Session) abort(cause error) error {
+	_, err := s.end(CauseStartFailed, false)
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// End stops every process of the session, checks none is left, clears
+// the clipboard, removes the workspace, checks it is gone, and closes the
+// journal record. The report counts what each check found. If a process
+// survived or the workspace could not be removed, End returns an error of
+// kind KindTimeout or KindUnknown with the report, and the journal record
+// stays open so that Recover tries again at the next start.
+func (s *Session) End(cause Cause) (WipeReport, error) {
+	s.endOnce.Do(func() {
+		s.report, s.endErr = s.end(cause, true)
+		s.m.mu.Lock()
+		delete(s.m.live, s.ID)
+		s.m.mu.Unlock()
+	})
+	return s.report, s.endErr
+}
+
+func (s *Session) end(cause Cause, started bool) (WipeReport, error) {
+	const op = "end session"
+	m := s.m
+	t0 := time.Now()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	r := WipeReport{ID: s.ID, User: s.User, Cause: cause, Sandbox: s.Sandbox, Started: s.Started, ExitCode: -1}
+	var errs []error
+
+	mem := member{marker: []byte(s.rec.Marker()), pgid: s.pgid, pidNS: s.pidNS, uid: -1, workspace: s.Workspace}
+	if m.cfg.DedicatedUID && m.root {
+		mem.uid = int64(m.cfg.UID)
+	}
+	group := s.pgid
+	if s.Sandbox == SandboxBubblewrap {
+		group = 0 // the group is bwrap itself: see launch
+	}
+	if s.Sandbox == SandboxSystemdRun && started {
+		stopScope(s.ID, m.cfg.KillTimeout)
+	}
+	kr := stopProcesses(mem, group, s.spare, m.cfg.Grace, m.cfg.KillTimeout)
+	r.Terminated, r.Killed, r.Remaining = kr.terminated, kr.killed, kr.remaining
+	if kr.remaining > 0 {
+		errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "%d processes survived SIGKILL:%s", kr.remaining, describe(kr.left)))
+	}
+	if started {
+		select {
+		case <-s.exited:
+			r.ExitCode = s.exitCode
+		case <-time.After(m.cfg.KillTimeout):
+			errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "session program %d not reaped", s.pgid))
+		}
+	}
+	r.KillTime = time.Since(t0)
+
+	if m.cfg.ClearClipboard != nil && started {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.KillTimeout)
+		if err := m.cfg.ClearClipboard(ctx); err != nil {
+			errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": clear clipboard", err))
+		} else {
+			r.ClipboardCleared = true
+		}
+		cancel()
+	}
+
+	t1 := time.Now()
+	wr, err := wipeWorkspace(s.Workspace)
+	r.WipeTime = time.Since(t1)
+	r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
+	if err != nil {
+		errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": wipe", err))
+	}
+	r.Ended = m.cfg.Clock.Now()
+	r.Total = time.Since(t0)
+	if len(errs) == 0 && r.Clean() {
+		if err := m.cfg.Journal.Close(s.ID, r); err != nil {
+			errs = append(errs, kiosk.E(kiosk.KindStoreCorrupt, op+": journal", err))
+		}
+	}
+	return r, errors.Join(errs...)
+}
+
+// EndAll ends every live session, for an orderly stop of the appliance.
+func (m *Manager) EndAll(cause Cause) ([]WipeReport, error) {
+	m.mu.Lock()
+	var all []*Session
+	for _, s := range m.live {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	var reports []WipeReport
+	var errs []error
+	for _, s := range all {
+		r, err := s.End(cause)
+		reports = append(reports, r)
+		errs = append(errs, err)
+	}
+	return reports, errors.Join(errs...)
+}
+
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("session id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// stopScope asks systemd to stop the session's transient scope, which
+// signals every process in its cgroup (systemd.kill(5)); the /proc check
+// that follows still decides whether anything is left. Bounded by
+// timeout.
+func stopScope(id string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = exec.CommandContext(ctx, "systemctl", "stop", "--no-block", scopeUnit(id)).Run()
+}

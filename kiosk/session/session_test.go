@@ -1,0 +1,390 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/session"
+	"passkiosk/kiosk/session/sessiontest"
+)
+
+// TestEndLeavesNoProcessAndNoFile runs the workload as real processes in
+// each sandbox and checks, with the test's own /proc scan, that End leaves
+// no process and no file, and that the report's counts are exact.
+func TestEndLeavesNoProcessAndNoFile(t *testing.T) {
+	cases := []struct {
+		name      string
+		sandbox   session.Sandbox
+		uid       uint32
+		escape    bool // also start a process that clears its env and leaves the workspace
+		dedicated bool
+		noTmpfs   bool
+	}{
+		{name: "bubblewrap", sandbox: session.SandboxBubblewrap, uid: testUID, escape: true},
+		{name: "bubblewrap/nobody", sandbox: session.SandboxBubblewrap, uid: nobodyUID},
+		{name: "bubblewrap/disk", sandbox: session.SandboxBubblewrap, uid: testUID, escape: true, noTmpfs: true},
+		{name: "plain", sandbox: session.SandboxNone, uid: testUID},
+		{name: "plain/nobody", sandbox: session.SandboxNone, uid: nobodyUID},
+		{name: "plain/disk", sandbox: session.SandboxNone, uid: testUID, noTmpfs: true},
+		{name: "plain/dedicated-uid", sandbox: session.SandboxNone, uid: testUID, escape: true, dedicated: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, j := newManager(t, tc.sandbox, tc.uid, func(c *session.Config) {
+				c.DedicatedUID, c.NoTmpfs = tc.dedicated, tc.noTmpfs
+			})
+			s := startWaitReady(t, m, session.Spec{User: "alice", Program: workload(tc.escape)})
+			marker := "PASSKIOSK_SESSION=" + s.ID
+
+			fi, err := os.Stat(s.Workspace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o700 || st.Uid != tc.uid || st.Gid != tc.uid {
+				t.Errorf("workspace mode %v owner %d:%d, want 0700 %d:%d", fi.Mode().Perm(), st.Uid, st.Gid, tc.uid, tc.uid)
+			}
+			fstype, mounted := mountedAt(s.Workspace)
+			if want := !tc.noTmpfs; mounted != want || (mounted && fstype != "tmpfs") {
+				t.Errorf("workspace mounted=%v (%s), want tmpfs=%v", mounted, fstype, want)
+			}
+
+			// The test's own census: by uid where the uid is private to
+			// the test, by marker for the shared nobody account.
+			census := func() []liveProc { return procsWithEnv(marker) }
+			if tc.uid == testUID {
+				census = func() []liveProc { return procsOfUID(testUID) }
+			}
+			want := 4 // sh, sleep, setsid'd sleep, SIGTERM-ignoring sh (and its sleep)
+			if tc.escape {
+				want++
+			}
+			before := waitProcs(t, want, census)
+
+			r, err := s.End(session.CauseLogout)
+			if err != nil {
+				t.Fatalf("End: %v (report %+v)", err, r)
+			}
+			if left := stillAlive(before); len(left) > 0 {
+				t.Errorf("processes survived End: %v", left)
+			}
+			if left := census(); len(left) > 0 {
+				t.Errorf("session processes after End: %v", left)
+			}
+			if r.Remaining != 0 || r.Terminated == 0 {
+				t.Errorf("report: terminated %d, remaining %d", r.Terminated, r.Remaining)
+			}
+			if tc.sandbox == session.SandboxNone && r.Killed < 2 {
+				// Only SIGKILL ends the SIGTERM-ignoring shell and its
+				// sleep. (Under bubblewrap the namespace's end does it.)
+				t.Errorf("report: killed %d, want at least 2", r.Killed)
+			}
+			if r.Files != workloadFiles || r.Dirs != workloadDirs || r.Bytes != workloadBytes() {
+				t.Errorf("report counted %d files, %d dirs, %d bytes; want %d, %d, %d",
+					r.Files, r.Dirs, r.Bytes, workloadFiles, workloadDirs, workloadBytes())
+			}
+			if !r.WorkspaceGone || r.Tmpfs == tc.noTmpfs || !r.Clean() {
+				t.Errorf("report: gone %v tmpfs %v clean %v", r.WorkspaceGone, r.Tmpfs, r.Clean())
+			}
+			assertGone(t, s.Workspace)
+			if got, ok := j.Closed(s.ID); !ok || got.Cause != session.CauseLogout || got.Files != r.Files {
+				t.Errorf("journal closed with %+v (%v)", got, ok)
+			}
+			if p, _ := j.Pending(); len(p) != 0 {
+				t.Errorf("journal still holds %v", p)
+			}
+			again, err2 := s.End(session.CauseAdmin)
+			if err2 != nil || again.Cause != session.CauseLogout {
+				t.Errorf("second End = %+v, %v; want the first result", again.Cause, err2)
+			}
+		})
+	}
+}
+
+// TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape pins the documented
+// limit of the plain sandbox: a process that clears its environment,
+// leaves the workspace and calls setsid is invisible without a PID
+// namespace or a dedicated uid. The test finds it by uid and kills it.
+func TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape(t *testing.T) {
+	m, _ := newManager(t, session.SandboxNone, testUID, nil)
+	s := startWaitReady(t, m, session.Spec{User: "mallory", Program: workload(true)})
+	waitProcs(t, 5, func() []liveProc { return procsOfUID(testUID) })
+	r, err := s.End(session.CauseLogout)
+	if err != nil {
+		t.Fatalf("End: %v", err)
+	}
+	left := procsOfUID(testUID)
+	for _, p := range left {
+		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+	if len(left) != 1 || left[0].comm != "sleep" {
+		t.Fatalf("want exactly the escaped sleep left, got %v (report %+v)", left, r)
+	}
+}
+
+func TestDedicatedUIDOffSparesStrangersOfTheSameUID(t *testing.T) {
+	m, _ := newManager(t, session.SandboxNone, testUID, nil)
+	stranger := exec.Command("/bin/sleep", "300")
+	stranger.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: testUID, Gid: testUID}}
+	stranger.Dir = "/"
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stranger.Process.Kill(); stranger.Wait() }()
+	s, err := m.Start(t.Context(), session.Spec{User: "bob", Program: []string{"/bin/sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.End(session.CauseLogout); err != nil {
+		t.Fatal(err)
+	}
+	if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a process outside the session was killed: %v", err)
+	}
+}
+
+func TestEnvironmentIsScrubbed(t *testing.T) {
+	t.Setenv("PASSKIOSK_TEST_SECRET", "hunter2")
+	t.Setenv("LANG", "en_GB.UTF-8")
+	for _, sb := range []session.Sandbox{session.SandboxBubblewrap, session.SandboxNone} {
+		t.Run(sb.String(), func(t *testing.T) {
+			m, _ := newManager(t, sb, testUID, nil)
+			r, w, _ := os.Pipe()
+			defer r.Close()
+			s, err := m.Start(t.Context(), session.Spec{User: "carol",
+				Program: []string{"/bin/sh", "-c", `env; echo "pwd=$(pwd)"; touch "$TMPDIR/x" && echo tmpdir-writable`},
+				Env:     []string{"BROWSER_URL=https://intranet.example"}, Stdout: w})
+			w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := s.Wait(t.Context()); err != nil || c != session.CauseProgramExited {
+				t.Fatalf("Wait = %v, %v", c, err)
+			}
+			_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
+			out, _ := readAll(r)
+			if _, err := s.End(session.CauseProgramExited); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, line := range strings.Split(out, "\n") {
+				if k, v, ok := strings.Cut(line, "="); ok {
+					got[k] = v
+				}
+			}
+			if _, leaked := got["PASSKIOSK_TEST_SECRET"]; leaked {
+				t.Errorf("appliance environment leaked into the session:\n%s", out)
+			}
+			if got["HOME"] != s.Home || got["pwd"] != s.Home || got["PASSKIOSK_SESSION"] != s.ID ||
+				got["PASSKIOSK_USER"] != "carol" || got["LANG"] != "en_GB.UTF-8" ||
+				got["BROWSER_URL"] != "https://intranet.example" || !strings.Contains(out, "tmpdir-writable") {
+				t.Errorf("session environment wrong (home %s):\n%s", s.Home, out)
+			}
+			if !strings.HasPrefix(got["TMPDIR"], s.Home) && got["TMPDIR"] != "/tmp" {
+				t.Errorf("TMPDIR %q not in the workspace", got["TMPDIR"])
+			}
+		})
+	}
+}
+
+func readAll(f *os.File) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := f.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String(), err
+		}
+	}
+}
+
+func TestMaxDurationClosesDoneOnTheClock(t *testing.T) {
+	clock := sessiontest.NewClock(time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC))
+	m, j := newManager(t, session.SandboxNone, testUID, func(c *session.Config) { c.Clock = clock })
+	s, err := m.Start(t.Context(), session.Spec{User: "dave", Program: []string{"/bin/sleep", "300"}, MaxDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(59 * time.Minute)
+	select {
+	case <-s.Done():
+		t.Fatalf("Done before the maximum duration (%v)", s.Reason())
+	default:
+	}
+	clock.Advance(time.Minute)
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed at the maximum duration")
+	}
+	if s.Reason() != session.CauseMaxDuration {
+		t.Fatalf("reason %v", s.Reason())
+	}
+	r, err := s.End(s.Reason())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Started.Equal(time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC)) || r.Ended.Sub(r.Started) != time.Hour || r.ExitCode != -1 {
+		t.Errorf("report times %v..%v exit %d", r.Started, r.Ended, r.ExitCode)
+	}
+	if got, _ := j.Closed(s.ID); got.Cause != session.CauseMaxDuration {
+		t.Errorf("journal cause %v", got.Cause)
+	}
+}
+
+func TestProgramExitIsReportedWithItsCode(t *testing.T) {
+	for _, sb := range []session.Sandbox{session.SandboxBubblewrap, session.SandboxNone} {
+		t.Run(sb.String(), func(t *testing.T) {
+			m, _ := newManager(t, sb, testUID, nil)
+			s, err := m.Start(t.Context(), session.Spec{User: "erin", Program: []string{"/bin/sh", "-c", "exit 3"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			if c, err := s.Wait(ctx); err != nil || c != session.CauseProgramExited {
+				t.Fatalf("Wait = %v, %v", c, err)
+			}
+			r, err := s.End(session.CauseProgramExited)
+			if err != nil || r.ExitCode != 3 {
+				t.Fatalf("End = exit %d, %v", r.ExitCode, err)
+			}
+		})
+	}
+}
+
+func TestBadInputIsRefusedWithAKind(t *testing.T) {
+	m, _ := newManager(t, session.SandboxNone, testUID, nil)
+	for name, spec := range map[string]session.Spec{
+		"no program":       {User: "x"},
+		"relative program": {User: "x", Program: []string{"sh"}},
+		"reserved env":     {User: "x", Program: []string{"/bin/true"}, Env: []string{"HOME=/root"}},
+		"marker env":       {User: "x", Program: []string{"/bin/true"}, Env: []string{"PASSKIOSK_SESSION=x"}},
+		"env without =":    {User: "x", Program: []string{"/bin/true"}, Env: []string{"FOO"}},
+		"newline in user":  {User: "x\ny", Program: []string{"/bin/true"}},
+		"negative limit":   {User: "x", Program: []string{"/bin/true"}, MaxDuration: -time.Second},
+	} {
+		if _, err := m.Start(t.Context(), spec); !errors.Is(err, kiosk.ErrMalformed) {
+			t.Errorf("%s: err = %v, want kind malformed", name, err)
+		}
+	}
+	if _, err := session.New(session.Config{StateRoot: "relative", Journal: sessiontest.NewMemJournal()}); !errors.Is(err, kiosk.ErrMalformed) {
+		t.Errorf("relative state root: %v", err)
+	}
+	if _, err := session.New(session.Config{StateRoot: t.TempDir()}); !errors.Is(err, kiosk.ErrMalformed) {
+		t.Errorf("no journal: %v", err)
+	}
+	if _, err := session.New(session.Config{StateRoot: t.TempDir(), Journal: sessiontest.NewMemJournal()}); !errors.Is(err, kiosk.ErrPolicy) {
+		t.Errorf("session as root: %v", err)
+	}
+	hidden := t.TempDir()
+	if err := os.Chmod(hidden, 0o700); err != nil { // uid 61234 cannot search it
+		t.Fatal(err)
+	}
+	if _, err := session.New(session.Config{StateRoot: hidden, UID: testUID, GID: testUID, Journal: sessiontest.NewMemJournal()}); !errors.Is(err, kiosk.ErrPolicy) || !strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("unreachable state root: %v", err)
+	}
+	if _, err := session.ParseSandbox("docker"); !errors.Is(err, kiosk.ErrMalformed) {
+		t.Errorf("ParseSandbox: %v", err)
+	}
+	for _, w := range []string{"auto", "bubblewrap", "systemd-run", "none"} {
+		if sb, err := session.ParseSandbox(w); err != nil || sb.String() != w {
+			t.Errorf("ParseSandbox(%q) = %v, %v", w, sb, err)
+		}
+	}
+}
+
+// On this machine systemd is not PID 1, so asking for systemd-run must
+// fail loudly and auto must not pick it.
+func TestSandboxDetection(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd is the service manager here; this test is about machines without it")
+	}
+	_, err := session.New(session.Config{StateRoot: stateRoot(t), UID: testUID, GID: testUID, Sandbox: session.SandboxSystemdRun, Journal: sessiontest.NewMemJournal()})
+	if !errors.Is(err, kiosk.ErrPolicy) || !strings.Contains(err.Error(), "systemd") {
+		t.Errorf("systemd-run without systemd: %v", err)
+	}
+	m, _ := newManager(t, session.SandboxAuto, testUID, nil)
+	if sb, why := m.Sandbox(); sb != session.SandboxBubblewrap || why == "" {
+		t.Errorf("auto picked %v (%s), want bubblewrap", sb, why)
+	}
+}
+
+func TestFailedStartLeavesNothing(t *testing.T) {
+	m, j := newManager(t, session.SandboxNone, testUID, nil)
+	_, err := m.Start(t.Context(), session.Spec{User: "frank", Program: []string{"/nonexistent/program"}})
+	if err == nil {
+		t.Fatal("Start of a missing program succeeded")
+	}
+	if p, _ := j.Pending(); len(p) != 0 {
+		t.Errorf("journal still open: %v", p)
+	}
+	ents, _ := os.ReadDir(m.StateRoot() + "/sessions")
+	if len(ents) != 0 {
+		t.Errorf("workspace left after a failed start: %v", ents)
+	}
+}
+
+func TestJournalFailureStopsStartBeforeAnythingExists(t *testing.T) {
+	m, j := newManager(t, session.SandboxNone, testUID, nil)
+	j.OpenErr = errors.New("disk full")
+	if _, err := m.Start(t.Context(), session.Spec{User: "gina", Program: []string{"/bin/true"}}); err == nil {
+		t.Fatal("Start without a journal record succeeded")
+	}
+	if ents, _ := os.ReadDir(m.StateRoot() + "/sessions"); len(ents) != 0 {
+		t.Errorf("workspace created without a journal record: %v", ents)
+	}
+}
+
+func TestClipboardHookRunsAfterProcessesAreGone(t *testing.T) {
+	var marker string
+	var alive []liveProc
+	calls := 0
+	m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) {
+		c.ClearClipboard = func(context.Context) error {
+			calls++
+			alive = procsWithEnv(marker)
+			return nil
+		}
+	})
+	s, err := m.Start(t.Context(), session.Spec{User: "hank", Program: []string{"/bin/sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker = "PASSKIOSK_SESSION=" + s.ID
+	r, err := s.End(session.CauseKeyRemoved)
+	if err != nil || !r.ClipboardCleared || calls != 1 || len(alive) != 0 {
+		t.Errorf("End = %v; cleared %v, calls %d, alive at hook %v", err, r.ClipboardCleared, calls, alive)
+	}
+}
+
+func TestWorkspacesAreNeverReused(t *testing.T) {
+	m, _ := newManager(t, session.SandboxNone, testUID, nil)
+	seen := map[string]bool{}
+	for range 3 {
+		s, err := m.Start(t.Context(), session.Spec{User: "ivy", Program: []string{"/bin/sleep", "300"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[s.Workspace] || seen[s.ID] {
+			t.Fatalf("workspace %s reused", s.Workspace)
+		}
+		seen[s.Workspace], seen[s.ID] = true, true
+	}
+	reports, err := m.EndAll(session.CauseShutdown)
+	if err != nil || len(reports) != 3 {
+		t.Fatalf("EndAll = %d reports, %v", len(reports), err)
+	}
+	for _, r := range reports {
+		assertGone(t, seen2path(m, r.ID))
+	}
+}
+
+func seen2path(m *session.Manager, id string) string { return m.StateRoot() + "/sessions/" + id }
