@@ -1,0 +1,148 @@
+package tpm
+
+import (
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"passkiosk/fido/cbor"
+	"passkiosk/kiosk"
+)
+
+// keyTemplate is the template of every person's signing key: an ordinary
+// TPM 2.0 ECC P-256 key (TPM 2.0 Part 2 §12.2.4, TPMT_PUBLIC) that any TPM
+// tool can inspect.
+//
+//   - fixedTPM, fixedParent: it cannot be duplicated out of this TPM.
+//   - sensitiveDataOrigin: the TPM generated the private key.
+//   - userWithAuth: the person's PIN (its authValue) authorizes use.
+//   - sign, not restricted: it signs digests computed outside the TPM,
+//     here SHA-256(authenticatorData ‖ clientDataHash).
+//   - noDA is clear: every wrong PIN counts against the TPM's
+//     dictionary-attack protection (Part 1 §19.8.3). Never set it.
+//   - scheme ECDSA with SHA-256 is bound into the key, so it cannot be made
+//     to sign with any other scheme; curve NIST P-256, no KDF.
+var keyTemplate = tpm2.TPMTPublic{
+	Type:    tpm2.TPMAlgECC,
+	NameAlg: tpm2.TPMAlgSHA256,
+	ObjectAttributes: tpm2.TPMAObject{
+		FixedTPM:            true,
+		FixedParent:         true,
+		SensitiveDataOrigin: true,
+		UserWithAuth:        true,
+		SignEncrypt:         true,
+		NoDA:                false,
+	},
+	Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
+		Scheme: tpm2.TPMTECCScheme{
+			Scheme: tpm2.TPMAlgECDSA,
+			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA,
+				&tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
+		},
+		CurveID: tpm2.TPMECCNistP256,
+		KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
+	}),
+	Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
+}
+
+// PIN length limits, as CTAP 2.1 §6.5.1 sets them for security keys, so a
+// person's PIN works the same way on the TPM and on a key: at least four
+// characters (the UI counts code points), at most 63 bytes of UTF-8.
+const (
+	MinPINBytes = 4
+	MaxPINBytes = 63
+)
+
+// KeyBlobs is what the store keeps for one TPM credential. The TPM holds
+// nothing per person: the private blob is encrypted and integrity-protected
+// under this TPM's storage root key, so it is useless anywhere else.
+type KeyBlobs struct {
+	// Public is the key's TPM2B_PUBLIC.
+	Public []byte `cbor:"1,keyasint"`
+	// Private is the key's TPM2B_PRIVATE, sealed to the SRK.
+	Private []byte `cbor:"2,keyasint"`
+	// AuthSalt is the per-key salt of the PIN-to-authValue derivation.
+	AuthSalt []byte `cbor:"3,keyasint"`
+	// ParentName is the Name of the SRK the key was created under; when it
+	// no longer matches, the TPM was cleared and the key is gone.
+	ParentName []byte `cbor:"4,keyasint"`
+}
+
+// Marshal encodes the blobs as one canonical CBOR map for the store.
+func (b *KeyBlobs) Marshal() ([]byte, error) {
+	out, err := cbor.Marshal(b)
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindMalformed, "tpm key blobs", err)
+	}
+	return out, nil
+}
+
+// ParseKeyBlobs decodes what Marshal produced.
+func ParseKeyBlobs(data []byte) (*KeyBlobs, error) {
+	var b KeyBlobs
+	if err := cbor.Unmarshal(data, &b); err != nil {
+		return nil, kiosk.E(kiosk.KindMalformed, "tpm key blobs", err)
+	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func (b *KeyBlobs) check() error {
+	if b == nil || len(b.Public) == 0 || len(b.Private) == 0 || len(b.AuthSalt) != saltSize || len(b.ParentName) == 0 {
+		return kiosk.Errorf(kiosk.KindMalformed, "tpm key blobs", "incomplete key blobs")
+	}
+	return nil
+}
+
+// Wipe overwrites the blobs in memory. Deleting a TPM credential is
+// deleting its blobs from the store: no TPM state belongs to one person.
+func (b *KeyBlobs) Wipe() {
+	for _, s := range [][]byte{b.Public, b.Private, b.AuthSalt, b.ParentName} {
+		clear(s)
+	}
+	*b = KeyBlobs{}
+}
+
+const saltSize = 16
+
+// authValue derives the key's authValue from the PIN:
+// HMAC-SHA-256(salt, PIN). The TPM compares it, so guessing stays under
+// dictionary-attack protection. Hashing gives a fixed 32 bytes (the most
+// a SHA-256 object's authValue may hold, Part 1 §19.6.4), sidesteps the
+// TPM's trimming of trailing zero bytes, and with a per-key salt two people
+// with the same PIN still get different authValues.
+func authValue(salt []byte, pin string) []byte {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(pin))
+	return m.Sum(nil)
+}
+
+func checkPIN(op, pin string) error {
+	if len(pin) < MinPINBytes || len(pin) > MaxPINBytes {
+		return kiosk.Errorf(kiosk.KindPINPolicy, op, "PIN must be %d to %d bytes", MinPINBytes, MaxPINBytes)
+	}
+	return nil
+}
+
+// publicKey extracts the ECDSA public key from a key's public area and
+// checks that it is the shape passkiosk creates.
+func publicKey(pub *tpm2.TPMTPublic) (*ecdsa.PublicKey, error) {
+	if pub.Type != tpm2.TPMAlgECC || pub.ObjectAttributes.NoDA || !pub.ObjectAttributes.UserWithAuth {
+		return nil, fmt.Errorf("not a passkiosk signing key")
+	}
+	k, err := tpm2.Pub(*pub)
+	if err != nil {
+		return nil, err
+	}
+	ec, ok := k.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("not an ECDSA key")
+	}
+	return ec, nil
+}

@@ -1,0 +1,189 @@
+package tpm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+)
+
+// Assertion is what a sign-in produces: verified by fido.VerifyAssertion
+// exactly like a security key's.
+type Assertion struct {
+	CredentialID []byte
+	AuthData     []byte
+	// Signature is ES256: an ASN.1 DER ECDSA signature over
+	// authData ‖ clientDataHash (WebAuthn §6.3.3 step 11).
+	Signature []byte
+	Counter   uint32
+}
+
+// SignIn signs an assertion with a person's key, authorized by their PIN.
+// The TPM checks the PIN; a wrong one is kiosk.KindPINInvalid with the
+// tries left, a locked-out TPM is kiosk.KindTPMLockout, and a key the TPM
+// can no longer load is kiosk.KindTPMCleared.
+//
+// Commands, in order: TPM2_Load, TPM2_NV_Increment, TPM2_NV_Read,
+// TPM2_StartAuthSession, TPM2_Sign, TPM2_FlushContext. No key is created.
+func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDataHash [32]byte, pin string) (*Assertion, error) {
+	const op = "tpm sign-in"
+	if err := checkPIN(op, pin); err != nil {
+		return nil, err
+	}
+	if err := blobs.check(); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out *Assertion
+	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, id []byte) error {
+		counter, err := k.nextCounter()
+		if err != nil {
+			return kiosk.E(kiosk.KindDevice, op, err)
+		}
+		authData := (&fido.AuthData{
+			RPIDHash: fido.RPIDHash(rpID),
+			// The TPM verified the PIN: user verification. Presence is
+			// the person at the terminal typing it.
+			Flags:   fido.FlagUP | fido.FlagUV,
+			Counter: counter,
+		}).Marshal()
+		if err := ctx.Err(); err != nil {
+			return kiosk.E(kiosk.KindCancelled, op, err)
+		}
+		digest := sha256.Sum256(append(append([]byte(nil), authData...), clientDataHash[:]...))
+		sig, err := k.sign(key, authValue(blobs.AuthSalt, pin), digest[:])
+		if err != nil {
+			return k.useError(op, err)
+		}
+		out = &Assertion{CredentialID: id, AuthData: authData, Signature: sig, Counter: counter}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// withKey loads a person's key under the SRK, runs fn, and flushes the key.
+// The key handle never escapes fn.
+func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(key tpm2.NamedHandle, id []byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return kiosk.E(kiosk.KindCancelled, op, err)
+	}
+	if !bytes.Equal(blobs.ParentName, k.srk.Name.Buffer) {
+		return kiosk.Errorf(kiosk.KindTPMCleared, op,
+			"the key was made under a storage root key this TPM no longer has (TPM cleared, or key from another machine)")
+	}
+	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](blobs.Public)
+	if err != nil {
+		return kiosk.E(kiosk.KindMalformed, op, fmt.Errorf("public blob: %w", err))
+	}
+	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](blobs.Private)
+	if err != nil {
+		return kiosk.E(kiosk.KindMalformed, op, fmt.Errorf("private blob: %w", err))
+	}
+	contents, err := pub.Contents()
+	if err != nil {
+		return kiosk.E(kiosk.KindMalformed, op, fmt.Errorf("public blob: %w", err))
+	}
+	id, _, err := credentialFromPublic(contents)
+	if err != nil {
+		return kiosk.E(kiosk.KindMalformed, op, err)
+	}
+	// The SRK's authorization is empty and public: a password session
+	// carries nothing secret, and TPM2_Load's inPrivate is already
+	// encrypted to the SRK.
+	loaded, err := (tpm2.Load{
+		ParentHandle: tpm2.AuthHandle{Handle: k.srk.Handle, Name: k.srk.Name, Auth: tpm2.PasswordAuth(nil)},
+		InPrivate:    *priv,
+		InPublic:     *pub,
+	}).Execute(k.t)
+	if err != nil {
+		return loadError(op, fmt.Errorf("TPM2_Load: %w", err))
+	}
+	defer k.flush(loaded.ObjectHandle)
+	return fn(tpm2.NamedHandle{Handle: loaded.ObjectHandle, Name: loaded.Name}, id)
+}
+
+// sign runs TPM2_Sign (Part 3 §20.2) with the key's own ECDSA-SHA256
+// scheme and returns the signature in ASN.1 DER.
+func (k *TPM) sign(key tpm2.NamedHandle, auth, digest []byte) ([]byte, error) {
+	rsp, err := (tpm2.Sign{
+		KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(auth)},
+		Digest:    tpm2.TPM2BDigest{Buffer: digest},
+		InScheme:  tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
+		// An unrestricted key needs no hash-check ticket (Part 3 §20.2.1).
+		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+	}).Execute(k.t)
+	if err != nil {
+		return nil, fmt.Errorf("TPM2_Sign: %w", err)
+	}
+	return derSignature(&rsp.Signature)
+}
+
+func derSignature(sig *tpm2.TPMTSignature) ([]byte, error) {
+	ecc, err := sig.Signature.ECDSA()
+	if err != nil {
+		return nil, fmt.Errorf("TPM2_Sign: %w", err)
+	}
+	return asn1.Marshal(struct{ R, S *big.Int }{
+		new(big.Int).SetBytes(ecc.SignatureR.Buffer),
+		new(big.Int).SetBytes(ecc.SignatureS.Buffer),
+	})
+}
+
+// ChangePIN gives a key a new PIN with TPM2_ObjectChangeAuth (Part 3
+// §12.6), authorized by the old one. The TPM returns a new private blob;
+// the returned KeyBlobs replace the stored ones. The old private blob still
+// loads with the old PIN (the TPM cannot revoke a copy), so the store must
+// overwrite it.
+func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN string) (*KeyBlobs, error) {
+	const op = "tpm change PIN"
+	if err := checkPIN(op, oldPIN); err != nil {
+		return nil, err
+	}
+	if err := checkPIN(op, newPIN); err != nil {
+		return nil, err
+	}
+	if err := blobs.check(); err != nil {
+		return nil, err
+	}
+	salt := make([]byte, saltSize)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, kiosk.E(kiosk.KindDevice, op, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out *KeyBlobs
+	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, _ []byte) error {
+		rsp, err := (tpm2.ObjectChangeAuth{
+			// The session encrypts newAuth, the first parameter.
+			ObjectHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(authValue(blobs.AuthSalt, oldPIN))},
+			ParentHandle: k.srk,
+			NewAuth:      tpm2.TPM2BAuth{Buffer: authValue(salt, newPIN)},
+		}).Execute(k.t)
+		if err != nil {
+			return k.useError(op, fmt.Errorf("TPM2_ObjectChangeAuth: %w", err))
+		}
+		out = &KeyBlobs{
+			Public:     append([]byte(nil), blobs.Public...),
+			Private:    tpm2.Marshal(rsp.OutPrivate),
+			AuthSalt:   salt,
+			ParentName: append([]byte(nil), blobs.ParentName...),
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,203 @@
+package tpm_test
+
+import (
+	"context"
+	"errors"
+	"time"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+	"passkiosk/tpm"
+	"passkiosk/tpm/tpmtest"
+)
+
+const (
+	rpID   = "kiosk.ward7.example-hospital.org"
+	origin = "https://kiosk.ward7.example-hospital.org"
+	pin    = "482916"
+)
+
+var ctx = context.Background()
+
+// ceremony is one WebAuthn ceremony as the engine runs it: a challenge and
+// the client data built from it.
+type ceremony struct {
+	challenge  fido.Challenge
+	clientData []byte
+	hash       [32]byte
+}
+
+func newCeremony(t testing.TB, typ string) ceremony {
+	t.Helper()
+	ch, err := fido.NewChallenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := fido.ClientDataJSON(typ, ch, origin)
+	return ceremony{challenge: ch, clientData: cd, hash: fido.ClientDataHash(cd)}
+}
+
+// enroll registers a credential and verifies the registration with fido,
+// as the engine does for any authenticator.
+func enroll(t testing.TB, k *tpm.TPM, pin string) (*tpm.Enrollment, fido.StoredCredential) {
+	t.Helper()
+	c := newCeremony(t, fido.TypeCreate)
+	e, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: c.hash})
+	if err != nil {
+		t.Fatalf("Enroll: %v", err)
+	}
+	reg, err := fido.VerifyRegistration(fido.RegistrationInput{
+		RPID: rpID, Origin: origin, Challenge: c.challenge,
+		ClientDataJSON: c.clientData, AttestationObject: e.AttestationObject,
+		RequireUV: true,
+	})
+	if err != nil {
+		t.Fatalf("VerifyRegistration: %v", err)
+	}
+	return e, fido.StoredCredential{ID: reg.CredentialID, PublicKey: reg.PublicKey, Counter: reg.Counter}
+}
+
+// signIn signs in and verifies the assertion with fido.VerifyAssertion.
+func signIn(t testing.TB, k *tpm.TPM, blobs *tpm.KeyBlobs, cred fido.StoredCredential, pin string) (*fido.AssertionResult, error) {
+	t.Helper()
+	c := newCeremony(t, fido.TypeGet)
+	a, err := k.SignIn(ctx, blobs, rpID, c.hash, pin)
+	if err != nil {
+		return nil, err
+	}
+	res, err := fido.VerifyAssertion(fido.AssertionInput{
+		RPID: rpID, Origin: origin, Challenge: c.challenge, Credential: cred,
+		CredentialID: a.CredentialID, AuthData: a.AuthData,
+		ClientDataJSON: c.clientData, Signature: a.Signature, RequireUV: true,
+	})
+	if err != nil {
+		t.Fatalf("VerifyAssertion of a TPM assertion: %v", err)
+	}
+	if res.Counter != a.Counter {
+		t.Fatalf("verified counter %d, TPM reported %d", res.Counter, a.Counter)
+	}
+	return res, nil
+}
+
+func TestEnrollAndSignInVerifyLikeASecurityKey(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+
+	e, cred := enroll(t, k, pin)
+	if e.AAGUID != tpm.AAGUID || e.Format != "none" {
+		t.Errorf("AAGUID %v format %q", e.AAGUID, e.Format)
+	}
+	if id, err := tpm.CredentialID(&e.Blobs); err != nil || string(id) != string(e.CredentialID) {
+		t.Errorf("CredentialID(blobs) = %x, %v; want %x", id, err, e.CredentialID)
+	}
+	res, err := signIn(t, k, &e.Blobs, cred, pin)
+	if err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	if !res.Flags.Has(fido.FlagUP | fido.FlagUV) {
+		t.Errorf("flags %08b lack UP|UV", res.Flags)
+	}
+	if res.Counter <= cred.Counter {
+		t.Errorf("counter %d did not move past registration's %d", res.Counter, cred.Counter)
+	}
+}
+
+func TestCounterOnlyMovesForwardAcrossReopenAndKeys(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	a, credA := enroll(t, k, pin)
+	b, credB := enroll(t, k, "11112222")
+
+	last := credB.Counter
+	for i := 0; i < 3; i++ {
+		resA, err := signIn(t, k, &a.Blobs, credA, pin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		credA = resA.Updated
+		resB, err := signIn(t, k, &b.Blobs, credB, "11112222")
+		if err != nil {
+			t.Fatal(err)
+		}
+		credB = resB.Updated
+		if resA.Counter <= last || resB.Counter <= resA.Counter {
+			t.Fatalf("counters %d, %d after %d", resA.Counter, resB.Counter, last)
+		}
+		last = resB.Counter
+	}
+
+	// A restart of the appliance opens the TPM again: the SRK and counter
+	// are found, not re-created, and the counter carries on.
+	tr.Reset()
+	k2 := tpmtest.Open(t, tr, tpm.Config{})
+	for cc, n := range tr.Counts() {
+		for _, bad := range append(tpmtest.KeyCreating, tpm2.TPMCCNVDefineSpace, tpm2.TPMCCEvictControl) {
+			if cc == bad {
+				t.Errorf("reopening ran %s %d times", tpmtest.Name(cc), n)
+			}
+		}
+	}
+	res, err := signIn(t, k2, &a.Blobs, credA, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counter <= last {
+		t.Errorf("counter after reopen %d, before %d", res.Counter, last)
+	}
+}
+
+func TestSignInCreatesNoKey(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	e, cred := enroll(t, k, pin)
+	tr.Reset()
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Counts()
+	want := map[tpm2.TPMCC]int{
+		tpm2.TPMCCLoad: 1, tpm2.TPMCCNVIncrement: 1, tpm2.TPMCCNVRead: 1,
+		tpm2.TPMCCStartAuthSession: 1, tpm2.TPMCCSign: 1, tpm2.TPMCCFlushContext: 1,
+	}
+	if tpmtest.Summary(got) != tpmtest.Summary(want) {
+		t.Errorf("sign-in commands: %s\nwant %s", tpmtest.Summary(got), tpmtest.Summary(want))
+	}
+}
+
+func TestWrongPINIsPINInvalidWithTriesLeft(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	if err := k.SetDictionaryAttackParameters(ctx, nil, 5, time.Hour, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e, cred := enroll(t, k, pin)
+	before, err := k.Lockout(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = signIn(t, k, &e.Blobs, cred, "000000")
+	if !errors.Is(err, kiosk.ErrPINInvalid) {
+		t.Fatalf("wrong PIN: %v, want pin-invalid", err)
+	}
+	if !errors.Is(err, tpm2.TPMRCBadAuth) && !errors.Is(err, tpm2.TPMRCAuthFail) {
+		t.Errorf("wrong PIN error does not carry the TPM code: %v", err)
+	}
+	tries := kiosk.TriesLeft(err)
+	if want := before.TriesLeft() - 1; tries != want {
+		t.Errorf("tries left %d, want %d (%v)", tries, want, err)
+	}
+	after, err := k.Lockout(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Failures != before.Failures+1 || after.TriesLeft() != tries {
+		t.Errorf("lockout state %+v after one wrong PIN, before %+v", after, before)
+	}
+	// The right PIN still works.
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
+		t.Fatalf("right PIN after a wrong one: %v", err)
+	}
+}

@@ -1,0 +1,249 @@
+// Package tpmtest is test support for the tpm package and its users: a
+// command-counting transport, the in-process simulator and a swtpm process
+// per test, and the check that a test left no transient object or session
+// loaded in the TPM.
+//
+// It owns nothing in production and must not be imported by non-test code.
+package tpmtest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/simulator"
+
+	"passkiosk/tpm"
+	"passkiosk/tpm/swtpm"
+)
+
+// Transport counts the commands sent through it by command code.
+type Transport struct {
+	next transport.TPM
+
+	mu     sync.Mutex
+	counts map[tpm2.TPMCC]int
+	order  []tpm2.TPMCC
+}
+
+// Count wraps t.
+func Count(t transport.TPM) *Transport {
+	return &Transport{next: t, counts: map[tpm2.TPMCC]int{}}
+}
+
+// Send implements transport.TPM.
+func (c *Transport) Send(cmd []byte) ([]byte, error) {
+	if len(cmd) >= 10 {
+		cc := tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10]))
+		c.mu.Lock()
+		c.counts[cc]++
+		c.order = append(c.order, cc)
+		c.mu.Unlock()
+	}
+	return c.next.Send(cmd)
+}
+
+// Close does nothing: the test that made the transport closes what is
+// underneath, after checking for leaked handles.
+func (c *Transport) Close() error { return nil }
+
+// Reset forgets what was counted.
+func (c *Transport) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts = map[tpm2.TPMCC]int{}
+	c.order = nil
+}
+
+// Counts returns the number of commands by code since the last Reset.
+func (c *Transport) Counts() map[tpm2.TPMCC]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[tpm2.TPMCC]int, len(c.counts))
+	for k, v := range c.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Commands returns the command codes in the order sent since the last Reset.
+func (c *Transport) Commands() []tpm2.TPMCC {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]tpm2.TPMCC(nil), c.order...)
+}
+
+// Total is the number of commands since the last Reset.
+func (c *Transport) Total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.order)
+}
+
+// KeyCreating lists the command codes that create a key or primary.
+var KeyCreating = []tpm2.TPMCC{
+	tpm2.TPMCCCreate, tpm2.TPMCCCreatePrimary, tpm2.TPMCCCreateLoaded,
+}
+
+// Name is a command's TPM 2.0 Part 2 name for reports.
+func Name(cc tpm2.TPMCC) string {
+	if n, ok := names[cc]; ok {
+		return n
+	}
+	return fmt.Sprintf("CC_0x%03x", uint32(cc))
+}
+
+var names = map[tpm2.TPMCC]string{
+	tpm2.TPMCCLoad: "Load", tpm2.TPMCCSign: "Sign", tpm2.TPMCCFlushContext: "FlushContext",
+	tpm2.TPMCCStartAuthSession: "StartAuthSession", tpm2.TPMCCNVIncrement: "NV_Increment",
+	tpm2.TPMCCNVRead: "NV_Read", tpm2.TPMCCCreate: "Create", tpm2.TPMCCCreatePrimary: "CreatePrimary",
+	tpm2.TPMCCGetCapability: "GetCapability", tpm2.TPMCCReadPublic: "ReadPublic",
+	tpm2.TPMCCNVReadPublic: "NV_ReadPublic", tpm2.TPMCCObjectChangeAuth: "ObjectChangeAuth",
+	tpm2.TPMCCCertify: "Certify", tpm2.TPMCCEvictControl: "EvictControl",
+	tpm2.TPMCCNVDefineSpace: "NV_DefineSpace", tpm2.TPMCCCreateLoaded: "CreateLoaded",
+}
+
+// Summary formats counts as "Load=1 Sign=1 …", sorted by name.
+func Summary(counts map[tpm2.TPMCC]int) string {
+	var parts []string
+	for cc, n := range counts {
+		parts = append(parts, fmt.Sprintf("%s=%d", Name(cc), n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// LoadedHandles lists the transient objects and sessions (loaded or saved)
+// the TPM holds, with TPM2_GetCapability(TPM_CAP_HANDLES) (Part 3 §30.2).
+func LoadedHandles(t transport.TPM) ([]tpm2.TPMHandle, error) {
+	var out []tpm2.TPMHandle
+	for _, ht := range []tpm2.TPMHT{tpm2.TPMHTTransient, tpm2.TPMHTHMACSession, tpm2.TPMHTPolicySession} {
+		first := uint32(ht) << 24
+		rsp, err := (tpm2.GetCapability{
+			Capability:    tpm2.TPMCapHandles,
+			Property:      first,
+			PropertyCount: 64,
+		}).Execute(t)
+		if err != nil {
+			return nil, fmt.Errorf("TPM2_GetCapability(handles 0x%08x): %w", first, err)
+		}
+		list, err := rsp.CapabilityData.Data.Handles()
+		if err != nil {
+			return nil, fmt.Errorf("TPM2_GetCapability(handles 0x%08x): %w", first, err)
+		}
+		for _, h := range list.Handle {
+			if uint32(h)>>24 == uint32(ht) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out, nil
+}
+
+// CheckNoHandles fails the test if any transient object or session is
+// loaded.
+func CheckNoHandles(tb testing.TB, t transport.TPM) {
+	tb.Helper()
+	hs, err := LoadedHandles(t)
+	if err != nil {
+		tb.Errorf("checking for leaked TPM handles: %v", err)
+		return
+	}
+	if len(hs) != 0 {
+		var s []string
+		for _, h := range hs {
+			s = append(s, fmt.Sprintf("0x%08x", uint32(h)))
+		}
+		tb.Errorf("TPM handles left loaded: %s", strings.Join(s, " "))
+	}
+}
+
+// Simulator opens the in-process simulator, freshly manufactured, behind a
+// counting transport. At cleanup it checks that no handle is left loaded
+// and closes the simulator. Only one simulator exists per process: a
+// second call waits for the first test's cleanup.
+func Simulator(tb testing.TB) *Transport {
+	tb.Helper()
+	sim, err := simulator.OpenSimulator()
+	if err != nil {
+		tb.Fatalf("open TPM simulator: %v", err)
+	}
+	c := Count(sim)
+	tb.Cleanup(func() {
+		CheckNoHandles(tb, sim)
+		if err := sim.Close(); err != nil {
+			tb.Errorf("close TPM simulator: %v", err)
+		}
+	})
+	return c
+}
+
+// Swtpm starts a swtpm process for this test alone, in its own temporary
+// directory, and returns its address for tpm.Config.Swtpm. At cleanup it
+// checks for leaked handles and stops the process. The test is skipped,
+// saying why, when swtpm is not installed.
+func Swtpm(tb testing.TB) *swtpm.Process {
+	tb.Helper()
+	if !swtpm.Available() {
+		tb.Skip("swtpm is not installed (Debian package swtpm): skipping the real-TPM-process test")
+	}
+	p, err := swtpm.Start(context.Background(), tb.TempDir())
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	tb.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			tb.Errorf("%v", err)
+		}
+	})
+	// Cleanups run last-registered first: this check runs after the
+	// test's own connections closed and before swtpm stops.
+	tb.Cleanup(func() {
+		c, done := Dial(tb, p)
+		defer done()
+		CheckNoHandles(tb, c)
+	})
+	return p
+}
+
+// Open opens the tpm package on t with cfg and closes it at cleanup
+// (before the simulator or swtpm underneath, which were set up first).
+func Open(tb testing.TB, t transport.TPM, cfg tpm.Config) *tpm.TPM {
+	tb.Helper()
+	k, err := tpm.New(nopCloser{t}, cfg)
+	if err != nil {
+		tb.Fatalf("tpm.New: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := k.Close(); err != nil {
+			tb.Errorf("tpm close: %v", err)
+		}
+	})
+	return k
+}
+
+type nopCloser struct{ transport.TPM }
+
+func (nopCloser) Close() error { return nil }
+
+// Dial connects to the swtpm p, counting commands; at cleanup it closes the
+// connection. swtpm serves one connection at a time.
+func Dial(tb testing.TB, p *swtpm.Process) (*Transport, func()) {
+	tb.Helper()
+	conn, err := tpm.DialSwtpm(p.Address(), 30*time.Second)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	return Count(conn), func() {
+		if err := conn.Close(); err != nil {
+			tb.Errorf("close swtpm connection: %v", err)
+		}
+	}
+}
