@@ -1,0 +1,78 @@
+# passkiosk — build, test and run on Debian 12.
+#
+#   make demo    install what is needed, then run the appliance on its
+#                embedded defaults
+#   make test    install what is needed, then run every test
+#   make check   go vet, gofmt and the tests
+#   make bench   every benchmark
+#   make fuzz    every fuzz target for FUZZTIME (default 30s) each
+
+SHELL    := /bin/bash
+GO       ?= go
+FUZZTIME ?= 30s
+TESTFLAGS ?=
+SUDO     := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+# Debian packages the build, the tests and the demo need.
+APT_PACKAGES := \
+	gcc pkg-config \
+	libfido2-dev fido2-tools libssl-dev \
+	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
+	swtpm swtpm-tools \
+	umockdev libumockdev-dev \
+	xvfb x11-apps \
+	bubblewrap
+
+export LANG ?= C.UTF-8
+export CGO_ENABLED := 1
+
+.PHONY: deps demo test check vet fmt bench fuzz race build clean
+
+# deps installs only what is missing, so it is quick when nothing is.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(GO) mod download
+
+build: deps
+	$(GO) build ./...
+
+demo: deps
+	$(GO) run ./cmd/passkiosk --demo
+
+test: deps
+	$(GO) test -count=1 -timeout 25m $(TESTFLAGS) ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+check: deps vet fmt test
+
+race: deps
+	$(GO) test -count=1 -race -timeout 25m ./fido/... ./store/... ./tpm/... ./kiosk/...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+# fuzz runs every Fuzz target in every package for FUZZTIME.
+fuzz: deps
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+clean:
+	rm -rf bin demo-state screenshots dist
