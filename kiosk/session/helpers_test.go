@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,6 +75,7 @@ func newManager(t testing.TB, sb session.Sandbox, uid uint32, mod func(*session.
 	if os.Geteuid() != 0 {
 		t.Skip("session tests need root: they run sessions as other uids and mount tmpfs")
 	}
+	reapTestUID(t)
 	j := sessiontest.NewMemJournal()
 	cfg := session.Config{
 		StateRoot: stateRoot(t), Sandbox: sb, UID: uid, GID: uid, Journal: j,
@@ -90,6 +92,16 @@ func newManager(t testing.TB, sb session.Sandbox, uid uint32, mod func(*session.
 		t.Fatalf("sandbox = %v (%s), want %v", got, why, sb)
 	}
 	return m, j
+}
+
+// reapTestUID kills processes of testUID that an aborted earlier run left
+// behind, so that the census of this run counts only its own. testUID is
+// private to these tests.
+func reapTestUID(t testing.TB) {
+	for _, p := range procsOfUID(testUID) {
+		t.Logf("killing %d (%s), left by an earlier run", p.pid, p.comm)
+		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
 }
 
 // stateRoot returns a fresh state root the session uid can traverse, as

@@ -33,6 +33,9 @@ func (m *Manager) Recover() ([]WipeReport, error) {
 	var errs []error
 	seen := map[string]bool{}
 	for _, rec := range pending {
+		if rec.ID == "" {
+			rec.ID = filepath.Base(rec.Workspace)
+		}
 		seen[rec.ID] = true
 		if live[rec.ID] {
 			continue
@@ -76,8 +79,14 @@ func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 	if filepath.Clean(rec.Workspace) == rec.Workspace && filepath.Dir(rec.Workspace) == m.sessions {
 		mem.workspace = rec.Workspace
 	}
-	if rec.Dedicated && m.root {
+	// The record's own promise counts, and so does today's
+	// configuration: a journal that keeps only the workspace (the ID is
+	// its base name) still gets the uid sweep on a dedicated uid.
+	switch {
+	case rec.Dedicated && m.root:
 		mem.uid = int64(rec.UID)
+	case m.cfg.DedicatedUID && m.root:
+		mem.uid = int64(m.cfg.UID)
 	}
 	kr := stopProcesses(mem, 0, nil, 0, m.cfg.KillTimeout)
 	r.Killed, r.Remaining = kr.killed, kr.remaining
