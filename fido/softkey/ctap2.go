@@ -1,0 +1,169 @@
+package softkey
+
+import (
+	"errors"
+	"time"
+
+	"passkiosk/fido/cbor"
+)
+
+// handleCBOR runs one authenticator API command (CTAP 2.1 §6) and returns
+// the CTAPHID_CBOR response payload: a status byte, then the CBOR body.
+// The fault it returns is a framing fault for the CTAPHID layer to apply.
+func (k *Key) handleCBOR(t *txn, req []byte) ([]byte, Fault) {
+	cmd, body := req[0], req[1:]
+	fault := None
+	credOp := cmd == cmdMakeCredential || cmd == cmdGetAssertion || cmd == cmdGetNextAssertion
+	if credOp {
+		fault = k.takeFault()
+	}
+	if fault == UnplugMidOperation {
+		// Let the host see the key working, then lose power.
+		select {
+		case <-time.After(k.cfg.KeepaliveInterval + k.cfg.KeepaliveInterval/2):
+		case <-t.ctx.Done():
+		}
+		t.conn.Unplug()
+		return []byte{byte(StatusOther)}, None
+	}
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.conn != t.conn {
+		return []byte{byte(StatusOther)}, None
+	}
+	if cmd != cmdGetNextAssertion {
+		// getNextAssertion state lives only until the next command
+		// (CTAP 2.1 §6.3).
+		k.pc.next = nil
+	}
+	var (
+		out any
+		err error
+	)
+	switch cmd {
+	case cmdGetInfo:
+		out = k.infoLocked()
+	case cmdMakeCredential:
+		out, err = k.makeCredentialLocked(t, body, fault)
+	case cmdGetAssertion:
+		out, err = k.getAssertionLocked(t, body, fault)
+	case cmdGetNextAssertion:
+		out, err = k.getNextAssertionLocked(fault)
+	case cmdClientPIN:
+		out, err = k.clientPINLocked(t, body)
+	case cmdReset:
+		err = k.resetLocked(t)
+	case cmdSelection:
+		err = k.userPresenceLocked(t)
+	default:
+		err = StatusInvalidCommand
+	}
+	if err != nil {
+		var s Status
+		if !errors.As(err, &s) {
+			s = StatusOther
+		}
+		return []byte{byte(s)}, None
+	}
+	resp := []byte{byte(StatusOK)}
+	if out != nil {
+		b, err := cbor.Marshal(out)
+		if err != nil {
+			return []byte{byte(StatusOther)}, None
+		}
+		resp = append(resp, b...)
+	}
+	switch fault {
+	case MalformedCBOR:
+		// A map that promises five pairs and ends after half of one.
+		resp = []byte{byte(StatusOK), 0xa5, 0x01}
+	case WrongChannel, TruncatedFrame, OversizedLength:
+		return resp, fault
+	}
+	return resp, None
+}
+
+// decodeRequest parses a command's parameters: bytes that are not CBOR are
+// CTAP2_ERR_INVALID_CBOR, CBOR of the wrong shape CBOR_UNEXPECTED_TYPE.
+func decodeRequest(body []byte, v any) error {
+	if len(body) == 0 {
+		return StatusMissingParameter
+	}
+	if err := cbor.Valid(body); err != nil {
+		return StatusInvalidCBOR
+	}
+	if err := cbor.Unmarshal(body, v); err != nil {
+		return StatusCBORUnexpectedType
+	}
+	return nil
+}
+
+type credParam struct {
+	Alg  int64  `cbor:"alg"`
+	Type string `cbor:"type"`
+}
+
+// infoLocked answers authenticatorGetInfo (CTAP 2.1 §6.4).
+func (k *Key) infoLocked() map[int]any {
+	opts := map[string]bool{
+		optRK:              true,
+		optUP:              true,
+		"plat":             false,
+		optPIN:             len(k.st.PINHash) > 0,
+		"pinUvAuthToken":   true,
+		"makeCredUvNotRqd": true,
+	}
+	if k.cfg.Fingerprint {
+		opts[optUV] = true
+	}
+	return map[int]any{
+		0x01: []string{"FIDO_2_0", "FIDO_2_1"},
+		0x02: []string{"credProtect"},
+		0x03: k.cfg.AAGUID[:],
+		0x04: opts,
+		0x05: MaxMessage,
+		0x06: []int{2, 1},
+		0x07: maxCredsInList,
+		0x08: maxCredentialIDLen,
+		0x09: []string{"usb"},
+		0x0a: []credParam{{Alg: -7, Type: "public-key"}},
+		0x0d: minPINLength,
+		0x0e: 0x010000,
+		0x14: maxCredentials - k.discoverableCountLocked(),
+	}
+}
+
+func (k *Key) discoverableCountLocked() int {
+	n := 0
+	for _, c := range k.st.Creds {
+		if c.Discoverable {
+			n++
+		}
+	}
+	return n
+}
+
+// resetLocked answers authenticatorReset (CTAP 2.1 §6.6): only within the
+// reset window after power-up, only with a touch. It erases credentials and
+// the PIN and restores the retry counters; the attestation identity is
+// the model's and stays.
+func (k *Key) resetLocked(t *txn) error {
+	if time.Since(k.pc.plugged) > k.cfg.ResetWindow {
+		return StatusNotAllowed
+	}
+	if err := k.userPresenceLocked(t); err != nil {
+		return err
+	}
+	if t.ctx.Err() != nil {
+		return StatusKeepaliveCancel
+	}
+	k.st.Creds = nil
+	k.st.PINHash = nil
+	k.st.PINRetries = maxPINRetries
+	k.st.UVRetries = maxUVRetries
+	k.pc.consecutiveFails = 0
+	k.pc.token = pinToken{value: randomBytes(32)}
+	k.regenerateKeyAgreementLocked()
+	return k.saveLocked()
+}

@@ -1,0 +1,179 @@
+package ctaphidtest
+
+import (
+	"context"
+
+	"passkiosk/fido"
+	"passkiosk/fido/cbor"
+)
+
+// MakeCredentialArgs are the parameters of authenticatorMakeCredential.
+type MakeCredentialArgs struct {
+	ClientDataHash []byte
+	RPID, RPName   string
+	UserID         []byte
+	UserName       string
+	DisplayName    string
+	// Algs defaults to ES256 only.
+	Algs        []int64
+	Exclude     [][]byte
+	RK, UV      bool
+	CredProtect int
+	Token       *Token
+	// EmptyPINAuth sends a zero-length pinUvAuthParam (the touch probe).
+	EmptyPINAuth bool
+}
+
+// Attestation is a makeCredential reply.
+type Attestation struct {
+	Format   string          `cbor:"1,keyasint"`
+	AuthData []byte          `cbor:"2,keyasint"`
+	AttStmt  cbor.RawMessage `cbor:"3,keyasint"`
+}
+
+// Object is the WebAuthn attestation object made from the reply.
+func (a *Attestation) Object() ([]byte, error) {
+	return fido.MarshalAttestationObject(a.Format, a.AuthData, a.AttStmt)
+}
+
+type descriptor struct {
+	Type string `cbor:"type"`
+	ID   []byte `cbor:"id"`
+}
+
+func descriptors(ids [][]byte) []descriptor {
+	var out []descriptor
+	for _, id := range ids {
+		out = append(out, descriptor{Type: "public-key", ID: id})
+	}
+	return out
+}
+
+// MakeCredential runs authenticatorMakeCredential.
+func (c *Client) MakeCredential(ctx context.Context, a MakeCredentialArgs) (*Attestation, error) {
+	algs := a.Algs
+	if algs == nil {
+		algs = []int64{int64(fido.AlgES256)}
+	}
+	var params []map[string]any
+	for _, alg := range algs {
+		params = append(params, map[string]any{"alg": alg, "type": "public-key"})
+	}
+	user := map[string]any{"id": a.UserID}
+	if a.UserName != "" {
+		user["name"] = a.UserName
+	}
+	if a.DisplayName != "" {
+		user["displayName"] = a.DisplayName
+	}
+	req := map[int]any{
+		0x01: a.ClientDataHash,
+		0x02: map[string]any{"id": a.RPID, "name": a.RPName},
+		0x03: user,
+		0x04: params,
+	}
+	if len(a.Exclude) > 0 {
+		req[0x05] = descriptors(a.Exclude)
+	}
+	if a.CredProtect != 0 {
+		req[0x06] = map[string]any{"credProtect": a.CredProtect}
+	}
+	opts := map[string]bool{}
+	if a.RK {
+		opts["rk"] = true
+	}
+	if a.UV {
+		opts["uv"] = true
+	}
+	if len(opts) > 0 {
+		req[0x07] = opts
+	}
+	switch {
+	case a.EmptyPINAuth:
+		req[0x08], req[0x09] = []byte{}, 2
+	case a.Token != nil:
+		req[0x08], req[0x09] = a.Token.Param(a.ClientDataHash), a.Token.Protocol
+	}
+	b, err := c.CBOR(ctx, 0x01, req)
+	if err != nil {
+		return nil, err
+	}
+	var att Attestation
+	if err := cbor.Unmarshal(b, &att); err != nil {
+		return nil, err
+	}
+	return &att, nil
+}
+
+// GetAssertionArgs are the parameters of authenticatorGetAssertion.
+type GetAssertionArgs struct {
+	RPID           string
+	ClientDataHash []byte
+	Allow          [][]byte
+	// NoUP sends the "up" option as false (silent assertion).
+	NoUP         bool
+	UV           bool
+	Token        *Token
+	EmptyPINAuth bool
+}
+
+// User is the user entity of an assertion.
+type User struct {
+	ID          []byte `cbor:"id"`
+	Name        string `cbor:"name"`
+	DisplayName string `cbor:"displayName"`
+}
+
+// Assertion is a getAssertion or getNextAssertion reply.
+type Assertion struct {
+	Credential          descriptor `cbor:"1,keyasint"`
+	AuthData            []byte     `cbor:"2,keyasint"`
+	Signature           []byte     `cbor:"3,keyasint"`
+	User                *User      `cbor:"4,keyasint"`
+	NumberOfCredentials int        `cbor:"5,keyasint"`
+}
+
+// CredentialID is the ID of the credential that signed.
+func (a *Assertion) CredentialID() []byte { return a.Credential.ID }
+
+// GetAssertion runs authenticatorGetAssertion.
+func (c *Client) GetAssertion(ctx context.Context, a GetAssertionArgs) (*Assertion, error) {
+	req := map[int]any{0x01: a.RPID, 0x02: a.ClientDataHash}
+	if len(a.Allow) > 0 {
+		req[0x03] = descriptors(a.Allow)
+	}
+	opts := map[string]bool{}
+	if a.NoUP {
+		opts["up"] = false
+	}
+	if a.UV {
+		opts["uv"] = true
+	}
+	if len(opts) > 0 {
+		req[0x05] = opts
+	}
+	switch {
+	case a.EmptyPINAuth:
+		req[0x06], req[0x07] = []byte{}, 2
+	case a.Token != nil:
+		req[0x06], req[0x07] = a.Token.Param(a.ClientDataHash), a.Token.Protocol
+	}
+	return c.assertion(ctx, 0x02, req)
+}
+
+// GetNextAssertion runs authenticatorGetNextAssertion.
+func (c *Client) GetNextAssertion(ctx context.Context) (*Assertion, error) {
+	return c.assertion(ctx, 0x08, nil)
+}
+
+func (c *Client) assertion(ctx context.Context, cmd byte, req any) (*Assertion, error) {
+	b, err := c.CBOR(ctx, cmd, req)
+	if err != nil {
+		return nil, err
+	}
+	var as Assertion
+	if err := cbor.Unmarshal(b, &as); err != nil {
+		return nil, err
+	}
+	return &as, nil
+}
