@@ -8,8 +8,8 @@
 //   - nesting is bounded, and so are array and map sizes,
 //
 // and everything the project encodes is in canonical CTAP2 form (CTAP 2.1
-// §8 "Message Encoding": shortest integer forms, map keys sorted
-// length-first then bytewise, definite lengths).
+// §8 "Message Encoding": shortest integer forms, definite lengths, map keys
+// sorted by major type, then shorter first, then bytewise).
 package cbor
 
 import (

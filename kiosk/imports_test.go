@@ -1,0 +1,102 @@
+package kiosk_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The import direction of DESIGN.md, checked on the packages' transitive
+// dependencies: cmd → ui, kiosk/…, tpm, fido/…, store → fido → kiosk.
+var forbidden = []struct {
+	pkg       string // package, or prefix ending in "/..."
+	forbidden []string
+}{
+	{"passkiosk/kiosk/...", []string{"fyne.io/fyne/v2", "go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"}},
+	{"passkiosk/fido", []string{"github.com/keys-pub/go-libfido2", "github.com/google/go-tpm/tpm2/transport/simulator", "github.com/google/go-tpm/tpm2/transport/linuxtpm", "github.com/google/go-tpm/tpm2/transport/linuxudstpm", "passkiosk/tpm", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2", "go.etcd.io/bbolt"}},
+	{"passkiosk/fido/cbor", []string{"passkiosk/fido"}},
+	{"passkiosk/fido/usbkey", []string{"passkiosk/tpm", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2"}},
+	{"passkiosk/fido/softkey", []string{"passkiosk/tpm", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2"}},
+	{"passkiosk/tpm", []string{"passkiosk/fido/usbkey", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2"}},
+	{"passkiosk/store", []string{"passkiosk/tpm", "passkiosk/fido/usbkey", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2"}},
+	{"passkiosk/ui", []string{"fyne.io/fyne/v2/app", "go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"}},
+}
+
+type listed struct {
+	ImportPath string
+	Deps       []string
+	Imports    []string
+	CgoFiles   []string
+}
+
+func goList(t *testing.T) map[string]listed {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-e", "-json", "passkiosk/...")
+	cmd.Dir = ".."
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("go tool not available: %v", err)
+	}
+	pkgs := map[string]listed{}
+	dec := json.NewDecoder(out)
+	for {
+		var p listed
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs[p.ImportPath] = p
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	return pkgs
+}
+
+func matches(pattern, path string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return path == base || strings.HasPrefix(path, base+"/")
+	}
+	return path == pattern
+}
+
+func TestImportDirection(t *testing.T) {
+	pkgs := goList(t)
+	for path, p := range pkgs {
+		for _, rule := range forbidden {
+			if !matches(rule.pkg, path) {
+				continue
+			}
+			for _, dep := range p.Deps {
+				for _, f := range rule.forbidden {
+					if matches(f+"/...", dep) {
+						t.Errorf("%s depends on %s (through its imports); DESIGN.md forbids it", path, dep)
+					}
+				}
+			}
+		}
+		for _, dep := range p.Deps {
+			if dep == "fyne.io/fyne/v2/app" && path != "passkiosk/cmd/passkiosk" {
+				t.Errorf("%s depends on fyne.io/fyne/v2/app; only cmd/passkiosk may", path)
+			}
+		}
+	}
+	k := pkgs["passkiosk/kiosk"]
+	for _, imp := range k.Imports {
+		if strings.Contains(strings.Split(imp, "/")[0], ".") || strings.HasPrefix(imp, "passkiosk/") {
+			t.Errorf("kiosk imports %s; it may import only the standard library", imp)
+		}
+	}
+	// fido is pure Go: no cgo in it or in the project packages under it.
+	for _, path := range append([]string{"passkiosk/fido"}, pkgs["passkiosk/fido"].Deps...) {
+		if strings.HasPrefix(path, "passkiosk/") && len(pkgs[path].CgoFiles) > 0 {
+			t.Errorf("%s uses cgo; fido must stay pure Go", path)
+		}
+	}
+}
