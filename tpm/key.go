@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -111,16 +112,25 @@ func (b *KeyBlobs) Wipe() {
 
 const saltSize = 16
 
-// authValue derives the key's authValue from the PIN:
-// HMAC-SHA-256(salt, PIN). The TPM compares it, so guessing stays under
-// dictionary-attack protection. Hashing gives a fixed 32 bytes (the most
-// a SHA-256 object's authValue may hold, Part 1 §19.6.4), sidesteps the
-// TPM's trimming of trailing zero bytes, and with a per-key salt two people
-// with the same PIN still get different authValues.
+// authValue derives the key's authValue from the PIN: the first 24 bytes
+// of HMAC-SHA-256(salt, PIN), written in unpadded base64url, 32 ASCII
+// bytes. The TPM compares it, so guessing stays under dictionary-attack
+// protection. A fixed 32 bytes is the most a SHA-256 object's authValue may
+// hold (Part 1 §19.6.4); with a per-key salt two people with the same PIN
+// still get different authValues.
+//
+// The value must contain no zero byte. The TPM drops trailing zeros from
+// an authValue (Part 1 §19.6.5, note 2), but go-tpm v0.9.8's session HMAC
+// (hmacKeyFromAuthValue) cuts the value at its first zero byte wherever it
+// is, so a raw digest, which holds a zero byte about one time in eight,
+// would make the right PIN fail as a wrong one. Base64 text has no zeros.
 func authValue(salt []byte, pin string) []byte {
 	m := hmac.New(sha256.New, salt)
 	m.Write([]byte(pin))
-	return m.Sum(nil)
+	sum := m.Sum(nil)
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(24))
+	base64.RawURLEncoding.Encode(out, sum[:24])
+	return out
 }
 
 func checkPIN(op, pin string) error {

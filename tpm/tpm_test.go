@@ -3,8 +3,8 @@ package tpm_test
 import (
 	"context"
 	"errors"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/google/go-tpm/tpm2"
 
