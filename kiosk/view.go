@@ -103,6 +103,9 @@ const (
 	NoticeEnrolled                  // registration done
 	NoticeBackupSuggested           // you have one credential: register a backup
 	NoticeTPMCleared                // this terminal's TPM was reset: platform passkeys must be registered again
+	NoticeKeyNeedsPIN               // the security key has no PIN: set one first (with the key maker's tool), or ask IT
+	NoticeAlreadyRegistered         // this key, or a passkey on this terminal, is already registered for you
+	NoticeOutOfHours                // not allowed at this hour; Detail may say when
 )
 
 // Commands is what the screens can ask of the engine. Every method returns

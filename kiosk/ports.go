@@ -1,0 +1,205 @@
+package kiosk
+
+import (
+	"context"
+	"time"
+)
+
+// Clock is the engine's only source of time, so idle timeouts, lockouts
+// and session limits are tested with a fake clock.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc.
+type Timer interface {
+	// Stop prevents the call if it has not happened; it reports whether
+	// it did so.
+	Stop() bool
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now() }
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer {
+	return time.AfterFunc(d, f)
+}
+
+// KeyInfo describes a plugged-in security key.
+type KeyInfo struct {
+	// ID names this plug-in of this key; a re-plugged key gets a new ID.
+	ID             string
+	AAGUID         [16]byte
+	Product        string
+	HasPIN         bool // a PIN is set (clientPin option true)
+	HasFingerprint bool // built-in UV is configured (uv option true)
+}
+
+// KeyEventType is what happened to a key.
+type KeyEventType uint8
+
+const (
+	KeyPlugged KeyEventType = 1
+	KeyRemoved KeyEventType = 2
+)
+
+// KeyEvent is a key plugged in or removed.
+type KeyEvent struct {
+	Type KeyEventType
+	Key  KeyInfo
+}
+
+// UV is how the person proves it is them to the authenticator: a PIN, or
+// the key's fingerprint sensor.
+type UV struct {
+	PIN         []byte
+	Fingerprint bool
+}
+
+// AssertRequest asks a security key for assertions.
+type AssertRequest struct {
+	RPID           string
+	ClientDataHash [32]byte
+	// AllowList empty asks for discoverable credentials: every account the
+	// key holds for RPID.
+	AllowList [][]byte
+	UV        UV
+}
+
+// KeyAssertion is one assertion from a key, not yet verified.
+type KeyAssertion struct {
+	CredentialID []byte
+	AuthData     []byte
+	Signature    []byte
+	UserHandle   []byte
+	UserName     string
+	DisplayName  string
+}
+
+// MakeCredentialRequest asks a security key for a new discoverable
+// credential.
+type MakeCredentialRequest struct {
+	RPID           string
+	RPName         string
+	ClientDataHash [32]byte
+	UserID         []byte
+	UserName       string
+	DisplayName    string
+	Exclude        [][]byte
+	UV             UV
+}
+
+// KeyAttestation is a new credential's attestation object, not yet
+// verified.
+type KeyAttestation struct {
+	AttestationObject []byte
+}
+
+// RoamingKeys is the port to USB security keys (fido/usbkey in
+// production). Every call is bounded by ctx; errors carry kiosk kinds
+// (KindPINInvalid with Tries, KindPINAuthBlocked, KindUVBlocked,
+// KindDeviceGone, …).
+type RoamingKeys interface {
+	Events() <-chan KeyEvent
+	Present() []KeyInfo
+	Assert(ctx context.Context, key string, req AssertRequest) ([]KeyAssertion, error)
+	MakeCredential(ctx context.Context, key string, req MakeCredentialRequest) (KeyAttestation, error)
+}
+
+// PlatformEnrollment is a new platform credential: its attestation object
+// (verified like any other) and the TPM key blobs to keep.
+type PlatformEnrollment struct {
+	AttestationObject []byte
+	TPMPublic         []byte
+	TPMPrivate        []byte
+}
+
+// Platform is the port to this machine's TPM passkeys (tpm in
+// production). The PIN is checked by the TPM.
+type Platform interface {
+	// Status says whether platform passkeys can be used here, and why not.
+	Status() (ok bool, reason string)
+	Enroll(ctx context.Context, rpID string, userHandle []byte, clientDataHash [32]byte, pin []byte) (PlatformEnrollment, error)
+	Assert(ctx context.Context, cred Credential, rpID string, clientDataHash [32]byte, pin []byte) (authData, sig []byte, err error)
+}
+
+// InputIdle reports the last input to the session itself (its own
+// windows), not only to the kiosk's window; the engine takes whichever is
+// later. Under X11 that is the XScreenSaver idle time, under a Wayland
+// compositor its idle notification.
+type InputIdle interface {
+	LastInput() time.Time
+}
+
+// SessionSpec is what a session runs.
+type SessionSpec struct {
+	User        User
+	Program     []string
+	MaxDuration time.Duration
+}
+
+// WipeReport says what ending a session removed, and whether anything
+// remained.
+type WipeReport struct {
+	Processes       int // processes killed
+	Files           int // files removed
+	Bytes           int64
+	Duration        time.Duration
+	RemainingProcs  int // after the wipe: must be 0
+	RemainingFiles  int // after the wipe: must be 0
+	WorkspaceExists bool
+}
+
+// Clean reports whether the wipe left nothing behind.
+func (r WipeReport) Clean() bool {
+	return r.RemainingProcs == 0 && r.RemainingFiles == 0 && !r.WorkspaceExists
+}
+
+// Session is a running isolated session.
+type Session interface {
+	ID() string
+	// Exited is closed when the session program exits.
+	Exited() <-chan struct{}
+	// Relaunch starts the session program again in the same workspace.
+	Relaunch() error
+	// End stops every process of the session and wipes its workspace.
+	End(cause string) (WipeReport, error)
+}
+
+// Sessions starts isolated sessions (kiosk/session in production).
+type Sessions interface {
+	Start(ctx context.Context, spec SessionSpec) (Session, error)
+}
+
+// AuditEvent is one entry for the tamper-evident audit log.
+type AuditEvent struct {
+	Time       time.Time
+	Type       string // "sign-in", "sign-in-failed", "enroll", "session-start", "session-end", "wipe", "lockout", "spike", …
+	User       UserID
+	Credential []byte
+	Outcome    string // "ok" or the failure kind
+	Kind       Kind
+	Detail     map[string]string
+}
+
+// Store is the port to the appliance's records (store in production).
+type Store interface {
+	Users() ([]User, error)
+	User(id UserID) (User, error)
+	UserByName(name string) (User, error)
+	Credential(id []byte) (Credential, error)
+	Credentials(user UserID) ([]Credential, error)
+	AddCredential(c Credential) error
+	// RecordSignIn stores the new counter and last-used time; a counter
+	// below the stored one is refused with KindCounterRegression.
+	RecordSignIn(credID []byte, counter uint32, at time.Time) error
+	// CheckEnrollmentCode says whose code it is without using it up;
+	// RedeemEnrollmentCode uses it up. Both fail with KindNotFound for a
+	// wrong, used or expired code.
+	CheckEnrollmentCode(code string, now time.Time) (UserID, error)
+	RedeemEnrollmentCode(code string, now time.Time) (UserID, error)
+	Audit(e AuditEvent) error
+}
