@@ -121,7 +121,7 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	format, stmt := "none", cbor.RawMessage{0xa0} // an empty map
 	if req.Attest {
 		format = "tpm"
-		if stmt, err = k.attestLocked(ctx, &blobs, pub, authData, req.ClientDataHash); err != nil {
+		if stmt, err = k.attestLocked(ctx, &blobs, req.PIN, authData, req.ClientDataHash); err != nil {
 			return nil, err
 		}
 	}

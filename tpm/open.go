@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 
 	"passkiosk/kiosk"
+	"passkiosk/tpm/swtpm"
 )
 
 // Transport names accepted in Config.Transport.
@@ -42,6 +44,11 @@ type Config struct {
 	// Swtpm is the address of a swtpm data channel: "unix:/path/sock",
 	// "tcp:127.0.0.1:2321", or a bare socket path.
 	Swtpm string
+	// SwtpmStateDir, with TransportSwtpm and no Swtpm address, makes Open
+	// start its own swtpm process keeping its state in this directory, and
+	// Close stop it. The demo uses it to keep enrolled TPM passkeys across
+	// restarts, which the in-process simulator cannot (see doc.go).
+	SwtpmStateDir string
 	// CommandTimeout bounds one command on a socket transport
 	// (default 30 s: a real RSA key creation takes up to 7.5 s).
 	CommandTimeout time.Duration
@@ -71,6 +78,7 @@ type TPM struct {
 	srkPub  tpm2.TPMTPublic
 	counter tpm2.NamedHandle
 	owner   []byte
+	akChain [][]byte
 }
 
 // Open opens the TPM cfg names and prepares it: checks that it is a usable
@@ -87,6 +95,10 @@ func Open(cfg Config) (*TPM, error) {
 	case "", TransportDevice:
 		t, err = openDevice(cfg.Device)
 	case TransportSwtpm:
+		if cfg.Swtpm == "" && cfg.SwtpmStateDir != "" {
+			t, err = spawnSwtpm(cfg.SwtpmStateDir, cfg.commandTimeout())
+			break
+		}
 		t, err = DialSwtpm(cfg.Swtpm, cfg.commandTimeout())
 	case TransportSimulator:
 		t, err = simulator.OpenSimulator()
@@ -228,6 +240,25 @@ func DialSwtpm(addr string, timeout time.Duration) (transport.TPMCloser, error) 
 		return nil, kiosk.E(kiosk.KindNoTPM, op, fmt.Errorf("connect to swtpm at %s: %w", addr, err))
 	}
 	return s, nil
+}
+
+// spawnSwtpm starts a swtpm process in dir and connects to it; closing
+// the connection stops the process.
+func spawnSwtpm(dir string, timeout time.Duration) (transport.TPMCloser, error) {
+	p, err := swtpm.Start(context.Background(), dir)
+	if err != nil {
+		return nil, err
+	}
+	t, err := DialSwtpm(p.Address(), timeout)
+	if err != nil {
+		if serr := p.Stop(); serr != nil {
+			err = fmt.Errorf("%w (and %v)", err, serr)
+		}
+		return nil, err
+	}
+	return closerTPM{TPM: t, close: func() error {
+		return errors.Join(t.Close(), p.Stop())
+	}}, nil
 }
 
 // probe checks that the other end is a started, enabled TPM 2.0. It sends

@@ -45,6 +45,16 @@ func Available() bool {
 // already initialised and started (TPM2_Startup(CLEAR)) by swtpm itself,
 // so raw commands work at once.
 func Start(ctx context.Context, dir string) (*Process, error) {
+	return start(ctx, dir, true)
+}
+
+// StartTPM12 runs swtpm as a TPM 1.2, which passkiosk must recognise and
+// refuse; tests use it.
+func StartTPM12(ctx context.Context, dir string) (*Process, error) {
+	return start(ctx, dir, false)
+}
+
+func start(ctx context.Context, dir string, tpm20 bool) (*Process, error) {
 	const op = "start swtpm"
 	path, err := exec.LookPath(Binary)
 	if err != nil {
@@ -66,12 +76,16 @@ func Start(ctx context.Context, dir string) (*Process, error) {
 		}
 		_ = os.Remove(s) // a socket left by a killed swtpm
 	}
-	p.cmd = exec.Command(path, "socket", "--tpm2",
-		"--tpmstate", "dir="+state,
+	args := []string{"socket"}
+	if tpm20 {
+		args = append(args, "--tpm2")
+	}
+	args = append(args, "--tpmstate", "dir="+state,
 		"--server", "type=unixio,path="+p.Socket,
 		"--ctrl", "type=unixio,path="+ctrl,
 		"--flags", "not-need-init,startup-clear",
 		"--log", "file="+filepath.Join(dir, "swtpm.log")+",level=1")
+	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = nil, nil
 	// Its own process group, so a signal to the test's group does not
 	// race Stop, and Stop reaches nothing else.

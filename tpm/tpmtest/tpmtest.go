@@ -185,11 +185,17 @@ func Simulator(tb testing.TB) *Transport {
 	return c
 }
 
-// Swtpm starts a swtpm process for this test alone, in its own temporary
-// directory, and returns its address for tpm.Config.Swtpm. At cleanup it
-// checks for leaked handles and stops the process. The test is skipped,
-// saying why, when swtpm is not installed.
-func Swtpm(tb testing.TB) *swtpm.Process {
+// Swtpm is a swtpm process owned by one test.
+type Swtpm struct {
+	tb testing.TB
+	*swtpm.Process
+}
+
+// StartSwtpm starts a swtpm process for this test alone, in its own
+// temporary directory. At cleanup it checks for leaked handles and stops
+// the process. The test is skipped, saying why, when swtpm is not
+// installed.
+func StartSwtpm(tb testing.TB) *Swtpm {
 	tb.Helper()
 	if !swtpm.Available() {
 		tb.Skip("swtpm is not installed (Debian package swtpm): skipping the real-TPM-process test")
@@ -198,19 +204,35 @@ func Swtpm(tb testing.TB) *swtpm.Process {
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
+	s := &Swtpm{tb: tb, Process: p}
 	tb.Cleanup(func() {
-		if err := p.Stop(); err != nil {
+		if err := s.Stop(); err != nil {
 			tb.Errorf("%v", err)
 		}
 	})
 	// Cleanups run last-registered first: this check runs after the
 	// test's own connections closed and before swtpm stops.
 	tb.Cleanup(func() {
-		c, done := Dial(tb, p)
+		c, done := Dial(tb, s.Process)
 		defer done()
 		CheckNoHandles(tb, c)
 	})
-	return p
+	return s
+}
+
+// Restart stops swtpm (it saves its state) and starts it again on the same
+// state directory and socket, as a reboot of the terminal would. Connections
+// to the old process must be closed first.
+func (s *Swtpm) Restart() {
+	s.tb.Helper()
+	if err := s.Stop(); err != nil {
+		s.tb.Fatalf("%v", err)
+	}
+	p, err := swtpm.Start(context.Background(), s.Dir)
+	if err != nil {
+		s.tb.Fatalf("restart swtpm: %v", err)
+	}
+	s.Process = p
 }
 
 // Open opens the tpm package on t with cfg and closes it at cleanup

@@ -1,0 +1,127 @@
+// Package tpm is passkiosk's platform authenticator: device-bound passkeys
+// whose private keys live in this terminal's TPM 2.0 and whose PIN the TPM
+// itself checks, so guessing is limited by the TPM's dictionary-attack
+// protection and not by passkiosk's code alone. It speaks to the TPM with
+// go-tpm's tpm2 direct API.
+//
+// It owns: choosing and opening the TPM (transports), the storage root key
+// and the signature counter it keeps in the TPM, creating a person's
+// signing key, signing WebAuthn assertions with it, changing its PIN,
+// reading the lockout state, optional TPM attestation, and translating TPM
+// response codes into kiosk error kinds (errors.go, the only place).
+// It must not touch the store, USB security keys (fido/usbkey) or the UI:
+// the engine stores the KeyBlobs this package returns and hands them back.
+//
+// # Transports
+//
+// Config.Transport picks one:
+//   - "device" (the default): /dev/tpmrm0, the kernel's resource manager,
+//     falling back to /dev/tpm0. The service user needs group tss.
+//   - "swtpm": a swtpm data channel (raw TPM commands) at "unix:/path" or
+//     "tcp:127.0.0.1:port"; or, with SwtpmStateDir, a swtpm process Open
+//     starts itself and Close stops.
+//   - "simulator": the in-process reference simulator (cgo, OpenSSL). It is
+//     manufactured afresh every time it opens and keeps its NV memory only
+//     in RAM, so it cannot save state: after a restart every key enrolled
+//     on it fails with kiosk.KindTPMCleared, exactly like a cleared TPM.
+//     A demo that must keep enrollments across restarts uses "swtpm" with
+//     SwtpmStateDir instead.
+//
+// Every transport retries TPM_RC_RETRY, TPM_RC_TESTING and TPM_RC_YIELDED
+// (the command was not executed) up to eight times with a bounded back-off;
+// socket transports bound each command by Config.CommandTimeout.
+//
+// Open reports "no usable TPM 2.0" as kiosk.KindNoTPM with the reason: no
+// device node (no TPM, or firmware TPM off), permission denied, the raw
+// device busy, a TPM 1.2 (sysfs, or a 1.2 response tag to a 2.0 command),
+// a TPM in failure mode, or the storage hierarchy disabled. The appliance
+// then runs with roaming security keys only.
+//
+// # Objects passkiosk keeps in the TPM
+//
+// Storage root key, persistent at 0x81000002 (Config.SRKHandle): the TCG
+// reference ECC P-256 SRK template (TCG TPM v2.0 Provisioning Guidance),
+// TPMT_PUBLIC:
+//
+//	type        TPM_ALG_ECC
+//	nameAlg     TPM_ALG_SHA256
+//	attributes  fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth |
+//	            noDA | restricted | decrypt
+//	authPolicy  empty; authValue empty
+//	parameters  symmetric AES-128-CFB, scheme NULL, curve NIST P-256, kdf NULL
+//	unique      x, y: 32 zero bytes each
+//
+// It is created with TPM2_CreatePrimary and persisted with
+// TPM2_EvictControl once, at the first Open (owner authorization from
+// Config.OwnerAuth, empty on most machines). An object of another shape at
+// the handle is refused, never evicted. Sign-in never creates a primary or
+// any other key: the benchmark counts commands to show it.
+//
+// Signature counter, NV index 0x01B0F1D0 (Config.CounterIndex):
+// TPM_NT_COUNTER, authWrite | authRead | noDA, empty authValue, 8 bytes,
+// nameAlg SHA-256. One counter for the terminal, incremented by
+// TPM2_NV_Increment on every enrollment and sign-in; see counter.go for why
+// one per terminal and not one per credential.
+//
+// # A person's key
+//
+// Each person's passkey is an ordinary TPM object, created with TPM2_Create
+// under the SRK and never stored in the TPM; only its blobs are kept
+// (KeyBlobs: TPM2B_PUBLIC, TPM2B_PRIVATE, the PIN salt and the SRK's Name).
+// Template:
+//
+//	type        TPM_ALG_ECC
+//	nameAlg     TPM_ALG_SHA256
+//	attributes  fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth |
+//	            sign            (noDA clear: dictionary-attack protection on)
+//	authPolicy  empty
+//	authValue   base64url(HMAC-SHA-256(salt, PIN)[:24]), 32 bytes (key.go)
+//	parameters  symmetric NULL, scheme ECDSA/SHA-256, curve NIST P-256, kdf NULL
+//
+// The credential ID is the key's TPM Name (0x000B ‖ SHA-256(TPMT_PUBLIC)),
+// the COSE key is ES256, and the AAGUID is AAGUIDString. Every command that
+// carries the PIN-derived authValue uses a one-use HMAC session salted to
+// the SRK with AES-128-CFB parameter encryption: TPM2_Create's sensitive
+// area and TPM2_ObjectChangeAuth's newAuth are encrypted, and the HMAC that
+// authorizes TPM2_Sign is keyed with a salt an eavesdropper cannot know, so
+// neither the PIN nor anything to test guesses against crosses the bus.
+//
+// Deleting a person's key is deleting its blobs (KeyBlobs.Wipe for the copy
+// in memory): nothing in the TPM belongs to one person. Changing the PIN
+// returns new blobs; the old private blob would still load with the old
+// PIN, so the store must overwrite it.
+//
+// # Sign-in
+//
+// TPM2_Load, TPM2_NV_Increment, TPM2_NV_Read, TPM2_StartAuthSession,
+// TPM2_Sign, TPM2_FlushContext: six commands, about 8 ms on swtpm. The
+// authenticator data has the RP ID hash, UP and UV (the TPM verified the
+// PIN) and the counter; the signature is ES256 (DER) over
+// authenticatorData ‖ clientDataHash, verified by fido.VerifyAssertion like
+// any security key's. Every transient handle is flushed by its one owner
+// (withKey); sessions are one-use.
+//
+// # Errors
+//
+// Wrong PIN (TPM_RC_BAD_AUTH or TPM_RC_AUTH_FAIL, any session number):
+// kiosk.KindPINInvalid with the tries left from TPM_PT_MAX_AUTH_FAIL minus
+// TPM_PT_LOCKOUT_COUNTER; the wrong PIN that uses the last try, and any
+// attempt during a lockout (TPM_RC_LOCKOUT), is kiosk.KindTPMLockout
+// wrapping a *LockoutError with the longest wait (one
+// TPM_PT_LOCKOUT_INTERVAL). A key the TPM no longer has: the SRK's Name
+// differs from the one in the blobs, or TPM2_Load fails its integrity
+// check, is kiosk.KindTPMCleared. Lockout reads the state for the UI;
+// ResetLockout and SetDictionaryAttackParameters are the administrator's
+// lockout-hierarchy commands.
+//
+// # Attestation
+//
+// With EnrollRequest.Attest, the new key is certified with TPM2_Certify by
+// an attestation key (an ECC P-256 restricted signing primary in the
+// endorsement hierarchy, re-derived for each attested enrollment; template
+// in attest.go) over SHA-256(authData ‖ clientDataHash), and returned as a
+// WebAuthn "tpm" attestation statement (§8.3) with the certificate chain a
+// site CA issued for that key (NewAIKCertificate,
+// SetAttestationCertificates). fido.VerifyRegistration checks it like any
+// TPM attestation.
+package tpm
