@@ -25,12 +25,12 @@ func (k *TPM) useError(op string, err error) error {
 		}
 		if s.TriesLeft() == 0 {
 			// That wrong PIN was the last one the TPM accepted.
-			return kiosk.WithTries(kiosk.KindTPMLockout, op, 0, &LockoutError{RetryAfter: s.RetryAfter(), Err: err})
+			return kiosk.WithTries(kiosk.KindTPMLockout, op, 0, &LockoutError{Wait: s.RetryAfter(), Err: err})
 		}
 		return kiosk.WithTries(kiosk.KindPINInvalid, op, s.TriesLeft(), err)
 	case errors.Is(err, tpm2.TPMRCLockout):
 		after := k.retryAfterLocked()
-		return kiosk.WithTries(kiosk.KindTPMLockout, op, 0, &LockoutError{RetryAfter: after, Err: err})
+		return kiosk.WithTries(kiosk.KindTPMLockout, op, 0, &LockoutError{Wait: after, Err: err})
 	}
 	return kiosk.E(kiosk.KindDevice, op, err)
 }

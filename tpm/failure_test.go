@@ -37,7 +37,7 @@ func TestRepeatedWrongPINsReachLockoutAndRightPINWorksAfterRecovery(t *testing.T
 	}
 	_, err := signIn(t, k, &e.Blobs, cred, "999999")
 	var le *tpm.LockoutError
-	if kiosk.KindOf(err) != kiosk.KindTPMLockout || !errors.As(err, &le) || le.RetryAfter != time.Hour {
+	if kiosk.KindOf(err) != kiosk.KindTPMLockout || !errors.As(err, &le) || le.RetryAfter() != time.Hour {
 		t.Fatalf("third wrong PIN: %v; want tpm-lockout with a one-hour retry", err)
 	}
 	// Locked out, the TPM refuses even the right PIN, and says so.

@@ -63,7 +63,7 @@ const (
 // under this TPM's storage root key, so it is useless anywhere else.
 type KeyBlobs struct {
 	// Public is the key's TPM2B_PUBLIC.
-	Public []byte `cbor:"1,keyasint"`
+	Public []byte `cbor:"1,keyasint,omitempty"`
 	// Private is the key's TPM2B_PRIVATE, sealed to the SRK.
 	Private []byte `cbor:"2,keyasint"`
 	// AuthSalt is the per-key salt of the PIN-to-authValue derivation.
@@ -80,6 +80,36 @@ func (b *KeyBlobs) Marshal() ([]byte, error) {
 		return nil, kiosk.E(kiosk.KindMalformed, "tpm key blobs", err)
 	}
 	return out, nil
+}
+
+// StoredForm splits the blobs the way kiosk.Credential keeps them:
+// TPMPublic is the TPM2B_PUBLIC as it is, an ordinary TPM structure any
+// tool reads; TPMPrivate is a CBOR map of the rest (keys 2, 3, 4 as in
+// KeyBlobs): the TPM2B_PRIVATE, the PIN salt and the SRK's Name.
+func (b *KeyBlobs) StoredForm() (tpmPublic, tpmPrivate []byte, err error) {
+	rest := *b
+	rest.Public = nil
+	priv, err := cbor.Marshal(&rest)
+	if err != nil {
+		return nil, nil, kiosk.E(kiosk.KindMalformed, "tpm key blobs", err)
+	}
+	return append([]byte(nil), b.Public...), priv, nil
+}
+
+// FromStoredForm is the inverse of StoredForm.
+func FromStoredForm(tpmPublic, tpmPrivate []byte) (*KeyBlobs, error) {
+	var b KeyBlobs
+	if err := cbor.Unmarshal(tpmPrivate, &b); err != nil {
+		return nil, kiosk.E(kiosk.KindMalformed, "tpm key blobs", err)
+	}
+	if len(b.Public) != 0 {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, "tpm key blobs", "public area inside the private record")
+	}
+	b.Public = append([]byte(nil), tpmPublic...)
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 // ParseKeyBlobs decodes what Marshal produced.

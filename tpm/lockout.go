@@ -47,14 +47,19 @@ func (s LockoutState) RetryAfter() time.Duration {
 	return s.Interval
 }
 
-// LockoutError is the detail inside a kiosk.KindTPMLockout error.
+// LockoutError is the detail inside a kiosk.KindTPMLockout error. Code
+// that may not import this package (the engine) finds the wait with
+// errors.As(err, &x) for x of type interface{ RetryAfter() time.Duration }.
 type LockoutError struct {
-	RetryAfter time.Duration
-	Err        error
+	Wait time.Duration
+	Err  error
 }
 
+// RetryAfter is the longest wait until the TPM takes a PIN again.
+func (e *LockoutError) RetryAfter() time.Duration { return e.Wait }
+
 func (e *LockoutError) Error() string {
-	return fmt.Sprintf("TPM locked out after too many wrong PINs, next try in at most %s: %v", e.RetryAfter, e.Err)
+	return fmt.Sprintf("TPM locked out after too many wrong PINs, next try in at most %s: %v", e.Wait, e.Err)
 }
 
 func (e *LockoutError) Unwrap() error { return e.Err }
