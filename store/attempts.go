@@ -112,7 +112,7 @@ func (db *DB) RecordFailedAttempt(a FailedAttempt, window time.Duration) (Attemp
 				return err
 			}
 			n, _ := b.NextSequence()
-			if err := b.Put(attemptKey(at, n), reason); err != nil {
+			if err := put(b, attemptKey(at, n), reason); err != nil {
 				return err
 			}
 			if err := dropBefore(b, at.Add(-db.horizon)); err != nil {

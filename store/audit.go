@@ -85,8 +85,8 @@ func (e *AuditEvent) wire() auditWire {
 
 func encodeAudit(e *AuditEvent) ([]byte, error) { return encodeWire("encode audit event", e.wire()) }
 
-func decodeAudit(b []byte) (*AuditEvent, error) {
-	return decodeRecord[AuditEvent, auditWire]("decode audit event", b, encodeAudit)
+func decodeAudit(k, b []byte) (*AuditEvent, error) {
+	return decodeRecord[AuditEvent, auditWire]("decode audit event", k, b, encodeAudit)
 }
 
 // chainHash computes an entry's hash: SHA-256 over the previous hash followed
@@ -120,7 +120,11 @@ func readPoint(meta *bolt.Bucket, key []byte) (chainPoint, bool, error) {
 		return genesis, false, nil
 	}
 	var p chainPoint
-	if err := unmarshalStrict(v, &p); err != nil || len(p.Hash) != sha256.Size {
+	body, err := unseal("read audit chain", key, v)
+	if err != nil {
+		return genesis, true, err
+	}
+	if err := unmarshalStrict(body, &p); err != nil || len(p.Hash) != sha256.Size {
 		return genesis, true, kiosk.Errorf(kiosk.KindStoreCorrupt, "read audit chain", "meta/%s does not decode: %v", key, err)
 	}
 	return p, true, nil
@@ -131,7 +135,7 @@ func writePoint(meta *bolt.Bucket, key []byte, p chainPoint) error {
 	if err != nil {
 		return err
 	}
-	return meta.Put(key, v)
+	return put(meta, key, v)
 }
 
 // chainEnds reads the anchor and the head; with no head the chain is empty
@@ -194,7 +198,7 @@ func appendAudit(tx *bolt.Tx, e *AuditEvent) (uint64, error) {
 	if len(v) > MaxEventBytes {
 		return 0, kiosk.Errorf(kiosk.KindMalformed, op, "event of %d bytes, at most %d", len(v), MaxEventBytes)
 	}
-	if err := log.Put(u64(e.Seq), v); err != nil {
+	if err := put(log, u64(e.Seq), v); err != nil {
 		return 0, err
 	}
 	return e.Seq, writePoint(tx.Bucket(bucketMeta), keyAuditHead, chainPoint{Seq: e.Seq, Hash: e.Hash})
@@ -224,7 +228,7 @@ func (db *DB) Events(from uint64, limit int) ([]AuditEvent, error) {
 		}
 		c := log.Cursor()
 		for k, v := c.Seek(u64(from)); k != nil && len(out) < limit; k, v = c.Next() {
-			e, err := decodeAudit(v)
+			e, err := decodeAudit(k, v)
 			if err != nil {
 				return err
 			}
@@ -291,7 +295,7 @@ func verifyEntry(k, v []byte, prev chainPoint) ([]byte, error) {
 	case seq != want:
 		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "entry %d missing: next stored entry is %d", want, seq)
 	}
-	e, err := decodeAudit(v)
+	e, err := decodeAudit(k, v)
 	if err != nil {
 		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "entry %d: %v", want, err)
 	}

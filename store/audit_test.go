@@ -3,9 +3,11 @@ package store_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,6 +31,17 @@ func openAt(t *testing.T, path string, clock *storetest.Clock) *store.DB {
 	return db
 }
 
+// openUnchecked opens without Open's full check, to reach VerifyChain and
+// Prune on a file that Open would refuse.
+func openUnchecked(t *testing.T, path string, clock *storetest.Clock) *store.DB {
+	t.Helper()
+	db, err := store.Open(path, store.Options{Now: clock.Now, LockTimeout: time.Second, SkipCheck: true})
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	return db
+}
+
 // tamper edits the closed file at path with bbolt directly, as someone with
 // write access to the disk could.
 func tamper(t *testing.T, path string, fn func(audit, meta *bolt.Bucket) error) {
@@ -43,6 +56,14 @@ func tamper(t *testing.T, path string, fn func(audit, meta *bolt.Bucket) error) 
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sealed appends the CRC-32C seal every stored value carries (see
+// store/doc.go), as someone editing the file on purpose would.
+func sealed(k, body []byte) []byte {
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	sum := crc32.Update(crc32.Checksum(k, tab), tab, body)
+	return binary.BigEndian.AppendUint32(bytes.Clone(body), sum)
 }
 
 func key(seq uint64) []byte {
@@ -77,9 +98,11 @@ func logWith(t *testing.T, n int) (string, *storetest.Clock, uint64) {
 }
 
 func TestVerifyChainDetectsTampering(t *testing.T) {
+	// A deliberate editor knows the format: it rewrites the CBOR and
+	// recomputes the CRC seal, so only the chain can catch it.
 	rewrite := func(v []byte, edit func(m map[uint64]any)) []byte {
 		var m map[uint64]any
-		if err := cbor.Unmarshal(v, &m); err != nil {
+		if err := cbor.Unmarshal(v[:len(v)-4], &m); err != nil {
 			t.Fatal(err)
 		}
 		edit(m)
@@ -89,45 +112,53 @@ func TestVerifyChainDetectsTampering(t *testing.T) {
 		}
 		return out
 	}
+	put := func(a *bolt.Bucket, seq uint64, body []byte) error { return a.Put(key(seq), sealed(key(seq), body)) }
 	cases := []struct {
 		name  string
 		edit  func(audit, meta *bolt.Bucket) error
 		wants string
 	}{
 		{"modified field", func(a, _ *bolt.Bucket) error {
-			return a.Put(key(4), rewrite(a.Get(key(4)), func(m map[uint64]any) { m[5] = "elsewhere" }))
+			return put(a, 4, rewrite(a.Get(key(4)), func(m map[uint64]any) { m[5] = "elsewhere" }))
 		}, "entry 4 was modified"},
 		{"modified and rehashed alone", func(a, _ *bolt.Bucket) error {
 			// Changing an entry and its stored hash still breaks the
 			// link to the entry after it.
-			return a.Put(key(4), rewrite(a.Get(key(4)), func(m map[uint64]any) { m[14] = bytes.Repeat([]byte{1}, 32) }))
+			return put(a, 4, rewrite(a.Get(key(4)), func(m map[uint64]any) { m[14] = bytes.Repeat([]byte{1}, 32) }))
 		}, "entry 4 was modified"},
 		{"flipped byte", func(a, _ *bolt.Bucket) error {
 			v := append([]byte(nil), a.Get(key(6))...)
 			v[len(v)-40] ^= 0x01
 			return a.Put(key(6), v)
-		}, "entry 6"},
+		}, "entry 6: decode audit event: store-corrupt: value under key 0000000000000006 is damaged"},
 		{"deleted middle", func(a, _ *bolt.Bucket) error { return a.Delete(key(5)) }, "entry 5 missing"},
 		{"deleted first", func(a, _ *bolt.Bucket) error { return a.Delete(key(1)) }, "entry 1 missing"},
 		{"deleted tail", func(a, _ *bolt.Bucket) error { return a.Delete(key(8)) }, "entries after 7 are missing"},
 		{"reordered", func(a, _ *bolt.Bucket) error {
-			v3, v4 := append([]byte(nil), a.Get(key(3))...), append([]byte(nil), a.Get(key(4))...)
+			v3, v4 := rewrite(a.Get(key(3)), func(map[uint64]any) {}), rewrite(a.Get(key(4)), func(map[uint64]any) {})
+			if err := put(a, 3, v4); err != nil {
+				return err
+			}
+			return put(a, 4, v3)
+		}, "entry 3 holds entry 4"},
+		{"reordered without resealing", func(a, _ *bolt.Bucket) error {
+			v3, v4 := bytes.Clone(a.Get(key(3))), bytes.Clone(a.Get(key(4)))
 			if err := a.Put(key(3), v4); err != nil {
 				return err
 			}
 			return a.Put(key(4), v3)
-		}, "entry 3 holds entry 4"},
+		}, "entry 3: decode audit event: store-corrupt: value under key 0000000000000003 is damaged"},
 		{"reordered with sequence rewritten", func(a, _ *bolt.Bucket) error {
 			v3 := rewrite(a.Get(key(4)), func(m map[uint64]any) { m[1] = uint64(3) })
 			v4 := rewrite(a.Get(key(3)), func(m map[uint64]any) { m[1] = uint64(4) })
-			if err := a.Put(key(3), v3); err != nil {
+			if err := put(a, 3, v3); err != nil {
 				return err
 			}
-			return a.Put(key(4), v4)
+			return put(a, 4, v4)
 		}, "entry 3 does not follow entry 2"},
 		{"anchor moved", func(_, m *bolt.Bucket) error {
 			p, _ := cbor.Marshal(map[uint64]any{1: uint64(2), 2: make([]byte, 32)})
-			return m.Put([]byte("audit-anchor"), p)
+			return m.Put([]byte("audit-anchor"), sealed([]byte("audit-anchor"), p))
 		}, "entry 3"},
 	}
 	for _, tc := range cases {
@@ -137,13 +168,16 @@ func TestVerifyChainDetectsTampering(t *testing.T) {
 				t.Fatalf("log ends at %d, cases assume 8", last)
 			}
 			tamper(t, path, tc.edit)
-			db := openAt(t, path, clock)
-			defer db.Close()
+			db := openUnchecked(t, path, clock)
 			_, err := db.VerifyChain()
+			db.Close()
 			mustKind(t, err, kiosk.KindStoreCorrupt)
 			if !strings.Contains(err.Error(), tc.wants) {
 				t.Errorf("error %q does not say %q", err, tc.wants)
 			}
+			// Open runs the same verification and refuses the file.
+			_, err = store.Open(path, store.Options{Now: clock.Now})
+			mustKind(t, err, kiosk.KindStoreCorrupt)
 		})
 	}
 }
@@ -182,7 +216,7 @@ func TestPruneByCountKeepsChainVerifiable(t *testing.T) {
 	}
 	db.Close()
 	tamper(t, path, func(a, _ *bolt.Bucket) error { return a.Delete(key(st.Anchor + 1)) })
-	db = openAt(t, path, clock)
+	db = openUnchecked(t, path, clock)
 	_, err = db.VerifyChain()
 	mustKind(t, err, kiosk.KindStoreCorrupt)
 }
@@ -212,7 +246,7 @@ func TestPruneByAge(t *testing.T) {
 func TestPruneRefusesToHideTampering(t *testing.T) {
 	path, clock, _ := logWith(t, 10)
 	tamper(t, path, func(a, _ *bolt.Bucket) error { return a.Delete(key(3)) })
-	db := openAt(t, path, clock)
+	db := openUnchecked(t, path, clock)
 	defer db.Close()
 	_, err := db.Prune(store.Retention{MaxEntries: 2}, time.Time{})
 	mustKind(t, err, kiosk.KindStoreCorrupt)

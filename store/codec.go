@@ -3,7 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"passkiosk/fido/cbor"
 	"passkiosk/kiosk"
@@ -47,12 +50,17 @@ func encodeWire(op string, w any) ([]byte, error) {
 	return b, nil
 }
 
-// decodeRecord decodes b as wire type W, converts it to its record R and
+// decodeRecord checks the seal of the value v stored under key k, decodes
+// the CBOR inside as wire type W, converts it to its record R and
 // insists that encoding the record again gives exactly b. That one check
 // refuses non-canonical bytes, unknown fields and values the record type
 // cannot hold, so a record that decodes always re-encodes to the stored
 // bytes (the property the audit chain's hashes and the fuzz target rely on).
-func decodeRecord[R any, W record[R]](op string, b []byte, enc func(*R) ([]byte, error)) (*R, error) {
+func decodeRecord[R any, W record[R]](op string, k, v []byte, enc func(*R) ([]byte, error)) (*R, error) {
+	b, err := unseal(op, k, v)
+	if err != nil {
+		return nil, err
+	}
 	var w W
 	if err := cbor.Unmarshal(b, &w); err != nil {
 		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
@@ -100,3 +108,38 @@ func clone(b []byte) []byte {
 // unmarshalStrict decodes small internal values (chain points) under the
 // project's strict CBOR rules.
 func unmarshalStrict(b []byte, v any) error { return cbor.Unmarshal(b, v) }
+
+// Every value in the file is sealed: its bytes are followed by the CRC-32C
+// of the key and those bytes, 4 bytes big-endian. bbolt checksums only its
+// meta pages, not the pages that hold data, so without the seal a flipped
+// bit in a record would read back as a different, valid record. The audit
+// chain's hashes protect audit entries against deliberate edits; the seal
+// protects every value, and binds it to its key, against damage.
+const sealLen = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func sealSum(k, body []byte) uint32 {
+	return crc32.Update(crc32.Checksum(k, castagnoli), castagnoli, body)
+}
+
+func seal(k, body []byte) []byte {
+	out := make([]byte, len(body), len(body)+sealLen)
+	copy(out, body)
+	return binary.BigEndian.AppendUint32(out, sealSum(k, body))
+}
+
+// unseal returns the body of a sealed value; the body aliases v.
+func unseal(op string, k, v []byte) ([]byte, error) {
+	if len(v) < sealLen {
+		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "value under key %x is %d bytes, shorter than its seal", k, len(v))
+	}
+	body := v[:len(v)-sealLen]
+	if binary.BigEndian.Uint32(v[len(body):]) != sealSum(k, body) {
+		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "value under key %x is damaged: checksum mismatch", k)
+	}
+	return body, nil
+}
+
+// put stores body sealed under k.
+func put(b *bolt.Bucket, k, body []byte) error { return b.Put(k, seal(k, body)) }

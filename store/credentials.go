@@ -109,8 +109,8 @@ func encodeCredential(c *Credential) ([]byte, error) {
 	return encodeWire("encode credential", w)
 }
 
-func decodeCredential(b []byte) (*Credential, error) {
-	return decodeRecord[Credential, credentialWire]("decode credential", b, encodeCredential)
+func decodeCredential(k, b []byte) (*Credential, error) {
+	return decodeRecord[Credential, credentialWire]("decode credential", k, b, encodeCredential)
 }
 
 func indexCredential(idx *bolt.Bucket, c *Credential) error {
@@ -118,7 +118,7 @@ func indexCredential(idx *bolt.Bucket, c *Credential) error {
 	if err != nil {
 		return err
 	}
-	return ub.Put(c.ID, []byte{})
+	return put(ub, c.ID, nil)
 }
 
 func validCredential(c *Credential) error {
@@ -178,7 +178,7 @@ func (db *DB) AddCredential(c Credential, ch Change) error {
 		if err != nil {
 			return err
 		}
-		if err := creds.Put(c.ID, v); err != nil {
+		if err := put(creds, c.ID, v); err != nil {
 			return err
 		}
 		idx, err := bucket(tx, bucketCredByUser)
@@ -234,7 +234,7 @@ func credentialIn(tx *bolt.Tx, op string, id []byte) (*Credential, error) {
 	if v == nil {
 		return nil, kiosk.Errorf(kiosk.KindNotFound, op, "no credential %x", id)
 	}
-	return decodeCredential(v)
+	return decodeCredential(id, v)
 }
 
 // CredentialByID returns a credential, or a kiosk.KindNotFound error.
@@ -313,7 +313,7 @@ func (db *DB) RecordSignIn(s SignIn) (*Credential, uint64, error) {
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketCredentials).Put(c.ID, v); err != nil {
+		if err := put(tx.Bucket(bucketCredentials), c.ID, v); err != nil {
 			return err
 		}
 		ev := AuditEvent{

@@ -3,8 +3,11 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,26 +79,61 @@ func Open(path string, opts Options) (db *DB, err error) {
 		db.horizon = DefaultAttemptHorizon
 	}
 
-	err = guard(op, path, func() error {
-		b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	fresh := false
+	switch fi, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		fresh = true
+	case err != nil:
+		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
+	case fi.Size() == 0:
+		// bbolt would silently start an empty database in a zero-length
+		// file; here that means the records were lost, not that this is a
+		// first start (a first start has no file at all, see below).
+		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%s is empty", path)
+	}
+	// A new store is built under a temporary name and renamed into place
+	// once its schema is committed, so a crash during the first start
+	// never leaves a half-made file at path.
+	file := path
+	if fresh {
+		file = path + ".new"
+	}
+	// bbolt can panic inside Open on a damaged file after it took the
+	// lock; keep hold of its file so the recovery below can close it and
+	// free the lock for the next attempt.
+	var f *os.File
+	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		var err error
+		f, err = os.OpenFile(name, flag, mode)
+		return f, err
+	}
+	err = guard(op, file, func() error {
+		b, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile})
 		if err != nil {
-			return classifyOpen(path, timeout, err)
+			return classifyOpen(file, timeout, err)
 		}
 		db.bolt = b
 		return nil
 	})
 	if err != nil {
+		if db.bolt == nil && f != nil {
+			// A mapping bbolt made keeps the open file alive, and the
+			// lock with it, past Close: unlock explicitly.
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+		}
 		return nil, err
 	}
+	db.path = file
 	// bbolt creates the file with 0600 but keeps the mode of an existing
 	// file; records name people and their keys, so tighten it.
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := os.Chmod(file, 0o600); err != nil {
 		db.bolt.Close()
 		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
 	}
 	if !opts.SkipCheck {
 		if err := db.check(); err != nil {
-			db.bolt.Close()
+			db.closeAfterCheck(err)
 			return nil, err
 		}
 	}
@@ -103,7 +141,28 @@ func Open(path string, opts Options) (db *DB, err error) {
 		db.bolt.Close()
 		return nil, err
 	}
+	if fresh {
+		if err := publish(file, path); err != nil {
+			db.bolt.Close()
+			return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
+		}
+		db.path = path
+	}
 	return db, nil
+}
+
+// publish renames a newly built store into place and makes the rename
+// durable by syncing the directory.
+func publish(tmp, path string) error {
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
 
 func classifyOpen(path string, timeout time.Duration, err error) error {
@@ -124,43 +183,6 @@ func (db *DB) Close() error {
 
 // Path is the file the store lives in.
 func (db *DB) Path() string { return db.path }
-
-// check proves the file reads: it is at least as long as bbolt's high-water
-// mark (a shorter file faults on access), every bucket, key and value can be
-// walked, and bbolt's own consistency check finds nothing.
-func (db *DB) check() error {
-	const op = "check store"
-	return db.view(op, func(tx *bolt.Tx) error {
-		fi, err := os.Stat(db.path)
-		if err != nil {
-			return kiosk.E(kiosk.KindStoreCorrupt, op, err)
-		}
-		if fi.Size() < tx.Size() {
-			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%s is truncated: %d bytes on disk, %d in use", db.path, fi.Size(), tx.Size())
-		}
-		// The walk runs on this goroutine under guard, so a fault on a bad
-		// page is recovered here rather than inside bbolt's checker
-		// goroutine, which can recover panics but not faults.
-		if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b) }); err != nil {
-			return kiosk.E(kiosk.KindStoreCorrupt, op, err)
-		}
-		for err := range tx.Check() {
-			return kiosk.E(kiosk.KindStoreCorrupt, op, fmt.Errorf("%s: %w", db.path, err))
-		}
-		return nil
-	})
-}
-
-func walk(b *bolt.Bucket) error {
-	return b.ForEach(func(k, v []byte) error {
-		if v == nil {
-			if sub := b.Bucket(k); sub != nil {
-				return walk(sub)
-			}
-		}
-		return nil
-	})
-}
 
 // view and update run fn in a transaction with panics and memory faults
 // recovered into KindStoreCorrupt errors: bbolt panics on some damaged pages

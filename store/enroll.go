@@ -93,8 +93,8 @@ func encodeEnroll(c *EnrollmentCode) ([]byte, error) {
 	})
 }
 
-func decodeEnroll(b []byte) (*EnrollmentCode, error) {
-	return decodeRecord[EnrollmentCode, enrollWire]("decode enrollment code", b, encodeEnroll)
+func decodeEnroll(k, b []byte) (*EnrollmentCode, error) {
+	return decodeRecord[EnrollmentCode, enrollWire]("decode enrollment code", k, b, encodeEnroll)
 }
 
 // normaliseCode accepts what a person types: any case, dashes and spaces,
@@ -179,7 +179,7 @@ func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketEnroll).Put(rec.ID, v); err != nil {
+		if err := put(tx.Bucket(bucketEnroll), rec.ID, v); err != nil {
 			return err
 		}
 		ev := ch.event(EventEnrollCodeIssued, at)
@@ -216,8 +216,8 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 		if err != nil {
 			return err
 		}
-		err = b.ForEach(func(_, v []byte) error {
-			c, err := decodeEnroll(v)
+		err = b.ForEach(func(k, v []byte) error {
+			c, err := decodeEnroll(k, v)
 			if err != nil {
 				return err
 			}
@@ -243,7 +243,7 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 			if err != nil {
 				return err
 			}
-			if err := b.Put(found.ID, v); err != nil {
+			if err := put(b, found.ID, v); err != nil {
 				return err
 			}
 			ev.Type = EventEnrollCodeRedeemed
@@ -279,7 +279,7 @@ func (db *DB) PruneEnrollmentCodes(now time.Time) (int, error) {
 		}
 		var gone [][]byte
 		err = b.ForEach(func(k, v []byte) error {
-			c, err := decodeEnroll(v)
+			c, err := decodeEnroll(k, v)
 			if err != nil {
 				return err
 			}

@@ -61,8 +61,8 @@ func encodeSession(s *Session) ([]byte, error) {
 	})
 }
 
-func decodeSession(b []byte) (*Session, error) {
-	return decodeRecord[Session, sessionWire]("decode session", b, encodeSession)
+func decodeSession(k, b []byte) (*Session, error) {
+	return decodeRecord[Session, sessionWire]("decode session", k, b, encodeSession)
 }
 
 // OpenSession journals a new session and audits it; it returns the session
@@ -103,7 +103,7 @@ func putSession(b *bolt.Bucket, s *Session) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(u64(s.ID), v)
+	return put(b, u64(s.ID), v)
 }
 
 func sessionIn(b *bolt.Bucket, op string, id uint64) (*Session, error) {
@@ -111,7 +111,7 @@ func sessionIn(b *bolt.Bucket, op string, id uint64) (*Session, error) {
 	if v == nil {
 		return nil, kiosk.Errorf(kiosk.KindNotFound, op, "no session %d", id)
 	}
-	return decodeSession(v)
+	return decodeSession(u64(id), v)
 }
 
 // SetSessionPID records the session program's process once it started, so
@@ -192,8 +192,8 @@ func (db *DB) Sessions(openOnly bool) ([]Session, error) {
 		if err != nil {
 			return err
 		}
-		return b.ForEach(func(_, v []byte) error {
-			s, err := decodeSession(v)
+		return b.ForEach(func(k, v []byte) error {
+			s, err := decodeSession(k, v)
 			if err != nil {
 				return err
 			}
@@ -217,7 +217,7 @@ func (db *DB) PruneSessions(cut time.Time) (int, error) {
 		}
 		var gone [][]byte
 		err = b.ForEach(func(k, v []byte) error {
-			s, err := decodeSession(v)
+			s, err := decodeSession(k, v)
 			if err != nil {
 				return err
 			}

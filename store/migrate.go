@@ -55,7 +55,7 @@ func migrateCredentialsByUser(tx *bolt.Tx) error {
 		return err
 	}
 	return creds.ForEach(func(k, v []byte) error {
-		c, err := decodeCredential(v)
+		c, err := decodeCredential(k, v)
 		if err != nil {
 			return fmt.Errorf("credential %x: %w", k, err)
 		}
@@ -66,21 +66,33 @@ func migrateCredentialsByUser(tx *bolt.Tx) error {
 // Schema returns the schema version stored in the file.
 func (db *DB) Schema() (uint64, error) {
 	var v uint64
-	err := db.view("read schema", func(tx *bolt.Tx) error {
-		v = schemaOf(tx)
-		return nil
+	err := db.view("read schema", func(tx *bolt.Tx) (err error) {
+		v, err = schemaOf(tx)
+		return err
 	})
 	return v, err
 }
 
 // schemaOf reads meta/schema; a file without meta is at schema 0 (new).
-func schemaOf(tx *bolt.Tx) uint64 {
+func schemaOf(tx *bolt.Tx) (uint64, error) {
+	const op = "read schema"
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
-		return 0
+		return 0, nil
 	}
-	v, _ := fromU64(meta.Get(keySchema))
-	return v
+	raw := meta.Get(keySchema)
+	if raw == nil {
+		return 0, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "meta bucket without schema version")
+	}
+	body, err := unseal(op, keySchema, raw)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := fromU64(body)
+	if !ok {
+		return 0, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "schema version of %d bytes", len(body))
+	}
+	return v, nil
 }
 
 // migrate applies the pending migrations of list and records each in the
@@ -89,15 +101,15 @@ func (db *DB) migrate(list []migration) error {
 	const op = "migrate store"
 	latest := list[len(list)-1].version
 	return db.update(op, func(tx *bolt.Tx) error {
-		from := schemaOf(tx)
+		from, err := schemaOf(tx)
+		if err != nil {
+			return err
+		}
 		if from > latest {
 			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%s has schema %d, this build knows up to %d", db.path, from, latest)
 		}
 		if from == latest {
 			return nil
-		}
-		if from > 0 && tx.Bucket(bucketMeta).Get(keySchema) == nil {
-			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "meta bucket without schema version")
 		}
 		for _, m := range list {
 			if m.version <= from {
@@ -106,7 +118,7 @@ func (db *DB) migrate(list []migration) error {
 			if err := m.apply(tx); err != nil {
 				return kiosk.E(kiosk.KindStoreCorrupt, op, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err))
 			}
-			if err := tx.Bucket(bucketMeta).Put(keySchema, u64(m.version)); err != nil {
+			if err := put(tx.Bucket(bucketMeta), keySchema, u64(m.version)); err != nil {
 				return err
 			}
 			ev := AuditEvent{Time: db.now().UTC(), Type: EventStoreMigrated, Detail: map[string]string{

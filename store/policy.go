@@ -51,8 +51,8 @@ func encodePolicy(p *Policy) ([]byte, error) {
 	})
 }
 
-func decodePolicy(b []byte) (*Policy, error) {
-	return decodeRecord[Policy, policyWire]("decode policy", b, encodePolicy)
+func decodePolicy(k, b []byte) (*Policy, error) {
+	return decodeRecord[Policy, policyWire]("decode policy", k, b, encodePolicy)
 }
 
 // PutPolicy stores a new policy version and audits it. base is the version
@@ -85,7 +85,7 @@ func (db *DB) PutPolicy(schema uint32, data []byte, base uint64, ch Change) (uin
 		if err != nil {
 			return err
 		}
-		if err := b.Put(u64(version), v); err != nil {
+		if err := put(b, u64(version), v); err != nil {
 			return err
 		}
 		ev := ch.event(EventPolicyChanged, at)
@@ -127,7 +127,7 @@ func (db *DB) policy(version uint64) (*Policy, error) {
 		if v == nil {
 			return kiosk.Errorf(kiosk.KindNotFound, op, "no policy version %d", version)
 		}
-		if p, err = decodePolicy(v); err != nil {
+		if p, err = decodePolicy(k, v); err != nil {
 			return err
 		}
 		if n, _ := fromU64(k); n != p.Version {

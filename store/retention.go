@@ -44,7 +44,7 @@ func (db *DB) Prune(r Retention, now time.Time) (int, error) {
 		c := log.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.First() {
 			byCount := r.MaxEntries > 0 && live-removed > r.MaxEntries
-			e, err := decodeAudit(v)
+			e, err := decodeAudit(k, v)
 			if err != nil {
 				return err
 			}

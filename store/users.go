@@ -80,8 +80,8 @@ func encodeUser(u *User) ([]byte, error) {
 	})
 }
 
-func decodeUser(b []byte) (*User, error) {
-	return decodeRecord[User, userWire]("decode user", b, encodeUser)
+func decodeUser(k, b []byte) (*User, error) {
+	return decodeRecord[User, userWire]("decode user", k, b, encodeUser)
 }
 
 func checkID(what string, id []byte, max int) error {
@@ -113,7 +113,7 @@ func (db *DB) PutUser(u User, ch Change) error {
 		typ := EventUserCreated
 		u.Created, u.Updated = at, at
 		if old := users.Get(u.ID); old != nil {
-			prev, err := decodeUser(old)
+			prev, err := decodeUser(u.ID, old)
 			if err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func (db *DB) PutUser(u User, ch Change) error {
 		if err != nil {
 			return err
 		}
-		if err := users.Put(u.ID, v); err != nil {
+		if err := put(users, u.ID, v); err != nil {
 			return err
 		}
 		ev := ch.event(typ, at)
@@ -148,7 +148,7 @@ func (db *DB) User(id []byte) (*User, error) {
 		if v == nil {
 			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", id)
 		}
-		u, err = decodeUser(v)
+		u, err = decodeUser(id, v)
 		return err
 	})
 	return u, err
@@ -163,7 +163,7 @@ func (db *DB) Users() ([]User, error) {
 			return err
 		}
 		return users.ForEach(func(k, v []byte) error {
-			u, err := decodeUser(v)
+			u, err := decodeUser(k, v)
 			if err != nil {
 				return err
 			}
