@@ -1,0 +1,114 @@
+package softkey_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"passkiosk/fido/softkey"
+	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/kiosk"
+)
+
+// TestFramingFaults: each broken reply is caught by a strict host as the
+// specific framing error, and the key works again once the fault is off.
+func TestFramingFaults(t *testing.T) {
+	cases := []struct {
+		fault softkey.Fault
+		check func(error) bool
+	}{
+		{softkey.MalformedCBOR, func(err error) bool { return err != nil && !errors.As(err, new(softkey.Status)) }},
+		{softkey.WrongChannel, func(err error) bool { return errors.Is(err, ctaphidtest.ErrWrongChannel) }},
+		{softkey.TruncatedFrame, func(err error) bool { return errors.Is(err, ctaphidtest.ErrTruncated) }},
+		{softkey.OversizedLength, func(err error) bool { return errors.Is(err, ctaphidtest.ErrTooLong) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.fault.String(), func(t *testing.T) {
+			r := newRig(t, softkey.Config{})
+			reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+			// getInfo is not affected, so a host can still open the key.
+			r.key.SetFault(tc.fault)
+			if _, err := r.c.GetInfo(ctx(t)); err != nil {
+				t.Fatalf("getInfo under %v: %v", tc.fault, err)
+			}
+			_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+			if !tc.check(err) {
+				t.Fatalf("assertion under %v: %v", tc.fault, err)
+			}
+			_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
+			if !tc.check(err) {
+				t.Fatalf("registration under %v: %v", tc.fault, err)
+			}
+			r.key.SetFault(softkey.None)
+			r.plug() // a confused host starts over
+			if _, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false); err != nil {
+				t.Fatalf("after the fault: %v", err)
+			}
+		})
+	}
+}
+
+// TestBadSignatureFault: well-formed replies whose signatures do not
+// verify, for both attestation and assertion.
+func TestBadSignatureFault(t *testing.T) {
+	r := newRig(t, softkey.Config{})
+	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	r.key.SetFault(softkey.BadSignature)
+	_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+	if !errors.Is(err, kiosk.ErrBadSignature) {
+		t.Fatalf("assertion: %v, want bad-signature", err)
+	}
+	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{UserID: []byte("other")}, false)
+	if kiosk.KindOf(err) != kiosk.KindBadAttestation && kiosk.KindOf(err) != kiosk.KindBadSignature {
+		t.Fatalf("registration: %v, want a bad attestation signature", err)
+	}
+}
+
+// TestCounterBackwardsFault: the relying party sees the counter fall.
+func TestCounterBackwardsFault(t *testing.T) {
+	r := newRig(t, softkey.Config{})
+	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	cred := stored(reg)
+	_, res, err := r.assert(ctaphidtest.GetAssertionArgs{}, cred, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred = &res.Updated
+	r.key.SetFault(softkey.CounterBackwards)
+	_, _, err = r.assert(ctaphidtest.GetAssertionArgs{}, cred, false)
+	if !errors.Is(err, kiosk.ErrCounterRegression) {
+		t.Fatalf("got %v, want counter-regression", err)
+	}
+}
+
+// TestUnplugMidOperationFault: the key drops off the bus while it works;
+// the host's read ends with ErrUnplugged, and a re-plug brings it back.
+func TestUnplugMidOperationFault(t *testing.T) {
+	r := newRig(t, softkey.Config{})
+	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	r.key.SetFault(softkey.UnplugMidOperation)
+	_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+	if !errors.Is(err, softkey.ErrUnplugged) {
+		t.Fatalf("got %v, want ErrUnplugged", err)
+	}
+	if r.key.Plugged() {
+		t.Fatal("key still plugged")
+	}
+	select {
+	case <-r.conn.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed")
+	}
+	r.plug()
+	if _, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false); err != nil {
+		t.Fatalf("after re-plug: %v", err)
+	}
+}
+
+func TestFaultNames(t *testing.T) {
+	for f, want := range map[softkey.Fault]string{softkey.None: "None", softkey.CounterBackwards: "CounterBackwards"} {
+		if f.String() != want {
+			t.Errorf("%d: %q", f, f.String())
+		}
+	}
+}
