@@ -3,6 +3,7 @@ package tpm
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -79,13 +80,22 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	if _, err := rand.Read(salt); err != nil {
 		return nil, kiosk.E(kiosk.KindDevice, op, err)
 	}
-	created, err := (tpm2.Create{
-		ParentHandle: k.srkAuth(),
-		InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-			UserAuth: tpm2.TPM2BAuth{Buffer: authValue(salt, req.PIN)},
-		}},
-		InPublic: tpm2.New2B(keyTemplate),
-	}).Execute(k.t)
+	create := func() (*tpm2.CreateResponse, error) {
+		return (tpm2.Create{
+			ParentHandle: k.srkAuth(),
+			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
+				UserAuth: tpm2.TPM2BAuth{Buffer: authValue(salt, req.PIN)},
+			}},
+			InPublic: tpm2.New2B(keyTemplate),
+		}).Execute(k.t)
+	}
+	created, err := create()
+	if errors.Is(err, tpm2.TPMRCHandle) {
+		// The TPM was cleared since Open: provision it again and enroll
+		// under the new SRK.
+		k.reprovisionLocked()
+		created, err = create()
+	}
 	if err != nil {
 		return nil, kiosk.E(kiosk.KindDevice, op, fmt.Errorf("TPM2_Create: %w", err))
 	}

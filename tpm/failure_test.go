@@ -21,7 +21,12 @@ import (
 
 func TestRepeatedWrongPINsReachLockoutAndRightPINWorksAfterRecovery(t *testing.T) {
 	tr := tpmtest.Simulator(t)
-	k := tpmtest.Open(t, tr, tpm.Config{})
+	lockoutScenario(t, tpmtest.Open(t, tr, tpm.Config{}))
+}
+
+// lockoutScenario drives a TPM from three wrong PINs into lockout and out.
+func lockoutScenario(t *testing.T, k *tpm.TPM) {
+	t.Helper()
 	// Three tries, one forgiven per hour: the test reaches the lockout in
 	// three commands instead of the TPM's factory setting.
 	if err := k.SetDictionaryAttackParameters(ctx, nil, 3, time.Hour, time.Hour); err != nil {
@@ -348,3 +353,24 @@ func TestRetryIsResent(t *testing.T) {
 type nopCloser struct{ transport.TPM }
 
 func (nopCloser) Close() error { return nil }
+
+// A TPM cleared while the appliance runs: the next sign-in says the keys
+// are gone, and enrolling again works without a restart.
+func TestClearWhileRunningIsReportedAndRecovered(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	e, cred := enroll(t, k, pin)
+	if _, err := (tpm2.Clear{AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHLockout, Auth: tpm2.PasswordAuth(nil)}}).Execute(tr); err != nil {
+		t.Fatalf("TPM2_Clear: %v", err)
+	}
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); !errors.Is(err, kiosk.ErrTPMCleared) {
+		t.Fatalf("sign-in after clear: %v; want tpm-cleared", err)
+	}
+	e2, cred2 := enroll(t, k, pin)
+	if _, err := signIn(t, k, &e2.Blobs, cred2, pin); err != nil {
+		t.Fatalf("sign-in with a key enrolled after the clear: %v", err)
+	}
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); !errors.Is(err, kiosk.ErrTPMCleared) {
+		t.Fatalf("old key after re-provisioning: %v; want tpm-cleared", err)
+	}
+}

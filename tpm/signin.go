@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -107,6 +108,10 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 		InPrivate:    *priv,
 		InPublic:     *pub,
 	}).Execute(k.t)
+	if errors.Is(err, tpm2.TPMRCHandle) {
+		k.reprovisionLocked()
+		return kiosk.E(kiosk.KindTPMCleared, op, fmt.Errorf("the storage root key is gone, the TPM was cleared: TPM2_Load: %w", err))
+	}
 	if err != nil {
 		return loadError(op, fmt.Errorf("TPM2_Load: %w", err))
 	}

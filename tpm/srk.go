@@ -88,3 +88,19 @@ func (k *TPM) createSRK(h tpm2.TPMHandle) error {
 	}
 	return nil
 }
+
+// reprovisionLocked runs when the TPM says the SRK's persistent handle is
+// empty: the TPM was cleared while passkiosk was running. It makes the SRK
+// and the counter again, so that new enrollments work at once; every key
+// made before is gone. This is the one path besides Open that may create a
+// primary key, and it runs only after such a failure.
+func (k *TPM) reprovisionLocked() {
+	k.logf("tpm: storage root key 0x%08x is gone (TPM cleared): provisioning again", uint32(k.srk.Handle))
+	if err := k.ensureSRK(k.srk.Handle); err != nil {
+		k.logf("tpm: re-provision storage root key: %v", err)
+		return
+	}
+	if err := k.ensureCounter(k.counter.Handle); err != nil {
+		k.logf("tpm: re-provision counter: %v", err)
+	}
+}

@@ -171,3 +171,10 @@ func TestOwnSwtpmKeepsStateAcrossOpen(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+func TestSwtpmRepeatedWrongPINsReachLockout(t *testing.T) {
+	s := tpmtest.StartSwtpm(t)
+	conn, done := tpmtest.Dial(t, s.Process)
+	t.Cleanup(done)
+	lockoutScenario(t, tpmtest.Open(t, conn, tpm.Config{}))
+}
