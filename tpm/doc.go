@@ -27,6 +27,11 @@
 //     A demo that must keep enrollments across restarts uses "swtpm" with
 //     SwtpmStateDir instead.
 //
+// Operations take a context: it is checked before and between TPM
+// commands. A command already sent runs to its end, because a TPM cannot
+// abandon one; a socket transport bounds it with Config.CommandTimeout and
+// the kernel driver bounds a device command.
+//
 // Every transport retries TPM_RC_RETRY, TPM_RC_TESTING and TPM_RC_YIELDED
 // (the command was not executed) up to eight times with a bounded back-off;
 // socket transports bound each command by Config.CommandTimeout.

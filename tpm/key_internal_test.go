@@ -3,6 +3,10 @@ package tpm
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"io/fs"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -45,6 +49,23 @@ func TestLockoutStateArithmetic(t *testing.T) {
 		}
 		if got := tc.s.RetryAfter().String(); got != tc.after {
 			t.Errorf("%+v: RetryAfter %s, want %s", tc.s, got, tc.after)
+		}
+	}
+}
+
+func TestDeviceReasonsNameTheCause(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&fs.PathError{Op: "open", Path: "/dev/tpmrm0", Err: syscall.ENOENT}, "does not exist"},
+		{&fs.PathError{Op: "open", Path: "/dev/tpmrm0", Err: syscall.EACCES}, "group tss"},
+		{&fs.PathError{Op: "open", Path: "/dev/tpm0", Err: syscall.EBUSY}, "busy"},
+		{errors.New("something else"), "something else"},
+	}
+	for _, tc := range tests {
+		if got := deviceReason("/dev/tpmrm0", tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("deviceReason(%v) = %q, want it to say %q", tc.err, got, tc.want)
 		}
 	}
 }

@@ -201,3 +201,27 @@ func TestWrongPINIsPINInvalidWithTriesLeft(t *testing.T) {
 		t.Fatalf("right PIN after a wrong one: %v", err)
 	}
 }
+
+// The simulator transport works through Open, and, as doc.go says, keeps
+// nothing across a restart: a key enrolled before is reported as gone.
+func TestSimulatorTransportLosesStateAcrossRestart(t *testing.T) {
+	k, err := tpm.Open(tpm.Config{Transport: tpm.TransportSimulator})
+	if err != nil {
+		t.Fatalf("Open simulator: %v", err)
+	}
+	e, cred := enroll(t, k, pin)
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	k2, err := tpm.Open(tpm.Config{Transport: tpm.TransportSimulator})
+	if err != nil {
+		t.Fatalf("Open simulator again: %v", err)
+	}
+	defer k2.Close()
+	if _, err := signIn(t, k2, &e.Blobs, cred, pin); !errors.Is(err, kiosk.ErrTPMCleared) {
+		t.Fatalf("key from before the restart: %v; want tpm-cleared", err)
+	}
+}
