@@ -142,6 +142,9 @@ func BenchmarkSignInSwtpm(b *testing.B) {
 	for cc, n := range counts {
 		b.ReportMetric(float64(n)/float64(b.N), tpmtest.Name(cc)+"/op")
 	}
+	for cc, d := range conn.Times() {
+		b.ReportMetric(float64(d.Microseconds())/float64(b.N), "us-"+tpmtest.Name(cc)+"/op")
+	}
 }
 
 // The demo's persistent TPM: Open starts swtpm on a state directory and

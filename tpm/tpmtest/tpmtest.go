@@ -31,23 +31,41 @@ type Transport struct {
 	mu     sync.Mutex
 	counts map[tpm2.TPMCC]int
 	order  []tpm2.TPMCC
+	times  map[tpm2.TPMCC]time.Duration
 }
 
 // Count wraps t.
 func Count(t transport.TPM) *Transport {
-	return &Transport{next: t, counts: map[tpm2.TPMCC]int{}}
+	return &Transport{next: t, counts: map[tpm2.TPMCC]int{}, times: map[tpm2.TPMCC]time.Duration{}}
 }
 
 // Send implements transport.TPM.
 func (c *Transport) Send(cmd []byte) ([]byte, error) {
-	if len(cmd) >= 10 {
-		cc := tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10]))
-		c.mu.Lock()
-		c.counts[cc]++
-		c.order = append(c.order, cc)
-		c.mu.Unlock()
+	if len(cmd) < 10 {
+		return c.next.Send(cmd)
 	}
-	return c.next.Send(cmd)
+	cc := tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10]))
+	start := time.Now()
+	rsp, err := c.next.Send(cmd)
+	took := time.Since(start)
+	c.mu.Lock()
+	c.counts[cc]++
+	c.order = append(c.order, cc)
+	c.times[cc] += took
+	c.mu.Unlock()
+	return rsp, err
+}
+
+// Times returns the time spent in the TPM by command code since the last
+// Reset.
+func (c *Transport) Times() map[tpm2.TPMCC]time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[tpm2.TPMCC]time.Duration, len(c.times))
+	for k, v := range c.times {
+		out[k] = v
+	}
+	return out
 }
 
 // Close does nothing: the test that made the transport closes what is
@@ -59,6 +77,7 @@ func (c *Transport) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.counts = map[tpm2.TPMCC]int{}
+	c.times = map[tpm2.TPMCC]time.Duration{}
 	c.order = nil
 }
 
