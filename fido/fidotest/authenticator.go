@@ -77,12 +77,17 @@ func (a *Authenticator) Sign(msg []byte) []byte {
 
 // MakeCredential returns a packed self-attested attestation object.
 func (a *Authenticator) MakeCredential(rpID string, clientDataJSON []byte) []byte {
+	return a.MakeCredentialHash(rpID, fido.ClientDataHash(clientDataJSON))
+}
+
+// MakeCredentialHash is MakeCredential given the client data hash, as a
+// CTAP authenticator receives it.
+func (a *Authenticator) MakeCredentialHash(rpID string, h [32]byte) []byte {
 	ad := fido.AuthData{
 		RPIDHash: fido.RPIDHash(rpID), Flags: a.Flags, Counter: a.Count,
 		Attested: &fido.AttestedCredential{AAGUID: a.AAGUID, CredentialID: a.CredID, PublicKey: a.PublicKey()},
 	}
 	raw := ad.Marshal()
-	h := fido.ClientDataHash(clientDataJSON)
 	stmt, err := cbor.Marshal(map[string]any{"alg": int64(a.Alg), "sig": a.Sign(slices.Concat(raw, h[:]))})
 	if err != nil {
 		panic(err)
@@ -97,9 +102,13 @@ func (a *Authenticator) MakeCredential(rpID string, clientDataJSON []byte) []byt
 // GetAssertion advances the counter and returns authenticator data and a
 // signature over it and the client data hash.
 func (a *Authenticator) GetAssertion(rpID string, clientDataJSON []byte) (authData, sig []byte) {
+	return a.GetAssertionHash(rpID, fido.ClientDataHash(clientDataJSON))
+}
+
+// GetAssertionHash is GetAssertion given the client data hash.
+func (a *Authenticator) GetAssertionHash(rpID string, h [32]byte) (authData, sig []byte) {
 	a.Count++
 	ad := fido.AuthData{RPIDHash: fido.RPIDHash(rpID), Flags: a.Flags, Counter: a.Count}
 	authData = ad.Marshal()
-	h := fido.ClientDataHash(clientDataJSON)
 	return authData, a.Sign(slices.Concat(authData, h[:]))
 }

@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+)
+
+type ceremonyKind uint8
+
+const (
+	signInRoaming ceremonyKind = iota + 1
+	signInPlatform
+	enrolling
+)
+
+// ceremony is one sign-in or enrollment under way.
+type ceremony struct {
+	kind   ceremonyKind
+	user   *kiosk.User
+	key    kiosk.KeyInfo // the key in use, for roaming ceremonies
+	cancel context.CancelFunc
+
+	challenge  fido.Challenge
+	clientData []byte
+
+	// assertions wait in the account picker.
+	assertions []kiosk.KeyAssertion
+	// platformCred is the person's platform credential.
+	platformCred *kiosk.Credential
+
+	// Enrollment.
+	code       string // the enrollment code, used up on success
+	attachment kiosk.Attachment
+	backup     bool // adding a backup from inside a session
+}
+
+func (c *ceremony) userID() kiosk.UserID {
+	if c == nil || c.user == nil {
+		return ""
+	}
+	return c.user.ID
+}
+
+// beginLocked starts a new ceremony, abandoning any other.
+func (e *Engine) beginLocked(kind ceremonyKind) *ceremony {
+	e.abandonLocked()
+	e.gen++
+	e.cer = &ceremony{kind: kind}
+	if e.clear != nil {
+		e.clear.Stop()
+	}
+	e.view.Notice = nil
+	return e.cer
+}
+
+// abandonLocked cancels the current ceremony's device operation.
+func (e *Engine) abandonLocked() {
+	if e.cer != nil && e.cer.cancel != nil {
+		e.cer.cancel()
+	}
+	e.cer = nil
+}
+
+// endCeremonyLocked abandons the ceremony and returns to the lock screen,
+// or to the session if the ceremony was a backup enrollment.
+func (e *Engine) endCeremonyLocked(n *kiosk.Notice) {
+	backup := e.cer != nil && e.cer.backup
+	e.abandonLocked()
+	e.gen++
+	if backup && e.sess != nil {
+		e.stopWaitLocked()
+		e.view.Notice = n
+		e.showSessionLocked()
+		return
+	}
+	e.lockLocked(n)
+}
+
+// newClientDataLocked issues a challenge and builds the client data for
+// the ceremony (the kiosk is its own WebAuthn client).
+func (e *Engine) newClientDataLocked(typ string) ([32]byte, error) {
+	ch, err := e.challenges.Issue()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	e.cer.challenge = ch
+	e.cer.clientData = fido.ClientDataJSON(typ, ch, e.pol.Origin)
+	return fido.ClientDataHash(e.cer.clientData), nil
+}
+
+// notice turns an error into what the person is told.
+func notice(err error) *kiosk.Notice {
+	n := &kiosk.Notice{Kind: kiosk.KindOf(err), Tries: kiosk.TriesLeft(err)}
+	switch n.Kind {
+	case kiosk.KindPINInvalid:
+		n.Code = kiosk.NoticeWrongPIN
+	case kiosk.KindPINAuthBlocked:
+		n.Code = kiosk.NoticeReplugKey
+	case kiosk.KindPINBlocked:
+		n.Code = kiosk.NoticeKeyBlocked
+	case kiosk.KindUVInvalid:
+		n.Code = kiosk.NoticeFingerprintFailed
+	case kiosk.KindUVBlocked:
+		n.Code = kiosk.NoticeFingerprintLocked
+	case kiosk.KindTPMLockout:
+		n.Code = kiosk.NoticePlatformLocked
+	case kiosk.KindTPMCleared:
+		n.Code = kiosk.NoticeTPMCleared
+	case kiosk.KindNoCredentials, kiosk.KindNotFound:
+		n.Code = kiosk.NoticeUnknownKey
+	case kiosk.KindPolicy:
+		n.Code = kiosk.NoticeNotAllowed
+		var ke *kiosk.Error
+		if errors.As(err, &ke) && ke.Err != nil {
+			n.Detail = ke.Err.Error()
+		}
+	case kiosk.KindTimeout, kiosk.KindNotAllowed:
+		n.Code = kiosk.NoticeTimedOut
+	case kiosk.KindDeviceGone:
+		n.Code = kiosk.NoticeKeyRemoved
+	case kiosk.KindBadSignature, kiosk.KindWrongRP, kiosk.KindNoUserPresence, kiosk.KindUVMissing,
+		kiosk.KindChallenge, kiosk.KindCounterRegression, kiosk.KindClientData, kiosk.KindAlgorithm,
+		kiosk.KindUntrustedAttestation, kiosk.KindBadAttestation:
+		n.Code = kiosk.NoticeVerificationFailed
+	default:
+		n.Code = kiosk.NoticeKeyProblem
+	}
+	return n
+}
+
+// failLocked audits a failed sign-in or enrollment, counts it towards
+// backoff, and ends the ceremony with the matching notice.
+func (e *Engine) failLocked(typ string, err error, credID []byte) {
+	n := notice(err)
+	e.recordFailureLocked(typ, err, credID)
+	if until := e.fails.blockedUntil(e.cer.userID(), e.cfg.Clock.Now()); !until.IsZero() && n.Code != kiosk.NoticeReplugKey {
+		n = &kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until}
+	}
+	e.endCeremonyLocked(n)
+}
+
+// recordFailureLocked audits a failure and counts it. Only failures that
+// say something about the person at the terminal count towards backoff: a
+// pulled key or a timeout does not.
+func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
+	kind := kiosk.KindOf(err)
+	now := e.cfg.Clock.Now()
+	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: e.cer.userID(), Credential: credID,
+		Outcome: kind.String(), Kind: kind, Detail: map[string]string{"error": err.Error()}})
+	switch kind {
+	case kiosk.KindDeviceGone, kiosk.KindTimeout, kiosk.KindCancelled, kiosk.KindDeviceBusy:
+		return
+	}
+	spike := e.fails.add(e.cer.userID(), now)
+	if kind == kiosk.KindCounterRegression {
+		e.audit(kiosk.AuditEvent{Type: "possible-clone", User: e.cer.userID(), Credential: credID, Outcome: kind.String(), Kind: kind})
+	}
+	if spike {
+		e.audit(kiosk.AuditEvent{Type: "spike", Outcome: "failures", Detail: map[string]string{
+			"window": e.pol.Lockout.Window.String()}})
+	}
+	if until := e.fails.blockedUntil(e.cer.userID(), now); !until.IsZero() {
+		e.audit(kiosk.AuditEvent{Type: "lockout", User: e.cer.userID(), Outcome: "backoff",
+			Detail: map[string]string{"until": until.Format(time.RFC3339)}})
+	}
+}
+
+// backoffLocked refuses to start a ceremony for a person in backoff.
+func (e *Engine) backoffLocked(user kiosk.UserID) bool {
+	until := e.fails.blockedUntil(user, e.cfg.Clock.Now())
+	if until.IsZero() {
+		return false
+	}
+	e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
+	return true
+}
+
+// admitLocked applies the policy that does not depend on the
+// authenticator: the person is enabled, the method is allowed for their
+// groups, and it is within their hours.
+func (e *Engine) admitLocked(u *kiosk.User, a kiosk.Attachment) error {
+	if u.Disabled {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "your account is disabled")
+	}
+	if err := e.pol.MethodAllowed(a, u.Groups); err != nil {
+		return err
+	}
+	if !e.pol.RulesFor(u.Groups).AllowedAt(e.cfg.Clock.Now()) {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "sign-in is not allowed at this hour for your group")
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package engine
+
+import "passkiosk/kiosk"
+
+// EnterPIN answers a PIN prompt. The engine owns pin and zeroes it.
+func (e *Engine) EnterPIN(pin []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.cer
+	switch {
+	case c == nil:
+		zero(pin)
+	case e.view.Prompt == kiosk.PromptNewPIN && c.kind == enrolling:
+		e.platformEnrollLocked(pin)
+	case e.view.Prompt != kiosk.PromptPIN:
+		zero(pin)
+	case c.kind == signInRoaming:
+		e.assertLocked(kiosk.UV{PIN: pin})
+	case c.kind == signInPlatform:
+		e.platformAssertLocked(pin)
+	case c.kind == enrolling:
+		e.makeCredentialLocked(kiosk.UV{PIN: pin})
+	default:
+		zero(pin)
+	}
+}
+
+// Cancel abandons the ceremony under way, or dismisses a finished
+// enrollment or a notice.
+func (e *Engine) Cancel() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cer == nil {
+		if e.view.State == kiosk.StateLocked && e.view.Notice != nil {
+			e.view.Notice = nil
+			e.publishLocked()
+		}
+		return
+	}
+	if e.view.Prompt != kiosk.PromptEnrollDone {
+		e.audit(kiosk.AuditEvent{Type: "cancelled", User: e.cer.userID(), Outcome: kiosk.KindCancelled.String(), Kind: kiosk.KindCancelled,
+			Detail: map[string]string{"prompt": e.view.Prompt.String()}})
+	}
+	n := e.view.Notice
+	if e.view.Prompt != kiosk.PromptEnrollDone {
+		n = nil
+	}
+	e.endCeremonyLocked(n)
+}

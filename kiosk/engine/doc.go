@@ -1,0 +1,23 @@
+// Package engine is the appliance's sign-in state machine: who is at the
+// terminal, proving it is them, policy decisions, enrollment, and the
+// session's life from start to wipe. Every decision is audited through the
+// Store port.
+//
+// The engine talks to the world only through the ports in package kiosk
+// (RoamingKeys, Platform, Store, Sessions, Clock) and to the screens only
+// by publishing kiosk.View snapshots and receiving kiosk.Commands. It
+// verifies every registration and assertion with package fido itself,
+// whichever authenticator produced it.
+//
+// States (kiosk.State): out-of-service, locked, identifying, verifying,
+// enrolling, in-session, ending. Every wait outside a session is bounded by
+// a deadline shown on screen; when it passes, the engine returns to the
+// lock screen. Device calls run in their own goroutines under a context
+// with a timeout; their results are applied only if the ceremony that
+// started them is still the current one (the generation check), so a
+// cancelled or timed-out ceremony can never sign anyone in.
+//
+// Methods whose names end in Locked need e.mu held.
+//
+// It must not import fyne, bbolt, go-tpm or go-libfido2.
+package engine

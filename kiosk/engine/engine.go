@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/policy"
+)
+
+// Timeouts bound every wait outside a session.
+type Timeouts struct {
+	PIN    time.Duration // PIN pad shown, nothing typed
+	Device time.Duration // a touch, a fingerprint, a key operation
+	Picker time.Duration // account picker shown
+	Enroll time.Duration // each enrollment step
+	Notice time.Duration // a notice stays before the lock screen clears it
+}
+
+// DefaultTimeouts suit a ward terminal.
+var DefaultTimeouts = Timeouts{
+	PIN: 60 * time.Second, Device: 30 * time.Second, Picker: 30 * time.Second,
+	Enroll: 120 * time.Second, Notice: 8 * time.Second,
+}
+
+// Config wires an engine.
+type Config struct {
+	Terminal string
+	Policy   policy.Policy // validated
+	Store    kiosk.Store
+	Keys     kiosk.RoamingKeys // nil: no security keys on this terminal
+	Platform kiosk.Platform    // nil: no TPM
+	Sessions kiosk.Sessions
+	Clock    kiosk.Clock
+	Timeouts Timeouts
+	// Publish receives every new View. It is called with the engine's lock
+	// held, in order, and must not call back into the engine synchronously.
+	Publish func(kiosk.View)
+	// OutOfService, when not empty, starts the engine out of service with
+	// this reason (for example: the database did not open).
+	OutOfService string
+	Log          *slog.Logger
+}
+
+// Engine is the sign-in state machine. It implements kiosk.Commands.
+type Engine struct {
+	cfg        Config
+	pol        *policy.Policy
+	challenges *fido.Challenges
+	fails      *failures
+
+	mu    sync.Mutex
+	view  kiosk.View
+	gen   uint64 // bumped whenever the current ceremony changes
+	cer   *ceremony
+	sess  *activeSession
+	keys  map[string]kiosk.KeyInfo
+	wait  kiosk.Timer // the deadline of the current bounded wait
+	clear kiosk.Timer // clears a notice on the lock screen
+}
+
+var _ kiosk.Commands = (*Engine)(nil)
+
+// New returns an engine on the lock screen, or out of service when
+// cfg.OutOfService says so.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = kiosk.SystemClock{}
+	}
+	if cfg.Timeouts == (Timeouts{}) {
+		cfg.Timeouts = DefaultTimeouts
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Publish == nil {
+		cfg.Publish = func(kiosk.View) {}
+	}
+	e := &Engine{
+		cfg:        cfg,
+		pol:        &cfg.Policy,
+		challenges: fido.NewChallenges(cfg.Timeouts.Enroll+cfg.Timeouts.Device, 16, cfg.Clock.Now),
+		fails:      newFailures(cfg.Policy.Lockout),
+		keys:       map[string]kiosk.KeyInfo{},
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.view.Terminal = cfg.Terminal
+	if cfg.OutOfService != "" {
+		e.outOfServiceLocked(cfg.OutOfService)
+		return e
+	}
+	if cfg.Keys != nil {
+		for _, k := range cfg.Keys.Present() {
+			e.keys[k.ID] = k
+		}
+	}
+	e.lockLocked(nil)
+	return e
+}
+
+// Run consumes key events until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	if e.cfg.Keys == nil {
+		<-ctx.Done()
+		return
+	}
+	events := e.cfg.Keys.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			e.keyEvent(ev)
+		}
+	}
+}
+
+// View returns the current view.
+func (e *Engine) View() kiosk.View {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.view
+}
+
+// publishLocked sends the current view.
+func (e *Engine) publishLocked() {
+	e.view.KeyPresent = len(e.keys) > 0
+	e.cfg.Publish(e.view)
+}
+
+// setLocked moves to a state and prompt and publishes.
+func (e *Engine) setLocked(s kiosk.State, p kiosk.Prompt) {
+	if e.view.State != s {
+		e.cfg.Log.Info("state", "from", e.view.State, "to", s)
+	}
+	e.view.State, e.view.Prompt = s, p
+	e.publishLocked()
+}
+
+// waitLocked bounds the current prompt: after d, unless the ceremony has
+// moved on, back to the lock screen with a timed-out notice.
+func (e *Engine) waitLocked(d time.Duration) {
+	if e.wait != nil {
+		e.wait.Stop()
+	}
+	e.view.Deadline = e.cfg.Clock.Now().Add(d)
+	gen := e.gen
+	e.wait = e.cfg.Clock.AfterFunc(d, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.gen != gen || e.cer == nil {
+			return
+		}
+		if e.view.Prompt == kiosk.PromptEnrollDone {
+			e.endCeremonyLocked(e.view.Notice)
+			return
+		}
+		e.audit(kiosk.AuditEvent{Type: "timeout", User: e.cer.userID(), Outcome: "timeout", Kind: kiosk.KindTimeout,
+			Detail: map[string]string{"prompt": e.view.Prompt.String()}})
+		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTimedOut, Kind: kiosk.KindTimeout, Tries: -1})
+	})
+}
+
+func (e *Engine) stopWaitLocked() {
+	if e.wait != nil {
+		e.wait.Stop()
+		e.wait = nil
+	}
+	e.view.Deadline = time.Time{}
+}
+
+// lockLocked shows the lock screen, with a notice that clears itself.
+func (e *Engine) lockLocked(n *kiosk.Notice) {
+	e.stopWaitLocked()
+	e.view.Who, e.view.Accounts, e.view.Session = "", nil, nil
+	e.view.PINMinLength = 0
+	e.view.Notice = n
+	e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
+	e.view.Tiles = e.tiles()
+	if e.clear != nil {
+		e.clear.Stop()
+	}
+	if n != nil {
+		gen := e.gen
+		e.clear = e.cfg.Clock.AfterFunc(e.cfg.Timeouts.Notice, func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.gen == gen && e.view.State == kiosk.StateLocked {
+				e.view.Notice = nil
+				e.publishLocked()
+			}
+		})
+	}
+	e.setLocked(kiosk.StateLocked, kiosk.PromptTouchOrChoose)
+}
+
+func (e *Engine) outOfServiceLocked(reason string) {
+	e.gen++
+	e.stopWaitLocked()
+	e.view = kiosk.View{Terminal: e.cfg.Terminal, OutOfService: reason}
+	e.cfg.Log.Error("out of service", "reason", reason)
+	e.setLocked(kiosk.StateOutOfService, kiosk.PromptNone)
+}
+
+func (e *Engine) platformStatus() (bool, string) {
+	if e.cfg.Platform == nil {
+		return false, "this terminal has no TPM"
+	}
+	if !e.pol.Platform.Enabled {
+		return false, "turned off by policy"
+	}
+	return e.cfg.Platform.Status()
+}
+
+func (e *Engine) tiles() []kiosk.Tile {
+	if !e.pol.ShowTiles || e.cfg.Platform == nil {
+		return nil
+	}
+	if ok, _ := e.platformStatus(); !ok {
+		return nil
+	}
+	users, err := e.cfg.Store.Users()
+	if err != nil {
+		e.cfg.Log.Error("listing users", "err", err)
+		return nil
+	}
+	var tiles []kiosk.Tile
+	for _, u := range users {
+		if u.Disabled {
+			continue
+		}
+		creds, err := e.cfg.Store.Credentials(u.ID)
+		if err != nil {
+			continue
+		}
+		for _, c := range creds {
+			if c.Attachment == kiosk.AttachPlatform {
+				tiles = append(tiles, kiosk.Tile{User: u.ID, DisplayName: u.DisplayName})
+				break
+			}
+		}
+	}
+	return tiles
+}
+
+// audit records an event; a failure to audit is logged loudly but does not
+// stop the terminal (the admin status shows it).
+func (e *Engine) audit(ev kiosk.AuditEvent) {
+	if ev.Time.IsZero() {
+		ev.Time = e.cfg.Clock.Now()
+	}
+	if ev.Detail == nil {
+		ev.Detail = map[string]string{}
+	}
+	ev.Detail["terminal"] = e.cfg.Terminal
+	if err := e.cfg.Store.Audit(ev); err != nil {
+		e.cfg.Log.Error("audit append failed", "event", ev.Type, "err", err)
+	}
+}
+
+// device runs fn, a device operation, in its own goroutine under a
+// timeout, then applies done with the engine locked, but only if the
+// ceremony that started it is still current.
+func (e *Engine) deviceLocked(timeout time.Duration, fn func(ctx context.Context) any, done func(result any)) {
+	gen := e.gen
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	if e.cer != nil {
+		e.cer.cancel = cancel
+	}
+	go func() {
+		defer cancel()
+		res := fn(ctx)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.gen != gen {
+			return
+		}
+		done(res)
+	}()
+}
+
+// zero overwrites a secret.
+func zero(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}

@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/policy"
+)
+
+// failures counts failed attempts over a sliding window, per person and
+// for the whole terminal, and derives the backoff.
+type failures struct {
+	pol      policy.Lockout
+	byUser   map[kiosk.UserID][]time.Time
+	terminal []time.Time
+	spiked   time.Time // last spike raised, so one burst raises one event
+}
+
+func newFailures(p policy.Lockout) *failures {
+	return &failures{pol: p, byUser: map[kiosk.UserID][]time.Time{}}
+}
+
+func (f *failures) prune(ts []time.Time, now time.Time) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= f.pol.Window {
+		i++
+	}
+	return ts[i:]
+}
+
+// add records a failure and reports whether the terminal just crossed the
+// spike threshold.
+func (f *failures) add(user kiosk.UserID, now time.Time) (spike bool) {
+	f.terminal = append(f.prune(f.terminal, now), now)
+	f.byUser[user] = append(f.prune(f.byUser[user], now), now)
+	if f.pol.Spike > 0 && len(f.terminal) >= f.pol.Spike && now.Sub(f.spiked) >= f.pol.Window {
+		f.spiked = now
+		return true
+	}
+	return false
+}
+
+// blockedUntil is when the person may try again, or zero.
+func (f *failures) blockedUntil(user kiosk.UserID, now time.Time) time.Time {
+	ts := f.prune(f.byUser[user], now)
+	f.byUser[user] = ts
+	over := len(ts) - f.pol.MaxFailures
+	if over < 0 {
+		return time.Time{}
+	}
+	d := f.pol.Backoff
+	for i := 0; i < over && d < f.pol.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, f.pol.MaxBackoff)
+	until := ts[len(ts)-1].Add(d)
+	if !now.Before(until) {
+		return time.Time{}
+	}
+	return until
+}
+
+// reset forgets a person's failures after a successful sign-in.
+func (f *failures) reset(user kiosk.UserID) { delete(f.byUser, user) }

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+)
+
+// ChooseUser starts a platform (TPM) sign-in for a lock-screen tile.
+func (e *Engine) ChooseUser(id kiosk.UserID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.view.State != kiosk.StateLocked || e.cer != nil {
+		return
+	}
+	u, err := e.cfg.Store.User(id)
+	e.startPlatformLocked(u, err)
+}
+
+// TypeUserName starts a platform sign-in for a typed name.
+func (e *Engine) TypeUserName(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.view.State != kiosk.StateLocked || e.cer != nil {
+		return
+	}
+	u, err := e.cfg.Store.UserByName(name)
+	e.startPlatformLocked(u, err)
+}
+
+func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
+	notHere := &kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1,
+		Detail: "no passkey for that name on this terminal"}
+	if err != nil {
+		e.lockLocked(notHere)
+		return
+	}
+	if ok, reason := e.platformStatus(); !ok {
+		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNoTPM, Tries: -1, Detail: reason})
+		return
+	}
+	cred, ok := e.platformCredentialLocked(u.ID)
+	if !ok {
+		e.lockLocked(notHere)
+		return
+	}
+	if e.backoffLocked(u.ID) {
+		return
+	}
+	c := e.beginLocked(signInPlatform)
+	c.user, c.platformCred = &u, &cred
+	if err := e.admitLocked(&u, kiosk.AttachPlatform); err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	e.view.Who = u.DisplayName
+	e.askPINLocked(kiosk.StateVerifying)
+}
+
+func (e *Engine) platformCredentialLocked(u kiosk.UserID) (kiosk.Credential, bool) {
+	creds, err := e.cfg.Store.Credentials(u)
+	if err != nil {
+		return kiosk.Credential{}, false
+	}
+	for _, c := range creds {
+		if c.Attachment == kiosk.AttachPlatform {
+			return c, true
+		}
+	}
+	return kiosk.Credential{}, false
+}
+
+// platformAssertLocked signs with the person's TPM key, the TPM checking
+// the PIN.
+func (e *Engine) platformAssertLocked(pin []byte) {
+	c := e.cer
+	hash, err := e.newClientDataLocked(fido.TypeGet)
+	if err != nil {
+		zero(pin)
+		e.failLocked("sign-in", err, nil)
+		return
+	}
+	cred := *c.platformCred
+	e.waitLocked(e.cfg.Timeouts.Device)
+	e.setLocked(kiosk.StateVerifying, kiosk.PromptWorking)
+	type result struct{ authData, sig []byte }
+	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
+		defer zero(pin)
+		ad, sig, err := e.cfg.Platform.Assert(ctx, cred, e.pol.RPID, hash, pin)
+		if err != nil {
+			return err
+		}
+		return result{ad, sig}
+	}, func(res any) {
+		if err, ok := res.(error); ok {
+			if kiosk.KindOf(err) == kiosk.KindPINInvalid {
+				e.uvErrorLocked("sign-in", err, nil)
+				return
+			}
+			e.failLocked("sign-in", err, cred.ID)
+			return
+		}
+		r := res.(result)
+		e.verifyLocked(cred, r.authData, r.sig, nil, func() { e.signedInLocked(cred, "") })
+	})
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/policy"
+)
+
+func TestEnrollmentCodeIsSingleUseAndChecked(t *testing.T) {
+	h := newHarness(t)
+	h.e.StartEnrollment("WRONG")
+	v := h.waitNotice(kiosk.NoticeBadEnrollmentCode)
+	if v.State != kiosk.StateLocked || !h.hasAudit("enroll-failed", "") {
+		t.Fatalf("view %+v", v)
+	}
+	h.enrollPlatform(alice, "ONCE", "135790")
+	h.drain()
+	h.e.StartEnrollment("ONCE")
+	h.waitNotice(kiosk.NoticeBadEnrollmentCode)
+	// A code that expired.
+	h.store.IssueCode("OLD", bob.ID, t0.Add(time.Minute))
+	h.clock.Advance(2 * time.Minute)
+	h.drain()
+	h.e.StartEnrollment("OLD")
+	h.waitNotice(kiosk.NoticeBadEnrollmentCode)
+}
+
+func TestAAGUIDBlockListAtEnrollmentAndSignIn(t *testing.T) {
+	k := newKey("k1", "4821", false)
+	blocked := policy.FormatAAGUID(k.Info.AAGUID)
+	h := newHarness(t)
+	h.enrollKey(k, alice, "C")
+	// Block the model after enrollment: sign-in refused.
+	h2 := newHarness(t, func(c *Config) {
+		c.Policy.AAGUIDBlock = []string{blocked}
+		c.Store = h.store
+	})
+	h2.store = h.store
+	h2.keys.Plug(k)
+	h2.waitPrompt(kiosk.PromptPIN)
+	h2.e.EnterPIN([]byte("4821"))
+	v := h2.waitNotice(kiosk.NoticeNotAllowed)
+	if v.Notice.Detail == "" || len(h2.sessions.Started) != 0 {
+		t.Fatalf("notice %+v", v.Notice)
+	}
+	// And enrollment refused.
+	h2.unplug(k)
+	h2.issueCode("C2", bob)
+	h2.e.StartEnrollment("C2")
+	h2.waitPrompt(kiosk.PromptEnrollChoose)
+	h2.e.ChooseAttachment(kiosk.AttachRoaming)
+	h2.waitPrompt(kiosk.PromptInsertKey)
+	h2.keys.Plug(k)
+	h2.waitNotice(kiosk.NoticeNotAllowed)
+}
+
+func TestPilotGroupsAndHours(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Policy.Roaming.Groups = []string{"nurses"}
+		c.Policy.Groups = []policy.GroupRules{{Group: "porters", Rules: policy.Rules{
+			Hours:      []policy.Window{{From: 22 * time.Hour, To: 6 * time.Hour}},
+			MaxSession: time.Hour, IdleTimeout: time.Minute, IdleWarning: 10 * time.Second, Program: []string{"/bin/true"},
+		}}}
+	})
+	// Bob (porters) cannot register a security key: only the platform is
+	// offered, and platform sign-in is outside his hours at 14:00.
+	h.issueCode("C", bob)
+	h.e.StartEnrollment("C")
+	h.waitPrompt(kiosk.PromptNewPIN)
+	h.e.EnterPIN([]byte("246810"))
+	h.waitPrompt(kiosk.PromptEnrollDone)
+	h.e.Cancel()
+	h.drain()
+	h.e.ChooseUser(bob.ID)
+	v := h.waitNotice(kiosk.NoticeNotAllowed)
+	if len(h.sessions.Started) != 0 {
+		t.Fatalf("signed in out of hours: %+v", v)
+	}
+	// At 23:00 the night shift may sign in, with its own session length.
+	h.clock.Advance(9 * time.Hour)
+	h.drain()
+	h.e.ChooseUser(bob.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("246810"))
+	h.waitState(kiosk.StateInSession)
+	if got := h.sessions.Last().Spec.MaxDuration; got != time.Hour {
+		t.Fatalf("porter session length %v", got)
+	}
+}
+
+func TestDisabledUserCannotSignIn(t *testing.T) {
+	h := newHarness(t)
+	h.enrollPlatform(alice, "C", "135790")
+	h.store.AddUser(kiosk.User{ID: "u-carol", Name: "carol", DisplayName: "Carol", Disabled: true})
+	h.e.TypeUserName("carol")
+	h.waitNotice(kiosk.NoticeNotAllowed)
+}

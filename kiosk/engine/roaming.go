@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"context"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+)
+
+// keyEvent handles a security key plugged in or pulled out.
+func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch ev.Type {
+	case kiosk.KeyPlugged:
+		e.keys[ev.Key.ID] = ev.Key
+		e.cfg.Log.Info("key plugged", "key", ev.Key.ID, "product", ev.Key.Product)
+		switch {
+		case e.view.State == kiosk.StateLocked && e.cer == nil:
+			e.startRoamingLocked(ev.Key)
+		case e.cer != nil && e.cer.kind == enrolling && e.view.Prompt == kiosk.PromptInsertKey:
+			e.enrollKeyLocked(ev.Key)
+		default:
+			e.publishLocked()
+		}
+	case kiosk.KeyRemoved:
+		delete(e.keys, ev.Key.ID)
+		e.cfg.Log.Info("key removed", "key", ev.Key.ID)
+		if e.cer != nil && e.cer.key.ID == ev.Key.ID {
+			e.audit(kiosk.AuditEvent{Type: "key-removed", User: e.cer.userID(), Outcome: "abandoned", Kind: kiosk.KindDeviceGone})
+			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeKeyRemoved, Kind: kiosk.KindDeviceGone, Tries: -1})
+			return
+		}
+		if s := e.sess; s != nil && s.keyID == ev.Key.ID && e.pol.KeyRemovalEndsSession {
+			e.endSessionLocked("key removed")
+			return
+		}
+		e.publishLocked()
+	}
+}
+
+// startRoamingLocked begins "tap and go": the key itself says who this is.
+func (e *Engine) startRoamingLocked(key kiosk.KeyInfo) {
+	// Per-group rules wait until the key has said who this is.
+	if !e.pol.Roaming.Enabled {
+		e.lockLocked(notice(e.pol.MethodAllowed(kiosk.AttachRoaming, nil)))
+		return
+	}
+	c := e.beginLocked(signInRoaming)
+	c.key = key
+	e.askUVLocked(kiosk.StateVerifying, func(uv kiosk.UV) { e.assertLocked(uv) })
+}
+
+// askUVLocked asks for user verification on the ceremony's key: the
+// fingerprint when the key has one, the PIN otherwise. run is called with
+// the fingerprint choice at once, or later from EnterPIN.
+func (e *Engine) askUVLocked(state kiosk.State, run func(kiosk.UV)) {
+	c := e.cer
+	switch {
+	case c.key.HasFingerprint:
+		run(kiosk.UV{Fingerprint: true})
+	case c.key.HasPIN:
+		e.askPINLocked(state)
+	default:
+		e.audit(kiosk.AuditEvent{Type: "key-without-pin", User: c.userID(), Outcome: kiosk.KindPINNotSet.String(), Kind: kiosk.KindPINNotSet})
+		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeKeyNeedsPIN, Kind: kiosk.KindPINNotSet, Tries: -1})
+	}
+}
+
+func (e *Engine) askPINLocked(state kiosk.State) {
+	e.view.PINMinLength = 4 // CTAP 2.1 §6.5.1: a key PIN has at least 4 code points
+	if e.cer.kind == signInPlatform || (e.cer.kind == enrolling && e.cer.attachment == kiosk.AttachPlatform) {
+		e.view.PINMinLength = e.pol.MinPINLength
+	}
+	e.waitLocked(e.cfg.Timeouts.PIN)
+	e.setLocked(state, kiosk.PromptPIN)
+}
+
+// assertLocked asks the key for every account it holds for our RP.
+func (e *Engine) assertLocked(uv kiosk.UV) {
+	c := e.cer
+	hash, err := e.newClientDataLocked(fido.TypeGet)
+	if err != nil {
+		e.failLocked("sign-in", err, nil)
+		return
+	}
+	prompt := kiosk.PromptTouchKey
+	if uv.Fingerprint {
+		prompt = kiosk.PromptFingerprint
+	}
+	e.waitLocked(e.cfg.Timeouts.Device)
+	e.setLocked(kiosk.StateVerifying, prompt)
+	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, UV: uv}
+	key := c.key.ID
+	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
+		defer zero(uv.PIN)
+		as, err := e.cfg.Keys.Assert(ctx, key, req)
+		if err != nil {
+			return err
+		}
+		return as
+	}, func(res any) {
+		if err, ok := res.(error); ok {
+			e.uvErrorLocked("sign-in", err, func(uv kiosk.UV) { e.assertLocked(uv) })
+			return
+		}
+		e.pickAccountLocked(res.([]kiosk.KeyAssertion))
+	})
+}
+
+// uvErrorLocked handles an error from a key operation that involved user
+// verification: a wrong PIN or fingerprint asks again with the tries left,
+// a locked fingerprint falls back to the PIN, anything else ends the
+// ceremony.
+func (e *Engine) uvErrorLocked(typ string, err error, retry func(kiosk.UV)) {
+	c := e.cer
+	switch kiosk.KindOf(err) {
+	case kiosk.KindPINInvalid:
+		e.recordFailureLocked(typ, err, nil)
+		if until := e.fails.blockedUntil(c.userID(), e.cfg.Clock.Now()); !until.IsZero() {
+			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
+			return
+		}
+		e.view.Notice = notice(err)
+		e.askPINLocked(e.view.State)
+		return
+	case kiosk.KindUVInvalid:
+		e.recordFailureLocked(typ, err, nil)
+		e.view.Notice = notice(err)
+		retry(kiosk.UV{Fingerprint: true})
+		return
+	case kiosk.KindUVBlocked:
+		e.audit(kiosk.AuditEvent{Type: "fingerprint-locked", User: c.userID(), Outcome: kiosk.KindUVBlocked.String(), Kind: kiosk.KindUVBlocked})
+		c.key.HasFingerprint = false
+		if c.key.HasPIN {
+			e.view.Notice = notice(err)
+			e.askPINLocked(e.view.State)
+			return
+		}
+	}
+	e.failLocked(typ, err, nil)
+}
+
+// pickAccountLocked shows the picker when the key holds several of our
+// accounts, or goes straight on with the only one.
+func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
+	c := e.cer
+	type known struct {
+		a    kiosk.KeyAssertion
+		name string
+	}
+	var ours []known
+	for _, a := range as {
+		cred, err := e.cfg.Store.Credential(a.CredentialID)
+		if err != nil {
+			continue
+		}
+		u, err := e.cfg.Store.User(cred.User)
+		if err != nil {
+			continue
+		}
+		ours = append(ours, known{a, u.DisplayName})
+	}
+	switch len(ours) {
+	case 0:
+		e.failLocked("sign-in", kiosk.Errorf(kiosk.KindNoCredentials, "sign-in", "the key holds no credential registered here"), nil)
+	case 1:
+		e.verifyRoamingLocked(ours[0].a)
+	default:
+		c.assertions = nil
+		e.view.Accounts = nil
+		for i, k := range ours {
+			c.assertions = append(c.assertions, k.a)
+			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.name, Name: k.a.UserName})
+		}
+		e.waitLocked(e.cfg.Timeouts.Picker)
+		e.setLocked(kiosk.StateIdentifying, kiosk.PromptChooseAccount)
+	}
+}
+
+// ChooseAccount answers the account picker.
+func (e *Engine) ChooseAccount(i int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.cer
+	if c == nil || e.view.Prompt != kiosk.PromptChooseAccount || i < 0 || i >= len(c.assertions) {
+		return
+	}
+	a := c.assertions[i]
+	c.assertions, e.view.Accounts = nil, nil
+	e.verifyRoamingLocked(a)
+}
+
+// verifyRoamingLocked checks an assertion from a key and signs the person
+// in.
+func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
+	c := e.cer
+	cred, err := e.cfg.Store.Credential(a.CredentialID)
+	if err != nil {
+		e.failLocked("sign-in", err, a.CredentialID)
+		return
+	}
+	if cred.Attachment != kiosk.AttachRoaming {
+		e.failLocked("sign-in", kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
+		return
+	}
+	e.verifyLocked(cred, a.AuthData, a.Signature, a.UserHandle, func() {
+		// The key's model must still be allowed, as registered and as it
+		// says now.
+		if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
+			e.failLocked("sign-in", err, cred.ID)
+			return
+		}
+		if err := e.pol.AAGUIDAllowed(c.key.AAGUID); err != nil {
+			e.failLocked("sign-in", err, cred.ID)
+			return
+		}
+		e.signedInLocked(cred, c.key.ID)
+	})
+}
+
+// verifyLocked runs the checks every sign-in shares: the person, policy,
+// the challenge (single use), and fido's §7.2 verification. then runs
+// when they pass.
+func (e *Engine) verifyLocked(cred kiosk.Credential, authData, sig, userHandle []byte, then func()) {
+	c := e.cer
+	user, err := e.cfg.Store.User(cred.User)
+	if err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	c.user = &user
+	e.view.Who = user.DisplayName
+	if e.backoffLocked(user.ID) {
+		return
+	}
+	if err := e.admitLocked(&user, cred.Attachment); err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	if err := e.challenges.Redeem(c.challenge); err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	res, err := fido.VerifyAssertion(fido.AssertionInput{
+		RPID: e.pol.RPID, Origin: e.pol.Origin, Challenge: c.challenge,
+		Credential: fido.StoredCredential{ID: cred.ID, PublicKey: cred.PublicKey, Counter: cred.Counter,
+			UserHandle: []byte(cred.User), BackupEligible: cred.BackupEligible},
+		CredentialID: cred.ID, AuthData: authData, ClientDataJSON: c.clientData, Signature: sig,
+		UserHandle: userHandle, RequireUV: e.pol.RequireUV,
+	})
+	if err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	if err := e.cfg.Store.RecordSignIn(cred.ID, res.Counter, e.cfg.Clock.Now()); err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	then()
+}

@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/policy"
+)
+
+// activeSession is the engine's side of a running session.
+type activeSession struct {
+	s        kiosk.Session
+	user     kiosk.User
+	credID   []byte
+	keyID    string // the key signed in with; "" for platform sign-in
+	rules    policy.Rules
+	started  time.Time
+	endsAt   time.Time
+	activity time.Time // last input to the kiosk's own window
+	running  bool
+	warning  bool
+	ending   bool
+	maxTimer kiosk.Timer
+	idle     kiosk.Timer
+}
+
+// signedInLocked: the person is verified; audit and start their session.
+func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
+	c := e.cer
+	user := *c.user
+	now := e.cfg.Clock.Now()
+	e.fails.reset(user.ID)
+	e.audit(kiosk.AuditEvent{Type: "sign-in", User: user.ID, Credential: cred.ID, Outcome: "ok",
+		Detail: map[string]string{"method": cred.Attachment.String()}})
+	rules := e.pol.RulesFor(user.Groups)
+	e.abandonLocked()
+	e.gen++
+	e.stopWaitLocked()
+	e.setLocked(kiosk.StateVerifying, kiosk.PromptWorking)
+	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: rules.MaxSession}
+	gen := e.gen
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeouts.Device)
+		defer cancel()
+		s, err := e.cfg.Sessions.Start(ctx, spec)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if err != nil {
+			e.audit(kiosk.AuditEvent{Type: "session-start-failed", User: user.ID, Outcome: kiosk.KindOf(err).String(),
+				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
+			e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Kind: kiosk.KindOf(err), Tries: -1, Detail: "the session could not start"})
+			return
+		}
+		if e.gen != gen {
+			// Something else happened meanwhile (should not: nothing else
+			// runs in this state); do not leave the session behind.
+			go s.End("superseded")
+			return
+		}
+		as := &activeSession{s: s, user: user, credID: cred.ID, keyID: keyID, rules: rules,
+			started: now, endsAt: now.Add(rules.MaxSession), activity: e.cfg.Clock.Now(), running: true}
+		e.sess = as
+		e.audit(kiosk.AuditEvent{Type: "session-start", User: user.ID, Credential: cred.ID, Outcome: "ok",
+			Detail: map[string]string{"session": s.ID(), "max": rules.MaxSession.String()}})
+		as.maxTimer = e.cfg.Clock.AfterFunc(rules.MaxSession, func() { e.endSession(as, "time is up") })
+		e.scheduleIdleLocked(as)
+		e.watchProgram(as)
+		e.view.Notice = nil
+		e.showSessionLocked()
+	}()
+}
+
+// watchProgram marks the program as exited when it exits.
+func (e *Engine) watchProgram(as *activeSession) {
+	exited := as.s.Exited()
+	go func() {
+		<-exited
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.sess != as || as.ending {
+			return
+		}
+		as.running = false
+		e.audit(kiosk.AuditEvent{Type: "program-exited", User: as.user.ID, Outcome: "exited",
+			Detail: map[string]string{"session": as.s.ID()}})
+		if e.view.State == kiosk.StateInSession {
+			e.showSessionLocked()
+		}
+	}()
+}
+
+// showSessionLocked shows the in-session screen.
+func (e *Engine) showSessionLocked() {
+	as := e.sess
+	creds, _ := e.cfg.Store.Credentials(as.user.ID)
+	sv := &kiosk.SessionView{User: as.user.ID, DisplayName: as.user.DisplayName, Started: as.started,
+		EndsAt: as.endsAt, ProgramRunning: as.running, BackupMissing: len(creds) < e.pol.MinCredentials}
+	prompt := kiosk.PromptSession
+	if as.warning {
+		prompt = kiosk.PromptIdleWarning
+		sv.IdleEndsAt = e.lastInput(as).Add(as.rules.IdleTimeout)
+	}
+	e.view.Session = sv
+	e.view.Who = as.user.DisplayName
+	e.setLocked(kiosk.StateInSession, prompt)
+}
+
+// lastInput is the later of input to our window and input to the session.
+func (e *Engine) lastInput(as *activeSession) time.Time {
+	t := as.activity
+	if in, ok := e.cfg.Sessions.(kiosk.InputIdle); ok {
+		if li := in.LastInput(); li.After(t) {
+			t = li
+		}
+	}
+	return t
+}
+
+// scheduleIdleLocked arms the idle timer for the earliest moment the
+// warning could be due; when it fires it looks at the real last input and
+// either warns, ends, or re-arms.
+func (e *Engine) scheduleIdleLocked(as *activeSession) {
+	if as.idle != nil {
+		as.idle.Stop()
+	}
+	now := e.cfg.Clock.Now()
+	last := e.lastInput(as)
+	warnAt := last.Add(as.rules.IdleTimeout - as.rules.IdleWarning)
+	endAt := last.Add(as.rules.IdleTimeout)
+	next := warnAt
+	if as.warning {
+		next = endAt
+	}
+	as.idle = e.cfg.Clock.AfterFunc(max(next.Sub(now), 0), func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.sess != as || as.ending {
+			return
+		}
+		now := e.cfg.Clock.Now()
+		last := e.lastInput(as)
+		switch {
+		case !now.Before(last.Add(as.rules.IdleTimeout)):
+			e.endSessionLocked("idle")
+			return
+		case !now.Before(last.Add(as.rules.IdleTimeout - as.rules.IdleWarning)):
+			if !as.warning {
+				as.warning = true
+				e.audit(kiosk.AuditEvent{Type: "idle-warning", User: as.user.ID, Outcome: "warned"})
+			}
+		default:
+			as.warning = false
+		}
+		e.scheduleIdleLocked(as)
+		if e.view.State == kiosk.StateInSession {
+			e.showSessionLocked()
+		}
+	})
+}
+
+// Activity reports input to the kiosk's window.
+func (e *Engine) Activity() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	as := e.sess
+	if as == nil || as.ending {
+		return
+	}
+	as.activity = e.cfg.Clock.Now()
+	if as.warning {
+		as.warning = false
+		if e.view.State == kiosk.StateInSession {
+			e.showSessionLocked()
+		}
+	}
+	e.scheduleIdleLocked(as)
+}
+
+// StillHere answers the idle warning.
+func (e *Engine) StillHere() { e.Activity() }
+
+// SignOut ends the session.
+func (e *Engine) SignOut() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess != nil {
+		e.endSessionLocked("signed out")
+	}
+}
+
+// EndSession ends the session for an administrator.
+func (e *Engine) EndSession(cause string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess == nil {
+		return false
+	}
+	e.endSessionLocked(cause)
+	return true
+}
+
+// RelaunchProgram starts the session program again.
+func (e *Engine) RelaunchProgram() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	as := e.sess
+	if as == nil || as.running || as.ending {
+		return
+	}
+	if err := as.s.Relaunch(); err != nil {
+		e.audit(kiosk.AuditEvent{Type: "program-relaunch-failed", User: as.user.ID, Outcome: kiosk.KindOf(err).String(),
+			Detail: map[string]string{"error": err.Error()}})
+		return
+	}
+	as.running = true
+	e.watchProgram(as)
+	e.showSessionLocked()
+}
+
+func (e *Engine) endSession(as *activeSession, cause string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess == as {
+		e.endSessionLocked(cause)
+	}
+}
+
+// endSessionLocked ends the session: every process stopped, the workspace
+// wiped and checked, the result audited. A wipe that leaves anything
+// behind takes the terminal out of service: the next person must not see
+// the last one's files.
+func (e *Engine) endSessionLocked(cause string) {
+	as := e.sess
+	if as == nil || as.ending {
+		return
+	}
+	as.ending = true
+	as.maxTimer.Stop()
+	if as.idle != nil {
+		as.idle.Stop()
+	}
+	e.abandonLocked()
+	e.gen++
+	e.stopWaitLocked()
+	e.setLocked(kiosk.StateEnding, kiosk.PromptWorking)
+	go func() {
+		rep, err := as.s.End(cause)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.sess = nil
+		detail := map[string]string{
+			"session": as.s.ID(), "cause": cause,
+			"processes": strconv.Itoa(rep.Processes), "files": strconv.Itoa(rep.Files),
+			"bytes": strconv.FormatInt(rep.Bytes, 10), "duration": rep.Duration.String(),
+		}
+		e.audit(kiosk.AuditEvent{Type: "session-end", User: as.user.ID, Credential: as.credID, Outcome: cause, Detail: detail})
+		if err != nil || !rep.Clean() {
+			reason := fmt.Sprintf("the last session was not wiped completely (%d processes, %d files left)", rep.RemainingProcs, rep.RemainingFiles)
+			if err != nil {
+				reason = "the last session could not be wiped: " + err.Error()
+			}
+			e.audit(kiosk.AuditEvent{Type: "wipe", User: as.user.ID, Outcome: "incomplete", Kind: kiosk.KindOf(err), Detail: map[string]string{"reason": reason}})
+			e.outOfServiceLocked(reason)
+			return
+		}
+		e.audit(kiosk.AuditEvent{Type: "wipe", User: as.user.ID, Outcome: "ok", Detail: detail})
+		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: cause})
+	}()
+}

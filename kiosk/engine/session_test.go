@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/kiosktest"
+)
+
+// signedIn signs alice in with a platform passkey and returns the session.
+func signedIn(t *testing.T, h *harness) *kiosktest.Session {
+	t.Helper()
+	h.enrollPlatform(alice, "C", "135790")
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	h.waitState(kiosk.StateInSession)
+	return h.sessions.Last()
+}
+
+func TestIdleWarningThenActivityKeepsTheSession(t *testing.T) {
+	h := newHarness(t)
+	s := signedIn(t, h)
+	h.clock.Advance(4 * time.Minute) // idle timeout 5 min, warning 60 s before
+	v := h.waitPrompt(kiosk.PromptIdleWarning)
+	if !v.Session.IdleEndsAt.Equal(t0.Add(5 * time.Minute)) {
+		t.Fatalf("idle ends at %v", v.Session.IdleEndsAt)
+	}
+	h.e.StillHere()
+	h.waitPrompt(kiosk.PromptSession)
+	h.clock.Advance(3 * time.Minute)
+	if s.Ended() != "" {
+		t.Fatalf("session ended (%s) despite activity", s.Ended())
+	}
+	h.clock.Advance(2 * time.Minute) // 4 min after the last activity: warning again
+	h.waitPrompt(kiosk.PromptIdleWarning)
+	h.clock.Advance(time.Minute)
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	if s.Ended() != "idle" || !h.hasAudit("session-end", "idle") || !h.hasAudit("wipe", "ok") {
+		t.Fatalf("ended %q, audit %v", s.Ended(), h.auditTypes())
+	}
+}
+
+// The session program's own input counts as activity (kiosk.InputIdle).
+type sessionsWithInput struct {
+	*kiosktest.Sessions
+	last func() time.Time
+}
+
+func (s sessionsWithInput) LastInput() time.Time { return s.last() }
+
+func TestInputToTheSessionCountsAsActivity(t *testing.T) {
+	var lastInput time.Time
+	var h *harness
+	h = newHarness(t, func(c *Config) {
+		c.Sessions = sessionsWithInput{c.Sessions.(*kiosktest.Sessions), func() time.Time { return lastInput }}
+	})
+	s := signedIn(t, h)
+	lastInput = t0.Add(3 * time.Minute)
+	h.clock.Advance(5 * time.Minute)
+	if s.Ended() != "" {
+		t.Fatal("session ended although its program had input 2 minutes ago")
+	}
+	h.clock.Advance(3 * time.Minute)
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	if s.Ended() != "idle" {
+		t.Fatalf("ended %q", s.Ended())
+	}
+}
+
+func TestMaximumDurationEndsTheSession(t *testing.T) {
+	h := newHarness(t)
+	s := signedIn(t, h)
+	for i := 0; i < 8*60/4; i++ {
+		h.clock.Advance(4 * time.Minute)
+		h.e.Activity()
+	}
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	if s.Ended() != "time is up" {
+		t.Fatalf("ended %q", s.Ended())
+	}
+}
+
+func TestPullingTheKeyEndsTheSession(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	h.waitState(kiosk.StateInSession)
+	h.keys.Unplug(k)
+	v := h.waitNotice(kiosk.NoticeSessionEnded)
+	if v.Notice.Detail != "key removed" || h.sessions.Last().Ended() != "key removed" {
+		t.Fatalf("notice %+v", v.Notice)
+	}
+}
+
+func TestProgramExitOffersRelaunch(t *testing.T) {
+	h := newHarness(t)
+	s := signedIn(t, h)
+	s.Exit()
+	h.waitFor("program exited", func(v kiosk.View) bool { return v.Session != nil && !v.Session.ProgramRunning })
+	h.e.RelaunchProgram()
+	h.waitFor("program running", func(v kiosk.View) bool { return v.Session != nil && v.Session.ProgramRunning })
+	if s.Relaunches != 1 {
+		t.Fatalf("relaunches %d", s.Relaunches)
+	}
+}
+
+func TestIncompleteWipeTakesTheTerminalOutOfService(t *testing.T) {
+	h := newHarness(t)
+	h.sessions.Report = kiosk.WipeReport{Processes: 3, RemainingFiles: 2}
+	signedIn(t, h)
+	h.e.SignOut()
+	v := h.waitState(kiosk.StateOutOfService)
+	if v.OutOfService == "" || !h.hasAudit("wipe", "incomplete") {
+		t.Fatalf("view %+v audit %v", v, h.auditTypes())
+	}
+	// Out of service, nobody can sign in.
+	h.e.ChooseUser(alice.ID)
+	if h.e.View().State != kiosk.StateOutOfService {
+		t.Fatal("left out of service")
+	}
+}
+
+func TestSessionThatCannotStartReturnsToLock(t *testing.T) {
+	h := newHarness(t)
+	h.enrollPlatform(alice, "C", "135790")
+	h.sessions.Err = kiosk.Errorf(kiosk.KindUnknown, "session", "bwrap missing")
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	v := h.waitNotice(kiosk.NoticeSessionEnded)
+	if v.State != kiosk.StateLocked || !h.hasAudit("session-start-failed", "") {
+		t.Fatalf("view %+v audit %v", v, h.auditTypes())
+	}
+}
+
+func TestAddBackupFromTheSession(t *testing.T) {
+	h := newHarness(t)
+	signedIn(t, h)
+	if !h.e.View().Session.BackupMissing {
+		t.Fatal("one credential, backup not suggested")
+	}
+	h.e.AddBackup()
+	h.waitPrompt(kiosk.PromptInsertKey) // platform already registered: straight to the key
+	k := newKey("backup", "4821", false)
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	v := h.waitPrompt(kiosk.PromptEnrollDone)
+	if v.Notice.Code != kiosk.NoticeEnrolled {
+		t.Fatalf("notice %+v", v.Notice)
+	}
+	h.e.Cancel()
+	v = h.waitPrompt(kiosk.PromptSession)
+	if v.Session.BackupMissing {
+		t.Fatal("backup still suggested after registering one")
+	}
+}

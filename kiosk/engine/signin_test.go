@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+func TestSecurityKeyEnrollThenTapAndGoWithPIN(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "CODE-1")
+	if !h.hasAudit("enroll", "ok") {
+		t.Fatalf("enrollment not audited: %v", h.auditTypes())
+	}
+
+	h.keys.Plug(k)
+	v := h.waitPrompt(kiosk.PromptPIN)
+	if v.State != kiosk.StateVerifying || v.Deadline.IsZero() || v.PINMinLength != 4 {
+		t.Fatalf("PIN prompt view %+v", v)
+	}
+	h.e.EnterPIN([]byte("4821"))
+	v = h.waitState(kiosk.StateInSession)
+	if v.Session == nil || v.Session.User != alice.ID || !v.Session.ProgramRunning || !v.Session.BackupMissing {
+		t.Fatalf("session view %+v", v.Session)
+	}
+	if s := h.sessions.Last(); s == nil || s.Spec.User.ID != alice.ID || s.Spec.MaxDuration != 8*time.Hour {
+		t.Fatalf("session started with %+v", s)
+	}
+	if !h.hasAudit("sign-in", "ok") || !h.hasAudit("session-start", "ok") {
+		t.Fatalf("audit: %v", h.auditTypes())
+	}
+	cred, _ := h.store.Credentials(alice.ID)
+	if cred[0].Counter != 1 || !cred[0].LastUsed.Equal(t0) {
+		t.Fatalf("stored credential not updated: %+v", cred[0])
+	}
+}
+
+func TestWrongPINShowsTriesThenReplugAfterThree(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	for want := 7; want >= 6; want-- {
+		h.e.EnterPIN([]byte("0000"))
+		v := h.waitFor("wrong PIN notice", func(v kiosk.View) bool {
+			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Code == kiosk.NoticeWrongPIN && v.Notice.Tries == want
+		})
+		if v.State != kiosk.StateVerifying {
+			t.Fatalf("state %v", v.State)
+		}
+	}
+	h.e.EnterPIN([]byte("0000"))
+	v := h.waitNotice(kiosk.NoticeReplugKey)
+	if v.State != kiosk.StateLocked {
+		t.Fatalf("after the third wrong PIN: state %v", v.State)
+	}
+	if k.PINRetries() != 5 {
+		t.Fatalf("key retries %d, want 5", k.PINRetries())
+	}
+	if n := len(h.sessions.Started); n != 0 {
+		t.Fatalf("%d sessions started", n)
+	}
+}
+
+func TestFingerprintSignInAndFallbackToPIN(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("bio", "4821", true)
+	h.enrollKey(k, alice, "C")
+
+	h.keys.Plug(k)
+	h.waitState(kiosk.StateInSession)
+	h.e.SignOut()
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	h.unplug(k)
+
+	// A finger the key does not know: tries left, then locked, then PIN.
+	k.Fingerprint = false
+	h.drain()
+	h.keys.Plug(k)
+	v := h.waitFor("fingerprint failed", func(v kiosk.View) bool {
+		return v.Notice != nil && v.Notice.Code == kiosk.NoticeFingerprintFailed && v.Notice.Tries == 4
+	})
+	if v.Prompt != kiosk.PromptFingerprint {
+		t.Fatalf("prompt %v", v.Prompt)
+	}
+	v = h.waitNotice(kiosk.NoticeFingerprintLocked)
+	if v.Prompt != kiosk.PromptPIN {
+		t.Fatalf("fingerprint locked but prompt %v", v.Prompt)
+	}
+	h.e.EnterPIN([]byte("4821"))
+	h.waitState(kiosk.StateInSession)
+	if !h.hasAudit("fingerprint-locked", "") {
+		t.Fatalf("audit: %v", h.auditTypes())
+	}
+}
+
+func TestOneKeySeveralAccountsOffersAPicker(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("shared", "4821", false)
+	h.enrollKey(k, alice, "C1")
+	h.enrollKey(k, bob, "C2")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	v := h.waitPrompt(kiosk.PromptChooseAccount)
+	if v.State != kiosk.StateIdentifying || len(v.Accounts) != 2 {
+		t.Fatalf("picker view %+v", v)
+	}
+	pick := -1
+	for _, a := range v.Accounts {
+		if a.DisplayName == bob.DisplayName {
+			pick = a.Index
+		}
+	}
+	h.e.ChooseAccount(pick)
+	v = h.waitState(kiosk.StateInSession)
+	if v.Session.User != bob.ID {
+		t.Fatalf("signed in %v, want bob", v.Session.User)
+	}
+}
+
+func TestUnknownKeyIsRefused(t *testing.T) {
+	h := newHarness(t)
+	stranger := newKey("stranger", "1111", false)
+	// The key holds a credential for us made elsewhere: enroll then forget.
+	h2 := newHarness(t)
+	h2.enrollKey(stranger, alice, "X")
+	h.keys.Plug(stranger)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("1111"))
+	v := h.waitNotice(kiosk.NoticeUnknownKey)
+	if v.State != kiosk.StateLocked || len(h.sessions.Started) != 0 {
+		t.Fatalf("view %+v", v)
+	}
+}
+
+func TestPINPromptTimesOutToLockScreen(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	h.keys.Plug(k)
+	v := h.waitPrompt(kiosk.PromptPIN)
+	h.clock.Advance(v.Deadline.Sub(h.clock.Now()))
+	v = h.waitNotice(kiosk.NoticeTimedOut)
+	if v.State != kiosk.StateLocked {
+		t.Fatalf("state %v", v.State)
+	}
+	// A PIN typed after the deadline does nothing.
+	h.e.EnterPIN([]byte("4821"))
+	if h.e.View().State != kiosk.StateLocked || len(h.sessions.Started) != 0 {
+		t.Fatal("late PIN signed someone in")
+	}
+}
+
+func TestNoTouchTimesOutAndCancelsTheDevice(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("bio", "4821", true)
+	h.enrollKey(k, alice, "C")
+	k.Hang = true
+	h.keys.Plug(k)
+	v := h.waitPrompt(kiosk.PromptFingerprint)
+	h.clock.Advance(v.Deadline.Sub(h.clock.Now()))
+	h.waitNotice(kiosk.NoticeTimedOut)
+	if !h.hasAudit("timeout", "timeout") {
+		t.Fatalf("audit: %v", h.auditTypes())
+	}
+}
+
+func TestKeyPulledMidCeremony(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.keys.Unplug(k)
+	v := h.waitNotice(kiosk.NoticeKeyRemoved)
+	if v.State != kiosk.StateLocked || v.KeyPresent {
+		t.Fatalf("view %+v", v)
+	}
+}
+
+func TestClonedKeyCounterIsRefusedAndAudited(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	h.waitState(kiosk.StateInSession)
+	h.e.SignOut()
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	h.unplug(k)
+	k.Authenticator(0).Count = 0 // a clone made before the last sign-in
+	h.drain()
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	v := h.waitNotice(kiosk.NoticeVerificationFailed)
+	if v.Notice.Kind != kiosk.KindCounterRegression || len(h.sessions.Started) != 1 {
+		t.Fatalf("notice %+v, sessions %d", v.Notice, len(h.sessions.Started))
+	}
+	if !h.hasAudit("possible-clone", "") {
+		t.Fatalf("audit: %v", h.auditTypes())
+	}
+}
+
+func TestBackoffAfterRepeatedFailures(t *testing.T) {
+	h := newHarness(t)
+	h.enrollPlatform(alice, "C", "135790")
+	h.platform.MaxTries = 100
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	for i := 1; i <= 4; i++ {
+		h.e.EnterPIN([]byte("000000"))
+		h.waitFor("wrong PIN", func(v kiosk.View) bool {
+			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Code == kiosk.NoticeWrongPIN && v.Notice.Tries == 100-i
+		})
+	}
+	h.e.EnterPIN([]byte("000000"))
+	v := h.waitNotice(kiosk.NoticeTooManyAttempts)
+	if v.State != kiosk.StateLocked || !v.Notice.Until.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("backoff view %+v notice %+v", v.State, v.Notice)
+	}
+	// Still in backoff: choosing the tile is refused without asking the TPM.
+	signs := h.platform.Signs
+	h.e.ChooseUser(alice.ID)
+	h.waitNotice(kiosk.NoticeTooManyAttempts)
+	h.clock.Advance(31 * time.Second)
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	h.waitState(kiosk.StateInSession)
+	if h.platform.Signs != signs+1 || !h.hasAudit("lockout", "backoff") {
+		t.Fatalf("signs %d→%d, audit %v", signs, h.platform.Signs, h.auditTypes())
+	}
+}

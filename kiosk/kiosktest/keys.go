@@ -1,0 +1,218 @@
+package kiosktest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"passkiosk/fido"
+	"passkiosk/fido/fidotest"
+	"passkiosk/kiosk"
+)
+
+// Key is a fake security key: real signatures (fidotest.Authenticator per
+// account), CTAP's PIN retry rules, a fingerprint sensor, and switches.
+type Key struct {
+	Info kiosk.KeyInfo
+
+	mu          sync.Mutex
+	pin         string
+	pinRetries  int
+	inARow      int
+	uvRetries   int
+	Fingerprint bool // next fingerprint attempts match
+	// Hang makes operations wait for their context (no touch).
+	Hang bool
+	// Err, when set, is returned by the next operation.
+	Err      error
+	accounts []*account
+}
+
+type account struct {
+	auth   *fidotest.Authenticator
+	rpID   string
+	userID []byte
+	name   string
+}
+
+// NewKey returns a key with a PIN (empty: none) and optionally a
+// fingerprint sensor.
+func NewKey(id, pin string, fingerprint bool) *Key {
+	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true}
+	k.Info = kiosk.KeyInfo{ID: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
+	copy(k.Info.AAGUID[:], "fake-key-aaguid!")
+	return k
+}
+
+// PINRetries is the key's remaining PIN tries.
+func (k *Key) PINRetries() int { k.mu.Lock(); defer k.mu.Unlock(); return k.pinRetries }
+
+// Replug clears the power-cycle block (three wrong PINs in a row).
+func (k *Key) Replug() { k.mu.Lock(); defer k.mu.Unlock(); k.inARow = 0 }
+
+// Authenticator returns the account's test authenticator, to misbehave.
+func (k *Key) Authenticator(i int) *fidotest.Authenticator { return k.accounts[i].auth }
+
+func (k *Key) verify(ctx context.Context, uv kiosk.UV) error {
+	if k.Hang {
+		k.mu.Unlock()
+		<-ctx.Done()
+		k.mu.Lock()
+		return kiosk.E(kiosk.KindTimeout, "fake key", ctx.Err())
+	}
+	if err := k.Err; err != nil {
+		k.Err = nil
+		return err
+	}
+	if uv.Fingerprint {
+		if !k.Info.HasFingerprint {
+			return kiosk.Errorf(kiosk.KindDevice, "fake key", "no fingerprint sensor")
+		}
+		if k.uvRetries == 0 {
+			return kiosk.Errorf(kiosk.KindUVBlocked, "fake key", "fingerprint blocked")
+		}
+		if !k.Fingerprint {
+			k.uvRetries--
+			if k.uvRetries == 0 {
+				return kiosk.Errorf(kiosk.KindUVBlocked, "fake key", "fingerprint blocked")
+			}
+			return kiosk.WithTries(kiosk.KindUVInvalid, "fake key", k.uvRetries, fmt.Errorf("no match"))
+		}
+		k.uvRetries = 5
+		return nil
+	}
+	switch {
+	case k.pinRetries == 0:
+		return kiosk.Errorf(kiosk.KindPINBlocked, "fake key", "PIN blocked")
+	case k.inARow >= 3:
+		return kiosk.Errorf(kiosk.KindPINAuthBlocked, "fake key", "re-plug")
+	case string(uv.PIN) != k.pin:
+		k.pinRetries--
+		k.inARow++
+		if k.pinRetries == 0 {
+			return kiosk.Errorf(kiosk.KindPINBlocked, "fake key", "PIN blocked")
+		}
+		if k.inARow >= 3 {
+			return kiosk.Errorf(kiosk.KindPINAuthBlocked, "fake key", "re-plug")
+		}
+		return kiosk.WithTries(kiosk.KindPINInvalid, "fake key", k.pinRetries, fmt.Errorf("wrong PIN"))
+	}
+	k.pinRetries, k.inARow = 8, 0
+	return nil
+}
+
+func (k *Key) assert(ctx context.Context, req kiosk.AssertRequest) ([]kiosk.KeyAssertion, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.verify(ctx, req.UV); err != nil {
+		return nil, err
+	}
+	var out []kiosk.KeyAssertion
+	for _, a := range k.accounts {
+		if a.rpID != req.RPID {
+			continue
+		}
+		if len(req.AllowList) > 0 && !containsID(req.AllowList, a.auth.CredID) {
+			continue
+		}
+		ad, sig := a.auth.GetAssertionHash(req.RPID, req.ClientDataHash)
+		out = append(out, kiosk.KeyAssertion{CredentialID: a.auth.CredID, AuthData: ad, Signature: sig,
+			UserHandle: a.userID, UserName: a.name, DisplayName: a.name})
+	}
+	if len(out) == 0 {
+		return nil, kiosk.Errorf(kiosk.KindNoCredentials, "fake key", "no credentials")
+	}
+	return out, nil
+}
+
+func (k *Key) makeCredential(ctx context.Context, req kiosk.MakeCredentialRequest) (kiosk.KeyAttestation, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.verify(ctx, req.UV); err != nil {
+		return kiosk.KeyAttestation{}, err
+	}
+	for _, a := range k.accounts {
+		if containsID(req.Exclude, a.auth.CredID) {
+			return kiosk.KeyAttestation{}, kiosk.Errorf(kiosk.KindExcluded, "fake key", "excluded")
+		}
+	}
+	auth := fidotest.NewAuthenticator(fido.AlgES256)
+	auth.AAGUID = k.Info.AAGUID
+	k.accounts = append(k.accounts, &account{auth: auth, rpID: req.RPID, userID: req.UserID, name: req.UserName})
+	return kiosk.KeyAttestation{AttestationObject: auth.MakeCredentialHash(req.RPID, req.ClientDataHash)}, nil
+}
+
+func containsID(list [][]byte, id []byte) bool {
+	for _, x := range list {
+		if bytes.Equal(x, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys is a fake RoamingKeys port.
+type Keys struct {
+	mu     sync.Mutex
+	keys   map[string]*Key
+	events chan kiosk.KeyEvent
+}
+
+func NewKeys() *Keys {
+	return &Keys{keys: map[string]*Key{}, events: make(chan kiosk.KeyEvent, 16)}
+}
+
+// Plug plugs k in and sends the event.
+func (ks *Keys) Plug(k *Key) {
+	ks.mu.Lock()
+	ks.keys[k.Info.ID] = k
+	ks.mu.Unlock()
+	ks.events <- kiosk.KeyEvent{Type: kiosk.KeyPlugged, Key: k.Info}
+}
+
+// Unplug removes k and sends the event.
+func (ks *Keys) Unplug(k *Key) {
+	ks.mu.Lock()
+	delete(ks.keys, k.Info.ID)
+	ks.mu.Unlock()
+	ks.events <- kiosk.KeyEvent{Type: kiosk.KeyRemoved, Key: k.Info}
+}
+
+func (ks *Keys) Events() <-chan kiosk.KeyEvent { return ks.events }
+
+func (ks *Keys) Present() []kiosk.KeyInfo {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	var out []kiosk.KeyInfo
+	for _, k := range ks.keys {
+		out = append(out, k.Info)
+	}
+	return out
+}
+
+func (ks *Keys) key(id string) (*Key, error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	k, ok := ks.keys[id]
+	if !ok {
+		return nil, kiosk.Errorf(kiosk.KindDeviceGone, "fake key", "key %s is not plugged in", id)
+	}
+	return k, nil
+}
+
+func (ks *Keys) Assert(ctx context.Context, id string, req kiosk.AssertRequest) ([]kiosk.KeyAssertion, error) {
+	k, err := ks.key(id)
+	if err != nil {
+		return nil, err
+	}
+	return k.assert(ctx, req)
+}
+
+func (ks *Keys) MakeCredential(ctx context.Context, id string, req kiosk.MakeCredentialRequest) (kiosk.KeyAttestation, error) {
+	k, err := ks.key(id)
+	if err != nil {
+		return kiosk.KeyAttestation{}, err
+	}
+	return k.makeCredential(ctx, req)
+}

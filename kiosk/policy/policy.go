@@ -1,0 +1,299 @@
+// Package policy is the appliance's authentication-methods policy and
+// conditional rules: which authenticators may be used (per group, for
+// pilot rollouts), which authenticator models (AAGUID allow and block
+// lists, attestation with trust anchors), user verification, PIN length,
+// how many credentials a person should have, and per-group rules (hours,
+// session length, idle timeout, the session program), plus lockout and
+// backoff after failures.
+//
+// Decisions here are pure functions of the policy, the person and the
+// time; the engine calls them and audits the outcome. It imports only the
+// standard library and kiosk.
+package policy
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Policy is one version of the policy.
+type Policy struct {
+	Version int
+
+	// RPID is the relying-party ID credentials are scoped to, and Origin
+	// the origin the kiosk puts in client data. RPName is shown by keys.
+	RPID   string
+	RPName string
+	Origin string
+
+	Platform Method // TPM passkeys on this terminal
+	Roaming  Method // USB security keys
+
+	// AAGUIDAllow, when not empty, lists the only authenticator models
+	// allowed; AAGUIDBlock lists models refused. Both are checked at
+	// enrollment and at every sign-in.
+	AAGUIDAllow []string
+	AAGUIDBlock []string
+
+	// RequireAttestation refuses security keys whose attestation does not
+	// chain to one of TrustAnchors (PEM certificates).
+	RequireAttestation bool
+	TrustAnchors       []string
+
+	// RequireUV requires user verification (PIN or fingerprint) at every
+	// sign-in and enrollment.
+	RequireUV bool
+	// MinPINLength is the shortest PIN for a platform passkey.
+	MinPINLength int
+	// MinCredentials is how many credentials a person should have; fewer
+	// and the session screen suggests registering a backup.
+	MinCredentials int
+	// ShowTiles shows recent users on the lock screen. Off for privacy.
+	ShowTiles bool
+	// KeyRemovalEndsSession ends a session signed in with a security key
+	// when that key is pulled out.
+	KeyRemovalEndsSession bool
+
+	// Default applies to people in none of Groups.
+	Default Rules
+	// Groups apply in order: a person gets the rules of the first group
+	// here that they belong to.
+	Groups []GroupRules
+
+	Lockout Lockout
+
+	anchors *x509.CertPool
+}
+
+// Method is an authentication method's switch, with an optional pilot
+// group list.
+type Method struct {
+	Enabled bool
+	// Groups, when not empty, limits the method to members of these
+	// groups (pilot rollout).
+	Groups []string
+}
+
+// GroupRules are the rules for one group.
+type GroupRules struct {
+	Group string
+	Rules
+}
+
+// Rules are conditional rules for a person.
+type Rules struct {
+	// Hours, when not empty, are the only times sign-in is allowed.
+	Hours       []Window
+	MaxSession  time.Duration
+	IdleTimeout time.Duration
+	// IdleWarning is how long before the idle timeout the warning shows.
+	IdleWarning time.Duration
+	Program     []string
+}
+
+// Window is a weekly time window. From after To crosses midnight (a night
+// shift 22:00–06:00 belongs to the day it starts on).
+type Window struct {
+	Days []time.Weekday // empty means every day
+	From time.Duration  // since midnight
+	To   time.Duration
+}
+
+// Lockout is what happens after failed sign-ins: after MaxFailures within
+// Window, each further failure doubles a backoff starting at Backoff, up
+// to MaxBackoff; Spike failures within Window across the terminal raise an
+// audit "spike" event.
+type Lockout struct {
+	MaxFailures int
+	Window      time.Duration
+	Backoff     time.Duration
+	MaxBackoff  time.Duration
+	Spike       int
+}
+
+// Default is the policy a new appliance starts with: both methods on,
+// UV required, PIN of at least 6 digits, a backup credential suggested,
+// 8-hour sessions ending after 5 idle minutes with a 60-second warning.
+func Default() Policy {
+	return Policy{
+		Version: 1,
+		RPID:    "passkiosk.local", RPName: "passkiosk", Origin: "https://passkiosk.local",
+		Platform: Method{Enabled: true}, Roaming: Method{Enabled: true},
+		RequireUV: true, MinPINLength: 6, MinCredentials: 2, ShowTiles: true,
+		KeyRemovalEndsSession: true,
+		Default: Rules{
+			MaxSession: 8 * time.Hour, IdleTimeout: 5 * time.Minute, IdleWarning: 60 * time.Second,
+			Program: []string{"/bin/sh", "-c", "exec sleep infinity"},
+		},
+		Lockout: Lockout{MaxFailures: 5, Window: 15 * time.Minute, Backoff: 30 * time.Second, MaxBackoff: 15 * time.Minute, Spike: 20},
+	}
+}
+
+// Validate checks the policy and prepares its trust anchors. Errors name
+// the field at fault.
+func (p *Policy) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if p.RPID == "" || strings.ContainsAny(p.RPID, "/: ") {
+		bad("rp_id", "must be a domain name like passkiosk.local, got %q", p.RPID)
+	}
+	if !strings.HasPrefix(p.Origin, "https://") {
+		bad("origin", "must start with https://, got %q", p.Origin)
+	}
+	if !p.Platform.Enabled && !p.Roaming.Enabled {
+		bad("methods", "at least one of platform and roaming must be enabled")
+	}
+	for i, s := range p.AAGUIDAllow {
+		if _, err := ParseAAGUID(s); err != nil {
+			bad(fmt.Sprintf("aaguid_allow[%d]", i), "%v", err)
+		}
+	}
+	for i, s := range p.AAGUIDBlock {
+		if _, err := ParseAAGUID(s); err != nil {
+			bad(fmt.Sprintf("aaguid_block[%d]", i), "%v", err)
+		}
+	}
+	if p.MinPINLength < 4 || p.MinPINLength > 63 {
+		bad("min_pin_length", "must be 4..63, got %d", p.MinPINLength)
+	}
+	if p.MinCredentials < 1 {
+		bad("min_credentials", "must be at least 1, got %d", p.MinCredentials)
+	}
+	p.anchors = nil
+	if len(p.TrustAnchors) > 0 {
+		p.anchors = x509.NewCertPool()
+		for i, pem := range p.TrustAnchors {
+			if !p.anchors.AppendCertsFromPEM([]byte(pem)) {
+				bad(fmt.Sprintf("trust_anchors[%d]", i), "not a PEM certificate")
+			}
+		}
+	}
+	if p.RequireAttestation && len(p.TrustAnchors) == 0 {
+		bad("require_attestation", "needs trust_anchors")
+	}
+	validateRules := func(field string, r Rules) {
+		if r.MaxSession <= 0 {
+			bad(field+".max_session", "must be positive")
+		}
+		if r.IdleTimeout <= 0 {
+			bad(field+".idle_timeout", "must be positive")
+		}
+		if r.IdleWarning < 0 || r.IdleWarning >= r.IdleTimeout {
+			bad(field+".idle_warning", "must be shorter than idle_timeout")
+		}
+		if len(r.Program) == 0 {
+			bad(field+".program", "must name the session program")
+		}
+		for i, w := range r.Hours {
+			if w.From < 0 || w.From >= 24*time.Hour || w.To <= 0 || w.To > 24*time.Hour || w.From == w.To {
+				bad(fmt.Sprintf("%s.hours[%d]", field, i), "must be a window within a day, got %v-%v", w.From, w.To)
+			}
+		}
+	}
+	validateRules("default", p.Default)
+	for i, g := range p.Groups {
+		if g.Group == "" {
+			bad(fmt.Sprintf("groups[%d].group", i), "must name a group")
+		}
+		validateRules(fmt.Sprintf("groups[%d]", i), g.Rules)
+	}
+	if p.Lockout.MaxFailures < 1 || p.Lockout.Window <= 0 || p.Lockout.Backoff <= 0 || p.Lockout.MaxBackoff < p.Lockout.Backoff {
+		bad("lockout", "needs max_failures ≥ 1, a window, and 0 < backoff ≤ max_backoff")
+	}
+	return errors.Join(errs...)
+}
+
+// TrustAnchors returns the parsed anchors (after Validate), or nil.
+func (p *Policy) TrustAnchorPool() *x509.CertPool { return p.anchors }
+
+// MethodAllowed reports whether a person in groups may use the method.
+func (p *Policy) MethodAllowed(a kiosk.Attachment, groups []string) error {
+	m, name := p.Roaming, "security keys"
+	if a == kiosk.AttachPlatform {
+		m, name = p.Platform, "passkeys on this terminal"
+	}
+	if !m.Enabled {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "%s are turned off", name)
+	}
+	if len(m.Groups) > 0 && !slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(m.Groups, g) }) {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "%s are not enabled for your groups yet", name)
+	}
+	return nil
+}
+
+// AAGUIDAllowed checks an authenticator model against the allow and block
+// lists.
+func (p *Policy) AAGUIDAllowed(aaguid [16]byte) error {
+	matches := func(list []string) bool {
+		return slices.ContainsFunc(list, func(s string) bool { a, err := ParseAAGUID(s); return err == nil && a == aaguid })
+	}
+	if matches(p.AAGUIDBlock) {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "this authenticator model (%s) is blocked", FormatAAGUID(aaguid))
+	}
+	if len(p.AAGUIDAllow) > 0 && !matches(p.AAGUIDAllow) {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "this authenticator model (%s) is not on the allowed list", FormatAAGUID(aaguid))
+	}
+	return nil
+}
+
+// RulesFor returns the rules of the first policy group the person is in,
+// or Default.
+func (p *Policy) RulesFor(groups []string) Rules {
+	for _, g := range p.Groups {
+		if slices.Contains(groups, g.Group) {
+			return g.Rules
+		}
+	}
+	return p.Default
+}
+
+// AllowedAt reports whether sign-in is allowed at t (in t's location).
+func (r Rules) AllowedAt(t time.Time) bool {
+	if len(r.Hours) == 0 {
+		return true
+	}
+	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
+	since := t.Sub(midnight)
+	yesterday := midnight.AddDate(0, 0, -1).Weekday()
+	for _, w := range r.Hours {
+		onDay := func(d time.Weekday) bool { return len(w.Days) == 0 || slices.Contains(w.Days, d) }
+		if w.From < w.To {
+			if onDay(t.Weekday()) && since >= w.From && since < w.To {
+				return true
+			}
+			continue
+		}
+		// Crosses midnight: the evening part today, or the morning part of
+		// a window that started yesterday.
+		if (onDay(t.Weekday()) && since >= w.From) || (onDay(yesterday) && since < w.To) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAAGUID reads an AAGUID in 8-4-4-4-12 form (dashes optional).
+func ParseAAGUID(s string) ([16]byte, error) {
+	var a [16]byte
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		return a, fmt.Errorf("%q is not an AAGUID (32 hex digits, dashes allowed)", s)
+	}
+	copy(a[:], b)
+	return a, nil
+}
+
+// FormatAAGUID writes an AAGUID in 8-4-4-4-12 form.
+func FormatAAGUID(a [16]byte) string {
+	h := hex.EncodeToString(a[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
