@@ -181,6 +181,8 @@ func TestBadInputIsRefusedBeforeTheTPM(t *testing.T) {
 			_, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: long})
 			return err
 		}, kiosk.KindPINPolicy},
+		{"PIN not UTF-8", func() error { _, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{}, "12\xff456"); return err }, kiosk.KindPINPolicy},
+		{"negative lockout interval", func() error { return k.SetDictionaryAttackParameters(ctx, nil, 3, -time.Second, 0) }, kiosk.KindPolicy},
 		{"empty RP ID", func() error { _, err := k.Enroll(ctx, tpm.EnrollRequest{PIN: pin}); return err }, kiosk.KindPolicy},
 		{"short new PIN", func() error { _, err := k.ChangePIN(ctx, &e.Blobs, pin, "12"); return err }, kiosk.KindPINPolicy},
 		{"nil blobs", func() error { _, err := k.SignIn(ctx, nil, rpID, [32]byte{}, pin); return err }, kiosk.KindMalformed},
@@ -254,6 +256,8 @@ func TestOpenWithoutUsableTPMSaysWhy(t *testing.T) {
 		{"unknown transport", tpm.Config{Transport: "carrier-pigeon"}, "unknown transport"},
 		{"no swtpm listening", tpm.Config{Transport: tpm.TransportSwtpm, Swtpm: "unix:" + filepath.Join(dir, "none.sock")}, "connect to swtpm"},
 		{"no swtpm address", tpm.Config{Transport: tpm.TransportSwtpm}, "no swtpm address"},
+		{"SRK handle not persistent", tpm.Config{Transport: tpm.TransportSimulator, SRKHandle: 0x80000001}, "not an owner persistent handle"},
+		{"counter handle not NV", tpm.Config{Transport: tpm.TransportSimulator, CounterIndex: 0x81000001}, "not an NV index"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/google/go-tpm/tpm2"
 
@@ -166,6 +167,9 @@ func authValue(salt []byte, pin string) []byte {
 func checkPIN(op, pin string) error {
 	if len(pin) < MinPINBytes || len(pin) > MaxPINBytes {
 		return kiosk.Errorf(kiosk.KindPINPolicy, op, "PIN must be %d to %d bytes", MinPINBytes, MaxPINBytes)
+	}
+	if !utf8.ValidString(pin) {
+		return kiosk.Errorf(kiosk.KindPINPolicy, op, "PIN is not UTF-8 text")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
@@ -106,6 +107,9 @@ func (k *TPM) SetDictionaryAttackParameters(ctx context.Context, lockoutAuth []b
 	defer k.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return kiosk.E(kiosk.KindCancelled, "tpm dictionary-attack parameters", err)
+	}
+	if interval < 0 || recovery < 0 || interval/time.Second > math.MaxUint32 || recovery/time.Second > math.MaxUint32 {
+		return kiosk.Errorf(kiosk.KindPolicy, "tpm dictionary-attack parameters", "interval and recovery must be 0 to 2^32-1 seconds")
 	}
 	params := make([]byte, 12)
 	binary.BigEndian.PutUint32(params[0:], maxTries)

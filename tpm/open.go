@@ -157,14 +157,30 @@ func (k *TPM) setup(cfg Config) error {
 	if srkHandle == 0 {
 		srkHandle = DefaultSRKHandle
 	}
-	if err := k.ensureSRK(srkHandle); err != nil {
-		return err
-	}
 	index := cfg.CounterIndex
 	if index == 0 {
 		index = DefaultCounterIndex
 	}
+	if err := checkHandles(srkHandle, index); err != nil {
+		return err
+	}
+	if err := k.ensureSRK(srkHandle); err != nil {
+		return err
+	}
 	return k.ensureCounter(index)
+}
+
+// checkHandles refuses handles outside the ranges TPM 2.0 Part 2 §7.3 gives
+// owner persistent objects (0x81000000–0x817FFFFF) and NV indices
+// (0x01000000–0x01FFFFFF).
+func checkHandles(srk, index tpm2.TPMHandle) error {
+	if srk < 0x81000000 || srk > 0x817FFFFF {
+		return kiosk.Errorf(kiosk.KindNoTPM, "tpm open", "SRKHandle 0x%08x is not an owner persistent handle", uint32(srk))
+	}
+	if index>>24 != 0x01 {
+		return kiosk.Errorf(kiosk.KindNoTPM, "tpm open", "CounterIndex 0x%08x is not an NV index", uint32(index))
+	}
+	return nil
 }
 
 func (c Config) commandTimeout() time.Duration {

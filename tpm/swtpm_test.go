@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
+
 	"passkiosk/fido"
 	"passkiosk/kiosk"
 	"passkiosk/tpm"
@@ -99,7 +101,7 @@ func TestSwtpmTPM12IsRefused(t *testing.T) {
 	if !swtpm.Available() {
 		t.Skip("swtpm is not installed (Debian package swtpm)")
 	}
-	p, err := swtpm.StartTPM12(context.Background(), t.TempDir())
+	p, err := swtpm.StartWith(context.Background(), t.TempDir(), swtpm.Options{TPM12: true})
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -180,4 +182,35 @@ func TestSwtpmRepeatedWrongPINsReachLockout(t *testing.T) {
 	conn, done := tpmtest.Dial(t, s.Process)
 	t.Cleanup(done)
 	lockoutScenario(t, tpmtest.Open(t, conn, tpm.Config{}))
+}
+
+// A TPM nobody started answers TPM_RC_INITIALIZE; Open starts it with
+// TPM2_Startup(CLEAR) and carries on.
+func TestSwtpmNotStartedIsStartedByOpen(t *testing.T) {
+	if !swtpm.Available() {
+		t.Skip("swtpm is not installed (Debian package swtpm)")
+	}
+	p, err := swtpm.StartWith(context.Background(), t.TempDir(), swtpm.Options{NoStartup: true})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	defer p.Stop()
+	conn, err := tpm.DialSwtpm(p.Address(), 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	counted := tpmtest.Count(conn)
+	k, err := tpm.New(counted, tpm.Config{})
+	if err != nil {
+		t.Fatalf("New on an unstarted TPM: %v", err)
+	}
+	defer k.Close()
+	if n := counted.Counts()[tpm2.TPMCCStartup]; n != 1 {
+		t.Errorf("TPM2_Startup sent %d times", n)
+	}
+	e, cred := enroll(t, k, pin)
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -45,16 +45,21 @@ func Available() bool {
 // already initialised and started (TPM2_Startup(CLEAR)) by swtpm itself,
 // so raw commands work at once.
 func Start(ctx context.Context, dir string) (*Process, error) {
-	return start(ctx, dir, true)
+	return StartWith(ctx, dir, Options{})
 }
 
-// StartTPM12 runs swtpm as a TPM 1.2, which passkiosk must recognise and
-// refuse; tests use it.
-func StartTPM12(ctx context.Context, dir string) (*Process, error) {
-	return start(ctx, dir, false)
+// Options vary the TPM swtpm presents; tests use them to show how
+// passkiosk treats TPMs it meets in the field.
+type Options struct {
+	// TPM12 runs a TPM 1.2, which passkiosk must recognise and refuse.
+	TPM12 bool
+	// NoStartup leaves the TPM waiting for TPM2_Startup, as a TPM is when
+	// firmware did not start it.
+	NoStartup bool
 }
 
-func start(ctx context.Context, dir string, tpm20 bool) (*Process, error) {
+// StartWith is Start with options.
+func StartWith(ctx context.Context, dir string, o Options) (*Process, error) {
 	const op = "start swtpm"
 	path, err := exec.LookPath(Binary)
 	if err != nil {
@@ -77,13 +82,17 @@ func start(ctx context.Context, dir string, tpm20 bool) (*Process, error) {
 		_ = os.Remove(s) // a socket left by a killed swtpm
 	}
 	args := []string{"socket"}
-	if tpm20 {
+	if !o.TPM12 {
 		args = append(args, "--tpm2")
+	}
+	flags := "not-need-init,startup-clear"
+	if o.NoStartup {
+		flags = "not-need-init"
 	}
 	args = append(args, "--tpmstate", "dir="+state,
 		"--server", "type=unixio,path="+p.Socket,
 		"--ctrl", "type=unixio,path="+ctrl,
-		"--flags", "not-need-init,startup-clear",
+		"--flags", flags,
 		"--log", "file="+filepath.Join(dir, "swtpm.log")+",level=1")
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = nil, nil
