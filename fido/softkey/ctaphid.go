@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"passkiosk/kiosk"
 )
 
 // CTAPHID framing (CTAP 2.1 §11.2.4). A report is 64 bytes; an
@@ -58,8 +60,9 @@ const (
 )
 
 // ErrUnplugged is what Read and Write return once the key is pulled out.
-// It wraps io.EOF.
-var ErrUnplugged = fmt.Errorf("softkey: key unplugged: %w", io.EOF)
+// It is of kind device-gone and wraps io.EOF, so both errors.Is(err,
+// kiosk.ErrDeviceGone) and errors.Is(err, io.EOF) hold.
+var ErrUnplugged error = kiosk.E(kiosk.KindDeviceGone, errOp, fmt.Errorf("key unplugged: %w", io.EOF))
 
 // Conn is one attachment of the key to a host: the two directions of the
 // HID interrupt pipe. Write and Read may be called from different
@@ -113,7 +116,7 @@ func newConn(k *Key) *Conn {
 // report ID byte; shorter reports are zero-padded as HID does.
 func (c *Conn) Write(pkt []byte) error {
 	if len(pkt) > PacketSize {
-		return fmt.Errorf("softkey: report of %d bytes, at most %d", len(pkt), PacketSize)
+		return kiosk.Errorf(kiosk.KindMalformed, errOp, "report of %d bytes, at most %d", len(pkt), PacketSize)
 	}
 	var p [PacketSize]byte
 	copy(p[:], pkt)

@@ -11,6 +11,7 @@ import (
 
 	"passkiosk/fido/softkey"
 	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/kiosk"
 )
 
 func TestPingEchoesAcrossContinuationPackets(t *testing.T) {
@@ -233,7 +234,7 @@ func TestUnplugEndsReadsAndWrites(t *testing.T) {
 	r.conn.Unplug()
 	select {
 	case err := <-done:
-		if !errors.Is(err, io.EOF) || !errors.Is(err, softkey.ErrUnplugged) {
+		if !errors.Is(err, io.EOF) || !errors.Is(err, softkey.ErrUnplugged) || !errors.Is(err, kiosk.ErrDeviceGone) {
 			t.Fatalf("read after unplug: %v", err)
 		}
 	case <-ctx(t).Done():
