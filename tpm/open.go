@@ -37,7 +37,8 @@ var DefaultDevices = []string{"/dev/tpmrm0", "/dev/tpm0"}
 // Config chooses and tunes the TPM passkiosk uses.
 type Config struct {
 	// Transport is TransportDevice (the default when empty), TransportSwtpm
-	// or TransportSimulator.
+	// or TransportSimulator. The simulator is one per process: a second
+	// Open of it waits until the first is closed.
 	Transport string
 	// Device is the character device; empty means DefaultDevices.
 	Device string

@@ -225,3 +225,72 @@ func TestSimulatorTransportLosesStateAcrossRestart(t *testing.T) {
 		t.Fatalf("key from before the restart: %v; want tpm-cleared", err)
 	}
 }
+
+// A passkiosk key is an ordinary TPM object: plain TPM2_Load under the
+// persistent SRK and TPM2_ReadPublic show the template doc.go documents.
+func TestKeyIsAnOrdinaryTPMObjectWithTheDocumentedTemplate(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	e, _ := enroll(t, k, pin)
+
+	srk, err := (tpm2.ReadPublic{ObjectHandle: tpm.DefaultSRKHandle}).Execute(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srkPub, err := srk.OutPublic.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := srkPub.ObjectAttributes
+	if srkPub.Type != tpm2.TPMAlgECC || !sa.Restricted || !sa.Decrypt || !sa.NoDA || !sa.FixedTPM {
+		t.Errorf("SRK attributes %+v", sa)
+	}
+
+	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](e.Blobs.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](e.Blobs.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := (tpm2.Load{
+		ParentHandle: tpm2.AuthHandle{Handle: tpm.DefaultSRKHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)},
+		InPrivate:    *priv,
+		InPublic:     *pub,
+	}).Execute(tr)
+	if err != nil {
+		t.Fatalf("plain TPM2_Load of passkiosk blobs: %v", err)
+	}
+	defer func() {
+		if _, err := (tpm2.FlushContext{FlushHandle: loaded.ObjectHandle}).Execute(tr); err != nil {
+			t.Error(err)
+		}
+	}()
+	if string(loaded.Name.Buffer) != string(e.CredentialID) {
+		t.Errorf("credential ID %x is not the TPM Name %x", e.CredentialID, loaded.Name.Buffer)
+	}
+	rp, err := (tpm2.ReadPublic{ObjectHandle: loaded.ObjectHandle}).Execute(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rp.OutPublic.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tpm2.TPMAObject{
+		FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
+		UserWithAuth: true, SignEncrypt: true,
+	}
+	if p.ObjectAttributes != want || p.Type != tpm2.TPMAlgECC || p.NameAlg != tpm2.TPMAlgSHA256 || len(p.AuthPolicy.Buffer) != 0 {
+		t.Errorf("key public area: type %v nameAlg %v attributes %+v", p.Type, p.NameAlg, p.ObjectAttributes)
+	}
+	ecc, err := p.Parameters.ECCDetail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme, err := ecc.Scheme.Details.ECDSA()
+	if err != nil || ecc.CurveID != tpm2.TPMECCNistP256 || scheme.HashAlg != tpm2.TPMAlgSHA256 || ecc.Symmetric.Algorithm != tpm2.TPMAlgNull {
+		t.Errorf("key parameters: curve %v scheme %+v %v", ecc.CurveID, scheme, err)
+	}
+}
