@@ -226,6 +226,11 @@ func (d *Device) deviceToHost() {
 	for {
 		pkt, err := d.port.Read(d.ctx)
 		if err != nil {
+			if d.ctx.Err() == nil {
+				// The key pulled itself out (a fault switch): make the
+				// host see it go, as it would see a real key go.
+				go d.Unplug()
+			}
 			return
 		}
 		if len(pkt) != reportLen {

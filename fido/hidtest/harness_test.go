@@ -1,12 +1,14 @@
 package hidtest
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"passkiosk/fido/softkey"
 	"passkiosk/kiosk"
 )
 
@@ -117,5 +119,32 @@ func TestClientProcessRunsWithPreload(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, ccancel)
 	if err := c.Call(cctx, "block", nil, nil); kiosk.KindOf(err) != kiosk.KindCancelled {
 		t.Fatalf("cancelled call = %v, want kind cancelled", err)
+	}
+}
+
+// TestPullingKeyMidOperationHangsUpTheClient pulls the key while libfido2
+// waits for a touch. The client must see an I/O error at once: this broke
+// when the pty master leaked into client processes, which kept the node's
+// far end open after the pull.
+func TestPullingKeyMidOperationHangsUpTheClient(t *testing.T) {
+	b := New(t)
+	k, d := plugSoftkey(t, b, softkey.Config{})
+	k.SetTouch(softkey.TouchNever, 0)
+	in := writeLines(t, t.TempDir(), "cred.in", b64(make([]byte, 32)), "kiosk.example", "alice", b64([]byte("uid")))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := b.Command(ctx, "fido2-cred", "-M", "-i", in, d.Path(), "es256")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitCommand(ctx, 0x01, 1); err != nil {
+		t.Fatal(err)
+	}
+	d.Unplug()
+	err := cmd.Wait()
+	if err == nil || ctx.Err() != nil || !strings.Contains(out.String(), "FIDO_ERR_RX") {
+		t.Fatalf("fido2-cred after the pull: %v (context: %v)\n%s", err, ctx.Err(), out.String())
 	}
 }

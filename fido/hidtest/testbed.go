@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -112,9 +113,19 @@ func (b *Testbed) add(record, devnode string) error {
 	crec, cdev := C.CString(record), C.CString(devnode)
 	defer C.free(unsafe.Pointer(crec))
 	defer C.free(unsafe.Pointer(cdev))
+	// umockdev opens the pty master without O_CLOEXEC. Go starts child
+	// processes keeping every descriptor that lacks it, so a client
+	// started later would hold the master open, and pulling the key would
+	// never hang up the node under that client. Holding ForkLock while
+	// the descriptor is created and marked keeps any fork from seeing it.
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
 	var cerr *C.char
 	if C.hidtest_bed_add(b.bed, crec, cdev, &cerr) != 0 {
 		return fmt.Errorf("hidtest: %s", takeCString(cerr))
+	}
+	if fd := C.hidtest_bed_dev_fd(b.bed, cdev); fd >= 0 {
+		syscall.CloseOnExec(int(fd))
 	}
 	return nil
 }
