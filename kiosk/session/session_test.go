@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -388,3 +389,50 @@ func TestWorkspacesAreNeverReused(t *testing.T) {
 }
 
 func seen2path(m *session.Manager, id string) string { return m.StateRoot() + "/sessions/" + id }
+
+// Under bubblewrap the program sees only its own processes, cannot write
+// outside its workspace, and does not see the state root.
+func TestBubblewrapConfinesTheProgram(t *testing.T) {
+	m, _ := newManager(t, session.SandboxBubblewrap, testUID, nil)
+	other, err := m.Start(t.Context(), session.Spec{User: "neighbour", Program: []string{"/bin/sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.End(session.CauseLogout)
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	script := `
+n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo "procs=$n"
+touch /usr/x 2>/dev/null && echo usr-writable
+touch /etc/x 2>/dev/null && echo etc-writable
+[ -e "` + other.Workspace + `" ] && echo sees-other-workspace
+[ -e "` + m.StateRoot() + `" ] && echo sees-state-root
+echo "uid=$(id -u)"
+`
+	s, err := m.Start(t.Context(), session.Spec{User: "judy", Program: []string{"/bin/sh", "-c", script}, Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	out, _ := readAll(r)
+	if _, err := s.End(session.CauseProgramExited); err != nil {
+		t.Fatal(err)
+	}
+	// bwrap's init, the shell, and the shell's own subshell at most.
+	if !strings.Contains(out, "uid=61234") || strings.Contains(out, "writable") || strings.Contains(out, "sees-") {
+		t.Errorf("sandbox output:\n%s", out)
+	}
+	var n int
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "procs="); ok {
+			n, _ = strconv.Atoi(v)
+		}
+	}
+	if n < 1 || n > 3 {
+		t.Errorf("the program sees %d processes, want only its own namespace's:\n%s", n, out)
+	}
+}

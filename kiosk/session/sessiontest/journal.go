@@ -86,7 +86,7 @@ func (j FileJournal) Open(rec session.Record) error {
 		return err
 	}
 	tmp := j.path(rec.ID) + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,9 @@ func (j FileJournal) Open(rec session.Record) error {
 	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, j.path(rec.ID))
+	// A hard link, unlike a rename, fails if the record exists.
+	defer os.Remove(tmp)
+	return os.Link(tmp, j.path(rec.ID))
 }
 
 func (j FileJournal) Close(id string, r session.WipeReport) error {

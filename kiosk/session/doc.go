@@ -1,0 +1,158 @@
+// Package session runs one person's isolated session and removes every
+// trace of it afterwards: the private workspace, the launch of the session
+// program in a sandbox as an unprivileged user, ending it, the wipe and
+// its verification, and crash recovery.
+//
+// It owns the workspaces under StateRoot/sessions and the processes it
+// starts. It must not touch the sign-in decisions (the engine decides when
+// a session ends and why), the database (it reaches its journal through
+// the Journal port), the display or the clipboard (the UI's ClearClipboard
+// hook does that), and it imports only the standard library,
+// golang.org/x/sys/unix and passkiosk/kiosk: no fyne, bbolt, go-tpm or
+// go-libfido2.
+//
+// # Use
+//
+//	m, err := session.New(session.Config{StateRoot: "/var/lib/passkiosk",
+//		Sandbox: session.SandboxAuto, UID: uid, GID: gid, DedicatedUID: true,
+//		Journal: j, Clock: c, ClearClipboard: ui.ClearClipboard})
+//	reports, err := m.Recover()   // at start, before the lock screen
+//	s, err := m.Start(ctx, session.Spec{User: name, Program: argv, MaxDuration: limit})
+//	select { case <-s.Done(): cause = s.Reason() /* program exited, time up */ ; case … }
+//	report, err := s.End(cause)   // audited by the engine
+//
+// Logout, tapping the same key, pulling the key, idle timeout, an admin
+// command and shutdown are all the engine's causes: it calls End with
+// them. The package itself only notices the two things it can see: the
+// program exited, and MaxDuration passed on the Clock (Done closes). End
+// is safe to call once from any goroutine; later calls return the first
+// result. Manager.Sandbox says which sandbox is in use and why, for the
+// status screen.
+//
+// # Workspace
+//
+// Each session gets StateRoot/sessions/<id>, where id is 128 random bits
+// and os.Mkdir refuses an existing path, so a workspace is never reused.
+// It is a size-limited tmpfs (nosuid, nodev) when the appliance runs as
+// root and the mount works, a plain folder otherwise; mode 0700, owned by
+// the session uid, with a tmp folder. HOME is the workspace and TMPDIR its
+// tmp folder (under bubblewrap they appear as /home/session and /tmp).
+// The sessions folder is 0711: the session user reaches its own workspace
+// by name but cannot list others; New refuses a state root the session
+// uid cannot reach, and uid or gid 0 for sessions.
+//
+// The environment is built, not inherited: PATH, HOME, TMPDIR,
+// PASSKIOSK_USER, the marker PASSKIOSK_SESSION=<id>, the variables named
+// in Config.PassEnv (display and locale by default) and Spec.Env. Nothing
+// else of the appliance's environment reaches the program.
+//
+// # Sandboxes
+//
+// The sandbox is chosen by Config.Sandbox and detected in New:
+//
+//   - bubblewrap (auto's first choice; New runs a real bwrap probe as the
+//     session user): bwrap --unshare-pid --unshare-ipc --unshare-uts
+//     --die-with-parent --new-session, /usr and /etc read-only, the
+//     workspace as the only writable place, --info-fd to learn the
+//     sandbox init's pid and PID namespace. Every process the program
+//     starts lives in that namespace and the kernel kills them all when
+//     its init dies, whatever they do to their environment or session.
+//     bwrap itself runs as the session uid (in a user namespace), so the
+//     files it writes belong to that uid.
+//   - systemd-run: a transient scope (systemd-run --scope --uid --gid),
+//     chosen by auto when /run/systemd/system exists (sd_booted(3)).
+//     systemd is not PID 1 on the machines this package was built on, so
+//     this path is untested: it is kept to building the command line and
+//     a "systemctl stop" of the scope at End; the same /proc check as for
+//     the other sandboxes decides whether anything is left.
+//   - none: a process group of its own and nothing else.
+//
+// In every case the program runs in its own process group (Setpgid) with
+// SIGKILL as its parent-death signal, as the session uid and gid with no
+// supplementary groups when the appliance is root.
+//
+// # Ending and the checks
+//
+// End sends SIGTERM to every process of the session, waits up to
+// Config.Grace, then stops and SIGKILLs whatever is left until a scan of
+// /proc finds nothing or Config.KillTimeout runs out. A process belongs to
+// the session if any of these holds (procs.go): it is in the session's
+// process group; its environment holds the marker (inherited across fork,
+// exec and setsid); it is in the session's PID namespace (bubblewrap); it
+// runs as the session uid (only with Config.DedicatedUID, which promises
+// that nothing else uses that uid); its working directory or root is in
+// the workspace. The final scan is the check: its count is
+// WipeReport.Remaining, and anything non-zero is an error. Zombies are
+// not counted: they hold no memory, files or directory, only a pid until
+// their parent reaps them.
+//
+// Limit of the plain sandbox: a process that clears its environment,
+// leaves the workspace and calls setsid cannot be told apart from other
+// processes of a shared uid. Use bubblewrap, or a dedicated session uid
+// (the package's sysusers entry), in production; the tests pin this limit
+// (TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape).
+//
+// Then the clipboard hook runs, and the workspace is counted (files,
+// folders, bytes) and removed: a tmpfs is unmounted (detached if busy),
+// a folder removed entry by entry through O_NOFOLLOW directory
+// descriptors so that planted symbolic links cannot lead outside it. A
+// final lstat must find nothing (WipeReport.WorkspaceGone). Only a clean
+// end closes the journal record; otherwise it stays open for Recover.
+//
+// The package keeps no secrets of its own: a credential the engine hands
+// the program (an environment entry, say) is a Go string the engine
+// created, and zeroing its own copies is the engine's part.
+//
+// # Crash recovery
+//
+// The journal record is written before the workspace exists. Recover,
+// called at start, takes every record still open, kills what carries its
+// marker, sits in its workspace or (dedicated uid) runs as its uid, removes
+// the workspace (a tmpfs stays mounted after a crash) and closes the
+// record with CauseRecovered. It also removes workspace folders no record
+// names, and refuses a record whose workspace is not directly under the
+// sessions folder. Under bubblewrap the sandbox dies with the appliance
+// (--die-with-parent); in the plain sandbox the grandchildren survive it,
+// which is what Recover is for.
+//
+// The store's journal (store.OpenSession / EndSession) keys sessions by
+// its own number and keeps the workspace path; an adapter implementing
+// Journal can map this package's ID to the workspace's base name
+// (Recover fills an empty Record.ID from it) and take the uid settings
+// from today's configuration.
+//
+// # Idle
+//
+// Idle must be measured from input to the session, not only to the
+// appliance's window: the person may be typing into the browser the whole
+// time. Only the display server sees every input event before it picks
+// the window it goes to, so idle time comes from there, through
+// IdleSource:
+//
+//   - X11: X11Idle asks the MIT-SCREEN-SAVER extension
+//     (ScreenSaverQueryInfo, "ms since user input"), which the server
+//     updates on every input event from every device, whatever window
+//     gets it. It is a small pure-Go X11 client (x11.go) and is tested
+//     against a real Xvfb, with input injected through XTEST.
+//   - Wayland under cage: the compositor is the only place that sees all
+//     input; the protocol is ext-idle-notify-v1 (or the older KDE
+//     org_kde_kwin_idle), which tells a client when the seat has been
+//     idle for a given time and when activity resumes. Not implemented
+//     here: it needs a Wayland client, and a test compositor, which this
+//     machine does not have. Reading /dev/input/event* directly (as root,
+//     without grabbing, every reader gets a copy of every event) would
+//     also be honest and independent of the display server; it is not
+//     implemented because there are no input devices and no uinput here
+//     to test it with. File times on /dev/input are not a measure of
+//     input and are not used.
+//
+// The engine polls Idle on its Clock, warns, and ends the session with
+// CauseIdle. sessiontest.Idle is a fake driven by the fake clock.
+//
+// # Time
+//
+// Started and Ended in reports and the MaxDuration timer come from
+// Config.Clock, so the engine tests session limits with a fake clock.
+// The kill grace, the kill timeout and the measured durations (KillTime,
+// WipeTime, Total) use real time: they are about the operating system.
+package session
