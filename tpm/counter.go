@@ -101,9 +101,26 @@ func (k *TPM) readNVPublic(index tpm2.TPMHandle) (*nvPublic, error) {
 // nextCounter increments the counter and returns its new value. WebAuthn
 // counters are 32 bits; the TPM's are 64. Reaching 2^32 would take a
 // sign-in every second for 136 years, but it is still reported, not wrapped.
+//
+// If the index has vanished (someone undefined it, or the TPM was cleared)
+// it is defined again once and the increment retried: the new index starts
+// above every value the old one gave out, so the counter still only moves
+// forward.
 func (k *TPM) nextCounter() (uint32, error) {
 	auth := tpm2.AuthHandle{Handle: k.counter.Handle, Name: k.counter.Name, Auth: tpm2.PasswordAuth(nil)}
-	if _, err := (tpm2.NVIncrement{AuthHandle: auth, NVIndex: k.counter}).Execute(k.t); err != nil {
+	_, err := (tpm2.NVIncrement{AuthHandle: auth, NVIndex: k.counter}).Execute(k.t)
+	if errors.Is(err, tpm2.TPMRCHandle) && !k.redefining {
+		k.logf("tpm: counter index 0x%08x is gone: defining it again", uint32(k.counter.Handle))
+		k.redefining = true
+		err = k.ensureCounter(k.counter.Handle)
+		k.redefining = false
+		if err != nil {
+			return 0, err
+		}
+		auth = tpm2.AuthHandle{Handle: k.counter.Handle, Name: k.counter.Name, Auth: tpm2.PasswordAuth(nil)}
+		_, err = (tpm2.NVIncrement{AuthHandle: auth, NVIndex: k.counter}).Execute(k.t)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("TPM2_NV_Increment: %w", err)
 	}
 	rsp, err := (tpm2.NVRead{AuthHandle: auth, NVIndex: k.counter, Size: 8}).Execute(k.t)

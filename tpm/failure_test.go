@@ -392,3 +392,32 @@ func TestDefaultDevicesMissingNamesBoth(t *testing.T) {
 		t.Fatalf("Open default: %v", err)
 	}
 }
+
+// Someone undefines the counter index under a running appliance: the next
+// sign-in defines it again, and the counter still only moves forward.
+func TestCounterIndexRedefinedStillMovesForward(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	e, cred := enroll(t, k, pin)
+	res, err := signIn(t, k, &e.Blobs, cred, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, err := (tpm2.NVReadPublic{NVIndex: tpm.DefaultCounterIndex}).Execute(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (tpm2.NVUndefineSpace{
+		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+		NVIndex:    tpm2.NamedHandle{Handle: tpm.DefaultCounterIndex, Name: nv.NVName},
+	}).Execute(tr); err != nil {
+		t.Fatalf("TPM2_NV_UndefineSpace: %v", err)
+	}
+	res2, err := signIn(t, k, &e.Blobs, res.Updated, pin)
+	if err != nil {
+		t.Fatalf("sign-in after the counter vanished: %v", err)
+	}
+	if res2.Counter <= res.Counter {
+		t.Errorf("counter went from %d to %d", res.Counter, res2.Counter)
+	}
+}

@@ -80,6 +80,8 @@ type TPM struct {
 	counter tpm2.NamedHandle
 	owner   []byte
 	akChain [][]byte
+	// redefining is set while nextCounter re-creates a vanished index.
+	redefining bool
 }
 
 // Open opens the TPM cfg names and prepares it: checks that it is a usable
