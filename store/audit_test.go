@@ -185,7 +185,6 @@ func TestVerifyChainDetectsTampering(t *testing.T) {
 func TestPruneByCountKeepsChainVerifiable(t *testing.T) {
 	path, clock, last := logWith(t, 40)
 	db := openAt(t, path, clock)
-	defer db.Close()
 	n, err := db.Prune(store.Retention{MaxEntries: 10}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +216,7 @@ func TestPruneByCountKeepsChainVerifiable(t *testing.T) {
 	db.Close()
 	tamper(t, path, func(a, _ *bolt.Bucket) error { return a.Delete(key(st.Anchor + 1)) })
 	db = openUnchecked(t, path, clock)
+	defer db.Close()
 	_, err = db.VerifyChain()
 	mustKind(t, err, kiosk.KindStoreCorrupt)
 }

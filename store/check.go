@@ -117,7 +117,10 @@ func checkRecords(tx *bolt.Tx) error {
 		key    func(k, v []byte) ([]byte, error)
 	}
 	rules := []rule{
-		{bucketUsers, func(k, v []byte) ([]byte, error) { u, err := decodeUser(k, v); return keyOf(u, err, func(u *User) []byte { return u.ID }) }},
+		{bucketUsers, func(k, v []byte) ([]byte, error) {
+			u, err := decodeUser(k, v)
+			return keyOf(u, err, func(u *User) []byte { return u.ID })
+		}},
 		{bucketCredentials, func(k, v []byte) ([]byte, error) {
 			c, err := decodeCredential(k, v)
 			return keyOf(c, err, func(c *Credential) []byte { return c.ID })

@@ -121,7 +121,7 @@ func TestCrashSafety(t *testing.T) {
 	events := map[uint64]store.EventType{}
 	ended := map[uint64]bool{}
 	users := map[int]bool{}
-	var commits, beforeOpen int
+	var commits, beforeOpen, prunes int
 	for it := 0; it < iterations; it++ {
 		cmd, out, _ := child(t, "crash-writer", path)
 		// Most kills land while the child writes; some land while it
@@ -158,6 +158,8 @@ func TestCrashSafety(t *testing.T) {
 				ended[num(1)] = true
 			case "user":
 				users[int(num(1))] = true
+			case "pruned":
+				prunes++
 			}
 		}
 		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
@@ -169,7 +171,46 @@ func TestCrashSafety(t *testing.T) {
 		}
 		checkAfterCrash(t, it, path, counters, events, ended, users)
 	}
-	t.Logf("%d kills, %d committed writes reported and found, %d kills before the file existed", iterations, commits, beforeOpen)
+	t.Logf("%d kills, %d committed writes reported and found (%d prunes), %d kills before the file existed", iterations, commits, prunes, beforeOpen)
+	if iterations >= 100 && prunes == 0 {
+		t.Error("no prune ran between kills: the anchor was never exercised")
+	}
+}
+
+// TestCrashDuringFirstStart kills the writer while it creates a new store.
+// Whatever moment the kill hit, the next Open must succeed: either the
+// store was published whole or it was not there yet.
+func TestCrashDuringFirstStart(t *testing.T) {
+	rounds := 30
+	if testing.Short() {
+		rounds = 5
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	published := 0
+	for r := 0; r < rounds; r++ {
+		path := filepath.Join(t.TempDir(), "passkiosk.db")
+		cmd, out, _ := child(t, "crash-writer", path)
+		time.Sleep(time.Duration(rng.IntN(20000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		for {
+			if _, err := readLine(out, 10*time.Second); err != nil {
+				break
+			}
+		}
+		cmd.Wait()
+		if _, err := os.Stat(path); err == nil {
+			published++
+		}
+		db, err := store.Open(path, store.Options{})
+		if err != nil {
+			t.Fatalf("round %d: open after a kill during first start: %v", r, err)
+		}
+		if _, err := db.VerifyChain(); err != nil {
+			t.Fatalf("round %d: %v", r, err)
+		}
+		db.Close()
+	}
+	t.Logf("%d rounds, %d killed after the store was published", rounds, published)
 }
 
 func checkAfterCrash(t *testing.T, it int, path string, counters map[int]uint32, events map[uint64]store.EventType, ended map[uint64]bool, users map[int]bool) {

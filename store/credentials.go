@@ -318,7 +318,8 @@ func (db *DB) RecordSignIn(s SignIn) (*Credential, uint64, error) {
 		}
 		ev := AuditEvent{
 			Time: at, Type: EventSignIn, Terminal: s.Terminal, UserID: c.UserID,
-			CredentialID: c.ID, SessionID: s.SessionID, Detail: s.Detail,
+			CredentialID: c.ID, SessionID: s.SessionID,
+			Detail: mergeDetail(s.Detail, map[string]string{"counter": fmt.Sprint(s.Counter)}),
 		}
 		seq, err = appendAudit(tx, &ev)
 		return err

@@ -165,6 +165,15 @@ func publish(tmp, path string) error {
 	return dir.Sync()
 }
 
+// OutOfService reports whether err from Open means the appliance must start
+// in its out-of-service state ("call IT"): the store is held by another
+// process or is damaged. Any other error from Open is a programming or
+// configuration mistake (a negative timeout).
+func OutOfService(err error) bool {
+	k := kiosk.KindOf(err)
+	return k == kiosk.KindStoreCorrupt || k == kiosk.KindStoreLocked
+}
+
 func classifyOpen(path string, timeout time.Duration, err error) error {
 	const op = "open store"
 	if errors.Is(err, bolterr.ErrTimeout) {

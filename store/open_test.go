@@ -40,6 +40,9 @@ func TestOpenWhileAnotherProcessHoldsTheFile(t *testing.T) {
 	}
 	_, err := store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond})
 	mustKind(t, err, kiosk.KindStoreLocked)
+	if !store.OutOfService(err) {
+		t.Errorf("OutOfService(%v) = false", err)
+	}
 	if !errors.Is(err, kiosk.ErrStoreLocked) || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name %s", err, path)
 	}
@@ -139,7 +142,7 @@ func TestOpenRefusesTruncatedFile(t *testing.T) {
 			truncatedOK++
 			continue
 		}
-		if kiosk.KindOf(err) != kiosk.KindStoreCorrupt {
+		if kiosk.KindOf(err) != kiosk.KindStoreCorrupt || !store.OutOfService(err) {
 			t.Errorf("truncated to %d of %d bytes: %v", size, len(orig), err)
 		}
 	}

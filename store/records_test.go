@@ -3,6 +3,8 @@ package store_test
 import (
 	"bytes"
 	"errors"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,5 +211,74 @@ func TestPolicyVersionsAndConflicts(t *testing.T) {
 	old, err := db.PolicyVersion(1)
 	if err != nil || string(old.Data) != "uv=required" {
 		t.Errorf("version 1 = %+v, %v", old, err)
+	}
+}
+
+// TestRecordsOutliveTheirTransaction reads records and then closes the
+// store, which unmaps the file: a record still pointing into the mapping
+// would fault here.
+func TestRecordsOutliveTheirTransaction(t *testing.T) {
+	path := t.TempDir() + "/p.db"
+	db := openAt(t, path, storetest.NewClock(storetest.Epoch))
+	addUserAndKey(t, db, "alice", "k1")
+	c, err := db.CredentialByID([]byte("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _ := db.Users()
+	evs, _ := db.Events(0, 100)
+	db.Close()
+	want := storetest.Roaming("k1", "alice")
+	if !bytes.Equal(c.PublicKey, want.PublicKey) || string(c.UserID) != "alice" || string(users[0].ID) != "alice" || len(evs[len(evs)-1].Hash) != 32 {
+		t.Errorf("records changed after close: %+v %+v", c, users)
+	}
+}
+
+func TestConcurrentSignInsNeverLowerTheCounter(t *testing.T) {
+	db, _ := storetest.Open(t, nil)
+	addUserAndKey(t, db, "alice", "k1")
+	// Eight writers each present counters from a shuffled range, as
+	// sign-ins that read the counter before one another commit would.
+	const writers, per = 8, 25
+	var wg sync.WaitGroup
+	accepted := make(chan uint32, writers*per)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				n := uint32(i*writers + (w*7+i*3)%writers + 1)
+				_, _, err := db.RecordSignIn(store.SignIn{CredentialID: []byte("k1"), Counter: n})
+				switch {
+				case err == nil:
+					accepted <- n
+				case !errors.Is(err, kiosk.ErrCounterRegression):
+					t.Errorf("counter %d: %v", n, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(accepted)
+	var top uint32
+	for n := range accepted {
+		top = max(top, n)
+	}
+	c, _ := db.CredentialByID([]byte("k1"))
+	if c.Counter != top {
+		t.Errorf("stored counter %d, highest accepted %d", c.Counter, top)
+	}
+	// In commit order, the counters the audit log records only rise.
+	evs, _ := db.Events(0, 1000)
+	last := -1
+	for _, e := range evs {
+		if e.Type != store.EventSignIn {
+			continue
+		}
+		n, _ := strconv.Atoi(e.Detail["counter"])
+		if n <= last {
+			t.Fatalf("audit entry %d: counter %d after %d", e.Seq, n, last)
+		}
+		last = n
 	}
 }
