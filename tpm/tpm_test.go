@@ -3,6 +3,7 @@ package tpm_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,5 +293,47 @@ func TestKeyIsAnOrdinaryTPMObjectWithTheDocumentedTemplate(t *testing.T) {
 	scheme, err := ecc.Scheme.Details.ECDSA()
 	if err != nil || ecc.CurveID != tpm2.TPMECCNistP256 || scheme.HashAlg != tpm2.TPMAlgSHA256 || ecc.Symmetric.Algorithm != tpm2.TPMAlgNull {
 		t.Errorf("key parameters: curve %v scheme %+v %v", ecc.CurveID, scheme, err)
+	}
+}
+
+// Sign-ins from several goroutines are serialised: each gets its own
+// counter value and no handle is left behind.
+func TestConcurrentSignInsGetDistinctCounters(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	e, _ := enroll(t, k, pin)
+	const workers, each = 4, 3
+	counters := make(chan uint32, workers*each)
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				a, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{byte(i)}, pin)
+				if err != nil {
+					errs <- err
+					return
+				}
+				counters <- a.Counter
+			}
+		}()
+	}
+	wg.Wait()
+	close(counters)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[uint32]bool{}
+	for c := range counters {
+		if seen[c] {
+			t.Fatalf("counter %d handed out twice", c)
+		}
+		seen[c] = true
+	}
+	if len(seen) != workers*each {
+		t.Fatalf("%d counters for %d sign-ins", len(seen), workers*each)
 	}
 }
