@@ -417,6 +417,9 @@ func (c *Conn) Unplug() {
 		return
 	}
 	c.closed = true
+	// The key knows it is out before any reader learns it (lock order:
+	// c.mu, then k.mu; nothing holds k.mu while taking c.mu).
+	c.k.unplugged(c)
 	close(c.done)
 	c.out = nil
 	c.dropAssemblyLocked()
@@ -425,7 +428,6 @@ func (c *Conn) Unplug() {
 		c.tx = nil
 	}
 	c.mu.Unlock()
-	c.k.unplugged(c)
 }
 
 // Done is closed when the connection is unplugged.
