@@ -22,17 +22,19 @@ type killResult struct {
 func stopProcesses(m member, pgid int, spare map[int]bool, grace, killTimeout time.Duration) killResult {
 	var r killResult
 	if grace > 0 {
+		listed := m.scan()
 		if pgid > 0 {
-			// The group signal reaches members the scan may not have
-			// listed yet (a fork in flight).
+			// The group signal also reaches members the scan could
+			// not list yet (a fork in flight).
 			_ = unix.Kill(-pgid, unix.SIGTERM)
 		}
-		for _, p := range m.scan() {
+		for _, p := range listed {
 			if spare[p.pid] {
 				continue
 			}
-			if unix.Kill(p.pid, unix.SIGTERM) == nil {
-				r.terminated++
+			r.terminated++
+			if pgid <= 0 || p.pgid != pgid {
+				_ = unix.Kill(p.pid, unix.SIGTERM)
 			}
 		}
 		if r.terminated > 0 {

@@ -18,9 +18,13 @@ import (
 // reports say what was found.
 func (m *Manager) Recover() ([]WipeReport, error) {
 	const op = "recover sessions"
+	// A journal that cannot be read fully is reported, and recovery goes
+	// on with what it returned: the sweep of the state root below needs
+	// no journal.
 	pending, err := m.cfg.Journal.Pending()
+	var errs []error
 	if err != nil {
-		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
+		errs = append(errs, journalErr(op, err))
 	}
 	m.mu.Lock()
 	live := make(map[string]bool, len(m.live))
@@ -30,7 +34,6 @@ func (m *Manager) Recover() ([]WipeReport, error) {
 	m.mu.Unlock()
 
 	var reports []WipeReport
-	var errs []error
 	seen := map[string]bool{}
 	for _, rec := range pending {
 		if rec.ID == "" {
@@ -43,7 +46,9 @@ func (m *Manager) Recover() ([]WipeReport, error) {
 		r, err := m.recoverOne(rec)
 		reports = append(reports, r)
 		if err == nil {
-			err = m.cfg.Journal.Close(rec.ID, r)
+			if err = m.cfg.Journal.Close(rec.ID, r); err != nil {
+				err = journalErr(op, err)
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)

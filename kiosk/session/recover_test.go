@@ -3,6 +3,7 @@ package session_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +28,9 @@ const crashChildEnv = "PASSKIOSK_SESSION_TEST_CRASH_CHILD"
 func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Exit(crashChild())
+	}
+	if os.Getenv(unprivilegedChildEnv) != "" {
+		os.Exit(unprivilegedChild())
 	}
 	os.Exit(m.Run())
 }
@@ -246,4 +250,93 @@ func TestRecoverRefusesWorkspaceOutsideStateRoot(t *testing.T) {
 	if p, _ := j.Pending(); len(p) != 2 {
 		t.Errorf("refused records were closed: %v", p)
 	}
+}
+
+// unprivilegedChildEnv makes TestMain run an appliance that is not root:
+// sessions then run as the appliance's own uid in a plain folder.
+const unprivilegedChildEnv = "PASSKIOSK_SESSION_TEST_UNPRIVILEGED_CHILD"
+
+// unprivilegedChild starts and ends one session whose program leaves
+// folders it cannot read or write, and prints the report as JSON.
+func unprivilegedChild() int {
+	sb, _ := strconv.Atoi(os.Getenv("CHILD_SANDBOX"))
+	m, err := session.New(session.Config{StateRoot: os.Getenv("CHILD_STATE"), Sandbox: session.Sandbox(sb),
+		Journal: sessiontest.NewMemJournal(), Grace: 200 * time.Millisecond})
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	script := `mkdir -p "$HOME/ro/sub" "$HOME/locked"; echo x > "$HOME/ro/sub/f"; echo y > "$HOME/locked/g"
+chmod 500 "$HOME/ro" "$HOME/ro/sub"; chmod 000 "$HOME/locked"
+setsid sh -c 'echo > "$HOME/up"; exec sleep 300' &
+while [ ! -e "$HOME/up" ]; do sleep 0.01; done; echo ready; wait`
+	r, w, _ := os.Pipe()
+	s, err := m.Start(context.Background(), session.Spec{User: "u", Program: []string{"/bin/sh", "-c", script}, Stdout: w})
+	w.Close()
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	if err := readLine(r, "ready", 20*time.Second); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	rep, err := s.End(session.CauseLogout)
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	b, _ := json.Marshal(rep)
+	fmt.Println(string(b))
+	return 0
+}
+
+func TestUnprivilegedApplianceEndsAndWipes(t *testing.T) {
+	for _, sb := range []session.Sandbox{session.SandboxBubblewrap, session.SandboxNone} {
+		t.Run(sb.String(), func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to drop to another uid for the child")
+			}
+			reapTestUID(t)
+			state := stateRoot(t)
+			if err := os.Chown(state, testUID, testUID); err != nil {
+				t.Fatal(err)
+			}
+			// The test binary sits in a private build folder: give the
+			// child uid a copy it can execute.
+			bin := filepath.Join(stateRoot(t), "session.test")
+			if data, err := os.ReadFile(os.Args[0]); err != nil || os.WriteFile(bin, data, 0o755) != nil {
+				t.Fatalf("copy test binary: %v", err)
+			}
+			child := exec.Command(bin, "-test.run=^$")
+			child.Env = append(os.Environ(), unprivilegedChildEnv+"=1", "CHILD_STATE="+state, "CHILD_SANDBOX="+strconv.Itoa(int(sb)))
+			child.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testUID, Gid: testUID}}
+			child.Dir = "/"
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			out, err := childOutput(ctx, child)
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			var r session.WipeReport
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("child said %q", out)
+			}
+			if !r.Clean() || r.Tmpfs || r.Files != 3 || r.Dirs != 4 || r.Terminated == 0 {
+				t.Errorf("report %+v", r)
+			}
+			if left := procsOfUID(testUID); len(left) > 0 {
+				t.Errorf("processes left: %v", left)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(state, "sessions")); len(ents) != 0 {
+				t.Errorf("left in the state root: %v", ents)
+			}
+		})
+	}
+}
+
+func childOutput(ctx context.Context, c *exec.Cmd) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, c.Path, c.Args[1:]...)
+	cmd.Env, cmd.SysProcAttr, cmd.Dir = c.Env, c.SysProcAttr, c.Dir
+	return cmd.Output()
 }

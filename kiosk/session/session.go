@@ -121,7 +121,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	s.rec = Record{ID: id, User: spec.User, Workspace: s.Workspace, Sandbox: m.sandbox,
 		UID: m.cfg.UID, GID: m.cfg.GID, Dedicated: m.cfg.DedicatedUID, Started: s.Started}
 	if err := m.cfg.Journal.Open(s.rec); err != nil {
-		return nil, kiosk.E(kiosk.KindStoreCorrupt, op+": journal", err)
+		return nil, journalErr(op, err)
 	}
 	if s.tmpfs, err = m.makeWorkspace(s.Workspace); err != nil {
 		return nil, s.abort(kiosk.E(kiosk.KindUnknown, op+": workspace", err))
@@ -273,7 +273,7 @@ func (s *Session) end(cause Cause, started bool) (WipeReport, error) {
 	r.Total = time.Since(t0)
 	if len(errs) == 0 && r.Clean() {
 		if err := m.cfg.Journal.Close(s.ID, r); err != nil {
-			errs = append(errs, kiosk.E(kiosk.KindStoreCorrupt, op+": journal", err))
+			errs = append(errs, journalErr(op, err))
 		}
 	}
 	return r, errors.Join(errs...)
@@ -295,6 +295,15 @@ func (m *Manager) EndAll(cause Cause) ([]WipeReport, error) {
 		errs = append(errs, err)
 	}
 	return reports, errors.Join(errs...)
+}
+
+// journalErr keeps the kind a store error already has (locked, corrupt,
+// conflict) and calls anything else a store failure.
+func journalErr(op string, err error) error {
+	if kiosk.KindOf(err) != kiosk.KindUnknown {
+		return fmt.Errorf("%s: journal: %w", op, err)
+	}
+	return kiosk.E(kiosk.KindStoreCorrupt, op+": journal", err)
 }
 
 func newID() (string, error) {

@@ -94,9 +94,24 @@ func wipeWorkspace(path string) (wipeResult, error) {
 // walkAt counts (and with remove, deletes) everything below the directory
 // name, opened relative to parent. The directory itself is left.
 func walkAt(parent int, name string, r *wipeResult, remove bool) error {
-	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(parent, name, flags, 0)
+	if errors.Is(err, unix.EACCES) && remove {
+		// Without root, a folder the session made unreadable must be
+		// opened up first; it belongs to the appliance's own uid, so
+		// this grants nothing the session could not do itself. Root
+		// never gets EACCES here.
+		if unix.Fchmodat(parent, name, 0o700, 0) == nil {
+			fd, err = unix.Openat(parent, name, flags, 0)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", name, err)
+	}
+	if remove {
+		// Unlinking needs write permission on the folder: a session
+		// may have taken it away from itself.
+		_ = unix.Fchmod(fd, 0o700)
 	}
 	dir := os.NewFile(uintptr(fd), name)
 	defer dir.Close()
