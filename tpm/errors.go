@@ -10,7 +10,8 @@ import (
 	"passkiosk/kiosk"
 )
 
-// This file is the one place TPM response codes become kiosk kinds.
+// TPM response codes of the commands that use a person's key become kiosk
+// kinds here, in one place. (Open's failures are all kiosk.KindNoTPM.)
 
 // useError classifies a failure of a command authorized with the person's
 // PIN (TPM2_Sign, TPM2_ObjectChangeAuth). The session-number bits of a
@@ -51,6 +52,9 @@ func (k *TPM) retryAfterLocked() time.Duration {
 // another machine. Either way the credential is gone (Part 1 §23.5).
 func loadError(op string, err error) error {
 	switch {
+	case errors.Is(err, tpm2.TPMRCHandle):
+		// TPM2_Load's only handle is the parent: the SRK is gone.
+		return kiosk.E(kiosk.KindTPMCleared, op, fmt.Errorf("the storage root key is gone, the TPM was cleared: %w", err))
 	case errors.Is(err, tpm2.TPMRCIntegrity), errors.Is(err, tpm2.TPMRCSensitive),
 		errors.Is(err, tpm2.TPMRCSize), errors.Is(err, tpm2.TPMRCKey), errors.Is(err, tpm2.TPMRCValue):
 		return kiosk.E(kiosk.KindTPMCleared, op, fmt.Errorf("the key no longer loads, the TPM was cleared or the key is from another TPM: %w", err))

@@ -109,8 +109,8 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 		InPublic:     *pub,
 	}).Execute(k.t)
 	if errors.Is(err, tpm2.TPMRCHandle) {
+		// The SRK's persistent handle is empty.
 		k.reprovisionLocked()
-		return kiosk.E(kiosk.KindTPMCleared, op, fmt.Errorf("the storage root key is gone, the TPM was cleared: TPM2_Load: %w", err))
 	}
 	if err != nil {
 		return loadError(op, fmt.Errorf("TPM2_Load: %w", err))
