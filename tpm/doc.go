@@ -33,7 +33,8 @@
 // the kernel driver bounds a device command.
 //
 // Every transport retries TPM_RC_RETRY, TPM_RC_TESTING and TPM_RC_YIELDED
-// (the command was not executed) up to eight times with a bounded back-off;
+// (the command was not executed) up to twelve times, backing off from 1 ms
+// to 250 ms, about one second in all;
 // socket transports bound each command by Config.CommandTimeout.
 //
 // Open reports "no usable TPM 2.0" as kiosk.KindNoTPM with the reason: no

@@ -122,7 +122,7 @@ func Open(cfg Config) (*TPM, error) {
 // it. Tests use it to put a counting transport in between.
 func New(t transport.TPMCloser, cfg Config) (*TPM, error) {
 	k := &TPM{
-		t:      &retryingTPM{next: t, attempts: 8, sleep: time.Sleep},
+		t:      &retryingTPM{next: t, attempts: 12, sleep: time.Sleep},
 		closer: t.Close,
 		logf:   cfg.Logf,
 		owner:  cfg.OwnerAuth,
