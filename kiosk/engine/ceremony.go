@@ -136,6 +136,11 @@ func notice(err error) *kiosk.Notice {
 // backoff, and ends the ceremony with the matching notice.
 func (e *Engine) failLocked(typ string, err error, credID []byte) {
 	n := notice(err)
+	// A TPM lockout says how long it lasts (tpm.LockoutError).
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		n.Until = e.cfg.Clock.Now().Add(ra.RetryAfter())
+	}
 	e.recordFailureLocked(typ, err, credID)
 	if until := e.fails.blockedUntil(e.cer.userID(), e.cfg.Clock.Now()); !until.IsZero() && n.Code != kiosk.NoticeReplugKey {
 		n = &kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"passkiosk/kiosk"
 )
@@ -41,8 +42,8 @@ func TestPlatformWrongPINThenTPMLockout(t *testing.T) {
 	h.waitFor("1 try", func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Tries == 1 })
 	h.e.EnterPIN([]byte("000000"))
 	v := h.waitNotice(kiosk.NoticePlatformLocked)
-	if v.State != kiosk.StateLocked {
-		t.Fatalf("state %v", v.State)
+	if v.State != kiosk.StateLocked || !v.Notice.Until.Equal(h.clock.Now().Add(10*time.Minute)) {
+		t.Fatalf("state %v notice %+v", v.State, v.Notice)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"passkiosk/fido"
 	"passkiosk/fido/fidotest"
@@ -69,7 +70,7 @@ func (p *Platform) Assert(ctx context.Context, cred kiosk.Credential, rpID strin
 	if string(pin) != k.pin {
 		p.failures++
 		if p.failures >= p.MaxTries {
-			return nil, nil, kiosk.Errorf(kiosk.KindTPMLockout, "fake tpm", "lockout")
+			return nil, nil, kiosk.E(kiosk.KindTPMLockout, "fake tpm", lockout{})
 		}
 		return nil, nil, kiosk.WithTries(kiosk.KindPINInvalid, "fake tpm", p.MaxTries-p.failures, fmt.Errorf("bad auth"))
 	}
@@ -83,3 +84,10 @@ func (p *Platform) Authenticator(credID []byte) *fidotest.Authenticator {
 	defer p.mu.Unlock()
 	return p.keys[string(credID)].auth
 }
+
+// lockout reports how long the fake TPM's lockout lasts, as
+// tpm.LockoutError does.
+type lockout struct{}
+
+func (lockout) Error() string             { return "lockout" }
+func (lockout) RetryAfter() time.Duration { return 10 * time.Minute }

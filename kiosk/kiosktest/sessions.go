@@ -46,7 +46,7 @@ type Session struct {
 	exited chan struct{}
 	report kiosk.WipeReport
 	// EndedWith is the cause End was called with ("" while running).
-	EndedWith string
+	EndedWith  string
 	Relaunches int
 }
 
