@@ -182,3 +182,53 @@ func TestCredProtect(t *testing.T) {
 		t.Fatalf("with UV: %+v %v", as, err)
 	}
 }
+
+// TestHMACSecret: the same salt gives the same output for one credential
+// and verification state, a different one with and without UV, nothing for
+// a credential made without the extension, and one or two outputs for one
+// or two salts, under both protocols.
+func TestHMACSecret(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: testPIN})
+	tok, err := r.c.PINToken(ctx(t), 2, testPIN, softkey.PermMakeCredential, testRP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := r.register(ctaphidtest.MakeCredentialArgs{RK: true, HMACSecret: true, Token: tok, UserID: []byte("h")}, true)
+	without := r.register(ctaphidtest.MakeCredentialArgs{UserID: []byte("n")}, false)
+	salt := bytes.Repeat([]byte{7}, 32)
+	get := func(proto int, salts []byte, uv bool, id []byte) []byte {
+		t.Helper()
+		args := ctaphidtest.GetAssertionArgs{Allow: [][]byte{id}, HMACSalt: salts, HMACProtocol: proto}
+		if uv {
+			tk, err := r.c.PINToken(ctx(t), 2, testPIN, softkey.PermGetAssertion, testRP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			args.Token = tk
+		}
+		cred := stored(with)
+		if bytes.Equal(id, without.CredentialID) {
+			cred = stored(without)
+		}
+		as, _, err := r.assert(args, cred, uv)
+		if err != nil {
+			t.Fatalf("assertion with hmac-secret: %v", err)
+		}
+		return as.HMACOutput
+	}
+	a1 := get(1, salt, false, with.CredentialID)
+	a2 := get(2, salt, false, with.CredentialID)
+	if len(a1) != 32 || !bytes.Equal(a1, a2) {
+		t.Fatalf("outputs %x and %x for one salt", a1, a2)
+	}
+	if uvOut := get(2, salt, true, with.CredentialID); len(uvOut) != 32 || bytes.Equal(uvOut, a1) {
+		t.Fatalf("output with UV %x, without %x", uvOut, a1)
+	}
+	two := get(2, append(bytes.Repeat([]byte{9}, 32), salt...), false, with.CredentialID)
+	if len(two) != 64 || !bytes.Equal(two[32:], a1) {
+		t.Fatalf("two salts gave %x", two)
+	}
+	if out := get(2, salt, false, without.CredentialID); out != nil {
+		t.Fatalf("credential without hmac-secret gave %x", out)
+	}
+}

@@ -119,7 +119,7 @@ func (k *Key) infoLocked() map[int]any {
 	}
 	return map[int]any{
 		0x01: []string{"FIDO_2_0", "FIDO_2_1"},
-		0x02: []string{"credProtect"},
+		0x02: []string{"credProtect", extHMACSecret},
 		0x03: k.cfg.AAGUID[:],
 		0x04: opts,
 		0x05: MaxMessage,

@@ -26,6 +26,7 @@ type nextAssertion struct {
 	rpID    string
 	cdh     []byte
 	flags   fido.Flags
+	hmac    *hmacRequest
 	expires time.Time
 }
 
@@ -58,6 +59,10 @@ func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) 
 	if err != nil {
 		return nil, err
 	}
+	hmacReq, err := k.hmacSecretInputLocked(r.Extensions)
+	if err != nil {
+		return nil, err
+	}
 	creds := k.locateLocked(r.RPID, r.AllowList, uv)
 	if len(creds) == 0 {
 		return nil, StatusNoCredentials
@@ -78,13 +83,13 @@ func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) 
 		flags |= fido.FlagUV
 	}
 	discovered := len(r.AllowList) == 0
-	resp, err := k.assertLocked(creds[0], r.ClientDataHash, flags, discovered, fault)
+	resp, err := k.assertLocked(creds[0], r.ClientDataHash, flags, discovered, hmacReq, fault)
 	if err != nil {
 		return nil, err
 	}
 	if discovered && len(creds) > 1 {
 		resp[0x05] = len(creds)
-		next := &nextAssertion{rpID: r.RPID, cdh: r.ClientDataHash, flags: flags, expires: time.Now().Add(nextAssertionLifetime)}
+		next := &nextAssertion{rpID: r.RPID, cdh: r.ClientDataHash, flags: flags, hmac: hmacReq, expires: time.Now().Add(nextAssertionLifetime)}
 		for _, c := range creds[1:] {
 			next.ids = append(next.ids, c.ID)
 		}
@@ -107,7 +112,7 @@ func (k *Key) getNextAssertionLocked(fault Fault) (any, error) {
 	if c == nil {
 		return nil, StatusNotAllowed
 	}
-	return k.assertLocked(*c, n.cdh, n.flags, true, fault)
+	return k.assertLocked(*c, n.cdh, n.flags, true, n.hmac, fault)
 }
 
 // locateLocked finds the credentials an assertion may use (CTAP 2.1 §6.2.2
@@ -134,12 +139,16 @@ func (k *Key) locateLocked(rpID string, allow []credDescriptor, uv bool) []store
 }
 
 // assertLocked signs one assertion and builds its response map.
-func (k *Key) assertLocked(c storedCred, cdh []byte, flags fido.Flags, discovered bool, fault Fault) (map[int]any, error) {
+func (k *Key) assertLocked(c storedCred, cdh []byte, flags fido.Flags, discovered bool, hmacReq *hmacRequest, fault Fault) (map[int]any, error) {
 	priv, err := c.signer()
 	if err != nil {
 		return nil, err
 	}
-	ad := &fido.AuthData{RPIDHash: fido.RPIDHash(c.RPID), Flags: flags, Counter: k.nextCounterLocked(fault)}
+	ext, err := hmacReq.output(&c, flags&fido.FlagUV != 0)
+	if err != nil {
+		return nil, err
+	}
+	ad := &fido.AuthData{RPIDHash: fido.RPIDHash(c.RPID), Flags: flags, Counter: k.nextCounterLocked(fault), Extensions: ext}
 	authData := ad.Marshal()
 	sig, err := signES256(priv, authData, cdh, fault)
 	if err != nil {

@@ -69,6 +69,10 @@ func (k *Key) makeCredentialLocked(t *txn, body []byte, fault Fault) (any, error
 	if err != nil {
 		return nil, err
 	}
+	withHMAC, err := hmacSecretRequested(r.Extensions)
+	if err != nil {
+		return nil, err
+	}
 	// makeCredUvNotRqd: with a PIN set, a non-discoverable credential may
 	// be made without verification, a discoverable one may not (§6.1.2
 	// step 6).
@@ -124,6 +128,9 @@ func (k *Key) makeCredentialLocked(t *txn, body []byte, fault Fault) (any, error
 	if protect == 0 {
 		cred.CredProtect = credProtectOptional
 	}
+	if withHMAC {
+		cred.CredRandom = randomBytes(credRandomLen)
+	}
 	if rk {
 		// One discoverable credential per account and RP: a new one
 		// replaces the old (§6.1.2 step 17).
@@ -140,8 +147,15 @@ func (k *Key) makeCredentialLocked(t *txn, body []byte, fault Fault) (any, error
 	if uv {
 		ad.Flags |= fido.FlagUV
 	}
+	exts := map[string]any{}
 	if protect != 0 {
-		ext, err := cbor.Marshal(map[string]int{"credProtect": protect})
+		exts["credProtect"] = protect
+	}
+	if withHMAC {
+		exts[extHMACSecret] = true
+	}
+	if len(exts) > 0 {
+		ext, err := cbor.Marshal(exts)
 		if err != nil {
 			return nil, err
 		}

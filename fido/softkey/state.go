@@ -49,6 +49,9 @@ type storedCred struct {
 	Created      int64  `cbor:"9,keyasint"`
 	// Seq orders credentials by creation even within one second.
 	Seq uint64 `cbor:"10,keyasint"`
+	// CredRandom is CredRandomWithUV ‖ CredRandomWithoutUV for
+	// hmac-secret, or empty.
+	CredRandom []byte `cbor:"11,keyasint,omitempty"`
 }
 
 func (c *storedCred) signer() (*ecdsa.PrivateKey, error) {
@@ -141,6 +144,9 @@ func decodeState(cfg Config, b []byte) (*state, error) {
 		c := &st.Creds[i]
 		if len(c.ID) == 0 || len(c.ID) > maxCredentialIDLen || c.RPID == "" {
 			return nil, corrupt("credential %d has no ID or RP ID", i)
+		}
+		if len(c.CredRandom) != 0 && len(c.CredRandom) != credRandomLen {
+			return nil, corrupt("credential %d hmac-secret of %d bytes", i, len(c.CredRandom))
 		}
 		if _, err := c.signer(); err != nil {
 			return nil, corrupt("credential %d key: %v", i, err)

@@ -59,6 +59,10 @@ type Client struct {
 	Caps byte
 	// Keepalives records the status of every KEEPALIVE seen.
 	Keepalives []byte
+
+	// hmac is the key agreement of the last hmac-secret request, kept to
+	// decrypt the outputs of getNextAssertion too.
+	hmac *agreement
 }
 
 // Open allocates a channel with CTAPHID_INIT on the broadcast channel.

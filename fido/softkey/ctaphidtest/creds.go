@@ -19,7 +19,9 @@ type MakeCredentialArgs struct {
 	Exclude     [][]byte
 	RK, UV      bool
 	CredProtect int
-	Token       *Token
+	// HMACSecret asks for the hmac-secret extension.
+	HMACSecret bool
+	Token      *Token
 	// EmptyPINAuth sends a zero-length pinUvAuthParam (the touch probe).
 	EmptyPINAuth bool
 }
@@ -75,8 +77,15 @@ func (c *Client) MakeCredential(ctx context.Context, a MakeCredentialArgs) (*Att
 	if len(a.Exclude) > 0 {
 		req[0x05] = descriptors(a.Exclude)
 	}
+	ext := map[string]any{}
 	if a.CredProtect != 0 {
-		req[0x06] = map[string]any{"credProtect": a.CredProtect}
+		ext["credProtect"] = a.CredProtect
+	}
+	if a.HMACSecret {
+		ext["hmac-secret"] = true
+	}
+	if len(ext) > 0 {
+		req[0x06] = ext
 	}
 	opts := map[string]bool{}
 	if a.RK {
@@ -115,6 +124,10 @@ type GetAssertionArgs struct {
 	UV           bool
 	Token        *Token
 	EmptyPINAuth bool
+	// HMACSalt (32 or 64 bytes) asks for hmac-secret outputs, under PIN/UV
+	// auth protocol HMACProtocol (default 2).
+	HMACSalt     []byte
+	HMACProtocol int
 }
 
 // User is the user entity of an assertion.
@@ -131,6 +144,9 @@ type Assertion struct {
 	Signature           []byte     `cbor:"3,keyasint"`
 	User                *User      `cbor:"4,keyasint"`
 	NumberOfCredentials int        `cbor:"5,keyasint"`
+
+	// HMACOutput is the decrypted hmac-secret output, if any.
+	HMACOutput []byte `cbor:"-"`
 }
 
 // CredentialID is the ID of the credential that signed.
@@ -158,6 +174,25 @@ func (c *Client) GetAssertion(ctx context.Context, a GetAssertionArgs) (*Asserti
 	case a.Token != nil:
 		req[0x06], req[0x07] = a.Token.Param(a.ClientDataHash), a.Token.Protocol
 	}
+	c.hmac = nil
+	if len(a.HMACSalt) > 0 {
+		proto := a.HMACProtocol
+		if proto == 0 {
+			proto = 2
+		}
+		agr, err := c.keyAgreement(ctx, proto)
+		if err != nil {
+			return nil, err
+		}
+		saltEnc, err := agr.p.Encrypt(agr.secret, a.HMACSalt)
+		if err != nil {
+			return nil, err
+		}
+		req[0x04] = map[string]any{"hmac-secret": map[int]any{
+			1: agr.cose, 2: saltEnc, 3: agr.p.Authenticate(agr.secret, saltEnc), 4: proto,
+		}}
+		c.hmac = agr
+	}
 	return c.assertion(ctx, 0x02, req)
 }
 
@@ -174,6 +209,23 @@ func (c *Client) assertion(ctx context.Context, cmd byte, req any) (*Assertion, 
 	var as Assertion
 	if err := cbor.Unmarshal(b, &as); err != nil {
 		return nil, err
+	}
+	if c.hmac != nil {
+		ad, err := fido.ParseAuthData(as.AuthData)
+		if err != nil {
+			return nil, err
+		}
+		var ext map[string][]byte
+		if ad.Extensions != nil {
+			if err := cbor.Unmarshal(ad.Extensions, &ext); err != nil {
+				return nil, err
+			}
+		}
+		if enc, ok := ext["hmac-secret"]; ok {
+			if as.HMACOutput, err = c.hmac.p.Decrypt(c.hmac.secret, enc); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return &as, nil
 }
