@@ -88,7 +88,7 @@ type Config struct {
 	Journal Journal
 	// Clock stamps sessions and runs the MaxDuration timer. Defaults to
 	// the system clock.
-	Clock Clock
+	Clock kiosk.Clock
 	// TmpfsSize limits a tmpfs workspace, in bytes. Default 512 MiB.
 	TmpfsSize int64
 	// NoTmpfs forces an on-disk workspace even when tmpfs would work.
@@ -142,7 +142,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown sandbox %d", cfg.Sandbox)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock()
+		cfg.Clock = kiosk.SystemClock{}
 	}
 	if cfg.TmpfsSize <= 0 {
 		cfg.TmpfsSize = 512 << 20

@@ -15,19 +15,26 @@
 //
 //	m, err := session.New(session.Config{StateRoot: "/var/lib/passkiosk",
 //		Sandbox: session.SandboxAuto, UID: uid, GID: gid, DedicatedUID: true,
-//		Journal: j, Clock: c, ClearClipboard: ui.ClearClipboard})
-//	reports, err := m.Recover()   // at start, before the lock screen
+//		Journal: j, Clock: clock, ClearClipboard: ui.ClearClipboard})
+//	reports, err := m.Recover() // at start, before the lock screen
 //	s, err := m.Start(ctx, session.Spec{User: name, Program: argv, MaxDuration: limit})
-//	select { case <-s.Done(): cause = s.Reason() /* program exited, time up */ ; case … }
-//	report, err := s.End(cause)   // audited by the engine
+//	<-s.Exited()                // the program exited: s.Relaunch() or end
+//	<-s.Expired()               // MaxDuration passed on the clock
+//	report, err := s.End(session.CauseLogout) // audited by the engine
+//
+// The engine reaches it through its ports: Port implements kiosk.Sessions
+// (PortSession is the kiosk.Session, End takes the engine's wording of
+// the cause and returns report.Summary()) and kiosk.InputIdle (LastInput,
+// from an IdleSource).
 //
 // Logout, tapping the same key, pulling the key, idle timeout, an admin
 // command and shutdown are all the engine's causes: it calls End with
-// them. The package itself only notices the two things it can see: the
-// program exited, and MaxDuration passed on the Clock (Done closes). End
-// is safe to call once from any goroutine; later calls return the first
-// result. Manager.Sandbox says which sandbox is in use and why, for the
-// status screen.
+// them. The package itself only reports the two things it can see: the
+// program exited (Exited), and MaxDuration passed on the Clock (Expired).
+// End is safe to call from any goroutine; later calls return the first
+// result. Relaunch restarts an exited program in the same workspace.
+// Manager.Sandbox says which sandbox is in use and why, for the status
+// screen.
 //
 // # Workspace
 //
@@ -77,7 +84,7 @@
 // Config.Grace, then stops and SIGKILLs whatever is left until a scan of
 // /proc finds nothing or Config.KillTimeout runs out. A process belongs to
 // the session if any of these holds (procs.go): it is in the session's
-// process group; its environment holds the marker (inherited across fork,
+// process groups (one per launch); its environment holds the marker (inherited across fork,
 // exec and setsid); it is in the session's PID namespace (bubblewrap); it
 // runs as the session uid (only with Config.DedicatedUID, which promises
 // that nothing else uses that uid); its working directory or root is in
@@ -152,7 +159,7 @@
 // # Time
 //
 // Started and Ended in reports and the MaxDuration timer come from
-// Config.Clock, so the engine tests session limits with a fake clock.
+// Config.Clock (kiosk.Clock; kiosktest.Clock in tests), so the engine tests session limits with a fake clock.
 // The kill grace, the kill timeout and the measured durations (KillTime,
 // WipeTime, Total) use real time: they are about the operating system.
 package session

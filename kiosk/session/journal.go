@@ -111,8 +111,18 @@ type WipeReport struct {
 	// ExitCode is the program's exit status, -1 when it was killed by a
 	// signal or had not exited by itself.
 	ExitCode int `cbor:"20,keyasint" json:"exit_code"`
+	// Reason is the engine's own words for the end, when it gave some
+	// ("time is up"); Cause is their classification.
+	Reason string `cbor:"21,keyasint,omitempty" json:"reason,omitempty"`
+	// Processes counts the distinct processes stopped, by SIGTERM or
+	// SIGKILL.
+	Processes int `cbor:"22,keyasint" json:"processes"`
+	// RemainingFiles counts what a failed wipe left in the workspace.
+	RemainingFiles int `cbor:"23,keyasint" json:"remaining_files"`
 }
 
 // Clean reports whether the wipe was complete: no process left and the
 // workspace gone.
-func (r WipeReport) Clean() bool { return r.Remaining == 0 && r.WorkspaceGone }
+func (r WipeReport) Clean() bool {
+	return r.Remaining == 0 && r.RemainingFiles == 0 && r.WorkspaceGone
+}

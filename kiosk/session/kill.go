@@ -9,8 +9,8 @@ import (
 
 // killResult counts what stopProcesses did and found.
 type killResult struct {
-	terminated, killed, remaining int
-	left                          []proc
+	stopped, terminated, killed, remaining int
+	left                                   []proc
 }
 
 // stopProcesses ends every process that m recognises: SIGTERM first to
@@ -19,21 +19,31 @@ type killResult struct {
 // period, then SIGKILL to everything still there, repeated until a scan
 // finds nothing or killTimeout runs out. The final scan is the check: its
 // count is reported, never assumed.
-func stopProcesses(m member, pgid int, spare map[int]bool, grace, killTimeout time.Duration) killResult {
+func stopProcesses(m member, groups []int, spare map[int]bool, grace, killTimeout time.Duration) killResult {
 	var r killResult
+	seen := map[int]bool{}
+	inGroup := func(p proc) bool {
+		for _, g := range groups {
+			if p.pgid == g {
+				return true
+			}
+		}
+		return false
+	}
 	if grace > 0 {
 		listed := m.scan()
-		if pgid > 0 {
+		for _, g := range groups {
 			// The group signal also reaches members the scan could
 			// not list yet (a fork in flight).
-			_ = unix.Kill(-pgid, unix.SIGTERM)
+			_ = unix.Kill(-g, unix.SIGTERM)
 		}
 		for _, p := range listed {
 			if spare[p.pid] {
 				continue
 			}
 			r.terminated++
-			if pgid <= 0 || p.pgid != pgid {
+			seen[p.pid] = true
+			if !inGroup(p) {
 				_ = unix.Kill(p.pid, unix.SIGTERM)
 			}
 		}
@@ -52,8 +62,8 @@ func stopProcesses(m member, pgid int, spare map[int]bool, grace, killTimeout ti
 			r.left = left
 			break
 		}
-		if pgid > 0 {
-			_ = unix.Kill(-pgid, unix.SIGKILL)
+		for _, g := range groups {
+			_ = unix.Kill(-g, unix.SIGKILL)
 		}
 		// Stop first, then kill: a stopped process cannot fork while
 		// its siblings are being killed.
@@ -63,11 +73,13 @@ func stopProcesses(m member, pgid int, spare map[int]bool, grace, killTimeout ti
 		for _, p := range left {
 			if unix.Kill(p.pid, unix.SIGKILL) == nil && !killed[p.pid] {
 				killed[p.pid] = true
+				seen[p.pid] = true
 			}
 		}
 		waitGone(m, 200*time.Millisecond)
 	}
 	r.killed = len(killed)
+	r.stopped = len(seen)
 	r.remaining = len(r.left)
 	return r
 }

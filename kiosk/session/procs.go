@@ -10,7 +10,7 @@ import (
 // member says how a process can be recognised as part of a session. Any
 // one matching trait is enough. A zero field is not checked.
 //
-// The traits cover each other's gaps: the process group catches what has
+// The traits cover each other's gaps: the process groups catch what has
 // not yet exec'd; the marker variable follows fork and exec even across
 // setsid; the PID namespace (bubblewrap) holds everything the program
 // started whatever it did to its environment; a dedicated uid cannot be
@@ -18,7 +18,7 @@ import (
 // leftover would hold the workspace busy.
 type member struct {
 	marker    []byte // "PASSKIOSK_SESSION=<id>" as one environ entry
-	pgid      int
+	pgids     []int  // the process group of each launch
 	pidNS     uint64
 	uid       int64 // -1: not checked
 	workspace string
@@ -59,8 +59,10 @@ func (m member) scan() []proc {
 }
 
 func (m member) matches(pid int, st stat) bool {
-	if m.pgid > 0 && st.pgid == m.pgid {
-		return true
+	for _, g := range m.pgids {
+		if g > 0 && st.pgid == g {
+			return true
+		}
 	}
 	dir := "/proc/" + strconv.Itoa(pid)
 	if m.uid >= 0 && hasUID(dir, uint32(m.uid)) {

@@ -93,8 +93,8 @@ func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 	case m.cfg.DedicatedUID && m.root:
 		mem.uid = int64(m.cfg.UID)
 	}
-	kr := stopProcesses(mem, 0, nil, 0, m.cfg.KillTimeout)
-	r.Killed, r.Remaining = kr.killed, kr.remaining
+	kr := stopProcesses(mem, nil, nil, 0, m.cfg.KillTimeout)
+	r.Processes, r.Killed, r.Remaining = kr.stopped, kr.killed, kr.remaining
 	r.KillTime = time.Since(t0)
 	var errs []error
 	if kr.remaining > 0 {
@@ -109,6 +109,7 @@ func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 		wr, err := wipeWorkspace(rec.Workspace)
 		r.WipeTime = time.Since(t1)
 		r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
+		r.RemainingFiles = wr.remaining
 		if err != nil {
 			errs = append(errs, kiosk.E(kiosk.KindUnknown, op, err))
 		}

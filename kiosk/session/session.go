@@ -47,53 +47,56 @@ type Session struct {
 	Sandbox         Sandbox
 	Started         time.Time
 
-	m     *Manager
-	rec   Record
-	cmd   *exec.Cmd
-	tmpfs bool
-	pgid  int
-	pidNS uint64
-	spare map[int]bool
+	m       *Manager
+	rec     Record
+	spec    Spec
+	tmpfs   bool
+	expired chan struct{}
+	timer   kiosk.Timer
 
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	pgids    []int // every launch's process group
+	pidNS    uint64
+	spare    map[int]bool
 	exited   chan struct{}
 	exitCode int
-
-	done     chan struct{}
-	doneOnce sync.Once
-	reason   Cause
-	timer    Timer
+	ending   bool
 
 	endOnce sync.Once
 	report  WipeReport
 	endErr  error
 }
 
-// Done is closed when the session needs ending without anyone asking:
-// the program exited (Reason is CauseProgramExited) or MaxDuration
-// passed (CauseMaxDuration). The engine then calls End with that cause.
-func (s *Session) Done() <-chan struct{} { return s.done }
-
-// Reason says why Done closed; valid once it has.
-func (s *Session) Reason() Cause {
-	<-s.done
-	return s.reason
+// Exited is closed when the current launch of the session program has
+// exited. After Relaunch it is a new channel.
+func (s *Session) Exited() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exited
 }
 
-// Wait blocks until Done closes or ctx ends.
-func (s *Session) Wait(ctx context.Context) (Cause, error) {
-	select {
-	case <-s.done:
-		return s.reason, nil
-	case <-ctx.Done():
-		return CauseUnknown, kiosk.E(kiosk.KindCancelled, "wait for session", ctx.Err())
+// Expired is closed once Spec.MaxDuration has passed on the Clock (never
+// when it is 0). The engine then ends the session with CauseMaxDuration.
+func (s *Session) Expired() <-chan struct{} { return s.expired }
+
+// Relaunch starts the session program again in the same workspace, with
+// the same marker and journal record, after it exited (it crashed, or
+// the person closed it by mistake). It fails with KindConflict while the
+// program runs or once the session is ending.
+func (s *Session) Relaunch() error {
+	const op = "relaunch session program"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ending {
+		return kiosk.Errorf(kiosk.KindConflict, op, "session %s is ending", s.ID)
 	}
-}
-
-func (s *Session) finish(c Cause) {
-	s.doneOnce.Do(func() {
-		s.reason = c
-		close(s.done)
-	})
+	select {
+	case <-s.exited:
+	default:
+		return kiosk.Errorf(kiosk.KindConflict, op, "the session program is still running")
+	}
+	return s.launchLocked()
 }
 
 // Start creates a workspace and starts spec's program in it. The journal
@@ -114,8 +117,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	s := &Session{
 		ID: id, User: spec.User, Sandbox: m.sandbox,
 		Workspace: filepath.Join(m.sessions, id),
-		m:         m, exited: make(chan struct{}), done: make(chan struct{}),
-		exitCode: -1,
+		m:         m, spec: spec, expired: make(chan struct{}), exitCode: -1,
 	}
 	s.Started = m.cfg.Clock.Now()
 	s.rec = Record{ID: id, User: spec.User, Workspace: s.Workspace, Sandbox: m.sandbox,
@@ -126,29 +128,24 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	if s.tmpfs, err = m.makeWorkspace(s.Workspace); err != nil {
 		return nil, s.abort(kiosk.E(kiosk.KindUnknown, op+": workspace", err))
 	}
-	if err := s.launch(spec); err != nil {
+	s.mu.Lock()
+	err = s.launchLocked()
+	s.mu.Unlock()
+	if err != nil {
 		return nil, s.abort(err)
 	}
 	m.mu.Lock()
 	m.live[id] = s
 	m.mu.Unlock()
-	go func() {
-		err := s.cmd.Wait()
-		if s.cmd.ProcessState != nil {
-			s.exitCode = s.cmd.ProcessState.ExitCode()
-		}
-		_ = err // the exit status is in exitCode; a kill is expected
-		close(s.exited)
-		s.finish(CauseProgramExited)
-	}()
 	if spec.MaxDuration > 0 {
-		s.timer = m.cfg.Clock.AfterFunc(spec.MaxDuration, func() { s.finish(CauseMaxDuration) })
+		s.timer = m.cfg.Clock.AfterFunc(spec.MaxDuration, func() { close(s.expired) })
 	}
 	return s, nil
 }
 
-// launch starts the program and learns how to find its processes again.
-func (s *Session) launch(spec Spec) error {
+// launchLocked starts the program and learns how to find its processes
+// again; a goroutine reaps it and closes its exited channel.
+func (s *Session) launchLocked() error {
 	const op = "start session program"
 	m := s.m
 	var infoR, infoW *os.File
@@ -159,12 +156,12 @@ func (s *Session) launch(spec Spec) error {
 		}
 		defer infoR.Close()
 	}
-	s.cmd = m.command(s.rec, spec, infoW)
+	cmd := m.command(s.rec, s.spec, infoW)
 	s.Home = s.Workspace
 	if m.sandbox == SandboxBubblewrap {
 		s.Home = sandboxHome
 	}
-	err := s.cmd.Start()
+	err := cmd.Start()
 	if infoW != nil {
 		infoW.Close() // our copy; bwrap holds its own
 	}
@@ -172,28 +169,39 @@ func (s *Session) launch(spec Spec) error {
 		return kiosk.E(kiosk.KindUnknown, op, err)
 	}
 	// Setpgid made the direct child a group leader.
-	s.pgid = s.cmd.Process.Pid
-	s.spare = map[int]bool{}
+	pgid := cmd.Process.Pid
+	spare := map[int]bool{}
+	var pidNS uint64
 	if m.sandbox == SandboxBubblewrap {
 		info, err := readBwrapInfo(infoR, 5*time.Second)
 		if err != nil {
-			_ = s.cmd.Process.Kill()
-			_ = s.cmd.Wait()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 			return kiosk.E(kiosk.KindUnknown, op, err)
 		}
-		s.pidNS = info.PidNS
+		pidNS = info.PidNS
 		// The outer bwrap and the namespace's init are spared the
 		// SIGTERM: either one's death SIGKILLs the whole sandbox, which
 		// would cut the program's grace period short.
-		s.spare[s.pgid], s.spare[info.ChildPID] = true, true
+		spare[pgid], spare[info.ChildPID] = true, true
 	}
+	exited := make(chan struct{})
+	s.cmd, s.pidNS, s.spare, s.exited = cmd, pidNS, spare, exited
+	s.pgids = append(s.pgids, pgid)
+	go func() {
+		_ = cmd.Wait() // the status is in ProcessState; a kill is expected
+		s.mu.Lock()
+		s.exitCode = cmd.ProcessState.ExitCode()
+		s.mu.Unlock()
+		close(exited)
+	}()
 	return nil
 }
 
 // abort undoes a failed Start: whatever exists is wiped, and the journal
 // record is closed only when that worked.
 func (s *Session) abort(cause error) error {
-	_, err := s.end(CauseStartFailed, false)
+	_, err := s.end(CauseStartFailed, "", false)
 	if err != nil {
 		return errors.Join(cause, err)
 	}
@@ -206,9 +214,12 @@ func (s *Session) abort(cause error) error {
 // survived or the workspace could not be removed, End returns an error of
 // kind KindTimeout or KindUnknown with the report, and the journal record
 // stays open so that Recover tries again at the next start.
-func (s *Session) End(cause Cause) (WipeReport, error) {
+func (s *Session) End(cause Cause) (WipeReport, error) { return s.endWith(cause, "") }
+
+// endWith is End with the engine's own words for the cause.
+func (s *Session) endWith(cause Cause, reason string) (WipeReport, error) {
 	s.endOnce.Do(func() {
-		s.report, s.endErr = s.end(cause, true)
+		s.report, s.endErr = s.end(cause, reason, true)
 		s.m.mu.Lock()
 		delete(s.m.live, s.ID)
 		s.m.mu.Unlock()
@@ -216,38 +227,45 @@ func (s *Session) End(cause Cause) (WipeReport, error) {
 	return s.report, s.endErr
 }
 
-func (s *Session) end(cause Cause, started bool) (WipeReport, error) {
+func (s *Session) end(cause Cause, reason string, started bool) (WipeReport, error) {
 	const op = "end session"
 	m := s.m
 	t0 := time.Now()
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	r := WipeReport{ID: s.ID, User: s.User, Cause: cause, Sandbox: s.Sandbox, Started: s.Started, ExitCode: -1}
+	r := WipeReport{ID: s.ID, User: s.User, Cause: cause, Reason: reason, Sandbox: s.Sandbox, Started: s.Started, ExitCode: -1}
 	var errs []error
 
-	mem := member{marker: []byte(s.rec.Marker()), pgid: s.pgid, pidNS: s.pidNS, uid: -1, workspace: s.Workspace}
+	s.mu.Lock()
+	s.ending = true // no Relaunch from here on
+	pgids, pidNS, spare, exited := s.pgids, s.pidNS, s.spare, s.exited
+	s.mu.Unlock()
+
+	mem := member{marker: []byte(s.rec.Marker()), pgids: pgids, pidNS: pidNS, uid: -1, workspace: s.Workspace}
 	if m.cfg.DedicatedUID && m.root {
 		mem.uid = int64(m.cfg.UID)
 	}
-	group := s.pgid
+	groups := pgids
 	if s.Sandbox == SandboxBubblewrap {
-		group = 0 // the group is bwrap itself: see launch
+		groups = nil // the group is bwrap itself: see launchLocked
 	}
 	if s.Sandbox == SandboxSystemdRun && started {
 		stopScope(s.ID, m.cfg.KillTimeout)
 	}
-	kr := stopProcesses(mem, group, s.spare, m.cfg.Grace, m.cfg.KillTimeout)
-	r.Terminated, r.Killed, r.Remaining = kr.terminated, kr.killed, kr.remaining
+	kr := stopProcesses(mem, groups, spare, m.cfg.Grace, m.cfg.KillTimeout)
+	r.Processes, r.Terminated, r.Killed, r.Remaining = kr.stopped, kr.terminated, kr.killed, kr.remaining
 	if kr.remaining > 0 {
 		errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "%d processes survived SIGKILL:%s", kr.remaining, describe(kr.left)))
 	}
 	if started {
 		select {
-		case <-s.exited:
+		case <-exited:
+			s.mu.Lock()
 			r.ExitCode = s.exitCode
+			s.mu.Unlock()
 		case <-time.After(m.cfg.KillTimeout):
-			errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "session program %d not reaped", s.pgid))
+			errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "session program %d not reaped", pgids[len(pgids)-1]))
 		}
 	}
 	r.KillTime = time.Since(t0)
@@ -266,6 +284,7 @@ func (s *Session) end(cause Cause, started bool) (WipeReport, error) {
 	wr, err := wipeWorkspace(s.Workspace)
 	r.WipeTime = time.Since(t1)
 	r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
+	r.RemainingFiles = wr.remaining
 	if err != nil {
 		errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": wipe", err))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/kiosktest"
 	"passkiosk/kiosk/session"
 	"passkiosk/kiosk/session/sessiontest"
 )
@@ -165,9 +166,7 @@ func TestEnvironmentIsScrubbed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c, err := s.Wait(t.Context()); err != nil || c != session.CauseProgramExited {
-				t.Fatalf("Wait = %v, %v", c, err)
-			}
+			waitExit(t, s)
 			_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
 			out, _ := readAll(r)
 			if _, err := s.End(session.CauseProgramExited); err != nil {
@@ -206,8 +205,9 @@ func readAll(f *os.File) (string, error) {
 	}
 }
 
-func TestMaxDurationClosesDoneOnTheClock(t *testing.T) {
-	clock := sessiontest.NewClock(time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC))
+func TestMaxDurationClosesExpiredOnTheClock(t *testing.T) {
+	start := time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC)
+	clock := kiosktest.NewClock(start)
 	m, j := newManager(t, session.SandboxNone, testUID, func(c *session.Config) { c.Clock = clock })
 	s, err := m.Start(t.Context(), session.Spec{User: "dave", Program: []string{"/bin/sleep", "300"}, MaxDuration: time.Hour})
 	if err != nil {
@@ -215,28 +215,40 @@ func TestMaxDurationClosesDoneOnTheClock(t *testing.T) {
 	}
 	clock.Advance(59 * time.Minute)
 	select {
-	case <-s.Done():
-		t.Fatalf("Done before the maximum duration (%v)", s.Reason())
+	case <-s.Expired():
+		t.Fatal("Expired before the maximum duration")
 	default:
 	}
 	clock.Advance(time.Minute)
 	select {
-	case <-s.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("Done not closed at the maximum duration")
+	case <-s.Expired():
+	default:
+		t.Fatal("Expired not closed at the maximum duration")
 	}
-	if s.Reason() != session.CauseMaxDuration {
-		t.Fatalf("reason %v", s.Reason())
+	select {
+	case <-s.Exited():
+		t.Fatal("the program exited by itself")
+	default:
 	}
-	r, err := s.End(s.Reason())
+	r, err := s.End(session.CauseMaxDuration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Started.Equal(time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC)) || r.Ended.Sub(r.Started) != time.Hour || r.ExitCode != -1 {
+	if !r.Started.Equal(start) || r.Ended.Sub(r.Started) != time.Hour || r.ExitCode != -1 {
 		t.Errorf("report times %v..%v exit %d", r.Started, r.Ended, r.ExitCode)
 	}
 	if got, _ := j.Closed(s.ID); got.Cause != session.CauseMaxDuration {
 		t.Errorf("journal cause %v", got.Cause)
+	}
+}
+
+// waitExit waits (bounded) for the session program to exit.
+func waitExit(t *testing.T, s *session.Session) {
+	t.Helper()
+	select {
+	case <-s.Exited():
+	case <-time.After(20 * time.Second):
+		t.Fatal("session program did not exit")
 	}
 }
 
@@ -248,11 +260,7 @@ func TestProgramExitIsReportedWithItsCode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			if c, err := s.Wait(ctx); err != nil || c != session.CauseProgramExited {
-				t.Fatalf("Wait = %v, %v", c, err)
-			}
+			waitExit(t, s)
 			r, err := s.End(session.CauseProgramExited)
 			if err != nil || r.ExitCode != 3 {
 				t.Fatalf("End = exit %d, %v", r.ExitCode, err)
@@ -414,9 +422,7 @@ echo "uid=$(id -u)"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Wait(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	waitExit(t, s)
 	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
 	out, _ := readAll(r)
 	if _, err := s.End(session.CauseProgramExited); err != nil {

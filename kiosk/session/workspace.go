@@ -49,6 +49,7 @@ type wipeResult struct {
 	bytes       int64
 	tmpfs, lazy bool
 	gone        bool
+	remaining   int // files still there after a failed wipe
 }
 
 // wipeWorkspace removes the workspace at path and checks that it is gone.
@@ -59,10 +60,27 @@ type wipeResult struct {
 // of it. A missing path is not an error: there is nothing left to wipe.
 func wipeWorkspace(path string) (wipeResult, error) {
 	var r wipeResult
+	err := removeWorkspace(path, &r)
+	// The check, whatever happened above: is anything still there?
+	var st unix.Stat_t
+	r.gone = errors.Is(unix.Lstat(path, &st), unix.ENOENT)
+	if r.gone {
+		return r, err
+	}
+	left := wipeResult{}
+	_ = walkAt(unix.AT_FDCWD, path, &left, false)
+	r.remaining = left.files
+	if err == nil {
+		err = fmt.Errorf("workspace %s still exists after the wipe", path)
+	}
+	return r, fmt.Errorf("%w (%d files left in it)", err, left.files)
+}
+
+func removeWorkspace(path string, r *wipeResult) error {
 	if isMountPoint(path) {
 		r.tmpfs = true
-		if err := walkAt(unix.AT_FDCWD, path, &r, false); err != nil {
-			return r, err
+		if err := walkAt(unix.AT_FDCWD, path, r, false); err != nil {
+			return err
 		}
 		if err := unix.Unmount(path, 0); err != nil {
 			// Busy although no process of the session is left (for
@@ -70,25 +88,20 @@ func wipeWorkspace(path string) (wipeResult, error) {
 			// so the path is free; the kernel frees the pages when the
 			// last reference goes.
 			if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-				return r, fmt.Errorf("unmount %s: %w", path, err)
+				return fmt.Errorf("unmount %s: %w", path, err)
 			}
 			r.lazy = true
 		}
 		// Whatever sits under the mount point (normally nothing) is
 		// removed and counted as well.
 	}
-	if err := walkAt(unix.AT_FDCWD, path, &r, true); err != nil && !errors.Is(err, unix.ENOENT) {
-		return r, err
+	if err := walkAt(unix.AT_FDCWD, path, r, true); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
 	}
 	if err := unix.Rmdir(path); err != nil && !errors.Is(err, unix.ENOENT) {
-		return r, fmt.Errorf("remove %s: %w", path, err)
+		return fmt.Errorf("remove %s: %w", path, err)
 	}
-	var st unix.Stat_t
-	r.gone = errors.Is(unix.Lstat(path, &st), unix.ENOENT)
-	if !r.gone {
-		return r, fmt.Errorf("workspace %s still exists after the wipe", path)
-	}
-	return r, nil
+	return nil
 }
 
 // walkAt counts (and with remove, deletes) everything below the directory

@@ -4,13 +4,15 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"passkiosk/kiosk"
 )
 
-// Idle is a fake session.IdleSource driven by a fake Clock: Input marks
+// Idle is a fake session.IdleSource driven by a (fake) clock: Input marks
 // the moment of the last input, and Idle is the clock's distance from it.
 // Err, when set, is returned instead.
 type Idle struct {
-	Clock *Clock
+	Clock kiosk.Clock
 
 	mu   sync.Mutex
 	last time.Time
@@ -18,7 +20,7 @@ type Idle struct {
 }
 
 // NewIdle returns an idle source whose last input is now.
-func NewIdle(c *Clock) *Idle { return &Idle{Clock: c, last: c.Now()} }
+func NewIdle(c kiosk.Clock) *Idle { return &Idle{Clock: c, last: c.Now()} }
 
 // Input records input at the clock's current time.
 func (i *Idle) Input() {

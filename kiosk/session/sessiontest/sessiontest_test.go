@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"passkiosk/kiosk/kiosktest"
 	"passkiosk/kiosk/session"
 	"passkiosk/kiosk/session/sessiontest"
 )
@@ -12,31 +13,11 @@ import (
 var (
 	_ session.Journal    = (*sessiontest.MemJournal)(nil)
 	_ session.Journal    = sessiontest.FileJournal{}
-	_ session.Clock      = (*sessiontest.Clock)(nil)
 	_ session.IdleSource = (*sessiontest.Idle)(nil)
 )
 
-func TestClockRunsDueTimersInOrderAndHonoursStop(t *testing.T) {
-	c := sessiontest.NewClock(time.Unix(0, 0))
-	var got []int
-	c.AfterFunc(2*time.Second, func() { got = append(got, 2) })
-	c.AfterFunc(time.Second, func() { got = append(got, 1) })
-	stopped := c.AfterFunc(time.Second, func() { got = append(got, -1) })
-	if !stopped.Stop() || stopped.Stop() {
-		t.Error("Stop should report true once")
-	}
-	c.Advance(500 * time.Millisecond)
-	if len(got) != 0 {
-		t.Fatalf("fired early: %v", got)
-	}
-	c.Advance(5 * time.Second)
-	if len(got) != 2 || got[0] != 1 || got[1] != 2 {
-		t.Fatalf("fired %v, want [1 2]", got)
-	}
-}
-
 func TestIdleFollowsTheClock(t *testing.T) {
-	c := sessiontest.NewClock(time.Unix(0, 0))
+	c := kiosktest.NewClock(time.Unix(0, 0))
 	i := sessiontest.NewIdle(c)
 	c.Advance(time.Minute)
 	if d, _ := i.Idle(t.Context()); d != time.Minute {

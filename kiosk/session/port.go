@@ -1,0 +1,116 @@
+package session
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Port adapts a Manager to the engine's ports: kiosk.Sessions, and
+// kiosk.InputIdle through Idle.
+type Port struct {
+	Manager *Manager
+	// Idle measures input to the whole display (X11Idle); nil means
+	// LastInput knows nothing and returns the zero time.
+	Idle IdleSource
+	// IdleTimeout bounds one Idle query. The engine asks while holding
+	// its lock, so this is short. Default 300 ms.
+	IdleTimeout time.Duration
+	// Env adds environment entries for a person; nil adds none.
+	Env func(kiosk.User) []string
+
+	mu   sync.Mutex
+	last time.Time // the last successful LastInput answer
+}
+
+var (
+	_ kiosk.Sessions  = (*Port)(nil)
+	_ kiosk.InputIdle = (*Port)(nil)
+	_ kiosk.Session   = PortSession{}
+	_ IdleSource      = (*X11Idle)(nil)
+)
+
+// Start starts a session for spec.User (by sign-in name).
+func (p *Port) Start(ctx context.Context, spec kiosk.SessionSpec) (kiosk.Session, error) {
+	var env []string
+	if p.Env != nil {
+		env = p.Env(spec.User)
+	}
+	s, err := p.Manager.Start(ctx, Spec{User: spec.User.Name, Program: spec.Program, Env: env, MaxDuration: spec.MaxDuration})
+	if err != nil {
+		return nil, err
+	}
+	return PortSession{s}, nil
+}
+
+// LastInput is the clock's now minus the display's idle time. When the
+// query fails it returns the last good answer (the zero time if there was
+// none): the engine takes the later of this and input to its own window,
+// so a failed measurement never counts as fresh input.
+func (p *Port) LastInput() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.Idle == nil {
+		return time.Time{}
+	}
+	timeout := p.IdleTimeout
+	if timeout <= 0 {
+		timeout = 300 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if d, err := p.Idle.Idle(ctx); err == nil {
+		p.last = p.Manager.cfg.Clock.Now().Add(-d)
+	}
+	return p.last
+}
+
+// PortSession is a Session seen through the kiosk.Session port.
+type PortSession struct{ *Session }
+
+// ID names the session.
+func (ps PortSession) ID() string { return ps.Session.ID }
+
+// End ends the session; cause is the engine's wording, classified by
+// ParseCause and kept verbatim in the report's Reason.
+func (ps PortSession) End(cause string) (kiosk.WipeReport, error) {
+	r, err := ps.Session.endWith(ParseCause(cause), cause)
+	return r.Summary(), err
+}
+
+// Summary is the report in the engine's terms.
+func (r WipeReport) Summary() kiosk.WipeReport {
+	return kiosk.WipeReport{
+		Processes: r.Processes, Files: r.Files, Bytes: r.Bytes, Duration: r.Total,
+		RemainingProcs: r.Remaining, RemainingFiles: r.RemainingFiles, WorkspaceExists: !r.WorkspaceGone,
+	}
+}
+
+// causeWords are the phrases the engine uses today, besides the Cause
+// names themselves.
+var causeWords = map[string]Cause{
+	"signed out":  CauseLogout,
+	"same key":    CauseSameKey,
+	"key removed": CauseKeyRemoved,
+	"time is up":  CauseMaxDuration,
+}
+
+// ParseCause classifies a cause given as text: a Cause name ("idle",
+// "key-removed") or one of the engine's phrases ("time is up"). Anything
+// else, such as an administrator's own words, is CauseUnknown; the text
+// itself is kept in the report.
+func ParseCause(text string) Cause {
+	t := strings.ToLower(strings.TrimSpace(text))
+	for c, n := range causeNames {
+		if n == t {
+			return c
+		}
+	}
+	if c, ok := causeWords[t]; ok {
+		return c
+	}
+	return CauseUnknown
+}
