@@ -114,10 +114,7 @@ func (k *Key) infoLocked() map[int]any {
 		"pinUvAuthToken":   true,
 		"makeCredUvNotRqd": true,
 	}
-	if k.cfg.Fingerprint {
-		opts[optUV] = true
-	}
-	return map[int]any{
+	info := map[int]any{
 		0x01: []string{"FIDO_2_0", "FIDO_2_1"},
 		0x02: []string{"credProtect", extHMACSecret},
 		0x03: k.cfg.AAGUID[:],
@@ -132,7 +129,17 @@ func (k *Key) infoLocked() map[int]any {
 		0x0e: 0x010000,
 		0x14: maxCredentials - k.discoverableCountLocked(),
 	}
+	if k.cfg.Fingerprint {
+		opts[optUV] = true
+		info[0x11] = 1          // preferredPlatformUvAttempts: one finger per request
+		info[0x12] = uvModality // uvModality
+	}
+	return info
 }
+
+// uvModality is USER_VERIFY_FINGERPRINT_INTERNAL from the FIDO Registry of
+// Predefined Values §3.1.
+const uvModality = 0x00000002
 
 func (k *Key) discoverableCountLocked() int {
 	n := 0

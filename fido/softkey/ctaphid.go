@@ -312,15 +312,43 @@ func (c *Conn) runTx(t *txn, req []byte) {
 	resp, fault := c.k.handleCBOR(t, req)
 	close(stop)
 	<-stopped
-	t.cancel()
+	defer t.cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tx != t || c.closed {
 		// Resynchronised by INIT or unplugged: the answer goes nowhere.
 		return
 	}
+	if fault == WrongChannel {
+		c.strayAnswerLocked(t, resp)
+		return
+	}
 	c.tx = nil
 	c.sendLocked(t.cid, hidCBOR, resp, fault)
+}
+
+// strayAnswerLocked sends the answer to another channel and then behaves
+// as if the request were still pending on the right one, as firmware that
+// mixed up its channels would: the host hears nothing until it cancels
+// (then KEEPALIVE_CANCEL comes back on its channel, CTAP 2.1 §11.2.9.1.5),
+// resynchronises with INIT, or the touch timeout passes.
+func (c *Conn) strayAnswerLocked(t *txn, resp []byte) {
+	c.sendLocked(t.cid, hidCBOR, resp, WrongChannel)
+	c.mu.Unlock()
+	limit := time.NewTimer(c.k.cfg.TouchTimeout)
+	select {
+	case <-t.ctx.Done():
+	case <-limit.C:
+	}
+	limit.Stop()
+	c.mu.Lock()
+	if c.tx != t || c.closed {
+		return
+	}
+	c.tx = nil
+	if t.ctx.Err() != nil {
+		c.sendLocked(t.cid, hidCBOR, []byte{byte(StatusKeepaliveCancel)}, None)
+	}
 }
 
 func (c *Conn) errorLocked(cid uint32, code byte) {

@@ -35,6 +35,19 @@ func TestFramingFaults(t *testing.T) {
 			if !tc.check(err) {
 				t.Fatalf("assertion under %v: %v", tc.fault, err)
 			}
+			if tc.fault == softkey.WrongChannel {
+				// The host heard nothing on its channel; its cancel ends
+				// the wait.
+				if err := r.c.Cancel(); err != nil {
+					t.Fatal(err)
+				}
+				r.c.SkipOtherChannels = true
+				_, reply, err := r.c.Recv(ctx(t))
+				r.c.SkipOtherChannels = false
+				if err != nil || softkey.Status(reply[0]) != softkey.StatusKeepaliveCancel {
+					t.Fatalf("cancel after a stray answer: %x %v", reply, err)
+				}
+			}
 			_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
 			if !tc.check(err) {
 				t.Fatalf("registration under %v: %v", tc.fault, err)

@@ -97,7 +97,9 @@ const (
 	None Fault = iota
 	// MalformedCBOR replies with status OK and a body that is not CBOR.
 	MalformedCBOR
-	// WrongChannel sends the reply on a channel the host did not use.
+	// WrongChannel sends the reply on a channel the host did not use; the
+	// host's own channel then stays busy until it cancels (the answer is
+	// KEEPALIVE_CANCEL), resynchronises, or the touch timeout passes.
 	WrongChannel
 	// TruncatedFrame announces the full length but sends only the first
 	// packet, then a fresh initialization packet where a continuation

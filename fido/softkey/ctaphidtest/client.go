@@ -59,6 +59,9 @@ type Client struct {
 	Caps byte
 	// Keepalives records the status of every KEEPALIVE seen.
 	Keepalives []byte
+	// SkipOtherChannels ignores reports for other channels, as libfido2
+	// does, instead of failing with ErrWrongChannel.
+	SkipOtherChannels bool
 
 	// hmac is the key agreement of the last hmac-secret request, kept to
 	// decrypt the outputs of getNextAssertion too.
@@ -127,6 +130,9 @@ func (c *Client) Recv(ctx context.Context) (cmd byte, data []byte, err error) {
 			return 0, nil, err
 		}
 		if cid := binary.BigEndian.Uint32(p); cid != c.CID {
+			if c.SkipOtherChannels {
+				continue
+			}
 			return 0, nil, fmt.Errorf("%w: 0x%08x, want 0x%08x", ErrWrongChannel, cid, c.CID)
 		}
 		if p[4]&0x80 == 0 {
