@@ -1,0 +1,81 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/ui/i18n"
+)
+
+// TouchMode is how the virtual security key answers a request for a touch.
+type TouchMode uint8
+
+const (
+	TouchAccept TouchMode = iota // touch when asked
+	TouchRefuse                  // refuse (the person declines)
+	TouchIgnore                  // never answer, so the wait runs out
+)
+
+// DemoKeyControl drives the demo's virtual security key. Its methods are
+// called on the UI goroutine and must return promptly.
+type DemoKeyControl interface {
+	Plugged() bool
+	Plug()
+	Unplug()
+	SetTouch(TouchMode)
+	SetFingerprint(match bool)
+}
+
+// DemoPanel is the on-screen panel for the virtual security key, in English.
+// New adds it beside the screens when Options.Demo is set, in the UI's
+// language.
+func DemoPanel(ctrl DemoKeyControl) fyne.CanvasObject {
+	return demoPanel(ctrl, i18n.MustLoad(i18n.Default))
+}
+
+func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
+	status := widget.NewLabel("")
+	status.TextStyle.Bold = true
+	var plug, unplug *widget.Button
+	refresh := func() {
+		if ctrl.Plugged() {
+			status.SetText(tr.T("demo.plugged"))
+			plug.Disable()
+			unplug.Enable()
+		} else {
+			status.SetText(tr.T("demo.unplugged"))
+			plug.Enable()
+			unplug.Disable()
+		}
+	}
+	plug = button(tr.T("demo.plug"), theme.LoginIcon(), widget.HighImportance, func() { ctrl.Plug(); refresh() })
+	unplug = button(tr.T("demo.unplug"), theme.LogoutIcon(), widget.MediumImportance, func() { ctrl.Unplug(); refresh() })
+	refresh()
+
+	touchNames := []string{tr.T("demo.touch.accept"), tr.T("demo.touch.refuse"), tr.T("demo.touch.ignore")}
+	touch := widget.NewRadioGroup(touchNames, func(s string) {
+		for i, n := range touchNames {
+			if n == s {
+				ctrl.SetTouch(TouchMode(i))
+			}
+		}
+	})
+	touch.Required = true
+	touch.SetSelected(touchNames[0])
+
+	fingerNames := []string{tr.T("demo.finger.match"), tr.T("demo.finger.nomatch")}
+	finger := widget.NewRadioGroup(fingerNames, func(s string) { ctrl.SetFingerprint(s == fingerNames[0]) })
+	finger.Required = true
+	finger.SetSelected(fingerNames[0])
+
+	head := widget.NewLabel(tr.T("demo.title"))
+	head.TextStyle.Bold = true
+	head.SizeName = theme.SizeNameSubHeadingText
+	box := container.NewVBox(head, status,
+		sized(260, minTouch, plug), sized(260, minTouch, unplug),
+		widget.NewSeparator(), widget.NewLabel(tr.T("demo.touch")), touch,
+		widget.NewSeparator(), widget.NewLabel(tr.T("demo.finger")), finger)
+	return container.NewPadded(container.NewVBox(box))
+}

@@ -1,0 +1,25 @@
+// Package ui is the kiosk's full-screen Fyne interface: the lock screen, the
+// PIN pad, the fingerprint and touch prompts, the account picker, the
+// enrollment wizard, the in-session view, the idle warning, the signed-out
+// notice and the out-of-service screen, plus the kiosk theme and the demo
+// panel that drives the virtual security key.
+//
+// Screens are functions of a kiosk.View plus the kiosk.Commands they send:
+// no I/O, no engine internals. The engine publishes a View after every
+// change; UI.Show renders it (from any goroutine, through fyne.Do). The only
+// state kept here is what the person is typing (a PIN, a name, an
+// enrollment code) and the first copy of a new PIN, which never leave this
+// package except through Commands.EnterPIN and are zeroed after use.
+//
+// The package must not import fyne.io/fyne/v2/app (only cmd/passkiosk
+// starts the Fyne app), bbolt, go-tpm or go-libfido2; it builds and tests
+// with CGO_ENABLED=0 on Fyne's headless test driver.
+//
+// Goldens: screen tests compare markup with the files in testdata/. When a
+// screen changes on purpose, run the tests, read the new markup that Fyne
+// writes to testdata/failed/, and promote it with
+//
+//	go test ./ui -run TestGolden -update
+//
+// or by moving the files from testdata/failed/ over their masters.
+package ui

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/kiosk"
+)
+
+// enrollChooseScreen: keep the new passkey in this terminal or on a
+// security key. Each choice is a large button with a line saying what it
+// means.
+func (u *UI) enrollChooseScreen(v kiosk.View) fyne.CanvasObject {
+	choice := func(label, hint string, ic fyne.Resource, a kiosk.Attachment) fyne.CanvasObject {
+		b := button(label, ic, widget.HighImportance, u.act(func() { u.cmds.ChooseAttachment(a) }))
+		h := paraW(hint, theme.SizeNameText, widget.MediumImportance, 400, fyne.TextAlignCenter)
+		return sized(400, 0, container.NewVBox(sized(400, 96, b), h))
+	}
+	choices := container.NewHBox(
+		choice(u.tr.T("enroll.choose.platform"), u.tr.T("enroll.choose.platform_hint"), theme.ComputerIcon(), kiosk.AttachPlatform),
+		sized(24, 0),
+		choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), theme.LoginIcon(), kiosk.AttachRoaming),
+	)
+	if !v.PlatformAvailable {
+		// Only a security key can be registered; the engine would refuse
+		// the platform choice anyway.
+		choices = container.NewHBox(choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), theme.LoginIcon(), kiosk.AttachRoaming))
+	}
+	items := []fyne.CanvasObject{title(u.tr.T("enroll.choose.title"))}
+	if v.Who != "" {
+		items = append(items, subtitle(v.Who))
+	}
+	items = append(items, u.noticeBox(u.notice(v), v.PINMinLength), gap(16), container.NewCenter(choices))
+	return u.frame(v, true, true, items...)
+}
+
+func (u *UI) insertKeyScreen(v kiosk.View) fyne.CanvasObject {
+	head := u.tr.T("enroll.insert.title")
+	if v.KeyPresent {
+		head = u.tr.T("enroll.insert.present")
+	}
+	return u.frame(v, true, true, icon(theme.LoginIcon(), 128), title(head), u.noticeBox(u.notice(v), v.PINMinLength))
+}
+
+// enrollDoneScreen says it worked and, when the engine suggests it, offers
+// a backup right away.
+func (u *UI) enrollDoneScreen(v kiosk.View) fyne.CanvasObject {
+	items := []fyne.CanvasObject{icon(theme.ConfirmIcon(), 128), title(u.tr.T("enroll.done.title"))}
+	n := u.notice(v)
+	if n == nil {
+		n = &kiosk.Notice{Code: kiosk.NoticeEnrolled, Tries: -1}
+	}
+	items = append(items, u.noticeBox(n, v.PINMinLength), gap(16))
+	buttons := container.NewHBox()
+	if n.Code == kiosk.NoticeBackupSuggested || (v.Session != nil && v.Session.BackupMissing) {
+		buttons.Add(target(button(u.tr.T("enroll.done.add_backup"), theme.ContentAddIcon(), widget.HighImportance, u.act(u.cmds.AddBackup)), 300))
+	}
+	// Done returns to where the person came from; the engine decides where
+	// that is (lock screen after enrollment with a code, the session after
+	// adding a backup).
+	buttons.Add(target(button(u.tr.T("enroll.done.finish"), theme.ConfirmIcon(), widget.MediumImportance, u.act(u.cmds.Cancel)), 240))
+	items = append(items, container.NewCenter(buttons))
+	return u.frame(v, true, false, items...)
+}

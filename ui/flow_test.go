@@ -1,0 +1,409 @@
+package ui
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"passkiosk/kiosk"
+)
+
+func (h *harness) expect(want ...call) {
+	h.t.Helper()
+	got := h.cmds.commands()
+	if len(want) == 0 && len(got) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		h.t.Fatalf("commands %v, want %v", got, want)
+	}
+}
+
+func (h *harness) see(s string) {
+	h.t.Helper()
+	if !h.hasText(s) {
+		h.t.Fatalf("%q not on screen:\n%s", s, h.markup())
+	}
+}
+
+func (h *harness) notSee(s string) {
+	h.t.Helper()
+	if h.hasText(s) {
+		h.t.Fatalf("%q on screen", s)
+	}
+}
+
+// tapPIN taps the PIN pad's keys one by one, as a finger would.
+func (h *harness) tapPIN(digits string) {
+	h.t.Helper()
+	for _, d := range digits {
+		h.tap(string(d))
+	}
+}
+
+// key sends a key to whatever has the keyboard focus, or to the window
+// when nothing has, as the desktop driver does.
+func (h *harness) key(name fyne.KeyName) {
+	c := h.win.Canvas()
+	if f := c.Focused(); f != nil {
+		f.TypedKey(&fyne.KeyEvent{Name: name})
+		return
+	}
+	c.OnTypedKey()(&fyne.KeyEvent{Name: name})
+}
+
+func (h *harness) typeKeys(s string) {
+	c := h.win.Canvas()
+	if f := c.Focused(); f != nil {
+		test.Type(f, s)
+		return
+	}
+	test.TypeOnCanvas(c, s)
+}
+
+func (h *harness) padZeroed() {
+	h.t.Helper()
+	for _, b := range h.ui.pad.buf[:cap(h.ui.pad.buf)] {
+		if b != 0 {
+			h.t.Fatal("the PIN pad's buffer was not zeroed")
+		}
+	}
+}
+
+func TestFlowSignInWithPINOnThePad(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(nil))
+	h.tap("Alice Nguyen")
+	h.expect(call{"ChooseUser", "u-alice"})
+
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.see("Signing in as Alice Nguyen")
+	h.tapPIN("4711")
+	h.see("4 digits entered")
+	h.see("●●●●")
+	h.notSee("4711")
+	h.expect() // nothing is sent before OK
+	h.tap("OK")
+	h.expect(call{"EnterPIN", "4711"})
+	h.padZeroed()
+	h.see("0 digits entered")
+
+	h.ui.Show(verifying(kiosk.PromptWorking, nil))
+	h.see("Checking. One moment, please.")
+	h.ui.Show(inSession(kiosk.PromptSession, true, false, 0))
+	h.see("Signed in as Alice Nguyen")
+	h.see("Time left: 7:30:00")
+	if h.cmds.activities() == 0 {
+		t.Error("taps were not reported as activity")
+	}
+}
+
+func TestFlowSignInWithPINFromTheKeyboard(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(nil))
+	// The name entry has the focus on the lock screen.
+	h.typeKeys("anguyen")
+	h.key(fyne.KeyReturn)
+	h.expect(call{"TypeUserName", "anguyen"})
+
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	if h.win.Canvas().Focused() != h.ui.pad {
+		t.Fatalf("focus on %T, want the PIN pad", h.win.Canvas().Focused())
+	}
+	h.typeKeys("47119")
+	h.key(fyne.KeyBackspace)
+	h.see("4 digits entered")
+	h.notSee("4711")
+	h.key(fyne.KeyReturn)
+	h.expect(call{"EnterPIN", "4711"})
+	h.padZeroed()
+	if h.cmds.activities() == 0 {
+		t.Error("typing was not reported as activity")
+	}
+}
+
+func TestFlowWrongPINThenLockout(t *testing.T) {
+	h := newHarness(t, Options{HelpContact: "ext. 4357"})
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.tapPIN("1111")
+	h.tap("OK")
+	h.expect(call{"EnterPIN", "1111"})
+
+	h.ui.Show(verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 2)))
+	h.see("Wrong PIN. 2 tries left.")
+	h.see("0 digits entered")
+	h.tapPIN("2222")
+	h.tap("OK")
+	h.expect(call{"EnterPIN", "2222"})
+
+	h.ui.Show(verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 1)))
+	h.see("Wrong PIN. 1 try left.")
+	h.tapPIN("3333")
+	h.tap("OK")
+	h.expect(call{"EnterPIN", "3333"})
+
+	// The key refuses more PINs until it is plugged in again (CTAP 2.1
+	// §6.5.5.5: three wrong in a row block PIN auth until power cycle).
+	h.ui.Show(lockView(notice(kiosk.NoticeReplugKey)))
+	h.see("Too many wrong PINs in a row. Unplug your security key and plug it in again.")
+	h.ui.Show(lockView(notice(kiosk.NoticeKeyBlocked)))
+	h.see("Your security key's PIN is blocked. Call IT on ext. 4357.")
+	for _, p := range []string{"1111", "2222", "3333"} {
+		h.notSee(p)
+	}
+	h.padZeroed()
+}
+
+func TestFlowTooShortPINIsNotSent(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.tapPIN("12")
+	h.tap("OK")
+	h.expect()
+	h.see("That PIN is too short. Use at least 4 digits.")
+	h.padZeroed()
+	// The next View from the engine replaces the local message.
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.notSee("too short")
+}
+
+func TestFlowEnroll(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(nil))
+	h.tap("I have an enrollment code")
+	h.see("Type the enrollment code IT gave you")
+	if h.win.Canvas().Focused() != h.ui.codeEntry {
+		t.Fatalf("focus on %T, want the code entry", h.win.Canvas().Focused())
+	}
+	h.typeKeys("K7Q2-9XPL")
+	h.key(fyne.KeyReturn)
+	h.expect(call{"StartEnrollment", "K7Q2-9XPL"})
+
+	// A wrong code: the engine stays locked and says so; the code screen
+	// stays up with the message.
+	h.ui.Show(lockView(notice(kiosk.NoticeBadEnrollmentCode)))
+	h.see("That enrollment code is wrong, already used or expired.")
+	h.see("Type the enrollment code IT gave you")
+	h.typeKeys("K7Q2-9XPM")
+	h.tap("Continue")
+	h.expect(call{"StartEnrollment", "K7Q2-9XPM"})
+
+	h.ui.Show(enrolling(kiosk.PromptEnrollChoose, nil))
+	h.tap("This terminal")
+	h.expect(call{"ChooseAttachment", "platform"})
+
+	h.ui.Show(enrolling(kiosk.PromptNewPIN, nil))
+	h.see("Choose a PIN for this terminal")
+	h.see("At least 6 digits")
+	h.tapPIN("246810")
+	h.tap("OK")
+	h.see("Type the same PIN again")
+	h.tapPIN("246811")
+	h.tap("OK")
+	h.expect() // different PINs never reach the engine
+	h.see("The two PINs are different. Please choose your PIN again.")
+	h.see("Choose a PIN for this terminal")
+	h.tapPIN("246810")
+	h.tap("OK")
+	h.tapPIN("246810")
+	h.tap("OK")
+	h.expect(call{"EnterPIN", "246810"})
+	h.notSee("246810")
+	h.padZeroed()
+	if h.ui.newPIN != nil {
+		t.Error("the first copy of the new PIN is still held")
+	}
+
+	h.ui.Show(enrolling(kiosk.PromptWorking, nil))
+	h.ui.Show(enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeBackupSuggested)))
+	h.see("All set")
+	h.see("You have only one way to sign in.")
+	h.tap("Add a backup now")
+	h.expect(call{"AddBackup", ""})
+
+	h.ui.Show(enrolling(kiosk.PromptEnrollChoose, nil))
+	h.tap("Security key")
+	h.expect(call{"ChooseAttachment", "roaming"})
+	h.ui.Show(enrolling(kiosk.PromptInsertKey, nil))
+	h.see("Plug in your security key")
+	in := enrolling(kiosk.PromptInsertKey, nil)
+	in.KeyPresent = true
+	h.ui.Show(in)
+	h.see("Touch your security key to register it")
+	h.ui.Show(enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeEnrolled)))
+	h.see("Done. You can sign in with it now.")
+	h.tap("Done")
+	h.expect(call{"Cancel", ""})
+}
+
+func TestEnrollCodeScreenGoesBackWhenLeftAlone(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(nil))
+	h.tap("I have an enrollment code")
+	h.see("Back to the start in 2:00")
+	h.clock.t = t0.Add(90 * time.Second)
+	h.ui.Tick()
+	h.see("Back to the start in 0:30")
+	h.typeKeys("K7") // typing gives it its time again
+	h.ui.Tick()
+	h.see("Back to the start in 2:00")
+	h.clock.t = h.clock.t.Add(2*time.Minute + time.Second)
+	h.ui.Tick()
+	h.see("Touch your security key or choose your name")
+	h.notSee("K7")
+	h.expect()
+}
+
+func TestEscapeCancels(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.tapPIN("12")
+	h.key(fyne.KeyEscape)
+	h.expect(call{"Cancel", ""})
+	h.ui.Show(verifying(kiosk.PromptFingerprint, nil))
+	h.key(fyne.KeyEscape)
+	h.expect(call{"Cancel", ""})
+}
+
+func TestFlowIdleWarningDismissedByATap(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(inSession(kiosk.PromptIdleWarning, true, false, 45*time.Second))
+	h.see("Are you still there?")
+	h.see("0:45")
+	h.clock.t = t0.Add(10 * time.Second)
+	h.ui.Tick()
+	h.see("0:35")
+	// A tap anywhere, not on any button.
+	for _, pos := range []fyne.Position{{X: 40, Y: 700}, {X: 640, Y: 400}, {X: 1200, Y: 100}} {
+		test.TapCanvas(h.win.Canvas(), pos)
+		h.expect(call{"StillHere", ""})
+	}
+	h.key(fyne.KeySpace)
+	h.expect(call{"StillHere", ""})
+	h.ui.Show(inSession(kiosk.PromptSession, true, false, 0))
+	h.notSee("Are you still there?")
+	h.see("Sign out")
+}
+
+func TestFlowSignOut(t *testing.T) {
+	h := newHarness(t, Options{ProgramName: "Ward charts"})
+	h.ui.Show(inSession(kiosk.PromptSession, false, true, 0))
+	h.tap("Start Ward charts again")
+	h.expect(call{"RelaunchProgram", ""})
+	h.tap("Add a backup")
+	h.expect(call{"AddBackup", ""})
+	h.tap("Sign out")
+	h.expect(call{"SignOut", ""})
+
+	ending := inSession(kiosk.PromptWorking, true, false, 0)
+	ending.State = kiosk.StateEnding
+	h.ui.Show(ending)
+	h.see("Checking. One moment, please.")
+	h.ui.Show(kiosk.View{State: kiosk.StateEnding, Prompt: kiosk.PromptSignedOut, Terminal: terminal,
+		Notice: &kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "you signed out"}})
+	h.see("You are signed out")
+	h.see("Your session has ended: you signed out.")
+	h.tap("OK")
+	h.expect(call{"Cancel", ""})
+	h.ui.Show(lockView(nil))
+	h.see("Touch your security key or choose your name")
+}
+
+func TestTypingSurvivesANewViewOfTheSameScreen(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.tapPIN("47")
+	v := verifying(kiosk.PromptPIN, nil)
+	v.KeyPresent = true
+	h.ui.Show(v)
+	h.see("2 digits entered")
+	// A different screen forgets it.
+	h.ui.Show(verifying(kiosk.PromptTouchKey, nil))
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	h.see("0 digits entered")
+	h.padZeroed()
+
+	h.ui.Show(lockView(nil))
+	h.typeKeys("anguy")
+	k := lockView(nil)
+	k.KeyPresent = true
+	h.ui.Show(k)
+	if h.ui.nameEntry.Text != "anguy" {
+		t.Errorf("name entry %q after a new View", h.ui.nameEntry.Text)
+	}
+}
+
+func TestCountdownsTick(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(verifying(kiosk.PromptPIN, until(kiosk.NoticeTooManyAttempts, 30*time.Second)))
+	h.see("Back to the start in 0:45")
+	h.see("Try again in 0:30.")
+	h.clock.t = t0.Add(20 * time.Second)
+	h.ui.Tick()
+	h.see("Back to the start in 0:25")
+	h.see("Try again in 0:10.")
+	h.clock.t = t0.Add(31 * time.Second)
+	h.ui.Tick()
+	h.see("Too many failed attempts. Please wait a moment.")
+
+	h.ui.Show(lockView(nil))
+	h.see(">03:12<")
+	h.clock.t = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	h.ui.Tick()
+	h.see(">04:00<")
+}
+
+func TestPlatformUnavailableHidesNameSignIn(t *testing.T) {
+	h := newHarness(t, Options{})
+	v := lockView(nil)
+	v.PlatformAvailable, v.PlatformReason = false, "no TPM 2.0 found"
+	h.ui.Show(v)
+	h.see("Plug in your security key and touch it")
+	h.see("not available: no TPM 2.0 found")
+	h.notSee("Alice Nguyen")
+	h.notSee("Type your name")
+	h.see("I have an enrollment code")
+}
+
+func TestAccountPicker(t *testing.T) {
+	h := newHarness(t, Options{})
+	for _, s := range screens() {
+		if s.name == "accounts" {
+			h.ui.Show(s.view)
+		}
+	}
+	h.tap("Night pharmacy  (pharm-night)")
+	h.expect(call{"ChooseAccount", "2"})
+}
+
+func TestOutOfServiceOffersNothingToPress(t *testing.T) {
+	h := newHarness(t, Options{HelpContact: "ext. 4357"})
+	h.ui.Show(kiosk.View{State: kiosk.StateOutOfService, Terminal: terminal, OutOfService: "database unreadable"})
+	h.see("This terminal is out of service. Call IT.")
+	h.see("Reason: database unreadable")
+	h.see("IT: ext. 4357")
+	n := 0
+	walk(h.win.Canvas().Content(), func(o fyne.CanvasObject) {
+		if _, ok := o.(fyne.Tappable); ok {
+			n++
+		}
+	})
+	if n != 0 {
+		t.Errorf("%d tappable objects on the out-of-service screen", n)
+	}
+}
+
+func TestGermanScreens(t *testing.T) {
+	h := newHarness(t, Options{Language: "de_DE.UTF-8"})
+	h.ui.Show(verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 2)))
+	h.see("Falsche PIN. Noch 2 Versuche.")
+	h.ui.Show(lockView(nil))
+	h.see("Mittwoch, 25. November")
+	if _, err := New(h.win, h.cmds, Options{Language: "xx"}); err == nil || !strings.Contains(err.Error(), "no translation") {
+		t.Errorf("New with an unknown language: %v", err)
+	}
+}

@@ -1,0 +1,62 @@
+package ui
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/kiosk"
+)
+
+// frame puts a screen's body between the header (terminal name and, unless
+// the body shows it large, the clock) and the footer (the countdown of a
+// bounded wait and the way back).
+func (u *UI) frame(v kiosk.View, withClock, cancel bool, body ...fyne.CanvasObject) fyne.CanvasObject {
+	term := widget.NewLabel(v.Terminal)
+	term.TextStyle.Bold = true
+	var right fyne.CanvasObject
+	if withClock {
+		c := widget.NewLabel("")
+		c.TextStyle.Bold = true
+		c.Text = u.addLive(c.SetText, u.clock)
+		right = c
+	}
+	header := container.NewBorder(nil, nil, term, right)
+
+	var foot []fyne.CanvasObject
+	if !v.Deadline.IsZero() {
+		l := widget.NewLabel("")
+		l.SizeName = theme.SizeNameSubHeadingText
+		deadline := v.Deadline
+		l.Text = u.addLive(l.SetText, func(now time.Time) string {
+			return u.tr.T("common.back_in", countdown(now, deadline))
+		})
+		foot = append(foot, l)
+	}
+	if cancel {
+		foot = append(foot, target(button(u.tr.T("common.cancel"), theme.CancelIcon(), widget.MediumImportance, u.act(u.cmds.Cancel)), 240))
+		u.keys = func(ev *fyne.KeyEvent) {
+			if ev.Name == fyne.KeyEscape {
+				u.cmds.Cancel()
+			}
+		}
+	}
+	footer := row(foot...)
+	return container.NewPadded(container.NewBorder(header, footer, nil, nil, column(body...)))
+}
+
+// title is a screen's main line.
+func title(s string) fyne.CanvasObject {
+	return para(s, theme.SizeNameHeadingText, widget.MediumImportance)
+}
+
+// subtitle is a secondary line, still large.
+func subtitle(s string) fyne.CanvasObject {
+	return para(s, theme.SizeNameSubHeadingText, widget.MediumImportance)
+}
+
+// body is ordinary text.
+func body(s string) fyne.CanvasObject { return para(s, theme.SizeNameText, widget.MediumImportance) }

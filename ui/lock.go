@@ -1,0 +1,147 @@
+package ui
+
+import (
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/kiosk"
+)
+
+// maxTiles bounds the recent-user tiles so the screen never scrolls.
+const maxTiles = 6
+
+// lockScreen: clock, terminal name, the one instruction, recent users, a
+// name entry and the way into enrollment. Tiles and the name entry start a
+// platform (TPM) sign-in, so they are hidden when platform passkeys cannot
+// be used here; a small line then says why.
+func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
+	clock := bigText("", sizeClock, true)
+	clock.Text = u.addLive(func(s string) { clock.Text = s; clock.Refresh() }, u.clock)
+	date := widget.NewLabel("")
+	date.Alignment = fyne.TextAlignCenter
+	date.SizeName = theme.SizeNameSubHeadingText
+	date.Text = u.addLive(date.SetText, u.date)
+
+	items := []fyne.CanvasObject{clock, date}
+	if v.PlatformAvailable {
+		items = append(items, title(u.tr.T("lock.instruction")))
+	} else {
+		items = append(items, title(u.tr.T("lock.instruction_key_only")))
+	}
+	if v.KeyPresent {
+		items = append(items, para(u.tr.T("lock.key_present"), theme.SizeNameSubHeadingText, widget.SuccessImportance))
+	}
+	items = append(items, u.noticeBox(v.Notice, v.PINMinLength))
+	if v.PlatformAvailable {
+		if len(v.Tiles) > 0 {
+			items = append(items, u.tiles(v.Tiles))
+		}
+		u.nameEntry.OnSubmitted = u.submitName
+		go_ := target(button(u.tr.T("lock.continue"), theme.NavigateNextIcon(), widget.HighImportance, u.act(func() { u.submitName(u.nameEntry.Text) })), 0)
+		items = append(items, row(sized(420, minTouch, u.nameEntry), go_))
+		u.focus = u.nameEntry
+	}
+	items = append(items, row(target(button(u.tr.T("lock.enroll"), theme.AccountIcon(), widget.MediumImportance, u.act(u.openEnrollCode)), 0)))
+	if !v.PlatformAvailable && v.PlatformReason != "" {
+		items = append(items, para(u.tr.T("lock.platform_unavailable", v.PlatformReason), theme.SizeNameCaptionText, widget.MediumImportance))
+	}
+	return u.frame(v, false, false, items...)
+}
+
+func (u *UI) tiles(ts []kiosk.Tile) fyne.CanvasObject {
+	if len(ts) > maxTiles {
+		ts = ts[:maxTiles]
+	}
+	objs := make([]fyne.CanvasObject, 0, len(ts))
+	for _, t := range ts {
+		id := t.User
+		objs = append(objs, button(t.DisplayName, theme.AccountIcon(), widget.MediumImportance, u.act(func() { u.cmds.ChooseUser(id) })))
+	}
+	return container.NewCenter(sized(textWidth, 0, container.NewGridWrap(fyne.NewSize(280, 80), objs...)))
+}
+
+func (u *UI) submitName(name string) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return
+	}
+	u.nameEntry.SetText("")
+	u.cmds.TypeUserName(name)
+}
+
+// openEnrollCode shows the code entry. The engine has no state for it: the
+// code is only sent, with StartEnrollment, once typed.
+func (u *UI) openEnrollCode() {
+	u.enrollCode = true
+	u.enrollCodeUntil = u.opts.Now().Add(u.opts.EnrollCodeTimeout)
+	u.redraw()
+}
+
+func (u *UI) closeEnrollCode() {
+	u.enrollCode = false
+	u.codeEntry.SetText("")
+	u.redraw()
+}
+
+// enrollActivity keeps the local code screen open while someone types.
+func (u *UI) enrollActivity() {
+	u.cmds.Activity()
+	if u.enrollCode {
+		u.enrollCodeUntil = u.opts.Now().Add(u.opts.EnrollCodeTimeout)
+	}
+}
+
+func (u *UI) submitCode(code string) {
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return
+	}
+	u.codeEntry.SetText("")
+	u.cmds.StartEnrollment(code)
+}
+
+// enrollCodeScreen asks for the one-time code, either from the lock
+// screen's button or when the engine asks (PromptEnrollCode).
+func (u *UI) enrollCodeScreen(v kiosk.View) fyne.CanvasObject {
+	submit := button(u.tr.T("enroll.code.submit"), theme.NavigateNextIcon(), widget.HighImportance, u.act(func() { u.submitCode(u.codeEntry.Text) }))
+	u.focus = u.codeEntry
+	local := u.enrollCode
+	cancel := func() {
+		if local {
+			u.closeEnrollCode()
+			return
+		}
+		u.cmds.Cancel()
+	}
+	var wait fyne.CanvasObject = gap(0)
+	if local {
+		// The lock screen's own entry point has no engine deadline; this
+		// one keeps it from waiting forever.
+		l := widget.NewLabel("")
+		l.SizeName = theme.SizeNameSubHeadingText
+		l.Text = u.addLive(l.SetText, func(now time.Time) string {
+			return u.tr.T("common.back_in", countdown(now, u.enrollCodeUntil))
+		})
+		wait = container.NewCenter(l)
+	}
+	items := []fyne.CanvasObject{
+		icon(theme.AccountIcon(), 96),
+		title(u.tr.T("enroll.code.title")),
+		u.noticeBox(u.notice(v), v.PINMinLength),
+		gap(16),
+		row(sized(420, minTouch, u.codeEntry), target(submit, 0)),
+	}
+	f := u.frame(v, true, false, append(items, gap(24),
+		wait, row(target(button(u.tr.T("common.cancel"), theme.CancelIcon(), widget.MediumImportance, u.act(cancel)), 240)))...)
+	u.keys = func(ev *fyne.KeyEvent) {
+		if ev.Name == fyne.KeyEscape {
+			cancel()
+		}
+	}
+	return f
+}

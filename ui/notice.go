@@ -1,0 +1,143 @@
+package ui
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/kiosk"
+)
+
+// severity decides a notice's icon and colour. Colour is never alone: the
+// icon and the words say the same.
+type severity uint8
+
+const (
+	sevError severity = iota
+	sevWarning
+	sevInfo
+	sevSuccess
+)
+
+// noticeSeverity sorts the codes: failures the person must act on are
+// errors; waits and ends are warnings; what went well is success.
+func noticeSeverity(c kiosk.NoticeCode) severity {
+	switch c {
+	case kiosk.NoticeTimedOut, kiosk.NoticeKeyRemoved, kiosk.NoticeTooManyAttempts,
+		kiosk.NoticeFingerprintLocked, kiosk.NoticeSessionEnded:
+		return sevWarning
+	case kiosk.NoticeBackupSuggested:
+		return sevInfo
+	case kiosk.NoticeEnrolled:
+		return sevSuccess
+	}
+	return sevError
+}
+
+// noticeKeys is the translation key of every notice code, the base of a
+// plural pair where the message counts tries. notice_test.go checks every
+// code up to the last one kiosk defines has an entry here and a string in
+// every language.
+var noticeKeys = map[kiosk.NoticeCode]string{
+	kiosk.NoticeWrongPIN:           "notice.wrong_pin",
+	kiosk.NoticeReplugKey:          "notice.replug_key",
+	kiosk.NoticeKeyBlocked:         "notice.key_blocked",
+	kiosk.NoticeFingerprintFailed:  "notice.fingerprint_failed",
+	kiosk.NoticeFingerprintLocked:  "notice.fingerprint_locked",
+	kiosk.NoticePlatformLocked:     "notice.platform_locked",
+	kiosk.NoticeUnknownKey:         "notice.unknown_key",
+	kiosk.NoticeNotAllowed:         "notice.not_allowed",
+	kiosk.NoticeTooManyAttempts:    "notice.too_many_attempts",
+	kiosk.NoticeTimedOut:           "notice.timed_out",
+	kiosk.NoticeKeyRemoved:         "notice.key_removed",
+	kiosk.NoticeKeyProblem:         "notice.key_problem",
+	kiosk.NoticeVerificationFailed: "notice.verification_failed",
+	kiosk.NoticeBadEnrollmentCode:  "notice.bad_enrollment_code",
+	kiosk.NoticePINMismatch:        "notice.pin_mismatch",
+	kiosk.NoticePINTooShort:        "notice.pin_too_short",
+	kiosk.NoticeSessionEnded:       "notice.session_ended",
+	kiosk.NoticeEnrolled:           "notice.enrolled",
+	kiosk.NoticeBackupSuggested:    "notice.backup_suggested",
+	kiosk.NoticeTPMCleared:         "notice.tpm_cleared",
+}
+
+// noticeText is the exact sentence for n at now. pinMin is the View's
+// PINMinLength, for "too short".
+func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
+	tr := u.tr
+	key, ok := noticeKeys[n.Code]
+	if !ok {
+		return tr.T("notice.unknown")
+	}
+	switch n.Code {
+	case kiosk.NoticeWrongPIN, kiosk.NoticeFingerprintFailed:
+		if n.Tries >= 0 {
+			return tr.N(key+"_tries", n.Tries)
+		}
+	case kiosk.NoticeKeyBlocked:
+		return tr.T(key) + " " + u.callIT()
+	case kiosk.NoticePlatformLocked, kiosk.NoticeTooManyAttempts:
+		if !n.Until.IsZero() && n.Until.After(now) {
+			return tr.T(key+"_until", countdown(now, n.Until))
+		}
+	case kiosk.NoticeNotAllowed, kiosk.NoticeSessionEnded:
+		if n.Detail != "" {
+			return tr.T(key+"_detail", n.Detail)
+		}
+	case kiosk.NoticePINTooShort:
+		return tr.N(key, max(pinMin, 1))
+	}
+	return tr.T(key)
+}
+
+func (u *UI) callIT() string {
+	if u.opts.HelpContact == "" {
+		return u.tr.T("help.call_nocontact")
+	}
+	return u.tr.T("help.call", u.opts.HelpContact)
+}
+
+// noticeBox shows a notice as an icon and words, coloured by severity. A
+// notice that counts down (Until) is refreshed by Tick.
+func (u *UI) noticeBox(n *kiosk.Notice, pinMin int) fyne.CanvasObject {
+	return u.noticeBoxW(n, pinMin, textWidth)
+}
+
+func (u *UI) noticeBoxW(n *kiosk.Notice, pinMin int, width float32) fyne.CanvasObject {
+	if n == nil || n.Code == kiosk.NoticeNone {
+		return gap(0)
+	}
+	var res fyne.Resource
+	var imp widget.Importance
+	switch noticeSeverity(n.Code) {
+	case sevError:
+		res, imp = theme.ErrorIcon(), widget.DangerImportance
+	case sevWarning:
+		res, imp = theme.WarningIcon(), widget.WarningImportance
+	case sevInfo:
+		res, imp = theme.InfoIcon(), widget.MediumImportance
+	case sevSuccess:
+		res, imp = theme.ConfirmIcon(), widget.SuccessImportance
+	}
+	l := widget.NewLabel("")
+	l.SizeName = theme.SizeNameSubHeadingText
+	l.TextStyle.Bold = true
+	l.Importance = imp
+	notice := *n
+	const iconSide = 56
+	textW := width - iconSide - theme.Padding()
+	l.Text = u.addLive(l.SetText, func(now time.Time) string { return wrapLabel(l, u.noticeText(&notice, pinMin, now), textW) })
+	return container.NewCenter(sized(width, 0,
+		container.NewBorder(nil, nil, container.NewCenter(sized(iconSide, iconSide, widget.NewIcon(res))), nil, l)))
+}
+
+// notice is the message to show: the local one when set, else the View's.
+func (u *UI) notice(v kiosk.View) *kiosk.Notice {
+	if u.localNotice != nil {
+		return u.localNotice
+	}
+	return v.Notice
+}

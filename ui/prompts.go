@@ -1,0 +1,133 @@
+package ui
+
+import (
+	"crypto/subtle"
+	"fmt"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/kiosk"
+)
+
+// padTextWidth is the width of the text column beside the PIN pad.
+const padTextWidth = 600
+
+// padScreen puts the words, the notice and the dots on the left and the
+// keys on the right, so the pad fits a landscape panel of 768 px.
+func (u *UI) padScreen(v kiosk.View, head, sub string) fyne.CanvasObject {
+	left := container.NewVBox(paraW(head, theme.SizeNameHeadingText, widget.MediumImportance, padTextWidth, fyne.TextAlignCenter))
+	if sub != "" {
+		left.Add(paraW(sub, theme.SizeNameSubHeadingText, widget.MediumImportance, padTextWidth, fyne.TextAlignCenter))
+	}
+	left.Add(u.noticeBoxW(u.notice(v), v.PINMinLength, padTextWidth))
+	left.Add(u.pad.display)
+	u.focus = u.pad
+	return u.frame(v, true, true, container.NewHBox(container.NewCenter(left), sized(32, 0), u.pad))
+}
+
+// pinScreen asks for the PIN of the key or of the platform passkey.
+func (u *UI) pinScreen(v kiosk.View) fyne.CanvasObject {
+	sub := ""
+	if v.Who != "" {
+		sub = u.tr.T("pin.for", v.Who)
+	}
+	return u.padScreen(v, u.tr.T("pin.title"), sub)
+}
+
+// newPINScreen asks for a new PIN twice and compares the two here, so a
+// typo is caught before anything is registered; the engine checks again.
+func (u *UI) newPINScreen(v kiosk.View) fyne.CanvasObject {
+	head := u.tr.T("newpin.title")
+	if u.newPIN != nil {
+		head = u.tr.T("newpin.again")
+	}
+	sub := ""
+	if v.PINMinLength > 0 {
+		sub = u.tr.T("pin.min", v.PINMinLength)
+	}
+	return u.padScreen(v, head, sub)
+}
+
+// padSubmit is OK or Enter on the PIN pad.
+func (u *UI) padSubmit() {
+	v := u.view
+	if u.pad.Len() == 0 {
+		return
+	}
+	if u.pad.Len() < v.PINMinLength {
+		u.pad.Clear()
+		u.localNotice = &kiosk.Notice{Code: kiosk.NoticePINTooShort, Tries: -1}
+		u.redraw()
+		return
+	}
+	switch v.Prompt {
+	case kiosk.PromptPIN:
+		u.cmds.EnterPIN(u.pad.Take())
+	case kiosk.PromptNewPIN:
+		if u.newPIN == nil {
+			u.newPIN = u.pad.Take()
+			u.localNotice = nil
+			u.redraw()
+			return
+		}
+		again := u.pad.Take()
+		same := subtle.ConstantTimeCompare(again, u.newPIN) == 1
+		zero(again)
+		pin := u.newPIN
+		u.newPIN = nil
+		if !same {
+			zero(pin)
+			u.localNotice = &kiosk.Notice{Code: kiosk.NoticePINMismatch, Tries: -1}
+			u.redraw()
+			return
+		}
+		u.localNotice = nil
+		u.cmds.EnterPIN(pin)
+	}
+}
+
+func (u *UI) fingerprintScreen(v kiosk.View) fyne.CanvasObject {
+	items := []fyne.CanvasObject{icon(theme.LoginIcon(), 128), title(u.tr.T("fingerprint.title"))}
+	if v.Who != "" {
+		items = append(items, subtitle(u.tr.T("pin.for", v.Who)))
+	}
+	items = append(items, body(u.tr.T("fingerprint.hint")), u.noticeBox(u.notice(v), v.PINMinLength))
+	return u.frame(v, true, true, items...)
+}
+
+func (u *UI) touchScreen(v kiosk.View) fyne.CanvasObject {
+	items := []fyne.CanvasObject{icon(theme.LoginIcon(), 128), title(u.tr.T("touch.title"))}
+	if v.Who != "" {
+		items = append(items, subtitle(u.tr.T("pin.for", v.Who)))
+	}
+	items = append(items, body(u.tr.T("touch.hint")), u.noticeBox(u.notice(v), v.PINMinLength))
+	return u.frame(v, true, true, items...)
+}
+
+// accountsScreen lets the person pick which of the key's accounts is them.
+func (u *UI) accountsScreen(v kiosk.View) fyne.CanvasObject {
+	list := container.NewVBox()
+	for _, a := range v.Accounts {
+		idx := a.Index
+		label := a.DisplayName
+		if a.Name != "" && a.Name != a.DisplayName {
+			label = fmt.Sprintf("%s  (%s)", a.DisplayName, a.Name)
+		}
+		b := button(label, theme.AccountIcon(), widget.MediumImportance, u.act(func() { u.cmds.ChooseAccount(idx) }))
+		b.Alignment = widget.ButtonAlignLeading
+		list.Add(sized(640, 80, b))
+	}
+	// Many accounts scroll; six fit without scrolling at 800 px.
+	var picker fyne.CanvasObject = container.NewCenter(list)
+	if len(v.Accounts) > 5 {
+		picker = sized(680, 5*88, container.NewVScroll(list))
+	}
+	return u.frame(v, true, true, title(u.tr.T("accounts.title")), u.noticeBox(u.notice(v), v.PINMinLength), gap(8), picker)
+}
+
+func (u *UI) workingScreen(v kiosk.View) fyne.CanvasObject {
+	return u.frame(v, true, true, icon(theme.HistoryIcon(), 128), title(u.tr.T("working.title")), u.noticeBox(u.notice(v), v.PINMinLength))
+}

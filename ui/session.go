@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"passkiosk/kiosk"
+)
+
+// sessionScreen is what the kiosk window shows while someone is signed in:
+// who, how long is left, sign out, and the remedies (start the program
+// again, add a backup).
+func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
+	s := v.Session
+	if s == nil {
+		s = &kiosk.SessionView{ProgramRunning: true}
+	}
+	items := []fyne.CanvasObject{icon(theme.AccountIcon(), 64), title(u.tr.T("session.signed_in", s.DisplayName))}
+	if !s.EndsAt.IsZero() {
+		l := widget.NewLabel("")
+		l.SizeName = theme.SizeNameSubHeadingText
+		l.Alignment = fyne.TextAlignCenter
+		end := s.EndsAt
+		l.Text = u.addLive(l.SetText, func(now time.Time) string { return u.tr.T("session.time_left", countdown(now, end)) })
+		items = append(items, l)
+	}
+	items = append(items, u.noticeBox(u.notice(v), v.PINMinLength), gap(16))
+	if !s.ProgramRunning {
+		items = append(items, para(u.tr.T("session.program_closed"), theme.SizeNameSubHeadingText, widget.WarningImportance))
+		label := u.tr.T("session.relaunch_default")
+		if u.opts.ProgramName != "" {
+			label = u.tr.T("session.relaunch", u.opts.ProgramName)
+		}
+		items = append(items, row(target(button(label, theme.MediaReplayIcon(), widget.HighImportance, u.act(u.cmds.RelaunchProgram)), 360)))
+	}
+	if s.BackupMissing {
+		items = append(items, body(u.tr.T("session.backup_hint")),
+			row(target(button(u.tr.T("session.add_backup"), theme.ContentAddIcon(), widget.MediumImportance, u.act(u.cmds.AddBackup)), 300)))
+	}
+	items = append(items, gap(8), row(sized(360, 80, button(u.tr.T("session.sign_out"), theme.LogoutIcon(), widget.DangerImportance, u.act(u.cmds.SignOut)))))
+	return u.frame(v, true, false, items...)
+}
+
+// idleScreen warns that the session is about to end for inactivity. A tap
+// anywhere or any key answers it.
+func (u *UI) idleScreen(v kiosk.View) fyne.CanvasObject {
+	var end time.Time
+	if v.Session != nil {
+		end = v.Session.IdleEndsAt
+	}
+	if end.IsZero() {
+		end = v.Deadline
+	}
+	count := bigText("", sizeCountdown, true)
+	count.Text = u.addLive(func(s string) { count.Text = s; count.Refresh() }, func(now time.Time) string { return countdown(now, end) })
+	still := func() { u.cmds.StillHere() }
+	u.keys = func(*fyne.KeyEvent) { still() }
+	u.runes = func(rune) { still() }
+	content := u.frame(kiosk.View{Terminal: v.Terminal}, true, false,
+		icon(theme.WarningIcon(), 128),
+		title(u.tr.T("idle.title")),
+		subtitle(u.tr.T("idle.countdown")),
+		count,
+		gap(16),
+		para(u.tr.T("idle.tap"), theme.SizeNameSubHeadingText, widget.WarningImportance))
+	return container.NewStack(content, newTapCatcher(u.act(still)))
+}
+
+// signedOutScreen says the session ended and why.
+func (u *UI) signedOutScreen(v kiosk.View) fyne.CanvasObject {
+	return u.frame(v, true, false,
+		icon(theme.LogoutIcon(), 128),
+		title(u.tr.T("signedout.title")),
+		u.noticeBox(u.notice(v), v.PINMinLength),
+		gap(16),
+		row(target(button(u.tr.T("signedout.continue"), theme.ConfirmIcon(), widget.HighImportance, u.act(u.cmds.Cancel)), 240)))
+}
+
+// outOfServiceScreen offers nothing to press: only IT can fix it.
+func (u *UI) outOfServiceScreen(v kiosk.View) fyne.CanvasObject {
+	items := []fyne.CanvasObject{icon(theme.ErrorIcon(), 128), para(u.tr.T("oos.title"), theme.SizeNameHeadingText, widget.DangerImportance)}
+	if v.OutOfService != "" {
+		items = append(items, subtitle(u.tr.T("oos.reason", v.OutOfService)))
+	}
+	if u.opts.HelpContact != "" {
+		items = append(items, subtitle(u.tr.T("oos.contact", u.opts.HelpContact)))
+	}
+	return u.frame(v, true, false, items...)
+}

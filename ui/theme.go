@@ -1,0 +1,171 @@
+package ui
+
+import (
+	"image/color"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/theme"
+)
+
+// Theme returns the kiosk theme: light text on a very dark background, large
+// type and large touch targets.
+//
+// Why light on dark: these screens are on all night in dim wards and shops
+// after closing. A white screen lights up the room and dazzles eyes that have
+// adapted to the dark; near-white text on near-black is just as readable at
+// arm's length (the foreground/background contrast ratio is about 17:1,
+// far above WCAG's 7:1 for AAA) without that glare. Colour is never the only
+// signal: every error or success message carries an icon and words.
+func Theme() fyne.Theme { return kioskTheme{} }
+
+type kioskTheme struct{}
+
+// The palette. Each foreground is checked against the background it is drawn
+// on in theme_test.go (contrast ratio ≥ 7 for text).
+var (
+	colBackground   = color.NRGBA{0x10, 0x14, 0x18, 0xff}
+	colForeground   = color.NRGBA{0xf5, 0xf7, 0xfa, 0xff}
+	colButton       = color.NRGBA{0x2b, 0x35, 0x40, 0xff}
+	colPrimary      = color.NRGBA{0x9c, 0xcc, 0xff, 0xff} // light blue; dark text on it
+	colOnPrimary    = color.NRGBA{0x0a, 0x0f, 0x14, 0xff}
+	colError        = color.NRGBA{0xff, 0x9a, 0x8f, 0xff} // light red: readable on the dark background
+	colSuccess      = color.NRGBA{0x8f, 0xe3, 0xa1, 0xff}
+	colWarning      = color.NRGBA{0xff, 0xd5, 0x80, 0xff}
+	colDisabled     = color.NRGBA{0x9a, 0xa3, 0xad, 0xff}
+	colDisabledBtn  = color.NRGBA{0x1f, 0x26, 0x2e, 0xff}
+	colInput        = color.NRGBA{0x1c, 0x23, 0x2b, 0xff}
+	colInputBorder  = color.NRGBA{0x9a, 0xa3, 0xad, 0xff}
+	colPlaceholder  = color.NRGBA{0xb8, 0xc0, 0xc8, 0xff}
+	colFocus        = color.NRGBA{0x9c, 0xcc, 0xff, 0x66}
+	colHover        = color.NRGBA{0xff, 0xff, 0xff, 0x1a}
+	colPressed      = color.NRGBA{0xff, 0xff, 0xff, 0x33}
+	colSeparator    = color.NRGBA{0x3a, 0x44, 0x50, 0xff}
+	colOverlay      = color.NRGBA{0x18, 0x1e, 0x25, 0xff}
+	colShadow       = color.NRGBA{0x00, 0x00, 0x00, 0x66}
+	colSelection    = color.NRGBA{0x9c, 0xcc, 0xff, 0x40}
+	colHeaderBg     = color.NRGBA{0x18, 0x1e, 0x25, 0xff}
+	colScrollBar    = color.NRGBA{0xff, 0xff, 0xff, 0x66}
+	colScrollBarBg  = color.NRGBA{0x00, 0x00, 0x00, 0x00}
+	colOnDangerText = color.NRGBA{0x0a, 0x0f, 0x14, 0xff}
+)
+
+func (kioskTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+	switch n {
+	case theme.ColorNameBackground:
+		return colBackground
+	case theme.ColorNameForeground:
+		return colForeground
+	case theme.ColorNameButton:
+		return colButton
+	case theme.ColorNameDisabledButton:
+		return colDisabledBtn
+	case theme.ColorNameDisabled:
+		return colDisabled
+	case theme.ColorNamePrimary, theme.ColorNameHyperlink:
+		return colPrimary
+	case theme.ColorNameForegroundOnPrimary:
+		return colOnPrimary
+	case theme.ColorNameError:
+		return colError
+	case theme.ColorNameForegroundOnError, theme.ColorNameForegroundOnSuccess, theme.ColorNameForegroundOnWarning:
+		return colOnDangerText
+	case theme.ColorNameSuccess:
+		return colSuccess
+	case theme.ColorNameWarning:
+		return colWarning
+	case theme.ColorNameInputBackground:
+		return colInput
+	case theme.ColorNameInputBorder:
+		return colInputBorder
+	case theme.ColorNamePlaceHolder:
+		return colPlaceholder
+	case theme.ColorNameFocus:
+		return colFocus
+	case theme.ColorNameHover:
+		return colHover
+	case theme.ColorNamePressed:
+		return colPressed
+	case theme.ColorNameSeparator:
+		return colSeparator
+	case theme.ColorNameOverlayBackground, theme.ColorNameMenuBackground:
+		return colOverlay
+	case theme.ColorNameShadow:
+		return colShadow
+	case theme.ColorNameSelection:
+		return colSelection
+	case theme.ColorNameHeaderBackground:
+		return colHeaderBg
+	case theme.ColorNameScrollBar:
+		return colScrollBar
+	case theme.ColorNameScrollBarBackground:
+		return colScrollBarBg
+	}
+	return theme.DefaultTheme().Color(n, theme.VariantDark)
+}
+
+func (kioskTheme) Font(s fyne.TextStyle) fyne.Resource { return theme.DefaultTheme().Font(s) }
+
+func (kioskTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return theme.DefaultTheme().Icon(n) }
+
+// Sizes at scale 1. Body text is 22 pt (the brief asks for at least 20);
+// captions never drop below 18, so nothing on these screens needs glasses.
+// With 22 pt text and 14 px inner padding a standard button is about 58 px
+// tall, above the 48 px minimum touch target.
+func (kioskTheme) Size(n fyne.ThemeSizeName) float32 {
+	switch n {
+	case theme.SizeNameText:
+		return sizeText
+	case theme.SizeNameHeadingText:
+		return sizeHeading
+	case theme.SizeNameSubHeadingText:
+		return sizeSubHeading
+	case theme.SizeNameCaptionText:
+		return 18
+	case theme.SizeNamePadding:
+		return 8
+	case theme.SizeNameInnerPadding:
+		return 14
+	case theme.SizeNameLineSpacing:
+		return 6
+	case theme.SizeNameInlineIcon:
+		return 32
+	case theme.SizeNameInputBorder:
+		return 3
+	case theme.SizeNameInputRadius, theme.SizeNameSelectionRadius:
+		return 8
+	case theme.SizeNameScrollBar:
+		return 24
+	case theme.SizeNameScrollBarSmall:
+		return 8
+	case theme.SizeNameSeparatorThickness:
+		return 2
+	}
+	return theme.DefaultTheme().Size(n)
+}
+
+// Sizes the screens use directly.
+const (
+	sizeText       = 22
+	sizeSubHeading = 28
+	sizeHeading    = 36
+	sizeClock      = 96
+	sizeCountdown  = 96
+	sizePINDots    = 56
+
+	// minTouch is the smallest touch target on any screen; pinKey is the
+	// side of a PIN pad key, clearly larger so a gloved finger hits it.
+	minTouch = 56
+	pinKey   = 96
+)
+
+var transparent = color.NRGBA{}
+
+// padTheme is the kiosk theme with the PIN pad's large digits.
+type padTheme struct{ kioskTheme }
+
+func (t padTheme) Size(n fyne.ThemeSizeName) float32 {
+	if n == theme.SizeNameText {
+		return 44
+	}
+	return t.kioskTheme.Size(n)
+}
