@@ -56,9 +56,15 @@ func ParseSandbox(word string) (Sandbox, error) {
 	return 0, kiosk.Errorf(kiosk.KindMalformed, "parse sandbox", "unknown sandbox %q (want auto, bubblewrap, systemd-run or none)", word)
 }
 
-// Bind exposes a host path inside a bubblewrap sandbox, for example the
-// display server's socket directory. Other sandboxes see the host file
-// system as it is, so Binds mean nothing to them.
+// Bind exposes a host path inside a bubblewrap sandbox. Other sandboxes
+// see the host file system as it is, so Binds mean nothing to them.
+//
+// The display needs one: inside the sandbox /tmp is the workspace's tmp
+// folder. An X11 client still reaches the server through its abstract
+// socket (the network namespace is shared), or bind /tmp/.X11-unix and
+// the Xauthority file; a Wayland client needs its compositor's socket,
+// for example {Source: "/run/user/990/wayland-0", Target: the same} with
+// WAYLAND_DISPLAY and XDG_RUNTIME_DIR set through Spec.Env.
 type Bind struct {
 	Source, Target string
 	Writable       bool

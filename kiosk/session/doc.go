@@ -83,10 +83,10 @@
 // End sends SIGTERM to every process of the session, waits up to
 // Config.Grace, then stops and SIGKILLs whatever is left until a scan of
 // /proc finds nothing or Config.KillTimeout runs out. A process belongs to
-// the session if any of these holds (procs.go): it is in the session's
-// process groups (one per launch); its environment holds the marker (inherited across fork,
-// exec and setsid); it is in the session's PID namespace (bubblewrap); it
-// runs as the session uid (only with Config.DedicatedUID, which promises
+// the session if any of these holds (procs.go): it is in one of the
+// session's process groups (one per launch); its environment holds the
+// marker (inherited across fork, exec and setsid); it is in the session's
+// PID namespace (bubblewrap); it runs as the session uid (only with Config.DedicatedUID, which promises
 // that nothing else uses that uid); its working directory or root is in
 // the workspace. The final scan is the check: its count is
 // WipeReport.Remaining, and anything non-zero is an error. Zombies are
@@ -96,7 +96,7 @@
 // Limit of the plain sandbox: a process that clears its environment,
 // leaves the workspace and calls setsid cannot be told apart from other
 // processes of a shared uid. Use bubblewrap, or a dedicated session uid
-// (the package's sysusers entry), in production; the tests pin this limit
+// (a sysusers entry in packaging), in production; the tests pin this limit
 // (TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape).
 //
 // Then the clipboard hook runs, and the workspace is counted (files,

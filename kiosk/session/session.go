@@ -120,6 +120,10 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 		m:         m, spec: spec, expired: make(chan struct{}), exitCode: -1,
 	}
 	s.Started = m.cfg.Clock.Now()
+	s.Home = s.Workspace
+	if m.sandbox == SandboxBubblewrap {
+		s.Home = sandboxHome
+	}
 	s.rec = Record{ID: id, User: spec.User, Workspace: s.Workspace, Sandbox: m.sandbox,
 		UID: m.cfg.UID, GID: m.cfg.GID, Dedicated: m.cfg.DedicatedUID, Started: s.Started}
 	if err := m.cfg.Journal.Open(s.rec); err != nil {
@@ -157,10 +161,6 @@ func (s *Session) launchLocked() error {
 		defer infoR.Close()
 	}
 	cmd := m.command(s.rec, s.spec, infoW)
-	s.Home = s.Workspace
-	if m.sandbox == SandboxBubblewrap {
-		s.Home = sandboxHome
-	}
 	err := cmd.Start()
 	if infoW != nil {
 		infoW.Close() // our copy; bwrap holds its own
