@@ -101,7 +101,7 @@ func checkPermissions(r *clientPINRequest) error {
 	case r.Permissions&^(PermMakeCredential|PermGetAssertion) != 0:
 		// credential management, bio enrollment, large blobs and
 		// authenticatorConfig are not offered by this key.
-		return StatusUnauthorizedPermiss
+		return StatusUnauthorizedPermission
 	case r.RPID == nil:
 		return StatusMissingParameter
 	}

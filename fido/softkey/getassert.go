@@ -45,6 +45,10 @@ func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) 
 	if len(r.ClientDataHash) != 32 {
 		return nil, StatusInvalidParameter
 	}
+	if len(r.AllowList) > maxCredsInList {
+		// Hosts split longer lists using maxCredentialCountInList.
+		return nil, StatusLimitExceeded
+	}
 	if r.PinUvAuthParam != nil && len(r.PinUvAuthParam) == 0 {
 		return nil, k.touchProbeLocked(t)
 	}
@@ -123,6 +127,9 @@ func (k *Key) locateLocked(rpID string, allow []credDescriptor, uv bool) []store
 	var out []storedCred
 	if len(allow) > 0 {
 		for _, d := range allow {
+			if d.Type != "public-key" {
+				continue
+			}
 			if c := k.findLocked(d.ID, rpID); c != nil && (uv || c.CredProtect != credProtectRequired) {
 				out = append(out, *c)
 			}

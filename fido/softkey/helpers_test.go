@@ -164,3 +164,5 @@ func wantStatus(t *testing.T, err error, want softkey.Status) {
 		t.Fatalf("got error %v, want %v", err, want)
 	}
 }
+
+func asStatus(err error, s *softkey.Status) bool { return errors.As(err, s) }

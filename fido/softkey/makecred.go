@@ -53,6 +53,9 @@ func (k *Key) makeCredentialLocked(t *txn, body []byte, fault Fault) (any, error
 	if len(r.ClientDataHash) != 32 || r.RP.ID == "" || len(r.User.ID) == 0 || len(r.User.ID) > 64 {
 		return nil, StatusInvalidParameter
 	}
+	if len(r.ExcludeList) > maxCredsInList {
+		return nil, StatusLimitExceeded
+	}
 	if r.PinUvAuthParam != nil && len(r.PinUvAuthParam) == 0 {
 		return nil, k.touchProbeLocked(t)
 	}

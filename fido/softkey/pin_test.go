@@ -141,5 +141,5 @@ func TestTokenPermissions(t *testing.T) {
 
 	// Permissions this key does not offer (credential management).
 	_, err = r.c.PINToken(ctx(t), 2, testPIN, 0x04, testRP)
-	wantStatus(t, err, softkey.StatusUnauthorizedPermiss)
+	wantStatus(t, err, softkey.StatusUnauthorizedPermission)
 }
