@@ -55,7 +55,7 @@ func (k *Key) clientPINLocked(t *txn, body []byte) (any, error) {
 	if r.Protocol == 0 {
 		return nil, StatusMissingParameter
 	}
-	p := pinproto.ByVersion(r.Protocol)
+	p := k.protocol(r.Protocol)
 	if p == nil {
 		return nil, StatusInvalidParameter
 	}
@@ -104,6 +104,17 @@ func checkPermissions(r *clientPINRequest) error {
 		return StatusUnauthorizedPermission
 	case r.RPID == nil:
 		return StatusMissingParameter
+	}
+	return nil
+}
+
+// protocol returns the PIN/UV auth protocol with the given number if the
+// key offers it, or nil.
+func (k *Key) protocol(v int) pinproto.Protocol {
+	for _, o := range k.cfg.PINProtocols {
+		if o == v {
+			return pinproto.ByVersion(v)
+		}
 	}
 	return nil
 }
@@ -304,7 +315,7 @@ func (k *Key) checkTokenLocked(protocol int, param, clientDataHash []byte, perm 
 	if protocol == 0 {
 		return StatusMissingParameter
 	}
-	p := pinproto.ByVersion(protocol)
+	p := k.protocol(protocol)
 	if p == nil {
 		return StatusInvalidParameter
 	}

@@ -120,7 +120,7 @@ func (k *Key) infoLocked() map[int]any {
 		0x03: k.cfg.AAGUID[:],
 		0x04: opts,
 		0x05: MaxMessage,
-		0x06: []int{2, 1},
+		0x06: k.cfg.PINProtocols,
 		0x07: maxCredsInList,
 		0x08: maxCredentialIDLen,
 		0x09: []string{"usb"},

@@ -65,7 +65,7 @@ func (k *Key) hmacSecretInputLocked(ext map[string]cbor.RawMessage) (*hmacReques
 	if in.Protocol == 0 {
 		in.Protocol = 1
 	}
-	p := pinproto.ByVersion(in.Protocol)
+	p := k.protocol(in.Protocol)
 	if p == nil {
 		return nil, StatusInvalidParameter
 	}

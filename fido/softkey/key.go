@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"passkiosk/fido"
+	"passkiosk/fido/softkey/internal/pinproto"
+	"passkiosk/kiosk"
 )
 
 // DefaultAAGUID identifies the virtual key model when Config.AAGUID is zero.
@@ -50,6 +52,10 @@ type Config struct {
 	// ResetWindow is how long after plug-in authenticatorReset is allowed;
 	// zero means 10 s (CTAP 2.1 §6.6).
 	ResetWindow time.Duration
+	// PINProtocols are the PIN/UV auth protocols offered, in order of
+	// preference; nil means [2, 1]. [1] makes a key like the many that
+	// predate CTAP 2.1, so hosts' protocol 1 path can be tested.
+	PINProtocols []int
 }
 
 func (c *Config) fill() {
@@ -67,6 +73,9 @@ func (c *Config) fill() {
 	}
 	if c.ResetWindow == 0 {
 		c.ResetWindow = 10 * time.Second
+	}
+	if c.PINProtocols == nil {
+		c.PINProtocols = []int{2, 1}
 	}
 }
 
@@ -178,6 +187,12 @@ const tokenLifetime = 10 * time.Minute
 // New makes a key, loading its state file when one exists.
 func New(cfg Config) (*Key, error) {
 	cfg.fill()
+	for _, v := range cfg.PINProtocols {
+		if pinproto.ByVersion(v) == nil {
+			return nil, kiosk.Errorf(kiosk.KindPolicy, errOp, "no PIN/UV auth protocol %d", v)
+		}
+	}
+	cfg.PINProtocols = append([]int(nil), cfg.PINProtocols...)
 	st, err := loadOrCreate(cfg)
 	if err != nil {
 		return nil, err

@@ -125,3 +125,27 @@ func TestLibfido2Reset(t *testing.T) {
 		t.Fatal("fido2-token -R left the PIN or credentials")
 	}
 }
+
+// TestLibfido2ProtocolOne: a key that offers only PIN/UV auth protocol 1
+// makes libfido2 take its protocol 1 path for the PIN token, and the
+// discoverable credential and assertion it makes verify.
+func TestLibfido2ProtocolOne(t *testing.T) {
+	b, k, dev := plugged(t, softkey.Config{PIN: testPIN, PINProtocols: []int{1}})
+	info := tool(t, b, "", "", "fido2-token", "-I", dev)
+	if !strings.Contains(info, "pin protocols: 1\n") {
+		t.Fatalf("fido2-token -I:\n%s", info)
+	}
+	cred := tool(t, b, testPIN, strings.Join([]string{b64(random(32)), testRP, "carol", b64(random(16))}, "\n")+"\n",
+		"fido2-cred", "-M", "-r", "-v", "-i", "IN", dev, "es256")
+	verified := tool(t, b, "", cred, "fido2-cred", "-V", "-v", "-i", "IN", "es256")
+	pub := filepath.Join(t.TempDir(), "pub.pem")
+	if err := os.WriteFile(pub, []byte(verified[strings.Index(verified, "-----BEGIN"):]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := tool(t, b, testPIN, strings.Join([]string{b64(random(32)), testRP}, "\n")+"\n",
+		"fido2-assert", "-G", "-r", "-v", "-i", "IN", dev)
+	tool(t, b, "", out, "fido2-assert", "-V", "-v", "-i", "IN", pub, "es256")
+	if k.PINRetries() != 8 || len(k.Credentials()) != 1 {
+		t.Fatalf("retries %d, %d credentials", k.PINRetries(), len(k.Credentials()))
+	}
+}

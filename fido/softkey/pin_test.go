@@ -143,3 +143,19 @@ func TestTokenPermissions(t *testing.T) {
 	_, err = r.c.PINToken(ctx(t), 2, testPIN, 0x04, testRP)
 	wantStatus(t, err, softkey.StatusUnauthorizedPermission)
 }
+
+func TestOfferedProtocolsOnly(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: testPIN, PINProtocols: []int{1}})
+	in, err := r.c.GetInfo(ctx(t))
+	if err != nil || len(in.PINProtocols) != 1 || in.PINProtocols[0] != 1 {
+		t.Fatalf("pinUvAuthProtocols %v %v", in.PINProtocols, err)
+	}
+	_, err = r.c.PINToken(ctx(t), 2, testPIN, softkey.PermGetAssertion, testRP)
+	wantStatus(t, err, softkey.StatusInvalidParameter)
+	if _, err := r.c.PINToken(ctx(t), 1, testPIN, softkey.PermGetAssertion, testRP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := softkey.New(softkey.Config{PINProtocols: []int{3}}); err == nil {
+		t.Fatal("protocol 3 accepted")
+	}
+}
