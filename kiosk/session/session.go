@@ -271,13 +271,11 @@ func (s *Session) end(cause Cause, reason string, started bool) (WipeReport, err
 	r.KillTime = time.Since(t0)
 
 	if m.cfg.ClearClipboard != nil && started {
-		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.KillTimeout)
-		if err := m.cfg.ClearClipboard(ctx); err != nil {
-			errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": clear clipboard", err))
+		if err := m.clearClipboard(); err != nil {
+			errs = append(errs, err)
 		} else {
 			r.ClipboardCleared = true
 		}
-		cancel()
 	}
 
 	t1 := time.Now()
@@ -296,6 +294,25 @@ func (s *Session) end(cause Cause, reason string, started bool) (WipeReport, err
 		}
 	}
 	return r, errors.Join(errs...)
+}
+
+// clearClipboard runs the UI's hook, bounded even if the hook ignores its
+// context: a stuck hook must not keep the terminal from the lock screen.
+func (m *Manager) clearClipboard() error {
+	const op = "clear clipboard"
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.KillTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.cfg.ClearClipboard(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return kiosk.E(kiosk.KindUnknown, op, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return kiosk.E(kiosk.KindTimeout, op, ctx.Err())
+	}
 }
 
 // EndAll ends every live session, for an orderly stop of the appliance.

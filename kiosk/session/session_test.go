@@ -442,3 +442,23 @@ echo "uid=$(id -u)"
 		t.Errorf("the program sees %d processes, want only its own namespace's:\n%s", n, out)
 	}
 }
+
+func TestStuckClipboardHookDoesNotBlockEnd(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	m, j := newManager(t, session.SandboxNone, testUID, func(c *session.Config) {
+		c.KillTimeout = 500 * time.Millisecond
+		c.ClearClipboard = func(context.Context) error { <-release; return nil }
+	})
+	s, err := m.Start(t.Context(), session.Spec{User: "kim", Program: []string{"/bin/sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.End(session.CauseLogout)
+	if !errors.Is(err, kiosk.ErrTimeout) || r.ClipboardCleared || !r.WorkspaceGone {
+		t.Fatalf("End = %+v, %v; want a timeout error and the workspace still wiped", r, err)
+	}
+	if p, _ := j.Pending(); len(p) != 1 {
+		t.Errorf("an incomplete end closed the journal record: %v", p)
+	}
+}

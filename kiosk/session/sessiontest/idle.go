@@ -36,6 +36,7 @@ func (i *Idle) Fail(err error) {
 	i.err = err
 }
 
+// Idle is the clock's time since the last Input.
 func (i *Idle) Idle(context.Context) (time.Duration, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()

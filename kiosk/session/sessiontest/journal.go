@@ -26,6 +26,7 @@ func NewMemJournal() *MemJournal {
 	return &MemJournal{open: map[string]session.Record{}, closed: map[string]session.WipeReport{}}
 }
 
+// Open records rec; an ID already open is an error.
 func (j *MemJournal) Open(rec session.Record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -39,6 +40,7 @@ func (j *MemJournal) Open(rec session.Record) error {
 	return nil
 }
 
+// Close moves an open session to the closed ones with its report.
 func (j *MemJournal) Close(id string, r session.WipeReport) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -50,6 +52,7 @@ func (j *MemJournal) Close(id string, r session.WipeReport) error {
 	return nil
 }
 
+// Pending lists the open sessions by ID.
 func (j *MemJournal) Pending() ([]session.Record, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -77,6 +80,8 @@ type FileJournal struct{ Dir string }
 
 func (j FileJournal) path(id string) string { return filepath.Join(j.Dir, id+".json") }
 
+// Open writes rec to <Dir>/<id>.json, fsynced; an existing record is an
+// error.
 func (j FileJournal) Open(rec session.Record) error {
 	if err := os.MkdirAll(j.Dir, 0o700); err != nil {
 		return err
@@ -105,6 +110,7 @@ func (j FileJournal) Open(rec session.Record) error {
 	return os.Link(tmp, j.path(rec.ID))
 }
 
+// Close writes the report to <Dir>/<id>.closed and removes the record.
 func (j FileJournal) Close(id string, r session.WipeReport) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -116,6 +122,8 @@ func (j FileJournal) Close(id string, r session.WipeReport) error {
 	return os.Remove(j.path(id))
 }
 
+// Pending reads every record still in Dir; unreadable ones are reported
+// in the error, the rest returned.
 func (j FileJournal) Pending() ([]session.Record, error) {
 	files, err := filepath.Glob(filepath.Join(j.Dir, "*.json"))
 	if err != nil {
