@@ -79,7 +79,7 @@ func newAttestation(aaguid fido.AAGUID) (*attestation, error) {
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  false,
-		ExtraExtensions:       []pkixExtension{{Id: oidFIDOAAGUID, Value: ext}},
+		ExtraExtensions:       []pkix.Extension{{Id: oidFIDOAAGUID, Value: ext}},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, caKey)
 	if err != nil {
@@ -91,5 +91,3 @@ func newAttestation(aaguid fido.AAGUID) (*attestation, error) {
 	}
 	return &attestation{root: root, leaf: leaf, key: leafKey}, nil
 }
-
-type pkixExtension = pkix.Extension

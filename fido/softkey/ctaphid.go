@@ -79,7 +79,6 @@ type Conn struct {
 	nextCID  uint32
 	asm      *assembly
 	tx       *txn
-	txSeq    uint64
 }
 
 // assembly is a request message arriving over several packets.
@@ -97,7 +96,6 @@ type txn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	cid    uint32
-	id     uint64
 	status atomic.Uint32
 	conn   *Conn
 }
@@ -282,8 +280,7 @@ func (c *Conn) dispatchLocked(a *assembly) {
 // it waits for a person.
 func (c *Conn) startTxLocked(cid uint32, req []byte) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c.txSeq++
-	t := &txn{ctx: ctx, cancel: cancel, cid: cid, id: c.txSeq, conn: c}
+	t := &txn{ctx: ctx, cancel: cancel, cid: cid, conn: c}
 	t.status.Store(keepaliveProcessing)
 	c.tx = t
 	go c.runTx(t, req)

@@ -10,7 +10,8 @@
 //   - the authenticator API (ctap2.go, makecred.go, getassert.go,
 //     clientpin.go, CTAP 2.1 §6): getInfo, makeCredential with packed
 //     attestation, getAssertion and getNextAssertion, clientPIN with PIN/UV
-//     auth protocols 1 and 2, reset;
+//     auth protocols 1 and 2, reset, and the credProtect and hmac-secret
+//     extensions (hmacsecret.go, CTAP 2.1 §12);
 //   - the person in front of it (presence.go): touch given, refused, late or
 //     never, and a fingerprint sensor with its own retries;
 //   - its flash (state.go): credentials, PIN hash, retry counters, the

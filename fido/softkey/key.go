@@ -281,12 +281,6 @@ func (k *Key) SetFault(f Fault) {
 	k.fault = f
 }
 
-func (k *Key) currentFault() Fault {
-	k.sw.Lock()
-	defer k.sw.Unlock()
-	return k.fault
-}
-
 // takeFault returns the fault for a credential operation and clears the
 // one-shot ones.
 func (k *Key) takeFault() Fault {
