@@ -50,7 +50,7 @@ func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
 			unplug.Disable()
 		}
 	}
-	plug = button(tr.T("demo.plug"), theme.LoginIcon(), widget.HighImportance, func() { ctrl.Plug(); refresh() })
+	plug = button(tr.T("demo.plug"), securityKeyIcon, widget.HighImportance, func() { ctrl.Plug(); refresh() })
 	unplug = button(tr.T("demo.unplug"), theme.LogoutIcon(), widget.MediumImportance, func() { ctrl.Unplug(); refresh() })
 	refresh()
 

@@ -21,12 +21,12 @@ func (u *UI) enrollChooseScreen(v kiosk.View) fyne.CanvasObject {
 	choices := container.NewHBox(
 		choice(u.tr.T("enroll.choose.platform"), u.tr.T("enroll.choose.platform_hint"), theme.ComputerIcon(), kiosk.AttachPlatform),
 		sized(24, 0),
-		choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), theme.LoginIcon(), kiosk.AttachRoaming),
+		choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), securityKeyIcon, kiosk.AttachRoaming),
 	)
 	if !v.PlatformAvailable {
 		// Only a security key can be registered; the engine would refuse
 		// the platform choice anyway.
-		choices = container.NewHBox(choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), theme.LoginIcon(), kiosk.AttachRoaming))
+		choices = container.NewHBox(choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), securityKeyIcon, kiosk.AttachRoaming))
 	}
 	items := []fyne.CanvasObject{title(u.tr.T("enroll.choose.title"))}
 	if v.Who != "" {
@@ -41,7 +41,7 @@ func (u *UI) insertKeyScreen(v kiosk.View) fyne.CanvasObject {
 	if v.KeyPresent {
 		head = u.tr.T("enroll.insert.present")
 	}
-	return u.frame(v, true, true, icon(theme.LoginIcon(), 128), title(head), u.noticeBox(u.notice(v), v.PINMinLength))
+	return u.frame(v, true, true, icon(securityKeyIcon, 128), title(head), u.noticeBox(u.notice(v), v.PINMinLength))
 }
 
 // enrollDoneScreen says it worked and, when the engine suggests it, offers

@@ -29,7 +29,7 @@ func noticeSeverity(c kiosk.NoticeCode) severity {
 	case kiosk.NoticeTimedOut, kiosk.NoticeKeyRemoved, kiosk.NoticeTooManyAttempts,
 		kiosk.NoticeFingerprintLocked, kiosk.NoticeSessionEnded:
 		return sevWarning
-	case kiosk.NoticeBackupSuggested:
+	case kiosk.NoticeBackupSuggested, kiosk.NoticeAlreadyRegistered:
 		return sevInfo
 	case kiosk.NoticeEnrolled:
 		return sevSuccess
@@ -62,6 +62,9 @@ var noticeKeys = map[kiosk.NoticeCode]string{
 	kiosk.NoticeEnrolled:           "notice.enrolled",
 	kiosk.NoticeBackupSuggested:    "notice.backup_suggested",
 	kiosk.NoticeTPMCleared:         "notice.tpm_cleared",
+	kiosk.NoticeKeyNeedsPIN:        "notice.key_needs_pin",
+	kiosk.NoticeAlreadyRegistered:  "notice.already_registered",
+	kiosk.NoticeOutOfHours:         "notice.out_of_hours",
 }
 
 // noticeText is the exact sentence for n at now. pinMin is the View's
@@ -83,7 +86,7 @@ func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
 		if !n.Until.IsZero() && n.Until.After(now) {
 			return tr.T(key+"_until", countdown(now, n.Until))
 		}
-	case kiosk.NoticeNotAllowed, kiosk.NoticeSessionEnded:
+	case kiosk.NoticeNotAllowed, kiosk.NoticeSessionEnded, kiosk.NoticeOutOfHours:
 		if n.Detail != "" {
 			return tr.T(key+"_detail", n.Detail)
 		}

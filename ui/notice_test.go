@@ -1,6 +1,10 @@
 package ui
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,14 +13,36 @@ import (
 	"passkiosk/ui/i18n"
 )
 
-// lastNotice is the last NoticeCode kiosk defines; when kiosk adds one,
-// raise this and give it a key in noticeKeys and a string in every
-// language.
-const lastNotice = kiosk.NoticeTPMCleared
+// noticeCodes counts the NoticeCode constants kiosk declares (besides
+// NoticeNone) by reading its source, so a code added there without a
+// string here fails this test rather than showing "Something went wrong".
+func noticeCodes(t *testing.T) kiosk.NoticeCode {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("..", "kiosk", "view.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST || len(g.Specs) == 0 {
+			continue
+		}
+		if id, ok := g.Specs[0].(*ast.ValueSpec).Type.(*ast.Ident); ok && id.Name == "NoticeCode" {
+			return kiosk.NoticeCode(len(g.Specs) - 1)
+		}
+	}
+	t.Fatal("no NoticeCode constants in kiosk/view.go")
+	return 0
+}
 
 // TestEveryNoticeHasAStringInEveryLanguage says every notice, with and
 // without its facts, in every language, and checks nothing is missing.
 func TestEveryNoticeHasAStringInEveryLanguage(t *testing.T) {
+	lastNotice := noticeCodes(t)
+	if lastNotice < kiosk.NoticeOutOfHours {
+		t.Fatalf("counted %d notice codes in kiosk/view.go, fewer than kiosk declares", lastNotice)
+	}
 	for c := kiosk.NoticeCode(1); c <= lastNotice; c++ {
 		if _, ok := noticeKeys[c]; !ok {
 			t.Errorf("notice %d has no translation key", c)

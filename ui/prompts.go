@@ -90,7 +90,7 @@ func (u *UI) padSubmit() {
 }
 
 func (u *UI) fingerprintScreen(v kiosk.View) fyne.CanvasObject {
-	items := []fyne.CanvasObject{icon(theme.LoginIcon(), 128), title(u.tr.T("fingerprint.title"))}
+	items := []fyne.CanvasObject{icon(fingerprintIcon, 128), title(u.tr.T("fingerprint.title"))}
 	if v.Who != "" {
 		items = append(items, subtitle(u.tr.T("pin.for", v.Who)))
 	}
@@ -99,7 +99,7 @@ func (u *UI) fingerprintScreen(v kiosk.View) fyne.CanvasObject {
 }
 
 func (u *UI) touchScreen(v kiosk.View) fyne.CanvasObject {
-	items := []fyne.CanvasObject{icon(theme.LoginIcon(), 128), title(u.tr.T("touch.title"))}
+	items := []fyne.CanvasObject{icon(securityKeyIcon, 128), title(u.tr.T("touch.title"))}
 	if v.Who != "" {
 		items = append(items, subtitle(u.tr.T("pin.for", v.Who)))
 	}
