@@ -462,3 +462,30 @@ func TestStuckClipboardHookDoesNotBlockEnd(t *testing.T) {
 		t.Errorf("an incomplete end closed the journal record: %v", p)
 	}
 }
+
+// Hundreds of processes that each left the process group, and a loop
+// still forking while End runs: the stop-then-kill rounds must still
+// converge to none.
+func TestEndStopsAForkingCrowd(t *testing.T) {
+	for _, sb := range []session.Sandbox{session.SandboxBubblewrap, session.SandboxNone} {
+		t.Run(sb.String(), func(t *testing.T) {
+			m, _ := newManager(t, sb, testUID, nil)
+			script := `
+(while :; do setsid sleep 200 & sleep 0.005; done) &
+i=0; while [ $i -lt 300 ]; do setsid sleep 100 & i=$((i+1)); done
+echo ready; wait`
+			s := startWaitReady(t, m, session.Spec{User: "lee", Program: []string{"/bin/sh", "-c", script}})
+			before := waitProcs(t, 300, func() []liveProc { return procsOfUID(testUID) })
+			r, err := s.End(session.CauseAdmin)
+			if err != nil {
+				t.Fatalf("End: %v", err)
+			}
+			if left := procsOfUID(testUID); len(left) > 0 {
+				t.Errorf("%d processes left, e.g. %v", len(left), left[0])
+			}
+			if r.Remaining != 0 || r.Processes < 300 && sb == session.SandboxNone {
+				t.Errorf("report: %d stopped, %d remaining (test saw %d)", r.Processes, r.Remaining, len(before))
+			}
+		})
+	}
+}
