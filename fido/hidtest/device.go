@@ -93,18 +93,18 @@ func (b *Testbed) Plug(p Port, id Identity) (*Device, error) {
 	}
 	fd := b.devFD(devnode)
 	if fd < 0 {
-		_ = b.remove(devnode, syspaths)
+		b.remove(syspaths)
 		return nil, fmt.Errorf("hidtest: no pty for %s", devnode)
 	}
 	// Non-blocking so that the runtime poller serves the pty and Close
 	// wakes a pending Read.
 	if err := syscall.SetNonblock(fd, true); err != nil {
-		_ = b.remove(devnode, syspaths)
+		b.remove(syspaths)
 		return nil, fmt.Errorf("hidtest: %s: %w", devnode, err)
 	}
 	ptymap, err := ptymapEntry(b.root, fd)
 	if err != nil {
-		_ = b.remove(devnode, syspaths)
+		b.remove(syspaths)
 		return nil, fmt.Errorf("hidtest: %s: %w", devnode, err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -132,7 +132,7 @@ func (d *Device) Path() string { return d.devnode }
 // error, and the authenticator loses power. Safe to call more than once.
 func (d *Device) Unplug() {
 	d.once.Do(func() {
-		_ = d.b.remove(d.devnode, d.syspaths)
+		d.b.remove(d.syspaths)
 		d.port.Unplug()
 		d.stop()
 		_ = d.f.Close()
@@ -269,38 +269,15 @@ func ptymapEntry(root string, fd int) (string, error) {
 // deviceRecord describes key n in umockdev's record format: the hidraw
 // node, its hid parent carrying HID_ID and the report descriptor, the USB
 // interface and the USB device with the manufacturer and product strings
-// libfido2's manifest reads. Children come first, as umockdev-record
-// writes them. It returns the sysfs paths leaf first.
+// libfido2's manifest reads. Parents come first, so that a client polling
+// for keys never finds the hidraw node before the strings it reads from
+// the parents are written. It returns the sysfs paths leaf first.
 func deviceRecord(n int, id Identity) (string, []string) {
 	usbdev := fmt.Sprintf("/devices/pci0000:00/0000:00:14.0/usb1/1-%d", n)
 	intf := fmt.Sprintf("%s/1-%d:1.0", usbdev, n)
 	hid := fmt.Sprintf("%s/0003:%04X:%04X.%04X", intf, id.VendorID, id.ProductID, n)
 	hidraw := fmt.Sprintf("%s/hidraw/hidraw%d", hid, n)
-	rec := fmt.Sprintf(`P: %[1]s
-N: hidraw%[5]d
-E: DEVNAME=/dev/hidraw%[5]d
-E: SUBSYSTEM=hidraw
-E: ID_FIDO_TOKEN=1
-E: ID_SECURITY_TOKEN=1
-A: dev=240:%[5]d\n
-L: device=../../../0003:%04[6]X:%04[7]X.%04[5]X
-
-P: %[2]s
-E: DRIVER=hid-generic
-E: HID_ID=0003:%08[6]X:%08[7]X
-E: HID_NAME=%[8]s %[9]s
-E: HID_UNIQ=%[10]s
-E: SUBSYSTEM=hid
-H: report_descriptor=06D0F10901A1010920150026FF007508954081020921150026FF00750895409102C0
-
-P: %[3]s
-E: DEVTYPE=usb_interface
-E: DRIVER=usbhid
-E: INTERFACE=3/0/0
-E: SUBSYSTEM=usb
-A: bInterfaceClass=03\n
-
-P: %[4]s
+	rec := fmt.Sprintf(`P: %[4]s
 E: DEVTYPE=usb_device
 E: DRIVER=usb
 E: PRODUCT=%[6]x/%[7]x/100
@@ -310,6 +287,30 @@ A: idProduct=%04[7]x\n
 A: manufacturer=%[8]s\n
 A: product=%[9]s\n
 A: serial=%[10]s\n
+
+P: %[3]s
+E: DEVTYPE=usb_interface
+E: DRIVER=usbhid
+E: INTERFACE=3/0/0
+E: SUBSYSTEM=usb
+A: bInterfaceClass=03\n
+
+P: %[2]s
+E: DRIVER=hid-generic
+E: HID_ID=0003:%08[6]X:%08[7]X
+E: HID_NAME=%[8]s %[9]s
+E: HID_UNIQ=%[10]s
+E: SUBSYSTEM=hid
+H: report_descriptor=06D0F10901A1010920150026FF007508954081020921150026FF00750895409102C0
+
+P: %[1]s
+N: hidraw%[5]d
+E: DEVNAME=/dev/hidraw%[5]d
+E: SUBSYSTEM=hidraw
+E: ID_FIDO_TOKEN=1
+E: ID_SECURITY_TOKEN=1
+A: dev=240:%[5]d\n
+L: device=../../../0003:%04[6]X:%04[7]X.%04[5]X
 `, hidraw, hid, intf, usbdev, n, id.VendorID, id.ProductID, id.Manufacturer, id.Product, id.Serial)
 	return rec, []string{"/sys" + hidraw, "/sys" + hid, "/sys" + intf, "/sys" + usbdev}
 }

@@ -138,28 +138,24 @@ func (b *Testbed) devFD(devnode string) int {
 	return int(C.hidtest_bed_dev_fd(b.bed, cdev))
 }
 
-// remove detaches the ioctl handler from devnode and removes the sysfs
-// devices, leaf first: umockdev removes one directory per call and
-// leaves a child's class links behind if its parent goes first.
-func (b *Testbed) remove(devnode string, syspaths []string) error {
+// remove removes the sysfs devices, leaf first: umockdev removes one
+// directory per call and leaves a child's class links behind if its
+// parent goes first. The ioctl handler stays attached to the node's name
+// until the testbed closes: a client still holding the node open after the
+// pull must keep reaching the handler (the preload library ends a client
+// whose ioctl socket vanished), and its reads and writes then fail on the
+// hung-up pty, as they would on a pulled key. Node names are never reused.
+func (b *Testbed) remove(syspaths []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.bed == nil {
-		return nil
-	}
-	cdev := C.CString(devnode)
-	defer C.free(unsafe.Pointer(cdev))
-	var cerr *C.char
-	var err error
-	if C.hidtest_bed_detach(b.bed, cdev, &cerr) != 0 {
-		err = fmt.Errorf("hidtest: %s", takeCString(cerr))
+		return
 	}
 	for _, p := range syspaths {
 		cp := C.CString(p)
 		C.hidtest_bed_remove_device(b.bed, cp)
 		C.free(unsafe.Pointer(cp))
 	}
-	return err
 }
 
 func takeCString(s *C.char) string {

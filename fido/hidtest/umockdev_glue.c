@@ -147,12 +147,15 @@ hidtest_bed_add(hidtest_bed *b, const char *record, const char *devnode, char **
 {
 	GError *err = NULL;
 
-	if (!umockdev_testbed_add_from_string(b->tb, record, &err)) {
-		*errmsg = take_error(err, "add device");
-		return -1;
-	}
+	// The handler goes first: the preload library ends a client that opens
+	// a node whose ioctl socket does not exist yet, and a client polling
+	// for keys can open the node as soon as it appears.
 	if (!umockdev_testbed_attach_ioctl(b->tb, devnode, b->handler, &err)) {
 		*errmsg = take_error(err, "attach ioctl handler");
+		return -1;
+	}
+	if (!umockdev_testbed_add_from_string(b->tb, record, &err)) {
+		*errmsg = take_error(err, "add device");
 		return -1;
 	}
 	return 0;
@@ -162,18 +165,6 @@ int
 hidtest_bed_dev_fd(hidtest_bed *b, const char *devnode)
 {
 	return umockdev_testbed_get_dev_fd(b->tb, devnode);
-}
-
-int
-hidtest_bed_detach(hidtest_bed *b, const char *devnode, char **errmsg)
-{
-	GError *err = NULL;
-
-	if (!umockdev_testbed_detach_ioctl(b->tb, devnode, &err)) {
-		*errmsg = take_error(err, "detach ioctl handler");
-		return -1;
-	}
-	return 0;
 }
 
 void

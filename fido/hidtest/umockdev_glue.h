@@ -13,7 +13,6 @@ void hidtest_bed_free(hidtest_bed *b);
 const char *hidtest_bed_root(hidtest_bed *b);
 int hidtest_bed_add(hidtest_bed *b, const char *record, const char *devnode, char **errmsg);
 int hidtest_bed_dev_fd(hidtest_bed *b, const char *devnode);
-int hidtest_bed_detach(hidtest_bed *b, const char *devnode, char **errmsg);
 void hidtest_bed_remove_device(hidtest_bed *b, const char *syspath);
 unsigned hidtest_ioctl_count(void);
 
