@@ -1,0 +1,223 @@
+// Command passkioskctl administers a running passkiosk appliance through
+// its local admin socket: people, their passkeys, enrollment codes, the
+// policy, sessions, the audit log and the appliance's health.
+//
+// Run "passkioskctl help" for the commands. Output is a table for people
+// by default and JSON with --json. Exit codes:
+//
+//	0  done
+//	1  the appliance tried and failed (the message says why)
+//	2  wrong command line
+//	3  refused: you are not root or in the admin group, or the appliance refused
+//	4  not found: no such user, credential, code or session
+//	5  the appliance cannot be reached (not running, wrong --socket)
+//	6  conflict: the record exists or changed since you looked
+//	7  invalid input: a policy file or value with errors (each is listed with its line)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/config"
+)
+
+// DefaultSocket is where the appliance listens unless configured
+// otherwise.
+const DefaultSocket = "/run/passkiosk/admin.sock"
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// env is one run of the command: its streams, global flags and client.
+type env struct {
+	stdout, stderr io.Writer
+	json           bool
+	socket         string
+	timeout        time.Duration
+	client         *admin.Client
+	ctx            context.Context
+}
+
+// usageError is a wrong command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, ctx: ctx}
+	err := e.dispatch(args)
+	if err == nil {
+		return admin.ExitOK
+	}
+	return e.report(err)
+}
+
+// globals registers the flags every command takes.
+func (e *env) globals(fs *flag.FlagSet) {
+	sock := os.Getenv("PASSKIOSK_SOCKET")
+	if sock == "" {
+		sock = DefaultSocket
+	}
+	fs.BoolVar(&e.json, "json", false, "print JSON for scripts")
+	fs.StringVar(&e.socket, "socket", sock, "the appliance's admin socket (or $PASSKIOSK_SOCKET)")
+	fs.DurationVar(&e.timeout, "timeout", 30*time.Second, "how long to wait for the appliance")
+}
+
+// parse parses flags placed anywhere among the arguments and returns the
+// positional ones, checking their count.
+func (e *env) parse(fs *flag.FlagSet, args []string, minPos, maxPos int, usage string) ([]string, error) {
+	e.globals(fs)
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%v\nusage: passkioskctl %s", err, usage)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < minPos || len(pos) > maxPos {
+		return nil, usagef("usage: passkioskctl %s", usage)
+	}
+	e.client = &admin.Client{Socket: e.socket, Timeout: e.timeout}
+	return pos, nil
+}
+
+func (e *env) call(cmd string, args, out any) error {
+	return e.client.Call(e.ctx, cmd, args, out)
+}
+
+// report prints err and returns the exit code it means.
+func (e *env) report(err error) int {
+	var (
+		ue   usageError
+		we   *admin.Error
+		unr  *admin.Unreachable
+		code = admin.ExitFailed
+		msg  = err.Error()
+		list []string
+	)
+	switch {
+	case errors.As(err, &ue):
+		code = admin.ExitUsage
+	case errors.As(err, &we):
+		code, msg, list = we.Code, we.Message, we.Problems
+	case errors.As(err, &unr):
+		code = admin.ExitUnreachable
+	case config.ProblemsOf(err) != nil:
+		code, msg = admin.ExitInvalid, "the file has errors:"
+		for _, p := range config.ProblemsOf(err) {
+			list = append(list, p.String())
+		}
+	}
+	if len(list) > 0 && msg != "the file has errors:" {
+		msg = "the policy has errors:"
+	}
+	if e.json {
+		b, _ := json.Marshal(map[string]any{"error": msg, "code": code, "problems": list})
+		fmt.Fprintln(e.stderr, string(b))
+	} else {
+		fmt.Fprintln(e.stderr, "passkioskctl: "+msg)
+		for _, p := range list {
+			fmt.Fprintln(e.stderr, "  "+p)
+		}
+	}
+	return code
+}
+
+func (e *env) dispatch(args []string) error {
+	if len(args) == 0 {
+		return usagef("%s", strings.TrimSpace(helpText))
+	}
+	noun, rest := args[0], args[1:]
+	verb := ""
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		verb, rest = rest[0], rest[1:]
+	}
+	switch noun {
+	case "help", "-h", "--help":
+		fmt.Fprint(e.stdout, helpText)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(e.stdout, "passkioskctl", version)
+		return nil
+	case "status":
+		if verb != "" {
+			rest = append([]string{verb}, rest...)
+		}
+		return e.status(rest)
+	case "users", "user":
+		return e.users(verb, rest)
+	case "credentials", "credential", "creds":
+		return e.credentials(verb, rest)
+	case "codes", "code":
+		return e.codes(verb, rest)
+	case "policy":
+		return e.policy(verb, rest)
+	case "sessions", "session":
+		return e.sessions(verb, rest)
+	case "audit":
+		return e.audit(verb, rest)
+	}
+	return usagef("unknown command %q; run passkioskctl help", noun)
+}
+
+const helpText = `passkioskctl administers the passkiosk appliance on this machine.
+
+usage: passkioskctl COMMAND [flags]
+
+  status                                  health, state, TPM, keys plugged, version
+  users list
+  users show USER
+  users add NAME [--display-name TEXT] [--groups a,b]
+  users disable USER | users enable USER
+  users remove USER
+  credentials list [USER]                 kind, AAGUID, last used
+  credentials revoke ID                   ID or its first 6+ hex digits
+  codes issue USER [--ttl 24h] [--purpose enroll|recovery]
+  codes issue --bootstrap [--ttl 24h]     a code that creates the first administrator
+  codes list
+  codes cancel ID
+  policy show
+  policy validate FILE                    check a policy file here, without the appliance
+  policy apply FILE [--dry-run] [--base VERSION]
+  sessions list [--open]
+  sessions end                            end the session in progress (it is wiped)
+  audit tail [-n 20]
+  audit follow [--from SEQ] [--count N] [--for DURATION]
+  audit export [--from SEQ] [-o FILE]     JSON lines, each with its chain hash
+  audit verify                            check the audit log's hash chain
+  version
+
+flags for every command:
+  --json             JSON output for scripts
+  --socket PATH      admin socket (default $PASSKIOSK_SOCKET or /run/passkiosk/admin.sock)
+  --timeout 30s      how long to wait for the appliance
+
+exit codes: 0 done, 1 failed, 2 usage, 3 refused, 4 not found,
+            5 appliance unreachable, 6 conflict, 7 invalid input
+`

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/config"
+)
+
+func (e *env) codeTable(codes []admin.Code) {
+	rows := make([][]string, len(codes))
+	for i, c := range codes {
+		state := "unused"
+		switch {
+		case !c.UsedAt.IsZero():
+			state = "used " + when(c.UsedAt, "")
+		case time.Now().After(c.ExpiresAt):
+			state = "expired"
+		}
+		rows[i] = []string{short(c.ID), orDash(c.UserName), c.Purpose, when(c.IssuedAt, "-"), when(c.ExpiresAt, "-"), orDash(c.IssuedBy), state}
+	}
+	e.table([]string{"ID", "USER", "PURPOSE", "ISSUED", "EXPIRES", "ISSUED BY", "STATE"}, rows)
+}
+
+func (e *env) codes(verb string, args []string) error {
+	fs := flag.NewFlagSet("codes "+verb, flag.ContinueOnError)
+	switch verb {
+	case "issue":
+		ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid (at most 168h)")
+		purpose := fs.String("purpose", "enroll", "enroll (a first or further passkey) or recovery (replace a lost one)")
+		bootstrap := fs.Bool("bootstrap", false, "a code that creates the first administrator")
+		pos, err := e.parse(fs, args, 0, 1, "codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes issue --bootstrap")
+		if err != nil {
+			return err
+		}
+		a := admin.CodeIssueArgs{Purpose: *purpose, TTL: *ttl}
+		switch {
+		case *bootstrap && len(pos) == 0:
+			a.Purpose = "bootstrap"
+		case !*bootstrap && len(pos) == 1:
+			a.User = pos[0]
+		default:
+			return usagef("usage: passkioskctl codes issue USER [--ttl 24h] | codes issue --bootstrap")
+		}
+		var ic admin.IssuedCode
+		if err := e.call(admin.CmdCodesIssue, a, &ic); err != nil {
+			return err
+		}
+		return e.emit(ic, func() {
+			who := ic.Info.UserName
+			if who == "" {
+				who = "the first administrator"
+			}
+			fmt.Fprintf(e.stdout, "%s\n\none-time %s code for %s, valid until %s (id %s).\nIt is shown only now: hand it over in person.\n",
+				ic.Code, ic.Info.Purpose, who, when(ic.Info.ExpiresAt, "-"), short(ic.Info.ID))
+		})
+	case "list", "ls", "":
+		if _, err := e.parse(fs, args, 0, 0, "codes list"); err != nil {
+			return err
+		}
+		var codes []admin.Code
+		if err := e.call(admin.CmdCodesList, nil, &codes); err != nil {
+			return err
+		}
+		return e.emit(codes, func() { e.codeTable(codes) })
+	case "cancel":
+		pos, err := e.parse(fs, args, 1, 1, "codes cancel ID")
+		if err != nil {
+			return err
+		}
+		var r admin.IDRef
+		if err := e.call(admin.CmdCodesCancel, admin.IDRef{ID: pos[0]}, &r); err != nil {
+			return err
+		}
+		return e.emit(r, func() { fmt.Fprintf(e.stdout, "cancelled code %s\n", r.ID) })
+	}
+	return usagef("codes: unknown action %q (issue, list, cancel)", verb)
+}
+
+func (e *env) policy(verb string, args []string) error {
+	fs := flag.NewFlagSet("policy "+verb, flag.ContinueOnError)
+	switch verb {
+	case "show", "":
+		if _, err := e.parse(fs, args, 0, 0, "policy show"); err != nil {
+			return err
+		}
+		var p admin.PolicyShown
+		if err := e.call(admin.CmdPolicyShow, nil, &p); err != nil {
+			return err
+		}
+		return e.emit(p, func() {
+			if p.Version == 0 {
+				fmt.Fprintf(e.stdout, "# built-in default policy (none applied yet)\n")
+			} else {
+				fmt.Fprintf(e.stdout, "# version %d, applied %s by %s\n", p.Version, when(p.ChangedAt, "-"), p.ChangedBy)
+			}
+			fmt.Fprint(e.stdout, p.Text)
+		})
+	case "validate":
+		pos, err := e.parse(fs, args, 1, 1, "policy validate FILE")
+		if err != nil {
+			return err
+		}
+		p, err := config.LoadPolicy(pos[0])
+		if err != nil {
+			return err
+		}
+		return e.emit(map[string]any{"valid": true, "file": pos[0], "canonical": string(config.RenderPolicy(p))}, func() {
+			fmt.Fprintf(e.stdout, "%s: valid (%d groups, platform %s, security keys %s)\n", pos[0], len(p.Groups), onOff(p.Platform.Enabled), onOff(p.Roaming.Enabled))
+		})
+	case "apply":
+		dry := fs.Bool("dry-run", false, "show the diff, change nothing")
+		base := fs.Uint64("base", 0, "refuse unless the current version is this one (the one you reviewed)")
+		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION]")
+		if err != nil {
+			return err
+		}
+		// Checked here first, so errors name the administrator's own file
+		// and its trust anchors are read on this side.
+		p, err := config.LoadPolicy(pos[0])
+		if err != nil {
+			return err
+		}
+		a := admin.PolicyApplyArgs{Name: filepath.Base(pos[0]), Text: string(config.RenderPolicy(p)), Base: *base, DryRun: *dry}
+		var r admin.PolicyApplied
+		if err := e.call(admin.CmdPolicyApply, a, &r); err != nil {
+			return err
+		}
+		return e.emit(r, func() {
+			switch {
+			case !r.Changed:
+				fmt.Fprintf(e.stdout, "no change: the policy in force (version %d) already says this\n", r.Previous)
+			default:
+				printDiff(e.stdout, r.Diff)
+				if *dry {
+					fmt.Fprintf(e.stdout, "dry run: nothing applied (current version %d)\n", r.Previous)
+				} else {
+					fmt.Fprintf(e.stdout, "applied as version %d (was %d)\n", r.Version, r.Previous)
+				}
+			}
+		})
+	}
+	return usagef("policy: unknown action %q (show, validate, apply)", verb)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// printDiff prints only changed lines with two lines of context.
+func printDiff(w io.Writer, diff string) {
+	lines := strings.Split(strings.TrimSuffix(diff, "\n"), "\n")
+	show := make([]bool, len(lines))
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "  ") {
+			for j := max(0, i-2); j <= min(len(lines)-1, i+2); j++ {
+				show[j] = true
+			}
+		}
+	}
+	gap := false
+	for i, l := range lines {
+		if !show[i] {
+			gap = true
+			continue
+		}
+		if gap {
+			fmt.Fprintln(w, "  …")
+			gap = false
+		}
+		fmt.Fprintln(w, l)
+	}
+}
+
+func (e *env) sessions(verb string, args []string) error {
+	fs := flag.NewFlagSet("sessions "+verb, flag.ContinueOnError)
+	switch verb {
+	case "list", "ls", "":
+		open := fs.Bool("open", false, "only sessions not yet ended and wiped")
+		if _, err := e.parse(fs, args, 0, 0, "sessions list [--open]"); err != nil {
+			return err
+		}
+		var l admin.SessionsList
+		if err := e.call(admin.CmdSessionsList, admin.SessionsListArgs{OpenOnly: *open}, &l); err != nil {
+			return err
+		}
+		return e.emit(l, func() {
+			if l.Current != nil {
+				fmt.Fprintf(e.stdout, "in progress: %s since %s, ends at the latest %s\n\n", l.Current.DisplayName, when(l.Current.Started, "-"), when(l.Current.EndsAt, "-"))
+			} else {
+				fmt.Fprintf(e.stdout, "no session in progress\n\n")
+			}
+			rows := make([][]string, len(l.Journal))
+			for i, s := range l.Journal {
+				rows[i] = []string{fmt.Sprint(s.ID), orDash(s.UserName), s.Terminal, when(s.OpenedAt, "-"), when(s.EndedAt, "open"), orDash(s.Cause), yesNo(s.Wiped)}
+			}
+			e.table([]string{"ID", "USER", "TERMINAL", "OPENED", "ENDED", "CAUSE", "WIPED"}, rows)
+		})
+	case "end":
+		if _, err := e.parse(fs, args, 0, 0, "sessions end"); err != nil {
+			return err
+		}
+		var r admin.SessionsEndResult
+		if err := e.call(admin.CmdSessionsEnd, nil, &r); err != nil {
+			return err
+		}
+		return e.emit(r, func() { fmt.Fprintln(e.stdout, "session ended; its workspace is being wiped") })
+	}
+	return usagef("sessions: unknown action %q (list, end)", verb)
+}
+
+func (e *env) auditLine(a admin.AuditEntry) {
+	var extra []string
+	if a.UserID != "" {
+		extra = append(extra, "user="+short(a.UserID))
+	}
+	if a.Reason != "" {
+		extra = append(extra, "reason="+a.Reason)
+	}
+	if a.Cause != "" {
+		extra = append(extra, "cause="+a.Cause)
+	}
+	for k, v := range a.Detail {
+		extra = append(extra, k+"="+v)
+	}
+	fmt.Fprintf(e.stdout, "%6d  %s  %-22s %s  %s\n", a.Seq, a.Time.Local().Format("2006-01-02 15:04:05"), a.Type, orDash(a.Actor), strings.Join(extra, " "))
+}
+
+func (e *env) audit(verb string, args []string) error {
+	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
+	switch verb {
+	case "tail", "":
+		n := fs.Int("n", 20, "how many of the newest entries")
+		if _, err := e.parse(fs, args, 0, 0, "audit tail [-n 20]"); err != nil {
+			return err
+		}
+		var evs []admin.AuditEntry
+		if err := e.call(admin.CmdAuditTail, admin.AuditArgs{N: *n}, &evs); err != nil {
+			return err
+		}
+		return e.emit(evs, func() {
+			for _, a := range evs {
+				e.auditLine(a)
+			}
+		})
+	case "follow":
+		from := fs.Uint64("from", 0, "start at this sequence number (default: only new entries)")
+		count := fs.Int("count", 0, "stop after this many entries (0: until interrupted)")
+		dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
+		if _, err := e.parse(fs, args, 0, 0, "audit follow [--from SEQ] [--count N] [--for DURATION]"); err != nil {
+			return err
+		}
+		ctx := e.ctx
+		if *dur > 0 {
+			c, cancel := context.WithTimeout(ctx, *dur)
+			defer cancel()
+			ctx = c
+		}
+		seen := 0
+		started := false
+		enc := json.NewEncoder(e.stdout)
+		_, err := e.client.Stream(ctx, admin.CmdAuditFollow, admin.AuditArgs{From: *from}, func(raw json.RawMessage) bool {
+			if !started {
+				// The first part only says the stream is open.
+				started = true
+				if !e.json {
+					fmt.Fprintln(e.stderr, "following the audit log…")
+				}
+				return *count <= 0 || seen < *count
+			}
+			var a admin.AuditEntry
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return false
+			}
+			if e.json {
+				enc.Encode(a)
+			} else {
+				e.auditLine(a)
+			}
+			seen++
+			return *count <= 0 || seen < *count
+		})
+		return err
+	case "export":
+		from := fs.Uint64("from", 0, "start at this sequence number")
+		out := fs.String("o", "-", "write to this file instead of standard output")
+		if _, err := e.parse(fs, args, 0, 0, "audit export [--from SEQ] [-o FILE]"); err != nil {
+			return err
+		}
+		w := e.stdout
+		var f *os.File
+		if *out != "-" {
+			var err error
+			if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+				return err
+			}
+			defer f.Close()
+			w = f
+		}
+		var werr error
+		last, err := e.client.Stream(e.ctx, admin.CmdAuditExport, admin.AuditArgs{From: *from}, func(raw json.RawMessage) bool {
+			_, werr = fmt.Fprintf(w, "%s\n", raw)
+			return werr == nil
+		})
+		if err == nil {
+			err = werr
+		}
+		if err == nil && f != nil {
+			err = f.Sync()
+			var n struct{ Exported int }
+			json.Unmarshal(last, &n)
+			fmt.Fprintf(e.stderr, "exported %d entries to %s\n", n.Exported, *out)
+		}
+		return err
+	case "verify":
+		if _, err := e.parse(fs, args, 0, 0, "audit verify"); err != nil {
+			return err
+		}
+		var c admin.Chain
+		if err := e.call(admin.CmdAuditVerify, nil, &c); err != nil {
+			return err
+		}
+		return e.emit(c, func() {
+			fmt.Fprintf(e.stdout, "audit chain intact: %d entries, %d..%d, head hash %s\n", c.Entries, c.Anchor+1, c.Head, c.Hash)
+		})
+	}
+	return usagef("audit: unknown action %q (tail, follow, export, verify)", verb)
+}

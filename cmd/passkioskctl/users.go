@@ -1,0 +1,161 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"passkiosk/kiosk/admin"
+)
+
+func (e *env) status(args []string) error {
+	if _, err := e.parse(flag.NewFlagSet("status", flag.ContinueOnError), args, 0, 0, "status"); err != nil {
+		return err
+	}
+	var st admin.Status
+	if err := e.call(admin.CmdStatus, nil, &st); err != nil {
+		return err
+	}
+	return e.emit(st, func() {
+		w := e.stdout
+		fmt.Fprintf(w, "terminal:  %s\n", st.Terminal)
+		fmt.Fprintf(w, "version:   %s\n", st.Version)
+		fmt.Fprintf(w, "health:    %s\n", st.Health)
+		if st.OutOfService != "" {
+			fmt.Fprintf(w, "reason:    %s\n", st.OutOfService)
+		}
+		fmt.Fprintf(w, "state:     %s\n", st.State)
+		if st.TPM.Available {
+			fmt.Fprintf(w, "tpm:       available\n")
+		} else {
+			fmt.Fprintf(w, "tpm:       unavailable (%s)\n", orDash(st.TPM.Reason))
+		}
+		fmt.Fprintf(w, "keys:      %d plugged\n", len(st.Keys))
+		for _, k := range st.Keys {
+			fmt.Fprintf(w, "           %s  %s  aaguid %s  pin %s  fingerprint %s\n", k.ID, orDash(k.Product), k.AAGUID, yesNo(k.PIN), yesNo(k.Fingerprint))
+		}
+		if st.Session != nil {
+			fmt.Fprintf(w, "session:   %s since %s\n", st.Session.DisplayName, when(st.Session.Started, "-"))
+		} else {
+			fmt.Fprintf(w, "session:   none\n")
+		}
+		fmt.Fprintf(w, "policy:    version %d\n", st.PolicyVersion)
+		fmt.Fprintf(w, "users:     %d\n", st.Users)
+		fmt.Fprintf(w, "audit:     %d entries\n", st.AuditHead)
+	})
+}
+
+func (e *env) users(verb string, args []string) error {
+	fs := flag.NewFlagSet("users "+verb, flag.ContinueOnError)
+	switch verb {
+	case "list", "ls", "":
+		if _, err := e.parse(fs, args, 0, 0, "users list"); err != nil {
+			return err
+		}
+		var users []admin.User
+		if err := e.call(admin.CmdUsersList, nil, &users); err != nil {
+			return err
+		}
+		return e.emit(users, func() {
+			rows := make([][]string, len(users))
+			for i, u := range users {
+				rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, short(u.ID), when(u.Created, "-")}
+			}
+			e.table([]string{"NAME", "DISPLAY NAME", "GROUPS", "STATE", "ID", "CREATED"}, rows)
+		})
+	case "show":
+		pos, err := e.parse(fs, args, 1, 1, "users show USER")
+		if err != nil {
+			return err
+		}
+		var d admin.UserDetail
+		if err := e.call(admin.CmdUsersShow, admin.UserRef{User: pos[0]}, &d); err != nil {
+			return err
+		}
+		return e.emit(d, func() {
+			u := d.User
+			fmt.Fprintf(e.stdout, "name:          %s\ndisplay name:  %s\nid:            %s\ngroups:        %s\nstate:         %s\ncreated:       %s\n",
+				u.Name, u.DisplayName, u.ID, orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
+			fmt.Fprintf(e.stdout, "\ncredentials (%d):\n", len(d.Credentials))
+			e.credentialTable(d.Credentials)
+			if len(d.Codes) > 0 {
+				fmt.Fprintf(e.stdout, "\nenrollment codes (%d):\n", len(d.Codes))
+				e.codeTable(d.Codes)
+			}
+		})
+	case "add":
+		display := fs.String("display-name", "", "name shown on screen (default: NAME)")
+		groups := fs.String("groups", "", "comma-separated groups")
+		pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b]")
+		if err != nil {
+			return err
+		}
+		a := admin.UserAddArgs{Name: pos[0], DisplayName: *display}
+		for _, g := range strings.Split(*groups, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				a.Groups = append(a.Groups, g)
+			}
+		}
+		var u admin.User
+		if err := e.call(admin.CmdUsersAdd, a, &u); err != nil {
+			return err
+		}
+		return e.emit(u, func() {
+			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, u.ID, u.Name)
+		})
+	case "disable", "enable", "remove":
+		pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")
+		if err != nil {
+			return err
+		}
+		cmd := map[string]string{"disable": admin.CmdUsersDisable, "enable": admin.CmdUsersEnable, "remove": admin.CmdUsersRemove}[verb]
+		var u admin.User
+		if err := e.call(cmd, admin.UserRef{User: pos[0]}, &u); err != nil {
+			return err
+		}
+		past := map[string]string{"disable": "disabled", "enable": "enabled", "remove": "removed"}[verb]
+		return e.emit(u, func() { fmt.Fprintf(e.stdout, "%s %s\n", past, u.Name) })
+	}
+	return usagef("users: unknown action %q (list, show, add, disable, enable, remove)", verb)
+}
+
+func (e *env) credentialTable(creds []admin.Credential) {
+	rows := make([][]string, len(creds))
+	for i, c := range creds {
+		rows[i] = []string{short(c.ID), c.UserName, c.Kind, c.AAGUID, orDash(c.Label), when(c.Created, "-"), when(c.LastUsed, "never")}
+	}
+	e.table([]string{"ID", "USER", "KIND", "AAGUID", "LABEL", "CREATED", "LAST USED"}, rows)
+}
+
+func (e *env) credentials(verb string, args []string) error {
+	fs := flag.NewFlagSet("credentials "+verb, flag.ContinueOnError)
+	switch verb {
+	case "list", "ls", "":
+		pos, err := e.parse(fs, args, 0, 1, "credentials list [USER]")
+		if err != nil {
+			return err
+		}
+		var a admin.CredentialsListArgs
+		if len(pos) == 1 {
+			a.User = pos[0]
+		}
+		var creds []admin.Credential
+		if err := e.call(admin.CmdCredentialsList, a, &creds); err != nil {
+			return err
+		}
+		return e.emit(creds, func() { e.credentialTable(creds) })
+	case "revoke":
+		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID")
+		if err != nil {
+			return err
+		}
+		var c admin.Credential
+		if err := e.call(admin.CmdCredentialsRevoke, admin.IDRef{ID: pos[0]}, &c); err != nil {
+			return err
+		}
+		return e.emit(c, func() {
+			fmt.Fprintf(e.stdout, "revoked %s credential %s of %s\n", c.Kind, c.ID, c.UserName)
+		})
+	}
+	return usagef("credentials: unknown action %q (list, revoke)", verb)
+}

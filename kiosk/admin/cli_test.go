@@ -1,0 +1,340 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/kiosktest"
+	"passkiosk/store"
+)
+
+func decode[T any](t *testing.T, r result) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(r.out), &v); err != nil {
+		t.Fatalf("output is not the JSON expected: %v\n%s", err, r)
+	}
+	return v
+}
+
+// lastAudit returns the newest audit entry of the given type.
+func lastAudit(t *testing.T, db *store.DB, typ store.EventType) store.AuditEvent {
+	t.Helper()
+	evs, err := db.Events(0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type == typ {
+			return evs[i]
+		}
+	}
+	t.Fatalf("no %v entry in the audit log", typ)
+	return store.AuditEvent{}
+}
+
+// rootActor is how changes by this test (root) are audited.
+var rootActor = regexp.MustCompile(`^root \(uid 0, pid [0-9]+\)$`)
+
+func checkAdminAudit(t *testing.T, e store.AuditEvent) {
+	t.Helper()
+	if !rootActor.MatchString(e.Actor) || e.Detail["admin-uid"] != "0" || e.Detail["admin-user"] != "root" || e.Detail["admin-pid"] == "" || e.Terminal != terminal {
+		t.Fatalf("audit entry does not say who made the change: %+v", e)
+	}
+}
+
+func TestUsersThroughTheCLI(t *testing.T) {
+	a := newAppliance(t)
+	r := a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--groups", "nurses,ward7")
+	if !strings.Contains(r.out, "added alice (Alice Nurse)") {
+		t.Fatalf("add: %s", r)
+	}
+	created := lastAudit(t, a.db, store.EventUserCreated)
+	checkAdminAudit(t, created)
+	bob := decode[admin.User](t, a.ok("users", "add", "bob", "--json"))
+	if bob.Name != "bob" || bob.DisplayName != "bob" || bob.State != "active" || len(bob.ID) != 32 {
+		t.Fatalf("added bob: %+v", bob)
+	}
+	a.fails(admin.ExitConflict, `user "alice" already exists`, "users", "add", "alice")
+	a.fails(admin.ExitInvalid, "use 1 to 64 of a-z", "users", "add", "Alice Smith")
+	a.fails(admin.ExitUsage, "usage: passkioskctl users add NAME", "users", "add")
+
+	r = a.ok("users", "list")
+	if !regexp.MustCompile(`(?m)^alice\s+Alice Nurse\s+nurses,ward7\s+active`).MatchString(r.out) || !strings.Contains(r.out, "NAME") {
+		t.Fatalf("list table: %s", r)
+	}
+	users := decode[[]admin.User](t, a.ok("users", "list", "--json"))
+	if len(users) != 2 {
+		t.Fatalf("users: %+v", users)
+	}
+
+	r = a.ok("users", "disable", "bob")
+	if r.out != "disabled bob\n" {
+		t.Fatalf("disable: %s", r)
+	}
+	checkAdminAudit(t, lastAudit(t, a.db, store.EventUserChanged))
+	u, err := a.db.User(mustHex(t, bob.ID))
+	if err != nil || u.State != store.UserDisabled {
+		t.Fatalf("bob in the store after disable: %+v %v", u, err)
+	}
+	a.fails(admin.ExitConflict, "bob is disabled: enable them first", "codes", "issue", "bob")
+	if got := decode[admin.User](t, a.ok("users", "enable", bob.ID, "--json")); got.State != "active" {
+		t.Fatalf("enable by ID: %+v", got)
+	}
+
+	d := decode[admin.UserDetail](t, a.ok("users", "show", "alice", "--json"))
+	if d.User.Name != "alice" || len(d.Credentials) != 0 {
+		t.Fatalf("show: %+v", d)
+	}
+	a.fails(admin.ExitNotFound, `no user "carol"`, "users", "show", "carol")
+
+	r = a.ctl("users", "remove", "bob")
+	if _, ok := any(a.db).(userRemover); ok {
+		if r.code != 0 || r.out != "removed bob\n" {
+			t.Fatalf("remove: %s", r)
+		}
+		a.fails(admin.ExitNotFound, `no user "bob"`, "users", "show", "bob")
+	} else if r.code != admin.ExitFailed || !strings.Contains(r.err, "cannot remove users yet") {
+		t.Fatalf("remove without store support must say so: %s", r)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hexDecode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCredentialsThroughTheCLI(t *testing.T) {
+	a := newAppliance(t)
+	alice := decode[admin.User](t, a.ok("users", "add", "alice", "--json"))
+	aaguid := [16]byte{0xee, 0x88, 0x28, 0x79, 0x72, 0x1c, 0x49, 0x13, 0x97, 0x75, 0x3d, 0xfc, 0xce, 0x97, 0x07, 0x2a}
+	id1 := a.addCredential(alice.ID, aaguid)
+	id2 := a.addCredential(alice.ID, [16]byte{})
+
+	r := a.ok("credentials", "list", "alice")
+	if !strings.Contains(r.out, "ee882879-721c-4913-9775-3dfcce97072a") || !strings.Contains(r.out, "roaming") || !strings.Contains(r.out, "LAST USED") {
+		t.Fatalf("list: %s", r)
+	}
+	creds := decode[[]admin.Credential](t, a.ok("credentials", "list", "--json"))
+	if len(creds) != 2 {
+		t.Fatalf("creds: %+v", creds)
+	}
+	for _, c := range creds {
+		if c.UserName != "alice" || c.Kind != "roaming" || c.LastUsed.IsZero() || c.Counter != 7 || c.Format != "packed" {
+			t.Fatalf("credential as listed: %+v", c)
+		}
+	}
+	a.fails(admin.ExitInvalid, "at least its first 6 digits", "credentials", "revoke", "abc")
+	a.fails(admin.ExitNotFound, "no credential with ID", "credentials", "revoke", "000000000000")
+	r = a.ok("credentials", "revoke", id1[:10])
+	if !strings.Contains(r.out, "revoked roaming credential "+id1+" of alice") {
+		t.Fatalf("revoke: %s", r)
+	}
+	if _, err := a.db.CredentialByID(mustHex(t, id1)); kiosk.KindOf(err) != kiosk.KindNotFound {
+		t.Fatalf("revoked credential still stored: %v", err)
+	}
+	checkAdminAudit(t, lastAudit(t, a.db, store.EventCredentialRemoved))
+	d := decode[admin.UserDetail](t, a.ok("users", "show", "alice", "--json"))
+	if len(d.Credentials) != 1 || d.Credentials[0].ID != id2 {
+		t.Fatalf("after revoke: %+v", d.Credentials)
+	}
+}
+
+func TestEnrollmentCodesThroughTheCLI(t *testing.T) {
+	a := newAppliance(t)
+	a.ok("users", "add", "alice")
+	r := a.ok("codes", "issue", "alice", "--ttl", "2h")
+	code := strings.SplitN(r.out, "\n", 2)[0]
+	if !regexp.MustCompile(`^[0-9A-Z]{4}(-[0-9A-Z]{4})+$`).MatchString(code) || !strings.Contains(r.out, "shown only now") {
+		t.Fatalf("issue: %s", r)
+	}
+	checkAdminAudit(t, lastAudit(t, a.db, store.EventEnrollCodeIssued))
+	// The code works at the terminal: the store redeems it.
+	if rec, err := a.db.RedeemEnrollmentCode(code, terminal, time.Time{}); err != nil || rec.Purpose != store.PurposeEnroll {
+		t.Fatalf("redeem the issued code: %+v %v", rec, err)
+	}
+	boot := decode[admin.IssuedCode](t, a.ok("codes", "issue", "--bootstrap", "--ttl", "30m", "--json"))
+	if boot.Info.Purpose != "bootstrap" || boot.Code == "" || boot.Info.ExpiresAt.Sub(boot.Info.IssuedAt) != 30*time.Minute {
+		t.Fatalf("bootstrap: %+v", boot)
+	}
+	a.fails(admin.ExitInvalid, "a code must be valid for more than 0", "codes", "issue", "alice", "--ttl", "0s")
+	a.fails(admin.ExitInvalid, "at most 168h0m0s", "codes", "issue", "alice", "--ttl", "200h")
+	a.fails(admin.ExitUsage, "codes issue USER", "codes", "issue")
+	a.fails(admin.ExitNotFound, `no user "zed"`, "codes", "issue", "zed")
+
+	codes := decode[[]admin.Code](t, a.ok("codes", "list", "--json"))
+	if len(codes) != 2 || codes[0].UserName != "alice" || codes[0].UsedAt.IsZero() || !codes[1].UsedAt.IsZero() || !rootActor.MatchString(codes[0].IssuedBy) {
+		t.Fatalf("codes: %+v", codes)
+	}
+	r = a.ok("codes", "list")
+	if !strings.Contains(r.out, "used ") || !strings.Contains(r.out, "unused") || strings.Contains(r.out, code) {
+		t.Fatalf("codes table must show states and never a code: %s", r)
+	}
+	r = a.ctl("codes", "cancel", boot.Info.ID[:8])
+	if _, ok := any(a.db).(codeCanceller); ok {
+		if r.code != 0 {
+			t.Fatalf("cancel: %s", r)
+		}
+		if _, err := a.db.RedeemEnrollmentCode(boot.Code, terminal, time.Time{}); err == nil {
+			t.Fatalf("a cancelled code still works")
+		}
+	} else if r.code != admin.ExitFailed || !strings.Contains(r.err, "cannot cancel enrollment codes yet") {
+		t.Fatalf("cancel without store support must say so: %s", r)
+	}
+	a.fails(admin.ExitNotFound, "no code with ID", "codes", "cancel", "ffffffffff")
+}
+
+const goodPolicy = `# ward policy
+rp_id = "ward7.example.org"
+origin = "https://ward7.example.org"
+
+[default]
+program = ["/usr/bin/chromium", "--kiosk"]
+
+[groups.nurses]
+idle_timeout = "2m"
+idle_warning = "30s"
+hours = ["mon-fri 07:00-19:00", "22:00-06:00"]
+`
+
+func TestPolicyThroughTheCLI(t *testing.T) {
+	a := newAppliance(t)
+	write := func(name, text string) string {
+		p := filepath.Join(a.dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	shown := decode[admin.PolicyShown](t, a.ok("policy", "show", "--json"))
+	if shown.Version != 0 || !strings.Contains(shown.Text, `rp_id = "passkiosk.local"`) {
+		t.Fatalf("default policy: %+v", shown)
+	}
+	if r := a.ok("policy", "show"); !strings.HasPrefix(r.out, "# built-in default policy") {
+		t.Fatalf("show: %s", r)
+	}
+
+	good := write("policy.toml", goodPolicy)
+	if r := a.ok("policy", "validate", good); !strings.Contains(r.out, "valid (1 groups") {
+		t.Fatalf("validate: %s", r)
+	}
+	typo := write("typo.toml", strings.Replace(goodPolicy, `idle_timeout = "2m"`, `idle_timout = "2m"`, 1))
+	want := `typo.toml:9: unknown key "idle_timout" in [groups.nurses] (did you mean idle_timeout?)`
+	a.fails(admin.ExitInvalid, want, "policy", "validate", typo)
+	a.fails(admin.ExitInvalid, want, "policy", "apply", typo)
+	bad := write("bad.toml", goodPolicy+"\n[lockout]\nwindow = \"soon\"\n")
+	a.fails(admin.ExitInvalid, `bad.toml:14: lockout.window: "soon" is not a duration`, "policy", "validate", bad)
+	a.fails(admin.ExitInvalid, "no such file", "policy", "validate", filepath.Join(a.dir, "missing.toml"))
+
+	r := a.ok("policy", "apply", good, "--dry-run")
+	if !strings.Contains(r.out, `+ rp_id = "ward7.example.org"`) || !strings.Contains(r.out, "dry run: nothing applied") {
+		t.Fatalf("dry run: %s", r)
+	}
+	if _, err := a.db.CurrentPolicy(); kiosk.KindOf(err) != kiosk.KindNotFound {
+		t.Fatalf("a dry run stored a policy: %v", err)
+	}
+	r = a.ok("policy", "apply", good)
+	for _, want := range []string{`- rp_id = "passkiosk.local"`, `+ rp_id = "ward7.example.org"`, `+ [groups.nurses]`, `+ idle_timeout = "2m"`, "applied as version 1 (was 0)"} {
+		if !strings.Contains(r.out, want) {
+			t.Fatalf("apply output lacks %q: %s", want, r)
+		}
+	}
+	sp, err := a.db.CurrentPolicy()
+	if err != nil || sp.Version != 1 || !rootActor.MatchString(sp.ChangedBy) {
+		t.Fatalf("stored policy: %+v %v", sp, err)
+	}
+	checkAdminAudit(t, lastAudit(t, a.db, store.EventPolicyChanged))
+	a.mu.Lock()
+	handed := a.policies
+	a.mu.Unlock()
+	if len(handed) != 1 || handed[0].RPID != "ward7.example.org" || handed[0].Version != 1 ||
+		handed[0].RulesFor([]string{"nurses"}).IdleTimeout != 2*time.Minute || len(handed[0].Groups[0].Rules.Hours) != 2 {
+		t.Fatalf("policy handed to the engine: %+v", handed)
+	}
+	if r := a.ok("policy", "apply", good); !strings.Contains(r.out, "no change") {
+		t.Fatalf("apply again: %s", r)
+	}
+	shown = decode[admin.PolicyShown](t, a.ok("policy", "show", "--json"))
+	if shown.Version != 1 || !strings.Contains(shown.Text, `hours = ["mon-fri 07:00-19:00", "22:00-06:00"]`) {
+		t.Fatalf("show after apply: %+v", shown)
+	}
+	changed := write("v2.toml", strings.Replace(goodPolicy, `"2m"`, `"3m"`, 1))
+	a.fails(admin.ExitConflict, "the policy is at version 1, not 7", "policy", "apply", changed, "--base", "7")
+	res := decode[admin.PolicyApplied](t, a.ok("policy", "apply", changed, "--base", "1", "--json"))
+	if res.Version != 2 || res.Previous != 1 || !strings.Contains(res.Diff, "- idle_timeout = \"2m\"\n+ idle_timeout = \"3m\"") {
+		t.Fatalf("apply v2: %+v", res)
+	}
+}
+
+func TestSessionsThroughTheCLI(t *testing.T) {
+	a := newAppliance(t)
+	alice := decode[admin.User](t, a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--json"))
+	a.fails(admin.ExitNotFound, "no session is in progress", "sessions", "end")
+	if r := a.ok("sessions", "list"); !strings.Contains(r.out, "no session in progress") {
+		t.Fatalf("list: %s", r)
+	}
+
+	a.signIn(kiosk.User{ID: kiosk.UserID(alice.ID), Name: "alice", DisplayName: "Alice Nurse"}, "135790")
+	// The journal entry the appliance writes when a session opens.
+	if _, err := a.db.OpenSession(store.Session{UserID: mustHex(t, alice.ID), Terminal: terminal, Workspace: "/run/passkiosk/s/1"}); err != nil {
+		t.Fatal(err)
+	}
+	l := decode[admin.SessionsList](t, a.ok("sessions", "list", "--json"))
+	if l.Current == nil || l.Current.DisplayName != "Alice Nurse" || len(l.Journal) != 1 || l.Journal[0].UserName != "alice" || !l.Journal[0].EndedAt.IsZero() {
+		t.Fatalf("sessions: %+v", l)
+	}
+	if r := a.ok("sessions", "list", "--open"); !strings.Contains(r.out, "in progress: Alice Nurse") || !strings.Contains(r.out, "open") {
+		t.Fatalf("list table: %s", r)
+	}
+	a.fails(admin.ExitConflict, "alice is signed in: end the session first", "users", "remove", "alice")
+
+	r := a.ok("sessions", "end")
+	if !strings.Contains(r.out, "session ended") {
+		t.Fatalf("end: %s", r)
+	}
+	a.waitState(kiosk.StateLocked)
+	if got := a.sessions.Last().Ended(); got == "" {
+		t.Fatalf("the engine did not end its session")
+	}
+	req := lastAudit(t, a.db, store.EventSessionEnded)
+	checkAdminAudit(t, req)
+	if req.Cause != store.EndAdmin || req.Detail["user"] != alice.ID {
+		t.Fatalf("end request audit: %+v", req)
+	}
+	a.fails(admin.ExitNotFound, "no session is in progress", "sessions", "end")
+}
+
+func TestStatusThroughTheCLI(t *testing.T) {
+	a := newAppliance(t)
+	st := decode[admin.Status](t, a.ok("status", "--json"))
+	if st.Health != "ok" || st.State != kiosk.StateLocked.String() || !st.TPM.Available || len(st.Keys) != 0 || st.Version != "1.0.0-test" || st.Terminal != terminal {
+		t.Fatalf("status: %+v", st)
+	}
+	k := kiosktest.NewKey("key-1", "1234", true)
+	a.keys.Plug(k)
+	a.waitFor("key plugged", func(v kiosk.View) bool { return v.KeyPresent })
+	st = decode[admin.Status](t, a.ok("status", "--json"))
+	if len(st.Keys) != 1 || st.Keys[0].ID != "key-1" || !st.Keys[0].Fingerprint {
+		t.Fatalf("status with a key: %+v", st)
+	}
+	r := a.ok("status")
+	for _, want := range []string{"health:    ok", "tpm:       available", "keys:      1 plugged", "version:   1.0.0-test"} {
+		if !strings.Contains(r.out, want) {
+			t.Fatalf("status lacks %q: %s", want, r)
+		}
+	}
+	if r := a.ok("version"); !strings.HasPrefix(r.out, "passkioskctl ") {
+		t.Fatalf("version: %s", r)
+	}
+}

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Client calls the admin API. Each call is one connection.
+type Client struct {
+	Socket string
+	// Timeout bounds a whole call (streams excepted); 0 means 30 s.
+	Timeout time.Duration
+}
+
+// Unreachable is the error of a call that could not reach the appliance.
+type Unreachable struct {
+	Socket string
+	Err    error
+}
+
+func (e *Unreachable) Error() string {
+	return fmt.Sprintf("cannot reach the appliance at %s: %v (is passkiosk running? is --socket right?)", e.Socket, e.Err)
+}
+
+func (e *Unreachable) Unwrap() error { return e.Err }
+
+func (c *Client) dial(ctx context.Context, cmd string, args any) (net.Conn, *bufio.Reader, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	if err != nil {
+		return nil, nil, &Unreachable{Socket: c.Socket, Err: err}
+	}
+	req := Request{Command: cmd}
+	if args != nil {
+		if req.Args, err = json.Marshal(args); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	b, _ := json.Marshal(req)
+	conn.SetWriteDeadline(time.Now().Add(deadline))
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		// A refused peer may be told so and hung up on before the request
+		// is read; the response says why.
+		r := bufio.NewReader(conn)
+		if resp, rerr := readResponse(conn, r); rerr == nil && resp.Error != nil {
+			conn.Close()
+			return nil, nil, resp.Error
+		}
+		conn.Close()
+		return nil, nil, &Unreachable{Socket: c.Socket, Err: err}
+	}
+	return conn, bufio.NewReaderSize(conn, 64<<10), nil
+}
+
+func readResponse(conn net.Conn, r *bufio.Reader) (Response, error) {
+	var resp Response
+	line, err := readLine(r)
+	if err != nil {
+		return resp, err
+	}
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return resp, fmt.Errorf("bad response from the appliance: %v", err)
+	}
+	if resp.Error != nil {
+		return resp, resp.Error
+	}
+	return resp, nil
+}
+
+// Call runs one command and decodes its result into out (nil: ignore).
+func (c *Client) Call(ctx context.Context, cmd string, args, out any) error {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, r, err := c.dial(ctx, cmd, args)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetReadDeadline(dl)
+	}
+	resp, err := readResponse(conn, r)
+	if err != nil {
+		return c.readErr(err)
+	}
+	if resp.More {
+		return fmt.Errorf("%s streams its answer; use Stream", cmd)
+	}
+	if out != nil && resp.Result != nil {
+		return json.Unmarshal(resp.Result, out)
+	}
+	return nil
+}
+
+func (c *Client) readErr(err error) error {
+	var we *Error
+	if errors.As(err, &we) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return kiosk.E(kiosk.KindTimeout, "admin call", fmt.Errorf("the appliance did not answer in time"))
+	}
+	return &Unreachable{Socket: c.Socket, Err: err}
+}
+
+// Stream runs a streaming command, calling each with every part until
+// the last; each returning false, or ctx ending, stops it. The last
+// part's result is returned.
+func (c *Client) Stream(ctx context.Context, cmd string, args any, each func(json.RawMessage) bool) (json.RawMessage, error) {
+	conn, r, err := c.dial(ctx, cmd, args)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	for {
+		resp, err := readResponse(conn, r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, c.readErr(err)
+		}
+		if !resp.More {
+			return resp.Result, nil
+		}
+		if !each(resp.Result) {
+			return nil, nil
+		}
+	}
+}

@@ -1,0 +1,527 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/policy"
+)
+
+// Commands lists every command the server knows, for error messages.
+func Commands() []string {
+	names := make([]string, 0, len(handlers))
+	for n := range handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// call is one command being served.
+type call struct {
+	s    *Server
+	peer Peer
+	args json.RawMessage
+	w    *responder
+	conn *net.UnixConn
+}
+
+// decode reads the command's arguments strictly.
+func (c *call) decode(v any) error {
+	if err := strictJSON(c.args, v); err != nil {
+		return invalid("bad arguments: %v", err)
+	}
+	return nil
+}
+
+type handler func(c *call) (any, error)
+
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		CmdStatus:            (*call).status,
+		CmdUsersList:         (*call).usersList,
+		CmdUsersShow:         (*call).usersShow,
+		CmdUsersAdd:          (*call).usersAdd,
+		CmdUsersDisable:      func(c *call) (any, error) { return c.usersSetState("disabled") },
+		CmdUsersEnable:       func(c *call) (any, error) { return c.usersSetState("active") },
+		CmdUsersRemove:       (*call).usersRemove,
+		CmdCredentialsList:   (*call).credentialsList,
+		CmdCredentialsRevoke: (*call).credentialsRevoke,
+		CmdCodesIssue:        (*call).codesIssue,
+		CmdCodesList:         (*call).codesList,
+		CmdCodesCancel:       (*call).codesCancel,
+		CmdPolicyShow:        (*call).policyShow,
+		CmdPolicyApply:       (*call).policyApply,
+		CmdSessionsList:      (*call).sessionsList,
+		CmdSessionsEnd:       (*call).sessionsEnd,
+		CmdAuditTail:         (*call).auditTail,
+		CmdAuditFollow:       (*call).auditFollow,
+		CmdAuditExport:       (*call).auditExport,
+		CmdAuditVerify:       (*call).auditVerify,
+	}
+}
+
+func (s *Server) dispatch(req Request, peer Peer, w *responder, conn *net.UnixConn) {
+	h, ok := handlers[req.Command]
+	if !ok {
+		w.fail(&Error{Code: ExitUsage, Kind: kiosk.KindMalformed.String(),
+			Message: fmt.Sprintf("unknown command %q; the appliance knows: %s", req.Command, strings.Join(Commands(), ", "))})
+		return
+	}
+	c := &call{s: s, peer: peer, args: req.Args, w: w, conn: conn}
+	res, err := h(c)
+	switch {
+	case err != nil:
+		e := errorOf(err)
+		if ps := config.ProblemsOf(err); ps != nil {
+			for _, p := range ps {
+				e.Problems = append(e.Problems, p.String())
+			}
+		}
+		w.fail(e)
+	case res != streamed:
+		w.ok(res)
+	}
+}
+
+// streamed is what a streaming handler returns: it wrote its own
+// responses.
+var streamed = &struct{}{}
+
+func (c *call) status() (any, error) {
+	v := c.s.opts.Appliance.View()
+	st := Status{
+		Version: c.s.opts.Version, Terminal: c.s.opts.Terminal, Health: "ok", State: v.State.String(),
+		TPM: TPMStatus{Available: v.PlatformAvailable, Reason: v.PlatformReason}, Keys: []KeyStatus{},
+	}
+	if v.State == kiosk.StateOutOfService {
+		st.Health, st.OutOfService = "out-of-service", v.OutOfService
+	}
+	if c.s.opts.Keys != nil {
+		for _, k := range c.s.opts.Keys() {
+			st.Keys = append(st.Keys, KeyStatus{ID: k.ID, Product: k.Product, AAGUID: policy.FormatAAGUID(k.AAGUID), PIN: k.HasPIN, Fingerprint: k.HasFingerprint})
+		}
+	}
+	st.Session = current(v)
+	var errs []error
+	if p, err := c.s.opts.Store.Policy(); err == nil {
+		st.PolicyVersion = p.Version
+	} else if kiosk.KindOf(err) != kiosk.KindNotFound {
+		errs = append(errs, err)
+	}
+	head, err := c.s.opts.Store.AuditHead()
+	errs = append(errs, err)
+	st.AuditHead = head
+	users, err := c.s.opts.Store.Users()
+	errs = append(errs, err)
+	st.Users = len(users)
+	if err := errors.Join(errs...); err != nil && st.Health == "ok" {
+		st.Health = "degraded"
+		st.OutOfService = "records: " + err.Error()
+	}
+	return st, nil
+}
+
+func current(v kiosk.View) *CurrentSession {
+	if v.Session == nil {
+		return nil
+	}
+	return &CurrentSession{User: string(v.Session.User), DisplayName: v.Session.DisplayName, Started: v.Session.Started, EndsAt: v.Session.EndsAt}
+}
+
+// findUser resolves a user by sign-in name, then by ID.
+func (c *call) findUser(ref string) (User, error) {
+	if ref == "" {
+		return User{}, invalid("name the user")
+	}
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
+		return User{}, err
+	}
+	for _, u := range users {
+		if u.Name == ref {
+			return u, nil
+		}
+	}
+	for _, u := range users {
+		if u.ID == strings.ToLower(ref) {
+			return u, nil
+		}
+	}
+	return User{}, kiosk.Errorf(kiosk.KindNotFound, "find user", "no user %q (see passkioskctl users list)", ref)
+}
+
+func (c *call) usersList() (any, error) {
+	if err := c.decode(&struct{}{}); err != nil {
+		return nil, err
+	}
+	users, err := c.s.opts.Store.Users()
+	if users == nil {
+		users = []User{}
+	}
+	return users, err
+}
+
+func (c *call) usersShow() (any, error) {
+	var a UserRef
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	u, err := c.findUser(a.User)
+	if err != nil {
+		return nil, err
+	}
+	d := UserDetail{User: u, Credentials: []Credential{}, Codes: []Code{}}
+	if d.Credentials, err = c.credentialsOf(u); err != nil {
+		return nil, err
+	}
+	codes, err := c.s.opts.Store.Codes()
+	if err != nil && kiosk.KindOf(err) != kiosk.KindNotAllowed {
+		return nil, err
+	}
+	for _, code := range codes {
+		if code.UserID == u.ID {
+			code.UserName = u.Name
+			d.Codes = append(d.Codes, code)
+		}
+	}
+	return d, nil
+}
+
+func (c *call) credentialsOf(u User) ([]Credential, error) {
+	creds, err := c.s.opts.Store.Credentials(u.ID)
+	for i := range creds {
+		creds[i].UserName = u.Name
+	}
+	if creds == nil {
+		creds = []Credential{}
+	}
+	return creds, err
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *call) usersAdd() (any, error) {
+	var a UserAddArgs
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	if !validName(a.Name) {
+		return nil, invalid("user name %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", a.Name)
+	}
+	for _, g := range a.Groups {
+		if !validName(g) {
+			return nil, invalid("group %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", g)
+		}
+	}
+	if _, err := c.findUser(a.Name); err == nil {
+		return nil, kiosk.Errorf(kiosk.KindConflict, "add user", "user %q already exists", a.Name)
+	}
+	if a.DisplayName == "" {
+		a.DisplayName = a.Name
+	}
+	// The ID is the WebAuthn user handle: random, with nothing personal
+	// in it (WebAuthn §14.6.1).
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	u := User{ID: hex.EncodeToString(id), Name: a.Name, DisplayName: a.DisplayName, Groups: a.Groups, State: "active"}
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	if err := c.s.opts.Store.PutUser(u, c.peer.change(nil)); err != nil {
+		return nil, err
+	}
+	return c.findUser(u.Name)
+}
+
+func (c *call) usersSetState(state string) (any, error) {
+	var a UserRef
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	u, err := c.findUser(a.User)
+	if err != nil {
+		return nil, err
+	}
+	u.State = state
+	if err := c.s.opts.Store.PutUser(u, c.peer.change(map[string]string{"state": state})); err != nil {
+		return nil, err
+	}
+	return c.findUser(u.ID)
+}
+
+func (c *call) usersRemove() (any, error) {
+	var a UserRef
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	u, err := c.findUser(a.User)
+	if err != nil {
+		return nil, err
+	}
+	if v := c.s.opts.Appliance.View(); v.Session != nil && string(v.Session.User) == u.ID {
+		return nil, kiosk.Errorf(kiosk.KindConflict, "remove user", "%s is signed in: end the session first (passkioskctl sessions end)", u.Name)
+	}
+	if err := c.s.opts.Store.RemoveUser(u.ID, c.peer.change(nil)); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (c *call) credentialsList() (any, error) {
+	var a CredentialsListArgs
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	if a.User != "" {
+		u, err := c.findUser(a.User)
+		if err != nil {
+			return nil, err
+		}
+		return c.credentialsOf(u)
+	}
+	return c.allCredentials()
+}
+
+func (c *call) allCredentials() ([]Credential, error) {
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
+		return nil, err
+	}
+	all := []Credential{}
+	for _, u := range users {
+		creds, err := c.credentialsOf(u)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, creds...)
+	}
+	return all, nil
+}
+
+// byPrefix finds the one ID that ref is, or is a prefix of (at least 6
+// hex digits, so a typo does not pick an arbitrary record).
+func byPrefix(what, ref string, ids []string) (string, error) {
+	ref = strings.ToLower(strings.TrimSpace(ref))
+	if _, err := hex.DecodeString(ref + ref[:len(ref)%2]); err != nil || len(ref) < 6 {
+		return "", invalid("%s ID %q: give the hex ID or at least its first 6 digits", what, ref)
+	}
+	var match []string
+	for _, id := range ids {
+		if id == ref {
+			return id, nil
+		}
+		if strings.HasPrefix(id, ref) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return "", kiosk.Errorf(kiosk.KindNotFound, "find "+what, "no %s with ID %s", what, ref)
+	case 1:
+		return match[0], nil
+	}
+	return "", invalid("%s ID %s is ambiguous (%d match): give more digits", what, ref, len(match))
+}
+
+func (c *call) credentialsRevoke() (any, error) {
+	var a IDRef
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	all, err := c.allCredentials()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(all))
+	for i, cr := range all {
+		ids[i] = cr.ID
+	}
+	id, err := byPrefix("credential", a.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, cr := range all {
+		if cr.ID == id {
+			if err := c.s.opts.Store.RemoveCredential(id, c.peer.change(map[string]string{"revoked": "admin"})); err != nil {
+				return nil, err
+			}
+			return cr, nil
+		}
+	}
+	return nil, kiosk.Errorf(kiosk.KindNotFound, "revoke credential", "credential %s vanished", id)
+}
+
+// MaxCodeTTL bounds a code's life, as the store does.
+const MaxCodeTTL = 7 * 24 * time.Hour
+
+func (c *call) codesIssue() (any, error) {
+	var a CodeIssueArgs
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	if a.Purpose == "" {
+		a.Purpose = "enroll"
+	}
+	if a.TTL <= 0 || a.TTL > MaxCodeTTL {
+		return nil, invalid("ttl %s: a code must be valid for more than 0 and at most %s", a.TTL, MaxCodeTTL)
+	}
+	var u User
+	switch a.Purpose {
+	case "enroll", "recovery":
+		var err error
+		if u, err = c.findUser(a.User); err != nil {
+			return nil, err
+		}
+		if u.State == "disabled" {
+			return nil, kiosk.Errorf(kiosk.KindConflict, "issue code", "%s is disabled: enable them first (passkioskctl users enable %s)", u.Name, u.Name)
+		}
+	case "bootstrap":
+		if a.User != "" {
+			return nil, invalid("a bootstrap code creates the first administrator: name no user")
+		}
+	default:
+		return nil, invalid("purpose %q: use enroll, recovery or bootstrap", a.Purpose)
+	}
+	code, info, err := c.s.opts.Store.IssueCode(u.ID, a.Purpose, a.TTL, c.peer.change(nil))
+	if err != nil {
+		return nil, err
+	}
+	info.UserName = u.Name
+	return IssuedCode{Code: code, Info: info}, nil
+}
+
+func (c *call) codesList() (any, error) {
+	if err := c.decode(&struct{}{}); err != nil {
+		return nil, err
+	}
+	codes, err := c.s.opts.Store.Codes()
+	if err != nil {
+		return nil, err
+	}
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, u := range users {
+		names[u.ID] = u.Name
+	}
+	for i := range codes {
+		codes[i].UserName = names[codes[i].UserID]
+	}
+	if codes == nil {
+		codes = []Code{}
+	}
+	return codes, nil
+}
+
+func (c *call) codesCancel() (any, error) {
+	var a IDRef
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	codes, err := c.s.opts.Store.Codes()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(codes))
+	for i, code := range codes {
+		ids[i] = code.ID
+	}
+	id, err := byPrefix("code", a.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.s.opts.Store.CancelCode(id, c.peer.change(nil)); err != nil {
+		return nil, err
+	}
+	return IDRef{ID: id}, nil
+}
+
+func (c *call) sessionsList() (any, error) {
+	var a SessionsListArgs
+	if err := c.decode(&a); err != nil {
+		return nil, err
+	}
+	journal, err := c.s.opts.Store.Sessions(a.OpenOnly)
+	if err != nil {
+		return nil, err
+	}
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, u := range users {
+		names[u.ID] = u.Name
+	}
+	for i := range journal {
+		journal[i].UserName = names[journal[i].UserID]
+	}
+	if journal == nil {
+		journal = []SessionRecord{}
+	}
+	return SessionsList{Current: current(c.s.opts.Appliance.View()), Journal: journal}, nil
+}
+
+func (c *call) sessionsEnd() (any, error) {
+	if err := c.decode(&struct{}{}); err != nil {
+		return nil, err
+	}
+	v := c.s.opts.Appliance.View()
+	if v.Session == nil {
+		return nil, kiosk.Errorf(kiosk.KindNotFound, "end session", "no session is in progress at %s", c.s.opts.Terminal)
+	}
+	// Audit the request first: the engine audits the end and the wipe
+	// itself, but only this side knows who asked.
+	if err := c.s.opts.Store.EndRequested(c.peer.change(map[string]string{"user": string(v.Session.User)})); err != nil {
+		return nil, err
+	}
+	if !c.s.opts.Appliance.EndSession("admin") {
+		return nil, kiosk.Errorf(kiosk.KindNotFound, "end session", "the session ended on its own meanwhile")
+	}
+	return SessionsEndResult{Ended: true}, nil
+}
+
+// clientGone returns a context that ends when the client hangs up (its
+// read side returns) or the server closes.
+func (c *call) clientGone() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(c.s.ctx)
+	go func() {
+		defer cancel()
+		c.conn.SetReadDeadline(time.Time{})
+		buf := make([]byte, 1)
+		for ctx.Err() == nil {
+			if _, err := c.conn.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
+	return ctx, func() { stop(); cancel() }
+}

@@ -1,0 +1,276 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"passkiosk/fido"
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/engine"
+	"passkiosk/kiosk/kiosktest"
+	"passkiosk/kiosk/policy"
+	"passkiosk/store"
+)
+
+// ctlBin is the passkioskctl binary, built once for every test.
+var ctlBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "passkioskctl-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Reachable by the unprivileged user of the refusal test.
+	os.Chmod(dir, 0o755)
+	ctlBin = filepath.Join(dir, "passkioskctl")
+	build := exec.Command("go", "build", "-o", ctlBin, "passkiosk/cmd/passkioskctl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building passkioskctl:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// appliance is the appliance's engine on fakes from kiosktest, the real
+// store in a temp dir, and the admin server on a Unix socket.
+type appliance struct {
+	t        *testing.T
+	dir      string
+	sock     string
+	db       *store.DB
+	eng      *engine.Engine
+	kstore   *kiosktest.Store
+	keys     *kiosktest.Keys
+	platform *kiosktest.Platform
+	sessions *kiosktest.Sessions
+	srv      *admin.Server
+	logs     *syncBuffer
+
+	mu       sync.Mutex
+	policies []policy.Policy // what OnPolicy handed the engine
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const terminal = "Ward 7 - bay 2"
+
+func newAppliance(t *testing.T, mutate ...func(*admin.Options)) *appliance {
+	t.Helper()
+	// A directory others can reach (t.TempDir's parents are private), so
+	// the refusal test's unprivileged client reaches the socket and the
+	// peer check, not a file-mode error.
+	dir, err := os.MkdirTemp("", "passkiosk-admin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	a := &appliance{t: t, dir: dir, sock: filepath.Join(dir, "run", "admin.sock"), logs: &syncBuffer{},
+		kstore: kiosktest.NewStore(), keys: kiosktest.NewKeys(), platform: kiosktest.NewPlatform(), sessions: &kiosktest.Sessions{}}
+	a.db, err = store.Open(filepath.Join(dir, "passkiosk.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.db.Close() })
+	p := policy.Default()
+	p.Default.Program = []string{"/bin/true"}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a.eng = engine.New(engine.Config{
+		Terminal: terminal, Policy: p, Store: a.kstore, Keys: a.keys, Platform: a.platform,
+		Sessions: a.sessions, Clock: kiosk.SystemClock{}, Timeouts: engine.DefaultTimeouts,
+		Publish: func(kiosk.View) {}, Log: log,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.eng.Run(ctx)
+	opts := admin.Options{
+		Socket: a.sock, AdminGroup: "passkiosk-admin-test-absent", Store: dbStore{db: a.db, terminal: terminal},
+		Appliance: a.eng, Keys: a.keys.Present, Version: "1.0.0-test", Terminal: terminal, Log: log,
+		OnPolicy:   func(p policy.Policy) { a.mu.Lock(); a.policies = append(a.policies, p); a.mu.Unlock() },
+		FollowPoll: 20 * time.Millisecond,
+	}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	a.srv, err = admin.Listen(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("admin server did not stop")
+		}
+	})
+	return a
+}
+
+// result is one run of passkioskctl.
+type result struct {
+	out, err string
+	code     int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+}
+
+// ctl runs passkioskctl as root against the appliance's socket.
+func (a *appliance) ctl(args ...string) result {
+	a.t.Helper()
+	return a.run(nil, args...)
+}
+
+func (a *appliance) run(cred *syscall.Credential, args ...string) result {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ctlBin, append(args, "--socket", a.sock)...)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "TZ=UTC")
+	cmd.Dir = a.dir
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{out: out.String(), err: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		a.t.Fatalf("passkioskctl %v: %v", args, err)
+	}
+	return r
+}
+
+// ok runs passkioskctl and fails the test unless it exits 0.
+func (a *appliance) ok(args ...string) result {
+	a.t.Helper()
+	r := a.ctl(args...)
+	if r.code != 0 {
+		a.t.Fatalf("passkioskctl %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// fails runs passkioskctl and checks its exit code and that stderr says
+// what it should.
+func (a *appliance) fails(code int, want string, args ...string) result {
+	a.t.Helper()
+	r := a.ctl(args...)
+	if r.code != code || !strings.Contains(r.err, want) {
+		a.t.Fatalf("passkioskctl %s: want exit %d and %q on stderr; got %s", strings.Join(args, " "), code, want, r)
+	}
+	return r
+}
+
+// waitState polls the engine until it reaches s. The bound guards
+// against a hung test; it measures nothing.
+func (a *appliance) waitState(s kiosk.State) {
+	a.t.Helper()
+	a.waitFor(s.String(), func(v kiosk.View) bool { return v.State == s })
+}
+
+func (a *appliance) waitFor(what string, ok func(kiosk.View) bool) {
+	a.t.Helper()
+	guard := time.Now().Add(10 * time.Second)
+	for !ok(a.eng.View()) {
+		if time.Now().After(guard) {
+			a.t.Fatalf("engine never reached %s; view %+v", what, a.eng.View())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// signIn enrolls a TPM passkey for u through the engine and signs them
+// in, so a session is in progress.
+func (a *appliance) signIn(u kiosk.User, pin string) {
+	a.t.Helper()
+	a.kstore.AddUser(u)
+	a.kstore.IssueCode("CODE-"+string(u.ID), u.ID, time.Now().Add(time.Hour))
+	a.eng.StartEnrollment("CODE-" + string(u.ID))
+	a.waitFor("enrollment choice", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollChoose })
+	a.eng.ChooseAttachment(kiosk.AttachPlatform)
+	a.waitFor("new PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptNewPIN })
+	a.eng.EnterPIN([]byte(pin))
+	a.waitFor("enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
+	a.eng.Cancel()
+	a.waitState(kiosk.StateLocked)
+	a.eng.TypeUserName(u.Name)
+	a.waitFor("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
+	a.eng.EnterPIN([]byte(pin))
+	a.waitState(kiosk.StateInSession)
+}
+
+// addCredential registers a security-key credential for a user in the
+// real store, with a real P-256 COSE key, and records one sign-in so it
+// has a last-used time.
+func (a *appliance) addCredential(userHex string, aaguid [16]byte) string {
+	a.t.Helper()
+	uid, _ := hex.DecodeString(userHex)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	pub, err := fido.NewPublicKey(&k.PublicKey)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	id := make([]byte, 32)
+	rand.Read(id)
+	err = a.db.AddCredential(store.Credential{ID: id, UserID: uid, Kind: store.KindRoaming, PublicKey: pub.Bytes(),
+		AAGUID: aaguid, Transports: []string{"usb"}, Format: "packed", Label: "Security key"}, store.Change{Actor: "self", Terminal: terminal})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if _, _, err := a.db.RecordSignIn(store.SignIn{CredentialID: id, Counter: 7, Terminal: terminal}); err != nil {
+		a.t.Fatal(err)
+	}
+	return hex.EncodeToString(id)
+}
+
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }

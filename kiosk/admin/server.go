@@ -1,0 +1,310 @@
+package admin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/policy"
+)
+
+// Options configure the admin server.
+type Options struct {
+	// Socket is the Unix socket's path; its directory is created if
+	// missing (mode 0755: the socket's own mode and the peer check guard
+	// it).
+	Socket string
+	// AdminGroup's members may use the socket besides root.
+	AdminGroup string
+	// SocketMode is the socket file's mode; 0 means 0660 (root and the
+	// admin group). File modes are only the first fence: every
+	// connection's peer is checked whatever the mode.
+	SocketMode os.FileMode
+
+	Store     Store
+	Appliance Appliance
+	// Keys lists plugged-in security keys; nil when keys are off.
+	Keys func() []kiosk.KeyInfo
+	// OnPolicy, when set, is called with every newly applied policy so
+	// the engine enforces it from then on.
+	OnPolicy func(policy.Policy)
+
+	Version  string
+	Terminal string
+	Log      *slog.Logger
+	// FollowPoll is how often audit follow looks for new entries; 0 means
+	// 250 ms.
+	FollowPoll time.Duration
+	// MaxConns bounds connections served at once; 0 means 16.
+	MaxConns int
+	// IOTimeout bounds reading the request and writing each response;
+	// 0 means 10 s.
+	IOTimeout time.Duration
+}
+
+// Server serves the admin API on a Unix socket.
+type Server struct {
+	opts   Options
+	ln     *net.UnixListener
+	gid    int
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+	// applyMu serialises policy applies, so a diff shown is the diff
+	// stored.
+	applyMu sync.Mutex
+}
+
+// Listen creates the socket. A socket file left by a previous run is
+// replaced; one that a running appliance still answers on is a
+// kiosk.KindConflict error.
+func Listen(opts Options) (*Server, error) {
+	const op = "admin listen"
+	if opts.Store == nil || opts.Appliance == nil || opts.Socket == "" {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "socket, store and appliance are required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.SocketMode == 0 {
+		opts.SocketMode = 0o660
+	}
+	if opts.FollowPoll <= 0 {
+		opts.FollowPoll = 250 * time.Millisecond
+	}
+	if opts.IOTimeout <= 0 {
+		opts.IOTimeout = deadline
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 16
+	}
+	gid := -1
+	if g, err := user.LookupGroup(opts.AdminGroup); err == nil {
+		gid, _ = strconv.Atoi(g.Gid)
+	} else {
+		opts.Log.Warn("admin group does not exist: only root may use the admin socket", "group", opts.AdminGroup)
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Socket), 0o755); err != nil {
+		return nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if fi, err := os.Lstat(opts.Socket); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, kiosk.Errorf(kiosk.KindConflict, op, "%s exists and is not a socket", opts.Socket)
+		}
+		if c, err := net.DialTimeout("unix", opts.Socket, time.Second); err == nil {
+			c.Close()
+			return nil, kiosk.Errorf(kiosk.KindConflict, op, "another appliance is answering on %s", opts.Socket)
+		}
+		if err := os.Remove(opts.Socket); err != nil {
+			return nil, kiosk.E(kiosk.KindUnknown, op, err)
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: opts.Socket, Net: "unix"})
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if err := os.Chmod(opts.Socket, opts.SocketMode); err != nil {
+		ln.Close()
+		return nil, kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if gid >= 0 && os.Geteuid() == 0 {
+		if err := os.Chown(opts.Socket, 0, gid); err != nil {
+			ln.Close()
+			return nil, kiosk.E(kiosk.KindUnknown, op, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{opts: opts, ln: ln, gid: gid, sem: make(chan struct{}, opts.MaxConns), ctx: ctx, cancel: cancel}, nil
+}
+
+// Serve accepts connections until Close or ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	for {
+		conn, err := s.ln.AcceptUnix()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				s.wg.Wait()
+				return nil
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return kiosk.E(kiosk.KindUnknown, "admin accept", err)
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			// Too many at once: say so rather than queue without bound.
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer conn.Close()
+				s.reply(conn, Response{Error: &Error{Code: ExitFailed, Kind: kiosk.KindDeviceBusy.String(), Message: "the appliance is busy with other admin requests; try again"}})
+			}()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			defer conn.Close()
+			s.serveConn(conn)
+		}()
+	}
+}
+
+// Close stops accepting, ends streams, waits for connections and
+// removes the socket.
+func (s *Server) Close() error {
+	s.cancel()
+	err := s.ln.Close()
+	os.Remove(s.opts.Socket)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Addr is the socket's path.
+func (s *Server) Addr() string { return s.opts.Socket }
+
+func (s *Server) serveConn(conn *net.UnixConn) {
+	peer, err := peerOf(conn)
+	if err != nil {
+		s.opts.Log.Warn("admin: cannot identify peer", "err", err)
+		s.reply(conn, Response{Error: refused("cannot identify the calling process: %v", err)})
+		return
+	}
+	if !access(peer, s.gid) {
+		s.opts.Log.Warn("admin: refused", "peer", peer.String())
+		s.reply(conn, Response{Error: refused("%s may not administer this appliance: only root and members of group %q may; ask IT to add you to the group", peer, s.opts.AdminGroup)})
+		return
+	}
+	conn.SetReadDeadline(time.Now().Add(s.opts.IOTimeout))
+	line, err := readLine(bufio.NewReaderSize(conn, 64<<10))
+	if err != nil {
+		var we *Error
+		if !errors.As(err, &we) {
+			we = invalid("no request read: %v", err)
+		}
+		s.reply(conn, Response{Error: we})
+		return
+	}
+	var req Request
+	if err := strictJSON(line, &req); err != nil {
+		s.reply(conn, Response{Error: invalid("the request is not valid JSON: %v", err)})
+		return
+	}
+	log := s.opts.Log.With("peer", peer.String(), "command", req.Command)
+	log.Debug("admin: command")
+	w := &responder{s: s, conn: conn}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("admin: handler panicked", "panic", r, "stack", string(debug.Stack()))
+				w.fail(&Error{Code: ExitFailed, Kind: kiosk.KindUnknown.String(), Message: "internal error in the appliance; it is logged"})
+			}
+		}()
+		s.dispatch(req, peer, w, conn)
+	}()
+	if w.err != nil {
+		log.Info("admin: command failed", "err", w.err.Message)
+	} else {
+		log.Debug("admin: command done")
+	}
+}
+
+// strictJSON decodes exactly one JSON value with no unknown fields.
+func strictJSON(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		b = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// responder writes a command's responses.
+type responder struct {
+	s    *Server
+	conn *net.UnixConn
+	err  *Error
+	dead bool
+}
+
+func (w *responder) ok(result any) {
+	w.send(result, false)
+}
+
+// more sends one part of a streamed answer; false when the client is gone.
+func (w *responder) more(result any) bool {
+	return w.send(result, true)
+}
+
+func (w *responder) send(result any, more bool) bool {
+	var raw json.RawMessage
+	if r, ok := result.(json.RawMessage); ok {
+		raw = r
+	} else if result != nil {
+		b, err := json.Marshal(result)
+		if err != nil {
+			w.fail(errorOf(err))
+			return false
+		}
+		raw = b
+	}
+	return w.write(Response{OK: true, Result: raw, More: more})
+}
+
+func (w *responder) fail(e *Error) {
+	w.err = e
+	w.write(Response{Error: e})
+}
+
+func (w *responder) write(r Response) bool {
+	if w.dead {
+		return false
+	}
+	if !w.s.reply(w.conn, r) {
+		w.dead = true
+	}
+	return !w.dead
+}
+
+// reply writes one response line within the write deadline.
+func (s *Server) reply(conn net.Conn, r Response) bool {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return false
+	}
+	conn.SetWriteDeadline(time.Now().Add(s.opts.IOTimeout))
+	_, err = conn.Write(append(b, '\n'))
+	if err != nil && !errors.Is(err, syscall.EPIPE) {
+		s.opts.Log.Debug("admin: write failed", "err", err)
+	}
+	return err == nil
+}

@@ -1,0 +1,275 @@
+package admin_test
+
+// dbStore is the adapter between the admin API's Store port and the
+// appliance's bbolt store. It lives in a test file because kiosk/... may
+// not import passkiosk/store; cmd/passkiosk carries the same adapter for
+// production.
+
+import (
+	"encoding/hex"
+	"io"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/policy"
+	"passkiosk/store"
+)
+
+type dbStore struct {
+	db       *store.DB
+	terminal string
+}
+
+func (s dbStore) change(ch admin.Change) store.Change {
+	return store.Change{Actor: ch.Actor, Terminal: s.terminal, Detail: ch.Detail}
+}
+
+func unhex(what, s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, "admin", "%s id %q is not hex", what, s)
+	}
+	return b, nil
+}
+
+var userStates = map[string]store.UserState{"active": store.UserActive, "disabled": store.UserDisabled, "locked": store.UserLocked}
+
+func adminUser(u store.User) admin.User {
+	g := u.Groups
+	if g == nil {
+		g = []string{}
+	}
+	return admin.User{ID: hex.EncodeToString(u.ID), Name: u.Name, DisplayName: u.DisplayName, Groups: g,
+		State: u.State.String(), Created: u.Created, Updated: u.Updated}
+}
+
+func (s dbStore) Users() ([]admin.User, error) {
+	us, err := s.db.Users()
+	out := make([]admin.User, len(us))
+	for i, u := range us {
+		out[i] = adminUser(u)
+	}
+	return out, err
+}
+
+func (s dbStore) PutUser(u admin.User, ch admin.Change) error {
+	id, err := unhex("user", u.ID)
+	if err != nil {
+		return err
+	}
+	st, ok := userStates[u.State]
+	if !ok {
+		return kiosk.Errorf(kiosk.KindMalformed, "put user", "unknown state %q", u.State)
+	}
+	return s.db.PutUser(store.User{ID: id, Name: u.Name, DisplayName: u.DisplayName, Groups: u.Groups, State: st}, s.change(ch))
+}
+
+// The store does not yet offer these three; the adapter uses them when it
+// does, with these signatures.
+type (
+	userRemover interface {
+		RemoveUser(id []byte, ch store.Change) error
+	}
+	codeLister interface {
+		EnrollmentCodes() ([]store.EnrollmentCode, error)
+	}
+	codeCanceller interface {
+		CancelEnrollmentCode(id []byte, ch store.Change) error
+	}
+)
+
+func unsupported(what string) error {
+	return kiosk.Errorf(kiosk.KindUnknown, what, "this appliance's database cannot %s yet (store.DB has no such method)", what)
+}
+
+func (s dbStore) RemoveUser(id string, ch admin.Change) error {
+	b, err := unhex("user", id)
+	if err != nil {
+		return err
+	}
+	if r, ok := any(s.db).(userRemover); ok {
+		return r.RemoveUser(b, s.change(ch))
+	}
+	return unsupported("remove users")
+}
+
+func adminCred(c store.Credential) admin.Credential {
+	return admin.Credential{ID: hex.EncodeToString(c.ID), UserID: hex.EncodeToString(c.UserID), Kind: c.Kind.String(),
+		AAGUID: policy.FormatAAGUID(c.AAGUID), Label: c.Label, Format: c.Format, Counter: c.Counter, Created: c.Created, LastUsed: c.LastUsed}
+}
+
+func (s dbStore) Credentials(userID string) ([]admin.Credential, error) {
+	b, err := unhex("user", userID)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.db.CredentialsOf(b)
+	out := make([]admin.Credential, len(cs))
+	for i, c := range cs {
+		out[i] = adminCred(c)
+	}
+	return out, err
+}
+
+func (s dbStore) RemoveCredential(id string, ch admin.Change) error {
+	b, err := unhex("credential", id)
+	if err != nil {
+		return err
+	}
+	return s.db.RemoveCredential(b, s.change(ch))
+}
+
+var purposes = map[string]store.EnrollPurpose{"enroll": store.PurposeEnroll, "recovery": store.PurposeRecovery, "bootstrap": store.PurposeBootstrap}
+
+func adminCode(c store.EnrollmentCode) admin.Code {
+	return admin.Code{ID: hex.EncodeToString(c.ID), UserID: hex.EncodeToString(c.UserID), Purpose: c.Purpose.String(),
+		IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, IssuedBy: c.IssuedBy, UsedAt: c.UsedAt}
+}
+
+func (s dbStore) IssueCode(userID, purpose string, ttl time.Duration, ch admin.Change) (string, admin.Code, error) {
+	var uid []byte
+	if userID != "" {
+		var err error
+		if uid, err = unhex("user", userID); err != nil {
+			return "", admin.Code{}, err
+		}
+	}
+	code, rec, err := s.db.IssueEnrollmentCode(uid, purposes[purpose], ttl, s.change(ch))
+	if err != nil {
+		return "", admin.Code{}, err
+	}
+	return code, adminCode(*rec), nil
+}
+
+// Codes lists codes from the store when it can, and otherwise rebuilds
+// the list from the audit log, which records every issue and use with
+// the code's ID.
+func (s dbStore) Codes() ([]admin.Code, error) {
+	if l, ok := any(s.db).(codeLister); ok {
+		cs, err := l.EnrollmentCodes()
+		out := make([]admin.Code, len(cs))
+		for i, c := range cs {
+			out[i] = adminCode(c)
+		}
+		return out, err
+	}
+	var out []admin.Code
+	byID := map[string]int{}
+	for from := uint64(0); ; {
+		evs, err := s.db.Events(from, 1024)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			id := e.Detail["code-id"]
+			switch e.Type {
+			case store.EventEnrollCodeIssued:
+				exp, _ := time.Parse(time.RFC3339, e.Detail["expires"])
+				byID[id] = len(out)
+				out = append(out, admin.Code{ID: id, UserID: hex.EncodeToString(e.UserID), Purpose: e.Detail["purpose"],
+					IssuedAt: e.Time, ExpiresAt: exp, IssuedBy: e.Actor})
+			case store.EventEnrollCodeRedeemed:
+				if i, ok := byID[id]; ok {
+					out[i].UsedAt = e.Time
+				}
+			}
+		}
+		if len(evs) < 1024 {
+			return out, nil
+		}
+		from = evs[len(evs)-1].Seq + 1
+	}
+}
+
+func (s dbStore) CancelCode(id string, ch admin.Change) error {
+	b, err := unhex("code", id)
+	if err != nil {
+		return err
+	}
+	if c, ok := any(s.db).(codeCanceller); ok {
+		return c.CancelEnrollmentCode(b, s.change(ch))
+	}
+	return unsupported("cancel enrollment codes")
+}
+
+func (s dbStore) Policy() (admin.StoredPolicy, error) {
+	p, err := s.db.CurrentPolicy()
+	if err != nil {
+		return admin.StoredPolicy{}, err
+	}
+	return admin.StoredPolicy{Version: p.Version, Schema: p.Schema, Data: p.Data, ChangedAt: p.ChangedAt, ChangedBy: p.ChangedBy}, nil
+}
+
+func (s dbStore) PutPolicy(schema uint32, data []byte, base uint64, ch admin.Change) (uint64, error) {
+	return s.db.PutPolicy(schema, data, base, s.change(ch))
+}
+
+func (s dbStore) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
+	ss, err := s.db.Sessions(openOnly)
+	out := make([]admin.SessionRecord, len(ss))
+	for i, x := range ss {
+		out[i] = admin.SessionRecord{ID: x.ID, UserID: hex.EncodeToString(x.UserID), Terminal: x.Terminal, PID: x.PID,
+			OpenedAt: x.OpenedAt, EndedAt: x.EndedAt, Wiped: x.Wiped}
+		if !x.EndedAt.IsZero() {
+			out[i].Cause = x.Cause.String()
+		}
+	}
+	return out, err
+}
+
+func (s dbStore) AuditHead() (uint64, error) {
+	c, err := s.db.VerifyChain()
+	return c.Head, err
+}
+
+func adminEvent(e store.AuditEvent) admin.AuditEntry {
+	a := admin.AuditEntry{Seq: e.Seq, Time: e.Time, Type: e.Type.String(), Actor: e.Actor, Terminal: e.Terminal,
+		SessionID: e.SessionID, Detail: e.Detail, Items: e.Items}
+	if len(e.UserID) > 0 {
+		a.UserID = hex.EncodeToString(e.UserID)
+	}
+	if len(e.CredentialID) > 0 {
+		a.Credential = hex.EncodeToString(e.CredentialID)
+	}
+	if e.Reason != kiosk.KindUnknown {
+		a.Reason = e.Reason.String()
+	}
+	if e.Cause != store.EndUnknown {
+		a.Cause = e.Cause.String()
+	}
+	return a
+}
+
+func (s dbStore) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
+	evs, err := s.db.Events(from, limit)
+	out := make([]admin.AuditEntry, len(evs))
+	for i, e := range evs {
+		out[i] = adminEvent(e)
+	}
+	return out, err
+}
+
+func (s dbStore) ExportAudit(w io.Writer, from uint64) (int, error) { return s.db.ExportJSONL(w, from) }
+
+func (s dbStore) VerifyAudit() (admin.Chain, error) {
+	c, err := s.db.VerifyChain()
+	return admin.Chain{Anchor: c.Anchor, Head: c.Head, Entries: c.Entries, Hash: hex.EncodeToString(c.Hash)}, err
+}
+
+func (s dbStore) EndRequested(ch admin.Change) error {
+	_, err := s.db.Append(store.AuditEvent{Type: store.EventSessionEnded, Cause: store.EndAdmin, Actor: ch.Actor,
+		Terminal: s.terminal, Detail: mergeDetail(ch.Detail, map[string]string{"requested": "admin"})})
+	return err
+}
+
+func mergeDetail(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,182 @@
+package admin
+
+import (
+	"io"
+	"time"
+
+	"passkiosk/kiosk"
+)
+
+// Records as the admin API shows them. IDs are lower-case hex.
+
+// User is a person on the appliance.
+type User struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name"`
+	Groups      []string  `json:"groups"`
+	State       string    `json:"state"` // active, disabled, locked
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+}
+
+// Credential is a registered passkey.
+type Credential struct {
+	ID       string    `json:"id"`
+	UserID   string    `json:"user_id"`
+	UserName string    `json:"user_name,omitempty"`
+	Kind     string    `json:"kind"` // platform, roaming
+	AAGUID   string    `json:"aaguid"`
+	Label    string    `json:"label"`
+	Format   string    `json:"format"`
+	Counter  uint32    `json:"counter"`
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used"` // zero: never
+}
+
+// Code is a one-time enrollment code (never the code itself, which only
+// its issue shows).
+type Code struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id,omitempty"`
+	UserName  string    `json:"user_name,omitempty"`
+	Purpose   string    `json:"purpose"` // enroll, recovery, bootstrap
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	IssuedBy  string    `json:"issued_by"`
+	UsedAt    time.Time `json:"used_at"`
+}
+
+// SessionRecord is an entry of the session journal.
+type SessionRecord struct {
+	ID       uint64    `json:"id"`
+	UserID   string    `json:"user_id"`
+	UserName string    `json:"user_name,omitempty"`
+	Terminal string    `json:"terminal"`
+	PID      int       `json:"pid"`
+	OpenedAt time.Time `json:"opened_at"`
+	EndedAt  time.Time `json:"ended_at"`
+	Cause    string    `json:"cause,omitempty"`
+	Wiped    bool      `json:"wiped"`
+}
+
+// StoredPolicy is one version of the policy as the store keeps it.
+type StoredPolicy struct {
+	Version   uint64
+	Schema    uint32
+	Data      []byte
+	ChangedAt time.Time
+	ChangedBy string
+}
+
+// AuditEntry is one entry of the audit log.
+type AuditEntry struct {
+	Seq        uint64            `json:"seq"`
+	Time       time.Time         `json:"time"`
+	Type       string            `json:"type"`
+	Actor      string            `json:"actor,omitempty"`
+	Terminal   string            `json:"terminal,omitempty"`
+	UserID     string            `json:"user_id,omitempty"`
+	Credential string            `json:"credential_id,omitempty"`
+	SessionID  uint64            `json:"session_id,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Cause      string            `json:"cause,omitempty"`
+	Detail     map[string]string `json:"detail,omitempty"`
+	Items      []string          `json:"items,omitempty"`
+}
+
+// Chain is a verified audit chain.
+type Chain struct {
+	Anchor  uint64 `json:"anchor"`
+	Head    uint64 `json:"head"`
+	Entries int    `json:"entries"`
+	Hash    string `json:"hash"`
+}
+
+// Change says who made a change; the store turns it into the change's
+// audit entry.
+type Change struct {
+	Actor  string
+	Detail map[string]string
+}
+
+// Store is what the admin API needs from the appliance's records. The
+// appliance satisfies it with a thin adapter over *store.DB (kiosk/...
+// may not import the store). Errors carry kiosk kinds: KindNotFound for
+// a missing record, KindConflict for a lost race.
+type Store interface {
+	Users() ([]User, error)
+	// PutUser creates or replaces a user by ID (hex), audited.
+	PutUser(u User, ch Change) error
+	// RemoveUser deletes a user with their credentials and unused codes,
+	// audited.
+	RemoveUser(id string, ch Change) error
+	Credentials(userID string) ([]Credential, error)
+	RemoveCredential(id string, ch Change) error
+	// IssueCode returns the code itself, once.
+	IssueCode(userID string, purpose string, ttl time.Duration, ch Change) (string, Code, error)
+	// Codes lists codes not yet pruned, used ones included.
+	Codes() ([]Code, error)
+	CancelCode(id string, ch Change) error
+	// Policy returns the newest version, KindNotFound when none was
+	// stored.
+	Policy() (StoredPolicy, error)
+	// PutPolicy stores a new version made against base and returns its
+	// number; KindConflict when base is not current.
+	PutPolicy(schema uint32, data []byte, base uint64, ch Change) (uint64, error)
+	Sessions(openOnly bool) ([]SessionRecord, error)
+	// AuditHead is the newest entry's sequence number (0: empty log).
+	AuditHead() (uint64, error)
+	Events(from uint64, limit int) ([]AuditEntry, error)
+	// ExportAudit writes entries from seq from on as JSON lines.
+	ExportAudit(w io.Writer, from uint64) (int, error)
+	VerifyAudit() (Chain, error)
+	// EndRequested audits that an administrator ended the session in
+	// progress.
+	EndRequested(ch Change) error
+}
+
+// Appliance is the running engine, as the admin API sees it.
+type Appliance interface {
+	View() kiosk.View
+	// EndSession ends the session in progress; false when there is none.
+	EndSession(cause string) bool
+}
+
+// Status is the appliance's health.
+type Status struct {
+	Version       string          `json:"version"`
+	Terminal      string          `json:"terminal"`
+	Health        string          `json:"health"` // ok, out-of-service
+	State         string          `json:"state"`
+	OutOfService  string          `json:"out_of_service,omitempty"`
+	TPM           TPMStatus       `json:"tpm"`
+	Keys          []KeyStatus     `json:"keys"`
+	Session       *CurrentSession `json:"session,omitempty"`
+	PolicyVersion uint64          `json:"policy_version"`
+	AuditHead     uint64          `json:"audit_head"`
+	Users         int             `json:"users"`
+}
+
+// TPMStatus says whether passkeys in this machine's TPM can be used.
+type TPMStatus struct {
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// KeyStatus is a plugged-in security key.
+type KeyStatus struct {
+	ID          string `json:"id"`
+	Product     string `json:"product"`
+	AAGUID      string `json:"aaguid"`
+	PIN         bool   `json:"pin"`
+	Fingerprint bool   `json:"fingerprint"`
+}
+
+// CurrentSession is the session in progress at the terminal.
+type CurrentSession struct {
+	User        string    `json:"user_id"`
+	DisplayName string    `json:"display_name"`
+	Started     time.Time `json:"started"`
+	EndsAt      time.Time `json:"ends_at"`
+}

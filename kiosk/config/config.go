@@ -1,0 +1,172 @@
+package config
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the appliance reads its configuration.
+const DefaultPath = "/etc/passkiosk/passkiosk.toml"
+
+// Config is the appliance's configuration file (REFERENCE.md).
+type Config struct {
+	// Terminal names this machine in the audit log and on the lock
+	// screen ("Ward 7 — bay 2").
+	Terminal string `toml:"terminal"`
+	// StateDir holds the database (passkiosk.db) and, for the simulator,
+	// the TPM state.
+	StateDir string `toml:"state_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// PolicyFile is the policy the appliance starts with while its
+	// database holds none; afterwards `passkioskctl policy apply` changes
+	// it. Empty: the built-in default policy.
+	PolicyFile string `toml:"policy_file"`
+
+	TPM          TPM          `toml:"tpm"`
+	SecurityKeys SecurityKeys `toml:"security_keys"`
+	Session      Session      `toml:"session"`
+	Admin        Admin        `toml:"admin"`
+}
+
+// TPM says how to reach the TPM.
+type TPM struct {
+	// Transport is "device" (the kernel resource manager), "swtpm" (a
+	// swtpm process's data socket) or "simulator" (in-process, for demos).
+	Transport string `toml:"transport"`
+	// Device is the TPM device for "device".
+	Device string `toml:"device"`
+	// Socket is swtpm's data socket for "swtpm".
+	Socket string `toml:"socket"`
+}
+
+// SecurityKeys switches USB FIDO2 security keys on or off.
+type SecurityKeys struct {
+	Enabled bool `toml:"enabled"`
+}
+
+// Session says how sessions run.
+type Session struct {
+	// Sandbox is "auto", "bubblewrap", "systemd-run" or "none".
+	Sandbox string `toml:"sandbox"`
+	// User is the account session programs run as.
+	User string `toml:"user"`
+}
+
+// Admin configures the local admin socket.
+type Admin struct {
+	// Socket is the admin API's Unix socket.
+	Socket string `toml:"socket"`
+	// Group may use the socket besides root.
+	Group string `toml:"group"`
+}
+
+// Default is the configuration a file's missing keys take.
+func Default() Config {
+	return Config{
+		Terminal:     hostname(),
+		StateDir:     "/var/lib/passkiosk",
+		LogLevel:     "info",
+		TPM:          TPM{Transport: "device", Device: "/dev/tpmrm0"},
+		SecurityKeys: SecurityKeys{Enabled: true},
+		Session:      Session{Sandbox: "auto", User: "passkiosk-session"},
+		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
+	}
+}
+
+func hostname() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "passkiosk"
+}
+
+// DatabasePath is the store's file.
+func (c *Config) DatabasePath() string { return filepath.Join(c.StateDir, "passkiosk.db") }
+
+// SlogLevel is LogLevel for log/slog.
+func (c *Config) SlogLevel() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel)) // validated by Load
+	return l
+}
+
+// Load reads and validates the configuration file. A missing file is an
+// error: the appliance is configured by its package's conffile. Errors
+// are a Problems list (file, line, key, what to write instead) in a
+// kiosk.KindMalformed error.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fileErr("read config", Problems{{File: path, Msg: err.Error()}})
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and validates configuration TOML; name is what errors call
+// the file.
+func Parse(name string, data []byte) (*Config, error) {
+	c := newCollector(name, data)
+	cfg := Default()
+	md, err := toml.Decode(string(data), &cfg)
+	if err != nil {
+		c.syntax(err)
+		return nil, fileErr("read config", c.ps)
+	}
+	c.unknown(md, Config{})
+	cfg.validate(c)
+	if len(c.ps) > 0 {
+		return nil, fileErr("read config", c.ps)
+	}
+	return &cfg, nil
+}
+
+var groupName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
+
+func (cfg *Config) validate(c *collector) {
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		c.add(key, "%s = %q: must be one of %s", key, v, strings.Join(allowed, ", "))
+	}
+	abs := func(key, v string) {
+		if !filepath.IsAbs(v) {
+			c.add(key, "%s = %q: must be an absolute path", key, v)
+		}
+	}
+	if strings.TrimSpace(cfg.Terminal) == "" || len(cfg.Terminal) > 64 {
+		c.add("terminal", "terminal: must name this machine in 1 to 64 characters")
+	}
+	abs("state_dir", cfg.StateDir)
+	oneOf("log_level", strings.ToLower(cfg.LogLevel), "debug", "info", "warn", "error")
+	if cfg.PolicyFile != "" {
+		abs("policy_file", cfg.PolicyFile)
+	}
+	oneOf("tpm.transport", cfg.TPM.Transport, "device", "swtpm", "simulator")
+	switch cfg.TPM.Transport {
+	case "device":
+		abs("tpm.device", cfg.TPM.Device)
+	case "swtpm":
+		if cfg.TPM.Socket == "" {
+			c.add("tpm.socket", "tpm.socket: transport \"swtpm\" needs the path of swtpm's data socket")
+		} else {
+			abs("tpm.socket", cfg.TPM.Socket)
+		}
+	}
+	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none")
+	if cfg.Session.User == "" {
+		c.add("session.user", "session.user: must name the account session programs run as")
+	}
+	abs("admin.socket", cfg.Admin.Socket)
+	if !groupName.MatchString(cfg.Admin.Group) {
+		c.add("admin.group", "admin.group = %q: must be a group name like passkiosk-admin", cfg.Admin.Group)
+	}
+}

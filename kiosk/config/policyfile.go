@@ -1,0 +1,369 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"passkiosk/kiosk/policy"
+)
+
+// PolicySchema is the version of the stored policy encoding: Data in the
+// store's policy records is the canonical policy TOML that RenderPolicy
+// writes, trust anchors inlined as PEM.
+const PolicySchema = 1
+
+// policyFile is the policy file's layout. Every field is optional: what a
+// file leaves out keeps the value of policy.Default, and a group's rules
+// left out are those of [default].
+type policyFile struct {
+	RPID                  *string               `toml:"rp_id"`
+	RPName                *string               `toml:"rp_name"`
+	Origin                *string               `toml:"origin"`
+	RequireUV             *bool                 `toml:"require_uv"`
+	MinPINLength          *int                  `toml:"min_pin_length"`
+	MinCredentials        *int                  `toml:"min_credentials"`
+	ShowTiles             *bool                 `toml:"show_tiles"`
+	KeyRemovalEndsSession *bool                 `toml:"key_removal_ends_session"`
+	AAGUIDAllow           *[]string             `toml:"aaguid_allow"`
+	AAGUIDBlock           *[]string             `toml:"aaguid_block"`
+	RequireAttestation    *bool                 `toml:"require_attestation"`
+	TrustAnchors          *[]string             `toml:"trust_anchors"`
+	Platform              *methodFile           `toml:"platform"`
+	Roaming               *methodFile           `toml:"roaming"`
+	Default               *rulesFile            `toml:"default"`
+	Groups                map[string]*rulesFile `toml:"groups"`
+	Lockout               *lockoutFile          `toml:"lockout"`
+}
+
+type methodFile struct {
+	Enabled *bool     `toml:"enabled"`
+	Groups  *[]string `toml:"groups"`
+}
+
+type rulesFile struct {
+	Hours       *[]string `toml:"hours"`
+	MaxSession  *string   `toml:"max_session"`
+	IdleTimeout *string   `toml:"idle_timeout"`
+	IdleWarning *string   `toml:"idle_warning"`
+	Program     *[]string `toml:"program"`
+}
+
+type lockoutFile struct {
+	MaxFailures *int    `toml:"max_failures"`
+	Window      *string `toml:"window"`
+	Backoff     *string `toml:"backoff"`
+	MaxBackoff  *string `toml:"max_backoff"`
+	Spike       *int    `toml:"spike"`
+}
+
+// LoadPolicy reads a policy file from disk. Trust anchors named by path
+// are read relative to the file's directory.
+func LoadPolicy(path string) (policy.Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return policy.Policy{}, fileErr("read policy", Problems{{File: path, Msg: err.Error()}})
+	}
+	dir := filepath.Dir(path)
+	return ParsePolicy(path, data, func(p string) ([]byte, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return os.ReadFile(p)
+	})
+}
+
+// ParsePolicy reads a policy from TOML text. name is what errors call the
+// file; readAnchor reads a trust anchor named by path (nil: only inline
+// PEM is accepted). The result is validated; errors are a Problems list
+// with lines, in a kiosk.KindMalformed error.
+func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, error)) (policy.Policy, error) {
+	c := newCollector(name, data)
+	var f policyFile
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		c.syntax(err)
+		return policy.Policy{}, fileErr("read policy", c.ps)
+	}
+	c.unknown(md, policyFile{})
+	p := policy.Default()
+	setS(&p.RPID, f.RPID)
+	setS(&p.RPName, f.RPName)
+	setS(&p.Origin, f.Origin)
+	setB(&p.RequireUV, f.RequireUV)
+	setI(&p.MinPINLength, f.MinPINLength)
+	setI(&p.MinCredentials, f.MinCredentials)
+	setB(&p.ShowTiles, f.ShowTiles)
+	setB(&p.KeyRemovalEndsSession, f.KeyRemovalEndsSession)
+	setB(&p.RequireAttestation, f.RequireAttestation)
+	if f.AAGUIDAllow != nil {
+		p.AAGUIDAllow = *f.AAGUIDAllow
+	}
+	if f.AAGUIDBlock != nil {
+		p.AAGUIDBlock = *f.AAGUIDBlock
+	}
+	if f.TrustAnchors != nil {
+		p.TrustAnchors = nil
+		for _, a := range *f.TrustAnchors {
+			pem, err := anchorPEM(a, readAnchor)
+			if err != nil {
+				c.add("trust_anchors", "%v", err)
+				continue
+			}
+			p.TrustAnchors = append(p.TrustAnchors, pem)
+		}
+	}
+	p.Platform = method(p.Platform, f.Platform)
+	p.Roaming = method(p.Roaming, f.Roaming)
+	p.Default = rules(c, "default", p.Default, f.Default)
+	for _, k := range md.Keys() {
+		// Groups apply in the order the file lists them; the decoded map
+		// has none, so the order comes from the file's keys.
+		if len(k) == 2 && k[0] == "groups" {
+			g := policy.GroupRules{Group: k[1], Rules: rules(c, "groups."+k[1], p.Default, f.Groups[k[1]])}
+			p.Groups = append(p.Groups, g)
+		}
+	}
+	p.Lockout = lockout(c, p.Lockout, f.Lockout)
+	if err := p.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			field, msg, _ := strings.Cut(line, ": ")
+			key := fileKey(field, p)
+			c.add(key, "%s: %s", key, msg)
+		}
+	}
+	if len(c.ps) > 0 {
+		return policy.Policy{}, fileErr("read policy", c.ps)
+	}
+	return p, nil
+}
+
+var indexed = regexp.MustCompile(`^([a-z_]+)\[(\d+)\](.*)$`)
+
+// fileKey turns a field name from policy.Validate into the file's key.
+func fileKey(field string, p policy.Policy) string {
+	if field == "methods" {
+		return "platform.enabled"
+	}
+	m := indexed.FindStringSubmatch(field)
+	if m == nil {
+		return field
+	}
+	if m[1] == "groups" {
+		i, _ := strconv.Atoi(m[2])
+		if i < len(p.Groups) {
+			return "groups." + p.Groups[i].Group + m[3]
+		}
+	}
+	if strings.HasPrefix(m[3], ".hours") {
+		return m[1] + ".hours"
+	}
+	return m[1] + m[3]
+}
+
+func anchorPEM(a string, read func(string) ([]byte, error)) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(a), "-----BEGIN") {
+		return strings.TrimSpace(a) + "\n", nil
+	}
+	if read == nil {
+		return "", fmt.Errorf("trust anchor %q: only inline PEM is allowed here", a)
+	}
+	b, err := read(a)
+	if err != nil {
+		return "", fmt.Errorf("trust anchor %q: %v", a, err)
+	}
+	return strings.TrimSpace(string(b)) + "\n", nil
+}
+
+func setS(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setB(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setI(dst *int, v *int) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func method(m policy.Method, f *methodFile) policy.Method {
+	if f == nil {
+		return m
+	}
+	setB(&m.Enabled, f.Enabled)
+	if f.Groups != nil {
+		m.Groups = *f.Groups
+	}
+	return m
+}
+
+func rules(c *collector, table string, r policy.Rules, f *rulesFile) policy.Rules {
+	if f == nil {
+		return r
+	}
+	dur(c, table+".max_session", &r.MaxSession, f.MaxSession)
+	dur(c, table+".idle_timeout", &r.IdleTimeout, f.IdleTimeout)
+	dur(c, table+".idle_warning", &r.IdleWarning, f.IdleWarning)
+	if f.Program != nil {
+		r.Program = *f.Program
+	}
+	if f.Hours != nil {
+		r.Hours = nil
+		for _, s := range *f.Hours {
+			w, err := ParseWindow(s)
+			if err != nil {
+				c.add(table+".hours", "%s.hours: %v", table, err)
+				continue
+			}
+			r.Hours = append(r.Hours, w)
+		}
+	}
+	return r
+}
+
+func lockout(c *collector, l policy.Lockout, f *lockoutFile) policy.Lockout {
+	if f == nil {
+		return l
+	}
+	setI(&l.MaxFailures, f.MaxFailures)
+	setI(&l.Spike, f.Spike)
+	dur(c, "lockout.window", &l.Window, f.Window)
+	dur(c, "lockout.backoff", &l.Backoff, f.Backoff)
+	dur(c, "lockout.max_backoff", &l.MaxBackoff, f.MaxBackoff)
+	return l
+}
+
+func dur(c *collector, key string, dst *time.Duration, v *string) {
+	if v == nil {
+		return
+	}
+	d, err := time.ParseDuration(*v)
+	if err != nil || d < 0 {
+		c.add(key, "%s: %q is not a duration (write it like \"90s\", \"5m\" or \"8h30m\")", key, *v)
+		return
+	}
+	*dst = d
+}
+
+var dayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseWindow reads a weekly window: "07:00-19:00" (every day),
+// "mon-fri 07:00-19:00", "sat,sun 08:00-12:00" or "fri 22:00-06:00"
+// (a night shift, which belongs to the day it starts on).
+func ParseWindow(s string) (policy.Window, error) {
+	var w policy.Window
+	fields := strings.Fields(s)
+	if len(fields) == 0 || len(fields) > 2 {
+		return w, fmt.Errorf("%q: write a window like \"mon-fri 07:00-19:00\" or \"22:00-06:00\"", s)
+	}
+	times := fields[len(fields)-1]
+	if len(fields) == 2 {
+		for _, part := range strings.Split(fields[0], ",") {
+			from, to, isRange := strings.Cut(part, "-")
+			a, err := parseDay(from)
+			if err != nil {
+				return w, fmt.Errorf("%q: %v", s, err)
+			}
+			b := a
+			if isRange {
+				if b, err = parseDay(to); err != nil {
+					return w, fmt.Errorf("%q: %v", s, err)
+				}
+			}
+			for d := a; ; d = (d + 1) % 7 {
+				w.Days = append(w.Days, d)
+				if d == b {
+					break
+				}
+			}
+		}
+	}
+	from, to, ok := strings.Cut(times, "-")
+	var err1, err2 error
+	if ok {
+		w.From, err1 = parseClock(from, false)
+		w.To, err2 = parseClock(to, true)
+	}
+	if !ok || err1 != nil || err2 != nil {
+		return w, fmt.Errorf("%q: the times must read like 07:00-19:00 (24-hour clock)", s)
+	}
+	if w.From == w.To {
+		return w, fmt.Errorf("%q: the window starts and ends at the same time", s)
+	}
+	return w, nil
+}
+
+func parseDay(s string) (time.Weekday, error) {
+	s = strings.ToLower(s)
+	for i, d := range dayNames {
+		if s == d || (len(s) > 3 && strings.HasPrefix(time.Weekday(i).String(), strings.ToUpper(s[:1])+s[1:])) {
+			return time.Weekday(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a day (mon, tue, wed, thu, fri, sat, sun)", s)
+}
+
+func parseClock(s string, end bool) (time.Duration, error) {
+	h, m, ok := strings.Cut(s, ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || len(m) != 2 || hh < 0 || mm < 0 || mm > 59 || hh > 24 || (hh == 24 && (mm != 0 || !end)) {
+		return 0, fmt.Errorf("bad time %q", s)
+	}
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
+}
+
+// FormatWindow writes a window the way ParseWindow reads it.
+func FormatWindow(w policy.Window) string {
+	clock := func(d time.Duration) string {
+		return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	times := clock(w.From) + "-" + clock(w.To)
+	if len(w.Days) == 0 {
+		return times
+	}
+	// Runs of three days or more read as ranges: "mon-fri".
+	var parts []string
+	for i := 0; i < len(w.Days); {
+		j := i
+		for j+1 < len(w.Days) && w.Days[j+1] == (w.Days[j]+1)%7 {
+			j++
+		}
+		switch {
+		case j-i >= 2:
+			parts = append(parts, dayNames[w.Days[i]]+"-"+dayNames[w.Days[j]])
+		default:
+			for k := i; k <= j; k++ {
+				parts = append(parts, dayNames[w.Days[k]])
+			}
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",") + " " + times
+}
+
+// FormatDuration writes a duration without trailing zero units ("5m",
+// "8h", "1h30m").
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
