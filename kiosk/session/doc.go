@@ -43,7 +43,8 @@
 // It is a size-limited tmpfs (nosuid, nodev) when the appliance runs as
 // root and the mount works, a plain folder otherwise; mode 0700, owned by
 // the session uid, with a tmp folder. HOME is the workspace and TMPDIR its
-// tmp folder (under bubblewrap they appear as /home/session and /tmp).
+// tmp folder (under bubblewrap they appear as /home/session and /tmp, and
+// the workspace's .shm folder is the sandbox's /dev/shm).
 // The sessions folder is 0711: the session user reaches its own workspace
 // by name but cannot list others; New refuses a state root the session
 // uid cannot reach, and uid or gid 0 for sessions.

@@ -164,8 +164,14 @@ func (m *Manager) bwrapArgs(ws string) []string {
 		"--dev", "/dev",
 		"--bind", ws, sandboxHome,
 		"--bind", filepath.Join(ws, "tmp"), "/tmp",
+		"--bind", filepath.Join(ws, shmDir), "/dev/shm",
 		"--chdir", sandboxHome,
 	)
+	// Where /etc/resolv.conf is a link (systemd-resolved, NetworkManager)
+	// its target lies outside /etc; without it name resolution fails.
+	if t, err := filepath.EvalSymlinks("/etc/resolv.conf"); err == nil && t != "/etc/resolv.conf" {
+		args = append(args, "--ro-bind-try", t, t)
+	}
 	for _, b := range m.cfg.Binds {
 		flag := "--ro-bind"
 		if b.Writable {

@@ -39,7 +39,7 @@ func TestBubblewrapArgsBindOnlyTheWorkspaceWritable(t *testing.T) {
 			writable = append(writable, args[i+1]+"→"+args[i+2])
 		}
 	}
-	want := []string{"/state/sessions/ab→/home/session", "/state/sessions/ab/tmp→/tmp"}
+	want := []string{"/state/sessions/ab→/home/session", "/state/sessions/ab/tmp→/tmp", "/state/sessions/ab/.shm→/dev/shm"}
 	if !slices.Equal(writable, want) {
 		t.Errorf("writable binds %q, want %q", writable, want)
 	}

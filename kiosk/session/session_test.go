@@ -87,9 +87,13 @@ func TestEndLeavesNoProcessAndNoFile(t *testing.T) {
 				// bubblewrap the namespace's end does it.)
 				t.Errorf("report: killed %d, want at least 1", r.Killed)
 			}
-			if r.Files != workloadFiles || r.Dirs != workloadDirs || r.Bytes != workloadBytes() {
+			dirs := workloadDirs
+			if tc.sandbox == session.SandboxBubblewrap {
+				dirs++ // the sandbox's /dev/shm
+			}
+			if r.Files != workloadFiles || r.Dirs != dirs || r.Bytes != workloadBytes() {
 				t.Errorf("report counted %d files, %d dirs, %d bytes; want %d, %d, %d",
-					r.Files, r.Dirs, r.Bytes, workloadFiles, workloadDirs, workloadBytes())
+					r.Files, r.Dirs, r.Bytes, workloadFiles, dirs, workloadBytes())
 			}
 			if !r.WorkspaceGone || r.Tmpfs == tc.noTmpfs || !r.Clean() {
 				t.Errorf("report: gone %v tmpfs %v clean %v", r.WorkspaceGone, r.Tmpfs, r.Clean())
@@ -416,6 +420,7 @@ touch /etc/x 2>/dev/null && echo etc-writable
 [ -e "` + other.Workspace + `" ] && echo sees-other-workspace
 [ -e "` + m.StateRoot() + `" ] && echo sees-state-root
 echo "uid=$(id -u)"
+echo secret > /dev/shm/segment && echo shm-ok
 `
 	s, err := m.Start(t.Context(), session.Spec{User: "judy", Program: []string{"/bin/sh", "-c", script}, Stdout: w})
 	w.Close()
@@ -425,8 +430,12 @@ echo "uid=$(id -u)"
 	waitExit(t, s)
 	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
 	out, _ := readAll(r)
-	if _, err := s.End(session.CauseProgramExited); err != nil {
+	rep, err := s.End(session.CauseProgramExited)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(out, "shm-ok") || rep.Files != 1 || rep.Bytes != 7 {
+		t.Errorf("/dev/shm not writable or not wiped with the workspace: %+v\n%s", rep, out)
 	}
 	// bwrap's init, the shell, and the shell's own subshell at most.
 	if !strings.Contains(out, "uid=61234") || strings.Contains(out, "writable") || strings.Contains(out, "sees-") {

@@ -31,17 +31,27 @@ func (m *Manager) makeWorkspace(path string) (tmpfs bool, err error) {
 			return false, err
 		}
 	}
-	tmp := filepath.Join(path, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return tmpfs, err
+	dirs := []string{"tmp"}
+	if m.sandbox == SandboxBubblewrap {
+		// The sandbox's /dev/shm: browsers need a writable one, and
+		// here it is counted and wiped with the rest.
+		dirs = append(dirs, shmDir)
 	}
-	if m.root {
-		if err := os.Chown(tmp, int(m.cfg.UID), int(m.cfg.GID)); err != nil {
+	for _, d := range dirs {
+		d = filepath.Join(path, d)
+		if err := os.Mkdir(d, 0o700); err != nil {
 			return tmpfs, err
+		}
+		if m.root {
+			if err := os.Chown(d, int(m.cfg.UID), int(m.cfg.GID)); err != nil {
+				return tmpfs, err
+			}
 		}
 	}
 	return tmpfs, nil
 }
+
+const shmDir = ".shm"
 
 // wipeResult counts what a wipe removed.
 type wipeResult struct {
