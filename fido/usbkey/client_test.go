@@ -41,6 +41,7 @@ type registerIn struct {
 	PIN          string // "" offers no PIN
 	RequireUV    bool
 	RootDER      []byte // attestation trust anchor
+	Exclude      [][]byte
 	UserTimeout  time.Duration
 }
 
@@ -155,7 +156,7 @@ var clientHandlers = map[string]hidtest.Handler{
 		reg, err := d.Register(ctx, RegisterRequest{
 			RPID: testRP, RPName: "Kiosk", Origin: testOrigin, Challenge: ch,
 			User:         User{ID: in.UserID, Name: in.Name, DisplayName: in.Name},
-			Discoverable: in.Discoverable, PIN: pinFunc(in.PIN, &asked), RequireUV: in.RequireUV,
+			Discoverable: in.Discoverable, PIN: pinFunc(in.PIN, &asked), RequireUV: in.RequireUV, Exclude: in.Exclude,
 			TrustAnchors: roots, RequireTrustedAttestation: roots != nil,
 		})
 		if err != nil {

@@ -92,7 +92,7 @@ func (d *Device) runFor(ctx context.Context, op string, limit time.Duration, fn 
 		if err := ctxError(ctx, op); err != nil {
 			return err
 		}
-		return d.fail(nil, op, code)
+		return d.fail(nil, op, int(code))
 	}
 	defer s.close()
 	stop := s.watch(ctx)
@@ -123,7 +123,7 @@ func (d *Device) PINRetries(ctx context.Context) (int, error) {
 	err := d.run(ctx, "get PIN retries", func(s *session) error {
 		var code C.int
 		n, code = s.pinRetries()
-		return d.fail(s, "get PIN retries", code)
+		return d.fail(s, "get PIN retries", int(code))
 	})
 	return n, err
 }
@@ -136,7 +136,7 @@ func (d *Device) UVRetries(ctx context.Context) (int, error) {
 	err := d.run(ctx, "get UV retries", func(s *session) error {
 		var code C.int
 		n, code = s.uvRetries()
-		return d.fail(s, "get UV retries", code)
+		return d.fail(s, "get UV retries", int(code))
 	})
 	return n, err
 }

@@ -18,14 +18,14 @@ const (
 )
 
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	b   *hidtest.Testbed
 	c   *hidtest.Client
 	key *softkey.Key
 	dev *hidtest.Device
 }
 
-func newRig(t *testing.T, cfg softkey.Config) *rig {
+func newRig(t testing.TB, cfg softkey.Config) *rig {
 	t.Helper()
 	b := hidtest.New(t)
 	k, err := softkey.New(cfg)
@@ -311,4 +311,26 @@ func TestNoTouchTimesOut(t *testing.T) {
 	r.key.SetTouch(softkey.TouchRefused, 0)
 	_, err = r.signIn(signInIn{PIN: "1234", Known: known(reg)})
 	wantKind(t, err, kiosk.KindNotAllowed)
+}
+
+func TestEnrollRefusals(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	first := r.mustRegister(registerIn{UserID: []byte("hank"), Name: "hank", Discoverable: true, PIN: "1234"})
+	_, err := r.register(registerIn{UserID: []byte("hank"), Name: "hank", PIN: "1234", Exclude: [][]byte{first.CredentialID}})
+	wantKind(t, err, kiosk.KindExcluded)
+	// Attestation from another CA is refused when trust is required.
+	other := newRig(t, softkey.Config{PIN: "1234"})
+	_, err = r.register(registerIn{UserID: []byte("ivan"), Name: "ivan", PIN: "1234", RootDER: other.key.AttestationRoot().Raw})
+	if kiosk.KindOf(err) != kiosk.KindUntrustedAttestation {
+		t.Fatalf("registration under a foreign root: %v", err)
+	}
+
+	// A key without a PIN cannot give user verification.
+	bare := newRig(t, softkey.Config{})
+	_, err = bare.register(registerIn{UserID: []byte("judy"), Name: "judy", RequireUV: true})
+	wantKind(t, err, kiosk.KindPINNotSet)
+	reg := bare.mustRegister(registerIn{UserID: []byte("judy"), Name: "judy", Discoverable: true})
+	if reg.Method != "presence" {
+		t.Fatalf("registration on a bare key used %s", reg.Method)
+	}
 }

@@ -26,11 +26,11 @@ func (e *codeError) Error() string { return fmt.Sprintf("libfido2: %s (%d)", e.N
 // libfido2's own negative codes for transport and parsing trouble. s, when
 // not nil, is the open session, used to ask how many PIN or fingerprint
 // tries are left, so the person sees "2 tries left" rather than "wrong".
-func (d *Device) fail(s *session, op string, code C.int) error {
+func (d *Device) fail(s *session, op string, code int) error {
 	if code == C.FIDO_OK {
 		return nil
 	}
-	detail := &codeError{Code: int(code), Name: goString(C.fido_strerr(code))}
+	detail := &codeError{Code: code, Name: goString(C.fido_strerr(C.int(code)))}
 	switch code {
 	case C.FIDO_ERR_PIN_INVALID:
 		return kiosk.WithTries(kiosk.KindPINInvalid, op, retries(s, (*session).pinRetries), detail)

@@ -35,7 +35,7 @@ func (d *Device) Info(ctx context.Context) (*Info, error) {
 	err := d.run(ctx, "get info", func(s *session) error {
 		var code C.int
 		info, code = readInfo(s)
-		return d.fail(s, "get info", code)
+		return d.fail(s, "get info", int(code))
 	})
 	return info, err
 }

@@ -54,7 +54,7 @@ func (d *Device) verifyUser(ctx context.Context, s *session, op string, askPIN P
 			return MethodFingerprint, nil
 		}
 		if code != C.FIDO_ERR_UV_BLOCKED || !s.hasPIN() || askPIN == nil {
-			return MethodFingerprint, d.fail(s, op, code)
+			return MethodFingerprint, d.fail(s, op, int(code))
 		}
 	}
 	if s.hasPIN() {
@@ -71,10 +71,10 @@ func (d *Device) verifyUser(ctx context.Context, s *session, op string, askPIN P
 		if pin == "" {
 			return MethodPIN, kiosk.E(kiosk.KindPINPolicy, op, errors.New("empty PIN"))
 		}
-		return MethodPIN, d.fail(s, op, attempt(pin, false))
+		return MethodPIN, d.fail(s, op, int(attempt(pin, false)))
 	}
 	if requireUV {
 		return MethodPresence, kiosk.Errorf(kiosk.KindPINNotSet, op, "the key has neither a PIN nor a fingerprint; set a PIN first")
 	}
-	return MethodPresence, d.fail(s, op, attempt("", false))
+	return MethodPresence, d.fail(s, op, int(attempt("", false)))
 }
