@@ -17,7 +17,15 @@
 // binary with the preload library and UMOCKDEV_DIR set from its start, and
 // the test process keeps the testbed and the keys so it can touch, pull
 // and re-plug them while the client works. Command does the same for C
-// programs such as fido2-token.
+// programs such as fido2-token, and RunWithPIN gives such a program a
+// terminal of its own and types the PIN at its prompt.
+//
+// umockdev 0.17 serves ioctls on a worker thread of its own, so the test
+// process needs no GLib main loop. Two details of the glue matter and are
+// tested: the pty master umockdev opens lacks O_CLOEXEC and must not leak
+// into client processes (or a pulled key never hangs up), and a node's
+// ioctl handler must exist before the node does and outlive it (the
+// preload library ends a client that cannot reach it).
 //
 // The package owns the umockdev glue and the client protocol. It must not
 // contain authenticator logic (that is fido/softkey) or adapter logic
