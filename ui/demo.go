@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -77,5 +78,8 @@ func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
 		sized(260, minTouch, plug), sized(260, minTouch, unplug),
 		widget.NewSeparator(), widget.NewLabel(tr.T("demo.touch")), touch,
 		widget.NewSeparator(), widget.NewLabel(tr.T("demo.finger")), finger)
-	return container.NewPadded(container.NewVBox(box))
+	// A different background sets the panel apart from the kiosk's own
+	// screens: it is a stand-in for a hand holding a key, not part of them.
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameHeaderBackground))
+	return container.NewStack(bg, container.NewPadded(box))
 }

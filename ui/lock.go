@@ -12,8 +12,13 @@ import (
 	"passkiosk/kiosk"
 )
 
-// maxTiles bounds the recent-user tiles so the screen never scrolls.
-const maxTiles = 6
+// maxTiles bounds the recent-user tiles to one row, so the lock screen
+// fits a 768 px panel even with a notice showing; anyone else types their
+// name.
+const maxTiles = 4
+
+// tileSize fits maxTiles in a row of the smallest display.
+var tileSize = fyne.NewSize(276, 72)
 
 // lockScreen: clock, terminal name, the one instruction, recent users, a
 // name entry and the way into enrollment. Tiles and the name entry start a
@@ -58,11 +63,16 @@ func (u *UI) tiles(ts []kiosk.Tile) fyne.CanvasObject {
 		ts = ts[:maxTiles]
 	}
 	objs := make([]fyne.CanvasObject, 0, len(ts))
+	// The room for the name: the tile less the icon and the button's
+	// paddings either side and between.
+	room := tileSize.Width - theme.IconInlineSize() - 3*theme.InnerPadding()
 	for _, t := range ts {
 		id := t.User
-		objs = append(objs, button(t.DisplayName, theme.AccountIcon(), widget.MediumImportance, u.act(func() { u.cmds.ChooseUser(id) })))
+		name := fitText(t.DisplayName, theme.TextSize(), fyne.TextStyle{Bold: true}, room)
+		objs = append(objs, button(name, theme.AccountIcon(), widget.MediumImportance, u.act(func() { u.cmds.ChooseUser(id) })))
 	}
-	return container.NewCenter(sized(textWidth, 0, container.NewGridWrap(fyne.NewSize(280, 80), objs...)))
+	n := float32(len(objs))
+	return container.NewCenter(sized(n*tileSize.Width+(n-1)*theme.Padding(), tileSize.Height, container.NewGridWithColumns(len(objs), objs...)))
 }
 
 func (u *UI) submitName(name string) {

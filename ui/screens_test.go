@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"time"
 
 	"fyne.io/fyne/v2/test"
@@ -32,6 +33,7 @@ var tiles = []kiosk.Tile{
 	{User: "u-alice", DisplayName: "Alice Nguyen"},
 	{User: "u-bob", DisplayName: "Bob Schmidt"},
 	{User: "u-carla", DisplayName: "Carla Díaz"},
+	{User: "u-max", DisplayName: "Maximiliane Schmidt-Hofmann"},
 }
 
 func lockView(n *kiosk.Notice) kiosk.View {
@@ -88,6 +90,11 @@ func screens() []screen {
 	signedOut := kiosk.View{State: kiosk.StateEnding, Prompt: kiosk.PromptSignedOut, Terminal: terminal,
 		Notice: &kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "no activity for 10 minutes"}, Deadline: at(10 * time.Second)}
 	oos := kiosk.View{State: kiosk.StateOutOfService, Terminal: terminal, OutOfService: "the sign-in database does not open (store-corrupt)"}
+	many := lockView(notice(kiosk.NoticeTimedOut))
+	many.KeyPresent = true
+	for i := range 8 {
+		many.Tiles = append(many.Tiles, kiosk.Tile{User: kiosk.UserID(fmt.Sprint("u-", i)), DisplayName: fmt.Sprint("Person ", i+1)})
+	}
 	codeBad := enrolling(kiosk.PromptEnrollCode, notice(kiosk.NoticeBadEnrollmentCode))
 	codeBad.Who = ""
 	return []screen{
@@ -100,6 +107,7 @@ func screens() []screen {
 		{name: "lock-platform-locked", view: lockView(until(kiosk.NoticePlatformLocked, 5*time.Minute))},
 		{name: "lock-too-many-attempts", view: lockView(until(kiosk.NoticeTooManyAttempts, 30*time.Second))},
 		{name: "lock-timed-out", view: lockView(notice(kiosk.NoticeTimedOut))},
+		{name: "lock-many-tiles", view: many},
 		{name: "enroll-code", view: lockView(nil), setup: func(h *harness) { h.tap("I have an enrollment code") }},
 		{name: "enroll-code-bad", view: codeBad},
 		{name: "pin", view: verifying(kiosk.PromptPIN, nil)},

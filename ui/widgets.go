@@ -180,3 +180,19 @@ func (t *tapCatcher) Tapped(*fyne.PointEvent) { t.tapped() }
 func (t *tapCatcher) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(canvas.NewRectangle(transparent))
 }
+
+// fitText shortens s with an ellipsis until it fits width.
+func fitText(s string, size float32, style fyne.TextStyle, width float32) string {
+	if fyne.MeasureText(s, size, style).Width <= width {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 1 {
+		r = r[:len(r)-1]
+		t := strings.TrimSpace(string(r)) + "…"
+		if fyne.MeasureText(t, size, style).Width <= width {
+			return t
+		}
+	}
+	return "…"
+}
