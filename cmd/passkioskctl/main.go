@@ -64,7 +64,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, ctx: ctx}
+	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second}
+	if e.socket == "" {
+		e.socket = DefaultSocket
+	}
 	err := e.dispatch(args)
 	if err == nil {
 		return admin.ExitOK
@@ -74,13 +77,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // globals registers the flags every command takes.
 func (e *env) globals(fs *flag.FlagSet) {
-	sock := os.Getenv("PASSKIOSK_SOCKET")
-	if sock == "" {
-		sock = DefaultSocket
-	}
-	fs.BoolVar(&e.json, "json", false, "print JSON for scripts")
-	fs.StringVar(&e.socket, "socket", sock, "the appliance's admin socket (or $PASSKIOSK_SOCKET)")
-	fs.DurationVar(&e.timeout, "timeout", 30*time.Second, "how long to wait for the appliance")
+	// Defaults are the current values, so flags given before the command
+	// stay set.
+	fs.BoolVar(&e.json, "json", e.json, "print JSON for scripts")
+	fs.StringVar(&e.socket, "socket", e.socket, "the appliance's admin socket (or $PASSKIOSK_SOCKET)")
+	fs.DurationVar(&e.timeout, "timeout", e.timeout, "how long to wait for the appliance")
 }
 
 // parse parses flags placed anywhere among the arguments and returns the
@@ -150,6 +151,15 @@ func (e *env) report(err error) int {
 }
 
 func (e *env) dispatch(args []string) error {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
+		gs := flag.NewFlagSet("passkioskctl", flag.ContinueOnError)
+		gs.SetOutput(io.Discard)
+		e.globals(gs)
+		if err := gs.Parse(args); err != nil {
+			return usagef("%v", err)
+		}
+		args = gs.Args()
+	}
 	if len(args) == 0 {
 		return usagef("%s", strings.TrimSpace(helpText))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"passkiosk/kiosk"
@@ -34,6 +35,9 @@ func (e *Unreachable) Unwrap() error { return e.Err }
 func (c *Client) dial(ctx context.Context, cmd string, args any) (net.Conn, *bufio.Reader, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	if errors.Is(err, syscall.EACCES) {
+		return nil, nil, refused("permission denied on %s: only root and members of the appliance's admin group may administer it (see admin.group in /etc/passkiosk/passkiosk.toml)", c.Socket)
+	}
 	if err != nil {
 		return nil, nil, &Unreachable{Socket: c.Socket, Err: err}
 	}

@@ -169,7 +169,7 @@ func (a *appliance) run(cred *syscall.Credential, args ...string) result {
 	a.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ctlBin, append(args, "--socket", a.sock)...)
+	cmd := exec.CommandContext(ctx, ctlBin, append([]string{"--socket", a.sock}, args...)...)
 	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "TZ=UTC")
 	cmd.Dir = a.dir
 	if cred != nil {

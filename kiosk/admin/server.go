@@ -195,6 +195,11 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 	}
 	if !access(peer, s.gid) {
 		s.opts.Log.Warn("admin: refused", "peer", peer.String())
+		// Read the request before refusing: closing a Unix socket with
+		// unread data resets the peer, and the client would see a broken
+		// pipe instead of why it was refused.
+		conn.SetReadDeadline(time.Now().Add(s.opts.IOTimeout))
+		readLine(bufio.NewReader(conn))
 		s.reply(conn, Response{Error: refused("%s may not administer this appliance: only root and members of group %q may; ask IT to add you to the group", peer, s.opts.AdminGroup)})
 		return
 	}
