@@ -109,6 +109,10 @@ type Config struct {
 	// the session (display and locale). Default: DISPLAY, WAYLAND_DISPLAY,
 	// XAUTHORITY, LANG, LC_ALL, TZ. Nothing else is inherited.
 	PassEnv []string
+	// SharedDirs are the world-writable folders searched for files of a
+	// dedicated session uid at the end. Default: /tmp, /var/tmp,
+	// /dev/shm, /run/lock, /dev/mqueue.
+	SharedDirs []string
 	// Binds are extra host paths for the bubblewrap sandbox.
 	Binds []Bind
 	// ClearClipboard is called during End, after the processes are gone.
@@ -161,6 +165,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.PassEnv == nil {
 		cfg.PassEnv = defaultPassEnv
+	}
+	if cfg.SharedDirs == nil {
+		cfg.SharedDirs = defaultSharedDirs
 	}
 	m := &Manager{
 		cfg:      cfg,

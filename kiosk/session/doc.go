@@ -61,7 +61,8 @@
 //   - bubblewrap (auto's first choice; New runs a real bwrap probe as the
 //     session user): bwrap --unshare-pid --unshare-ipc --unshare-uts
 //     --die-with-parent --new-session, /usr and /etc read-only, the
-//     workspace as the only writable place, --info-fd to learn the
+//     sandbox root remounted read-only so that the workspace (as HOME,
+//     /tmp and /dev/shm) is the only writable place, --info-fd to learn the
 //     sandbox init's pid and PID namespace. Every process the program
 //     starts lives in that namespace and the kernel kills them all when
 //     its init dies, whatever they do to their environment or session.
@@ -94,11 +95,18 @@
 // not counted: they hold no memory, files or directory, only a pid until
 // their parent reaps them.
 //
-// Limit of the plain sandbox: a process that clears its environment,
-// leaves the workspace and calls setsid cannot be told apart from other
-// processes of a shared uid. Use bubblewrap, or a dedicated session uid
-// (a sysusers entry in packaging), in production; the tests pin this limit
-// (TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape).
+// Limits of the plain and systemd-run sandboxes with a shared uid: a
+// process that clears its environment, leaves the workspace and calls
+// setsid cannot be told apart from other processes of that uid, and a
+// file the program writes to /tmp or /dev/shm instead of its workspace
+// cannot be told apart from other files of that uid. With a dedicated uid
+// both are closed: End kills every process of the uid and removes the
+// uid's files from the shared writable folders (Config.SharedDirs,
+// descending only into world-writable folders; WipeReport.OutsideFiles).
+// Use bubblewrap, or a dedicated session uid (a sysusers entry in
+// packaging), in production; the tests pin both the limit
+// (TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape) and the sweep
+// (TestDedicatedUIDSweepsSharedFolders).
 //
 // Then the clipboard hook runs, and the workspace is counted (files,
 // folders, bytes) and removed: a tmpfs is unmounted (detached if busy),

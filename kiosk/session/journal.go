@@ -119,6 +119,10 @@ type WipeReport struct {
 	Processes int `cbor:"22,keyasint" json:"processes"`
 	// RemainingFiles counts what a failed wipe left in the workspace.
 	RemainingFiles int `cbor:"23,keyasint" json:"remaining_files"`
+	// OutsideFiles and OutsideBytes count what a dedicated session uid
+	// left in shared folders (/tmp, /var/tmp, /dev/shm, …), removed too.
+	OutsideFiles int   `cbor:"24,keyasint" json:"outside_files"`
+	OutsideBytes int64 `cbor:"25,keyasint" json:"outside_bytes"`
 }
 
 // Clean reports whether the wipe was complete: no process left and the

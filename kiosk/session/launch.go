@@ -179,7 +179,9 @@ func (m *Manager) bwrapArgs(ws string) []string {
 		}
 		args = append(args, flag, b.Source, b.Target)
 	}
-	return args
+	// Last: the sandbox's own root (a tmpfs bwrap made) read-only, so
+	// the binds above are the only places the program can write.
+	return append(args, "--remount-ro", "/")
 }
 
 // bwrapInfo is what bubblewrap writes to --info-fd once the sandbox's init

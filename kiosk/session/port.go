@@ -84,7 +84,7 @@ func (ps PortSession) End(cause string) (kiosk.WipeReport, error) {
 // Summary is the report in the engine's terms.
 func (r WipeReport) Summary() kiosk.WipeReport {
 	return kiosk.WipeReport{
-		Processes: r.Processes, Files: r.Files, Bytes: r.Bytes, Duration: r.Total,
+		Processes: r.Processes, Files: r.Files + r.OutsideFiles, Bytes: r.Bytes + r.OutsideBytes, Duration: r.Total,
 		RemainingProcs: r.Remaining, RemainingFiles: r.RemainingFiles, WorkspaceExists: !r.WorkspaceGone,
 	}
 }

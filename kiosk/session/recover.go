@@ -106,6 +106,11 @@ func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 		errs = append(errs, kiosk.Errorf(kiosk.KindMalformed, op, "journal names workspace %q outside %s", rec.Workspace, m.sessions))
 	} else {
 		t1 := time.Now()
+		if mem.uid >= 0 {
+			if err := sweepOutside(m.cfg.SharedDirs, uint32(mem.uid), &r); err != nil {
+				errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": shared folders", err))
+			}
+		}
 		wr, err := wipeWorkspace(rec.Workspace)
 		r.WipeTime = time.Since(t1)
 		r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone

@@ -279,6 +279,11 @@ func (s *Session) end(cause Cause, reason string, started bool) (WipeReport, err
 	}
 
 	t1 := time.Now()
+	if m.cfg.DedicatedUID && m.root {
+		if err := sweepOutside(m.cfg.SharedDirs, m.cfg.UID, &r); err != nil {
+			errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": shared folders", err))
+		}
+	}
 	wr, err := wipeWorkspace(s.Workspace)
 	r.WipeTime = time.Since(t1)
 	r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone

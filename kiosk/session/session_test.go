@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -420,6 +421,8 @@ touch /etc/x 2>/dev/null && echo etc-writable
 [ -e "` + other.Workspace + `" ] && echo sees-other-workspace
 [ -e "` + m.StateRoot() + `" ] && echo sees-state-root
 echo "uid=$(id -u)"
+touch /x 2>/dev/null && echo root-writable
+mkdir /var 2>/dev/null && echo var-writable
 echo secret > /dev/shm/segment && echo shm-ok
 `
 	s, err := m.Start(t.Context(), session.Spec{User: "judy", Program: []string{"/bin/sh", "-c", script}, Stdout: w})
@@ -494,6 +497,60 @@ echo ready; wait`
 			}
 			if r.Remaining != 0 || r.Processes < 300 && sb == session.SandboxNone {
 				t.Errorf("report: %d stopped, %d remaining (test saw %d)", r.Processes, r.Remaining, len(before))
+			}
+		})
+	}
+}
+
+// With a dedicated uid, End also removes what the session left in shared
+// writable folders outside its workspace, however deep in world-writable
+// folders; the workspace alone would not catch a file written to /tmp
+// despite TMPDIR.
+func TestDedicatedUIDSweepsSharedFolders(t *testing.T) {
+	ww, err := os.MkdirTemp("/tmp", "passkiosk-world-writable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(ww)
+	if err := os.Chmod(ww, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	for _, dedicated := range []bool{true, false} {
+		t.Run(fmt.Sprintf("dedicated=%v", dedicated), func(t *testing.T) {
+			m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) { c.DedicatedUID = dedicated })
+			script := `id=$PASSKIOSK_SESSION
+echo 12345 > /tmp/leak-$id
+mkdir /var/tmp/leakdir-$id && echo 123 > /var/tmp/leakdir-$id/f
+echo 1 > /dev/shm/leak-$id
+echo 12 > ` + ww + `/nested-$id`
+			s, err := m.Start(t.Context(), session.Spec{User: "mo", Program: []string{"/bin/sh", "-c", script}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitExit(t, s)
+			leaks := []string{"/tmp/leak-" + s.ID, "/var/tmp/leakdir-" + s.ID, "/dev/shm/leak-" + s.ID, ww + "/nested-" + s.ID}
+			defer func() {
+				for _, l := range leaks {
+					os.RemoveAll(l)
+				}
+			}()
+			r, err := s.End(session.CauseLogout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			for _, l := range leaks {
+				if _, err := os.Lstat(l); err == nil {
+					left = append(left, l)
+				}
+			}
+			if dedicated && (len(left) > 0 || r.OutsideFiles != 5 || r.OutsideBytes != 6+4+2+3) {
+				t.Errorf("left %v; report outside %d files, %d bytes; want 5 and 15", left, r.OutsideFiles, r.OutsideBytes)
+			}
+			if !dedicated && (len(left) != len(leaks) || r.OutsideFiles != 0) {
+				// A shared uid's files in /tmp cannot be told apart:
+				// nothing outside the workspace is touched.
+				t.Errorf("shared uid: left %v, outside %d", left, r.OutsideFiles)
 			}
 		})
 	}

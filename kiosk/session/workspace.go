@@ -60,6 +60,11 @@ type wipeResult struct {
 	tmpfs, lazy bool
 	gone        bool
 	remaining   int // files still there after a failed wipe
+	// outside counts entries removed at the top of shared folders by
+	// sweepShared, outsideBytes their sizes; what a removed folder held
+	// is in files, dirs and bytes.
+	outside      int
+	outsideBytes int64
 }
 
 // wipeWorkspace removes the workspace at path and checks that it is gone.
