@@ -38,7 +38,11 @@ func TestFido2TokenListsAndOpensPluggedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := IoctlCount()
 	list := runTool(t, b, "fido2-token", "-L")
+	if IoctlCount() < before+2 {
+		t.Fatalf("fido2-token -L made %d report-descriptor ioctls through the testbed, want at least 2", IoctlCount()-before)
+	}
 	if !strings.Contains(list, dev.Path()) || !strings.Contains(list, "hand responder") {
 		t.Fatalf("fido2-token -L does not list %s:\n%s", dev.Path(), list)
 	}

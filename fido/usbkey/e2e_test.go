@@ -334,3 +334,48 @@ func TestEnrollRefusals(t *testing.T) {
 		t.Fatalf("registration on a bare key used %s", reg.Method)
 	}
 }
+
+func TestTwoKeysAtOnce(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1111"})
+	second, err := softkey.New(softkey.Config{PIN: "2222", Fingerprint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := r.b.Plug(second.Plug(), hidtest.Identity{Product: "second key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kate := r.mustRegister(registerIn{UserID: []byte("kate"), Name: "kate", Discoverable: true, PIN: "1111"})
+	var leo registerOut
+	if err := r.call("register", registerIn{Path: d2.Path(), UserID: []byte("leo"), Name: "leo", Discoverable: true, PIN: "2222"}, &leo); err != nil {
+		t.Fatal(err)
+	}
+	// Both sign in at the same time, each on their own key.
+	type result struct {
+		out signInOut
+		err error
+	}
+	first, other := make(chan result, 1), make(chan result, 1)
+	go func() {
+		var out signInOut
+		err := r.call("signin", signInIn{Path: r.dev.Path(), PIN: "1111", Known: known(kate, leo)}, &out)
+		first <- result{out, err}
+	}()
+	go func() {
+		var out signInOut
+		err := r.call("signin", signInIn{Path: d2.Path(), PIN: "2222", Known: known(kate, leo)}, &out)
+		other <- result{out, err}
+	}()
+	for _, c := range []struct {
+		res    result
+		name   string
+		method string
+	}{{<-first, "kate", "pin"}, {<-other, "leo", "fingerprint"}} {
+		if c.res.err != nil {
+			t.Fatalf("%s: %v", c.name, c.res.err)
+		}
+		if len(c.res.out.Accounts) != 1 || string(c.res.out.Accounts[0].UserHandle) != c.name || c.res.out.Method != c.method {
+			t.Fatalf("%s's key answered %+v", c.name, c.res.out)
+		}
+	}
+}
