@@ -71,9 +71,10 @@
 //   - systemd-run: a transient scope (systemd-run --scope --uid --gid),
 //     chosen by auto when /run/systemd/system exists (sd_booted(3)).
 //     systemd is not PID 1 on the machines this package was built on, so
-//     this path is untested: it is kept to building the command line and
-//     a "systemctl stop" of the scope at End; the same /proc check as for
-//     the other sandboxes decides whether anything is left.
+//     this path has never run: it is kept to building the command line
+//     (pinned by TestSystemdRunCommandLine) and a "systemctl stop" of the
+//     scope at End; the same /proc check as for the other sandboxes
+//     decides whether anything is left.
 //   - none: a process group of its own and nothing else.
 //
 // In every case the program runs in its own process group (Setpgid) with
