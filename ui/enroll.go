@@ -44,8 +44,11 @@ func (u *UI) insertKeyScreen(v kiosk.View) fyne.CanvasObject {
 	return u.frame(v, true, true, icon(securityKeyIcon, 128), title(head), u.noticeBox(u.notice(v), v.PINMinLength))
 }
 
-// enrollDoneScreen says it worked and, when the engine suggests it, offers
-// a backup right away.
+// enrollDoneScreen says it worked, with the engine's suggestion to add a
+// backup when there is only one credential. It offers no "add a backup"
+// button: kiosk/engine accepts AddBackup only in a session, so the session
+// screen offers it (while BackupMissing) instead of a button here that
+// would do nothing.
 func (u *UI) enrollDoneScreen(v kiosk.View) fyne.CanvasObject {
 	items := []fyne.CanvasObject{icon(theme.ConfirmIcon(), 128), title(u.tr.T("enroll.done.title"))}
 	n := u.notice(v)
@@ -53,14 +56,9 @@ func (u *UI) enrollDoneScreen(v kiosk.View) fyne.CanvasObject {
 		n = &kiosk.Notice{Code: kiosk.NoticeEnrolled, Tries: -1}
 	}
 	items = append(items, u.noticeBox(n, v.PINMinLength), gap(16))
-	buttons := container.NewHBox()
-	if n.Code == kiosk.NoticeBackupSuggested || (v.Session != nil && v.Session.BackupMissing) {
-		buttons.Add(target(button(u.tr.T("enroll.done.add_backup"), theme.ContentAddIcon(), widget.HighImportance, u.act(u.cmds.AddBackup)), 300))
-	}
 	// Done returns to where the person came from; the engine decides where
 	// that is (lock screen after enrollment with a code, the session after
 	// adding a backup).
-	buttons.Add(target(button(u.tr.T("enroll.done.finish"), theme.ConfirmIcon(), widget.MediumImportance, u.act(u.cmds.Cancel)), 240))
-	items = append(items, container.NewCenter(buttons))
+	items = append(items, row(target(button(u.tr.T("enroll.done.finish"), theme.ConfirmIcon(), widget.HighImportance, u.act(u.cmds.Cancel)), 240)))
 	return u.frame(v, true, false, items...)
 }

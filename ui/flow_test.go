@@ -222,9 +222,13 @@ func TestFlowEnroll(t *testing.T) {
 	h.ui.Show(enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeBackupSuggested)))
 	h.see("All set")
 	h.see("You have only one way to sign in.")
-	h.tap("Add a backup now")
-	h.expect(call{"AddBackup", ""})
+	h.tap("Done")
+	h.expect(call{"Cancel", ""})
 
+	// Signed in, the session screen offers the backup.
+	h.ui.Show(inSession(kiosk.PromptSession, true, true, 0))
+	h.tap("Add a backup")
+	h.expect(call{"AddBackup", ""})
 	h.ui.Show(enrolling(kiosk.PromptEnrollChoose, nil))
 	h.tap("Security key")
 	h.expect(call{"ChooseAttachment", "roaming"})

@@ -67,6 +67,17 @@ var noticeKeys = map[kiosk.NoticeCode]string{
 	kiosk.NoticeOutOfHours:         "notice.out_of_hours",
 }
 
+// sessionCauses translates the causes the engine gives for a session's end
+// (kiosk/engine passes them in Notice.Detail); any other cause is shown as
+// the engine wrote it.
+var sessionCauses = map[string]string{
+	"signed out":  "cause.signed_out",
+	"idle":        "cause.idle",
+	"key removed": "cause.key_removed",
+	"time is up":  "cause.time_up",
+	"admin":       "cause.admin",
+}
+
 // noticeText is the exact sentence for n at now. pinMin is the View's
 // PINMinLength, for "too short".
 func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
@@ -86,7 +97,14 @@ func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
 		if !n.Until.IsZero() && n.Until.After(now) {
 			return tr.T(key+"_until", countdown(now, n.Until))
 		}
-	case kiosk.NoticeNotAllowed, kiosk.NoticeSessionEnded, kiosk.NoticeOutOfHours:
+	case kiosk.NoticeSessionEnded:
+		if k, ok := sessionCauses[n.Detail]; ok {
+			return tr.T(key+"_detail", tr.T(k))
+		}
+		if n.Detail != "" {
+			return tr.T(key+"_detail", n.Detail)
+		}
+	case kiosk.NoticeNotAllowed, kiosk.NoticeOutOfHours:
 		if n.Detail != "" {
 			return tr.T(key+"_detail", n.Detail)
 		}
