@@ -29,8 +29,8 @@ func (u *UI) enrollChooseScreen(v kiosk.View) fyne.CanvasObject {
 		choices = container.NewHBox(choice(u.tr.T("enroll.choose.roaming"), u.tr.T("enroll.choose.roaming_hint"), securityKeyIcon, kiosk.AttachRoaming))
 	}
 	items := []fyne.CanvasObject{title(u.tr.T("enroll.choose.title"))}
-	if v.Who != "" {
-		items = append(items, subtitle(v.Who))
+	if w := u.whoLine(v); w != "" {
+		items = append(items, subtitle(w))
 	}
 	items = append(items, u.noticeBox(u.notice(v), v.PINMinLength), gap(16), container.NewCenter(choices))
 	return u.frame(v, true, true, items...)

@@ -238,6 +238,9 @@ func TestFlowEnroll(t *testing.T) {
 	in.KeyPresent = true
 	h.ui.Show(in)
 	h.see("Touch your security key to register it")
+	h.ui.Show(enrolling(kiosk.PromptTouchKey, nil))
+	h.see("Setting up sign-in for Dana Okafor")
+	h.notSee("Signing in as")
 	h.ui.Show(enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeEnrolled)))
 	h.see("Done. You can sign in with it now.")
 	h.tap("Done")

@@ -28,13 +28,21 @@ func (u *UI) padScreen(v kiosk.View, head, sub string) fyne.CanvasObject {
 	return u.frame(v, true, true, container.NewHBox(container.NewCenter(left), sized(32, 0), u.pad))
 }
 
+// whoLine says whom the prompt is for: signing in, or setting up a new
+// credential (the same prompts serve enrollment).
+func (u *UI) whoLine(v kiosk.View) string {
+	switch {
+	case v.Who == "":
+		return ""
+	case v.State == kiosk.StateEnrolling:
+		return u.tr.T("pin.enrolling_for", v.Who)
+	}
+	return u.tr.T("pin.for", v.Who)
+}
+
 // pinScreen asks for the PIN of the key or of the platform passkey.
 func (u *UI) pinScreen(v kiosk.View) fyne.CanvasObject {
-	sub := ""
-	if v.Who != "" {
-		sub = u.tr.T("pin.for", v.Who)
-	}
-	return u.padScreen(v, u.tr.T("pin.title"), sub)
+	return u.padScreen(v, u.tr.T("pin.title"), u.whoLine(v))
 }
 
 // newPINScreen asks for a new PIN twice and compares the two here, so a
@@ -91,8 +99,8 @@ func (u *UI) padSubmit() {
 
 func (u *UI) fingerprintScreen(v kiosk.View) fyne.CanvasObject {
 	items := []fyne.CanvasObject{icon(fingerprintIcon, 128), title(u.tr.T("fingerprint.title"))}
-	if v.Who != "" {
-		items = append(items, subtitle(u.tr.T("pin.for", v.Who)))
+	if w := u.whoLine(v); w != "" {
+		items = append(items, subtitle(w))
 	}
 	items = append(items, body(u.tr.T("fingerprint.hint")), u.noticeBox(u.notice(v), v.PINMinLength))
 	return u.frame(v, true, true, items...)
@@ -100,8 +108,8 @@ func (u *UI) fingerprintScreen(v kiosk.View) fyne.CanvasObject {
 
 func (u *UI) touchScreen(v kiosk.View) fyne.CanvasObject {
 	items := []fyne.CanvasObject{icon(securityKeyIcon, 128), title(u.tr.T("touch.title"))}
-	if v.Who != "" {
-		items = append(items, subtitle(u.tr.T("pin.for", v.Who)))
+	if w := u.whoLine(v); w != "" {
+		items = append(items, subtitle(w))
 	}
 	items = append(items, body(u.tr.T("touch.hint")), u.noticeBox(u.notice(v), v.PINMinLength))
 	return u.frame(v, true, true, items...)

@@ -128,6 +128,7 @@ func screens() []screen {
 		{name: "new-pin-too-short", view: enrolling(kiosk.PromptNewPIN, nil), setup: typePINs("123")},
 		{name: "insert-key", view: enrolling(kiosk.PromptInsertKey, nil)},
 		{name: "insert-key-present", view: keyIn2},
+		{name: "enroll-touch-key", view: enrolling(kiosk.PromptTouchKey, nil)},
 		{name: "enroll-done", view: enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeEnrolled))},
 		{name: "enroll-done-backup", view: enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeBackupSuggested))},
 		{name: "session", view: inSession(kiosk.PromptSession, true, false, 0)},
