@@ -136,9 +136,9 @@ func tomlTypeOf(goType string) string {
 	switch strings.TrimPrefix(goType, "*") {
 	case "string":
 		return "a string (in quotes)"
-	case "bool":
+	case "bool", "boolean":
 		return "true or false"
-	case "int", "int64":
+	case "int", "int64", "integer":
 		return "a whole number"
 	case "[]string":
 		return "a list of strings"
@@ -372,3 +372,6 @@ func splitKey(k string) []string {
 func joinKey(parts []string) string {
 	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), ".")
 }
+
+// keyPatternsOf lists the key paths a file layout accepts.
+func keyPatternsOf(v any) []string { return keyPatterns(reflect.TypeOf(v), "") }

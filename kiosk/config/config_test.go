@@ -1,0 +1,116 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"passkiosk/kiosk"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := Load("testdata/passkiosk.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Terminal: "Ward 7 - bay 2", StateDir: "/var/lib/passkiosk", LogLevel: "info", PolicyFile: "/etc/passkiosk/policy.toml",
+		TPM: TPM{Transport: "device", Device: "/dev/tpmrm0"}, SecurityKeys: SecurityKeys{Enabled: true},
+		Session: Session{Sandbox: "auto", User: "passkiosk-session"},
+		Admin:   Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
+	}
+	if *c != want {
+		t.Fatalf("got %+v\nwant %+v", *c, want)
+	}
+	if c.DatabasePath() != "/var/lib/passkiosk/passkiosk.db" || c.SlogLevel().String() != "INFO" {
+		t.Fatalf("derived: %s %v", c.DatabasePath(), c.SlogLevel())
+	}
+}
+
+func TestEmptyConfigTakesDefaults(t *testing.T) {
+	c, err := Parse("empty.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if *c != d || c.Terminal == "" {
+		t.Fatalf("got %+v, want the defaults %+v", *c, d)
+	}
+}
+
+func TestConfigErrorsNameTheLineAndKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"typo", "terminal = \"x\"\n\n[admin]\nsoket = \"/run/a.sock\"\n",
+			[]string{`c.toml:4: unknown key "soket" in [admin] (did you mean socket?)`}},
+		{"misspelt table", "[sesion]\nsandbox = \"none\"\n",
+			[]string{`c.toml:1: unknown key "sesion" (did you mean session?)`}},
+		{"bad choices", "log_level = \"loud\"\n[tpm]\ntransport = \"usb\"\n[session]\nsandbox = \"docker\"\n",
+			[]string{`c.toml:1: log_level = "loud": must be one of debug, info, warn, error`,
+				`c.toml:3: tpm.transport = "usb": must be one of device, swtpm, simulator`,
+				`c.toml:5: session.sandbox = "docker": must be one of auto, bubblewrap, systemd-run, none`}},
+		{"relative paths", "state_dir = \"var/lib\"\n[admin]\nsocket = \"admin.sock\"\n",
+			[]string{`c.toml:1: state_dir = "var/lib": must be an absolute path`, `c.toml:3: admin.socket = "admin.sock": must be an absolute path`}},
+		{"swtpm without socket", "[tpm]\ntransport = \"swtpm\"\n",
+			[]string{`c.toml:1: tpm.socket: transport "swtpm" needs the path of swtpm's data socket`}},
+		{"wrong type", "[security_keys]\nenabled = \"yes\"\n",
+			[]string{`c.toml:2: security_keys.enabled: the value is a string, it must be true or false`}},
+		{"syntax", "terminal = \"unterminated\n",
+			[]string{`c.toml:1: `}},
+		{"bad group", "[admin]\ngroup = \"Domain Admins\"\n",
+			[]string{`c.toml:2: admin.group = "Domain Admins": must be a group name`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.toml", []byte(tc.text))
+			if kiosk.KindOf(err) != kiosk.KindMalformed {
+				t.Fatalf("kind of %v", err)
+			}
+			ps := ProblemsOf(err)
+			if len(ps) != len(tc.want) {
+				t.Fatalf("problems %q, want %q", ps, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(ps[i].String(), w) {
+					t.Errorf("problem %d: %q, want %q", i, ps[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.toml"))
+	if kiosk.KindOf(err) != kiosk.KindMalformed || !strings.Contains(err.Error(), "absent.toml: open") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// The shipped example documents every key the format has.
+func TestExampleAndReferenceCoverEveryKey(t *testing.T) {
+	example, err := os.ReadFile("testdata/passkiosk.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.ReadFile("REFERENCE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := keyLines(example)
+	for _, k := range keyPatternsOf(Config{}) {
+		if _, ok := lines[k]; !ok && k != "tpm.socket" {
+			t.Errorf("example lacks %s", k)
+		}
+		if !strings.Contains(string(ref), "`"+k+"`") {
+			t.Errorf("REFERENCE.md does not document %s", k)
+		}
+	}
+	for _, k := range keyPatternsOf(policyFile{}) {
+		k = strings.Replace(k, "*", "NAME", 1)
+		if !strings.Contains(string(ref), "`"+k+"`") {
+			t.Errorf("REFERENCE.md does not document policy key %s", k)
+		}
+	}
+}
