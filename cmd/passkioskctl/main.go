@@ -1,18 +1,3 @@
-// Command passkioskctl administers a running passkiosk appliance through
-// its local admin socket: people, their passkeys, enrollment codes, the
-// policy, sessions, the audit log and the appliance's health.
-//
-// Run "passkioskctl help" for the commands. Output is a table for people
-// by default and JSON with --json. Exit codes:
-//
-//	0  done
-//	1  the appliance tried and failed (the message says why)
-//	2  wrong command line
-//	3  refused: you are not root or in the admin group, or the appliance refused
-//	4  not found: no such user, credential, code or session
-//	5  the appliance cannot be reached (not running, wrong --socket)
-//	6  conflict: the record exists or changed since you looked
-//	7  invalid input: a policy file or value with errors (each is listed with its line)
 package main
 
 import (

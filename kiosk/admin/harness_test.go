@@ -91,6 +91,16 @@ const terminal = "Ward 7 - bay 2"
 
 func newAppliance(t *testing.T, mutate ...func(*admin.Options)) *appliance {
 	t.Helper()
+	a := startAppliance(t, mutate...)
+	a.t = t
+	return a
+}
+
+// newApplianceB starts the appliance for a benchmark.
+func newApplianceB(b *testing.B) *appliance { return startAppliance(b) }
+
+func startAppliance(t testing.TB, mutate ...func(*admin.Options)) *appliance {
+	t.Helper()
 	// A directory others can reach (t.TempDir's parents are private), so
 	// the refusal test's unprivileged client reaches the socket and the
 	// peer check, not a file-mode error.
@@ -100,7 +110,7 @@ func newAppliance(t *testing.T, mutate ...func(*admin.Options)) *appliance {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
-	a := &appliance{t: t, dir: dir, sock: filepath.Join(dir, "run", "admin.sock"), logs: &syncBuffer{},
+	a := &appliance{dir: dir, sock: filepath.Join(dir, "run", "admin.sock"), logs: &syncBuffer{},
 		kstore: kiosktest.NewStore(), keys: kiosktest.NewKeys(), platform: kiosktest.NewPlatform(), sessions: &kiosktest.Sessions{}}
 	a.db, err = store.Open(filepath.Join(dir, "passkiosk.db"), store.Options{})
 	if err != nil {
