@@ -124,7 +124,11 @@ func (e *env) report(err error) int {
 		msg = "the policy has errors:"
 	}
 	if e.json {
-		b, _ := json.Marshal(map[string]any{"error": msg, "code": code, "problems": list})
+		out := map[string]any{"error": msg, "code": code}
+		if len(list) > 0 {
+			out["problems"] = list
+		}
+		b, _ := json.Marshal(out)
 		fmt.Fprintln(e.stderr, string(b))
 	} else {
 		fmt.Fprintln(e.stderr, "passkioskctl: "+msg)

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,8 +233,11 @@ func (e *env) auditLine(a admin.AuditEntry) {
 	if a.Cause != "" {
 		extra = append(extra, "cause="+a.Cause)
 	}
-	for k, v := range a.Detail {
-		extra = append(extra, k+"="+v)
+	// The actor column already says who; the rest in a stable order.
+	for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
+		if !strings.HasPrefix(k, "admin-") {
+			extra = append(extra, k+"="+a.Detail[k])
+		}
 	}
 	fmt.Fprintf(e.stdout, "%6d  %s  %-22s %s  %s\n", a.Seq, a.Time.Local().Format("2006-01-02 15:04:05"), a.Type, orDash(a.Actor), strings.Join(extra, " "))
 }
