@@ -34,6 +34,8 @@ type call struct {
 	args json.RawMessage
 	w    *responder
 	conn *net.UnixConn
+	// release gives up the connection's slot among MaxConns.
+	release func()
 }
 
 // decode reads the command's arguments strictly.
@@ -73,14 +75,14 @@ func init() {
 	}
 }
 
-func (s *Server) dispatch(req Request, peer Peer, w *responder, conn *net.UnixConn) {
+func (s *Server) dispatch(req Request, peer Peer, w *responder, conn *net.UnixConn, release func()) {
 	h, ok := handlers[req.Command]
 	if !ok {
 		w.fail(&Error{Code: ExitUsage, Kind: kiosk.KindMalformed.String(),
 			Message: fmt.Sprintf("unknown command %q; the appliance knows: %s", req.Command, strings.Join(Commands(), ", "))})
 		return
 	}
-	c := &call{s: s, peer: peer, args: req.Args, w: w, conn: conn}
+	c := &call{s: s, peer: peer, args: req.Args, w: w, conn: conn, release: release}
 	res, err := h(c)
 	switch {
 	case err != nil:

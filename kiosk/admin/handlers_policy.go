@@ -117,6 +117,13 @@ func (c *call) auditFollow() (any, error) {
 		}
 		next = head + 1
 	}
+	select {
+	case c.s.follows <- struct{}{}:
+		defer func() { <-c.s.follows }()
+	default:
+		return nil, kiosk.Errorf(kiosk.KindDeviceBusy, "audit follow", "%d clients are following the audit log already; stop one", cap(c.s.follows))
+	}
+	c.release()
 	ctx, stop := c.clientGone()
 	defer stop()
 	tick := time.NewTicker(c.s.opts.FollowPoll)

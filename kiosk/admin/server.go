@@ -59,13 +59,16 @@ type Options struct {
 
 // Server serves the admin API on a Unix socket.
 type Server struct {
-	opts   Options
-	ln     *net.UnixListener
-	gid    int
-	sem    chan struct{}
-	wg     sync.WaitGroup
-	ctx    context.Context
-	cancel context.CancelFunc
+	opts Options
+	ln   *net.UnixListener
+	gid  int
+	sem  chan struct{}
+	// follows bounds audit follow streams, which last as long as their
+	// client wants and so do not hold one of the MaxConns slots.
+	follows chan struct{}
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
 	// applyMu serialises policy applies, so a diff shown is the diff
 	// stored.
 	applyMu sync.Mutex
@@ -130,7 +133,7 @@ func Listen(opts Options) (*Server, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts, ln: ln, gid: gid, sem: make(chan struct{}, opts.MaxConns), ctx: ctx, cancel: cancel}, nil
+	return &Server{opts: opts, ln: ln, gid: gid, sem: make(chan struct{}, opts.MaxConns), follows: make(chan struct{}, opts.MaxConns), ctx: ctx, cancel: cancel}, nil
 }
 
 // Serve accepts connections until Close or ctx ends.
@@ -164,9 +167,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.sem }()
+			release := sync.OnceFunc(func() { <-s.sem })
+			defer release()
 			defer conn.Close()
-			s.serveConn(conn)
+			s.serveConn(conn, release)
 		}()
 	}
 }
@@ -186,7 +190,7 @@ func (s *Server) Close() error {
 // Addr is the socket's path.
 func (s *Server) Addr() string { return s.opts.Socket }
 
-func (s *Server) serveConn(conn *net.UnixConn) {
+func (s *Server) serveConn(conn *net.UnixConn, release func()) {
 	peer, err := peerOf(conn)
 	if err != nil {
 		s.opts.Log.Warn("admin: cannot identify peer", "err", err)
@@ -228,7 +232,7 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 				w.fail(&Error{Code: ExitFailed, Kind: kiosk.KindUnknown.String(), Message: "internal error in the appliance; it is logged"})
 			}
 		}()
-		s.dispatch(req, peer, w, conn)
+		s.dispatch(req, peer, w, conn, release)
 	}()
 	if w.err != nil {
 		log.Info("admin: command failed", "err", w.err.Message)
