@@ -209,3 +209,15 @@ func TestASecondApplianceCannotTakeTheSocket(t *testing.T) {
 	}
 	a.ok("status")
 }
+
+func TestOutOfServiceStillAnswersStatus(t *testing.T) {
+	a := newAppliance(t, func(o *admin.Options) { o.Store = nil }, outOfService("the database does not verify: call IT"))
+	st := decode[admin.Status](t, a.ok("status", "--json"))
+	if st.Health != "out-of-service" || st.OutOfService != "the database does not verify: call IT" || st.State != "out-of-service" {
+		t.Fatalf("status: %+v", st)
+	}
+	if r := a.ok("status"); !strings.Contains(r.out, "reason:    the database does not verify: call IT") {
+		t.Fatalf("status: %s", r)
+	}
+	a.fails(admin.ExitFailed, "the appliance's database is unavailable, so it is out of service", "users", "list")
+}

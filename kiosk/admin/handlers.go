@@ -129,6 +129,9 @@ func (c *call) status() (any, error) {
 	users, err := c.s.opts.Store.Users()
 	errs = append(errs, err)
 	st.Users = len(users)
+	if _, down := c.s.opts.Store.(unavailable); down {
+		return st, nil
+	}
 	if err := errors.Join(errs...); err != nil && st.Health == "ok" {
 		st.Health = "degraded"
 		st.OutOfService = "records: " + err.Error()

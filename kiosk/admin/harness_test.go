@@ -89,7 +89,15 @@ func (s *syncBuffer) String() string {
 
 const terminal = "Ward 7 - bay 2"
 
-func newAppliance(t *testing.T, mutate ...func(*admin.Options)) *appliance {
+// An option changes the admin server's options (func(*admin.Options)) or
+// the engine's configuration (func(*engine.Config)).
+type option any
+
+func outOfService(reason string) func(*engine.Config) {
+	return func(c *engine.Config) { c.OutOfService = reason }
+}
+
+func newAppliance(t *testing.T, mutate ...option) *appliance {
 	t.Helper()
 	a := startAppliance(t, mutate...)
 	a.t = t
@@ -99,7 +107,7 @@ func newAppliance(t *testing.T, mutate ...func(*admin.Options)) *appliance {
 // newApplianceB starts the appliance for a benchmark.
 func newApplianceB(b *testing.B) *appliance { return startAppliance(b) }
 
-func startAppliance(t testing.TB, mutate ...func(*admin.Options)) *appliance {
+func startAppliance(t testing.TB, mutate ...option) *appliance {
 	t.Helper()
 	// A directory others can reach (t.TempDir's parents are private), so
 	// the refusal test's unprivileged client reaches the socket and the
@@ -123,11 +131,17 @@ func startAppliance(t testing.TB, mutate ...func(*admin.Options)) *appliance {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a.eng = engine.New(engine.Config{
+	ecfg := engine.Config{
 		Terminal: terminal, Policy: p, Store: a.kstore, Keys: a.keys, Platform: a.platform,
 		Sessions: a.sessions, Clock: kiosk.SystemClock{}, Timeouts: engine.DefaultTimeouts,
 		Publish: func(kiosk.View) {}, Log: log,
-	})
+	}
+	for _, m := range mutate {
+		if f, ok := m.(func(*engine.Config)); ok {
+			f(&ecfg)
+		}
+	}
+	a.eng = engine.New(ecfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.eng.Run(ctx)
 	opts := admin.Options{
@@ -137,7 +151,9 @@ func startAppliance(t testing.TB, mutate ...func(*admin.Options)) *appliance {
 		FollowPoll: 20 * time.Millisecond,
 	}
 	for _, m := range mutate {
-		m(&opts)
+		if f, ok := m.(func(*admin.Options)); ok {
+			f(&opts)
+		}
 	}
 	a.srv, err = admin.Listen(opts)
 	if err != nil {

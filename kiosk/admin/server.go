@@ -36,6 +36,10 @@ type Options struct {
 	// connection's peer is checked whatever the mode.
 	SocketMode os.FileMode
 
+	// Store is the appliance's records; nil when the database did not
+	// open (the appliance is out of service): status still answers, with
+	// the engine's reason, and every other command says the records are
+	// unavailable.
 	Store     Store
 	Appliance Appliance
 	// Keys lists plugged-in security keys; nil when keys are off.
@@ -79,8 +83,11 @@ type Server struct {
 // kiosk.KindConflict error.
 func Listen(opts Options) (*Server, error) {
 	const op = "admin listen"
-	if opts.Store == nil || opts.Appliance == nil || opts.Socket == "" {
-		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "socket, store and appliance are required")
+	if opts.Appliance == nil || opts.Socket == "" {
+		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "socket and appliance are required")
+	}
+	if opts.Store == nil {
+		opts.Store = unavailable{}
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
