@@ -19,8 +19,10 @@ const (
 	TouchIgnore                  // never answer, so the wait runs out
 )
 
-// DemoKeyControl drives the demo's virtual security key. Its methods are
-// called on the UI goroutine and must return promptly.
+// DemoKeyControl drives the demo's virtual security key. Plug and Unplug
+// are called on a goroutine of their own (plugging in talks to the key and
+// may take a moment); the others on the UI goroutine, and must return
+// promptly.
 type DemoKeyControl interface {
 	Plugged() bool
 	Plug()
@@ -28,6 +30,11 @@ type DemoKeyControl interface {
 	SetTouch(TouchMode)
 	SetFingerprint(match bool)
 }
+
+// spawn runs the demo key's slow calls off the UI goroutine. Tests replace
+// it: Fyne's test driver runs fyne.Do on the calling goroutine, so the
+// refresh would otherwise race the test reading the widgets.
+var spawn = func(f func()) { go f() }
 
 // DemoPanel is the on-screen panel for the virtual security key, in English.
 // New adds it beside the screens when Options.Demo is set, in the UI's
@@ -51,8 +58,20 @@ func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
 			unplug.Disable()
 		}
 	}
-	plug = button(tr.T("demo.plug"), securityKeyIcon, widget.HighImportance, func() { ctrl.Plug(); refresh() })
-	unplug = button(tr.T("demo.unplug"), theme.LogoutIcon(), widget.MediumImportance, func() { ctrl.Unplug(); refresh() })
+	// Both buttons are disabled until the key has answered, so a second
+	// tap cannot race the first.
+	async := func(f func()) func() {
+		return func() {
+			plug.Disable()
+			unplug.Disable()
+			spawn(func() {
+				f()
+				fyne.Do(refresh)
+			})
+		}
+	}
+	plug = button(tr.T("demo.plug"), securityKeyIcon, widget.HighImportance, async(ctrl.Plug))
+	unplug = button(tr.T("demo.unplug"), theme.LogoutIcon(), widget.MediumImportance, async(ctrl.Unplug))
 	refresh()
 
 	touchNames := []string{tr.T("demo.touch.accept"), tr.T("demo.touch.refuse"), tr.T("demo.touch.ignore")}

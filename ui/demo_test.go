@@ -2,7 +2,9 @@ package ui
 
 import (
 	"reflect"
+	"sync"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -11,25 +13,62 @@ import (
 
 // fakeKey is a DemoKeyControl that records what the panel asked for.
 type fakeKey struct {
+	mu      sync.Mutex
 	plugged bool
 	calls   []string
 }
 
-func (k *fakeKey) Plugged() bool { return k.plugged }
-func (k *fakeKey) Plug()         { k.plugged = true; k.calls = append(k.calls, "Plug") }
-func (k *fakeKey) Unplug()       { k.plugged = false; k.calls = append(k.calls, "Unplug") }
+func (k *fakeKey) record(c string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.calls = append(k.calls, c)
+}
+
+func (k *fakeKey) Plugged() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.plugged
+}
+
+func (k *fakeKey) setPlugged(p bool, c string) {
+	k.mu.Lock()
+	k.plugged = p
+	k.mu.Unlock()
+	k.record(c)
+}
+
+func (k *fakeKey) Plug()   { k.setPlugged(true, "Plug") }
+func (k *fakeKey) Unplug() { k.setPlugged(false, "Unplug") }
 func (k *fakeKey) SetTouch(m TouchMode) {
-	k.calls = append(k.calls, []string{"TouchAccept", "TouchRefuse", "TouchIgnore"}[m])
+	k.record([]string{"TouchAccept", "TouchRefuse", "TouchIgnore"}[m])
 }
 func (k *fakeKey) SetFingerprint(match bool) {
 	if match {
-		k.calls = append(k.calls, "FingerMatch")
+		k.record("FingerMatch")
 	} else {
-		k.calls = append(k.calls, "FingerNoMatch")
+		k.record("FingerNoMatch")
 	}
 }
 
-func (k *fakeKey) take() []string { c := k.calls; k.calls = nil; return c }
+func (k *fakeKey) take() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c := k.calls
+	k.calls = nil
+	return c
+}
+
+// waitFor polls until cond holds: Plug and Unplug run on their own
+// goroutine. The wait is bounded.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
 
 func radio(h *harness, option string) *widget.RadioGroup {
 	var found *widget.RadioGroup
@@ -49,6 +88,11 @@ func radio(h *harness, option string) *widget.RadioGroup {
 }
 
 func TestDemoPanelDrivesTheVirtualKey(t *testing.T) {
+	// Plug and Unplug run through spawn; here they run at once, on the
+	// test's goroutine, and the test still waits for them as the panel
+	// would.
+	defer func(s func(func())) { spawn = s }(spawn)
+	spawn = func(f func()) { f() }
 	key := &fakeKey{}
 	h := newHarness(t, Options{Demo: key})
 	h.win.Resize(fyne.NewSize(1600, 900))
@@ -61,6 +105,7 @@ func TestDemoPanelDrivesTheVirtualKey(t *testing.T) {
 		t.Error("Unplug enabled with no key plugged in")
 	}
 	h.tap("Plug in")
+	waitFor(t, "the key to be plugged in", func() bool { return !h.button("Unplug").Disabled() })
 	h.see("Plugged in")
 	if !h.button("Plug in").Disabled() {
 		t.Error("Plug in still enabled")
@@ -68,6 +113,7 @@ func TestDemoPanelDrivesTheVirtualKey(t *testing.T) {
 	radio(h, "Refuse").SetSelected("Refuse")
 	radio(h, "Doesn't match").SetSelected("Doesn't match")
 	h.tap("Unplug")
+	waitFor(t, "the key to be pulled out", func() bool { return !h.button("Plug in").Disabled() })
 	if got := key.take(); !reflect.DeepEqual(got, []string{"Plug", "TouchRefuse", "FingerNoMatch", "Unplug"}) {
 		t.Errorf("calls %v", got)
 	}
