@@ -51,13 +51,22 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second}
 	if e.socket == "" {
-		e.socket = DefaultSocket
+		e.socket = configuredSocket()
 	}
 	err := e.dispatch(args)
 	if err == nil {
 		return admin.ExitOK
 	}
 	return e.report(err)
+}
+
+// configuredSocket is the socket the appliance's configuration names, or
+// DefaultSocket when there is no readable configuration.
+func configuredSocket() string {
+	if c, err := config.Load(config.DefaultPath); err == nil {
+		return c.Admin.Socket
+	}
+	return DefaultSocket
 }
 
 // globals registers the flags every command takes.
@@ -214,7 +223,8 @@ usage: passkioskctl COMMAND [flags]
 
 flags for every command:
   --json             JSON output for scripts
-  --socket PATH      admin socket (default $PASSKIOSK_SOCKET or /run/passkiosk/admin.sock)
+  --socket PATH      admin socket (default $PASSKIOSK_SOCKET, else admin.socket in
+                     /etc/passkiosk/passkiosk.toml, else /run/passkiosk/admin.sock)
   --timeout 30s      how long to wait for the appliance
 
 exit codes: 0 done, 1 failed, 2 usage, 3 refused, 4 not found,

@@ -21,8 +21,9 @@ func (c *call) currentPolicy() (PolicyShown, error) {
 	if err != nil {
 		return PolicyShown{}, err
 	}
-	if sp.Schema != config.PolicySchema {
-		return PolicyShown{}, kiosk.Errorf(kiosk.KindStoreCorrupt, "read policy", "stored policy version %d has encoding %d; this appliance reads %d", sp.Version, sp.Schema, config.PolicySchema)
+	// Decoding checks the stored text still reads as a policy.
+	if _, err := config.DecodeStoredPolicy(sp.Version, sp.Schema, sp.Data); err != nil {
+		return PolicyShown{}, err
 	}
 	return PolicyShown{Version: sp.Version, ChangedAt: sp.ChangedAt, ChangedBy: sp.ChangedBy, Text: string(sp.Data)}, nil
 }

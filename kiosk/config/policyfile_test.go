@@ -245,3 +245,20 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeStoredPolicy(t *testing.T) {
+	p, err := LoadPolicy("testdata/policy.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeStoredPolicy(3, PolicySchema, RenderPolicy(p))
+	if err != nil || got.Version != 3 || got.RPID != p.RPID || string(RenderPolicy(got)) != string(RenderPolicy(p)) {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	if _, err := DecodeStoredPolicy(3, PolicySchema+1, RenderPolicy(p)); kiosk.KindOf(err) != kiosk.KindStoreCorrupt {
+		t.Fatalf("unknown encoding: %v", err)
+	}
+	if _, err := DecodeStoredPolicy(3, PolicySchema, []byte("rp_id = 1")); kiosk.KindOf(err) != kiosk.KindMalformed {
+		t.Fatalf("damaged text: %v", err)
+	}
+}

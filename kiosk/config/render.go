@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"passkiosk/kiosk"
 	"passkiosk/kiosk/policy"
 )
 
@@ -156,4 +157,20 @@ func Diff(a, b []byte) string {
 		}
 	}
 	return out.String()
+}
+
+// DecodeStoredPolicy reads a policy version as the store keeps it (Data
+// written by RenderPolicy under PolicySchema). The appliance calls it at
+// start with the newest stored version.
+func DecodeStoredPolicy(version uint64, schema uint32, data []byte) (policy.Policy, error) {
+	if schema != PolicySchema {
+		return policy.Policy{}, kiosk.Errorf(kiosk.KindStoreCorrupt, "read stored policy",
+			"policy version %d is in encoding %d; this build reads %d", version, schema, PolicySchema)
+	}
+	p, err := ParsePolicy(fmt.Sprintf("stored policy version %d", version), data, nil)
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	p.Version = int(version)
+	return p, nil
 }
