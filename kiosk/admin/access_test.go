@@ -127,6 +127,7 @@ func TestMalformedRequestsGetClearErrors(t *testing.T) {
 		{"oversized", big, admin.ExitInvalid, "message larger than 1048576 bytes"},
 		{"unknown command", []byte(`{"command":"users.explode"}` + "\n"), admin.ExitUsage, `unknown command "users.explode"; the appliance knows: audit.export`},
 		{"bad JSON", []byte(`{"command":"status",` + "\n"), admin.ExitInvalid, "not valid JSON"},
+		{"no command", []byte(`{"args":{}}` + "\n"), admin.ExitInvalid, "the request names no command"},
 		{"unknown request field", []byte(`{"command":"status","sudo":true}` + "\n"), admin.ExitInvalid, `unknown field "sudo"`},
 		{"trailing data", []byte(`{"command":"status"} {"command":"status"}` + "\n"), admin.ExitInvalid, "trailing data"},
 		{"wrong argument type", []byte(`{"command":"users.show","args":{"user":7}}` + "\n"), admin.ExitInvalid, "bad arguments"},

@@ -224,9 +224,9 @@ func (s *Server) serveConn(conn *net.UnixConn, release func()) {
 		s.reply(conn, Response{Error: we})
 		return
 	}
-	var req Request
-	if err := strictJSON(line, &req); err != nil {
-		s.reply(conn, Response{Error: invalid("the request is not valid JSON: %v", err)})
+	req, perr := parseRequest(line)
+	if perr != nil {
+		s.reply(conn, Response{Error: perr})
 		return
 	}
 	log := s.opts.Log.With("peer", peer.String(), "command", req.Command)
@@ -246,6 +246,18 @@ func (s *Server) serveConn(conn *net.UnixConn, release func()) {
 	} else {
 		log.Debug("admin: command done")
 	}
+}
+
+// parseRequest reads one request line.
+func parseRequest(line []byte) (Request, *Error) {
+	var req Request
+	if err := strictJSON(line, &req); err != nil {
+		return Request{}, invalid("the request is not valid JSON: %v", err)
+	}
+	if req.Command == "" {
+		return Request{}, invalid("the request names no command")
+	}
+	return req, nil
 }
 
 // strictJSON decodes exactly one JSON value with no unknown fields.
