@@ -24,7 +24,7 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	if len(tail) != 2 || tail[0].Type != store.EventUserCreated.String() || tail[1].Type != store.EventUserChanged.String() || !rootActor.MatchString(tail[1].Actor) {
 		t.Fatalf("tail: %+v", tail)
 	}
-	if r := a.ok("audit", "tail"); !strings.Contains(r.out, "user-changed") || !strings.Contains(r.out, "root (uid 0, pid ") || !strings.Contains(r.out, "name=bob state=disabled") {
+	if r := a.ok("audit", "tail"); !strings.Contains(r.out, "user-changed") || !strings.Contains(r.out, me.Username+" (uid "+me.Uid+", pid ") || !strings.Contains(r.out, "name=bob state=disabled") {
 		t.Fatalf("tail table: %s", r)
 	}
 

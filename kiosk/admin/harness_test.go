@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,7 +32,47 @@ import (
 // ctlBin is the passkioskctl binary, built once for every test.
 var ctlBin string
 
+// me is the user running the tests.
+var me = func() *user.User {
+	u, err := user.Current()
+	if err != nil {
+		panic(err)
+	}
+	return u
+}()
+
+// absentGroup is an admin group that does not exist: only root may in.
+const absentGroup = "passkiosk-admin-test-absent"
+
+// testAdminGroup lets this test's user in: root always is; anyone else
+// through their primary group.
+func testAdminGroup() string {
+	if os.Geteuid() == 0 {
+		return absentGroup
+	}
+	g, err := user.LookupGroupId(strconv.Itoa(os.Getegid()))
+	if err != nil {
+		panic(err)
+	}
+	return g.Name
+}
+
+// needRoot skips tests that run passkioskctl as another user, which only
+// root can do. CI and the build machines run the tests as root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("running passkioskctl as another user needs root")
+	}
+}
+
 func TestMain(m *testing.M) {
+	if bin := os.Getenv("PASSKIOSKCTL"); bin != "" {
+		// A prebuilt binary, for runs without a Go toolchain at hand
+		// (as another user, in a container).
+		ctlBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "passkioskctl-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -145,7 +187,7 @@ func startAppliance(t testing.TB, mutate ...option) *appliance {
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.eng.Run(ctx)
 	opts := admin.Options{
-		Socket: a.sock, AdminGroup: "passkiosk-admin-test-absent", Store: dbStore{db: a.db, terminal: terminal},
+		Socket: a.sock, AdminGroup: testAdminGroup(), Store: dbStore{db: a.db, terminal: terminal},
 		Appliance: a.eng, Keys: a.keys.Present, Version: "1.0.0-test", Terminal: terminal, Log: log,
 		OnPolicy:   func(p policy.Policy) { a.mu.Lock(); a.policies = append(a.policies, p); a.mu.Unlock() },
 		FollowPoll: 20 * time.Millisecond,
