@@ -65,10 +65,10 @@ func peerOf(conn *net.UnixConn) (Peer, error) {
 		p.Name = u.Username
 	}
 	// SO_PEERCRED carries only the primary group. The supplementary ones
-	// are in the process's status file; the pid is the one that
-	// connected, so a process that exits and whose pid is reused fails
-	// closed at worst (the new process's groups are read instead, and
-	// its uid is checked against the socket's below).
+	// are in the process's status file, read by the pid the kernel gave.
+	// Should that process have exited and its pid been reused, the uid
+	// check in procGroups limits the mix-up to another process of the
+	// same user.
 	p.Groups, err = procGroups(p.PID, p.UID)
 	if err != nil {
 		return p, err
