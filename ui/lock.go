@@ -12,6 +12,10 @@ import (
 	"passkiosk/kiosk"
 )
 
+// lockTextWidth is the lock screen's text width: the smallest display's
+// width less the margins.
+const lockTextWidth = 1140
+
 // maxTiles bounds the recent-user tiles to one row, so the lock screen
 // fits a 768 px panel even with a notice showing; anyone else types their
 // name.
@@ -27,33 +31,39 @@ var tileSize = fyne.NewSize(276, 72)
 func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 	clock := bigText("", sizeClock, true)
 	clock.Text = u.addLive(func(s string) { clock.Text = s; clock.Refresh() }, u.clock)
-	date := widget.NewLabel("")
-	date.Alignment = fyne.TextAlignCenter
-	date.SizeName = theme.SizeNameSubHeadingText
-	date.Text = u.addLive(date.SetText, u.date)
-
-	items := []fyne.CanvasObject{clock, date}
+	// The lock screen uses nearly the full width: it carries the most
+	// lines, and a 768 px panel has no height to spare for wrapping.
+	const w = lockTextWidth
+	items := []fyne.CanvasObject{clock}
+	if v.Notice == nil {
+		// A notice matters more than the date; in German it can take
+		// three lines.
+		date := widget.NewLabel("")
+		date.Alignment = fyne.TextAlignCenter
+		date.SizeName = theme.SizeNameSubHeadingText
+		date.Text = u.addLive(date.SetText, u.date)
+		items = append(items, date)
+	}
 	if v.PlatformAvailable {
-		items = append(items, title(u.tr.T("lock.instruction")))
+		items = append(items, paraW(u.tr.T("lock.instruction"), theme.SizeNameHeadingText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	} else {
-		items = append(items, title(u.tr.T("lock.instruction_key_only")))
+		items = append(items, paraW(u.tr.T("lock.instruction_key_only"), theme.SizeNameHeadingText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	}
 	if v.KeyPresent {
-		items = append(items, para(u.tr.T("lock.key_present"), theme.SizeNameSubHeadingText, widget.SuccessImportance))
+		items = append(items, paraW(u.tr.T("lock.key_present"), theme.SizeNameSubHeadingText, widget.SuccessImportance, w, fyne.TextAlignCenter))
 	}
-	items = append(items, u.noticeBox(v.Notice, v.PINMinLength))
+	items = append(items, u.noticeBoxW(v.Notice, v.PINMinLength, w))
 	if v.PlatformAvailable {
 		if len(v.Tiles) > 0 {
 			items = append(items, u.tiles(v.Tiles))
 		}
-		u.nameEntry.OnSubmitted = u.submitName
 		go_ := target(button(u.tr.T("lock.continue"), theme.NavigateNextIcon(), widget.HighImportance, u.act(func() { u.submitName(u.nameEntry.Text) })), 0)
 		items = append(items, row(sized(420, minTouch, u.nameEntry), go_))
 		u.focus = u.nameEntry
 	}
 	items = append(items, row(target(button(u.tr.T("lock.enroll"), theme.AccountIcon(), widget.MediumImportance, u.act(u.openEnrollCode)), 0)))
 	if !v.PlatformAvailable && v.PlatformReason != "" {
-		items = append(items, para(u.tr.T("lock.platform_unavailable", v.PlatformReason), theme.SizeNameCaptionText, widget.MediumImportance))
+		items = append(items, paraW(u.tr.T("lock.platform_unavailable", v.PlatformReason), theme.SizeNameCaptionText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	}
 	return u.frame(v, false, false, items...)
 }

@@ -151,6 +151,12 @@ func (u *UI) noticeBoxW(n *kiosk.Notice, pinMin int, width float32) fyne.CanvasO
 	const iconSide = 56
 	textW := width - iconSide - theme.Padding()
 	l.Text = u.addLive(l.SetText, func(now time.Time) string { return wrapLabel(l, u.noticeText(&notice, pinMin, now), textW) })
+	// A short message sits centred under the title rather than at the
+	// left edge of a wide box; the slack lets a countdown in it grow.
+	const slack = 24
+	if w := l.MinSize().Width + iconSide + theme.Padding() + slack; w < width {
+		width = w
+	}
 	return container.NewCenter(sized(width, 0,
 		container.NewBorder(nil, nil, container.NewCenter(sized(iconSide, iconSide, widget.NewIcon(res))), nil, l)))
 }
