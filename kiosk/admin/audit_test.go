@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"os/exec"
 	"strings"
@@ -38,11 +39,21 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	if len(lines) != chain.Entries {
 		t.Fatalf("exported %d lines for %d entries", len(lines), chain.Entries)
 	}
-	for _, l := range lines {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil || m["hash"] == nil || m["prev"] == nil {
-			t.Fatalf("export line %q: %v", l, err)
+	// Each line names the hash of the one before: the export can be
+	// checked on its own.
+	prev := ""
+	for i, l := range lines {
+		var m struct {
+			Seq        uint64
+			Prev, Hash string
 		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Hash == "" || m.Seq != uint64(i+1) || (i > 0 && m.Prev != prev) {
+			t.Fatalf("export line %d %q: %v", i, l, err)
+		}
+		prev = m.Hash
+	}
+	if want := hex.EncodeToString(chain.Hash); prev != want {
+		t.Fatalf("last exported hash %s, chain head %s", prev, want)
 	}
 	file := a.dir + "/audit.jsonl"
 	if r := a.ok("audit", "export", "-o", file, "--from", "2"); !strings.Contains(r.err, "exported ") {
