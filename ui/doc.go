@@ -15,11 +15,23 @@
 // starts the Fyne app), bbolt, go-tpm or go-libfido2; it builds and tests
 // with CGO_ENABLED=0 on Fyne's headless test driver.
 //
-// Goldens: screen tests compare markup with the files in testdata/. When a
-// screen changes on purpose, run the tests, read the new markup that Fyne
-// writes to testdata/failed/, and promote it with
+// Tests run headless on Fyne's test driver; set a real locale, or Fyne
+// logs "Error parsing user locale C" when it starts:
 //
-//	go test ./ui -run TestGolden -update
+//	LANG=en_US.UTF-8 CGO_ENABLED=0 go test ./ui/...
 //
-// or by moving the files from testdata/failed/ over their masters.
+// Goldens: TestGoldenScreens compares the markup of every screen in every
+// state of screens_test.go with testdata/screens/<name>.xml (and the demo
+// panel test with testdata/demo/). When a screen changes on purpose, run the
+// tests, read the new markup Fyne writes to testdata/failed/ (ignored by
+// git) and look at the pictures (PASSKIOSK_UI_PNG=dir go test ./ui -run
+// TestWritePictures), then promote: either
+//
+//	go test ./ui -run TestGoldenScreens -update
+//
+// or move the files from testdata/failed/ over their masters.
+//
+// The screens are laid out for a landscape display of at least 1280×768 at
+// scale 1; TestEveryScreenFitsTheSmallestDisplay holds every screen to
+// that in every language.
 package ui
