@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -291,4 +292,33 @@ func zero(b []byte) {
 	for i := range b {
 		b[i] = 0
 	}
+}
+
+// SetPolicy applies a new, validated policy. Ceremonies already under way
+// finish under the policy they started with where it matters (their
+// challenge and client data), but every decision from now on uses the new
+// one; a running session keeps its limits.
+func (e *Engine) SetPolicy(p policy.Policy) error {
+	if err := p.Validate(); err != nil {
+		return kiosk.E(kiosk.KindPolicy, "set policy", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg.Policy = p
+	e.pol = &e.cfg.Policy
+	e.fails.pol = p.Lockout
+	e.audit(kiosk.AuditEvent{Type: "policy-applied", Outcome: "ok", Detail: map[string]string{"version": strconv.Itoa(p.Version)}})
+	if e.view.State == kiosk.StateLocked && e.cer == nil {
+		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
+		e.view.Tiles = e.tiles()
+		e.publishLocked()
+	}
+	return nil
+}
+
+// Policy returns the policy in force.
+func (e *Engine) Policy() policy.Policy {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg.Policy
 }

@@ -97,3 +97,24 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 	h.e.TypeUserName("carol")
 	h.waitNotice(kiosk.NoticeNotAllowed)
 }
+
+func TestSetPolicyTurnsSecurityKeysOff(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	p := h.e.Policy()
+	p.Roaming.Enabled = false
+	if err := h.e.SetPolicy(p); err != nil {
+		t.Fatal(err)
+	}
+	h.keys.Plug(k)
+	h.waitNotice(kiosk.NoticeNotAllowed)
+	bad := p
+	bad.Platform.Enabled = false
+	if err := h.e.SetPolicy(bad); err == nil {
+		t.Fatal("a policy with no method at all was applied")
+	}
+	if !h.hasAudit("policy-applied", "ok") {
+		t.Fatalf("audit %v", h.auditTypes())
+	}
+}
