@@ -57,8 +57,8 @@ func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 		if len(v.Tiles) > 0 {
 			items = append(items, u.tiles(v.Tiles))
 		}
-		go_ := target(button(u.tr.T("lock.continue"), theme.NavigateNextIcon(), widget.HighImportance, u.act(func() { u.submitName(u.nameEntry.Text) })), 0)
-		items = append(items, row(sized(420, minTouch, u.nameEntry), go_))
+		cont := target(button(u.tr.T("lock.continue"), theme.NavigateNextIcon(), widget.HighImportance, u.act(func() { u.submitName(u.nameEntry.Text) })), 0)
+		items = append(items, row(sized(420, minTouch, u.nameEntry), cont))
 		u.focus = u.nameEntry
 	}
 	items = append(items, row(target(button(u.tr.T("lock.enroll"), theme.AccountIcon(), widget.MediumImportance, u.act(u.openEnrollCode)), 0)))
