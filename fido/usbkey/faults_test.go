@@ -69,3 +69,37 @@ func TestKeyMisbehaviourIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestMisbehaviourDuringEnrollment checks the same switches on
+// authenticatorMakeCredential: nothing is enrolled from a key that
+// misbehaves.
+func TestMisbehaviourDuringEnrollment(t *testing.T) {
+	tests := []struct {
+		fault softkey.Fault
+		want  kiosk.Kind
+	}{
+		{softkey.MalformedCBOR, kiosk.KindDevice},
+		{softkey.TruncatedFrame, kiosk.KindDevice},
+		{softkey.OversizedLength, kiosk.KindDevice},
+		{softkey.BadSignature, kiosk.KindBadAttestation},
+		{softkey.UnplugMidOperation, kiosk.KindDeviceGone},
+	}
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			r.key.SetFault(tt.fault)
+			got, err := r.register(registerIn{UserID: []byte("oscar"), Name: "oscar", PIN: "1234", RootDER: r.key.AttestationRoot().Raw})
+			r.key.SetFault(softkey.None)
+			if err == nil {
+				t.Fatalf("enrollment with %v succeeded: %+v", tt.fault, got)
+			}
+			wantKind(t, err, tt.want)
+			if tt.fault == softkey.UnplugMidOperation {
+				r.plug()
+			}
+			if _, err := r.register(registerIn{UserID: []byte("oscar"), Name: "oscar", PIN: "1234"}); err != nil {
+				t.Fatalf("enrollment after clearing %v: %v", tt.fault, err)
+			}
+		})
+	}
+}
