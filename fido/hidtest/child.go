@@ -209,15 +209,20 @@ func (c *Client) readResponses(r io.ReadCloser) {
 	}
 }
 
+// cancelGrace bounds the wait for a handler's answer once its call was
+// cancelled: the code under test gets this long to wind down.
+const cancelGrace = time.Minute
+
 // ErrClientGone is returned by Call when the client process has exited.
 var ErrClientGone = errors.New("hidtest: client process exited")
 
 // Call runs method in the client with in as its JSON argument and decodes
 // the result into out (which may be nil). Errors keep their kiosk kind and
 // tries count across the process boundary. Cancelling ctx cancels the
-// handler's context in the client; Call then still waits for the handler's
-// answer, so a test sees what the code under test did with the
-// cancellation.
+// handler's context in the client; Call then still waits, at most a
+// minute, for the handler's answer, so a test sees what the code under
+// test did with the cancellation. Give ctx a deadline: with one, every
+// wait in Call is bounded.
 func (c *Client) Call(ctx context.Context, method string, in, out any) error {
 	arg, err := json.Marshal(in)
 	if err != nil {
@@ -233,8 +238,11 @@ func (c *Client) Call(ctx context.Context, method string, in, out any) error {
 		return err
 	}
 	cancelled := ctx.Done()
+	var grace <-chan time.Time
 	for {
 		select {
+		case <-grace:
+			return fmt.Errorf("hidtest: %s: no answer %v after cancelling: %w", method, cancelGrace, ctx.Err())
 		case res := <-ch:
 			if res.Err != "" {
 				return kiosk.WithTries(res.Kind, method, res.Tries, errors.New(res.Err))
@@ -245,6 +253,7 @@ func (c *Client) Call(ctx context.Context, method string, in, out any) error {
 			return json.Unmarshal(res.Out, out)
 		case <-cancelled:
 			cancelled = nil
+			grace = time.After(cancelGrace)
 			if err := c.send(request{ID: id, Cancel: true}); err != nil {
 				return err
 			}
