@@ -64,6 +64,7 @@ type storedCred struct {
 type signInIn struct {
 	Path        string
 	PIN         string
+	PINHangs    bool // the PIN prompt waits until the call is cancelled
 	AllowList   [][]byte
 	Known       []storedCred
 	RequireUV   bool
@@ -182,9 +183,16 @@ var clientHandlers = map[string]hidtest.Handler{
 			return nil, err
 		}
 		var asked atomic.Bool
+		askPIN := pinFunc(in.PIN, &asked)
+		if in.PINHangs {
+			askPIN = func(ctx context.Context) (string, error) {
+				<-ctx.Done()
+				return "", ctx.Err()
+			}
+		}
 		res, err := d.SignIn(ctx, SignInRequest{
 			RPID: testRP, Origin: testOrigin, Challenge: ch, AllowList: in.AllowList,
-			PIN: pinFunc(in.PIN, &asked), RequireUV: in.RequireUV,
+			PIN: askPIN, RequireUV: in.RequireUV,
 			Lookup: func(id, userHandle []byte) (fido.StoredCredential, error) {
 				for _, c := range in.Known {
 					if string(c.ID) == string(id) {

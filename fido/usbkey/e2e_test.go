@@ -302,6 +302,17 @@ func TestCancelThroughContext(t *testing.T) {
 	}
 }
 
+func TestCancelWhileAskingForPIN(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	err := r.c.Call(ctx, "signin", signInIn{Path: r.dev.Path(), PINHangs: true}, nil)
+	wantKind(t, err, kiosk.KindCancelled)
+	if r.dev.CommandCount(cmdGetAssertion) != 0 {
+		t.Fatal("the key was asked for an assertion without a PIN")
+	}
+}
+
 func TestNoTouchTimesOut(t *testing.T) {
 	r := newRig(t, softkey.Config{PIN: "1234"})
 	reg := r.mustRegister(registerIn{UserID: []byte("gina"), Name: "gina", Discoverable: true, PIN: "1234"})

@@ -8,6 +8,7 @@ import (
 	libfido2 "github.com/keys-pub/go-libfido2"
 
 	"passkiosk/fido"
+	"passkiosk/kiosk"
 )
 
 // EventType says what happened to a key.
@@ -214,8 +215,30 @@ func (w *Watcher) poll(ctx context.Context, recent []pulled) []pulled {
 	return recent
 }
 
+// Discover lists the FIDO2 keys plugged in now, with their getInfo. A
+// key that does not answer getInfo in time is left out.
+func Discover(ctx context.Context, opts Options) ([]Present, error) {
+	locs, err := libfido2.DeviceLocations()
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindDevice, "discover keys", err)
+	}
+	opts = opts.withDefaults()
+	now := time.Now()
+	var out []Present
+	for _, l := range locs {
+		if p, ok := probe(ctx, l, opts, now); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 func (w *Watcher) probe(ctx context.Context, l *libfido2.DeviceLocation, now time.Time) (Present, bool) {
-	d, err := Open(l.Path, w.opts.Probe)
+	return probe(ctx, l, w.opts.Probe, now)
+}
+
+func probe(ctx context.Context, l *libfido2.DeviceLocation, opts Options, now time.Time) (Present, bool) {
+	d, err := Open(l.Path, opts)
 	if err != nil {
 		return Present{}, false
 	}
