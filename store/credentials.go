@@ -46,10 +46,13 @@ type Credential struct {
 	AAGUID     [16]byte // authenticator model (WebAuthn §6.5.1)
 	Transports []string // "usb", "internal", … (WebAuthn §5.8.4)
 	Format     string   // attestation statement format at registration
-	Label      string   // shown in pickers and admin listings
-	Created    time.Time
-	LastUsed   time.Time
-	TPM        *TPMKey // platform credentials only
+	// BackupEligible is the BE flag at registration (WebAuthn §6.1): the
+	// credential may be synced off the authenticator.
+	BackupEligible bool
+	Label          string // shown in pickers and admin listings
+	Created        time.Time
+	LastUsed       time.Time
+	TPM            *TPMKey // platform credentials only
 }
 
 type tpmWire struct {
@@ -71,6 +74,7 @@ type credentialWire struct {
 	Created    int64          `cbor:"10,keyasint,omitempty"`
 	LastUsed   int64          `cbor:"11,keyasint,omitempty"`
 	TPM        *tpmWire       `cbor:"12,keyasint,omitempty"`
+	BE         bool           `cbor:"13,keyasint,omitempty"`
 }
 
 func (w credentialWire) version() uint { return w.V }
@@ -88,7 +92,7 @@ func (w credentialWire) record() (*Credential, error) {
 	c := &Credential{
 		ID: w.ID, UserID: w.UserID, Kind: w.Kind, PublicKey: w.PublicKey, Counter: w.Counter,
 		Transports: w.Transports, Format: w.Format, Label: w.Label,
-		Created: unstamp(w.Created), LastUsed: unstamp(w.LastUsed),
+		Created: unstamp(w.Created), LastUsed: unstamp(w.LastUsed), BackupEligible: w.BE,
 	}
 	copy(c.AAGUID[:], w.AAGUID)
 	if w.TPM != nil {
@@ -101,7 +105,7 @@ func encodeCredential(c *Credential) ([]byte, error) {
 	w := credentialWire{
 		V: recordVersion, ID: c.ID, UserID: c.UserID, Kind: c.Kind, PublicKey: c.PublicKey,
 		Counter: c.Counter, AAGUID: c.AAGUID[:], Transports: c.Transports, Format: c.Format,
-		Label: c.Label, Created: stamp(c.Created), LastUsed: stamp(c.LastUsed),
+		Label: c.Label, Created: stamp(c.Created), LastUsed: stamp(c.LastUsed), BE: c.BackupEligible,
 	}
 	if c.TPM != nil {
 		w.TPM = &tpmWire{Public: c.TPM.Public, Private: c.TPM.Private}

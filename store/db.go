@@ -34,6 +34,14 @@ type Options struct {
 	// that open very large files and check them some other way.
 	SkipCheck bool
 
+	// IsolateCheck runs Open's full check in a child process (this
+	// program, re-executed; its main must call ServeCheck first). The
+	// appliance sets it: on some damage bbolt faults, recurses without end
+	// or allocates without bound on a goroutine of its own, which no
+	// recover can catch, and the appliance must come up out of service
+	// rather than crash. A child that dies is reported as KindStoreCorrupt.
+	IsolateCheck bool
+
 	// AttemptHorizon is how long failed-attempt records are kept for the
 	// sliding windows; 0 means DefaultAttemptHorizon.
 	AttemptHorizon time.Duration
@@ -91,6 +99,11 @@ func Open(path string, opts Options) (db *DB, err error) {
 		// first start (a first start has no file at all, see below).
 		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%s is empty", path)
 	}
+	if opts.IsolateCheck && !fresh && !opts.SkipCheck {
+		if err := checkInChild(path, timeout); err != nil {
+			return nil, err
+		}
+	}
 	// A new store is built under a temporary name and renamed into place
 	// once its schema is committed, so a crash during the first start
 	// never leaves a half-made file at path.
@@ -131,7 +144,7 @@ func Open(path string, opts Options) (db *DB, err error) {
 		db.bolt.Close()
 		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
 	}
-	if !opts.SkipCheck {
+	if !opts.SkipCheck && !(opts.IsolateCheck && !fresh) {
 		if err := db.check(); err != nil {
 			db.closeAfterCheck(err)
 			return nil, err

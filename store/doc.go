@@ -40,7 +40,8 @@
 //	credentials/
 //	  <cred id>     → CBOR Credential  {1 id, 2 user id, 3 kind, 4 COSE key, 5 counter, 6 AAGUID,
 //	                                    7 [transports], 8 attestation format, 9 label, 10 created,
-//	                                    11 last used, 12 {1 TPM2B_PUBLIC, 2 TPM2B_PRIVATE}}
+//	                                    11 last used, 12 {1 TPM2B_PUBLIC, 2 TPM2B_PRIVATE},
+//	                                    13 backup eligible}
 //	cred-by-user/                                       (schema 2)
 //	  <user id>/
 //	    <cred id>   → empty

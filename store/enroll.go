@@ -205,8 +205,6 @@ func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time
 func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*EnrollmentCode, error) {
 	const op = "redeem enrollment code"
 	at = db.at(at)
-	norm, ok := normaliseCode(code)
-	want := hashCode(norm)
 	var (
 		found   *EnrollmentCode
 		refusal error
@@ -216,28 +214,11 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 		if err != nil {
 			return err
 		}
-		err = b.ForEach(func(k, v []byte) error {
-			c, err := decodeEnroll(k, v)
-			if err != nil {
-				return err
-			}
-			if subtle.ConstantTimeCompare(c.Hash, want) == 1 && ok {
-				found = c
-			}
-			return nil
-		})
-		if err != nil {
+		if found, refusal, err = matchCode(b, op, code, at); err != nil {
 			return err
 		}
 		ev := AuditEvent{Time: at, Type: EventEnrollCodeRefused, Terminal: terminal}
-		switch {
-		case found == nil:
-			refusal = kiosk.Errorf(kiosk.KindChallenge, op, "unknown enrollment code")
-		case !found.UsedAt.IsZero():
-			refusal = kiosk.Errorf(kiosk.KindChallenge, op, "enrollment code was already used")
-		case !at.Before(found.ExpiresAt):
-			refusal = kiosk.Errorf(kiosk.KindChallenge, op, "enrollment code expired at %s", found.ExpiresAt.Format(time.RFC3339))
-		default:
+		if refusal == nil {
 			found.UsedAt, found.UsedTerminal = at, terminal
 			v, err := encodeEnroll(found)
 			if err != nil {
@@ -265,6 +246,64 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 		return nil, refusal
 	}
 	return found, nil
+}
+
+// LookupEnrollmentCode says whether code would be accepted at time at,
+// without using it up or writing anything: the engine checks a code before
+// the person registers a passkey and redeems it only once the registration
+// succeeded, so a failed registration does not burn the code. Refusals are
+// the same kiosk.KindChallenge errors as RedeemEnrollmentCode's.
+func (db *DB) LookupEnrollmentCode(code string, at time.Time) (*EnrollmentCode, error) {
+	const op = "look up enrollment code"
+	at = db.at(at)
+	var found *EnrollmentCode
+	var refusal error
+	err := db.view(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketEnroll)
+		if err != nil {
+			return err
+		}
+		found, refusal, err = matchCode(b, op, code, at)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	return found, nil
+}
+
+// matchCode compares code with every stored code's hash in constant time,
+// all of them, so timing tells nothing about near misses. It returns the
+// matching record (also when refused, for the audit entry) and the reason
+// to refuse it, if any.
+func matchCode(b *bolt.Bucket, op, code string, at time.Time) (*EnrollmentCode, error, error) {
+	norm, ok := normaliseCode(code)
+	want := hashCode(norm)
+	var found *EnrollmentCode
+	err := b.ForEach(func(k, v []byte) error {
+		c, err := decodeEnroll(k, v)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(c.Hash, want) == 1 && ok {
+			found = c
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case found == nil:
+		return nil, kiosk.Errorf(kiosk.KindChallenge, op, "unknown enrollment code"), nil
+	case !found.UsedAt.IsZero():
+		return found, kiosk.Errorf(kiosk.KindChallenge, op, "enrollment code was already used"), nil
+	case !at.Before(found.ExpiresAt):
+		return found, kiosk.Errorf(kiosk.KindChallenge, op, "enrollment code expired at %s", found.ExpiresAt.Format(time.RFC3339)), nil
+	}
+	return found, nil, nil
 }
 
 // PruneEnrollmentCodes deletes codes that were used or expired before now.

@@ -27,6 +27,18 @@ func TestEnrollmentCodeIsSingleUse(t *testing.T) {
 	// People type codes in lower case, without dashes, with O for 0.
 	typed := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(code, "-", " "), "0", "o"))
 	clock.Advance(30 * time.Minute)
+	// Looking a code up does not use it, and writes nothing.
+	before, _ := db.VerifyChain()
+	for i := 0; i < 2; i++ {
+		if got, err := db.LookupEnrollmentCode(typed, time.Time{}); err != nil || string(got.UserID) != "alice" {
+			t.Fatalf("lookup %d: %+v, %v", i, got, err)
+		}
+	}
+	if after, _ := db.VerifyChain(); after.Head != before.Head {
+		t.Errorf("lookup wrote audit entries %d→%d", before.Head, after.Head)
+	}
+	_, err = db.LookupEnrollmentCode("0000-0000-0000-0000", time.Time{})
+	mustKind(t, err, kiosk.KindChallenge)
 	got, err := db.RedeemEnrollmentCode(typed, "ward3-a", time.Time{})
 	if err != nil {
 		t.Fatalf("redeem %q: %v", typed, err)
@@ -39,6 +51,8 @@ func TestEnrollmentCodeIsSingleUse(t *testing.T) {
 	if !strings.Contains(err.Error(), "already used") {
 		t.Errorf("second use: %v", err)
 	}
+	_, err = db.LookupEnrollmentCode(code, time.Time{})
+	mustKind(t, err, kiosk.KindChallenge)
 	evs, _ := db.Events(0, 100)
 	last := evs[len(evs)-2:]
 	if last[0].Type != store.EventEnrollCodeRedeemed || last[1].Type != store.EventEnrollCodeRefused {

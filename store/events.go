@@ -29,6 +29,8 @@ const (
 	EventAuditPruned         EventType = 16 // old audit entries were removed
 	EventStoreMigrated       EventType = 17 // the schema was upgraded
 	EventServiceStateChanged EventType = 18 // the appliance went in or out of service
+	EventPossibleClone       EventType = 19 // a signature counter went backwards (WebAuthn §6.1.1)
+	EventAppliance           EventType = 20 // another event the engine reported; Detail["event"] names it
 )
 
 var eventNames = map[EventType]string{
@@ -51,6 +53,8 @@ var eventNames = map[EventType]string{
 	EventAuditPruned:         "audit-pruned",
 	EventStoreMigrated:       "store-migrated",
 	EventServiceStateChanged: "service-state-changed",
+	EventPossibleClone:       "possible-clone",
+	EventAppliance:           "appliance",
 }
 
 func (t EventType) String() string {

@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
+
+	"passkiosk/store"
 )
 
 // Tests re-execute this test binary as a second process: one that holds the
@@ -16,6 +19,11 @@ import (
 const childEnv = "PASSKIOSK_STORE_CHILD"
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PASSKIOSK_STORE_CHECK") != "" && os.Getenv("PASSKIOSK_TEST_CHECKER_DIES") != "" {
+		// Stands in for a checker that bbolt crashed.
+		syscall.Kill(os.Getpid(), syscall.SIGSEGV)
+	}
+	store.ServeCheck()
 	switch os.Getenv(childEnv) {
 	case "":
 		os.Exit(m.Run())

@@ -100,6 +100,16 @@ func schemaOf(tx *bolt.Tx) (uint64, error) {
 func (db *DB) migrate(list []migration) error {
 	const op = "migrate store"
 	latest := list[len(list)-1].version
+	// Look before writing: a bbolt commit rewrites the freelist and a
+	// meta page even when nothing changed, and an up-to-date store
+	// should open without a write.
+	current, err := db.Schema()
+	if err != nil {
+		return err
+	}
+	if current == latest {
+		return nil
+	}
 	return db.update(op, func(tx *bolt.Tx) error {
 		from, err := schemaOf(tx)
 		if err != nil {

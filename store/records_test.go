@@ -96,7 +96,7 @@ func TestCredentialsAreIndexedByUser(t *testing.T) {
 	platform := store.Credential{
 		ID: []byte("tpm1"), UserID: []byte("bob"), Kind: store.KindPlatform,
 		PublicKey: []byte{1}, TPM: &store.TPMKey{Public: []byte{2}, Private: []byte{3}},
-		AAGUID: [16]byte{0xaa, 15: 0xbb},
+		AAGUID: [16]byte{0xaa, 15: 0xbb}, BackupEligible: true,
 	}
 	if err := db.AddCredential(platform, store.Change{}); err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestCredentialsAreIndexedByUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TPM == nil || !bytes.Equal(got.TPM.Private, []byte{3}) || got.AAGUID != platform.AAGUID {
+	if got.TPM == nil || !bytes.Equal(got.TPM.Private, []byte{3}) || got.AAGUID != platform.AAGUID || !got.BackupEligible {
 		t.Errorf("platform credential = %+v", got)
 	}
 	if err := db.RemoveCredential([]byte("k1"), store.Change{Actor: "admin"}); err != nil {
