@@ -17,7 +17,18 @@
 // by another process is kiosk.KindStoreLocked; a damaged, truncated or
 // tampered file, or one from a newer schema, is kiosk.KindStoreCorrupt. On
 // either the appliance starts in its out-of-service state instead of
-// exiting, and leaves the file alone for IT. A new store is built under
+// exiting, and leaves the file alone for IT (OutOfService tells the two
+// kinds from a configuration mistake).
+//
+// On some damage bbolt faults, recurses without end or allocates without
+// bound inside a goroutine of its own, where no recover reaches. The
+// appliance therefore opens with Options.IsolateCheck: the check runs in a
+// re-executed copy of the program (whose main calls ServeCheck first), and
+// a checker that dies is reported as KindStoreCorrupt like any other
+// damage. Reads after Open recover bbolt panics and memory faults into
+// KindStoreCorrupt as well.
+//
+// A new store is built under
 // "<path>.new" and renamed into place, so a first start that crashes leaves
 // no half-made file; an existing empty file is refused, not reinitialised.
 //

@@ -45,6 +45,9 @@ func TestOpenWhileAnotherProcessHoldsTheFile(t *testing.T) {
 	if !store.OutOfService(err) {
 		t.Errorf("OutOfService(%v) = false", err)
 	}
+	// The isolated check meets the same lock and says so.
+	_, err = store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond, IsolateCheck: true})
+	mustKind(t, err, kiosk.KindStoreLocked)
 	if !errors.Is(err, kiosk.ErrStoreLocked) || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name %s", err, path)
 	}
