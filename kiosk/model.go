@@ -45,6 +45,7 @@ type Credential struct {
 	AAGUID         [16]byte
 	BackupEligible bool
 	Label          string // "Security key", "This terminal", or what the person named it
+	Format         string // attestation statement format at registration
 	Created        time.Time
 	LastUsed       time.Time
 	// TPMPublic and TPMPrivate are the key blobs of a platform credential;

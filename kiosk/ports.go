@@ -61,7 +61,12 @@ type UV struct {
 
 // AssertRequest asks a security key for assertions.
 type AssertRequest struct {
-	RPID           string
+	RPID string
+	// Challenge and Origin are what ClientDataHash was built from
+	// (fido.ClientDataJSON), for adapters that build the client data
+	// themselves; the engine redeems the challenge.
+	Challenge      [32]byte
+	Origin         string
 	ClientDataHash [32]byte
 	// AllowList empty asks for discoverable credentials: every account the
 	// key holds for RPID.
@@ -84,6 +89,8 @@ type KeyAssertion struct {
 type MakeCredentialRequest struct {
 	RPID           string
 	RPName         string
+	Challenge      [32]byte
+	Origin         string
 	ClientDataHash [32]byte
 	UserID         []byte
 	UserName       string

@@ -82,30 +82,30 @@ type Notice struct {
 type NoticeCode uint8
 
 const (
-	NoticeNone           NoticeCode = iota
-	NoticeWrongPIN                  // wrong PIN; Tries left
-	NoticeReplugKey                 // too many wrong PINs in a row: unplug the key and plug it in again
-	NoticeKeyBlocked                // the key's PIN is blocked: the key must be reset; call IT
-	NoticeFingerprintFailed         // fingerprint not recognised; Tries left
-	NoticeFingerprintLocked         // fingerprint locked: use the PIN
-	NoticePlatformLocked            // TPM lockout; Until when it lifts
-	NoticeUnknownKey                // this key is not registered here
-	NoticeNotAllowed                // policy refuses (group, hours, method, key model); Detail says which
-	NoticeTooManyAttempts           // backoff after failures; Until when to try again
-	NoticeTimedOut                  // nothing happened in time; back to the lock screen
-	NoticeKeyRemoved                // the key was pulled out
-	NoticeKeyProblem                // the key answered nonsense or failed; try again or another key
-	NoticeVerificationFailed        // what the authenticator returned did not verify (possible clone included)
-	NoticeBadEnrollmentCode         // the code is wrong, used or expired
-	NoticePINMismatch               // the two PINs typed differ
-	NoticePINTooShort               // shorter than PINMinLength
-	NoticeSessionEnded              // the session ended; Detail says why
-	NoticeEnrolled                  // registration done
-	NoticeBackupSuggested           // you have one credential: register a backup
-	NoticeTPMCleared                // this terminal's TPM was reset: platform passkeys must be registered again
-	NoticeKeyNeedsPIN               // the security key has no PIN: set one first (with the key maker's tool), or ask IT
-	NoticeAlreadyRegistered         // this key, or a passkey on this terminal, is already registered for you
-	NoticeOutOfHours                // not allowed at this hour; Detail may say when
+	NoticeNone               NoticeCode = iota
+	NoticeWrongPIN                      // wrong PIN; Tries left
+	NoticeReplugKey                     // too many wrong PINs in a row: unplug the key and plug it in again
+	NoticeKeyBlocked                    // the key's PIN is blocked: the key must be reset; call IT
+	NoticeFingerprintFailed             // fingerprint not recognised; Tries left
+	NoticeFingerprintLocked             // fingerprint locked: use the PIN
+	NoticePlatformLocked                // TPM lockout; Until when it lifts
+	NoticeUnknownKey                    // this key is not registered here
+	NoticeNotAllowed                    // policy refuses (group, hours, method, key model); Detail says which
+	NoticeTooManyAttempts               // backoff after failures; Until when to try again
+	NoticeTimedOut                      // nothing happened in time; back to the lock screen
+	NoticeKeyRemoved                    // the key was pulled out
+	NoticeKeyProblem                    // the key answered nonsense or failed; try again or another key
+	NoticeVerificationFailed            // what the authenticator returned did not verify (possible clone included)
+	NoticeBadEnrollmentCode             // the code is wrong, used or expired
+	NoticePINMismatch                   // the two PINs typed differ
+	NoticePINTooShort                   // shorter than PINMinLength
+	NoticeSessionEnded                  // the session ended; Detail says why
+	NoticeEnrolled                      // registration done
+	NoticeBackupSuggested               // you have one credential: register a backup
+	NoticeTPMCleared                    // this terminal's TPM was reset: platform passkeys must be registered again
+	NoticeKeyNeedsPIN                   // the security key has no PIN: set one first (with the key maker's tool), or ask IT
+	NoticeAlreadyRegistered             // this key, or a passkey on this terminal, is already registered for you
+	NoticeOutOfHours                    // not allowed at this hour; Detail may say when
 )
 
 // Commands is what the screens can ask of the engine. Every method returns

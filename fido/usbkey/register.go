@@ -48,6 +48,9 @@ type RegisterRequest struct {
 type Registration struct {
 	*fido.Registration
 	Method Method
+	// AttestationObject is what was verified, for a caller that verifies
+	// again under its own policy (the engine does).
+	AttestationObject []byte
 }
 
 // Register makes a credential (CTAP 2.1 §6.1 authenticatorMakeCredential)
@@ -111,7 +114,7 @@ func (d *Device) Register(ctx context.Context, req RegisterRequest) (*Registrati
 	if err != nil {
 		return nil, err
 	}
-	return &Registration{Registration: reg, Method: method}, nil
+	return &Registration{Registration: reg, Method: method, AttestationObject: attObj}, nil
 }
 
 func setupCred(cred *C.fido_cred_t, req *RegisterRequest, hash []byte, uv bool) C.int {

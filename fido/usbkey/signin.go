@@ -46,6 +46,10 @@ type Account struct {
 	UserName     string
 	DisplayName  string
 	Verified     *fido.AssertionResult
+	// AuthData and Signature are the assertion as the key sent it, for a
+	// caller that verifies again against its own records (the engine does).
+	AuthData  []byte
+	Signature []byte
 }
 
 // SignIn is a verified sign-in: one account per credential the key offered
@@ -121,6 +125,7 @@ func verifyAssertions(op string, req *SignInRequest, clientData []byte, raws []r
 		out.Accounts = append(out.Accounts, Account{
 			CredentialID: r.credID, UserHandle: r.userID,
 			UserName: r.name, DisplayName: r.display, Verified: res,
+			AuthData: r.authData, Signature: r.sig,
 		})
 	}
 	if len(out.Accounts) == 0 {

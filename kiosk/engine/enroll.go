@@ -144,7 +144,7 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 			}
 		}
 	}
-	req := kiosk.MakeCredentialRequest{RPID: e.pol.RPID, RPName: e.pol.RPName, ClientDataHash: hash,
+	req := kiosk.MakeCredentialRequest{RPID: e.pol.RPID, RPName: e.pol.RPName, Challenge: c.challenge, Origin: e.pol.Origin, ClientDataHash: hash,
 		UserID: []byte(c.user.ID), UserName: c.user.Name, DisplayName: c.user.DisplayName, Exclude: exclude, UV: uv}
 	prompt := kiosk.PromptTouchKey
 	if uv.Fingerprint {
@@ -250,7 +250,7 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 		label = "This terminal"
 	}
 	cred := kiosk.Credential{ID: reg.CredentialID, User: c.user.ID, Attachment: c.attachment, PublicKey: reg.PublicKey,
-		Counter: reg.Counter, AAGUID: reg.AAGUID, BackupEligible: reg.Flags.Has(fido.FlagBE), Label: label,
+		Counter: reg.Counter, AAGUID: reg.AAGUID, BackupEligible: reg.Flags.Has(fido.FlagBE), Label: label, Format: reg.Format,
 		Created: now, TPMPublic: tpmPub, TPMPrivate: tpmPriv}
 	if err := e.cfg.Store.AddCredential(cred); err != nil {
 		e.failLocked("enroll", err, reg.CredentialID)

@@ -90,7 +90,7 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
 	e.setLocked(kiosk.StateVerifying, prompt)
-	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, UV: uv}
+	req := kiosk.AssertRequest{RPID: e.pol.RPID, Challenge: c.challenge, Origin: e.pol.Origin, ClientDataHash: hash, UV: uv}
 	key := c.key.ID
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(uv.PIN)
