@@ -31,6 +31,8 @@ const (
 	EventServiceStateChanged EventType = 18 // the appliance went in or out of service
 	EventPossibleClone       EventType = 19 // a signature counter went backwards (WebAuthn §6.1.1)
 	EventAppliance           EventType = 20 // another event the engine reported; Detail["event"] names it
+	EventUserRemoved         EventType = 21 // a user and their credentials and codes were deleted
+	EventEnrollCodeCancelled EventType = 22 // an unused code was withdrawn by an administrator
 )
 
 var eventNames = map[EventType]string{
@@ -55,6 +57,8 @@ var eventNames = map[EventType]string{
 	EventServiceStateChanged: "service-state-changed",
 	EventPossibleClone:       "possible-clone",
 	EventAppliance:           "appliance",
+	EventUserRemoved:         "user-removed",
+	EventEnrollCodeCancelled: "enroll-code-cancelled",
 }
 
 func (t EventType) String() string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"os/user"
+	"passkiosk/store/storeport"
 	"regexp"
 	"strconv"
 	"strings"
@@ -153,7 +154,7 @@ func TestMalformedRequestsGetClearErrors(t *testing.T) {
 
 // panicky makes one store call panic.
 type panicky struct {
-	dbStore
+	storeport.Admin
 	boom atomic.Bool
 }
 
@@ -161,13 +162,13 @@ func (p *panicky) Users() ([]admin.User, error) {
 	if p.boom.Swap(false) {
 		panic("store exploded")
 	}
-	return p.dbStore.Users()
+	return p.Admin.Users()
 }
 
 func TestHandlerPanicIsAnErrorNotACrash(t *testing.T) {
 	var p *panicky
 	a := newAppliance(t, func(o *admin.Options) {
-		p = &panicky{dbStore: o.Store.(dbStore)}
+		p = &panicky{Admin: o.Store.(storeport.Admin)}
 		o.Store = p
 	})
 	p.boom.Store(true)
@@ -207,7 +208,7 @@ func TestCommandLineMistakes(t *testing.T) {
 
 func TestASecondApplianceCannotTakeTheSocket(t *testing.T) {
 	a := newAppliance(t)
-	_, err := admin.Listen(admin.Options{Socket: a.sock, Store: dbStore{db: a.db}, Appliance: a.eng})
+	_, err := admin.Listen(admin.Options{Socket: a.sock, Store: storeport.NewAdmin(a.db, ""), Appliance: a.eng})
 	if err == nil || !strings.Contains(err.Error(), "another appliance is answering") {
 		t.Fatalf("second listen: %v", err)
 	}

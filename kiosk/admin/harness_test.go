@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"passkiosk/store/storeport"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -187,7 +188,7 @@ func startAppliance(t testing.TB, mutate ...option) *appliance {
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.eng.Run(ctx)
 	opts := admin.Options{
-		Socket: a.sock, AdminGroup: testAdminGroup(), Store: dbStore{db: a.db, terminal: terminal},
+		Socket: a.sock, AdminGroup: testAdminGroup(), Store: storeport.NewAdmin(a.db, terminal),
 		Appliance: a.eng, Keys: a.keys.Present, Version: "1.0.0-test", Terminal: terminal, Log: log,
 		OnPolicy:   func(p policy.Policy) { a.mu.Lock(); a.policies = append(a.policies, p); a.mu.Unlock() },
 		FollowPoll: 20 * time.Millisecond,

@@ -1,9 +1,4 @@
-package admin_test
-
-// dbStore is the adapter between the admin API's Store port and the
-// appliance's bbolt store. It lives in a test file because kiosk/... may
-// not import passkiosk/store; cmd/passkiosk carries the same adapter for
-// production.
+package storeport
 
 import (
 	"encoding/hex"
@@ -16,12 +11,20 @@ import (
 	"passkiosk/store"
 )
 
-type dbStore struct {
+// Admin is the admin API's Store port over the database. IDs cross the
+// socket as hex.
+type Admin struct {
 	db       *store.DB
 	terminal string
 }
 
-func (s dbStore) change(ch admin.Change) store.Change {
+var _ admin.Store = Admin{}
+
+// NewAdmin serves the admin API from db; changes are audited as made at
+// terminal.
+func NewAdmin(db *store.DB, terminal string) Admin { return Admin{db: db, terminal: terminal} }
+
+func (s Admin) change(ch admin.Change) store.Change {
 	return store.Change{Actor: ch.Actor, Terminal: s.terminal, Detail: ch.Detail}
 }
 
@@ -44,7 +47,7 @@ func adminUser(u store.User) admin.User {
 		State: u.State.String(), Created: u.Created, Updated: u.Updated}
 }
 
-func (s dbStore) Users() ([]admin.User, error) {
+func (s Admin) Users() ([]admin.User, error) {
 	us, err := s.db.Users()
 	out := make([]admin.User, len(us))
 	for i, u := range us {
@@ -53,7 +56,7 @@ func (s dbStore) Users() ([]admin.User, error) {
 	return out, err
 }
 
-func (s dbStore) PutUser(u admin.User, ch admin.Change) error {
+func (s Admin) PutUser(u admin.User, ch admin.Change) error {
 	id, err := unhex("user", u.ID)
 	if err != nil {
 		return err
@@ -65,33 +68,12 @@ func (s dbStore) PutUser(u admin.User, ch admin.Change) error {
 	return s.db.PutUser(store.User{ID: id, Name: u.Name, DisplayName: u.DisplayName, Groups: u.Groups, State: st}, s.change(ch))
 }
 
-// The store does not yet offer these three; the adapter uses them when it
-// does, with these signatures.
-type (
-	userRemover interface {
-		RemoveUser(id []byte, ch store.Change) error
-	}
-	codeLister interface {
-		EnrollmentCodes() ([]store.EnrollmentCode, error)
-	}
-	codeCanceller interface {
-		CancelEnrollmentCode(id []byte, ch store.Change) error
-	}
-)
-
-func unsupported(what string) error {
-	return kiosk.Errorf(kiosk.KindUnknown, what, "this appliance's database cannot %s yet (store.DB has no such method)", what)
-}
-
-func (s dbStore) RemoveUser(id string, ch admin.Change) error {
+func (s Admin) RemoveUser(id string, ch admin.Change) error {
 	b, err := unhex("user", id)
 	if err != nil {
 		return err
 	}
-	if r, ok := any(s.db).(userRemover); ok {
-		return r.RemoveUser(b, s.change(ch))
-	}
-	return unsupported("remove users")
+	return s.db.RemoveUser(b, s.change(ch))
 }
 
 func adminCred(c store.Credential) admin.Credential {
@@ -99,7 +81,7 @@ func adminCred(c store.Credential) admin.Credential {
 		AAGUID: policy.FormatAAGUID(c.AAGUID), Label: c.Label, Format: c.Format, Counter: c.Counter, Created: c.Created, LastUsed: c.LastUsed}
 }
 
-func (s dbStore) Credentials(userID string) ([]admin.Credential, error) {
+func (s Admin) Credentials(userID string) ([]admin.Credential, error) {
 	b, err := unhex("user", userID)
 	if err != nil {
 		return nil, err
@@ -112,7 +94,7 @@ func (s dbStore) Credentials(userID string) ([]admin.Credential, error) {
 	return out, err
 }
 
-func (s dbStore) RemoveCredential(id string, ch admin.Change) error {
+func (s Admin) RemoveCredential(id string, ch admin.Change) error {
 	b, err := unhex("credential", id)
 	if err != nil {
 		return err
@@ -127,7 +109,7 @@ func adminCode(c store.EnrollmentCode) admin.Code {
 		IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, IssuedBy: c.IssuedBy, UsedAt: c.UsedAt}
 }
 
-func (s dbStore) IssueCode(userID, purpose string, ttl time.Duration, ch admin.Change) (string, admin.Code, error) {
+func (s Admin) IssueCode(userID, purpose string, ttl time.Duration, ch admin.Change) (string, admin.Code, error) {
 	var uid []byte
 	if userID != "" {
 		var err error
@@ -142,58 +124,26 @@ func (s dbStore) IssueCode(userID, purpose string, ttl time.Duration, ch admin.C
 	return code, adminCode(*rec), nil
 }
 
-// Codes lists codes from the store when it can, and otherwise rebuilds
-// the list from the audit log, which records every issue and use with
-// the code's ID.
-func (s dbStore) Codes() ([]admin.Code, error) {
-	if l, ok := any(s.db).(codeLister); ok {
-		cs, err := l.EnrollmentCodes()
-		out := make([]admin.Code, len(cs))
-		for i, c := range cs {
-			out[i] = adminCode(c)
-		}
-		return out, err
+// Codes lists the stored codes (never the codes themselves: only their
+// hashes are kept).
+func (s Admin) Codes() ([]admin.Code, error) {
+	cs, err := s.db.EnrollmentCodes()
+	out := make([]admin.Code, len(cs))
+	for i, c := range cs {
+		out[i] = adminCode(c)
 	}
-	var out []admin.Code
-	byID := map[string]int{}
-	for from := uint64(0); ; {
-		evs, err := s.db.Events(from, 1024)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range evs {
-			id := e.Detail["code-id"]
-			switch e.Type {
-			case store.EventEnrollCodeIssued:
-				exp, _ := time.Parse(time.RFC3339, e.Detail["expires"])
-				byID[id] = len(out)
-				out = append(out, admin.Code{ID: id, UserID: hex.EncodeToString(e.UserID), Purpose: e.Detail["purpose"],
-					IssuedAt: e.Time, ExpiresAt: exp, IssuedBy: e.Actor})
-			case store.EventEnrollCodeRedeemed:
-				if i, ok := byID[id]; ok {
-					out[i].UsedAt = e.Time
-				}
-			}
-		}
-		if len(evs) < 1024 {
-			return out, nil
-		}
-		from = evs[len(evs)-1].Seq + 1
-	}
+	return out, err
 }
 
-func (s dbStore) CancelCode(id string, ch admin.Change) error {
+func (s Admin) CancelCode(id string, ch admin.Change) error {
 	b, err := unhex("code", id)
 	if err != nil {
 		return err
 	}
-	if c, ok := any(s.db).(codeCanceller); ok {
-		return c.CancelEnrollmentCode(b, s.change(ch))
-	}
-	return unsupported("cancel enrollment codes")
+	return s.db.CancelEnrollmentCode(b, s.change(ch))
 }
 
-func (s dbStore) Policy() (admin.StoredPolicy, error) {
+func (s Admin) Policy() (admin.StoredPolicy, error) {
 	p, err := s.db.CurrentPolicy()
 	if err != nil {
 		return admin.StoredPolicy{}, err
@@ -201,11 +151,11 @@ func (s dbStore) Policy() (admin.StoredPolicy, error) {
 	return admin.StoredPolicy{Version: p.Version, Schema: p.Schema, Data: p.Data, ChangedAt: p.ChangedAt, ChangedBy: p.ChangedBy}, nil
 }
 
-func (s dbStore) PutPolicy(schema uint32, data []byte, base uint64, ch admin.Change) (uint64, error) {
+func (s Admin) PutPolicy(schema uint32, data []byte, base uint64, ch admin.Change) (uint64, error) {
 	return s.db.PutPolicy(schema, data, base, s.change(ch))
 }
 
-func (s dbStore) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
+func (s Admin) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
 	ss, err := s.db.Sessions(openOnly)
 	out := make([]admin.SessionRecord, len(ss))
 	for i, x := range ss {
@@ -218,7 +168,7 @@ func (s dbStore) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
 	return out, err
 }
 
-func (s dbStore) AuditHead() (uint64, error) {
+func (s Admin) AuditHead() (uint64, error) {
 	c, err := s.db.VerifyChain()
 	return c.Head, err
 }
@@ -241,7 +191,7 @@ func adminEvent(e store.AuditEvent) admin.AuditEntry {
 	return a
 }
 
-func (s dbStore) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
+func (s Admin) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
 	evs, err := s.db.Events(from, limit)
 	out := make([]admin.AuditEntry, len(evs))
 	for i, e := range evs {
@@ -250,14 +200,14 @@ func (s dbStore) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
 	return out, err
 }
 
-func (s dbStore) ExportAudit(w io.Writer, from uint64) (int, error) { return s.db.ExportJSONL(w, from) }
+func (s Admin) ExportAudit(w io.Writer, from uint64) (int, error) { return s.db.ExportJSONL(w, from) }
 
-func (s dbStore) VerifyAudit() (admin.Chain, error) {
+func (s Admin) VerifyAudit() (admin.Chain, error) {
 	c, err := s.db.VerifyChain()
 	return admin.Chain{Anchor: c.Anchor, Head: c.Head, Entries: c.Entries, Hash: hex.EncodeToString(c.Hash)}, err
 }
 
-func (s dbStore) EndRequested(ch admin.Change) error {
+func (s Admin) EndRequested(ch admin.Change) error {
 	_, err := s.db.Append(store.AuditEvent{Type: store.EventSessionEnded, Cause: store.EndAdmin, Actor: ch.Actor,
 		Terminal: s.terminal, Detail: mergeDetail(ch.Detail, map[string]string{"requested": "admin"})})
 	return err

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/engine"
+	"passkiosk/kiosk/policy"
+	"passkiosk/kiosk/session"
+	"passkiosk/store"
+	"passkiosk/store/storeport"
+	"passkiosk/tpm"
+)
+
+// appliance is everything the window and the signal handler need.
+type appliance struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	eng     *engine.Engine
+	db      *store.DB // nil when the database did not open
+	tpm     *tpm.TPM  // nil without a usable TPM
+	manager *session.Manager
+	admin   *admin.Server
+	virtual *virtualKeys // the demo's key, nil otherwise
+	idle    *session.X11Idle
+
+	mu   sync.Mutex
+	show func(kiosk.View) // the UI, once it exists
+	last kiosk.View
+}
+
+// publish hands a View to the UI; before the window exists the latest is
+// kept and shown when it opens.
+func (a *appliance) publish(v kiosk.View) {
+	a.mu.Lock()
+	a.last = v
+	show := a.show
+	a.mu.Unlock()
+	if show != nil {
+		show(v)
+	}
+}
+
+func (a *appliance) attach(show func(kiosk.View)) {
+	a.mu.Lock()
+	a.show = show
+	v := a.last
+	a.mu.Unlock()
+	show(v)
+}
+
+// start opens everything. Only a failure that leaves nothing to show is an
+// error: a broken database or a missing TPM start the appliance out of
+// service or without platform passkeys, as the screens then say.
+func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger) (*appliance, error) {
+	a := &appliance{cfg: cfg, log: log}
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	var outOfService string
+	db, err := store.Open(cfg.DatabasePath(), store.Options{IsolateCheck: true})
+	if err != nil {
+		outOfService = "the database cannot be used: " + err.Error()
+		log.Error("database", "err", err, "path", cfg.DatabasePath())
+	} else {
+		a.db = db
+		if demo {
+			if err := seedDemo(db, cfg.Terminal); err != nil {
+				return nil, fmt.Errorf("demo people: %w", err)
+			}
+		}
+	}
+	records := storeport.NewRecords(a.db, cfg.Terminal)
+
+	pol, err := loadPolicy(a.db, cfg)
+	if err != nil {
+		outOfService = "the policy is not valid: " + err.Error()
+		pol = policy.Default()
+		_ = pol.Validate()
+	}
+
+	k, tpmErr := tpm.Open(tpm.Config{Transport: cfg.TPM.Transport, Device: cfg.TPM.Device, Swtpm: cfg.TPM.Socket,
+		Logf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }})
+	if tpmErr != nil {
+		log.Warn("no platform passkeys", "reason", tpmErr)
+	}
+	a.tpm = k
+	platform := tpm.NewPlatform(k, tpmErr)
+
+	var keys kiosk.RoamingKeys
+	if demo {
+		a.virtual, err = newDemoKey(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		keys = a.virtual
+	} else if cfg.SecurityKeys.Enabled {
+		keys = newUSBKeys(ctx, records)
+	}
+
+	sessions, err := a.openSessions(records)
+	if err != nil {
+		outOfService = "sessions cannot be isolated here: " + err.Error()
+	}
+
+	a.eng = engine.New(engine.Config{
+		Terminal: cfg.Terminal, Policy: pol, Store: records, Keys: keys, Platform: platform,
+		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: outOfService, Log: log,
+	})
+	go a.eng.Run(ctx)
+
+	var adminStore admin.Store
+	if a.db != nil {
+		adminStore = storeport.NewAdmin(a.db, cfg.Terminal)
+	}
+	var present func() []kiosk.KeyInfo
+	if keys != nil {
+		present = keys.Present
+	}
+	a.admin, err = admin.Listen(admin.Options{
+		Socket: cfg.Admin.Socket, AdminGroup: cfg.Admin.Group, Store: adminStore, Appliance: a.eng,
+		Keys: present, Version: version, Terminal: cfg.Terminal, Log: log,
+		OnPolicy: func(p policy.Policy) {
+			if err := a.eng.SetPolicy(p); err != nil {
+				log.Error("policy", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		log.Error("admin socket", "err", err)
+	} else {
+		go a.admin.Serve(ctx)
+	}
+	return a, nil
+}
+
+// loadPolicy is the newest stored policy, else the configured file, else
+// the built-in default.
+func loadPolicy(db *store.DB, cfg *config.Config) (policy.Policy, error) {
+	if db != nil {
+		sp, err := db.CurrentPolicy()
+		if err == nil {
+			return config.DecodeStoredPolicy(sp.Version, sp.Schema, sp.Data)
+		}
+		if kiosk.KindOf(err) != kiosk.KindNotFound {
+			return policy.Policy{}, err
+		}
+	}
+	if cfg.PolicyFile != "" {
+		if _, err := os.Stat(cfg.PolicyFile); err == nil {
+			return config.LoadPolicy(cfg.PolicyFile)
+		}
+	}
+	p := policy.Default()
+	return p, p.Validate()
+}
+
+// openSessions sets up isolated sessions and wipes whatever the journal
+// says a crash left behind, before anyone can sign in.
+func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, error) {
+	sandbox, err := session.ParseSandbox(a.cfg.Session.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid := uint32(65534), uint32(65534)
+	if u, err := user.Lookup(a.cfg.Session.User); err == nil {
+		id, _ := strconv.ParseUint(u.Uid, 10, 32)
+		g, _ := strconv.ParseUint(u.Gid, 10, 32)
+		uid, gid = uint32(id), uint32(g)
+	} else {
+		a.log.Warn("session user not found; sessions run as nobody", "user", a.cfg.Session.User)
+	}
+	dedicated := uid != 65534
+	journal := storeport.NewJournal(a.db, a.cfg.Terminal,
+		session.Record{Sandbox: sandbox, UID: uid, GID: gid, Dedicated: dedicated})
+	m, err := session.New(session.Config{
+		StateRoot: a.cfg.StateDir, Sandbox: sandbox, UID: uid, GID: gid,
+		DedicatedUID: dedicated, Journal: journal,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.manager = m
+	reports, err := m.Recover()
+	for _, r := range reports {
+		s := r.Summary()
+		a.log.Warn("wiped a session left by a crash", "files", s.Files, "processes", s.Processes)
+		records.Audit(kiosk.AuditEvent{Type: "wipe", Outcome: "recovered", Detail: map[string]string{
+			"files": strconv.Itoa(s.Files), "processes": strconv.Itoa(s.Processes)}})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recovering sessions left by a crash: %w", err)
+	}
+	port := &session.Port{Manager: m}
+	if d := os.Getenv("DISPLAY"); d != "" {
+		a.idle = &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}
+		port.Idle = a.idle
+	}
+	return port, nil
+}
+
+// Close ends a running session and releases everything.
+func (a *appliance) Close() {
+	if a.eng != nil {
+		a.eng.EndSession("appliance stopped")
+	}
+	if a.manager != nil {
+		if _, err := a.manager.EndAll(session.CauseShutdown); err != nil {
+			a.log.Error("ending sessions", "err", err)
+		}
+	}
+	if a.admin != nil {
+		a.admin.Close()
+	}
+	if a.idle != nil {
+		a.idle.Close()
+	}
+	if a.tpm != nil {
+		a.tpm.Close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}

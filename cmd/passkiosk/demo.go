@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"passkiosk/fido/softkey"
+	"passkiosk/kiosk/config"
+	"passkiosk/store"
+)
+
+// The demo's virtual security key has this PIN and a fingerprint sensor
+// whose finger matches until the panel says otherwise.
+const demoKeyPIN = "1234"
+
+// demoConfig is the embedded configuration of --demo: a fresh state
+// directory each run (the in-process TPM simulator keeps no state across
+// runs, so passkeys enrolled in its TPM could not outlive the process
+// anyway), the simulator, and sessions of a harmless program.
+func demoConfig(stateDir string) (*config.Config, error) {
+	if stateDir == "" {
+		stateDir = "demo-state"
+	}
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(abs); err != nil {
+		return nil, fmt.Errorf("clearing the demo state: %w", err)
+	}
+	cfg := config.Default()
+	cfg.Terminal = "Demo terminal"
+	cfg.StateDir = abs
+	cfg.PolicyFile = ""
+	cfg.TPM.Transport = "simulator"
+	cfg.SecurityKeys.Enabled = true
+	cfg.Admin.Socket = filepath.Join(abs, "admin.sock")
+	cfg.Admin.Group = ""
+	cfg.Session.User = "nobody"
+	return &cfg, nil
+}
+
+func newDemoKey(stateDir string) (*virtualKeys, error) {
+	k, err := softkey.New(softkey.Config{
+		StatePath: filepath.Join(stateDir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("virtual security key: %w", err)
+	}
+	v := newVirtualKeys(k)
+	v.SetTouch(0)
+	return v, nil
+}
+
+// seedDemo adds two people with enrollment codes and prints how to walk
+// through the demo.
+func seedDemo(db *store.DB, terminal string) error {
+	people := []store.User{
+		{ID: []byte("alice"), Name: "alice", DisplayName: "Alice Moreau", Groups: []string{"nurses"}, State: store.UserActive},
+		{ID: []byte("bob"), Name: "bob", DisplayName: "Bob Okafor", Groups: []string{"porters"}, State: store.UserActive},
+	}
+	ch := store.Change{Actor: "demo", Terminal: terminal}
+	fmt.Println("passkiosk demo — people and their one-time enrollment codes:")
+	for _, u := range people {
+		if err := db.PutUser(u, ch); err != nil {
+			return err
+		}
+		code, _, err := db.IssueEnrollmentCode(u.ID, store.PurposeEnroll, 24*time.Hour, ch)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %-14s %s\n", u.DisplayName, code)
+	}
+	fmt.Printf("The virtual security key's PIN is %s; its fingerprint sensor answers from the panel.\n", demoKeyPIN)
+	fmt.Println("Press \"I have an enrollment code\", type a code, and register this terminal or the key.")
+	return nil
+}

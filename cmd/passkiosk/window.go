@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"passkiosk/ui"
+)
+
+// runWindow opens the kiosk window and runs Fyne's loop until ctx ends or
+// the window closes.
+func runWindow(ctx context.Context, a *appliance, windowed bool) error {
+	fa := app.NewWithID("passkiosk")
+	fa.Settings().SetTheme(ui.Theme())
+	win := fa.NewWindow("passkiosk — " + a.cfg.Terminal)
+	opts := ui.Options{Language: os.Getenv("LANG"), ProgramName: programName(a)}
+	if a.virtual != nil {
+		opts.Demo = a.virtual
+	}
+	u, err := ui.New(win, a.eng, opts)
+	if err != nil {
+		return err
+	}
+	if windowed {
+		win.Resize(fyne.NewSize(1440, 900))
+	} else {
+		win.SetFullScreen(true)
+	}
+	a.attach(u.Show)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go u.Run(ctx)
+	go func() {
+		<-ctx.Done()
+		fyne.Do(fa.Quit)
+	}()
+	win.SetCloseIntercept(func() {
+		// A kiosk window is closed by stopping the service, not by a
+		// person: in the demo it quits.
+		if windowed {
+			fa.Quit()
+		}
+	})
+	win.ShowAndRun()
+	return ctx.Err()
+}
+
+func programName(a *appliance) string {
+	p := a.eng.Policy().Default.Program
+	if len(p) == 0 {
+		return ""
+	}
+	return filepath.Base(p[0])
+}

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+
+	"passkiosk/kiosk"
+)
+
+// Administration that removes records: a person leaving, a code handed
+// out by mistake. Each removal and its audit entry are one transaction.
+
+// EnrollmentCodes returns every stored code (used and expired ones until
+// PruneEnrollmentCodes removes them), in ID order. Only hashes are kept,
+// so no code can be read back.
+func (db *DB) EnrollmentCodes() ([]EnrollmentCode, error) {
+	var out []EnrollmentCode
+	err := db.view("list enrollment codes", func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketEnroll)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			c, err := decodeEnroll(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, *c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// CancelEnrollmentCode withdraws an unused code: it is deleted, so it can
+// never be redeemed, and the cancellation is audited. A used code cannot
+// be cancelled (its use is history).
+func (db *DB) CancelEnrollmentCode(id []byte, ch Change) error {
+	const op = "cancel enrollment code"
+	at := db.at(ch.At)
+	return db.update(op, func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketEnroll)
+		if err != nil {
+			return err
+		}
+		v := b.Get(id)
+		if v == nil {
+			return kiosk.Errorf(kiosk.KindNotFound, op, "no code with ID %x", id)
+		}
+		c, err := decodeEnroll(id, v)
+		if err != nil {
+			return err
+		}
+		if !c.UsedAt.IsZero() {
+			return kiosk.Errorf(kiosk.KindConflict, op, "code %x was already used at %s", id, c.UsedAt.Format("2006-01-02 15:04"))
+		}
+		if err := b.Delete(id); err != nil {
+			return err
+		}
+		ev := ch.event(EventEnrollCodeCancelled, at)
+		ev.UserID = c.UserID
+		ev.Detail = mergeDetail(ev.Detail, map[string]string{"code-id": fmt.Sprintf("%x", id), "purpose": c.Purpose.String()})
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+}
+
+// RemoveUser deletes a person, every credential of theirs and their unused
+// enrollment codes, and audits what went. Their past sign-ins and sessions
+// stay in the audit log and the session journal.
+func (db *DB) RemoveUser(id []byte, ch Change) error {
+	const op = "remove user"
+	at := db.at(ch.At)
+	return db.update(op, func(tx *bolt.Tx) error {
+		users, err := bucket(tx, bucketUsers)
+		if err != nil {
+			return err
+		}
+		v := users.Get(id)
+		if v == nil {
+			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", id)
+		}
+		u, err := decodeUser(id, v)
+		if err != nil {
+			return err
+		}
+		creds, err := bucket(tx, bucketCredentials)
+		if err != nil {
+			return err
+		}
+		idx, err := bucket(tx, bucketCredByUser)
+		if err != nil {
+			return err
+		}
+		var credIDs [][]byte
+		if ub := idx.Bucket(id); ub != nil {
+			if err := ub.ForEach(func(k, _ []byte) error { credIDs = append(credIDs, clone(k)); return nil }); err != nil {
+				return err
+			}
+			if err := idx.DeleteBucket(id); err != nil {
+				return err
+			}
+		}
+		for _, c := range credIDs {
+			if err := creds.Delete(c); err != nil {
+				return err
+			}
+		}
+		codes, err := bucket(tx, bucketEnroll)
+		if err != nil {
+			return err
+		}
+		var gone [][]byte
+		err = codes.ForEach(func(k, v []byte) error {
+			c, err := decodeEnroll(k, v)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(c.UserID, id) && c.UsedAt.IsZero() {
+				gone = append(gone, clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if err := codes.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := users.Delete(id); err != nil {
+			return err
+		}
+		ev := ch.event(EventUserRemoved, at)
+		ev.UserID = id
+		ev.Detail = mergeDetail(ev.Detail, map[string]string{"name": u.Name,
+			"credentials": strconv.Itoa(len(credIDs)), "codes": strconv.Itoa(len(gone))})
+		_, err = appendAudit(tx, &ev)
+		return err
+	})
+}

@@ -1,0 +1,217 @@
+package storeport
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/store"
+)
+
+// Records is the engine's kiosk.Store over the database. A kiosk.UserID
+// is the store's user ID bytes as a string.
+type Records struct {
+	db       *store.DB
+	terminal string
+}
+
+var _ kiosk.Store = (*Records)(nil)
+
+// NewRecords serves the engine from db (nil when it did not open).
+func NewRecords(db *store.DB, terminal string) *Records { return &Records{db: db, terminal: terminal} }
+
+var errNoDB = kiosk.Errorf(kiosk.KindStoreCorrupt, "store", "the database is not open")
+
+func (r *Records) ok() error {
+	if r.db == nil {
+		return errNoDB
+	}
+	return nil
+}
+
+func kioskUser(u store.User) kiosk.User {
+	return kiosk.User{ID: kiosk.UserID(u.ID), Name: u.Name, DisplayName: u.DisplayName,
+		Groups: u.Groups, Disabled: u.State != store.UserActive, Created: u.Created}
+}
+
+func (r *Records) Users() ([]kiosk.User, error) {
+	if err := r.ok(); err != nil {
+		return nil, err
+	}
+	us, err := r.db.Users()
+	out := make([]kiosk.User, len(us))
+	for i, u := range us {
+		out[i] = kioskUser(u)
+	}
+	return out, err
+}
+
+func (r *Records) User(id kiosk.UserID) (kiosk.User, error) {
+	if err := r.ok(); err != nil {
+		return kiosk.User{}, err
+	}
+	u, err := r.db.User([]byte(id))
+	if err != nil {
+		return kiosk.User{}, err
+	}
+	return kioskUser(*u), nil
+}
+
+// UserByName finds a person by sign-in name, ignoring case and
+// surrounding space as people type them.
+func (r *Records) UserByName(name string) (kiosk.User, error) {
+	us, err := r.Users()
+	if err != nil {
+		return kiosk.User{}, err
+	}
+	name = strings.TrimSpace(name)
+	for _, u := range us {
+		if strings.EqualFold(u.Name, name) {
+			return u, nil
+		}
+	}
+	return kiosk.User{}, kiosk.Errorf(kiosk.KindNotFound, "store", "no user named %q", name)
+}
+
+func kioskCredential(c store.Credential) kiosk.Credential {
+	kc := kiosk.Credential{ID: c.ID, User: kiosk.UserID(c.UserID), PublicKey: c.PublicKey, Counter: c.Counter,
+		AAGUID: c.AAGUID, BackupEligible: c.BackupEligible, Label: c.Label, Format: c.Format,
+		Created: c.Created, LastUsed: c.LastUsed, Attachment: kiosk.AttachRoaming}
+	if c.Kind == store.KindPlatform {
+		kc.Attachment = kiosk.AttachPlatform
+	}
+	if c.TPM != nil {
+		kc.TPMPublic, kc.TPMPrivate = c.TPM.Public, c.TPM.Private
+	}
+	return kc
+}
+
+func (r *Records) Credential(id []byte) (kiosk.Credential, error) {
+	if err := r.ok(); err != nil {
+		return kiosk.Credential{}, err
+	}
+	c, err := r.db.CredentialByID(id)
+	if err != nil {
+		return kiosk.Credential{}, err
+	}
+	return kioskCredential(*c), nil
+}
+
+func (r *Records) Credentials(u kiosk.UserID) ([]kiosk.Credential, error) {
+	if err := r.ok(); err != nil {
+		return nil, err
+	}
+	cs, err := r.db.CredentialsOf([]byte(u))
+	out := make([]kiosk.Credential, len(cs))
+	for i, c := range cs {
+		out[i] = kioskCredential(c)
+	}
+	return out, err
+}
+
+// AddCredential stores a new credential; the store audits the enrollment
+// in the same transaction.
+func (r *Records) AddCredential(c kiosk.Credential) error {
+	if err := r.ok(); err != nil {
+		return err
+	}
+	sc := store.Credential{ID: c.ID, UserID: []byte(c.User), PublicKey: c.PublicKey, Counter: c.Counter,
+		AAGUID: c.AAGUID, BackupEligible: c.BackupEligible, Label: c.Label, Format: c.Format,
+		Created: c.Created, LastUsed: c.LastUsed, Kind: store.KindRoaming, Transports: []string{"usb"}}
+	if c.Attachment == kiosk.AttachPlatform {
+		sc.Kind, sc.Transports = store.KindPlatform, []string{"internal"}
+		sc.TPM = &store.TPMKey{Public: c.TPMPublic, Private: c.TPMPrivate}
+	}
+	return r.db.AddCredential(sc, store.Change{At: c.Created, Actor: "self", Terminal: r.terminal,
+		Detail: map[string]string{"method": c.Attachment.String(), "format": c.Format}})
+}
+
+// RecordSignIn updates the counter and appends the sign-in to the audit
+// log in one transaction.
+func (r *Records) RecordSignIn(id []byte, counter uint32, at time.Time) error {
+	if err := r.ok(); err != nil {
+		return err
+	}
+	_, _, err := r.db.RecordSignIn(store.SignIn{CredentialID: id, Counter: counter, At: at, Terminal: r.terminal})
+	return err
+}
+
+func (r *Records) CheckEnrollmentCode(code string, now time.Time) (kiosk.UserID, error) {
+	if err := r.ok(); err != nil {
+		return "", err
+	}
+	c, err := r.db.LookupEnrollmentCode(code, now)
+	if err != nil {
+		return "", notFound(err)
+	}
+	return kiosk.UserID(c.UserID), nil
+}
+
+func (r *Records) RedeemEnrollmentCode(code string, now time.Time) (kiosk.UserID, error) {
+	if err := r.ok(); err != nil {
+		return "", err
+	}
+	c, err := r.db.RedeemEnrollmentCode(code, r.terminal, now)
+	if err != nil {
+		return "", notFound(err)
+	}
+	return kiosk.UserID(c.UserID), nil
+}
+
+// notFound reports a wrong, used or expired code as the port promises.
+func notFound(err error) error {
+	if kiosk.KindOf(err) == kiosk.KindChallenge {
+		return kiosk.E(kiosk.KindNotFound, "enrollment code", err)
+	}
+	return err
+}
+
+// auditTypes maps the engine's event names to the store's. Events the
+// store already wrote in the transaction that made the change (a sign-in,
+// an enrollment) are not written twice.
+var auditTypes = map[string]store.EventType{
+	"sign-in-failed": store.EventSignInFailed,
+	"enroll-failed":  store.EventSignInFailed,
+	"lockout":        store.EventLockout,
+	"spike":          store.EventFailureSpike,
+	"session-start":  store.EventSessionOpened,
+	"session-end":    store.EventSessionEnded,
+	"wipe":           store.EventWipe,
+	"possible-clone": store.EventPossibleClone,
+	"sign-in":        store.EventUnknown,
+	"enroll":         store.EventUnknown,
+}
+
+var endCauses = map[string]store.EndCause{
+	"signed out": store.EndLogout, "idle": store.EndIdle, "key removed": store.EndKeyRemoved,
+	"time is up": store.EndTimeLimit, "admin": store.EndAdmin, "appliance stopped": store.EndShutdown,
+}
+
+func (r *Records) Audit(e kiosk.AuditEvent) error {
+	if err := r.ok(); err != nil {
+		return err
+	}
+	typ, known := auditTypes[e.Type]
+	if known && typ == store.EventUnknown {
+		return nil
+	}
+	detail := map[string]string{"outcome": e.Outcome}
+	for k, v := range e.Detail {
+		detail[k] = v
+	}
+	if !known {
+		typ = store.EventAppliance
+		detail["event"] = e.Type
+	}
+	ev := store.AuditEvent{Time: e.Time, Type: typ, Actor: "engine", Terminal: r.terminal,
+		UserID: []byte(e.User), CredentialID: e.Credential, Reason: e.Kind, Detail: detail}
+	if typ == store.EventSessionEnded {
+		ev.Cause = endCauses[e.Outcome]
+	}
+	if id, err := strconv.ParseUint(e.Detail["session"], 10, 64); err == nil {
+		ev.SessionID = id
+	}
+	_, err := r.db.Append(ev)
+	return err
+}
