@@ -105,15 +105,15 @@ func crashWriter(path string) int {
 // kills (default 200).
 func TestCrashSafety(t *testing.T) {
 	iterations := 200
+	if testing.Short() || raceBuild {
+		iterations = 20
+	}
 	if s := os.Getenv("PASSKIOSK_CRASH_ITERATIONS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
 			t.Fatalf("PASSKIOSK_CRASH_ITERATIONS=%q", s)
 		}
 		iterations = n
-	}
-	if testing.Short() {
-		iterations = 20
 	}
 	path := filepath.Join(t.TempDir(), "passkiosk.db")
 	rng := rand.New(rand.NewPCG(1, 2))

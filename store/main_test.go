@@ -18,6 +18,9 @@ import (
 // picks the part to play; its value is the store's path in PASSKIOSK_STORE_PATH.
 const childEnv = "PASSKIOSK_STORE_CHILD"
 
+// raceBuild is set by race_test.go when the race detector is on.
+var raceBuild bool
+
 func TestMain(m *testing.M) {
 	if os.Getenv("PASSKIOSK_STORE_CHECK") != "" && os.Getenv("PASSKIOSK_TEST_CHECKER_DIES") != "" {
 		// Stands in for a checker that bbolt crashed.

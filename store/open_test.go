@@ -199,8 +199,15 @@ func TestOpenSurvivesRandomDamage(t *testing.T) {
 	want, wantPrev := mustContents(t, path), mustContents(t, path+".prev")
 	previous, onRead := 0, 0
 	rounds, seed := 200, uint64(5)
+	if testing.Short() || raceBuild {
+		rounds = 30
+	}
 	if s := os.Getenv("PASSKIOSK_DAMAGE_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("PASSKIOSK_DAMAGE_ROUNDS=%q", s)
+		}
+		rounds = n
 	}
 	if s := os.Getenv("PASSKIOSK_DAMAGE_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
