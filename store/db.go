@@ -68,8 +68,11 @@ type DB struct {
 //
 // On either, the appliance must not exit and retry in a loop: it starts in
 // its out-of-service state ("call IT") and keeps the file untouched for
-// inspection. Open never panics on a damaged file; a panic or memory fault
-// inside bbolt is recovered and reported as KindStoreCorrupt.
+// inspection. A panic or memory fault inside bbolt on this goroutine is
+// recovered and reported as KindStoreCorrupt. bbolt's own consistency check
+// runs on a goroutine of its own, where neither can be caught: with
+// Options.IsolateCheck (what the appliance uses) that check runs in a child
+// process instead, so no damage can take the appliance down.
 func Open(path string, opts Options) (db *DB, err error) {
 	const op = "open store"
 	timeout := opts.LockTimeout
