@@ -23,7 +23,8 @@ APT_PACKAGES := \
 	xvfb x11-apps \
 	bubblewrap
 
-export LANG ?= C.UTF-8
+# Fyne reads the locale at start and complains about "C".
+export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
 
 .PHONY: deps demo test check vet fmt bench fuzz race build clean

@@ -26,7 +26,7 @@ func runWindow(ctx context.Context, a *appliance, windowed bool) error {
 		return err
 	}
 	if windowed {
-		win.Resize(fyne.NewSize(1440, 900))
+		win.Resize(fyne.NewSize(1600, 960))
 	} else {
 		win.SetFullScreen(true)
 	}
