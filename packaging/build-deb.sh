@@ -1,0 +1,66 @@
+#!/bin/sh
+# Build passkiosk_VERSION_ARCH.deb from this tree with dpkg-deb.
+#   packaging/build-deb.sh [OUTDIR] [VERSION]
+# Run from anywhere; the Go module root is this script's parent directory.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+out=${1:-$root/dist}
+version=${2:-$(git -C "$root" describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo 0)}
+# Debian versions must start with a digit.
+case "$version" in [0-9]*) ;; *) version="0~git$version" ;; esac
+arch=$(dpkg --print-architecture)
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+stage=$work/stage
+
+install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/etc/passkiosk" \
+	"$stage/usr/lib/systemd/system" "$stage/usr/lib/sysusers.d" \
+	"$stage/usr/lib/tmpfiles.d" "$stage/usr/lib/udev/rules.d" \
+	"$stage/usr/share/doc/passkiosk"
+
+# -trimpath and a fixed build id keep the build reproducible.
+ldflags="-s -w -X main.version=$version"
+(cd "$root" && CGO_ENABLED=1 go build -trimpath -buildvcs=false -ldflags "$ldflags" \
+	-o "$stage/usr/bin/passkiosk" ./cmd/passkiosk)
+(cd "$root" && CGO_ENABLED=1 go build -trimpath -buildvcs=false -ldflags "$ldflags" \
+	-o "$stage/usr/bin/passkioskctl" ./cmd/passkioskctl)
+
+install -m 0644 "$root/kiosk/config/testdata/passkiosk.toml" "$stage/etc/passkiosk/passkiosk.toml"
+install -m 0644 "$root/kiosk/config/testdata/policy.toml" "$stage/etc/passkiosk/policy.toml"
+install -m 0644 "$here/passkiosk.service" "$stage/usr/lib/systemd/system/passkiosk.service"
+install -m 0644 "$here/passkiosk.sysusers" "$stage/usr/lib/sysusers.d/passkiosk.conf"
+install -m 0644 "$here/passkiosk.tmpfiles" "$stage/usr/lib/tmpfiles.d/passkiosk.conf"
+install -m 0644 "$here/70-passkiosk.rules" "$stage/usr/lib/udev/rules.d/70-passkiosk.rules"
+install -m 0644 "$root/kiosk/config/REFERENCE.md" "$stage/usr/share/doc/passkiosk/REFERENCE.md"
+install -m 0644 "$here/README.md" "$stage/usr/share/doc/passkiosk/README.md"
+install -m 0644 "$here/copyright" "$stage/usr/share/doc/passkiosk/copyright"
+printf 'passkiosk (%s) unstable; urgency=medium\n\n  * Package build of %s.\n\n -- passkiosk maintainers <maintainers@passkiosk.example.org>  %s\n' \
+	"$version" "$version" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)}")" |
+	gzip -9n >"$stage/usr/share/doc/passkiosk/changelog.gz"
+
+for s in postinst prerm postrm; do
+	install -m 0755 "$here/debian/$s" "$stage/DEBIAN/$s"
+done
+printf '/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' >"$stage/DEBIAN/conffiles"
+
+# Library dependencies from the binaries' ELF NEEDED entries, via
+# dpkg-shlibdeps (which wants a debian/control to exist).
+mkdir -p "$work/src/debian"
+printf 'Source: passkiosk\n\nPackage: passkiosk\nArchitecture: any\n' >"$work/src/debian/control"
+shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$stage/usr/bin/passkiosk" "$stage/usr/bin/passkioskctl" 2>/dev/null |
+	sed -n 's/^shlibs:Depends=//p')
+depends="$shlibs, cage, systemd (>= 244), udev, adduser | systemd-sysusers"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
+	-e "s/@DEPENDS@/$depends/" "$here/debian/control.in" >"$stage/DEBIAN/control"
+(cd "$stage" && find usr etc -type f -exec md5sum {} + | sort -k2) >"$stage/DEBIAN/md5sums"
+
+chmod -R go-w "$stage"
+deb=$out/passkiosk_${version}_${arch}.deb
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+echo "$deb"
