@@ -21,13 +21,14 @@ APT_PACKAGES := \
 	swtpm swtpm-tools \
 	umockdev libumockdev-dev \
 	xvfb x11-apps \
-	bubblewrap
+	bubblewrap \
+	lintian cage dpkg-dev systemd
 
 # Fyne reads the locale at start and complains about "C".
 export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
 
-.PHONY: deps demo test check vet fmt bench fuzz race build clean
+.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging screenshots
 
 # deps installs only what is missing, so it is quick when nothing is.
 deps:
@@ -74,6 +75,15 @@ fuzz: deps
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 		done; \
 	done
+
+# deb builds the Debian package into dist/.
+deb: deps
+	packaging/build-deb.sh dist
+
+# test-packaging builds the package, runs lintian and systemd-analyze, and
+# installs, upgrades and purges it in a throwaway root.
+test-packaging: deps
+	packaging/test.sh
 
 clean:
 	rm -rf bin demo-state screenshots dist
