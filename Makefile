@@ -20,7 +20,7 @@ APT_PACKAGES := \
 	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
 	swtpm swtpm-tools \
 	umockdev libumockdev-dev \
-	xvfb x11-apps \
+	xvfb x11-apps x11-utils xdotool imagemagick bc \
 	bubblewrap \
 	lintian cage dpkg-dev systemd
 
@@ -75,6 +75,12 @@ fuzz: deps
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 		done; \
 	done
+
+# screenshots runs the demo in a real window under Xvfb, walks it through
+# enrollment and sign-in, writes PNGs to screenshots/ and reports start time,
+# idle CPU and memory.
+screenshots: deps
+	cmd/passkiosk/screenshots.sh screenshots
 
 # deb builds the Debian package into dist/.
 deb: deps

@@ -3,6 +3,7 @@ package storeport
 import (
 	"encoding/hex"
 	"io"
+	"sort"
 	"time"
 
 	"passkiosk/kiosk"
@@ -124,10 +125,11 @@ func (s Admin) IssueCode(userID, purpose string, ttl time.Duration, ch admin.Cha
 	return code, adminCode(*rec), nil
 }
 
-// Codes lists the stored codes (never the codes themselves: only their
-// hashes are kept).
+// Codes lists the stored codes, oldest first (never the codes themselves:
+// only their hashes are kept).
 func (s Admin) Codes() ([]admin.Code, error) {
 	cs, err := s.db.EnrollmentCodes()
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].IssuedAt.Before(cs[j].IssuedAt) })
 	out := make([]admin.Code, len(cs))
 	for i, c := range cs {
 		out[i] = adminCode(c)
