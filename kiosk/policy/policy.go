@@ -13,13 +13,13 @@ package policy
 
 import (
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"passkiosk/fido"
 	"passkiosk/kiosk"
 )
 
@@ -283,17 +283,12 @@ func (r Rules) AllowedAt(t time.Time) bool {
 
 // ParseAAGUID reads an AAGUID in 8-4-4-4-12 form (dashes optional).
 func ParseAAGUID(s string) ([16]byte, error) {
-	var a [16]byte
-	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil || len(b) != 16 {
+	a, err := fido.ParseAAGUID(s)
+	if err != nil {
 		return a, fmt.Errorf("%q is not an AAGUID (32 hex digits, dashes allowed)", s)
 	}
-	copy(a[:], b)
 	return a, nil
 }
 
 // FormatAAGUID writes an AAGUID in 8-4-4-4-12 form.
-func FormatAAGUID(a [16]byte) string {
-	h := hex.EncodeToString(a[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func FormatAAGUID(a [16]byte) string { return fido.AAGUID(a).String() }
