@@ -1,10 +1,8 @@
 package fido
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 
 	"passkiosk/fido/cbor"
 	"passkiosk/kiosk"
@@ -29,29 +27,11 @@ func (f Flags) Has(f2 Flags) bool { return f&f2 == f2 }
 // credentialIdLength "MUST be ≤ 1023").
 const MaxCredentialIDLen = 1023
 
-// AAGUID identifies an authenticator model.
-type AAGUID [16]byte
-
-// String formats the AAGUID in the usual 8-4-4-4-12 form.
-func (a AAGUID) String() string {
-	h := hex.EncodeToString(a[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+// AAGUID identifies an authenticator model; the type is the vocabulary's.
+type AAGUID = kiosk.AAGUID
 
 // ParseAAGUID reads the 8-4-4-4-12 form (dashes optional).
-func ParseAAGUID(s string) (AAGUID, error) {
-	var a AAGUID
-	b, err := hex.DecodeString(stripDashes(s))
-	if err != nil || len(b) != len(a) {
-		return a, fail(kiosk.KindMalformed, "AAGUID %q is not 16 hex bytes", s)
-	}
-	copy(a[:], b)
-	return a, nil
-}
-
-func stripDashes(s string) string {
-	return string(bytes.ReplaceAll([]byte(s), []byte("-"), nil))
-}
+func ParseAAGUID(s string) (AAGUID, error) { return kiosk.ParseAAGUID(s) }
 
 // RPIDHash is SHA-256 of the RP ID, as carried in authenticator data.
 func RPIDHash(rpID string) [32]byte { return sha256.Sum256([]byte(rpID)) }

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"passkiosk/fido"
 	"passkiosk/kiosk"
 )
 
@@ -283,7 +282,7 @@ func (r Rules) AllowedAt(t time.Time) bool {
 
 // ParseAAGUID reads an AAGUID in 8-4-4-4-12 form (dashes optional).
 func ParseAAGUID(s string) ([16]byte, error) {
-	a, err := fido.ParseAAGUID(s)
+	a, err := kiosk.ParseAAGUID(s)
 	if err != nil {
 		return a, fmt.Errorf("%q is not an AAGUID (32 hex digits, dashes allowed)", s)
 	}
@@ -291,4 +290,4 @@ func ParseAAGUID(s string) ([16]byte, error) {
 }
 
 // FormatAAGUID writes an AAGUID in 8-4-4-4-12 form.
-func FormatAAGUID(a [16]byte) string { return fido.AAGUID(a).String() }
+func FormatAAGUID(a [16]byte) string { return kiosk.AAGUID(a).String() }
