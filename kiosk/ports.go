@@ -53,11 +53,16 @@ type KeyEvent struct {
 }
 
 // UV is how the person proves it is them to the authenticator: a PIN, or
-// the key's fingerprint sensor.
+// the key's fingerprint sensor. Neither asks for a touch only, which
+// proves possession of the key but not who holds it: the engine uses it
+// for "tap your key to sign out", never to sign anyone in.
 type UV struct {
 	PIN         []byte
 	Fingerprint bool
 }
+
+// PresenceOnly reports a request for a touch only.
+func (uv UV) PresenceOnly() bool { return len(uv.PIN) == 0 && !uv.Fingerprint }
 
 // AssertRequest asks a security key for assertions.
 type AssertRequest struct {

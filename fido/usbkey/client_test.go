@@ -68,6 +68,7 @@ type signInIn struct {
 	AllowList   [][]byte
 	Known       []storedCred
 	RequireUV   bool
+	Presence    bool // PresenceOnly
 	UserTimeout time.Duration
 }
 
@@ -192,7 +193,7 @@ var clientHandlers = map[string]hidtest.Handler{
 		}
 		res, err := d.SignIn(ctx, SignInRequest{
 			RPID: testRP, Origin: testOrigin, Challenge: ch, AllowList: in.AllowList,
-			PIN: askPIN, RequireUV: in.RequireUV,
+			PIN: askPIN, RequireUV: in.RequireUV, PresenceOnly: in.Presence,
 			Lookup: func(id, userHandle []byte) (fido.StoredCredential, error) {
 				for _, c := range in.Known {
 					if string(c.ID) == string(id) {

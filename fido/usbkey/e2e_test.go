@@ -148,6 +148,45 @@ func TestEnrollWithPINThenSignInWithPIN(t *testing.T) {
 	wantKind(t, err, kiosk.KindNoCredentials)
 }
 
+// A touch only, as "tap your key to sign out" asks for: no PIN is asked
+// even though the key has one, no fingerprint is read even though it has a
+// sensor, and the assertion verifies with UP set and UV clear.
+func TestPresenceOnly(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234", Fingerprint: true})
+	r.key.SetFingerprint(true)
+	reg := r.mustRegister(registerIn{UserID: []byte("carol"), Name: "carol", Discoverable: true, PIN: "1234", RequireUV: true})
+	r.key.SetTouch(softkey.TouchNever, 0)
+	done := make(chan struct{})
+	var got signInOut
+	var err error
+	go func() {
+		defer close(done)
+		got, err = r.signIn(signInIn{PIN: "1234", Known: known(reg), AllowList: [][]byte{reg.CredentialID}, Presence: true})
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.dev.WaitCommand(ctx, cmdGetAssertion, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		t.Fatalf("the assertion came back before the key was touched: %+v, %v", got, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	r.key.Touch()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Accounts) != 1 || got.PINAsked || got.Method != "presence" || got.Accounts[0].UV {
+		t.Fatalf("presence = %+v, want one account, no PIN asked, method presence, UV clear", got)
+	}
+	r.key.SetTouch(softkey.TouchGiven, 0)
+	if _, err := r.signIn(signInIn{Known: known(reg), AllowList: [][]byte{reg.CredentialID}, Presence: true, RequireUV: true}); kiosk.KindOf(err) != kiosk.KindUVMissing {
+		t.Fatalf("presence with UV required: %v, want %v", err, kiosk.KindUVMissing)
+	}
+}
+
 func TestSignInWithFingerprint(t *testing.T) {
 	r := newRig(t, softkey.Config{PIN: "1234", Fingerprint: true})
 	r.key.SetFingerprint(true)

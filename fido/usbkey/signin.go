@@ -33,6 +33,11 @@ type SignInRequest struct {
 	AllowList [][]byte
 	PIN       PINFunc
 	RequireUV bool
+	// PresenceOnly asks for a touch and nothing else: no PIN, no
+	// fingerprint. The assertion then proves that this key holds the
+	// credential and that someone touched it, which is what "tap your key
+	// again to sign out" needs; it never signs anyone in.
+	PresenceOnly bool
 	// Lookup is required: no assertion means anything until it is
 	// verified against the stored credential.
 	Lookup LookupFunc
@@ -82,12 +87,17 @@ func (d *Device) SignIn(ctx context.Context, req SignInRequest) (*SignIn, error)
 	var raws []rawAssertion
 	var method Method
 	err := d.runFor(ctx, op, d.opts.UserTimeout, func(s *session) error {
-		var err error
-		method, err = d.verifyUser(ctx, s, op, req.PIN, req.RequireUV, func(pin string, uv bool) C.int {
+		attempt := func(pin string, uv bool) C.int {
 			var code C.int
 			raws, code = getAssertions(s, &req, hash[:], pin, uv)
 			return code
-		})
+		}
+		if req.PresenceOnly {
+			method = MethodPresence
+			return d.fail(s, op, int(attempt("", false)))
+		}
+		var err error
+		method, err = d.verifyUser(ctx, s, op, req.PIN, req.RequireUV, attempt)
 		return err
 	})
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 type Method int
 
 const (
-	// MethodPresence: a touch only; the key has no PIN and no sensor.
+	// MethodPresence: a touch only: the key has no PIN and no sensor, or
+	// the request asked for presence only.
 	MethodPresence Method = iota
 	// MethodPIN: the key checked its PIN (CTAP 2.1 §6.5).
 	MethodPIN
