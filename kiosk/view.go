@@ -63,6 +63,9 @@ type SessionView struct {
 	// BackupMissing: the person has fewer credentials than policy asks
 	// for; suggest registering a backup.
 	BackupMissing bool
+	// TapToSignOut: the security key signed in with waits for a touch
+	// that ends the session.
+	TapToSignOut bool
 }
 
 // Notice is a message for the person. The screens translate it from its
@@ -118,6 +121,9 @@ type Commands interface {
 	// EnterPIN answers PromptPIN or PromptNewPIN. The engine owns the
 	// slice from here and zeroes it when done.
 	EnterPIN(pin []byte)
+	// UseKey starts a sign-in with a security key already plugged in
+	// (View.KeyPresent), such as one left in after the last session.
+	UseKey()
 	// ChooseAccount answers PromptChooseAccount.
 	ChooseAccount(index int)
 	// Cancel abandons what is under way and returns to the lock screen.

@@ -29,6 +29,9 @@ type DemoKeyControl interface {
 	Unplug()
 	SetTouch(TouchMode)
 	SetFingerprint(match bool)
+	// Touch touches the key once, now: it answers a request that waits
+	// for a touch whatever the mode, such as "tap your key to sign out".
+	Touch()
 }
 
 // spawn runs the demo key's slow calls off the UI goroutine. Tests replace
@@ -72,6 +75,7 @@ func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
 	}
 	plug = button(tr.T("demo.plug"), securityKeyIcon, widget.HighImportance, async(ctrl.Plug))
 	unplug = button(tr.T("demo.unplug"), theme.LogoutIcon(), widget.MediumImportance, async(ctrl.Unplug))
+	tap := button(tr.T("demo.tap"), theme.RadioButtonCheckedIcon(), widget.MediumImportance, ctrl.Touch)
 	refresh()
 
 	touchNames := []string{tr.T("demo.touch.accept"), tr.T("demo.touch.refuse"), tr.T("demo.touch.ignore")}
@@ -94,7 +98,7 @@ func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
 	head.TextStyle.Bold = true
 	head.SizeName = theme.SizeNameSubHeadingText
 	box := container.NewVBox(head, status,
-		sized(260, minTouch, plug), sized(260, minTouch, unplug),
+		sized(260, minTouch, plug), sized(260, minTouch, unplug), sized(260, minTouch, tap),
 		widget.NewSeparator(), widget.NewLabel(tr.T("demo.touch")), touch,
 		widget.NewSeparator(), widget.NewLabel(tr.T("demo.finger")), finger)
 	// A different background sets the panel apart from the kiosk's own

@@ -39,6 +39,7 @@ func (k *fakeKey) setPlugged(p bool, c string) {
 
 func (k *fakeKey) Plug()   { k.setPlugged(true, "Plug") }
 func (k *fakeKey) Unplug() { k.setPlugged(false, "Unplug") }
+func (k *fakeKey) Touch()  { k.record("Touch") }
 func (k *fakeKey) SetTouch(m TouchMode) {
 	k.record([]string{"TouchAccept", "TouchRefuse", "TouchIgnore"}[m])
 }
@@ -112,9 +113,10 @@ func TestDemoPanelDrivesTheVirtualKey(t *testing.T) {
 	}
 	radio(h, "Refuse").SetSelected("Refuse")
 	radio(h, "Doesn't match").SetSelected("Doesn't match")
+	h.tap("Touch the key now")
 	h.tap("Unplug")
 	waitFor(t, "the key to be pulled out", func() bool { return !h.button("Plug in").Disabled() })
-	if got := key.take(); !reflect.DeepEqual(got, []string{"Plug", "TouchRefuse", "FingerNoMatch", "Unplug"}) {
+	if got := key.take(); !reflect.DeepEqual(got, []string{"Plug", "TouchRefuse", "FingerNoMatch", "Touch", "Unplug"}) {
 		t.Errorf("calls %v", got)
 	}
 	// The panel stays beside every screen and survives re-renders.

@@ -318,6 +318,26 @@ func TestFlowSignOut(t *testing.T) {
 	h.expect(call{"Cancel", ""})
 	h.ui.Show(lockView(nil))
 	h.see("Touch your security key or choose your name")
+
+	// The key is still in: one press signs in with it again.
+	k := lockView(nil)
+	k.KeyPresent = true
+	h.ui.Show(k)
+	h.tap("Sign in with the security key that is plugged in")
+	h.expect(call{"UseKey", ""})
+}
+
+func TestFlowTapToSignOutIsSaid(t *testing.T) {
+	h := newHarness(t, Options{})
+	v := inSession(kiosk.PromptSession, true, false, 0)
+	h.ui.Show(v)
+	h.notSee("Or touch your security key to sign out.")
+	v.Session.TapToSignOut = true
+	h.ui.Show(v)
+	h.see("Or touch your security key to sign out.")
+	h.ui.Show(kiosk.View{State: kiosk.StateEnding, Prompt: kiosk.PromptSignedOut, Terminal: terminal,
+		Notice: &kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "key tapped"}})
+	h.see("Your session has ended: you touched your security key.")
 }
 
 func TestTypingSurvivesANewViewOfTheSameScreen(t *testing.T) {

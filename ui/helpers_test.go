@@ -45,6 +45,7 @@ func (r *recorder) ChooseUser(id kiosk.UserID)          { r.add("ChooseUser", st
 func (r *recorder) TypeUserName(name string)            { r.add("TypeUserName", name) }
 func (r *recorder) ChooseAccount(i int)                 { r.add("ChooseAccount", fmt.Sprint(i)) }
 func (r *recorder) Cancel()                             { r.add("Cancel", "") }
+func (r *recorder) UseKey()                             { r.add("UseKey", "") }
 func (r *recorder) StartEnrollment(code string)         { r.add("StartEnrollment", code) }
 func (r *recorder) ChooseAttachment(a kiosk.Attachment) { r.add("ChooseAttachment", a.String()) }
 func (r *recorder) AddBackup()                          { r.add("AddBackup", "") }

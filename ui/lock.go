@@ -50,7 +50,9 @@ func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 		items = append(items, paraW(u.tr.T("lock.instruction_key_only"), theme.SizeNameHeadingText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	}
 	if v.KeyPresent {
-		items = append(items, paraW(u.tr.T("lock.key_present"), theme.SizeNameSubHeadingText, widget.SuccessImportance, w, fyne.TextAlignCenter))
+		// A key plugged in starts a sign-in by itself; one still in after
+		// the last session or a failed try needs this.
+		items = append(items, row(target(button(u.tr.T("lock.key_present"), securityKeyIcon, widget.SuccessImportance, u.act(u.cmds.UseKey)), 0)))
 	}
 	items = append(items, u.noticeBoxW(v.Notice, v.PINMinLength, w))
 	if v.PlatformAvailable {

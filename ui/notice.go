@@ -76,6 +76,7 @@ var sessionCauses = map[string]string{
 	"key removed": "cause.key_removed",
 	"time is up":  "cause.time_up",
 	"admin":       "cause.admin",
+	"key tapped":  "cause.key_tapped",
 }
 
 // noticeText is the exact sentence for n at now. pinMin is the View's

@@ -95,6 +95,8 @@ func screens() []screen {
 	for i := range 8 {
 		many.Tiles = append(many.Tiles, kiosk.Tile{User: kiosk.UserID(fmt.Sprint("u-", i)), DisplayName: fmt.Sprint("Person ", i+1)})
 	}
+	tapOut := inSession(kiosk.PromptSession, true, false, 0)
+	tapOut.Session.TapToSignOut = true
 	codeBad := enrolling(kiosk.PromptEnrollCode, notice(kiosk.NoticeBadEnrollmentCode))
 	codeBad.Who = ""
 	return []screen{
@@ -132,6 +134,7 @@ func screens() []screen {
 		{name: "enroll-done", view: enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeEnrolled))},
 		{name: "enroll-done-backup", view: enrolling(kiosk.PromptEnrollDone, notice(kiosk.NoticeBackupSuggested))},
 		{name: "session", view: inSession(kiosk.PromptSession, true, false, 0)},
+		{name: "session-tap-to-sign-out", view: tapOut},
 		{name: "session-program-exited-backup-missing", view: inSession(kiosk.PromptSession, false, true, 0)},
 		{name: "idle-warning", view: inSession(kiosk.PromptIdleWarning, true, false, 45*time.Second)},
 		{name: "signed-out", view: signedOut},

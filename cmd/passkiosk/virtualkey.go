@@ -26,6 +26,12 @@ type virtualKeys struct {
 	conn  *softkey.Conn
 	info  kiosk.KeyInfo
 	plugs int
+	// mode is how the panel says the person answers a touch request
+	// during a sign-in; a touch-only request (tap to sign out) waits for
+	// the panel's Touch button whatever the mode.
+	mode        softkey.TouchMode
+	delay       time.Duration
+	waitingTaps int
 }
 
 var _ kiosk.RoamingKeys = (*virtualKeys)(nil)
@@ -93,13 +99,38 @@ func (v *virtualKeys) Unplug() {
 }
 
 func (v *virtualKeys) SetTouch(m ui.TouchMode) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	switch m {
 	case ui.TouchAccept:
-		v.key.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
+		v.mode, v.delay = softkey.TouchAfterDelay, 700*time.Millisecond
 	case ui.TouchRefuse:
-		v.key.SetTouch(softkey.TouchRefused, 700*time.Millisecond)
+		v.mode, v.delay = softkey.TouchRefused, 700*time.Millisecond
 	case ui.TouchIgnore:
-		v.key.SetTouch(softkey.TouchNever, 0)
+		v.mode, v.delay = softkey.TouchNever, 0
+	}
+	if v.waitingTaps == 0 {
+		v.key.SetTouch(v.mode, v.delay)
+	}
+}
+
+// Touch is the panel's touch button: it answers a request waiting for a
+// touch, such as tap to sign out.
+func (v *virtualKeys) Touch() { v.key.Touch() }
+
+// awaitTap makes the key wait for the Touch button for a touch-only
+// request; the returned function puts the panel's mode back.
+func (v *virtualKeys) awaitTap() func() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.waitingTaps++
+	v.key.SetTouch(softkey.TouchNever, 0)
+	return func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.waitingTaps--; v.waitingTaps == 0 {
+			v.key.SetTouch(v.mode, v.delay)
+		}
 	}
 }
 
@@ -140,8 +171,10 @@ func (v *virtualKeys) Assert(ctx context.Context, id string, req kiosk.AssertReq
 	if err != nil {
 		return nil, err
 	}
-	tok, err := v.token(ctx, c, req.UV, softkey.PermGetAssertion, req.RPID)
-	if err != nil {
+	var tok *ctaphidtest.Token
+	if req.UV.PresenceOnly() {
+		defer v.awaitTap()()
+	} else if tok, err = v.token(ctx, c, req.UV, softkey.PermGetAssertion, req.RPID); err != nil {
 		return nil, err
 	}
 	a, err := c.GetAssertion(ctx, ctaphidtest.GetAssertionArgs{RPID: req.RPID, ClientDataHash: req.ClientDataHash[:], Allow: req.AllowList, Token: tok})

@@ -31,6 +31,7 @@ type policyFile struct {
 	MinCredentials        *int                  `toml:"min_credentials"`
 	ShowTiles             *bool                 `toml:"show_tiles"`
 	KeyRemovalEndsSession *bool                 `toml:"key_removal_ends_session"`
+	KeyTapEndsSession     *bool                 `toml:"key_tap_ends_session"`
 	AAGUIDAllow           *[]string             `toml:"aaguid_allow"`
 	AAGUIDBlock           *[]string             `toml:"aaguid_block"`
 	RequireAttestation    *bool                 `toml:"require_attestation"`
@@ -101,6 +102,7 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 	setI(&p.MinCredentials, f.MinCredentials)
 	setB(&p.ShowTiles, f.ShowTiles)
 	setB(&p.KeyRemovalEndsSession, f.KeyRemovalEndsSession)
+	setB(&p.KeyTapEndsSession, f.KeyTapEndsSession)
 	setB(&p.RequireAttestation, f.RequireAttestation)
 	if f.AAGUIDAllow != nil {
 		p.AAGUIDAllow = *f.AAGUIDAllow

@@ -23,6 +23,7 @@ func RenderPolicy(p policy.Policy) []byte {
 	kv("min_credentials", fmt.Sprint(p.MinCredentials))
 	kv("show_tiles", fmt.Sprint(p.ShowTiles))
 	kv("key_removal_ends_session", fmt.Sprint(p.KeyRemovalEndsSession))
+	kv("key_tap_ends_session", fmt.Sprint(p.KeyTapEndsSession))
 	kv("aaguid_allow", list(p.AAGUIDAllow))
 	kv("aaguid_block", list(p.AAGUIDBlock))
 	kv("require_attestation", fmt.Sprint(p.RequireAttestation))

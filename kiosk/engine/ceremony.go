@@ -36,6 +36,9 @@ type ceremony struct {
 	code       string // the enrollment code, used up on success
 	attachment kiosk.Attachment
 	backup     bool // adding a backup from inside a session
+	// keyFree is closed once the session's tap-to-sign-out request has
+	// let go of the key (nil outside a backup).
+	keyFree <-chan struct{}
 }
 
 func (c *ceremony) userID() kiosk.UserID {

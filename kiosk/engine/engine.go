@@ -53,14 +53,16 @@ type Engine struct {
 	challenges *fido.Challenges
 	fails      *failures
 
-	mu    sync.Mutex
-	view  kiosk.View
-	gen   uint64 // bumped whenever the current ceremony changes
-	cer   *ceremony
-	sess  *activeSession
-	keys  map[string]kiosk.KeyInfo
-	wait  kiosk.Timer // the deadline of the current bounded wait
-	clear kiosk.Timer // clears a notice on the lock screen
+	mu   sync.Mutex
+	view kiosk.View
+	gen  uint64 // bumped whenever the current ceremony changes
+	cer  *ceremony
+	sess *activeSession
+	keys map[string]kiosk.KeyInfo
+	// lastKey is the key plugged in last, for UseKey.
+	lastKey string
+	wait    kiosk.Timer // the deadline of the current bounded wait
+	clear   kiosk.Timer // clears a notice on the lock screen
 }
 
 var _ kiosk.Commands = (*Engine)(nil)

@@ -50,6 +50,7 @@ func (e *Engine) AddBackup() {
 	c := e.beginLocked(enrolling)
 	u := as.user
 	c.user, c.backup = &u, true
+	c.keyFree = e.stopTapLocked(as)
 	e.chooseAttachmentLocked()
 }
 
@@ -152,9 +153,16 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
 	e.setLocked(kiosk.StateEnrolling, prompt)
-	key := c.key.ID
+	key, keyFree := c.key.ID, c.keyFree
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(uv.PIN)
+		if keyFree != nil {
+			select {
+			case <-keyFree:
+			case <-ctx.Done():
+				return kiosk.E(kiosk.KindDeviceBusy, "enroll", ctx.Err())
+			}
+		}
 		att, err := e.cfg.Keys.MakeCredential(ctx, key, req)
 		if err != nil {
 			return err

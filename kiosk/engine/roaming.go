@@ -14,6 +14,7 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 	switch ev.Type {
 	case kiosk.KeyPlugged:
 		e.keys[ev.Key.ID] = ev.Key
+		e.lastKey = ev.Key.ID
 		e.cfg.Log.Info("key plugged", "key", ev.Key.ID, "product", ev.Key.Product)
 		switch {
 		case e.view.State == kiosk.StateLocked && e.cer == nil:
@@ -37,6 +38,25 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 		}
 		e.publishLocked()
 	}
+}
+
+// UseKey signs in with a security key that is already plugged in: left in
+// after the last session or a failed attempt, or plugged in while another
+// screen showed. The key plugged in last is used.
+func (e *Engine) UseKey() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.view.State != kiosk.StateLocked || e.cer != nil || len(e.keys) == 0 {
+		return
+	}
+	key, ok := e.keys[e.lastKey]
+	if !ok {
+		for _, k := range e.keys {
+			key = k
+			break
+		}
+	}
+	e.startRoamingLocked(key)
 }
 
 // startRoamingLocked begins "tap and go": the key itself says who this is.

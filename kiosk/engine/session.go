@@ -25,6 +25,14 @@ type activeSession struct {
 	ending   bool
 	maxTimer kiosk.Timer
 	idle     kiosk.Timer
+
+	// Tap to sign out (tap.go).
+	tapEnds     bool               // policy at sign-in: a touch on the key ends the session
+	tapSeq      uint64             // numbers the touch-only requests
+	tapCancel   context.CancelFunc // withdraws the one outstanding, nil if none
+	tapDone     chan struct{}      // closed when it has returned
+	tapProblems int                // key failures in a row
+	tapHeld     bool               // not listening: the key misbehaved
 }
 
 // signedInLocked: the person is verified; audit and start their session.
@@ -61,7 +69,8 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 			return
 		}
 		as := &activeSession{s: s, user: user, credID: cred.ID, keyID: keyID, rules: rules,
-			started: now, endsAt: now.Add(rules.MaxSession), activity: e.cfg.Clock.Now(), running: true}
+			started: now, endsAt: now.Add(rules.MaxSession), activity: e.cfg.Clock.Now(), running: true,
+			tapEnds: e.pol.KeyTapEndsSession}
 		e.sess = as
 		e.audit(kiosk.AuditEvent{Type: "session-start", User: user.ID, Credential: cred.ID, Outcome: "ok",
 			Detail: map[string]string{"session": s.ID(), "max": rules.MaxSession.String()}})
@@ -92,12 +101,15 @@ func (e *Engine) watchProgram(as *activeSession) {
 	}()
 }
 
-// showSessionLocked shows the in-session screen.
+// showSessionLocked shows the in-session screen, and keeps the key
+// waiting for a tap when that ends the session.
 func (e *Engine) showSessionLocked() {
 	as := e.sess
+	e.watchTapLocked(as)
 	creds, _ := e.cfg.Store.Credentials(as.user.ID)
 	sv := &kiosk.SessionView{User: as.user.ID, DisplayName: as.user.DisplayName, Started: as.started,
-		EndsAt: as.endsAt, ProgramRunning: as.running, BackupMissing: len(creds) < e.pol.MinCredentials}
+		EndsAt: as.endsAt, ProgramRunning: as.running, BackupMissing: len(creds) < e.pol.MinCredentials,
+		TapToSignOut: as.tapCancel != nil}
 	prompt := kiosk.PromptSession
 	if as.warning {
 		prompt = kiosk.PromptIdleWarning
@@ -106,6 +118,14 @@ func (e *Engine) showSessionLocked() {
 	e.view.Session = sv
 	e.view.Who = as.user.DisplayName
 	e.setLocked(kiosk.StateInSession, prompt)
+}
+
+// refreshSessionLocked shows the session screen again if it is showing
+// for as.
+func (e *Engine) refreshSessionLocked(as *activeSession) {
+	if e.sess == as && !as.ending && e.cer == nil && e.view.State == kiosk.StateInSession {
+		e.showSessionLocked()
+	}
 }
 
 // lastInput is the later of input to our window and input to the session.
@@ -238,6 +258,7 @@ func (e *Engine) endSessionLocked(cause string) {
 		return
 	}
 	as.ending = true
+	keyFree := e.stopTapLocked(as)
 	as.maxTimer.Stop()
 	if as.idle != nil {
 		as.idle.Stop()
@@ -248,6 +269,7 @@ func (e *Engine) endSessionLocked(cause string) {
 	e.setLocked(kiosk.StateEnding, kiosk.PromptWorking)
 	go func() {
 		rep, err := as.s.End(cause)
+		<-keyFree // the key is free for the lock screen (bounded by Timeouts.Device)
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.sess = nil

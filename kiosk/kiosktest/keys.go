@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"passkiosk/fido"
 	"passkiosk/fido/fidotest"
@@ -27,6 +28,9 @@ type Key struct {
 	// Err, when set, is returned by the next operation.
 	Err      error
 	accounts []*account
+	touched  chan struct{}
+	// asked counts touch-only requests started (tap to sign out).
+	asked int
 }
 
 type account struct {
@@ -39,7 +43,7 @@ type account struct {
 // NewKey returns a key with a PIN (empty: none) and optionally a
 // fingerprint sensor.
 func NewKey(id, pin string, fingerprint bool) *Key {
-	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true}
+	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true, touched: make(chan struct{})}
 	k.Info = kiosk.KeyInfo{ID: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
 	copy(k.Info.AAGUID[:], "fake-key-aaguid!")
 	return k
@@ -54,7 +58,33 @@ func (k *Key) Replug() { k.mu.Lock(); defer k.mu.Unlock(); k.inARow = 0 }
 // Authenticator returns the account's test authenticator, to misbehave.
 func (k *Key) Authenticator(i int) *fidotest.Authenticator { return k.accounts[i].auth }
 
+// Touch touches the key: it answers a touch-only request that is waiting,
+// and reports whether one was.
+func (k *Key) Touch() bool {
+	select {
+	case k.touched <- struct{}{}:
+		return true
+	case <-time.After(2 * time.Second):
+		return false
+	}
+}
+
+// Waiting reports the touch-only requests started so far.
+func (k *Key) Waiting() int { k.mu.Lock(); defer k.mu.Unlock(); return k.asked }
+
 func (k *Key) verify(ctx context.Context, uv kiosk.UV) error {
+	if uv.PresenceOnly() {
+		// A touch only: blink until touched, or until the caller gives up.
+		k.asked++
+		k.mu.Unlock()
+		defer k.mu.Lock()
+		select {
+		case <-k.touched:
+			return nil
+		case <-ctx.Done():
+			return kiosk.E(kiosk.KindTimeout, "fake key", ctx.Err())
+		}
+	}
 	if k.Hang {
 		k.mu.Unlock()
 		<-ctx.Done()
@@ -116,7 +146,12 @@ func (k *Key) assert(ctx context.Context, req kiosk.AssertRequest) ([]kiosk.KeyA
 		if len(req.AllowList) > 0 && !containsID(req.AllowList, a.auth.CredID) {
 			continue
 		}
+		flags := a.auth.Flags
+		if req.UV.PresenceOnly() {
+			a.auth.Flags &^= fido.FlagUV
+		}
 		ad, sig := a.auth.GetAssertionHash(req.RPID, req.ClientDataHash)
+		a.auth.Flags = flags
 		out = append(out, kiosk.KeyAssertion{CredentialID: a.auth.CredID, AuthData: ad, Signature: sig,
 			UserHandle: a.userID, UserName: a.name, DisplayName: a.name})
 	}

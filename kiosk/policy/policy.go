@@ -59,6 +59,11 @@ type Policy struct {
 	// KeyRemovalEndsSession ends a session signed in with a security key
 	// when that key is pulled out.
 	KeyRemovalEndsSession bool
+	// KeyTapEndsSession ends a session signed in with a security key when
+	// that key is touched again: while the session runs, the key blinks
+	// waiting for a touch, and the touch is verified as an assertion of
+	// the same credential.
+	KeyTapEndsSession bool
 
 	// Default applies to people in none of Groups.
 	Default Rules
@@ -126,7 +131,7 @@ func Default() Policy {
 		RPID:    "passkiosk.local", RPName: "passkiosk", Origin: "https://passkiosk.local",
 		Platform: Method{Enabled: true}, Roaming: Method{Enabled: true},
 		RequireUV: true, MinPINLength: 6, MinCredentials: 2, ShowTiles: true,
-		KeyRemovalEndsSession: true,
+		KeyRemovalEndsSession: true, KeyTapEndsSession: true,
 		Default: Rules{
 			MaxSession: 8 * time.Hour, IdleTimeout: 5 * time.Minute, IdleWarning: 60 * time.Second,
 			Program: []string{"/bin/sh", "-c", "exec sleep infinity"},
