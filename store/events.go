@@ -86,12 +86,14 @@ const (
 	EndShutdown   EndCause = 6 // the appliance stopped
 	EndRecovered  EndCause = 7 // found open after a crash and cleaned up at start
 	EndFailed     EndCause = 8 // the session program could not start or died
+	EndKeyTapped  EndCause = 9 // the person touched the key they signed in with again
 )
 
 var causeNames = map[EndCause]string{
 	EndUnknown: "unknown", EndLogout: "logout", EndIdle: "idle",
 	EndKeyRemoved: "key-removed", EndTimeLimit: "time-limit", EndAdmin: "admin",
 	EndShutdown: "shutdown", EndRecovered: "recovered", EndFailed: "failed",
+	EndKeyTapped: "key-tapped",
 }
 
 func (c EndCause) String() string {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"passkiosk/fido"
@@ -156,6 +157,8 @@ type Key struct {
 	winks       int
 
 	touched chan struct{}
+	// awaiting counts requests waiting for a touch now.
+	awaiting atomic.Int32
 }
 
 // powerCycle is what a key forgets when it loses power (CTAP 2.1 §6.5.2.2
@@ -259,11 +262,17 @@ func (k *Key) SetTouch(mode TouchMode, delay time.Duration) {
 }
 
 // Touch touches the key once. It answers a wait in TouchNever mode (the
-// demo's "touch" button); a touch nobody waits for is forgotten.
-func (k *Key) Touch() {
+// demo's "touch" button); a touch nobody waits for is forgotten. It
+// reports whether a request was waiting for it.
+func (k *Key) Touch() bool {
+	if k.awaiting.Load() == 0 {
+		return false
+	}
 	select {
 	case k.touched <- struct{}{}:
+		return true
 	default:
+		return false
 	}
 }
 

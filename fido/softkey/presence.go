@@ -22,6 +22,8 @@ func (k *Key) userPresenceLocked(t *txn) error {
 	case <-k.touched:
 	default:
 	}
+	k.awaiting.Add(1)
+	defer k.awaiting.Add(-1)
 	limit := time.NewTimer(k.cfg.TouchTimeout)
 	defer limit.Stop()
 	var decided <-chan time.Time

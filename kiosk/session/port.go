@@ -94,6 +94,7 @@ func (r WipeReport) Summary() kiosk.WipeReport {
 var causeWords = map[string]Cause{
 	"signed out":  CauseLogout,
 	"same key":    CauseSameKey,
+	"key tapped":  CauseSameKey,
 	"key removed": CauseKeyRemoved,
 	"time is up":  CauseMaxDuration,
 }

@@ -52,7 +52,7 @@ func (j *Journal) Open(rec session.Record) error {
 }
 
 var journalCauses = map[session.Cause]store.EndCause{
-	session.CauseLogout: store.EndLogout, session.CauseSameKey: store.EndLogout,
+	session.CauseLogout: store.EndLogout, session.CauseSameKey: store.EndKeyTapped,
 	session.CauseKeyRemoved: store.EndKeyRemoved, session.CauseIdle: store.EndIdle,
 	session.CauseMaxDuration: store.EndTimeLimit, session.CauseAdmin: store.EndAdmin,
 	session.CauseProgramExited: store.EndFailed, session.CauseRecovered: store.EndRecovered,

@@ -186,6 +186,7 @@ var auditTypes = map[string]store.EventType{
 var endCauses = map[string]store.EndCause{
 	"signed out": store.EndLogout, "idle": store.EndIdle, "key removed": store.EndKeyRemoved,
 	"time is up": store.EndTimeLimit, "admin": store.EndAdmin, "appliance stopped": store.EndShutdown,
+	"key tapped": store.EndKeyTapped,
 }
 
 func (r *Records) Audit(e kiosk.AuditEvent) error {
