@@ -28,8 +28,11 @@ const terminal = "Ward 7 — bay 2"
 // sessionProgram writes files into the person's home, starts a grandchild
 // that ignores SIGTERM, and marks itself ready: what a careless session
 // leaves behind. $FILES says how many files.
-const sessionProgram = `cd "$HOME" && seq "${FILES:-100}" | xargs touch && ` +
-	`(trap '' TERM; exec sleep 600) & touch "$HOME/ready"; exec sleep 600`
+const sessionProgram = `cd "$HOME" || exit 1
+seq "${FILES:-100}" | xargs touch
+(trap '' TERM; exec sleep 600) &
+touch "$HOME/ready"
+exec sleep 600`
 
 // view is a published View and when it was published.
 type view struct {
