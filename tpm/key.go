@@ -38,7 +38,14 @@ var keyTemplate = tpm2.TPMTPublic{
 		SignEncrypt:         true,
 		NoDA:                false,
 	},
-	Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+	Parameters: p256ECDSA(),
+	Unique:     tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
+}
+
+// p256ECDSA is the parameters of a signing key
+// on NIST P-256 whose only scheme is ECDSA with SHA-256, no KDF.
+func p256ECDSA() tpm2.TPMUPublicParms {
+	return tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
 		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
 		Scheme: tpm2.TPMTECCScheme{
 			Scheme: tpm2.TPMAlgECDSA,
@@ -47,8 +54,7 @@ var keyTemplate = tpm2.TPMTPublic{
 		},
 		CurveID: tpm2.TPMECCNistP256,
 		KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
-	}),
-	Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
+	})
 }
 
 // PIN length limits, as CTAP 2.1 §6.5.1 sets them for security keys, so a

@@ -428,13 +428,9 @@ func (c *call) codesList() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := c.s.opts.Store.Users()
+	names, err := c.userNames()
 	if err != nil {
 		return nil, err
-	}
-	names := map[string]string{}
-	for _, u := range users {
-		names[u.ID] = u.Name
 	}
 	for i := range codes {
 		codes[i].UserName = names[codes[i].UserID]
@@ -477,13 +473,9 @@ func (c *call) sessionsList() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := c.s.opts.Store.Users()
+	names, err := c.userNames()
 	if err != nil {
 		return nil, err
-	}
-	names := map[string]string{}
-	for _, u := range users {
-		names[u.ID] = u.Name
 	}
 	for i := range journal {
 		journal[i].UserName = names[journal[i].UserID]
@@ -529,4 +521,18 @@ func (c *call) clientGone() (context.Context, context.CancelFunc) {
 	}()
 	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
 	return ctx, func() { stop(); cancel() }
+}
+
+// userNames maps user IDs to sign-in names, for listings that store only
+// the ID.
+func (c *call) userNames() (map[string]string, error) {
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(users))
+	for _, u := range users {
+		names[u.ID] = u.Name
+	}
+	return names, nil
 }
