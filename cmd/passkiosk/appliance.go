@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/user"
@@ -30,7 +31,7 @@ type appliance struct {
 	manager *session.Manager
 	admin   *admin.Server
 	virtual *virtualKeys // the demo's key, nil otherwise
-	idle    *session.X11Idle
+	idle    []io.Closer // idle sources to close
 
 	mu   sync.Mutex
 	show func(kiosk.View) // the UI, once it exists
@@ -199,12 +200,22 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	if err != nil {
 		return nil, fmt.Errorf("recovering sessions left by a crash: %w", err)
 	}
-	port := &session.Port{Manager: m}
+	// Idle is input to anything on the screen: the kernel's input devices
+	// see every touch and key whatever the display server (under cage
+	// they are the only place that does), and the X server also sees
+	// input injected with XTEST. Either answering is enough.
+	evdev := &session.EvdevIdle{}
+	sources := session.AnyInput{evdev}
+	a.idle = append(a.idle, evdev)
 	if d := os.Getenv("DISPLAY"); d != "" {
-		a.idle = &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}
-		port.Idle = a.idle
+		x := &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}
+		sources = append(sources, x)
+		a.idle = append(a.idle, x)
 	}
-	return port, nil
+	if _, err := sources.Idle(context.Background()); err != nil {
+		a.log.Warn("input to the session programs cannot be seen; idle time counts input to this window only", "err", err)
+	}
+	return &session.Port{Manager: m, Idle: sources}, nil
 }
 
 // Close ends a running session and releases everything.
@@ -220,8 +231,8 @@ func (a *appliance) Close() {
 	if a.admin != nil {
 		a.admin.Close()
 	}
-	if a.idle != nil {
-		a.idle.Close()
+	for _, c := range a.idle {
+		c.Close()
 	}
 	if a.tpm != nil {
 		a.tpm.Close()

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -104,4 +105,32 @@ func (x *X11Idle) closeLocked() {
 		x.conn.c.Close()
 		x.conn = nil
 	}
+}
+
+// AnyInput combines idle sources: input seen by any of them is input, so
+// the idle time is the smallest that any source reports. A source that
+// fails is passed over; AnyInput fails only when every source does.
+type AnyInput []IdleSource
+
+// Idle returns the shortest idle time among the sources that answer.
+func (a AnyInput) Idle(ctx context.Context) (time.Duration, error) {
+	best, ok := time.Duration(0), false
+	var errs []error
+	for _, s := range a {
+		d, err := s.Idle(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok || d < best {
+			best, ok = d, true
+		}
+	}
+	if !ok {
+		if len(errs) == 0 {
+			errs = append(errs, errors.New("no idle source"))
+		}
+		return 0, kiosk.E(kiosk.KindDevice, "idle", errors.Join(errs...))
+	}
+	return best, nil
 }
