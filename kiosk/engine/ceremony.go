@@ -48,6 +48,29 @@ func (c *ceremony) userID() kiosk.UserID {
 	return c.user.ID
 }
 
+// Subjects that failures are counted against. Each has its own backoff:
+// a person's wrong PINs never hold up another person, and guessing
+// enrollment codes never holds up anyone's sign-in.
+const subjectCodes = "enrollment codes"
+
+func userSubject(id kiosk.UserID) string { return "user " + string(id) }
+func keySubject(id string) string        { return "key " + id }
+
+// subject is who a failure counts against: the person once known, else
+// the key in use (a wrong PIN before the key has said who this is), else
+// enrollment-code guessing.
+func (c *ceremony) subject() string {
+	switch {
+	case c == nil:
+		return subjectCodes
+	case c.user != nil:
+		return userSubject(c.user.ID)
+	case c.key.ID != "":
+		return keySubject(c.key.ID)
+	}
+	return subjectCodes
+}
+
 // beginLocked starts a new ceremony, abandoning any other.
 func (e *Engine) beginLocked(kind ceremonyKind) *ceremony {
 	e.abandonLocked()
@@ -145,7 +168,7 @@ func (e *Engine) failLocked(typ string, err error, credID []byte) {
 		n.Until = e.cfg.Clock.Now().Add(ra.RetryAfter())
 	}
 	e.recordFailureLocked(typ, err, credID)
-	if until := e.fails.blockedUntil(e.cer.userID(), e.cfg.Clock.Now()); !until.IsZero() && n.Code != kiosk.NoticeReplugKey {
+	if until := e.fails.blockedUntil(e.cer.subject(), e.cfg.Clock.Now()); !until.IsZero() && n.Code != kiosk.NoticeReplugKey {
 		n = &kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until}
 	}
 	e.endCeremonyLocked(n)
@@ -163,7 +186,7 @@ func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
 	case kiosk.KindDeviceGone, kiosk.KindTimeout, kiosk.KindCancelled, kiosk.KindDeviceBusy:
 		return
 	}
-	spike := e.fails.add(e.cer.userID(), now)
+	spike := e.fails.add(e.cer.subject(), now)
 	if kind == kiosk.KindCounterRegression {
 		e.audit(kiosk.AuditEvent{Type: "possible-clone", User: e.cer.userID(), Credential: credID, Outcome: kind.String(), Kind: kind})
 	}
@@ -171,19 +194,22 @@ func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
 		e.audit(kiosk.AuditEvent{Type: "spike", Outcome: "failures", Detail: map[string]string{
 			"window": e.pol.Lockout.Window.String()}})
 	}
-	if until := e.fails.blockedUntil(e.cer.userID(), now); !until.IsZero() {
+	if until := e.fails.blockedUntil(e.cer.subject(), now); !until.IsZero() {
 		e.audit(kiosk.AuditEvent{Type: "lockout", User: e.cer.userID(), Outcome: "backoff",
-			Detail: map[string]string{"until": until.Format(time.RFC3339)}})
+			Detail: map[string]string{"until": until.Format(time.RFC3339), "subject": e.cer.subject()}})
 	}
 }
 
-// backoffLocked refuses to start a ceremony for a person in backoff.
-func (e *Engine) backoffLocked(user kiosk.UserID) bool {
-	until := e.fails.blockedUntil(user, e.cfg.Clock.Now())
+// backoffLocked refuses a subject in backoff: the refusal is audited and
+// any ceremony under way ends, so the lock screen takes input again.
+func (e *Engine) backoffLocked(subject string) bool {
+	until := e.fails.blockedUntil(subject, e.cfg.Clock.Now())
 	if until.IsZero() {
 		return false
 	}
-	e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
+	e.audit(kiosk.AuditEvent{Type: "refused", User: e.cer.userID(), Outcome: "backoff", Kind: kiosk.KindPolicy,
+		Detail: map[string]string{"until": until.Format(time.RFC3339), "subject": subject}})
+	e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
 	return true
 }
 

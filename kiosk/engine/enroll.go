@@ -17,8 +17,8 @@ func (e *Engine) StartEnrollment(code string) {
 	if e.view.State != kiosk.StateLocked || e.cer != nil {
 		return
 	}
-	// Guessing codes counts against the terminal as a whole.
-	if e.backoffLocked("") {
+	// Guessing codes has a backoff of its own.
+	if e.backoffLocked(subjectCodes) {
 		return
 	}
 	uid, err := e.cfg.Store.CheckEnrollmentCode(code, e.cfg.Clock.Now())

@@ -3,21 +3,22 @@ package engine
 import (
 	"time"
 
-	"passkiosk/kiosk"
 	"passkiosk/kiosk/policy"
 )
 
-// failures counts failed attempts over a sliding window, per person and
-// for the whole terminal, and derives the backoff.
+// failures counts failed attempts over a sliding window, per subject (a
+// person, a key whose owner is not known yet, or enrollment-code guesses;
+// see ceremony.subject) and for the whole terminal, and derives the
+// backoff.
 type failures struct {
 	pol      policy.Lockout
-	byUser   map[kiosk.UserID][]time.Time
+	byUser   map[string][]time.Time
 	terminal []time.Time
 	spiked   time.Time // last spike raised, so one burst raises one event
 }
 
 func newFailures(p policy.Lockout) *failures {
-	return &failures{pol: p, byUser: map[kiosk.UserID][]time.Time{}}
+	return &failures{pol: p, byUser: map[string][]time.Time{}}
 }
 
 func (f *failures) prune(ts []time.Time, now time.Time) []time.Time {
@@ -30,7 +31,7 @@ func (f *failures) prune(ts []time.Time, now time.Time) []time.Time {
 
 // add records a failure and reports whether the terminal just crossed the
 // spike threshold.
-func (f *failures) add(user kiosk.UserID, now time.Time) (spike bool) {
+func (f *failures) add(user string, now time.Time) (spike bool) {
 	f.terminal = append(f.prune(f.terminal, now), now)
 	f.byUser[user] = append(f.prune(f.byUser[user], now), now)
 	if f.pol.Spike > 0 && len(f.terminal) >= f.pol.Spike && now.Sub(f.spiked) >= f.pol.Window {
@@ -40,8 +41,8 @@ func (f *failures) add(user kiosk.UserID, now time.Time) (spike bool) {
 	return false
 }
 
-// blockedUntil is when the person may try again, or zero.
-func (f *failures) blockedUntil(user kiosk.UserID, now time.Time) time.Time {
+// blockedUntil is when the subject may try again, or zero.
+func (f *failures) blockedUntil(user string, now time.Time) time.Time {
 	ts := f.prune(f.byUser[user], now)
 	f.byUser[user] = ts
 	over := len(ts) - f.pol.MaxFailures
@@ -60,5 +61,5 @@ func (f *failures) blockedUntil(user kiosk.UserID, now time.Time) time.Time {
 	return until
 }
 
-// reset forgets a person's failures after a successful sign-in.
-func (f *failures) reset(user kiosk.UserID) { delete(f.byUser, user) }
+// reset forgets a subject's failures after a successful sign-in.
+func (f *failures) reset(user string) { delete(f.byUser, user) }

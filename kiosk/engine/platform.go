@@ -45,7 +45,7 @@ func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
 		e.lockLocked(notHere)
 		return
 	}
-	if e.backoffLocked(u.ID) {
+	if e.backoffLocked(userSubject(u.ID)) {
 		return
 	}
 	c := e.beginLocked(signInPlatform)

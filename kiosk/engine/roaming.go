@@ -137,7 +137,7 @@ func (e *Engine) uvErrorLocked(typ string, err error, retry func(kiosk.UV)) {
 	switch kiosk.KindOf(err) {
 	case kiosk.KindPINInvalid:
 		e.recordFailureLocked(typ, err, nil)
-		if until := e.fails.blockedUntil(c.userID(), e.cfg.Clock.Now()); !until.IsZero() {
+		if until := e.fails.blockedUntil(c.subject(), e.cfg.Clock.Now()); !until.IsZero() {
 			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
 			return
 		}
@@ -251,7 +251,7 @@ func (e *Engine) verifyLocked(cred kiosk.Credential, authData, sig, userHandle [
 	}
 	c.user = &user
 	e.view.Who = user.DisplayName
-	if e.backoffLocked(user.ID) {
+	if e.backoffLocked(userSubject(user.ID)) {
 		return
 	}
 	if err := e.admitLocked(&user, cred.Attachment); err != nil {

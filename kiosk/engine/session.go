@@ -40,7 +40,8 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	c := e.cer
 	user := *c.user
 	now := e.cfg.Clock.Now()
-	e.fails.reset(user.ID)
+	e.fails.reset(userSubject(user.ID))
+	e.fails.reset(keySubject(keyID)) // wrong PINs before the key said who this is
 	e.audit(kiosk.AuditEvent{Type: "sign-in", User: user.ID, Credential: cred.ID, Outcome: "ok",
 		Detail: map[string]string{"method": cred.Attachment.String()}})
 	rules := e.pol.RulesFor(user.Groups)

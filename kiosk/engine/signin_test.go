@@ -237,3 +237,84 @@ func TestBackoffAfterRepeatedFailures(t *testing.T) {
 		t.Fatalf("signs %d→%d, audit %v", signs, h.platform.Signs, h.auditTypes())
 	}
 }
+
+// A person in backoff who signs in with a security key is refused after
+// the key has said who they are, and the lock screen takes input again at
+// once: the refused ceremony does not linger until the key is pulled.
+func TestBackoffRefusesAKeySignInAndFreesTheLockScreen(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C1")
+	h.enrollPlatform(alice, "C2", "135790")
+	h.enrollPlatform(bob, "C3", "246801")
+	h.platform.MaxTries = 100
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	for i := 1; i <= 4; i++ {
+		h.e.EnterPIN([]byte("000000"))
+		h.waitFor("wrong PIN", func(v kiosk.View) bool {
+			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Tries == 100-i
+		})
+	}
+	h.e.EnterPIN([]byte("000000"))
+	h.waitNotice(kiosk.NoticeTooManyAttempts)
+
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	v := h.waitNotice(kiosk.NoticeTooManyAttempts)
+	if v.State != kiosk.StateLocked || len(h.sessions.Started) != 0 || !h.hasAudit("refused", "backoff") {
+		t.Fatalf("state %v, %d sessions, audit %v", v.State, len(h.sessions.Started), h.auditTypes())
+	}
+	// Another person signs in with the key still plugged in.
+	h.e.ChooseUser(bob.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("246801"))
+	if v := h.waitState(kiosk.StateInSession); v.Session.User != bob.ID {
+		t.Fatalf("session for %v", v.Session.User)
+	}
+}
+
+// Failures count against their own subject: guessing enrollment codes
+// does not hold up a person's sign-in, and a key's wrong PINs (before it
+// said who this is) do not hold up enrollment.
+func TestBackoffSubjectsAreSeparate(t *testing.T) {
+	h := newHarness(t)
+	h.enrollPlatform(alice, "C1", "135790")
+	for i := 0; i < 5; i++ {
+		h.e.StartEnrollment("WRONG-CODE")
+		h.waitFor("refused code", func(v kiosk.View) bool {
+			return v.Notice != nil && (v.Notice.Code == kiosk.NoticeBadEnrollmentCode || v.Notice.Code == kiosk.NoticeTooManyAttempts)
+		})
+		h.drain()
+	}
+	h.issueCode("GOOD", bob)
+	h.e.StartEnrollment("GOOD")
+	h.waitNotice(kiosk.NoticeTooManyAttempts)
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	h.waitState(kiosk.StateInSession)
+	h.e.SignOut()
+	h.waitPrompt(kiosk.PromptTouchOrChoose)
+
+	h.clock.Advance(time.Hour)
+	stranger := newKey("k9", "9999", false)
+	for round := 0; round < 2; round++ { // 3 wrong in a row, re-plug, again
+		stranger.Replug()
+		h.keys.Plug(stranger)
+		for i := 0; i < 3; i++ {
+			h.waitPrompt(kiosk.PromptPIN)
+			h.drain()
+			h.e.EnterPIN([]byte("0000"))
+			h.waitFor("wrong PIN", func(v kiosk.View) bool { return v.Notice != nil })
+		}
+		h.unplug(stranger)
+	}
+	if !h.hasAudit("lockout", "backoff") {
+		t.Fatalf("six wrong key PINs raised no backoff: %v", h.auditTypes())
+	}
+	h.issueCode("GOOD-2", bob)
+	h.e.StartEnrollment("GOOD-2")
+	h.waitPrompt(kiosk.PromptEnrollChoose)
+}
