@@ -31,7 +31,7 @@ type appliance struct {
 	manager *session.Manager
 	admin   *admin.Server
 	virtual *virtualKeys // the demo's key, nil otherwise
-	idle    []io.Closer // idle sources to close
+	idle    []io.Closer  // idle sources to close
 
 	mu   sync.Mutex
 	show func(kiosk.View) // the UI, once it exists
