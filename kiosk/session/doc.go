@@ -142,26 +142,33 @@
 //
 // Idle must be measured from input to the session, not only to the
 // appliance's window: the person may be typing into the browser the whole
-// time. Only the display server sees every input event before it picks
-// the window it goes to, so idle time comes from there, through
-// IdleSource:
+// time. Idle time therefore comes from places that see every input event
+// before it is given to any window, through IdleSource:
 //
-//   - X11: X11Idle asks the MIT-SCREEN-SAVER extension
+//   - EvdevIdle reads the kernel's input devices (/dev/input/event*)
+//     without grabbing them: every reader gets a copy of every event, so
+//     the compositor still gets them all, and only the arrival time is
+//     kept. It is independent of the display server, and under cage (a
+//     Wayland compositor, where no protocol tells an ordinary client about
+//     other clients' input) it is the honest measure. Devices plugged in
+//     later are picked up on a rescan. It needs read access to the
+//     devices: the packaged service runs as root. Tested with named pipes
+//     standing in for devices (there are no input devices and no uinput on
+//     the build machines).
+//   - X11Idle asks the X server's MIT-SCREEN-SAVER extension
 //     (ScreenSaverQueryInfo, "ms since user input"), which the server
 //     updates on every input event from every device, whatever window
-//     gets it. It is a small pure-Go X11 client (x11.go) and is tested
-//     against a real Xvfb, with input injected through XTEST.
-//   - Wayland under cage: the compositor is the only place that sees all
-//     input; the protocol is ext-idle-notify-v1 (or the older KDE
-//     org_kde_kwin_idle), which tells a client when the seat has been
-//     idle for a given time and when activity resumes. Not implemented
-//     here: it needs a Wayland client, and a test compositor, which this
-//     machine does not have. Reading /dev/input/event* directly (as root,
-//     without grabbing, every reader gets a copy of every event) would
-//     also be honest and independent of the display server; it is not
-//     implemented because there are no input devices and no uinput here
-//     to test it with. File times on /dev/input are not a measure of
-//     input and are not used.
+//     gets it, XTEST-injected input included. It is a small pure-Go X11
+//     client (x11.go) and is tested against a real Xvfb, with input
+//     injected through XTEST.
+//   - AnyInput combines sources: input seen by any of them is input, so
+//     the shortest idle time wins and a failing source is passed over.
+//     The appliance uses EvdevIdle and, when DISPLAY is set, X11Idle.
+//
+// The Wayland protocol ext-idle-notify-v1 would be a third way under cage;
+// it needs a Wayland client and a test compositor, and EvdevIdle already
+// covers what it would. File times on /dev/input are not a measure of
+// input and are not used.
 //
 // The engine polls Idle on its Clock, warns, and ends the session with
 // CauseIdle. sessiontest.Idle is a fake driven by the fake clock.
