@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,8 +29,8 @@ func demoConfig(stateDir string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(abs); err != nil {
-		return nil, fmt.Errorf("clearing the demo state: %w", err)
+	if err := freshDemoDir(abs); err != nil {
+		return nil, err
 	}
 	cfg := config.Default()
 	cfg.Terminal = "Demo terminal"
@@ -40,6 +42,34 @@ func demoConfig(stateDir string) (*config.Config, error) {
 	cfg.Admin.Group = ""
 	cfg.Session.User = "nobody"
 	return &cfg, nil
+}
+
+// demoMarker marks a folder as the demo's own, so that a fresh start may
+// empty it.
+const demoMarker = ".passkiosk-demo"
+
+// freshDemoDir empties dir for a new demo and marks it. It refuses a
+// folder that exists and holds anything without the demo's marker: a
+// mistyped --state-dir must never wipe a real appliance's state or
+// anyone's files.
+func freshDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("demo state folder: %w", err)
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return fmt.Errorf("demo state folder %s is not empty and was not made by the demo (no %s in it): choose another --state-dir", dir, demoMarker)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clearing the demo state: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return fmt.Errorf("demo state folder: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o600)
 }
 
 func newDemoKey(stateDir string) (*virtualKeys, error) {

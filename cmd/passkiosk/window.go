@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -9,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"passkiosk/ui"
+	"passkiosk/ui/i18n"
 )
 
 // runWindow opens the kiosk window and runs Fyne's loop until ctx ends or
@@ -17,7 +20,7 @@ func runWindow(ctx context.Context, a *appliance, windowed bool) error {
 	fa := app.NewWithID("passkiosk")
 	fa.Settings().SetTheme(ui.Theme())
 	win := fa.NewWindow("passkiosk — " + a.cfg.Terminal)
-	opts := ui.Options{Language: os.Getenv("LANG"), ProgramName: programName(a)}
+	opts := ui.Options{Language: uiLanguage(a.log), ProgramName: programName(a)}
 	if a.virtual != nil {
 		opts.Demo = a.virtual
 	}
@@ -47,6 +50,18 @@ func runWindow(ctx context.Context, a *appliance, windowed bool) error {
 	})
 	win.ShowAndRun()
 	return ctx.Err()
+}
+
+// uiLanguage is the locale's language when there is a translation for it,
+// else English: a locale without one (or "C") must not keep the lock
+// screen from showing.
+func uiLanguage(log *slog.Logger) string {
+	locale := cmp.Or(os.Getenv("LC_ALL"), os.Getenv("LC_MESSAGES"), os.Getenv("LANG"))
+	if _, err := i18n.Load(locale); err != nil {
+		log.Warn("no translation for the locale; showing English", "locale", locale, "have", i18n.Languages())
+		return i18n.Default
+	}
+	return locale
 }
 
 func programName(a *appliance) string {
