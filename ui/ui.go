@@ -261,3 +261,24 @@ func zero(b []byte) {
 		b[i] = 0
 	}
 }
+
+// ClearClipboard empties the display's clipboard when a session ends: the
+// appliance's window takes the clipboard with nothing in it, so nothing
+// the last person copied can be pasted by the next. (Under X11 and
+// Wayland a selection lives in the client that owns it, so the session's
+// programs being gone already drops theirs; this also covers text copied
+// in the appliance's own window and any clipboard keeper.) It runs on
+// Fyne's goroutine; ctx bounds the wait.
+func (u *UI) ClearClipboard(ctx context.Context) error {
+	done := make(chan struct{})
+	fyne.Do(func() {
+		fyne.CurrentApp().Clipboard().SetContent("")
+		close(done)
+	})
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -33,9 +33,10 @@ type appliance struct {
 	virtual *virtualKeys // the demo's key, nil otherwise
 	idle    []io.Closer  // idle sources to close
 
-	mu   sync.Mutex
-	show func(kiosk.View) // the UI, once it exists
-	last kiosk.View
+	mu        sync.Mutex
+	show      func(kiosk.View)                // the UI, once it exists
+	clipboard func(ctx context.Context) error // the UI's, once it exists
+	last      kiosk.View
 }
 
 // publish hands a View to the UI; before the window exists the latest is
@@ -50,12 +51,32 @@ func (a *appliance) publish(v kiosk.View) {
 	}
 }
 
-func (a *appliance) attach(show func(kiosk.View)) {
+func (a *appliance) attach(show func(kiosk.View), clipboard func(context.Context) error) {
 	a.mu.Lock()
-	a.show = show
+	a.show, a.clipboard = show, clipboard
 	v := a.last
 	a.mu.Unlock()
 	show(v)
+}
+
+// detach forgets the window once its loop has ended.
+func (a *appliance) detach() {
+	a.mu.Lock()
+	a.show, a.clipboard = nil, nil
+	a.mu.Unlock()
+}
+
+// clearClipboard is the session wipe's hook: the window empties the
+// display's clipboard. Without a window the appliance holds no clipboard,
+// and the session's own selections went with its processes.
+func (a *appliance) clearClipboard(ctx context.Context) error {
+	a.mu.Lock()
+	clear := a.clipboard
+	a.mu.Unlock()
+	if clear == nil {
+		return nil
+	}
+	return clear(ctx)
 }
 
 // start opens everything. Only a failure that leaves nothing to show is an
@@ -184,7 +205,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 		session.Record{Sandbox: sandbox, UID: uid, GID: gid, Dedicated: dedicated})
 	m, err := session.New(session.Config{
 		StateRoot: a.cfg.StateDir, Sandbox: sandbox, UID: uid, GID: gid,
-		DedicatedUID: dedicated, Journal: journal,
+		DedicatedUID: dedicated, Journal: journal, ClearClipboard: a.clearClipboard,
 	})
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func runWindow(ctx context.Context, a *appliance, windowed bool) error {
 	} else {
 		win.SetFullScreen(true)
 	}
-	a.attach(u.Show)
+	a.attach(u.Show, u.ClearClipboard)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go u.Run(ctx)
@@ -49,6 +49,7 @@ func runWindow(ctx context.Context, a *appliance, windowed bool) error {
 		}
 	})
 	win.ShowAndRun()
+	a.detach()
 	return ctx.Err()
 }
 

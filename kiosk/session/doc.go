@@ -15,7 +15,7 @@
 //
 //	m, err := session.New(session.Config{StateRoot: "/var/lib/passkiosk",
 //		Sandbox: session.SandboxAuto, UID: uid, GID: gid, DedicatedUID: true,
-//		Journal: j, Clock: clock, ClearClipboard: ui.ClearClipboard})
+//		Journal: j, Clock: clock, ClearClipboard: u.ClearClipboard}) // u is the *ui.UI
 //	reports, err := m.Recover() // at start, before the lock screen
 //	s, err := m.Start(ctx, session.Spec{User: name, Program: argv, MaxDuration: limit})
 //	<-s.Exited()                // the program exited: s.Relaunch() or end
