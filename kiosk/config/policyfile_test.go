@@ -139,6 +139,8 @@ func TestPolicyErrorsNameTheLineAndKey(t *testing.T) {
 			[]string{`policy.toml:2: platform.enabled: at least one of platform and roaming must be enabled`}},
 		{"bad AAGUID", "\naaguid_block = [\"not-an-aaguid\"]\n",
 			[]string{`policy.toml:2: aaguid_block: "not-an-aaguid" is not an AAGUID`}},
+		{"UV switched off", "rp_id = \"a.example\"\nrequire_uv = false\n",
+			[]string{`policy.toml:2: require_uv: must be true: a touch alone does not show who is signing in, so every sign-in needs a PIN or a fingerprint`}},
 		{"attestation without anchors", "require_attestation = true\n",
 			[]string{`policy.toml:1: require_attestation: needs trust_anchors`}},
 		{"anchor file missing", "trust_anchors = [\"nope.pem\"]\n",

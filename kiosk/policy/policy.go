@@ -47,7 +47,10 @@ type Policy struct {
 	TrustAnchors       []string
 
 	// RequireUV requires user verification (PIN or fingerprint) at every
-	// sign-in and enrollment.
+	// sign-in and enrollment. Validate refuses false: on a shared terminal
+	// a touch proves only that someone holds the key, not who they are.
+	// (Tapping the key to sign out needs no UV: it ends a session, it
+	// opens none.)
 	RequireUV bool
 	// MinPINLength is the shortest PIN for a platform passkey.
 	MinPINLength int
@@ -165,6 +168,9 @@ func (p *Policy) Validate() error {
 		if _, err := ParseAAGUID(s); err != nil {
 			bad(fmt.Sprintf("aaguid_block[%d]", i), "%v", err)
 		}
+	}
+	if !p.RequireUV {
+		bad("require_uv", "must be true: a touch alone does not show who is signing in, so every sign-in needs a PIN or a fingerprint")
 	}
 	if p.MinPINLength < 4 || p.MinPINLength > 63 {
 		bad("min_pin_length", "must be 4..63, got %d", p.MinPINLength)

@@ -21,11 +21,12 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 	p.RPID = "https://x"
 	p.AAGUIDBlock = []string{"nope"}
 	p.MinPINLength = 2
+	p.RequireUV = false
 	p.RequireAttestation = true
 	p.Default.IdleWarning = p.Default.IdleTimeout
 	p.Groups = []GroupRules{{Group: "", Rules: p.Default}}
 	err := p.Validate()
-	for _, field := range []string{"rp_id", "aaguid_block[0]", "min_pin_length", "require_attestation", "default.idle_warning", "groups[0].group"} {
+	for _, field := range []string{"rp_id", "aaguid_block[0]", "min_pin_length", "require_uv", "require_attestation", "default.idle_warning", "groups[0].group"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("error does not name %s: %v", field, err)
 		}
