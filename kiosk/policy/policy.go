@@ -35,9 +35,10 @@ type Policy struct {
 	Platform Method // TPM passkeys on this terminal
 	Roaming  Method // USB security keys
 
-	// AAGUIDAllow, when not empty, lists the only authenticator models
+	// AAGUIDAllow, when not empty, lists the only security-key models
 	// allowed; AAGUIDBlock lists models refused. Both are checked at
-	// enrollment and at every sign-in.
+	// enrollment and at every sign-in with a security key. The platform
+	// authenticator is this appliance's own TPM, switched by Platform.
 	AAGUIDAllow []string
 	AAGUIDBlock []string
 
