@@ -174,6 +174,20 @@ func (e *Engine) failLocked(typ string, err error, credID []byte) {
 	e.endCeremonyLocked(n)
 }
 
+// refuseLocked audits a sign-in or enrollment refused before any
+// authenticator was asked (no such person here, a method switched off, a
+// disabled account) and shows the lock screen with n. It does not count
+// towards backoff: nothing was guessed. Typed names are not written to
+// the log; a PIN typed into the name field must never end up there.
+func (e *Engine) refuseLocked(typ string, user kiosk.UserID, n *kiosk.Notice) {
+	detail := map[string]string{"refused": "before asking an authenticator"}
+	if n.Detail != "" {
+		detail["reason"] = n.Detail
+	}
+	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: user, Outcome: n.Kind.String(), Kind: n.Kind, Detail: detail})
+	e.lockLocked(n)
+}
+
 // recordFailureLocked audits a failure and counts it. Only failures that
 // say something about the person at the terminal count towards backoff: a
 // pulled key or a timeout does not.

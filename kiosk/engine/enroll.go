@@ -31,7 +31,8 @@ func (e *Engine) StartEnrollment(code string) {
 	}
 	u, err := e.cfg.Store.User(uid)
 	if err != nil || u.Disabled {
-		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindNotFound, Tries: -1})
+		e.refuseLocked("enroll", uid, &kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindNotFound, Tries: -1,
+			Detail: "the code is for a person who is disabled or removed"})
 		return
 	}
 	c := e.beginLocked(enrolling)

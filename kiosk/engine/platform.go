@@ -33,16 +33,16 @@ func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
 	notHere := &kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1,
 		Detail: "no passkey for that name on this terminal"}
 	if err != nil {
-		e.lockLocked(notHere)
+		e.refuseLocked("sign-in", "", notHere)
 		return
 	}
 	if ok, reason := e.platformStatus(); !ok {
-		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNoTPM, Tries: -1, Detail: reason})
+		e.refuseLocked("sign-in", u.ID, &kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNoTPM, Tries: -1, Detail: reason})
 		return
 	}
 	cred, ok := e.platformCredentialLocked(u.ID)
 	if !ok {
-		e.lockLocked(notHere)
+		e.refuseLocked("sign-in", u.ID, notHere)
 		return
 	}
 	if e.backoffLocked(userSubject(u.ID)) {

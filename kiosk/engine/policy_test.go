@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -90,12 +91,66 @@ func TestPilotGroupsAndHours(t *testing.T) {
 	}
 }
 
+// A person disabled by IT is refused with every credential they have
+// and cannot use an enrollment code issued
+// earlier; each refusal is audited.
 func TestDisabledUserCannotSignIn(t *testing.T) {
 	h := newHarness(t)
-	h.enrollPlatform(alice, "C", "135790")
-	h.store.AddUser(kiosk.User{ID: "u-carol", Name: "carol", DisplayName: "Carol", Disabled: true})
-	h.e.TypeUserName("carol")
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C1")
+	h.enrollPlatform(alice, "C2", "135790")
+	h.issueCode("LATER", alice)
+	h.store.SetDisabled(alice.ID, true)
+
+	h.e.TypeUserName("alice") // refused before the TPM is asked
+	if v := h.waitNotice(kiosk.NoticeNotAllowed); v.Notice.Detail != "your account is disabled" {
+		t.Fatalf("platform refusal says %q", v.Notice.Detail)
+	}
+	h.drain()
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	if v := h.waitNotice(kiosk.NoticeNotAllowed); v.Notice.Detail != "your account is disabled" {
+		t.Fatalf("key refusal says %q", v.Notice.Detail)
+	}
+	h.unplug(k)
+	h.e.StartEnrollment("LATER")
+	h.waitNotice(kiosk.NoticeBadEnrollmentCode)
+	if n := len(h.sessions.Started); n != 0 {
+		t.Fatalf("%d sessions started", n)
+	}
+	refusals := 0
+	for _, ev := range h.store.AuditLog() {
+		if (ev.Type == "sign-in-failed" || ev.Type == "enroll-failed") && ev.User == alice.ID && ev.Kind == kiosk.KindPolicy ||
+			ev.Type == "enroll-failed" && ev.User == alice.ID && ev.Kind == kiosk.KindNotFound {
+			refusals++
+		}
+	}
+	if refusals != 3 {
+		t.Fatalf("%d refusals audited, want 3: %v", refusals, h.auditTypes())
+	}
+}
+
+// Refusals before any authenticator is asked are audited too, without
+// the typed name.
+func TestRefusalsBeforeAskingAreAudited(t *testing.T) {
+	h := newHarness(t)
+	h.e.TypeUserName("4711") // a PIN typed into the name field
 	h.waitNotice(kiosk.NoticeNotAllowed)
+	h.drain()
+	h.e.ChooseUser(bob.ID) // no platform passkey
+	h.waitNotice(kiosk.NoticeNotAllowed)
+	log := h.store.AuditLog()
+	if len(log) != 2 || log[0].Type != "sign-in-failed" || log[0].User != "" || log[1].User != bob.ID {
+		t.Fatalf("audit %+v", log)
+	}
+	for _, ev := range log {
+		for k, v := range ev.Detail {
+			if strings.Contains(v, "4711") {
+				t.Fatalf("typed text in the audit log: %s=%q", k, v)
+			}
+		}
+	}
 }
 
 func TestSetPolicyTurnsSecurityKeysOff(t *testing.T) {

@@ -63,7 +63,7 @@ func (e *Engine) UseKey() {
 func (e *Engine) startRoamingLocked(key kiosk.KeyInfo) {
 	// Per-group rules wait until the key has said who this is.
 	if !e.pol.Roaming.Enabled {
-		e.lockLocked(notice(e.pol.MethodAllowed(kiosk.AttachRoaming, nil)))
+		e.refuseLocked("sign-in", "", notice(e.pol.MethodAllowed(kiosk.AttachRoaming, nil)))
 		return
 	}
 	c := e.beginLocked(signInRoaming)

@@ -31,6 +31,17 @@ func (s *Store) AddUser(u kiosk.User) {
 	s.users = append(s.users, u)
 }
 
+// SetDisabled disables or enables a person, as an administrator would.
+func (s *Store) SetDisabled(id kiosk.UserID, disabled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.users {
+		if s.users[i].ID == id {
+			s.users[i].Disabled = disabled
+		}
+	}
+}
+
 // IssueCode adds a one-time enrollment code.
 func (s *Store) IssueCode(c string, u kiosk.UserID, expires time.Time) {
 	s.mu.Lock()
