@@ -49,7 +49,8 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	e.gen++
 	e.stopWaitLocked()
 	e.setLocked(kiosk.StateVerifying, kiosk.PromptWorking)
-	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: rules.MaxSession}
+	limit := rules.SessionLimit(now) // ends with the person's hours
+	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: limit}
 	gen := e.gen
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeouts.Device)
@@ -70,12 +71,12 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 			return
 		}
 		as := &activeSession{s: s, user: user, credID: cred.ID, keyID: keyID, rules: rules,
-			started: now, endsAt: now.Add(rules.MaxSession), activity: e.cfg.Clock.Now(), running: true,
+			started: now, endsAt: now.Add(limit), activity: e.cfg.Clock.Now(), running: true,
 			tapEnds: e.pol.KeyTapEndsSession}
 		e.sess = as
 		e.audit(kiosk.AuditEvent{Type: "session-start", User: user.ID, Credential: cred.ID, Outcome: "ok",
-			Detail: map[string]string{"session": s.ID(), "max": rules.MaxSession.String()}})
-		as.maxTimer = e.cfg.Clock.AfterFunc(rules.MaxSession, func() { e.endSession(as, "time is up") })
+			Detail: map[string]string{"session": s.ID(), "max": limit.String()}})
+		as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, "time is up") })
 		e.scheduleIdleLocked(as)
 		e.watchProgram(as)
 		e.view.Notice = nil

@@ -6,6 +6,7 @@ import (
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/kiosktest"
+	"passkiosk/kiosk/policy"
 )
 
 // signedIn signs alice in with a platform passkey and returns the session.
@@ -73,6 +74,28 @@ func TestMaximumDurationEndsTheSession(t *testing.T) {
 	h := newHarness(t)
 	s := signedIn(t, h)
 	for i := 0; i < 8*60/4; i++ {
+		h.clock.Advance(4 * time.Minute)
+		h.e.Activity()
+	}
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	if s.Ended() != "time is up" {
+		t.Fatalf("ended %q", s.Ended())
+	}
+}
+
+// A session started near the end of the person's hours ends with them.
+func TestSessionEndsWithTheAllowedHours(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Policy.Default.Hours = []policy.Window{{From: 7 * time.Hour, To: 14*time.Hour + 30*time.Minute}}
+	})
+	s := signedIn(t, h) // at 14:00
+	if s.Spec.MaxDuration != 30*time.Minute {
+		t.Fatalf("session limit %v, want 30m", s.Spec.MaxDuration)
+	}
+	if v := h.last; v.Session == nil || !v.Session.EndsAt.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("session view %+v", v.Session)
+	}
+	for i := 0; i < 8; i++ {
 		h.clock.Advance(4 * time.Minute)
 		h.e.Activity()
 	}

@@ -97,7 +97,8 @@ type GroupRules struct {
 
 // Rules are conditional rules for a person.
 type Rules struct {
-	// Hours, when not empty, are the only times sign-in is allowed.
+	// Hours, when not empty, are the only times sign-in is allowed; a
+	// session ends where they end (SessionLimit).
 	Hours       []Window
 	MaxSession  time.Duration
 	IdleTimeout time.Duration
@@ -290,6 +291,55 @@ func (r Rules) AllowedAt(t time.Time) bool {
 		}
 	}
 	return false
+}
+
+// SessionLimit is how long a session that starts at t may last: MaxSession,
+// cut short where the person's allowed hours end (windows that follow on
+// without a gap count as one). A porter allowed 07:00–19:00 who signs in
+// at 18:30 gets 30 minutes, not eight hours.
+func (r Rules) SessionLimit(t time.Time) time.Duration {
+	if len(r.Hours) == 0 || !r.AllowedAt(t) {
+		return r.MaxSession
+	}
+	end := t
+	// Each step moves to the end of the latest window open at end; eight
+	// days of steps cover any weekly pattern.
+	for i := 0; i < 64 && end.Sub(t) < r.MaxSession && r.AllowedAt(end); i++ {
+		next := r.windowEnd(end)
+		if !next.After(end) {
+			break
+		}
+		end = next
+	}
+	return min(end.Sub(t), r.MaxSession)
+}
+
+// windowEnd is the latest end of the windows open at t.
+func (r Rules) windowEnd(t time.Time) time.Time {
+	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
+	tomorrow := midnight.AddDate(0, 0, 1)
+	since := t.Sub(midnight)
+	yesterday := midnight.AddDate(0, 0, -1).Weekday()
+	var end time.Time
+	later := func(e time.Time) {
+		if e.After(end) {
+			end = e
+		}
+	}
+	for _, w := range r.Hours {
+		onDay := func(d time.Weekday) bool { return len(w.Days) == 0 || slices.Contains(w.Days, d) }
+		switch {
+		case w.From < w.To:
+			if onDay(t.Weekday()) && since >= w.From && since < w.To {
+				later(midnight.Add(w.To))
+			}
+		case onDay(t.Weekday()) && since >= w.From:
+			later(tomorrow.Add(w.To))
+		case onDay(yesterday) && since < w.To:
+			later(midnight.Add(w.To))
+		}
+	}
+	return end
 }
 
 // ParseAAGUID reads an AAGUID in 8-4-4-4-12 form (dashes optional).

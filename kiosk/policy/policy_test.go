@@ -90,3 +90,34 @@ func TestRulesForFirstMatchingGroup(t *testing.T) {
 		t.Fatal("rules order")
 	}
 }
+
+// A session ends where the person's hours end, windows that follow on
+// without a gap counting as one.
+func TestSessionLimitEndsWithTheHours(t *testing.T) {
+	at := func(d, h, m int) time.Time { return time.Date(2026, 11, 23+d, h, m, 0, 0, time.UTC) } // d=0 is a Monday
+	mon := []time.Weekday{time.Monday}
+	day := Rules{MaxSession: 8 * time.Hour, Hours: []Window{{From: 7 * time.Hour, To: 19 * time.Hour}}}
+	night := Rules{MaxSession: 12 * time.Hour, Hours: []Window{{Days: mon, From: 22 * time.Hour, To: 6 * time.Hour}}}
+	joined := Rules{MaxSession: 24 * time.Hour, Hours: []Window{
+		{From: 7 * time.Hour, To: 19 * time.Hour}, {From: 19 * time.Hour, To: 23 * time.Hour}}}
+	always := Rules{MaxSession: 72 * time.Hour, Hours: []Window{{From: 0, To: 24 * time.Hour}}}
+	for _, c := range []struct {
+		name string
+		r    Rules
+		t    time.Time
+		want time.Duration
+	}{
+		{"no hours", Rules{MaxSession: 8 * time.Hour}, at(0, 18, 30), 8 * time.Hour},
+		{"half an hour before the end", day, at(0, 18, 30), 30 * time.Minute},
+		{"early in the day", day, at(0, 8, 0), 8 * time.Hour},
+		{"night shift, evening", night, at(0, 23, 0), 7 * time.Hour},
+		{"night shift, morning", night, at(1, 5, 0), time.Hour},
+		{"windows that follow on", joined, at(0, 18, 0), 5 * time.Hour},
+		{"every day, all day", always, at(0, 12, 0), 72 * time.Hour},
+		{"outside the hours", day, at(0, 20, 0), 8 * time.Hour}, // not admitted anyway
+	} {
+		if got := c.r.SessionLimit(c.t); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
