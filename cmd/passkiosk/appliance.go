@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
 
 	"passkiosk/kiosk"
@@ -87,10 +88,10 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	var outOfService string
+	var outOfService []string // every reason, the first the most basic
 	db, err := store.Open(cfg.DatabasePath(), store.Options{IsolateCheck: true})
 	if err != nil {
-		outOfService = "the database cannot be used: " + err.Error()
+		outOfService = append(outOfService, "the database cannot be used: "+err.Error())
 		log.Error("database", "err", err, "path", cfg.DatabasePath())
 	} else {
 		a.db = db
@@ -104,7 +105,7 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 
 	pol, err := loadPolicy(a.db, cfg)
 	if err != nil {
-		outOfService = "the policy is not valid: " + err.Error()
+		outOfService = append(outOfService, "the policy is not valid: "+err.Error())
 		pol = policy.Default()
 		_ = pol.Validate()
 	}
@@ -130,12 +131,12 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 
 	sessions, err := a.openSessions(records)
 	if err != nil {
-		outOfService = "sessions cannot be isolated here: " + err.Error()
+		outOfService = append(outOfService, "sessions cannot be isolated here: "+err.Error())
 	}
 
 	a.eng = engine.New(engine.Config{
 		Terminal: cfg.Terminal, Policy: pol, Store: records, Keys: keys, Platform: platform,
-		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: outOfService, Log: log,
+		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: log,
 	})
 	go a.eng.Run(ctx)
 
