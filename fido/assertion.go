@@ -31,6 +31,10 @@ type AssertionInput struct {
 	Challenge  Challenge
 	Credential StoredCredential
 
+	// CredentialID is the credential the authenticator used, as it
+	// returned it; required. (An adapter whose key left it out because the
+	// allow list named exactly one credential, CTAP 2.1 §6.2.2, passes
+	// that one.)
 	CredentialID   []byte
 	AuthData       []byte
 	ClientDataJSON []byte
@@ -61,7 +65,10 @@ func VerifyAssertion(in AssertionInput) (*AssertionResult, error) {
 	cred := in.Credential
 	// Steps 5–6: the credential is the one we looked up, and belongs to the
 	// user the authenticator names.
-	if len(in.CredentialID) > 0 && !bytes.Equal(in.CredentialID, cred.ID) {
+	if len(in.CredentialID) == 0 {
+		return nil, fail(kiosk.KindMalformed, "assertion names no credential")
+	}
+	if !bytes.Equal(in.CredentialID, cred.ID) {
 		return nil, fail(kiosk.KindNotFound, "assertion names a credential other than the stored one")
 	}
 	if len(in.UserHandle) > 0 && len(cred.UserHandle) > 0 && !bytes.Equal(in.UserHandle, cred.UserHandle) {

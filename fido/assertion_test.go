@@ -105,6 +105,12 @@ func TestAssertionRejections(t *testing.T) {
 		{"another credential", func(_ *fidotest.Authenticator, _ *fido.StoredCredential, in *fido.AssertionInput) {
 			in.CredentialID = []byte("someone else")
 		}, kiosk.KindNotFound},
+		{"no credential ID", func(_ *fidotest.Authenticator, _ *fido.StoredCredential, in *fido.AssertionInput) {
+			in.CredentialID = nil
+		}, kiosk.KindMalformed},
+		{"no credential ID and a stored record without one", func(_ *fidotest.Authenticator, _ *fido.StoredCredential, in *fido.AssertionInput) {
+			in.CredentialID, in.Credential.ID = []byte{}, nil
+		}, kiosk.KindMalformed},
 		{"user handle of another person", func(_ *fidotest.Authenticator, _ *fido.StoredCredential, in *fido.AssertionInput) {
 			in.Credential.UserHandle = []byte("alice")
 			in.UserHandle = []byte("bob")

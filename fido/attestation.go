@@ -13,10 +13,25 @@ import (
 // Attestation statements are verified by go-webauthn's protocol package: it
 // implements the packed (§8.2) and fido-u2f (§8.6) procedures, including the
 // certificate requirements that are easy to get subtly wrong. The tpm
-// format (§8.3) is checked in attestation_tpm.go, which says why. Everything else (client data, authenticator data, flags,
-// algorithms) is checked in this package first, and trust is decided here:
-// go-webauthn only checks chains against FIDO metadata, which a kiosk fleet
-// does not use; our anchors come from policy.
+// format (§8.3) is checked in attestation_tpm.go, which says why.
+// Everything else (client data, authenticator data, flags, algorithms) is
+// checked in this package first, and trust is decided here: go-webauthn
+// only checks chains against FIDO metadata, which a kiosk fleet does not
+// use; our anchors come from policy.
+//
+// Time. Which clock each certificate check uses:
+//   - every x5c certificate of every format is within its validity period
+//     at RegistrationInput.Now (checkValidity, below), with or without
+//     trust anchors;
+//   - the chain to the policy's anchors, intermediates and anchor
+//     included, is built at Now (verifyChain);
+//   - for packed and fido-u2f, go-webauthn (v0.18) also requires every x5c
+//     certificate to be valid at time.Now(): handleBasicAttestation and the
+//     fido-u2f procedure call time.Now() themselves and take no time
+//     parameter or option, so that check cannot be moved to Now or turned
+//     off. A packed or fido-u2f certificate valid at Now but not at the
+//     wall clock is therefore refused (bad-attestation); the tpm format,
+//     verified here, uses Now only.
 
 type statementResult struct {
 	typ AttestationType
@@ -80,6 +95,20 @@ func describe(err error) string {
 		return e.Details + " (" + e.DevInfo + ")"
 	}
 	return err.Error()
+}
+
+// checkValidity requires every x5c certificate to be within its validity
+// period at now. go-webauthn checks packed and fido-u2f certificates at the
+// wall clock only, and nothing checked the TPM's AIK certificate without
+// trust anchors; this is the check at the caller's time, for every format.
+func checkValidity(x5c []*x509.Certificate, now time.Time) error {
+	for i, c := range x5c {
+		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			return fail(kiosk.KindBadAttestation, "attestation certificate x5c[%d] %q is not valid at %s (valid from %s to %s)",
+				i, c.Subject.CommonName, now.UTC().Format(time.RFC3339), c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // verifyChain checks that x5c[0] chains, through x5c[1:], to one of the

@@ -1,9 +1,11 @@
 package fido_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"testing"
+	"time"
 
 	"passkiosk/fido"
 	"passkiosk/fido/fidotest"
@@ -74,12 +76,13 @@ func assertionInput(v *fidotest.Vector) fido.AssertionInput {
 
 func TestConformanceVectors(t *testing.T) {
 	vs, anchors := loadVectors(t)
-	ran := 0
+	ran, sawLongCredID := 0, false
 	for _, v := range vs {
 		if v.Kind == "trust_anchor" {
 			continue
 		}
 		ran++
+		sawLongCredID = sawLongCredID || v.ID == longCredIDVector
 		t.Run(v.File, func(t *testing.T) {
 			if len(v.RP.Challenge) != 32 && v.RP.ChallengeLiteral == "" {
 				t.Fatalf("challenge is %d bytes", len(v.RP.Challenge))
@@ -127,6 +130,9 @@ func TestConformanceVectors(t *testing.T) {
 	if ran < 20 {
 		t.Fatalf("ran %d vectors, expected at least 20", ran)
 	}
+	if !sawLongCredID {
+		t.Fatalf("vector %s is missing", longCredIDVector)
+	}
 }
 
 // checkUVRequired: a valid vector without UV must be refused by a policy
@@ -148,8 +154,28 @@ func checkUVRequired(t *testing.T, v *fidotest.Vector, anchors *x509.CertPool) {
 	}
 }
 
+// longCredIDVector has a credential ID of the largest length WebAuthn
+// allows (§5.8.3: at most 1023 bytes).
+const longCredIDVector = "w3c-long-credid-registration"
+
 func checkRegistration(t *testing.T, v *fidotest.Vector, reg *fido.Registration) {
 	t.Helper()
+	// The attested credential data comes back as the vector states it.
+	if len(v.Summary.AAGUID) != 16 || len(v.Summary.CredentialID) == 0 || len(v.Summary.PublicKey) == 0 {
+		t.Fatalf("vector lacks authenticatorData_summary aaguid, credentialId_hex or credentialPublicKey_cose_hex")
+	}
+	if !bytes.Equal(reg.AAGUID[:], v.Summary.AAGUID) {
+		t.Errorf("AAGUID %x, want %x", reg.AAGUID[:], []byte(v.Summary.AAGUID))
+	}
+	if !bytes.Equal(reg.CredentialID, v.Summary.CredentialID) {
+		t.Errorf("credential ID differs from the vector's (%d bytes, want %d)", len(reg.CredentialID), len(v.Summary.CredentialID))
+	}
+	if !bytes.Equal(reg.PublicKey, v.Summary.PublicKey) {
+		t.Errorf("public key differs from the vector's: %x", reg.PublicKey)
+	}
+	if v.ID == longCredIDVector && len(reg.CredentialID) != 1023 {
+		t.Errorf("credential ID of %d bytes, want 1023", len(reg.CredentialID))
+	}
 	if reg.Format != v.Fmt {
 		t.Errorf("format %q, want %q", reg.Format, v.Fmt)
 	}
@@ -190,6 +216,48 @@ func TestConformanceRequireTrustedAttestation(t *testing.T) {
 		in.TrustAnchors = nil
 		if _, err := fido.VerifyRegistration(in); !errors.Is(err, kiosk.ErrUntrustedAttestation) {
 			t.Errorf("%s without anchors: got %v, want untrusted-attestation", v.File, err)
+		}
+	}
+}
+
+// TestConformanceCertificatesCheckedAtNow: the vectors' attestation
+// certificates are valid at the wall clock; at a Now before or after their
+// validity every x5c format (packed, tpm, fido-u2f) is refused, with or
+// without trust anchors.
+func TestConformanceCertificatesCheckedAtNow(t *testing.T) {
+	vs, anchors := loadVectors(t)
+	checked := map[string]bool{}
+	for _, v := range vs {
+		if v.Kind != "registration" || !v.Valid() {
+			continue
+		}
+		reg, err := fido.VerifyRegistration(registrationInput(v, anchors))
+		if err != nil {
+			t.Fatalf("%s: %v", v.File, err)
+		}
+		if len(reg.Chain) == 0 {
+			continue // no x5c: nothing dated to check
+		}
+		checked[v.Fmt] = true
+		leaf := reg.Chain[0]
+		for _, now := range []time.Time{leaf.NotBefore.Add(-time.Hour), leaf.NotAfter.Add(time.Hour)} {
+			for _, pool := range []*x509.CertPool{anchors, nil} {
+				in := registrationInput(v, pool)
+				in.Now = now
+				if _, err := fido.VerifyRegistration(in); !errors.Is(err, kiosk.ErrBadAttestation) {
+					t.Errorf("%s at %s (anchors %v): got %v, want bad-attestation", v.File, now, pool != nil, err)
+				}
+			}
+		}
+		in := registrationInput(v, anchors)
+		in.Now = leaf.NotBefore.Add(time.Hour)
+		if reg, err := fido.VerifyRegistration(in); err != nil || !reg.Trusted {
+			t.Errorf("%s at %s, inside its validity: %v", v.File, in.Now, err)
+		}
+	}
+	for _, f := range []string{"packed", "tpm", "fido-u2f"} {
+		if !checked[f] {
+			t.Errorf("no %s vector with x5c was checked", f)
 		}
 	}
 }

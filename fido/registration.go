@@ -37,8 +37,14 @@ type RegistrationInput struct {
 	// RequireTrustedAttestation refuses any registration whose attestation
 	// does not chain to TrustAnchors (none and self attestation included).
 	RequireTrustedAttestation bool
-	// Now is the time certificate validity is checked at; zero means the
-	// current time.
+	// Now is the time attestation certificates are checked at; zero means
+	// the current time. Every certificate in x5c must be within its
+	// validity period at Now (bad-attestation otherwise), and the chain to
+	// TrustAnchors is built at Now. For packed and fido-u2f statements
+	// go-webauthn, which checks their signatures, also requires every x5c
+	// certificate to be valid at the wall clock and offers no way to give
+	// it another time; see attestation.go. The engine passes its clock,
+	// which is the wall clock in production, so the two agree there.
 	Now time.Time
 }
 
@@ -112,10 +118,18 @@ func VerifyRegistration(in RegistrationInput) (*Registration, error) {
 	if !algAllowed(pub.Alg(), in.Algs) {
 		return nil, fail(kiosk.KindAlgorithm, "algorithm %s is not allowed by policy", pub.Alg())
 	}
-	// Steps 20–23: the attestation statement, then trust.
+	// Steps 20–23: the attestation statement, its certificates' validity
+	// at Now, then trust.
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	hash := ClientDataHash(in.ClientDataJSON)
 	att, err := verifyStatement(ao, ad, hash)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkValidity(att.x5c, now); err != nil {
 		return nil, err
 	}
 	reg := &Registration{
@@ -129,10 +143,6 @@ func VerifyRegistration(in RegistrationInput) (*Registration, error) {
 		Type:         att.typ,
 	}
 	if len(att.x5c) > 0 && in.TrustAnchors != nil {
-		now := in.Now
-		if now.IsZero() {
-			now = time.Now()
-		}
 		chain, err := verifyChain(att.x5c, in.TrustAnchors, now)
 		if err != nil && in.RequireTrustedAttestation {
 			return nil, err

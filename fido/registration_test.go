@@ -2,7 +2,9 @@ package fido_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"passkiosk/fido"
 	"passkiosk/fido/cbor"
@@ -84,5 +86,55 @@ func TestRegistrationRejections(t *testing.T) {
 func TestMarshalAttestationObjectRejectsBadStatement(t *testing.T) {
 	if _, err := fido.MarshalAttestationObject("packed", nil, cbor.RawMessage{0xa1, 0x01}); !errors.Is(err, kiosk.ErrMalformed) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestRegistrationCertificateValidityAtNow: RegistrationInput.Now is the
+// time attestation certificates are checked at, with or without trust
+// anchors. go-webauthn additionally checks packed certificates at the wall
+// clock (see attestation.go), so a certificate valid at Now but expired at
+// the wall clock is refused too; that case pins the documented limitation.
+func TestRegistrationCertificateValidityAtNow(t *testing.T) {
+	wall := time.Now()
+	current := [2]time.Time{wall.Add(-time.Hour), wall.AddDate(1, 0, 0)}
+	past := [2]time.Time{time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cases := []struct {
+		name     string
+		validity [2]time.Time
+		now      time.Time
+		want     kiosk.Kind // KindUnknown: accepted
+	}{
+		{"valid at the wall clock and at Now", current, wall.Add(time.Minute), kiosk.KindUnknown},
+		{"valid at the wall clock, not yet at Now", current, wall.AddDate(0, 0, -1), kiosk.KindBadAttestation},
+		{"valid at the wall clock, expired at Now", current, wall.AddDate(2, 0, 0), kiosk.KindBadAttestation},
+		{"valid at Now, expired at the wall clock (go-webauthn)", past, time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC), kiosk.KindBadAttestation},
+	}
+	for _, tc := range cases {
+		for _, anchored := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/anchors=%v", tc.name, anchored), func(t *testing.T) {
+				a := fidotest.NewAuthenticator(fido.AlgES256)
+				a.Attestation = fidotest.NewAttestationCA(a.AAGUID, tc.validity[0], tc.validity[1])
+				ch, _ := fido.NewChallenge()
+				cd := fido.ClientDataJSON(fido.TypeCreate, ch, origin)
+				in := fido.RegistrationInput{RPID: rpID, Origin: origin, Challenge: ch, ClientDataJSON: cd,
+					AttestationObject: a.MakeCredential(rpID, cd), Now: tc.now}
+				if anchored {
+					in.TrustAnchors = a.Attestation.Roots()
+				}
+				reg, err := fido.VerifyRegistration(in)
+				if tc.want == kiosk.KindUnknown {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if reg.Type != fido.AttestationBasic || reg.Trusted != anchored {
+						t.Fatalf("type %s, trusted %v; want basic, trusted %v", reg.Type, reg.Trusted, anchored)
+					}
+					return
+				}
+				if got := kiosk.KindOf(err); reg != nil || got != tc.want {
+					t.Fatalf("got %+v, %v (kind %v); want kind %v", reg, err, got, tc.want)
+				}
+			})
+		}
 	}
 }

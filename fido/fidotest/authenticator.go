@@ -16,8 +16,9 @@ import (
 
 // Authenticator is a minimal in-memory authenticator for tests of code that
 // consumes registrations and assertions: one credential, packed self
-// attestation, a counter it can be told to misreport. It is deliberately
-// not a CTAP device; fido/softkey is that.
+// attestation (or basic attestation when given an Attestation), a counter
+// it can be told to misreport. It is deliberately not a CTAP device;
+// fido/softkey is that.
 type Authenticator struct {
 	Key    crypto.Signer
 	Alg    fido.Alg
@@ -25,6 +26,9 @@ type Authenticator struct {
 	CredID []byte
 	Flags  fido.Flags // flags set on every response besides AT
 	Count  uint32
+	// Attestation, when set, signs registrations with its leaf key and
+	// sends the leaf as x5c (packed basic attestation, ES256).
+	Attestation *AttestationCA
 }
 
 // NewAuthenticator makes an authenticator with a fresh key for alg.
@@ -75,7 +79,8 @@ func (a *Authenticator) Sign(msg []byte) []byte {
 	return sig
 }
 
-// MakeCredential returns a packed self-attested attestation object.
+// MakeCredential returns a packed attestation object: self attestation, or
+// basic attestation with x5c when the authenticator has an Attestation.
 func (a *Authenticator) MakeCredential(rpID string, clientDataJSON []byte) []byte {
 	return a.MakeCredentialHash(rpID, fido.ClientDataHash(clientDataJSON))
 }
@@ -88,7 +93,16 @@ func (a *Authenticator) MakeCredentialHash(rpID string, h [32]byte) []byte {
 		Attested: &fido.AttestedCredential{AAGUID: a.AAGUID, CredentialID: a.CredID, PublicKey: a.PublicKey()},
 	}
 	raw := ad.Marshal()
-	stmt, err := cbor.Marshal(map[string]any{"alg": int64(a.Alg), "sig": a.Sign(slices.Concat(raw, h[:]))})
+	fields := map[string]any{"alg": int64(a.Alg), "sig": a.Sign(slices.Concat(raw, h[:]))}
+	if att := a.Attestation; att != nil {
+		d := sha256.Sum256(slices.Concat(raw, h[:]))
+		sig, err := ecdsa.SignASN1(rand.Reader, att.Key, d[:])
+		if err != nil {
+			panic(err)
+		}
+		fields = map[string]any{"alg": int64(fido.AlgES256), "sig": sig, "x5c": [][]byte{att.Leaf.Raw}}
+	}
+	stmt, err := cbor.Marshal(fields)
 	if err != nil {
 		panic(err)
 	}

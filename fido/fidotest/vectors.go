@@ -54,9 +54,17 @@ type Vector struct {
 		Counter        uint32 `json:"stored_signCount"`
 		BackupEligible *bool  `json:"backupEligible"`
 	} `json:"credential"`
+	// Summary is the vector's decoded authenticator data. The README calls
+	// it a reading aid, not an input: tests use it only as the expected
+	// value of what verification extracts.
 	Summary struct {
 		UV bool `json:"UV"`
 		BE bool `json:"BE"`
+		// AAGUID, CredentialID and PublicKey are the attested credential
+		// data of a registration; absent from assertions.
+		AAGUID       Hex `json:"aaguid"`
+		CredentialID Hex `json:"credentialId_hex"`
+		PublicKey    Hex `json:"credentialPublicKey_cose_hex"`
 	} `json:"authenticatorData_summary"`
 	CACert   Hex `json:"attestation_ca_cert_der"`
 	Expected struct {

@@ -27,6 +27,17 @@ import (
 // returns what cmd wrote to stdout and, separately, to the terminal. The
 // PIN is never part of either: the terminal does not echo it.
 func RunWithPIN(ctx context.Context, cmd *exec.Cmd, pin string) (stdout, terminal []byte, err error) {
+	return RunWithPINs(ctx, cmd, pin)
+}
+
+// RunWithPINs is RunWithPIN answering the prompts in turn: the first with
+// pins[0], the second with pins[1], and every later one with the last
+// (fido2-token -C asks for the current PIN, the new one, and the new one
+// again).
+func RunWithPINs(ctx context.Context, cmd *exec.Cmd, pins ...string) (stdout, terminal []byte, err error) {
+	if len(pins) == 0 {
+		pins = []string{""}
+	}
 	master, slave, err := openPTY()
 	if err != nil {
 		return nil, nil, err
@@ -58,6 +69,7 @@ func RunWithPIN(ctx context.Context, cmd *exec.Cmd, pin string) (stdout, termina
 				prompts := strings.Count(term.String(), "PIN")
 				tmu.Unlock()
 				for ; answered < prompts; answered++ {
+					pin := pins[min(answered, len(pins)-1)]
 					if _, err := master.Write([]byte(pin + "\n")); err != nil {
 						return
 					}

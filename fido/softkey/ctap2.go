@@ -64,7 +64,7 @@ func (k *Key) handleCBOR(t *txn, req []byte) ([]byte, Fault) {
 		if !errors.As(err, &s) {
 			s = StatusOther
 		}
-		return []byte{byte(s)}, None
+		return []byte{byte(s)}, framingOnly(fault)
 	}
 	resp := []byte{byte(StatusOK)}
 	if out != nil {
@@ -74,14 +74,21 @@ func (k *Key) handleCBOR(t *txn, req []byte) ([]byte, Fault) {
 		}
 		resp = append(resp, b...)
 	}
-	switch fault {
-	case MalformedCBOR:
+	if fault == MalformedCBOR {
 		// A map that promises five pairs and ends after half of one.
 		resp = []byte{byte(StatusOK), 0xa5, 0x01}
-	case WrongChannel, TruncatedFrame, OversizedLength:
-		return resp, fault
 	}
-	return resp, None
+	return resp, framingOnly(fault)
+}
+
+// framingOnly keeps the faults the CTAPHID layer applies and drops the
+// others, which the command itself has already applied.
+func framingOnly(f Fault) Fault {
+	switch f {
+	case WrongChannel, TruncatedFrame, OversizedLength:
+		return f
+	}
+	return None
 }
 
 // decodeRequest parses a command's parameters: bytes that are not CBOR are

@@ -367,6 +367,11 @@ func (c *Conn) sendLocked(cid uint32, cmd byte, data []byte, fault Fault) {
 		}
 	case OversizedLength:
 		bcnt = 0xffff
+	case TruncatedFrame:
+		// The announced length always needs at least one continuation
+		// packet, so a reply that would fit in the initialization packet
+		// is cut short too.
+		bcnt = max(bcnt, initDataSize+1)
 	}
 	first := make([]byte, PacketSize)
 	binary.BigEndian.PutUint32(first, cid)

@@ -71,9 +71,26 @@ func TestBadSignatureFault(t *testing.T) {
 	if !errors.Is(err, kiosk.ErrBadSignature) {
 		t.Fatalf("assertion: %v, want bad-signature", err)
 	}
+	// The key's packed attestation carries x5c, so the statement's
+	// signature is checked as part of the attestation (WebAuthn §8.2
+	// step 2): always bad-attestation, never bad-signature.
 	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{UserID: []byte("other")}, false)
-	if kiosk.KindOf(err) != kiosk.KindBadAttestation && kiosk.KindOf(err) != kiosk.KindBadSignature {
-		t.Fatalf("registration: %v, want a bad attestation signature", err)
+	if !errors.Is(err, kiosk.ErrBadAttestation) {
+		t.Fatalf("registration: %v, want bad-attestation", err)
+	}
+}
+
+// TestTruncatedFrameCutsShortReplies: a reply that fits in one
+// initialization packet (here the one-byte status of a getAssertion that
+// finds no credential) is cut short as well.
+func TestTruncatedFrameCutsShortReplies(t *testing.T) {
+	r := newRig(t, softkey.Config{})
+	args := ctaphidtest.GetAssertionArgs{RPID: "nobody.example", ClientDataHash: make([]byte, 32)}
+	_, err := r.c.GetAssertion(ctx(t), args)
+	wantStatus(t, err, softkey.StatusNoCredentials)
+	r.key.SetFault(softkey.TruncatedFrame)
+	if _, err := r.c.GetAssertion(ctx(t), args); !errors.Is(err, ctaphidtest.ErrTruncated) {
+		t.Fatalf("short reply under TruncatedFrame: %v, want ErrTruncated", err)
 	}
 }
 
@@ -119,9 +136,24 @@ func TestUnplugMidOperationFault(t *testing.T) {
 }
 
 func TestFaultNames(t *testing.T) {
-	for f, want := range map[softkey.Fault]string{softkey.None: "None", softkey.CounterBackwards: "CounterBackwards"} {
-		if f.String() != want {
-			t.Errorf("%d: %q", f, f.String())
+	tests := []struct {
+		fault softkey.Fault
+		want  string
+	}{
+		{softkey.None, "None"},
+		{softkey.MalformedCBOR, "MalformedCBOR"},
+		{softkey.WrongChannel, "WrongChannel"},
+		{softkey.TruncatedFrame, "TruncatedFrame"},
+		{softkey.OversizedLength, "OversizedLength"},
+		{softkey.BadSignature, "BadSignature"},
+		{softkey.CounterBackwards, "CounterBackwards"},
+		{softkey.UnplugMidOperation, "UnplugMidOperation"},
+		{softkey.UnplugMidOperation + 1, "Fault(?)"},
+		{-1, "Fault(?)"},
+	}
+	for _, tt := range tests {
+		if got := tt.fault.String(); got != tt.want {
+			t.Errorf("Fault(%d).String() = %q, want %q", int(tt.fault), got, tt.want)
 		}
 	}
 }

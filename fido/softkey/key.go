@@ -100,7 +100,9 @@ const (
 // Fault is a misbehaviour the key can be told to show. Faults stay in effect
 // until SetFault(None), except UnplugMidOperation, which fires once.
 // Framing and encoding faults apply to the replies of makeCredential,
-// getAssertion and getNextAssertion, so a host can still open the key.
+// getAssertion and getNextAssertion, so a host can still open the key; the
+// framing faults (WrongChannel, TruncatedFrame, OversizedLength) to their
+// error replies too.
 type Fault int
 
 const (
@@ -111,9 +113,10 @@ const (
 	// host's own channel then stays busy until it cancels (the answer is
 	// KEEPALIVE_CANCEL), resynchronises, or the touch timeout passes.
 	WrongChannel
-	// TruncatedFrame announces the full length but sends only the first
-	// packet, then a fresh initialization packet where a continuation
-	// should be.
+	// TruncatedFrame announces the full length, or one byte more than an
+	// initialization packet holds when the reply is shorter, but sends
+	// only the first packet, then a fresh initialization packet where a
+	// continuation should be.
 	TruncatedFrame
 	// OversizedLength announces a payload longer than CTAPHID allows.
 	OversizedLength

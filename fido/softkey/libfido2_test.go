@@ -38,6 +38,17 @@ func plugged(t *testing.T, cfg softkey.Config) (*hidtest.Testbed, *softkey.Key, 
 // An argument "IN" is replaced by a file holding input.
 func tool(t *testing.T, b *hidtest.Testbed, pin, input string, args ...string) string {
 	t.Helper()
+	out, term, err := runTool(t, b, []string{pin}, input, args...)
+	if err != nil {
+		t.Fatalf("%s: %v\nterminal: %s\nstdout: %s", strings.Join(args, " "), err, term, out)
+	}
+	return out
+}
+
+// runTool is tool answering successive PIN prompts with pins in turn
+// (hidtest.RunWithPINs), and returning the tool's failure.
+func runTool(t *testing.T, b *hidtest.Testbed, pins []string, input string, args ...string) (stdout, terminal string, err error) {
+	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args = append([]string(nil), args...)
@@ -50,11 +61,8 @@ func tool(t *testing.T, b *hidtest.Testbed, pin, input string, args ...string) s
 		}
 	}
 	cmd := b.Command(c, args[0], args[1:]...)
-	out, term, err := hidtest.RunWithPIN(c, cmd, pin)
-	if err != nil {
-		t.Fatalf("%s: %v\nterminal: %s\nstdout: %s", strings.Join(args, " "), err, term, out)
-	}
-	return string(out)
+	out, term, err := hidtest.RunWithPINs(c, cmd, pins...)
+	return string(out), string(term), err
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
@@ -71,10 +79,34 @@ func TestLibfido2SetsAndChangesThePIN(t *testing.T) {
 	if !k.PINSet() {
 		t.Fatal("fido2-token -S did not set a PIN")
 	}
-	// changePIN answers every prompt with the same PIN: old and new alike.
-	tool(t, b, testPIN, "", "fido2-token", "-C", dev)
+	// fido2-token -C asks for the current PIN, the new one, and the new
+	// one again.
+	const newPIN = "271828"
+	if _, term, err := runTool(t, b, []string{testPIN, newPIN}, "", "fido2-token", "-C", dev); err != nil {
+		t.Fatalf("fido2-token -C: %v\nterminal: %s", err, term)
+	}
 	if k.PINRetries() != 8 {
 		t.Fatalf("retries %d after changing the PIN", k.PINRetries())
+	}
+	// The old PIN no longer verifies the person: making a credential with
+	// user verification fails as a wrong PIN and costs a try...
+	makeCred := func(pin string) (string, error) {
+		in := strings.Join([]string{b64(random(32)), testRP, "dave", b64(random(16))}, "\n") + "\n"
+		_, term, err := runTool(t, b, []string{pin}, in, "fido2-cred", "-M", "-r", "-v", "-i", "IN", dev, "es256")
+		return term, err
+	}
+	if term, err := makeCred(testPIN); err == nil || !strings.Contains(term, "FIDO_ERR_PIN_INVALID") {
+		t.Fatalf("fido2-cred -M -v with the old PIN: %v\nterminal: %s", err, term)
+	}
+	if k.PINRetries() != 7 || len(k.Credentials()) != 0 {
+		t.Fatalf("after the old PIN: retries %d, %d credentials; want 7, 0", k.PINRetries(), len(k.Credentials()))
+	}
+	// ...and the new one does, which resets the count.
+	if term, err := makeCred(newPIN); err != nil {
+		t.Fatalf("fido2-cred -M -v with the new PIN: %v\nterminal: %s", err, term)
+	}
+	if k.PINRetries() != 8 || len(k.Credentials()) != 1 {
+		t.Fatalf("after the new PIN: retries %d, %d credentials; want 8, 1", k.PINRetries(), len(k.Credentials()))
 	}
 	info := tool(t, b, "", "", "fido2-token", "-I", dev)
 	if !strings.Contains(info, "clientPin") || !strings.Contains(info, "hmac-secret") || !strings.Contains(info, "pin protocols: 2, 1") {

@@ -65,8 +65,10 @@ func (d *Device) fail(s *session, op string, code int) error {
 		return kiosk.E(kiosk.KindDeviceBusy, op, detail)
 	case C.FIDO_ERR_TX, C.FIDO_ERR_RX:
 		// A transport error is the key being pulled when its node has gone,
-		// and a key that broke the framing (truncated message, reply on
-		// another channel) when it is still there.
+		// and a key that broke the framing (a message cut short, a
+		// continuation out of sequence) when it is still there. A reply on
+		// another channel never gets here: libfido2 skips it and waits on
+		// (see the WrongChannel case in faults_test.go).
 		if !nodePresent(d.path) {
 			return kiosk.E(kiosk.KindDeviceGone, op, detail)
 		}

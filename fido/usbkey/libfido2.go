@@ -92,9 +92,8 @@ func (s *session) close() {
 // running the operation.
 func (s *session) handle() *C.fido_dev_t { return s.dev }
 
-func (s *session) hasPIN() bool        { return bool(C.fido_dev_has_pin(s.dev)) }
-func (s *session) hasUV() bool         { return bool(C.fido_dev_has_uv(s.dev)) }
-func (s *session) supportsPerms() bool { return bool(C.fido_dev_supports_permissions(s.dev)) }
+func (s *session) hasPIN() bool { return bool(C.fido_dev_has_pin(s.dev)) }
+func (s *session) hasUV() bool  { return bool(C.fido_dev_has_uv(s.dev)) }
 
 func (s *session) pinRetries() (int, C.int) {
 	var n C.int
@@ -135,13 +134,6 @@ func cBytes(b []byte) (*C.uchar, C.size_t) {
 		return nil, 0
 	}
 	return (*C.uchar)(C.CBytes(b)), C.size_t(len(b))
-}
-
-func cOpt(on bool) C.fido_opt_t {
-	if on {
-		return C.FIDO_OPT_TRUE
-	}
-	return C.FIDO_OPT_OMIT
 }
 
 // cPIN returns a C copy of pin, or nil for none, and a function that

@@ -60,7 +60,13 @@ func (p *Port) forward() {
 			if ok {
 				p.events <- kiosk.KeyEvent{Type: kiosk.KeyRemoved, Key: info}
 			}
-		default: // arrived or re-plugged: both are a new plug-in to the engine
+		default:
+			// Arrived or re-plugged: both are a new plug-in to the engine.
+			// kiosk.KeyEvent has no field that could say "re-plugged" (its
+			// Type is plugged or removed, its KeyInfo describes only this
+			// plug-in), so the Watcher's KeyReplugged and PreviousPath stop
+			// here; carrying them needs the vocabulary to grow, e.g. a
+			// KeyEvent.Replaces naming the KeyInfo.ID this plug-in follows.
 			info := keyInfo(ev.Key)
 			p.known[ev.Key.Path] = info
 			p.mu.Unlock()

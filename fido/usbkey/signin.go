@@ -109,6 +109,15 @@ func (d *Device) SignIn(ctx context.Context, req SignInRequest) (*SignIn, error)
 func verifyAssertions(op string, req *SignInRequest, clientData []byte, raws []rawAssertion, method Method) (*SignIn, error) {
 	out := &SignIn{Method: method}
 	for _, r := range raws {
+		if len(r.credID) == 0 {
+			// CTAP 2.1 §6.2.2: the key may leave the credential out when
+			// the allow list named exactly one; anywhere else an
+			// assertion without it says nothing about whose it is.
+			if len(req.AllowList) != 1 {
+				return nil, kiosk.Errorf(kiosk.KindDevice, op, "the key returned an assertion without its credential")
+			}
+			r.credID = req.AllowList[0]
+		}
 		stored, err := req.Lookup(r.credID, r.userID)
 		if kiosk.KindOf(err) == kiosk.KindNotFound {
 			continue // a credential of this RP the appliance never enrolled
