@@ -102,6 +102,6 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 			return
 		}
 		r := res.(result)
-		e.verifyLocked(cred, r.authData, r.sig, nil, func() { e.signedInLocked(cred, "") })
+		e.verifyLocked(cred, cred.ID, r.authData, r.sig, nil, func() { e.signedInLocked(cred, "") })
 	})
 }

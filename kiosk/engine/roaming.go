@@ -224,7 +224,7 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 		e.failLocked("sign-in", kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
 		return
 	}
-	e.verifyLocked(cred, a.AuthData, a.Signature, a.UserHandle, func() {
+	e.verifyLocked(cred, a.CredentialID, a.AuthData, a.Signature, a.UserHandle, func() {
 		// The key's model must still be allowed, as registered and as it
 		// says now.
 		if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
@@ -240,9 +240,10 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 }
 
 // verifyLocked runs the checks every sign-in shares: the person, policy,
-// the challenge (single use), and fido's §7.2 verification. then runs
-// when they pass.
-func (e *Engine) verifyLocked(cred kiosk.Credential, authData, sig, userHandle []byte, then func()) {
+// the challenge (single use), and fido's §7.2 verification, with credID
+// the credential the authenticator said it used (§7.2 step 5: it must be
+// the stored one). then runs when they pass.
+func (e *Engine) verifyLocked(cred kiosk.Credential, credID, authData, sig, userHandle []byte, then func()) {
 	c := e.cer
 	user, err := e.cfg.Store.User(cred.User)
 	if err != nil {
@@ -266,7 +267,7 @@ func (e *Engine) verifyLocked(cred kiosk.Credential, authData, sig, userHandle [
 		RPID: e.pol.RPID, Origin: e.pol.Origin, Challenge: c.challenge,
 		Credential: fido.StoredCredential{ID: cred.ID, PublicKey: cred.PublicKey, Counter: cred.Counter,
 			UserHandle: []byte(cred.User), BackupEligible: cred.BackupEligible},
-		CredentialID: cred.ID, AuthData: authData, ClientDataJSON: c.clientData, Signature: sig,
+		CredentialID: credID, AuthData: authData, ClientDataJSON: c.clientData, Signature: sig,
 		UserHandle: userHandle, RequireUV: e.pol.RequireUV,
 	})
 	if err != nil {
