@@ -29,7 +29,8 @@ const DefaultCounterIndex tpm2.TPMHandle = 0x01B0F1D0
 //
 // The index has an empty authorization value, because it guards nothing
 // secret: anyone who can talk to the TPM may push it forward, which only
-// skips numbers. noDA is set on it for the same reason as on the SRK.
+// skips numbers (a push in the middle of a sign-in makes it sign again,
+// see signLocked). noDA is set on it for the same reason as on the SRK.
 var counterAttributes = tpm2.TPMANV{
 	AuthWrite: true,
 	AuthRead:  true,
@@ -107,32 +108,78 @@ func (k *TPM) readNVPublic(index tpm2.TPMHandle) (*nvPublic, error) {
 // above every value the old one gave out, so the counter still only moves
 // forward.
 func (k *TPM) nextCounter() (uint32, error) {
-	auth := tpm2.AuthHandle{Handle: k.counter.Handle, Name: k.counter.Name, Auth: tpm2.PasswordAuth(nil)}
+	auth := k.counterAuth()
 	_, err := (tpm2.NVIncrement{AuthHandle: auth, NVIndex: k.counter}).Execute(k.t)
 	if errors.Is(err, tpm2.TPMRCHandle) && !k.redefining {
-		k.logf("tpm: counter index 0x%08x is gone: defining it again", uint32(k.counter.Handle))
-		k.redefining = true
-		err = k.ensureCounter(k.counter.Handle)
-		k.redefining = false
-		if err != nil {
+		if err := k.redefineCounter(); err != nil {
 			return 0, err
 		}
-		auth = tpm2.AuthHandle{Handle: k.counter.Handle, Name: k.counter.Name, Auth: tpm2.PasswordAuth(nil)}
+		auth = k.counterAuth()
 		_, err = (tpm2.NVIncrement{AuthHandle: auth, NVIndex: k.counter}).Execute(k.t)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("TPM2_NV_Increment: %w", err)
 	}
-	rsp, err := (tpm2.NVRead{AuthHandle: auth, NVIndex: k.counter, Size: 8}).Execute(k.t)
+	v, err := k.readCounterValue()
+	if err != nil {
+		return 0, err
+	}
+	if v > math.MaxUint32 {
+		return 0, fmt.Errorf("signature counter %d exceeds 32 bits", v)
+	}
+	return uint32(v), nil
+}
+
+// currentCounter reads the counter without moving it: sign-in signs over
+// the value after it and increments only once the PIN has proved right
+// (signin.go). An index that has vanished, or was defined again and never
+// written, is made ready again first, as nextCounter does.
+func (k *TPM) currentCounter() (uint64, error) {
+	v, err := k.readCounterValue()
+	if (errors.Is(err, tpm2.TPMRCHandle) || errors.Is(err, tpm2.TPMRCNVUninitialized)) && !k.redefining {
+		if err := k.redefineCounter(); err != nil {
+			return 0, err
+		}
+		v, err = k.readCounterValue()
+	}
+	return v, err
+}
+
+// redefineCounter defines the counter index again after it vanished (or
+// writes it once if it was never written), logging that it did.
+func (k *TPM) redefineCounter() error {
+	k.logf("tpm: counter index 0x%08x is gone: defining it again", uint32(k.counter.Handle))
+	k.redefining = true
+	defer func() { k.redefining = false }()
+	return k.ensureCounter(k.counter.Handle)
+}
+
+func (k *TPM) counterAuth() tpm2.AuthHandle {
+	return tpm2.AuthHandle{Handle: k.counter.Handle, Name: k.counter.Name, Auth: tpm2.PasswordAuth(nil)}
+}
+
+// readCounterValue is TPM2_NV_Read of the whole counter (Part 3 §31.13).
+func (k *TPM) readCounterValue() (uint64, error) {
+	rsp, err := (tpm2.NVRead{AuthHandle: k.counterAuth(), NVIndex: k.counter, Size: 8}).Execute(k.t)
 	if err != nil {
 		return 0, fmt.Errorf("TPM2_NV_Read: %w", err)
 	}
 	if len(rsp.Data.Buffer) != 8 {
 		return 0, fmt.Errorf("TPM2_NV_Read: %d bytes, want 8", len(rsp.Data.Buffer))
 	}
-	v := binary.BigEndian.Uint64(rsp.Data.Buffer)
-	if v > math.MaxUint32 {
-		return 0, fmt.Errorf("signature counter %d exceeds 32 bits", v)
+	return binary.BigEndian.Uint64(rsp.Data.Buffer), nil
+}
+
+// counterError classifies a failure to read or move the counter. A TPM
+// rate-limits NV writes to protect its flash (TPM_RC_NV_RATE) and may
+// briefly be unable to write at all (TPM_RC_NV_UNAVAILABLE; both warnings,
+// Part 2 §6.6.3): nothing is wrong with the key or the PIN, trying again a
+// little later works, and the engine must not count it against the person.
+// The transport does not retry them: a rate limit can last longer than a
+// person should wait at the lock screen.
+func counterError(op string, err error) error {
+	if errors.Is(err, tpm2.TPMRCNVRate) || errors.Is(err, tpm2.TPMRCNVUnavailable) {
+		return kiosk.E(kiosk.KindDeviceBusy, op, fmt.Errorf("the TPM is not taking NV writes just now, try again in a moment: %w", err))
 	}
-	return uint32(v), nil
+	return kiosk.E(kiosk.KindDevice, op, err)
 }

@@ -59,14 +59,17 @@
 //
 // It is created with TPM2_CreatePrimary and persisted with
 // TPM2_EvictControl once, at the first Open (owner authorization from
-// Config.OwnerAuth, empty on most machines). An object of another shape at
+// Config.OwnerAuth, empty on most machines), and again only by Open or an
+// enrollment that finds the handle empty. An object of another shape at
 // the handle is refused, never evicted. Sign-in never creates a primary or
-// any other key: the benchmark counts commands to show it.
+// any other key, not even when the SRK is gone: the benchmark and the
+// tests count commands to show it.
 //
 // Signature counter, NV index 0x01B0F1D0 (Config.CounterIndex):
 // TPM_NT_COUNTER, authWrite | authRead | noDA, empty authValue, 8 bytes,
 // nameAlg SHA-256. One counter for the terminal, incremented by
-// TPM2_NV_Increment on every enrollment and sign-in; see counter.go for why
+// TPM2_NV_Increment on every enrollment and every sign-in whose PIN the
+// TPM accepted (a wrong PIN writes nothing to NV); see counter.go for why
 // one per terminal and not one per credential.
 //
 // # A person's key
@@ -99,12 +102,17 @@
 //
 // # Sign-in
 //
-// TPM2_Load, TPM2_NV_Increment, TPM2_NV_Read, TPM2_StartAuthSession,
-// TPM2_Sign, TPM2_FlushContext: six commands, 3–7 ms on swtpm on a
-// shared two-core machine, of which TPM2_NV_Increment is the largest part
-// (swtpm writes its state file on every NV write). The
-// authenticator data has the RP ID hash, UP and UV (the TPM verified the
-// PIN) and the counter; the signature is ES256 (DER) over
+// TPM2_Load, TPM2_NV_Read, TPM2_StartAuthSession, TPM2_Sign,
+// TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext: seven commands,
+// 2.6–3.8 ms on swtpm on a shared two-core machine, of which
+// TPM2_NV_Increment is the largest part (swtpm writes its state file on
+// every NV write) and each TPM2_NV_Read under 0.2 ms. The assertion is
+// signed over the counter value after the one read, and the counter is
+// incremented only after TPM2_Sign accepted the PIN; the assertion is
+// released only if the increment made exactly that value (signLocked in
+// signin.go says why that never releases a value twice, even across a
+// crash). The authenticator data has the RP ID hash, UP and UV (the TPM
+// verified the PIN) and the counter; the signature is ES256 (DER) over
 // authenticatorData ‖ clientDataHash, verified by fido.VerifyAssertion like
 // any security key's. Every transient handle is flushed by its one owner
 // (withKey); sessions are one-use.
@@ -116,11 +124,19 @@
 // TPM_PT_LOCKOUT_COUNTER; the wrong PIN that uses the last try, and any
 // attempt during a lockout (TPM_RC_LOCKOUT), is kiosk.KindTPMLockout
 // wrapping a *LockoutError with the longest wait (one
-// TPM_PT_LOCKOUT_INTERVAL). A key the TPM no longer has: the SRK's Name
-// differs from the one in the blobs, or TPM2_Load fails its integrity
-// check, is kiosk.KindTPMCleared. Lockout reads the state for the UI;
-// ResetLockout and SetDictionaryAttackParameters are the administrator's
-// lockout-hierarchy commands.
+// TPM_PT_LOCKOUT_INTERVAL). A key the TPM no longer has is
+// kiosk.KindTPMCleared: the SRK's Name differs from the one stored in the
+// blobs, or TPM2_Load fails its integrity check under an SRK that is no
+// longer the one the blobs name, or the SRK and the counter index are both
+// gone. Blobs the TPM refuses under the very SRK they name were altered in
+// storage: kiosk.KindStoreCorrupt (integrity) or kiosk.KindMalformed
+// (format). An SRK evicted without a clear (the counter is still there) is
+// kiosk.KindDevice saying so: the keys are intact and work again once Open
+// or an enrollment has made the SRK again. An NV write the TPM refuses for
+// now (TPM_RC_NV_RATE, TPM_RC_NV_UNAVAILABLE) is kiosk.KindDeviceBusy.
+// Lockout reads the state for the UI; ResetLockout and
+// SetDictionaryAttackParameters are the administrator's lockout-hierarchy
+// commands.
 //
 // # Attestation
 //

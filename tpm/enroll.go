@@ -91,8 +91,10 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	}
 	created, err := create()
 	if errors.Is(err, tpm2.TPMRCHandle) {
-		// The TPM was cleared since Open: provision it again and enroll
-		// under the new SRK.
+		// The SRK's persistent handle is empty (the TPM was cleared, or the
+		// SRK evicted, since Open): provision it again and enroll under it.
+		// The salted session fails first, at TPM2_StartAuthSession, with
+		// the same code.
 		k.reprovisionLocked()
 		created, err = create()
 	}
@@ -118,7 +120,7 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	}
 	counter, err := k.nextCounter()
 	if err != nil {
-		return nil, kiosk.E(kiosk.KindDevice, op, err)
+		return nil, counterError(op, err)
 	}
 	rpHash := fido.RPIDHash(req.RPID)
 	authData := (&fido.AuthData{

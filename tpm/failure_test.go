@@ -19,58 +19,6 @@ import (
 	"passkiosk/tpm/tpmtest"
 )
 
-func TestRepeatedWrongPINsReachLockoutAndRightPINWorksAfterRecovery(t *testing.T) {
-	tr := tpmtest.Simulator(t)
-	lockoutScenario(t, tpmtest.Open(t, tr, tpm.Config{}))
-}
-
-// lockoutScenario drives a TPM from three wrong PINs into lockout and out.
-func lockoutScenario(t *testing.T, k *tpm.TPM) {
-	t.Helper()
-	// Three tries, one forgiven per hour: the test reaches the lockout in
-	// three commands instead of the TPM's factory setting.
-	if err := k.SetDictionaryAttackParameters(ctx, nil, 3, time.Hour, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	e, cred := enroll(t, k, pin)
-
-	for _, wantTries := range []int{2, 1} {
-		_, err := signIn(t, k, &e.Blobs, cred, "999999")
-		if kiosk.KindOf(err) != kiosk.KindPINInvalid || kiosk.TriesLeft(err) != wantTries {
-			t.Fatalf("wrong PIN: %v; want pin-invalid with %d tries left", err, wantTries)
-		}
-	}
-	_, err := signIn(t, k, &e.Blobs, cred, "999999")
-	var le *tpm.LockoutError
-	if kiosk.KindOf(err) != kiosk.KindTPMLockout || !errors.As(err, &le) || le.RetryAfter() != time.Hour {
-		t.Fatalf("third wrong PIN: %v; want tpm-lockout with a one-hour retry", err)
-	}
-	// Locked out, the TPM refuses even the right PIN, and says so.
-	_, err = signIn(t, k, &e.Blobs, cred, pin)
-	if !errors.Is(err, kiosk.ErrTPMLockout) || !errors.Is(err, tpm2.TPMRCLockout) {
-		t.Fatalf("right PIN during lockout: %v; want tpm-lockout from TPM_RC_LOCKOUT", err)
-	}
-	s, err := k.Lockout(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !s.InLockout || s.TriesLeft() != 0 || s.RetryAfter() != time.Hour {
-		t.Errorf("lockout state %+v", s)
-	}
-
-	// Recovery: TPM2_DictionaryAttackLockReset stands in for an hour
-	// passing (the TPM forgets one failure per interval).
-	if err := k.ResetLockout(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
-		t.Fatalf("right PIN after recovery: %v", err)
-	}
-	if s, _ := k.Lockout(ctx); s.InLockout || s.TriesLeft() != 3 {
-		t.Errorf("after recovery: %+v", s)
-	}
-}
-
 func TestClearedTPMReportsKeysGoneAndCounterStillMovesForward(t *testing.T) {
 	tr := tpmtest.Simulator(t)
 	k := tpmtest.Open(t, tr, tpm.Config{})
@@ -90,13 +38,15 @@ func TestClearedTPMReportsKeysGoneAndCounterStillMovesForward(t *testing.T) {
 	if !errors.Is(err, kiosk.ErrTPMCleared) {
 		t.Fatalf("sign-in after clear: %v; want tpm-cleared", err)
 	}
-	// Same blobs claiming the new SRK as parent: the TPM itself refuses
-	// them (TPM_RC_INTEGRITY), which is reported the same way.
+	// The same blobs rewritten to claim the new SRK as parent: the TPM
+	// itself refuses them (TPM_RC_INTEGRITY). The record names an SRK the
+	// key was not made under, so it was altered: a corrupt record, not a
+	// cleared TPM.
 	forged := e.Blobs
 	forged.ParentName = mustCredentialSRKName(t, k2, tr)
 	_, err = k2.SignIn(ctx, &forged, rpID, [32]byte{}, pin)
-	if !errors.Is(err, kiosk.ErrTPMCleared) {
-		t.Fatalf("old key under the new SRK: %v; want tpm-cleared", err)
+	if !errors.Is(err, kiosk.ErrStoreCorrupt) || !errors.Is(err, tpm2.TPMRCIntegrity) {
+		t.Fatalf("old key claiming the new SRK: %v; want store-corrupt from TPM_RC_INTEGRITY", err)
 	}
 
 	// A new enrollment works, and its counter is past every value the
@@ -120,16 +70,58 @@ func mustCredentialSRKName(t *testing.T, _ *tpm.TPM, tr transport.TPM) []byte {
 	return rsp.Name.Buffer
 }
 
-func TestTamperedPrivateBlobIsRefused(t *testing.T) {
+// Blobs altered in storage are a corrupt credential, not a cleared TPM:
+// the SRK they name is the one this TPM has, so the TPM's refusal says
+// something about the bytes. Only a changed SRK means the keys are gone.
+func TestAlteredBlobsAreCorruptNotCleared(t *testing.T) {
 	tr := tpmtest.Simulator(t)
 	k := tpmtest.Open(t, tr, tpm.Config{})
-	e, _ := enroll(t, k, pin)
-	bad := e.Blobs
-	bad.Private = append([]byte(nil), e.Blobs.Private...)
-	bad.Private[len(bad.Private)-1] ^= 0x01
-	_, err := k.SignIn(ctx, &bad, rpID, [32]byte{}, pin)
-	if !errors.Is(err, kiosk.ErrTPMCleared) || !errors.Is(err, tpm2.TPMRCIntegrity) {
-		t.Fatalf("tampered blob: %v; want tpm-cleared from TPM_RC_INTEGRITY", err)
+	e, cred := enroll(t, k, pin)
+	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](e.Blobs.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	area, err := pub.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTrailing := append(tpm2.Marshal(*area), 0, 0)
+
+	tests := []struct {
+		name  string
+		alter func(b *tpm.KeyBlobs)
+		kind  kiosk.Kind
+		rc    tpm2.TPMRC
+	}{
+		{"one bit of the private blob flipped", func(b *tpm.KeyBlobs) {
+			b.Private[len(b.Private)-1] ^= 0x01
+		}, kiosk.KindStoreCorrupt, tpm2.TPMRCIntegrity},
+		{"private blob cut short", func(b *tpm.KeyBlobs) {
+			b.Private = []byte{0, 2, 0, 0}
+		}, kiosk.KindStoreCorrupt, tpm2.TPMRCIntegrity},
+		{"private blob larger than any TPM2B_PRIVATE", func(b *tpm.KeyBlobs) {
+			b.Private = make([]byte, 2+1000)
+			b.Private[0], b.Private[1] = 1000>>8, 1000&0xff
+		}, kiosk.KindMalformed, tpm2.TPMRCSize},
+		{"public area with trailing bytes", func(b *tpm.KeyBlobs) {
+			b.Public = append([]byte{0, byte(len(withTrailing))}, withTrailing...)
+		}, kiosk.KindMalformed, tpm2.TPMRCSize},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.Blobs
+			b.Public = append([]byte(nil), e.Blobs.Public...)
+			b.Private = append([]byte(nil), e.Blobs.Private...)
+			tc.alter(&b)
+			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, pin)
+			if kiosk.KindOf(err) != tc.kind || !errors.Is(err, tc.rc) {
+				t.Fatalf("altered blobs: %v; want %v from %v", err, tc.kind, tc.rc)
+			}
+		})
+	}
+	// The intact blobs still work: nothing was counted against the key.
+	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -322,36 +314,62 @@ func TestForeignObjectsAtOurHandlesAreNotUsed(t *testing.T) {
 	}
 }
 
-// retryOnce answers the first TPM2_Sign with TPM_RC_RETRY without passing
-// it on, as a busy TPM does.
-type retryOnce struct {
+// warnOnce answers the first TPM2_Sign with a warning that means "not
+// executed, send it again" without passing the command on, as a busy or
+// self-testing TPM does. With always set it answers every TPM2_Sign so.
+type warnOnce struct {
 	transport.TPM
-	done atomic.Bool
+	rc     tpm2.TPMRC
+	always bool
+	sent   atomic.Int32
 }
 
-func (r *retryOnce) Send(cmd []byte) ([]byte, error) {
-	if binary.BigEndian.Uint32(cmd[6:]) == uint32(tpm2.TPMCCSign) && !r.done.Swap(true) {
+func (w *warnOnce) Send(cmd []byte) ([]byte, error) {
+	if binary.BigEndian.Uint32(cmd[6:]) == uint32(tpm2.TPMCCSign) && (w.always || w.sent.Load() == 0) {
+		w.sent.Add(1)
 		rsp := make([]byte, 10)
 		binary.BigEndian.PutUint16(rsp, uint16(tpm2.TPMSTNoSessions))
 		binary.BigEndian.PutUint32(rsp[2:], 10)
-		binary.BigEndian.PutUint32(rsp[6:], uint32(tpm2.TPMRCRetry))
+		binary.BigEndian.PutUint32(rsp[6:], uint32(w.rc))
 		return rsp, nil
 	}
-	return r.TPM.Send(cmd)
+	return w.TPM.Send(cmd)
 }
 
-func TestRetryIsResent(t *testing.T) {
+func TestRetryWarningsAreResent(t *testing.T) {
+	for _, rc := range []tpm2.TPMRC{tpm2.TPMRCRetry, tpm2.TPMRCTesting, tpm2.TPMRCYielded} {
+		t.Run(rc.Error(), func(t *testing.T) {
+			tr := tpmtest.Simulator(t)
+			w := &warnOnce{TPM: tr, rc: rc}
+			k := tpmtest.Open(t, w, tpm.Config{})
+			e, cred := enroll(t, k, pin)
+			tr.Reset()
+			if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
+				t.Fatalf("sign-in through one %v: %v", rc, err)
+			}
+			if w.sent.Load() != 1 || tr.Counts()[tpm2.TPMCCSign] != 1 {
+				t.Errorf("retry not exercised: %d warnings, %s", w.sent.Load(), tpmtest.Summary(tr.Counts()))
+			}
+		})
+	}
+}
+
+// A TPM that keeps answering TPM_RC_RETRY is given up on after the
+// bounded number of attempts (about a second): the sign-in fails as a
+// device error carrying the code, and nothing is left loaded.
+func TestRetryGivesUpAfterBoundedAttempts(t *testing.T) {
 	tr := tpmtest.Simulator(t)
-	r := &retryOnce{TPM: tr}
-	k := tpmtest.Open(t, r, tpm.Config{})
+	w := &warnOnce{TPM: tr, rc: tpm2.TPMRCRetry, always: true}
+	k := tpmtest.Open(t, w, tpm.Config{})
 	e, cred := enroll(t, k, pin)
-	tr.Reset()
-	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
-		t.Fatalf("sign-in through a TPM_RC_RETRY: %v", err)
+	_, err := signIn(t, k, &e.Blobs, cred, pin)
+	if !errors.Is(err, kiosk.ErrDevice) || !errors.Is(err, tpm2.TPMRCRetry) {
+		t.Fatalf("sign-in through endless TPM_RC_RETRY: %v; want device error from TPM_RC_RETRY", err)
 	}
-	if !r.done.Load() || tr.Counts()[tpm2.TPMCCSign] != 1 {
-		t.Errorf("retry not exercised: %v", tpmtest.Summary(tr.Counts()))
+	if n := w.sent.Load(); n != 12 {
+		t.Errorf("TPM2_Sign sent %d times, want 12", n)
 	}
+	tpmtest.CheckNoHandles(t, tr)
 }
 
 type nopCloser struct{ transport.TPM }
@@ -359,7 +377,8 @@ type nopCloser struct{ transport.TPM }
 func (nopCloser) Close() error { return nil }
 
 // A TPM cleared while the appliance runs: the next sign-in says the keys
-// are gone, and enrolling again works without a restart.
+// are gone and creates nothing, and enrolling again works without a
+// restart.
 func TestClearWhileRunningIsReportedAndRecovered(t *testing.T) {
 	tr := tpmtest.Simulator(t)
 	k := tpmtest.Open(t, tr, tpm.Config{})
@@ -367,9 +386,12 @@ func TestClearWhileRunningIsReportedAndRecovered(t *testing.T) {
 	if _, err := (tpm2.Clear{AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHLockout, Auth: tpm2.PasswordAuth(nil)}}).Execute(tr); err != nil {
 		t.Fatalf("TPM2_Clear: %v", err)
 	}
+	tr.Reset()
 	if _, err := signIn(t, k, &e.Blobs, cred, pin); !errors.Is(err, kiosk.ErrTPMCleared) {
 		t.Fatalf("sign-in after clear: %v; want tpm-cleared", err)
 	}
+	// Sign-in leaves provisioning to enrollment and Open.
+	checkCreatedNothing(t, tr, "sign-in after a clear")
 	e2, cred2 := enroll(t, k, pin)
 	if _, err := signIn(t, k, &e2.Blobs, cred2, pin); err != nil {
 		t.Fatalf("sign-in with a key enrolled after the clear: %v", err)

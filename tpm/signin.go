@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
-	"errors"
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/google/go-tpm/tpm2"
@@ -30,10 +30,13 @@ type Assertion struct {
 // SignIn signs an assertion with a person's key, authorized by their PIN.
 // The TPM checks the PIN; a wrong one is kiosk.KindPINInvalid with the
 // tries left, a locked-out TPM is kiosk.KindTPMLockout, and a key the TPM
-// can no longer load is kiosk.KindTPMCleared.
+// can no longer load is kiosk.KindTPMCleared (keys gone) or
+// kiosk.KindStoreCorrupt / kiosk.KindMalformed (the stored blobs were
+// altered); see loadError.
 //
-// Commands, in order: TPM2_Load, TPM2_NV_Increment, TPM2_NV_Read,
-// TPM2_StartAuthSession, TPM2_Sign, TPM2_FlushContext. No key is created.
+// Commands, in order: TPM2_Load, TPM2_NV_Read, TPM2_StartAuthSession,
+// TPM2_Sign, TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext. No key is
+// created, and a wrong PIN writes nothing to NV (see signLocked).
 func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDataHash [32]byte, pin string) (*Assertion, error) {
 	const op = "tpm sign-in"
 	if err := checkPIN(op, pin); err != nil {
@@ -46,26 +49,12 @@ func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDa
 	defer k.mu.Unlock()
 	var out *Assertion
 	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, id []byte) error {
-		counter, err := k.nextCounter()
+		a, err := k.signLocked(ctx, op, key, authValue(blobs.AuthSalt, pin), rpID, clientDataHash)
 		if err != nil {
-			return kiosk.E(kiosk.KindDevice, op, err)
+			return err
 		}
-		authData := (&fido.AuthData{
-			RPIDHash: fido.RPIDHash(rpID),
-			// The TPM verified the PIN: user verification. Presence is
-			// the person at the terminal typing it.
-			Flags:   fido.FlagUP | fido.FlagUV,
-			Counter: counter,
-		}).Marshal()
-		if err := ctx.Err(); err != nil {
-			return kiosk.E(kiosk.KindCancelled, op, err)
-		}
-		digest := sha256.Sum256(append(append([]byte(nil), authData...), clientDataHash[:]...))
-		sig, err := k.sign(key, authValue(blobs.AuthSalt, pin), digest[:])
-		if err != nil {
-			return k.useError(op, err)
-		}
-		out = &Assertion{CredentialID: id, AuthData: authData, Signature: sig, Counter: counter}
+		a.CredentialID = id
+		out = a
 		return nil
 	})
 	if err != nil {
@@ -74,8 +63,83 @@ func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDa
 	return out, nil
 }
 
+// counterAttempts bounds how often a sign-in signs again when the counter
+// moved under it (see signLocked).
+const counterAttempts = 3
+
+// signLocked signs the assertion first and moves the counter after.
+//
+// The counter is read (TPM2_NV_Read), the assertion is signed over the
+// value after it, and only then is the counter incremented: a wrong PIN
+// fails at TPM2_Sign and costs no NV write. Incrementing first would spend
+// one write of the TPM's flash on every wrong PIN, and a burst of them can
+// run into the TPM's NV rate limit (TPM_RC_NV_RATE) on a real chip.
+//
+// This keeps every assertion that leaves this function on a counter value
+// no other assertion ever had:
+//   - The assertion is returned only after TPM2_NV_Increment succeeded and
+//     the value read after it is exactly the value signed. A TPM counter
+//     moves by one per increment and never back, not even across a
+//     redefinition of the index (Part 1 §37.2.4), so that value was made
+//     by this increment alone.
+//   - If anything else incremented the counter between the read and the
+//     increment (another program on the TPM), the values differ: that
+//     signature is dropped, never returned, and the key signs again over
+//     the next value, up to counterAttempts times.
+//   - A crash between TPM2_Sign and the increment loses a signature that
+//     never left the process; the next sign-in may sign over the same
+//     value, and is then the only assertion ever released with it. A
+//     crash after the increment only skips a value.
+//
+// The happy path costs one TPM2_NV_Read more than incrementing first, and
+// the same single NV write.
+func (k *TPM) signLocked(ctx context.Context, op string, key tpm2.NamedHandle, auth []byte, rpID string, clientDataHash [32]byte) (*Assertion, error) {
+	cur, err := k.currentCounter()
+	if err != nil {
+		return nil, counterError(op, err)
+	}
+	for attempt := 1; ; attempt++ {
+		if cur >= math.MaxUint32 {
+			return nil, kiosk.Errorf(kiosk.KindDevice, op, "signature counter %d would exceed 32 bits", cur)
+		}
+		counter := uint32(cur + 1)
+		authData := (&fido.AuthData{
+			RPIDHash: fido.RPIDHash(rpID),
+			// The TPM verified the PIN: user verification. Presence is
+			// the person at the terminal typing it.
+			Flags:   fido.FlagUP | fido.FlagUV,
+			Counter: counter,
+		}).Marshal()
+		if err := ctx.Err(); err != nil {
+			return nil, kiosk.E(kiosk.KindCancelled, op, err)
+		}
+		digest := sha256.Sum256(append(append([]byte(nil), authData...), clientDataHash[:]...))
+		sig, err := k.sign(key, auth, digest[:])
+		if err != nil {
+			return nil, k.useError(op, err)
+		}
+		got, err := k.nextCounter()
+		if err != nil {
+			return nil, counterError(op, err)
+		}
+		if got == counter {
+			return &Assertion{AuthData: authData, Signature: sig, Counter: counter}, nil
+		}
+		// The signature over counter is dropped here, unreleased.
+		k.logf("tpm: signature counter moved from %d to %d during a sign-in (another program increments 0x%08x)",
+			cur, got, uint32(k.counter.Handle))
+		if attempt == counterAttempts {
+			return nil, kiosk.Errorf(kiosk.KindDeviceBusy, op,
+				"the signature counter 0x%08x keeps moving under passkiosk: another program is using it", uint32(k.counter.Handle))
+		}
+		cur = uint64(got)
+	}
+}
+
 // withKey loads a person's key under the SRK, runs fn, and flushes the key.
-// The key handle never escapes fn.
+// The key handle never escapes fn. It never creates a key: a missing SRK
+// is reported (srkGoneLocked), and provisioned again only by Open or an
+// enrollment.
 func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(key tpm2.NamedHandle, id []byte) error) error {
 	if err := ctx.Err(); err != nil {
 		return kiosk.E(kiosk.KindCancelled, op, err)
@@ -108,12 +172,8 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 		InPrivate:    *priv,
 		InPublic:     *pub,
 	}).Execute(k.t)
-	if errors.Is(err, tpm2.TPMRCHandle) {
-		// The SRK's persistent handle is empty.
-		k.reprovisionLocked()
-	}
 	if err != nil {
-		return loadError(op, fmt.Errorf("TPM2_Load: %w", err))
+		return k.loadError(op, blobs, fmt.Errorf("TPM2_Load: %w", err))
 	}
 	defer k.flush(loaded.ObjectHandle)
 	return fn(tpm2.NamedHandle{Handle: loaded.ObjectHandle, Name: loaded.Name}, id)

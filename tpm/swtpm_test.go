@@ -78,6 +78,8 @@ func TestSwtpmIntegration(t *testing.T) {
 		t.Fatalf("swtpm attestation (%+v): %v", info, err)
 	}
 
+	// Before the restart, which would flush anything left loaded.
+	tpmtest.CheckNoHandles(t, tpm.TransportOf(k))
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +97,50 @@ func TestSwtpmIntegration(t *testing.T) {
 	if res2.Counter <= res.Counter {
 		t.Errorf("counter after restart %d, before %d", res2.Counter, res.Counter)
 	}
+	tpmtest.CheckNoHandles(t, tpm.TransportOf(k2))
+}
+
+// The swtpm-over-TCP transport ("tcp:127.0.0.1:port") through Open: enroll,
+// sign in, a wrong PIN, and a restart of the TPM process on a new port,
+// after which the stored key still works and the counter has gone on.
+func TestSwtpmOverTCP(t *testing.T) {
+	s := tpmtest.StartSwtpmWith(t, swtpm.Options{TCP: true})
+	if !strings.HasPrefix(s.Address(), "tcp:127.0.0.1:") {
+		t.Fatalf("swtpm TCP address %q is not on 127.0.0.1", s.Address())
+	}
+	cfg := tpm.Config{Transport: tpm.TransportSwtpm, Swtpm: s.Address(), CommandTimeout: 20 * time.Second}
+	k, err := tpm.Open(cfg)
+	if err != nil {
+		t.Fatalf("Open swtpm over TCP: %v", err)
+	}
+	e, cred := enroll(t, k, pin)
+	res, err := signIn(t, k, &e.Blobs, cred, pin)
+	if err != nil {
+		t.Fatalf("SignIn over TCP: %v", err)
+	}
+	if _, err := signIn(t, k, &e.Blobs, res.Updated, "000000"); !errors.Is(err, kiosk.ErrPINInvalid) {
+		t.Fatalf("wrong PIN over TCP: %v; want pin-invalid", err)
+	}
+	tpmtest.CheckNoHandles(t, tpm.TransportOf(k))
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Restart()
+	cfg.Swtpm = s.Address()
+	k2, err := tpm.Open(cfg)
+	if err != nil {
+		t.Fatalf("Open over TCP after restart: %v", err)
+	}
+	defer k2.Close()
+	res2, err := signIn(t, k2, &e.Blobs, res.Updated, pin)
+	if err != nil {
+		t.Fatalf("SignIn over TCP after restart: %v", err)
+	}
+	if res2.Counter <= res.Counter {
+		t.Errorf("counter after restart %d, before %d", res2.Counter, res.Counter)
+	}
+	tpmtest.CheckNoHandles(t, tpm.TransportOf(k2))
 }
 
 func TestSwtpmTPM12IsRefused(t *testing.T) {
@@ -110,6 +156,9 @@ func TestSwtpmTPM12IsRefused(t *testing.T) {
 	if k != nil || !errors.Is(err, kiosk.ErrNoTPM) || !strings.Contains(err.Error(), "TPM 1.2") {
 		t.Fatalf("Open on a TPM 1.2: %v; want no-tpm naming TPM 1.2", err)
 	}
+	conn, done := tpmtest.Dial(t, p)
+	defer done()
+	tpmtest.CheckNoHandlesTPM12(t, conn)
 }
 
 // BenchmarkSignInSwtpm measures one sign-in on a real swtpm process: wall
@@ -162,6 +211,7 @@ func TestOwnSwtpmKeepsStateAcrossOpen(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	e, cred := enroll(t, k, pin)
+	tpmtest.CheckNoHandles(t, tpm.TransportOf(k))
 	if err := k.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -172,6 +222,7 @@ func TestOwnSwtpmKeepsStateAcrossOpen(t *testing.T) {
 	if _, err := signIn(t, k2, &e.Blobs, cred, pin); err != nil {
 		t.Fatalf("sign-in after reopening the demo TPM: %v", err)
 	}
+	tpmtest.CheckNoHandles(t, tpm.TransportOf(k2))
 	if err := k2.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -182,6 +233,13 @@ func TestSwtpmRepeatedWrongPINsReachLockout(t *testing.T) {
 	conn, done := tpmtest.Dial(t, s.Process)
 	t.Cleanup(done)
 	lockoutScenario(t, tpmtest.Open(t, conn, tpm.Config{}))
+}
+
+func TestSwtpmLockoutEndsWhenItsIntervalPasses(t *testing.T) {
+	s := tpmtest.StartSwtpm(t)
+	conn, done := tpmtest.Dial(t, s.Process)
+	t.Cleanup(done)
+	lockoutExpiryScenario(t, tpmtest.Open(t, conn, tpm.Config{}))
 }
 
 // A TPM nobody started answers TPM_RC_INITIALIZE; Open starts it with
@@ -213,4 +271,5 @@ func TestSwtpmNotStartedIsStartedByOpen(t *testing.T) {
 	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
 		t.Fatal(err)
 	}
+	tpmtest.CheckNoHandles(t, counted)
 }

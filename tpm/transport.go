@@ -24,12 +24,15 @@ const (
 // TPM_RC_TESTING or TPM_RC_YIELDED. Those warnings (TPM 2.0 Part 2 §6.6.3)
 // mean the command was not executed, so the same bytes, with the same
 // session nonces, are still valid: tpm2-tss resubmits them the same way.
-// The back-off doubles from 1 ms and the total wait is bounded.
+// The back-off doubles from 1 ms up to maxRetryDelay, so twelve attempts
+// wait about one second in all.
 type retryingTPM struct {
 	next     transport.TPM
 	attempts int
 	sleep    func(time.Duration)
 }
+
+const maxRetryDelay = 250 * time.Millisecond
 
 func (r *retryingTPM) Send(cmd []byte) ([]byte, error) {
 	delay := time.Millisecond
@@ -43,9 +46,7 @@ func (r *retryingTPM) Send(cmd []byte) ([]byte, error) {
 			return rsp, nil
 		}
 		r.sleep(delay)
-		if delay < 250*time.Millisecond {
-			delay *= 2
-		}
+		delay = min(2*delay, maxRetryDelay)
 	}
 }
 

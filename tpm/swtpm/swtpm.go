@@ -1,20 +1,25 @@
 // Package swtpm starts and stops a swtpm process (Debian package swtpm)
-// that serves raw TPM 2.0 commands on a unix socket. Integration tests use
-// it for a real TPM process of their own; the demo can use it to keep TPM
-// state across restarts, which the in-process simulator cannot.
+// that serves raw TPM 2.0 commands on a unix socket, or on a TCP port on
+// 127.0.0.1. Integration tests use it for a real TPM process of their own;
+// the demo can use it to keep TPM state across restarts, which the
+// in-process simulator cannot.
 //
 // It owns only the child process and the files in the directory it is
 // given; it must not touch the TPM's contents.
 package swtpm
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -26,11 +31,18 @@ const Binary = "swtpm"
 
 // Process is a running swtpm.
 type Process struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
-	Dir    string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+	opts Options
+	// logFrom is where this run's lines start in the log file.
+	logFrom int64
+	Dir     string
+	// Socket is the data channel's unix socket path; empty with TCP.
 	Socket string
+	// Port is the data channel's TCP port on 127.0.0.1; 0 with a unix
+	// socket.
+	Port int
 }
 
 // Available reports whether the swtpm binary is installed.
@@ -56,7 +68,17 @@ type Options struct {
 	// NoStartup leaves the TPM waiting for TPM2_Startup, as a TPM is when
 	// firmware did not start it.
 	NoStartup bool
+	// TCP serves the data channel on a free TCP port on 127.0.0.1 instead
+	// of a unix socket (see startTCP).
+	TCP bool
 }
+
+// tcpAttempts bounds how often Start picks another port when the one it
+// chose was taken before swtpm could bind it.
+const tcpAttempts = 5
+
+// errPortTaken is a TCP start that lost its port to another program.
+var errPortTaken = errors.New("the chosen port was taken before swtpm bound it")
 
 // StartWith is Start with options.
 func StartWith(ctx context.Context, dir string, o Options) (*Process, error) {
@@ -69,11 +91,26 @@ func StartWith(ctx context.Context, dir string, o Options) (*Process, error) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, kiosk.E(kiosk.KindNoTPM, op, err)
 	}
-	p := &Process{
-		Dir:    dir,
-		Socket: filepath.Join(dir, "tpm.sock"),
-		done:   make(chan struct{}),
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if !o.TCP {
+		return startUnix(ctx, path, dir, o)
 	}
+	for i := 1; ; i++ {
+		p, err := startTCP(ctx, path, dir, o)
+		switch {
+		case !errors.Is(err, errPortTaken):
+			return p, err
+		case i == tcpAttempts:
+			return nil, kiosk.E(kiosk.KindNoTPM, op, fmt.Errorf("%d ports tried: %w", i, err))
+		}
+	}
+}
+
+func startUnix(ctx context.Context, path, dir string, o Options) (*Process, error) {
+	const op = "start swtpm"
+	p := newProcess(dir, o)
+	p.Socket = filepath.Join(dir, "tpm.sock")
 	ctrl := filepath.Join(dir, "ctrl.sock")
 	for _, s := range []string{p.Socket, ctrl} {
 		if len(s) >= 108 {
@@ -81,34 +118,12 @@ func StartWith(ctx context.Context, dir string, o Options) (*Process, error) {
 		}
 		_ = os.Remove(s) // a socket left by a killed swtpm
 	}
-	args := []string{"socket"}
-	if !o.TPM12 {
-		args = append(args, "--tpm2")
-	}
-	flags := "not-need-init,startup-clear"
-	if o.NoStartup {
-		flags = "not-need-init"
-	}
-	args = append(args, "--tpmstate", "dir="+state,
+	args := append(p.baseArgs(),
 		"--server", "type=unixio,path="+p.Socket,
-		"--ctrl", "type=unixio,path="+ctrl,
-		"--flags", flags,
-		"--log", "file="+filepath.Join(dir, "swtpm.log")+",level=1")
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Stdout, p.cmd.Stderr = nil, nil
-	// Its own process group, so a signal to the test's group does not
-	// race Stop, and Stop reaches nothing else.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return nil, kiosk.E(kiosk.KindNoTPM, op, err)
+		"--ctrl", "type=unixio,path="+ctrl)
+	if err := p.start(path, args, nil); err != nil {
+		return nil, err
 	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -117,19 +132,177 @@ func StartWith(ctx context.Context, dir string, o Options) (*Process, error) {
 			c.Close()
 			return p, nil
 		}
-		select {
-		case <-p.done:
-			return nil, kiosk.Errorf(kiosk.KindNoTPM, op, "swtpm exited at start (%v): %s", p.err, p.log())
-		case <-ctx.Done():
-			_ = p.Stop()
-			return nil, kiosk.Errorf(kiosk.KindTimeout, op, "socket %s not ready: %v", p.Socket, ctx.Err())
-		case <-tick.C:
+		if err := p.waitTick(ctx, tick, "socket "+p.Socket); err != nil {
+			return nil, err
 		}
 	}
 }
 
+// startTCP serves the data channel on a TCP port on 127.0.0.1, with the
+// control channel on a second one, never on another address.
+//
+// The control channel's listening socket is bound here, on a port the
+// kernel picks, and handed to swtpm already listening (--ctrl
+// type=tcp,fd=3), so nothing else can take it. swtpm's data channel takes
+// no listening socket (its fd= is one connection), so its port is picked
+// by binding port 0 and closing it again, and swtpm binds it by number.
+// Another program could take the port in between: swtpm then exits
+// ("Address already in use") and Start tries another port. Readiness is
+// asked on the control channel (CMD_GET_CAPABILITY): only our swtpm can
+// answer there, and it answers only after it has bound the data port, so
+// a data port someone else holds is never taken for ours.
+func startTCP(ctx context.Context, path, dir string, o Options) (*Process, error) {
+	const op = "start swtpm"
+	port, err := pickPort()
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindNoTPM, op, err)
+	}
+	ctrl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindNoTPM, op, err)
+	}
+	ctrlAddr := ctrl.Addr().String()
+	ctrlFile, err := ctrl.(*net.TCPListener).File()
+	ctrl.Close() // the socket lives on in ctrlFile, a duplicate
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindNoTPM, op, err)
+	}
+
+	p := newProcess(dir, o)
+	p.Port = port
+	args := append(p.baseArgs(),
+		"--server", "type=tcp,bindaddr=127.0.0.1,port="+strconv.Itoa(port),
+		"--ctrl", "type=tcp,fd=3")
+	err = p.start(path, args, []*os.File{ctrlFile})
+	// From here only swtpm holds the control socket: if it exits, the
+	// socket closes and the readiness question fails at once.
+	ctrlFile.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := askCapability(ctx, ctrlAddr); err == nil {
+			return p, nil
+		}
+		if err := p.waitTick(ctx, tick, "control channel "+ctrlAddr); err != nil {
+			if p.Exited() && bytes.Contains(p.logBytes(), []byte("Address already in use")) {
+				return nil, fmt.Errorf("port %d: %w", port, errPortTaken)
+			}
+			return nil, err
+		}
+	}
+}
+
+// pickPort chooses the data port; tests replace it to lose the race.
+var pickPort = freePort
+
+// freePort asks the kernel for a TCP port free on 127.0.0.1 just now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// askCapability sends swtpm's control command CMD_GET_CAPABILITY (1) and
+// reads its answer: a result code and the capability bits.
+func askCapability(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	if err := c.SetDeadline(deadline); err != nil {
+		return err
+	}
+	if _, err := c.Write(binary.BigEndian.AppendUint32(nil, 1)); err != nil {
+		return err
+	}
+	var rsp [8]byte
+	if _, err := io.ReadFull(c, rsp[:]); err != nil {
+		return err
+	}
+	if rc := binary.BigEndian.Uint32(rsp[:4]); rc != 0 {
+		return fmt.Errorf("swtpm control channel: result 0x%x", rc)
+	}
+	return nil
+}
+
+func newProcess(dir string, o Options) *Process {
+	p := &Process{Dir: dir, opts: o, done: make(chan struct{})}
+	if fi, err := os.Stat(p.logPath()); err == nil {
+		p.logFrom = fi.Size()
+	}
+	return p
+}
+
+func (p *Process) baseArgs() []string {
+	args := []string{"socket"}
+	if !p.opts.TPM12 {
+		args = append(args, "--tpm2")
+	}
+	flags := "not-need-init,startup-clear"
+	if p.opts.NoStartup {
+		flags = "not-need-init"
+	}
+	return append(args, "--tpmstate", "dir="+filepath.Join(p.Dir, "state"),
+		"--flags", flags,
+		"--log", "file="+p.logPath()+",level=1")
+}
+
+// start runs swtpm with args; extra become its descriptors 3 and up.
+func (p *Process) start(path string, args []string, extra []*os.File) error {
+	p.cmd = exec.Command(path, args...)
+	p.cmd.Stdout, p.cmd.Stderr = nil, nil
+	p.cmd.ExtraFiles = extra
+	// Its own process group, so a signal to the test's group does not
+	// race Stop, and Stop reaches nothing else.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return kiosk.E(kiosk.KindNoTPM, "start swtpm", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return nil
+}
+
+// waitTick waits for the next readiness poll, or says why there is none.
+func (p *Process) waitTick(ctx context.Context, tick *time.Ticker, what string) error {
+	const op = "start swtpm"
+	select {
+	case <-p.done:
+		return kiosk.Errorf(kiosk.KindNoTPM, op, "swtpm exited at start (%v): %s", p.err, p.log())
+	case <-ctx.Done():
+		_ = p.Stop()
+		return kiosk.Errorf(kiosk.KindTimeout, op, "%s not ready: %v", what, ctx.Err())
+	case <-tick.C:
+		return nil
+	}
+}
+
+// Options returns the options the process was started with, so that a
+// restart can use them again.
+func (p *Process) Options() Options { return p.opts }
+
 // Address is the data channel in the form tpm.Config.Swtpm takes.
-func (p *Process) Address() string { return "unix:" + p.Socket }
+func (p *Process) Address() string {
+	if p.Port != 0 {
+		return "tcp:" + net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
+	}
+	return "unix:" + p.Socket
+}
 
 // Stop ends swtpm: SIGTERM, and SIGKILL if it has not exited within five
 // seconds. swtpm writes its state on the way out.
@@ -164,9 +337,20 @@ func (p *Process) Exited() bool {
 	}
 }
 
+func (p *Process) logPath() string { return filepath.Join(p.Dir, "swtpm.log") }
+
+// logBytes is what this run wrote to the log.
+func (p *Process) logBytes() []byte {
+	b, err := os.ReadFile(p.logPath())
+	if err != nil || int64(len(b)) < p.logFrom {
+		return b
+	}
+	return b[p.logFrom:]
+}
+
 func (p *Process) log() string {
-	b, err := os.ReadFile(filepath.Join(p.Dir, "swtpm.log"))
-	if err != nil {
+	b := p.logBytes()
+	if len(b) == 0 {
 		return "(no log)"
 	}
 	if len(b) > 2000 {

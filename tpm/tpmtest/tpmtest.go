@@ -184,6 +184,40 @@ func CheckNoHandles(tb testing.TB, t transport.TPM) {
 	}
 }
 
+// CheckNoHandlesTPM12 is CheckNoHandles for a TPM 1.2, which a TPM 2.0
+// command cannot ask: TPM_GetCapability(TPM_CAP_HANDLE) (TPM 1.2 Main Part
+// 3 §7.1) for loaded keys (TPM_RT_KEY) and authorization sessions
+// (TPM_RT_AUTH) must list none.
+func CheckNoHandlesTPM12(tb testing.TB, t transport.TPM) {
+	tb.Helper()
+	for _, rt := range []struct {
+		code uint32
+		what string
+	}{{1, "keys"}, {2, "authorization sessions"}} {
+		cmd := make([]byte, 22)
+		binary.BigEndian.PutUint16(cmd[0:], 0x00C1) // TPM_TAG_RQU_COMMAND
+		binary.BigEndian.PutUint32(cmd[2:], 22)
+		binary.BigEndian.PutUint32(cmd[6:], 0x65)  // TPM_ORD_GetCapability
+		binary.BigEndian.PutUint32(cmd[10:], 0x14) // TPM_CAP_HANDLE
+		binary.BigEndian.PutUint32(cmd[14:], 4)
+		binary.BigEndian.PutUint32(cmd[18:], rt.code)
+		rsp, err := t.Send(cmd)
+		if err != nil {
+			tb.Errorf("checking for leaked TPM 1.2 %s: %v", rt.what, err)
+			return
+		}
+		// tag, paramSize, returnCode, respSize, then the
+		// TPM_KEY_HANDLE_LIST: loaded (UINT16) and the handles.
+		if len(rsp) < 16 || binary.BigEndian.Uint32(rsp[6:]) != 0 {
+			tb.Errorf("checking for leaked TPM 1.2 %s: response %x", rt.what, rsp)
+			return
+		}
+		if n := binary.BigEndian.Uint16(rsp[14:]); n != 0 {
+			tb.Errorf("TPM 1.2 %s left loaded: %d", rt.what, n)
+		}
+	}
+}
+
 // Simulator opens the in-process simulator, freshly manufactured, behind a
 // counting transport. At cleanup it checks that no handle is left loaded
 // and closes the simulator. Only one simulator exists per process: a
@@ -216,10 +250,18 @@ type Swtpm struct {
 // installed.
 func StartSwtpm(tb testing.TB) *Swtpm {
 	tb.Helper()
+	return StartSwtpmWith(tb, swtpm.Options{})
+}
+
+// StartSwtpmWith is StartSwtpm with options: swtpm.Options{TCP: true}
+// serves the TPM on a TCP port on 127.0.0.1. Its cleanup checks for leaked
+// handles with TPM 2.0 commands, so it is not for a TPM 1.2.
+func StartSwtpmWith(tb testing.TB, o swtpm.Options) *Swtpm {
+	tb.Helper()
 	if !swtpm.Available() {
 		tb.Skip("swtpm is not installed (Debian package swtpm): skipping the real-TPM-process test")
 	}
-	p, err := swtpm.Start(context.Background(), tb.TempDir())
+	p, err := swtpm.StartWith(context.Background(), tb.TempDir(), o)
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
@@ -240,14 +282,15 @@ func StartSwtpm(tb testing.TB) *Swtpm {
 }
 
 // Restart stops swtpm (it saves its state) and starts it again on the same
-// state directory and socket, as a reboot of the terminal would. Connections
-// to the old process must be closed first.
+// state directory and options, as a reboot of the terminal would: the same
+// unix socket, or a new TCP port (read Address again). Connections to the
+// old process must be closed first.
 func (s *Swtpm) Restart() {
 	s.tb.Helper()
 	if err := s.Stop(); err != nil {
 		s.tb.Fatalf("%v", err)
 	}
-	p, err := swtpm.Start(context.Background(), s.Dir)
+	p, err := swtpm.StartWith(context.Background(), s.Dir, s.Options())
 	if err != nil {
 		s.tb.Fatalf("restart swtpm: %v", err)
 	}
