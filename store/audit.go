@@ -239,6 +239,21 @@ func (db *DB) Events(from uint64, limit int) ([]AuditEvent, error) {
 	return out, err
 }
 
+// AuditHead returns the newest entry's sequence number and hash as
+// meta/audit-head names them (for an empty or fully pruned log, the
+// anchor's). It reads one key and verifies nothing, so it costs the same
+// however long the log: Open verified the whole chain, and every append
+// since moved the head in the transaction that wrote the entry. Whether the
+// entries still match the head is VerifyChain's question.
+func (db *DB) AuditHead() (seq uint64, hash []byte, err error) {
+	err = db.view("read audit head", func(tx *bolt.Tx) error {
+		_, head, err := chainEnds(tx)
+		seq, hash = head.Seq, clone(head.Hash)
+		return err
+	})
+	return seq, hash, err
+}
+
 // ChainState describes a verified chain.
 type ChainState struct {
 	Anchor  uint64 // sequence number of the newest pruned entry (0: none)

@@ -285,6 +285,42 @@ func TestExportJSONLCarriesTheChain(t *testing.T) {
 	if line["type"] != "sign-in-failed" || line["reason"] != "pin-invalid" || line["user"] != "__4" {
 		t.Errorf("last line = %v", line)
 	}
+	// The export ends at the head AuditHead reads.
+	seqHead, hash, err := db.AuditHead()
+	if err != nil || seqHead != seq || hex.EncodeToString(hash) != prev {
+		t.Errorf("head %d %x, %v; the export ends at %d %s", seqHead, hash, err, seq, prev)
+	}
+}
+
+func TestAuditHeadReadsTheHeadWithoutWalkingTheLog(t *testing.T) {
+	path, clock, last := logWith(t, 20)
+	db := openAt(t, path, clock)
+	check := func(when string) {
+		t.Helper()
+		seq, hash, err := db.AuditHead()
+		st, verr := db.VerifyChain()
+		if err != nil || verr != nil || seq != st.Head || !bytes.Equal(hash, st.Hash) {
+			t.Fatalf("%s: head %d %x, %v; verified chain %+v, %v", when, seq, hash, err, st, verr)
+		}
+	}
+	check("after appends")
+	if _, err := db.Prune(store.Retention{MaxEntries: 1}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a prune")
+	db.Close()
+
+	// It reads meta/audit-head alone: a tampered entry is VerifyChain's
+	// to find, and the head stays what the file names.
+	storetest.RewriteAuditEntry(t, path, last+1, func(m map[uint64]any) { m[4] = "someone else" })
+	db = openUnchecked(t, path, clock)
+	defer db.Close()
+	seq, _, err := db.AuditHead()
+	if err != nil || seq != last+1 {
+		t.Fatalf("head of the tampered log: %d, %v", seq, err)
+	}
+	_, err = db.VerifyChain()
+	mustKind(t, err, kiosk.KindStoreCorrupt)
 }
 
 func TestAppendRefusesBadEvents(t *testing.T) {

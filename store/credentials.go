@@ -28,12 +28,18 @@ func (k CredentialKind) String() string {
 	return fmt.Sprintf("credential-kind(%d)", uint8(k))
 }
 
-// TPMKey holds the blobs of a platform credential's key as TPM2_Create
-// returned them (TPM 2.0 Part 3 §12.1): the key is loaded under the storage
-// root key at sign-in; the private part is only usable inside this TPM.
+// TPMKey holds what a platform credential's key needs at sign-in, in the
+// form package tpm hands it over (tpm.KeyBlobs.StoredForm); the store keeps
+// both as opaque bytes. The key is loaded under the storage root key at
+// sign-in; its private part is only usable inside this TPM.
 type TPMKey struct {
-	Public  []byte // TPM2B_PUBLIC
-	Private []byte // TPM2B_PRIVATE
+	// Public is the key's TPM2B_PUBLIC as TPM2_Create returned it (TPM 2.0
+	// Part 3 §12.1).
+	Public []byte
+	// Private is not a bare TPM2B_PRIVATE: it is tpm's canonical CBOR map
+	// {2: TPM2B_PRIVATE, 3: the PIN salt, 4: the Name of the SRK the key
+	// was created under}.
+	Private []byte
 }
 
 // Credential is one passkey registered to one user.

@@ -47,12 +47,15 @@
 //	  audit-head    → CBOR {1: seq, 2: hash}            newest audit entry
 //	  audit-anchor  → CBOR {1: seq, 2: hash}            newest pruned entry (absent: genesis, seq 0, 32 zero bytes)
 //	users/
-//	  <user id>     → CBOR User        {1 id, 2 name, 3 display name, 4 [groups], 5 state, 6 created, 7 updated}
+//	  <user id>     → CBOR User        {1 id, 2 name (unique, ignoring case), 3 display name, 4 [groups],
+//	                                    5 state, 6 created, 7 updated}
 //	credentials/
 //	  <cred id>     → CBOR Credential  {1 id, 2 user id, 3 kind, 4 COSE key, 5 counter, 6 AAGUID,
 //	                                    7 [transports], 8 attestation format, 9 label, 10 created,
-//	                                    11 last used, 12 {1 TPM2B_PUBLIC, 2 TPM2B_PRIVATE},
+//	                                    11 last used, 12 {1 TPM2B_PUBLIC, 2 TPM key blobs},
 //	                                    13 backup eligible}
+//	                  12.2 is bytes the store does not interpret: package tpm's canonical
+//	                  CBOR map {2 TPM2B_PRIVATE, 3 PIN salt, 4 SRK Name} (tpm.KeyBlobs.StoredForm)
 //	cred-by-user/                                       (schema 2)
 //	  <user id>/
 //	    <cred id>   → empty
@@ -84,7 +87,9 @@
 // entry, so deleting entries at the end is caught as well as changes,
 // deletions and moves in the middle. Prune removes the oldest entries by age
 // or count, verifying them first, and moves meta/audit-anchor to the last
-// one removed; VerifyChain starts from the anchor. The chain proves the
+// one removed; VerifyChain starts from the anchor. AuditHead reads
+// meta/audit-head alone, in constant time, for status and for where a tail
+// or follow starts; only VerifyChain (and Open) walk the log. The chain proves the
 // log's integrity against damage and against edits by anyone who cannot
 // also rewrite every later entry and the head; it is not a signature.
 //

@@ -306,10 +306,12 @@ func matchCode(b *bolt.Bucket, op, code string, at time.Time) (*EnrollmentCode, 
 	return found, nil, nil
 }
 
-// PruneEnrollmentCodes deletes codes that were used or expired before now.
-// Their issue and use stay in the audit log.
-func (db *DB) PruneEnrollmentCodes(now time.Time) (int, error) {
-	now = db.at(now)
+// PruneEnrollmentCodes deletes codes that were used before cut or had
+// expired by cut (a zero cut is the store's clock). Unused codes still
+// valid at cut stay whatever their age. Their issue and use stay in the
+// audit log.
+func (db *DB) PruneEnrollmentCodes(cut time.Time) (int, error) {
+	cut = db.at(cut)
 	n := 0
 	err := db.update("prune enrollment codes", func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketEnroll)
@@ -322,7 +324,7 @@ func (db *DB) PruneEnrollmentCodes(now time.Time) (int, error) {
 			if err != nil {
 				return err
 			}
-			if !c.UsedAt.IsZero() || !now.Before(c.ExpiresAt) {
+			if !c.UsedAt.IsZero() && c.UsedAt.Before(cut) || !cut.Before(c.ExpiresAt) {
 				gone = append(gone, clone(k))
 			}
 			return nil

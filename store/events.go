@@ -33,6 +33,8 @@ const (
 	EventAppliance           EventType = 20 // another event the engine reported; Detail["event"] names it
 	EventUserRemoved         EventType = 21 // a user and their credentials and codes were deleted
 	EventEnrollCodeCancelled EventType = 22 // an unused code was withdrawn by an administrator
+	EventEnrollFailed        EventType = 23 // registering a credential failed; Reason says why
+	EventSessionEndRequested EventType = 24 // an administrator asked to end the session; Detail["accepted"] says whether the engine took it
 )
 
 var eventNames = map[EventType]string{
@@ -59,6 +61,8 @@ var eventNames = map[EventType]string{
 	EventAppliance:           "appliance",
 	EventUserRemoved:         "user-removed",
 	EventEnrollCodeCancelled: "enroll-code-cancelled",
+	EventEnrollFailed:        "enroll-failed",
+	EventSessionEndRequested: "session-end-requested",
 }
 
 func (t EventType) String() string {

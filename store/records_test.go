@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +74,90 @@ func TestPutUserRefusesBadInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			mustKind(t, db.PutUser(u, store.Change{}), kiosk.KindMalformed)
 		})
+	}
+}
+
+func TestUserNamesAreUnique(t *testing.T) {
+	named := func(id, name string) store.User {
+		return store.User{ID: []byte(id), Name: name, State: store.UserActive}
+	}
+	cases := []struct {
+		name string
+		put  store.User
+		want kiosk.Kind // KindUnknown: stored
+	}{
+		{"same name", named("u9", "alice"), kiosk.KindConflict},
+		{"other case and space", named("u9", " ALICE "), kiosk.KindConflict},
+		{"rename onto a taken name", named("u2", "alice"), kiosk.KindConflict},
+		{"new name", named("u9", "carol"), kiosk.KindUnknown},
+		{"rename to a free name", named("u2", "robert"), kiosk.KindUnknown},
+		{"keep own name, other case", named("u1", "Alice"), kiosk.KindUnknown},
+		{"no name", named("u9", ""), kiosk.KindUnknown},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := storetest.Open(t, nil)
+			for _, u := range []store.User{named("u1", "alice"), named("u2", "bob"), named("u3", "")} {
+				if err := db.PutUser(u, store.Change{Actor: "admin"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := db.VerifyChain()
+			err := db.PutUser(tc.put, store.Change{Actor: "admin"})
+			after, _ := db.VerifyChain()
+			if tc.want == kiosk.KindUnknown {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			mustKind(t, err, tc.want)
+			if !strings.Contains(err.Error(), `user "alice" already exists`) {
+				t.Errorf("error %q does not say which name is taken", err)
+			}
+			// Refused: nothing stored, nothing audited.
+			if u, err := db.User(tc.put.ID); err == nil && u.Name == tc.put.Name {
+				t.Errorf("refused user stored: %+v", u)
+			}
+			if after.Head != before.Head {
+				t.Errorf("a refused put was audited: head %d → %d", before.Head, after.Head)
+			}
+		})
+	}
+}
+
+func TestConcurrentPutsOfOneNameStoreOne(t *testing.T) {
+	db, _ := storetest.Open(t, nil)
+	for round := range 20 {
+		name := "person-" + strconv.Itoa(round)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				u := store.User{ID: []byte(name + "/" + strconv.Itoa(i)), Name: name, State: store.UserActive}
+				errs[i] = db.PutUser(u, store.Change{Actor: "admin"})
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch kiosk.KindOf(err) {
+			case kiosk.KindUnknown:
+				won++
+			case kiosk.KindConflict:
+			default:
+				t.Fatalf("put: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d of %d concurrent puts of %s succeeded", won, len(errs), name)
+		}
+	}
+	users, err := db.Users()
+	if err != nil || len(users) != 20 {
+		t.Fatalf("%d users, %v", len(users), err)
 	}
 }
 

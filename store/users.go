@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,7 +44,7 @@ const (
 // User is a person who may sign in. ID is the WebAuthn user handle.
 type User struct {
 	ID          []byte
-	Name        string // account name, unique per terminal by convention
+	Name        string // sign-in name; PutUser keeps names unique (see there)
 	DisplayName string
 	Groups      []string
 	State       UserState
@@ -94,6 +96,15 @@ func checkID(what string, id []byte, max int) error {
 // PutUser creates or replaces a user and audits the change in the same
 // transaction. Created is kept from the stored record; Updated is set to
 // the change's time.
+//
+// Names are unique, compared as sign-in compares them (ignoring case and
+// surrounding space); an empty name is no name and may repeat. A new user,
+// or a user renamed, whose name another user already has is a
+// kiosk.KindConflict error. The check runs in the write transaction that
+// stores the user, and bbolt runs one writer at a time, so two concurrent
+// adds of one name cannot both succeed. A user keeping their name is never
+// refused, so records from before this check that share a name can still
+// be disabled or renamed apart.
 func (db *DB) PutUser(u User, ch Change) error {
 	const op = "put user"
 	if err := checkID("user", u.ID, MaxUserIDLen); err != nil {
@@ -112,13 +123,18 @@ func (db *DB) PutUser(u User, ch Change) error {
 		}
 		typ := EventUserCreated
 		u.Created, u.Updated = at, at
+		var prev *User
 		if old := users.Get(u.ID); old != nil {
-			prev, err := decodeUser(u.ID, old)
-			if err != nil {
+			if prev, err = decodeUser(u.ID, old); err != nil {
 				return err
 			}
 			typ = EventUserChanged
 			u.Created = prev.Created
+		}
+		if prev == nil || !sameName(prev.Name, u.Name) {
+			if err := nameFree(users, op, u.ID, u.Name); err != nil {
+				return err
+			}
 		}
 		v, err := encodeUser(&u)
 		if err != nil {
@@ -132,6 +148,32 @@ func (db *DB) PutUser(u User, ch Change) error {
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"state": u.State.String(), "name": u.Name})
 		_, err = appendAudit(tx, &ev)
 		return err
+	})
+}
+
+// sameName compares sign-in names as the engine finds people by them.
+func sameName(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
+
+// nameFree fails with kiosk.KindConflict when a user other than id is
+// called name.
+func nameFree(users *bolt.Bucket, op string, id []byte, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return nil
+	}
+	return users.ForEach(func(k, v []byte) error {
+		if bytes.Equal(k, id) {
+			return nil
+		}
+		other, err := decodeUser(k, v)
+		if err != nil {
+			return err
+		}
+		if sameName(other.Name, name) {
+			return kiosk.Errorf(kiosk.KindConflict, op, "user %q already exists (id %x)", other.Name, k)
+		}
+		return nil
 	})
 }
 

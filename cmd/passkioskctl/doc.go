@@ -6,7 +6,7 @@
 // by default and JSON with --json. Exit codes:
 //
 //	0  done
-//	1  the appliance tried and failed (the message says why)
+//	1  the appliance tried and failed (the message says why), or the command was interrupted
 //	2  wrong command line
 //	3  refused: you are not root or in the admin group, or the appliance refused
 //	4  not found: no such user, credential, code or session

@@ -227,6 +227,6 @@ flags for every command:
                      /etc/passkiosk/passkiosk.toml, else /run/passkiosk/admin.sock)
   --timeout 30s      how long to wait for the appliance
 
-exit codes: 0 done, 1 failed, 2 usage, 3 refused, 4 not found,
+exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 refused, 4 not found,
             5 appliance unreachable, 6 conflict, 7 invalid input
 `

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/config"
 )
@@ -296,6 +296,10 @@ func (e *env) audit(verb string, args []string) error {
 			seen++
 			return *count <= 0 || seen < *count
 		})
+		if kiosk.KindOf(err) == kiosk.KindCancelled {
+			// Interrupted or --for ran out: how a follow ends.
+			return nil
+		}
 		return err
 	case "export":
 		from := fs.Uint64("from", 0, "start at this sequence number")
@@ -303,31 +307,16 @@ func (e *env) audit(verb string, args []string) error {
 		if _, err := e.parse(fs, args, 0, 0, "audit export [--from SEQ] [-o FILE]"); err != nil {
 			return err
 		}
-		w := e.stdout
-		var f *os.File
-		if *out != "-" {
-			var err error
-			if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
-				return err
-			}
-			defer f.Close()
-			w = f
+		if *out == "-" {
+			_, err := e.export(e.stdout, *from, func(lines int) string {
+				if lines == 0 {
+					return ""
+				}
+				return "the output is incomplete"
+			})
+			return err
 		}
-		var werr error
-		last, err := e.client.Stream(e.ctx, admin.CmdAuditExport, admin.AuditArgs{From: *from}, func(raw json.RawMessage) bool {
-			_, werr = fmt.Fprintf(w, "%s\n", raw)
-			return werr == nil
-		})
-		if err == nil {
-			err = werr
-		}
-		if err == nil && f != nil {
-			err = f.Sync()
-			var n struct{ Exported int }
-			json.Unmarshal(last, &n)
-			fmt.Fprintf(e.stderr, "exported %d entries to %s\n", n.Exported, *out)
-		}
-		return err
+		return e.exportFile(*out, *from)
 	case "verify":
 		if _, err := e.parse(fs, args, 0, 0, "audit verify"); err != nil {
 			return err

@@ -41,7 +41,7 @@ func (e *env) status(args []string) error {
 		}
 		fmt.Fprintf(w, "policy:    version %d\n", st.PolicyVersion)
 		fmt.Fprintf(w, "users:     %d\n", st.Users)
-		fmt.Fprintf(w, "audit:     %d entries\n", st.AuditHead)
+		fmt.Fprintf(w, "audit:     newest entry %d, hash %s\n", st.AuditHead, orDash(short(st.AuditHash)))
 	})
 }
 

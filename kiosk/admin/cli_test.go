@@ -1,11 +1,14 @@
 package admin_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +104,47 @@ func TestUsersThroughTheCLI(t *testing.T) {
 		t.Fatalf("remove: %s", r)
 	}
 	a.fails(admin.ExitNotFound, `no user "bob"`, "users", "show", "bob")
+}
+
+func TestConcurrentAddsOfOneNameMakeOneUser(t *testing.T) {
+	a := newAppliance(t)
+	// Two administrators add the same name at the same moment, several
+	// times over: the store decides in the transaction that adds, so
+	// exactly one of each pair wins and the other is told why.
+	names := []string{"dana", "eli", "fay", "gus", "hal", "ivy"}
+	for _, name := range names {
+		var wg sync.WaitGroup
+		results := make([]result, 2)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = a.ctl("users", "add", name, "--json")
+			}()
+		}
+		wg.Wait()
+		slices.SortFunc(results, func(x, y result) int { return x.code - y.code })
+		if results[0].code != admin.ExitOK || results[1].code != admin.ExitConflict ||
+			!strings.Contains(results[1].err, `user \"`+name+`\" already exists`) || !strings.Contains(results[1].err, `"code":6`) {
+			t.Fatalf("two adds of %s:\n%s\n%s", name, results[0], results[1])
+		}
+	}
+	users, err := a.db.Users()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, u := range users {
+		count[u.Name]++
+	}
+	for _, name := range names {
+		if count[name] != 1 {
+			t.Errorf("%d users named %s", count[name], name)
+		}
+	}
+	if len(users) != len(names) {
+		t.Errorf("%d users for %d names", len(users), len(names))
+	}
 }
 
 func mustHex(t *testing.T, s string) []byte {
@@ -278,13 +322,17 @@ func TestSessionsThroughTheCLI(t *testing.T) {
 		t.Fatalf("list: %s", r)
 	}
 
-	a.signIn(kiosk.User{ID: kiosk.UserID(alice.ID), Name: "alice", DisplayName: "Alice Nurse"}, "135790")
+	// The engine knows people by the store's user ID bytes, as the
+	// appliance's storeport.Records hands them over; the admin API by
+	// their hex.
+	a.signIn(kiosk.User{ID: kiosk.UserID(mustHex(t, alice.ID)), Name: "alice", DisplayName: "Alice Nurse"}, "135790")
 	// The journal entry the appliance writes when a session opens.
-	if _, err := a.db.OpenSession(store.Session{UserID: mustHex(t, alice.ID), Terminal: terminal, Workspace: "/run/passkiosk/s/1"}); err != nil {
+	journal, err := a.db.OpenSession(store.Session{UserID: mustHex(t, alice.ID), Terminal: terminal, Workspace: "/run/passkiosk/s/1"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	l := decode[admin.SessionsList](t, a.ok("sessions", "list", "--json"))
-	if l.Current == nil || l.Current.DisplayName != "Alice Nurse" || len(l.Journal) != 1 || l.Journal[0].UserName != "alice" || !l.Journal[0].EndedAt.IsZero() {
+	if l.Current == nil || l.Current.DisplayName != "Alice Nurse" || l.Current.User != alice.ID || len(l.Journal) != 1 || l.Journal[0].UserName != "alice" || !l.Journal[0].EndedAt.IsZero() {
 		t.Fatalf("sessions: %+v", l)
 	}
 	if r := a.ok("sessions", "list", "--open"); !strings.Contains(r.out, "in progress: Alice Nurse") || !strings.Contains(r.out, "open") {
@@ -300,12 +348,52 @@ func TestSessionsThroughTheCLI(t *testing.T) {
 	if got := a.sessions.Last().Ended(); got == "" {
 		t.Fatalf("the engine did not end its session")
 	}
-	req := lastAudit(t, a.db, store.EventSessionEnded)
+	// The administrator's request is audited as a request: who asked,
+	// for which session, and that the engine took it. The end itself is
+	// the engine's entry (here in its fake store), not the admin API's.
+	req := lastAudit(t, a.db, store.EventSessionEndRequested)
 	checkAdminAudit(t, req)
-	if req.Cause != store.EndAdmin || req.Detail["user"] != alice.ID {
+	if req.Detail["accepted"] != "true" || !bytes.Equal(req.UserID, mustHex(t, alice.ID)) || req.SessionID != journal.ID || req.Detail["session-started"] == "" || req.Cause != store.EndUnknown {
 		t.Fatalf("end request audit: %+v", req)
 	}
+	if evs, _ := a.db.Events(0, 1000); slices.ContainsFunc(evs, func(e store.AuditEvent) bool { return e.Type == store.EventSessionEnded }) {
+		t.Fatalf("the admin API wrote a session end of its own: %+v", evs)
+	}
+	ended := slices.ContainsFunc(a.kstore.AuditLog(), func(e kiosk.AuditEvent) bool { return e.Type == "session-end" && e.Outcome == "admin" })
+	if !ended {
+		t.Fatalf("the engine did not audit the end: %+v", a.kstore.AuditLog())
+	}
 	a.fails(admin.ExitNotFound, "no session is in progress", "sessions", "end")
+}
+
+// endRefused is an engine whose session ends on its own just as an
+// administrator asks to end it: EndSession finds none.
+type endRefused struct{ admin.Appliance }
+
+func (endRefused) EndSession(string) bool { return false }
+
+func TestRefusedEndIsAuditedAsNotAccepted(t *testing.T) {
+	a := newAppliance(t, func(o *admin.Options) { o.Appliance = endRefused{o.Appliance} })
+	alice := decode[admin.User](t, a.ok("users", "add", "alice", "--json"))
+	a.signIn(kiosk.User{ID: kiosk.UserID(mustHex(t, alice.ID)), Name: "alice", DisplayName: "Alice"}, "135790")
+	a.fails(admin.ExitNotFound, "the session ended on its own meanwhile", "sessions", "end")
+	req := lastAudit(t, a.db, store.EventSessionEndRequested)
+	checkAdminAudit(t, req)
+	if req.Detail["accepted"] != "false" || !bytes.Equal(req.UserID, mustHex(t, alice.ID)) {
+		t.Fatalf("refused end request audit: %+v", req)
+	}
+	evs, err := a.db.Events(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == store.EventSessionEnded {
+			t.Fatalf("the log shows an end that never happened: %+v", e)
+		}
+	}
+	if a.eng.View().State != kiosk.StateInSession {
+		t.Fatalf("the session ended: %+v", a.eng.View())
+	}
 }
 
 func TestStatusThroughTheCLI(t *testing.T) {

@@ -121,8 +121,10 @@ func (c *Client) readErr(err error) error {
 }
 
 // Stream runs a streaming command, calling each with every part until
-// the last; each returning false, or ctx ending, stops it. The last
-// part's result is returned.
+// the last, whose result it returns. each returning false stops it with
+// no error. ctx ending before the last part stops it with a
+// kiosk.KindCancelled error: for an export that means it is incomplete,
+// while a follow, which has no last part, ends that way by design.
 func (c *Client) Stream(ctx context.Context, cmd string, args any, each func(json.RawMessage) bool) (json.RawMessage, error) {
 	conn, r, err := c.dial(ctx, cmd, args)
 	if err != nil {
@@ -135,7 +137,7 @@ func (c *Client) Stream(ctx context.Context, cmd string, args any, each func(jso
 		resp, err := readResponse(conn, r)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, nil
+				return nil, kiosk.E(kiosk.KindCancelled, "admin "+cmd, context.Cause(ctx))
 			}
 			return nil, c.readErr(err)
 		}

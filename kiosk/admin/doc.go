@@ -12,7 +12,9 @@
 // is served only if it is root or in the admin group. Everyone else gets a
 // refusal that says who they are and what group they would need. Every
 // change is audited by the store, in the same transaction as the change,
-// with the administrator's user name, uid and pid.
+// with the administrator's user name, uid and pid. Ending a session is the
+// engine's doing, and the engine audits the end: the admin API audits the
+// request (who asked, for which session, and whether the engine took it).
 //
 // # Protocol
 //

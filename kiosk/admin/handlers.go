@@ -125,7 +125,7 @@ func (c *call) status() (any, error) {
 	}
 	head, err := c.s.opts.Store.AuditHead()
 	errs = append(errs, err)
-	st.AuditHead = head
+	st.AuditHead, st.AuditHash = head.Seq, head.Hash
 	users, err := c.s.opts.Store.Users()
 	errs = append(errs, err)
 	st.Users = len(users)
@@ -143,8 +143,13 @@ func current(v kiosk.View) *CurrentSession {
 	if v.Session == nil {
 		return nil
 	}
-	return &CurrentSession{User: string(v.Session.User), DisplayName: v.Session.DisplayName, Started: v.Session.Started, EndsAt: v.Session.EndsAt}
+	return &CurrentSession{User: userIDOf(v.Session.User), DisplayName: v.Session.DisplayName, Started: v.Session.Started, EndsAt: v.Session.EndsAt}
 }
+
+// userIDOf is the admin API's ID of the engine's user: the hex of the
+// same bytes (the engine's kiosk.UserID is the store's user ID, which is
+// the WebAuthn user handle and not printable).
+func userIDOf(u kiosk.UserID) string { return hex.EncodeToString([]byte(u)) }
 
 // findUser resolves a user by sign-in name, then by ID.
 func (c *call) findUser(ref string) (User, error) {
@@ -241,9 +246,6 @@ func (c *call) usersAdd() (any, error) {
 			return nil, invalid("group %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", g)
 		}
 	}
-	if _, err := c.findUser(a.Name); err == nil {
-		return nil, kiosk.Errorf(kiosk.KindConflict, "add user", "user %q already exists", a.Name)
-	}
 	if a.DisplayName == "" {
 		a.DisplayName = a.Name
 	}
@@ -257,10 +259,13 @@ func (c *call) usersAdd() (any, error) {
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
+	// The store refuses a name already taken in the transaction that
+	// would add the user, so two administrators adding one name at once
+	// cannot both succeed (KindConflict, ExitConflict).
 	if err := c.s.opts.Store.PutUser(u, c.peer.change(nil)); err != nil {
 		return nil, err
 	}
-	return c.findUser(u.Name)
+	return c.findUser(u.ID)
 }
 
 func (c *call) usersSetState(state string) (any, error) {
@@ -288,7 +293,7 @@ func (c *call) usersRemove() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := c.s.opts.Appliance.View(); v.Session != nil && string(v.Session.User) == u.ID {
+	if v := c.s.opts.Appliance.View(); v.Session != nil && userIDOf(v.Session.User) == u.ID {
 		return nil, kiosk.Errorf(kiosk.KindConflict, "remove user", "%s is signed in: end the session first (passkioskctl sessions end)", u.Name)
 	}
 	if err := c.s.opts.Store.RemoveUser(u.ID, c.peer.change(nil)); err != nil {
@@ -494,12 +499,20 @@ func (c *call) sessionsEnd() (any, error) {
 	if v.Session == nil {
 		return nil, kiosk.Errorf(kiosk.KindNotFound, "end session", "no session is in progress at %s", c.s.opts.Terminal)
 	}
-	// Audit the request first: the engine audits the end and the wipe
-	// itself, but only this side knows who asked.
-	if err := c.s.opts.Store.EndRequested(c.peer.change(map[string]string{"user": string(v.Session.User)})); err != nil {
+	// The engine audits the end and the wipe itself, with their cause;
+	// only this side knows who asked. So the request is audited as a
+	// request, after the engine said whether it took it: an entry must
+	// never show an end that did not happen.
+	user := userIDOf(v.Session.User)
+	accepted := c.s.opts.Appliance.EndSession("admin")
+	detail := map[string]string{"session-started": v.Session.Started.UTC().Format(time.RFC3339)}
+	if err := c.s.opts.Store.EndRequested(user, accepted, c.peer.change(detail)); err != nil {
+		if accepted {
+			return nil, kiosk.Errorf(kiosk.KindOf(err), "end session", "the session is ending, but the request could not be audited: %v", err)
+		}
 		return nil, err
 	}
-	if !c.s.opts.Appliance.EndSession("admin") {
+	if !accepted {
 		return nil, kiosk.Errorf(kiosk.KindNotFound, "end session", "the session ended on its own meanwhile")
 	}
 	return SessionsEndResult{Ended: true}, nil

@@ -95,8 +95,8 @@ func (c *call) auditTail() (any, error) {
 		return nil, err
 	}
 	from := uint64(1)
-	if head > uint64(a.N) {
-		from = head - uint64(a.N) + 1
+	if head.Seq > uint64(a.N) {
+		from = head.Seq - uint64(a.N) + 1
 	}
 	evs, err := c.s.opts.Store.Events(from, a.N)
 	if evs == nil {
@@ -116,7 +116,7 @@ func (c *call) auditFollow() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		next = head + 1
+		next = head.Seq + 1
 	}
 	select {
 	case c.s.follows <- struct{}{}:
@@ -204,5 +204,10 @@ func (c *call) auditVerify() (any, error) {
 	if err := c.decode(&struct{}{}); err != nil {
 		return nil, err
 	}
-	return c.s.opts.Store.VerifyAudit()
+	chain, err := c.s.opts.Store.VerifyAudit()
+	if _, down := c.s.opts.Store.(unavailable); kiosk.KindOf(err) == kiosk.KindStoreCorrupt && !down {
+		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, "audit verify",
+			"the audit log does not verify: %s; it was damaged or edited outside the appliance: keep the database file as it is for investigation", errorOf(err).Message)
+	}
+	return chain, err
 }

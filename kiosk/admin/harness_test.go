@@ -132,9 +132,15 @@ func (s *syncBuffer) String() string {
 
 const terminal = "Ward 7 - bay 2"
 
-// An option changes the admin server's options (func(*admin.Options)) or
-// the engine's configuration (func(*engine.Config)).
+// An option changes the admin server's options (func(*admin.Options)),
+// the engine's configuration (func(*engine.Config)) or the database file
+// before it opens (storeFile).
 type option any
+
+// storeFile prepares the database file before the appliance opens it;
+// the appliance then opens it without Open's full check, as one already
+// running when the file changed underneath would have.
+type storeFile func(t testing.TB, path string)
 
 func outOfService(reason string) func(*engine.Config) {
 	return func(c *engine.Config) { c.OutOfService = reason }
@@ -163,7 +169,14 @@ func startAppliance(t testing.TB, mutate ...option) *appliance {
 	os.Chmod(dir, 0o755)
 	a := &appliance{dir: dir, sock: filepath.Join(dir, "run", "admin.sock"), logs: &syncBuffer{},
 		kstore: kiosktest.NewStore(), keys: kiosktest.NewKeys(), platform: kiosktest.NewPlatform(), sessions: &kiosktest.Sessions{}}
-	a.db, err = store.Open(filepath.Join(dir, "passkiosk.db"), store.Options{})
+	path, sopts := filepath.Join(dir, "passkiosk.db"), store.Options{}
+	for _, m := range mutate {
+		if f, ok := m.(storeFile); ok {
+			f(t, path)
+			sopts.SkipCheck = true
+		}
+	}
+	a.db, err = store.Open(path, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

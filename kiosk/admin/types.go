@@ -93,6 +93,12 @@ type Chain struct {
 	Hash    string `json:"hash"`
 }
 
+// ChainHead is the audit log's newest entry.
+type ChainHead struct {
+	Seq  uint64 `json:"seq"`  // 0: nothing logged yet
+	Hash string `json:"hash"` // hex
+}
+
 // Change says who made a change; the store turns it into the change's
 // audit entry.
 type Change struct {
@@ -103,10 +109,14 @@ type Change struct {
 // Store is what the admin API needs from the appliance's records. The
 // appliance satisfies it with a thin adapter over *store.DB (kiosk/...
 // may not import the store). Errors carry kiosk kinds: KindNotFound for
-// a missing record, KindConflict for a lost race.
+// a missing record, KindConflict for a lost race or a name already taken.
+// A user ID here is the lower-case hex of the engine's kiosk.UserID for
+// the same person (see userIDOf).
 type Store interface {
 	Users() ([]User, error)
-	// PutUser creates or replaces a user by ID (hex), audited.
+	// PutUser creates or replaces a user by ID (hex), audited. Names are
+	// unique: the store refuses, with KindConflict, a new or renamed user
+	// whose name another has, in the transaction that would store it.
 	PutUser(u User, ch Change) error
 	// RemoveUser deletes a user with their credentials and unused codes,
 	// audited.
@@ -125,15 +135,17 @@ type Store interface {
 	// number; KindConflict when base is not current.
 	PutPolicy(schema uint32, data []byte, base uint64, ch Change) (uint64, error)
 	Sessions(openOnly bool) ([]SessionRecord, error)
-	// AuditHead is the newest entry's sequence number (0: empty log).
-	AuditHead() (uint64, error)
+	// AuditHead is the newest entry, read without walking the log (status,
+	// tail and follow ask for it); VerifyAudit is what checks the chain.
+	AuditHead() (ChainHead, error)
 	Events(from uint64, limit int) ([]AuditEntry, error)
 	// ExportAudit writes entries from seq from on as JSON lines.
 	ExportAudit(w io.Writer, from uint64) (int, error)
 	VerifyAudit() (Chain, error)
-	// EndRequested audits that an administrator ended the session in
-	// progress.
-	EndRequested(ch Change) error
+	// EndRequested audits an administrator's request to end the session
+	// of userID in progress, and whether the engine accepted it. It is
+	// not the end: the engine audits the end and the wipe itself.
+	EndRequested(userID string, accepted bool, ch Change) error
 }
 
 // Appliance is the running engine, as the admin API sees it.
@@ -155,6 +167,7 @@ type Status struct {
 	Session       *CurrentSession `json:"session,omitempty"`
 	PolicyVersion uint64          `json:"policy_version"`
 	AuditHead     uint64          `json:"audit_head"`
+	AuditHash     string          `json:"audit_hash,omitempty"` // the newest entry's hash, hex
 	Users         int             `json:"users"`
 }
 

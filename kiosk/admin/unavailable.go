@@ -31,8 +31,8 @@ func (u unavailable) PutPolicy(uint32, []byte, uint64, Change) (uint64, error) {
 	return 0, u.err()
 }
 func (u unavailable) Sessions(bool) ([]SessionRecord, error)     { return nil, u.err() }
-func (u unavailable) AuditHead() (uint64, error)                 { return 0, u.err() }
+func (u unavailable) AuditHead() (ChainHead, error)              { return ChainHead{}, u.err() }
 func (u unavailable) Events(uint64, int) ([]AuditEntry, error)   { return nil, u.err() }
 func (u unavailable) ExportAudit(io.Writer, uint64) (int, error) { return 0, u.err() }
 func (u unavailable) VerifyAudit() (Chain, error)                { return Chain{}, u.err() }
-func (u unavailable) EndRequested(Change) error                  { return u.err() }
+func (u unavailable) EndRequested(string, bool, Change) error    { return u.err() }

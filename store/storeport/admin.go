@@ -1,9 +1,11 @@
 package storeport
 
 import (
+	"bytes"
 	"encoding/hex"
 	"io"
 	"sort"
+	"strconv"
 	"time"
 
 	"passkiosk/kiosk"
@@ -170,9 +172,12 @@ func (s Admin) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
 	return out, err
 }
 
-func (s Admin) AuditHead() (uint64, error) {
-	c, err := s.db.VerifyChain()
-	return c.Head, err
+// AuditHead reads meta/audit-head alone: status, tail and follow ask
+// for it, and walking the whole log for each would grow with the log.
+// VerifyAudit walks it.
+func (s Admin) AuditHead() (admin.ChainHead, error) {
+	seq, hash, err := s.db.AuditHead()
+	return admin.ChainHead{Seq: seq, Hash: hex.EncodeToString(hash)}, err
 }
 
 func adminEvent(e store.AuditEvent) admin.AuditEntry {
@@ -209,9 +214,28 @@ func (s Admin) VerifyAudit() (admin.Chain, error) {
 	return admin.Chain{Anchor: c.Anchor, Head: c.Head, Entries: c.Entries, Hash: hex.EncodeToString(c.Hash)}, err
 }
 
-func (s Admin) EndRequested(ch admin.Change) error {
-	_, err := s.db.Append(store.AuditEvent{Type: store.EventSessionEnded, Cause: store.EndAdmin, Actor: ch.Actor,
-		Terminal: s.terminal, Detail: mergeDetail(ch.Detail, map[string]string{"requested": "admin"})})
+// EndRequested audits the request as EventSessionEndRequested, naming
+// the journal's newest session of the user at this terminal (the one in
+// progress, or the one the request just ended). The engine's own entry,
+// EventSessionEnded with cause admin, records the end.
+func (s Admin) EndRequested(userID string, accepted bool, ch admin.Change) error {
+	uid, err := unhex("user", userID)
+	if err != nil {
+		return err
+	}
+	ev := store.AuditEvent{Type: store.EventSessionEndRequested, Actor: ch.Actor, Terminal: s.terminal, UserID: uid,
+		Detail: mergeDetail(ch.Detail, map[string]string{"accepted": strconv.FormatBool(accepted)})}
+	journal, err := s.db.Sessions(false)
+	if err != nil {
+		return err
+	}
+	for i := len(journal) - 1; i >= 0; i-- {
+		if bytes.Equal(journal[i].UserID, uid) && journal[i].Terminal == s.terminal {
+			ev.SessionID = journal[i].ID
+			break
+		}
+	}
+	_, err = s.db.Append(ev)
 	return err
 }
 

@@ -172,7 +172,7 @@ func notFound(err error) error {
 // an enrollment) are not written twice.
 var auditTypes = map[string]store.EventType{
 	"sign-in-failed": store.EventSignInFailed,
-	"enroll-failed":  store.EventSignInFailed,
+	"enroll-failed":  store.EventEnrollFailed,
 	"lockout":        store.EventLockout,
 	"spike":          store.EventFailureSpike,
 	"session-start":  store.EventSessionOpened,

@@ -1,6 +1,7 @@
-// Package storetest helps tests of packages that use the store: a fake clock
-// and a store opened on a temporary file that is closed when the test ends.
-// It is test support only; production code must not import it.
+// Package storetest helps tests of packages that use the store: a fake clock,
+// a store opened on a temporary file that is closed when the test ends, and
+// RewriteAuditEntry, which tampers with a closed file's audit log. It is
+// test support only; production code must not import it.
 package storetest
 
 import (
