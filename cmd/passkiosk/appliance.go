@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
@@ -143,6 +144,7 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	var adminStore admin.Store
 	if a.db != nil {
 		adminStore = storeport.NewAdmin(a.db, cfg.Terminal)
+		go a.maintain(ctx, 24*time.Hour)
 	}
 	var present func() []kiosk.KeyInfo
 	if keys != nil {
@@ -163,6 +165,32 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 		go a.admin.Serve(ctx)
 	}
 	return a, nil
+}
+
+// maintain prunes history the configuration no longer keeps, now and then
+// every period, until ctx ends.
+func (a *appliance) maintain(ctx context.Context, period time.Duration) {
+	days := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+	r := a.cfg.Retention
+	keep := storeport.Retention{
+		Audit:    store.Retention{MaxAge: days(r.AuditDays), MaxEntries: r.AuditEntries},
+		Sessions: days(r.SessionDays), Codes: days(r.CodeDays),
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		m, err := storeport.Maintain(a.db, time.Time{}, keep)
+		if err != nil {
+			a.log.Error("pruning history", "err", err)
+		} else if m != (storeport.Maintained{}) {
+			a.log.Info("pruned history", "audit_entries", m.AuditEntries, "sessions", m.Sessions, "codes", m.Codes)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // loadPolicy is the newest stored policy, else the configured file, else

@@ -32,6 +32,19 @@ type Config struct {
 	SecurityKeys SecurityKeys `toml:"security_keys"`
 	Session      Session      `toml:"session"`
 	Admin        Admin        `toml:"admin"`
+	Retention    Retention    `toml:"retention"`
+}
+
+// Retention says how long records that only history needs are kept, in
+// days; 0 keeps them for ever.
+type Retention struct {
+	// AuditDays and AuditEntries bound the audit log by age and count.
+	AuditDays    int `toml:"audit_days"`
+	AuditEntries int `toml:"audit_entries"`
+	// SessionDays keeps the journal of sessions that ended and were wiped.
+	SessionDays int `toml:"session_days"`
+	// CodeDays keeps used and expired enrollment codes listed.
+	CodeDays int `toml:"code_days"`
 }
 
 // TPM says how to reach the TPM.
@@ -76,6 +89,7 @@ func Default() Config {
 		SecurityKeys: SecurityKeys{Enabled: true},
 		Session:      Session{Sandbox: "auto", User: "passkiosk-session"},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
+		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 	}
 }
 
@@ -164,6 +178,13 @@ func (cfg *Config) validate(c *collector) {
 	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none")
 	if cfg.Session.User == "" {
 		c.add("session.user", "session.user: must name the account session programs run as")
+	}
+	for key, v := range map[string]int{"retention.audit_days": cfg.Retention.AuditDays,
+		"retention.audit_entries": cfg.Retention.AuditEntries, "retention.session_days": cfg.Retention.SessionDays,
+		"retention.code_days": cfg.Retention.CodeDays} {
+		if v < 0 {
+			c.add(key, "%s = %d: must be 0 (keep for ever) or more", key, v)
+		}
 	}
 	abs("admin.socket", cfg.Admin.Socket)
 	if !groupName.MatchString(cfg.Admin.Group) {
