@@ -24,6 +24,11 @@ APT_PACKAGES := \
 	bubblewrap \
 	lintian cage dpkg-dev systemd
 
+# The appliance is built without Fyne's animations: a blinking text cursor
+# alone keeps the renderer busy (idle CPU on the lock screen under Xvfb:
+# 17.7% of a core with them, 4.4% without), and a kiosk needs none.
+GOTAGS := no_animations
+
 # Fyne reads the locale at start and complains about "C".
 export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
@@ -44,10 +49,10 @@ deps:
 	@$(GO) mod download
 
 build: deps
-	$(GO) build ./...
+	$(GO) build -tags $(GOTAGS) ./...
 
 demo: deps
-	$(GO) run ./cmd/passkiosk --demo
+	$(GO) run -tags $(GOTAGS) ./cmd/passkiosk --demo
 
 test: deps
 	$(GO) test -count=1 -timeout 25m $(TESTFLAGS) ./...

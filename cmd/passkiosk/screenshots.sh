@@ -15,7 +15,7 @@ disp=:$((90 + RANDOM % 100))
 cleanup() { [ -n "${app:-}" ] && kill "$app" 2>/dev/null && wait "$app" 2>/dev/null; [ -n "${xvfb:-}" ] && kill "$xvfb" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-go build -o "$work/passkiosk" ./cmd/passkiosk
+go build -tags no_animations -o "$work/passkiosk" ./cmd/passkiosk
 Xvfb "$disp" -screen 0 1920x1080x24 >"$work/xvfb.log" 2>&1 & xvfb=$!
 export DISPLAY=$disp LANG=en_US.UTF-8
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
@@ -27,7 +27,9 @@ waitlog() { for _ in $(seq 100); do grep -q "$1" "$work/app.log" && return 0; sl
 
 t0=$(date +%s.%N)
 "$work/passkiosk" --demo --state-dir "$work/state" >"$work/app.log" 2>&1 & app=$!
+# Shown: the engine has reached the lock screen and the window is mapped.
 waitlog "to=locked"
+timeout 20 xdotool search --sync --onlyvisible --name "passkiosk" >/dev/null
 t1=$(date +%s.%N)
 sleep 2
 shot 01-lock
