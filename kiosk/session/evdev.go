@@ -44,7 +44,9 @@ func (x *EvdevIdle) Idle(ctx context.Context) (time.Duration, error) {
 	if rescan <= 0 {
 		rescan = 2 * time.Second
 	}
-	if x.open == nil || time.Since(x.scanned) >= rescan {
+	// With no device open, look every time: the first one may just have
+	// been plugged in.
+	if len(x.open) == 0 || time.Since(x.scanned) >= rescan {
 		x.scanLocked()
 	}
 	if len(x.open) == 0 {

@@ -16,7 +16,10 @@ import (
 )
 
 // Event devices stand in as named pipes: the reader treats them alike
-// (non-blocking reads through the poller). A write is an input event.
+// (non-blocking reads through the poller). A write is an input event. The
+// test holds each pipe open read-write from before the reader opens it, so
+// that the reader never sees end-of-file (a pipe without writers; a real
+// device only ends when it is unplugged).
 func TestEvdevIdleFollowsEveryDevice(t *testing.T) {
 	dir := t.TempDir()
 	mkfifo := func(name string) string {
@@ -34,14 +37,14 @@ func TestEvdevIdleFollowsEveryDevice(t *testing.T) {
 	}
 
 	kbd := mkfifo("event0")
-	if _, err := x.Idle(ctx); err != nil {
-		t.Fatalf("with a keyboard: %v", err)
-	}
-	w, err := os.OpenFile(kbd, os.O_WRONLY, 0)
+	w, err := os.OpenFile(kbd, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	if _, err := x.Idle(ctx); err != nil {
+		t.Fatalf("with a keyboard: %v", err)
+	}
 	time.Sleep(50 * time.Millisecond)
 	before, _ := x.Idle(ctx)
 	if before < 50*time.Millisecond {
@@ -53,12 +56,12 @@ func TestEvdevIdleFollowsEveryDevice(t *testing.T) {
 	// A device plugged in later is picked up at the next scan.
 	time.Sleep(50 * time.Millisecond)
 	touch := mkfifo("event1")
-	x.Idle(ctx)
-	w2, err := os.OpenFile(touch, os.O_WRONLY, 0)
+	w2, err := os.OpenFile(touch, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w2.Close()
+	x.Idle(ctx)
 	time.Sleep(50 * time.Millisecond)
 	before, _ = x.Idle(ctx)
 	w2.Write(make([]byte, 24))
