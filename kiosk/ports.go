@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -214,4 +215,41 @@ type Store interface {
 	CheckEnrollmentCode(code string, now time.Time) (UserID, error)
 	RedeemEnrollmentCode(code string, now time.Time) (UserID, error)
 	Audit(e AuditEvent) error
+}
+
+// FailureHistory is what a Store that implements it remembers of failed
+// attempts across a restart, so that switching the terminal off and on
+// does not lift a backoff. The engine marks each failure it counts with
+// the subject it counts against (Detail["subject"] of its "-failed" audit
+// events); RecentFailures returns those stamped at or after since, by
+// subject, oldest first, leaving out a person's failures that came before
+// their last successful sign-in.
+type FailureHistory interface {
+	RecentFailures(since time.Time) (map[string][]time.Time, error)
+}
+
+// FailuresIn picks FailureHistory's answer out of audit events, oldest
+// first: every "-failed" event that names a subject, less the failures of
+// a person that a later successful "sign-in" of theirs cleared.
+func FailuresIn(events []AuditEvent) map[string][]time.Time {
+	out := map[string][]time.Time{}
+	owner := map[string]UserID{}
+	for _, e := range events {
+		subject := e.Detail["subject"]
+		switch {
+		case e.Type == "sign-in" && e.User != "":
+			for s, u := range owner {
+				if u == e.User {
+					delete(out, s)
+					delete(owner, s)
+				}
+			}
+		case strings.HasSuffix(e.Type, "-failed") && subject != "":
+			out[subject] = append(out[subject], e.Time)
+			if e.User != "" {
+				owner[subject] = e.User
+			}
+		}
+	}
+	return out
 }

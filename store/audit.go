@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -236,6 +237,34 @@ func (db *DB) Events(from uint64, limit int) ([]AuditEvent, error) {
 		}
 		return nil
 	})
+	return out, err
+}
+
+// RecentEvents returns the entries stamped at or after since, oldest first,
+// at most limit of them (the newest). It reads backwards from the head and
+// stops at the first older entry, so it costs what it returns, however
+// long the log.
+func (db *DB) RecentEvents(since time.Time, limit int) ([]AuditEvent, error) {
+	var out []AuditEvent
+	err := db.view("read recent audit entries", func(tx *bolt.Tx) error {
+		log, err := bucket(tx, bucketAudit)
+		if err != nil {
+			return err
+		}
+		c := log.Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			e, err := decodeAudit(k, v)
+			if err != nil {
+				return err
+			}
+			if e.Time.Before(since) {
+				break
+			}
+			out = append(out, *e)
+		}
+		return nil
+	})
+	slices.Reverse(out)
 	return out, err
 }
 

@@ -302,7 +302,8 @@ type SignIn struct {
 // non-zero, is refused with kiosk.KindCounterRegression (WebAuthn §6.1.1,
 // §7.2 step 22): two sign-ins racing each other, or a cloned authenticator,
 // cannot roll the stored counter back. Nothing is written then; the engine
-// records the failure with RecordFailedAttempt.
+// audits the failure (sign-in-failed, counter-regression) and a
+// possible-clone event.
 func (db *DB) RecordSignIn(s SignIn) (*Credential, uint64, error) {
 	const op = "record sign-in"
 	at := db.at(s.At)

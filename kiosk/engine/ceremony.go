@@ -194,10 +194,19 @@ func (e *Engine) refuseLocked(typ string, user kiosk.UserID, n *kiosk.Notice) {
 func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
 	kind := kiosk.KindOf(err)
 	now := e.cfg.Clock.Now()
-	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: e.cer.userID(), Credential: credID,
-		Outcome: kind.String(), Kind: kind, Detail: map[string]string{"error": err.Error()}})
+	detail := map[string]string{"error": err.Error()}
+	counted := true
 	switch kind {
 	case kiosk.KindDeviceGone, kiosk.KindTimeout, kiosk.KindCancelled, kiosk.KindDeviceBusy:
+		counted = false
+	}
+	if counted {
+		// Marks the failure for kiosk.FailureHistory after a restart.
+		detail["subject"] = e.cer.subject()
+	}
+	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: e.cer.userID(), Credential: credID,
+		Outcome: kind.String(), Kind: kind, Detail: detail})
+	if !counted {
 		return
 	}
 	spike := e.fails.add(e.cer.subject(), now)

@@ -96,6 +96,15 @@ func New(cfg Config) *Engine {
 		e.outOfServiceLocked(cfg.OutOfService)
 		return e
 	}
+	if h, ok := cfg.Store.(kiosk.FailureHistory); ok {
+		// A restart does not lift a backoff.
+		now := cfg.Clock.Now()
+		past, err := h.RecentFailures(now.Add(-cfg.Policy.Lockout.Window))
+		if err != nil {
+			cfg.Log.Error("reading recent failures", "err", err)
+		}
+		e.fails.seed(past, now)
+	}
 	if cfg.Keys != nil {
 		for _, k := range cfg.Keys.Present() {
 			e.keys[k.ID] = k

@@ -29,6 +29,15 @@ func (f *failures) prune(ts []time.Time, now time.Time) []time.Time {
 	return ts[i:]
 }
 
+// seed takes failures remembered from before a restart.
+func (f *failures) seed(history map[string][]time.Time, now time.Time) {
+	for subject, ts := range history {
+		if ts = f.prune(ts, now); len(ts) > 0 {
+			f.byUser[subject] = ts
+		}
+	}
+}
+
 // add records a failure and reports whether the terminal just crossed the
 // spike threshold.
 func (f *failures) add(user string, now time.Time) (spike bool) {

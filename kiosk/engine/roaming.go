@@ -224,17 +224,17 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 		e.failLocked("sign-in", kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
 		return
 	}
+	// The key's model must still be allowed, as registered and as it says
+	// now; checked first, so that a refused model never stores a sign-in.
+	if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
+	if err := e.pol.AAGUIDAllowed(c.key.AAGUID); err != nil {
+		e.failLocked("sign-in", err, cred.ID)
+		return
+	}
 	e.verifyLocked(cred, a.CredentialID, a.AuthData, a.Signature, a.UserHandle, func() {
-		// The key's model must still be allowed, as registered and as it
-		// says now.
-		if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
-			e.failLocked("sign-in", err, cred.ID)
-			return
-		}
-		if err := e.pol.AAGUIDAllowed(c.key.AAGUID); err != nil {
-			e.failLocked("sign-in", err, cred.ID)
-			return
-		}
 		e.signedInLocked(cred, c.key.ID)
 	})
 }

@@ -318,3 +318,39 @@ func TestBackoffSubjectsAreSeparate(t *testing.T) {
 	h.e.StartEnrollment("GOOD-2")
 	h.waitPrompt(kiosk.PromptEnrollChoose)
 }
+
+// Switching the terminal off and on does not lift a backoff: a new engine
+// on the same records reads the failures back.
+func TestBackoffSurvivesARestart(t *testing.T) {
+	h := newHarness(t)
+	h.enrollPlatform(alice, "C", "135790")
+	h.platform.MaxTries = 100
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	for i := 1; i <= 4; i++ {
+		h.e.EnterPIN([]byte("000000"))
+		h.waitFor("wrong PIN", func(v kiosk.View) bool {
+			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Tries == 100-i
+		})
+	}
+	h.e.EnterPIN([]byte("000000"))
+	h.waitNotice(kiosk.NoticeTooManyAttempts)
+
+	h.clock.Advance(10 * time.Second)
+	again := newHarness(t, func(c *Config) { c.Store, c.Platform, c.Clock = h.store, h.platform, h.clock })
+	again.e.ChooseUser(alice.ID)
+	v := again.waitNotice(kiosk.NoticeTooManyAttempts)
+	if !v.Notice.Until.Equal(t0.Add(30 * time.Second)) {
+		t.Fatalf("backoff until %v after the restart, want %v", v.Notice.Until, t0.Add(30*time.Second))
+	}
+	// Once it has passed, a correct PIN signs in and clears the history.
+	h.clock.Advance(time.Minute)
+	again.e.ChooseUser(alice.ID)
+	again.waitPrompt(kiosk.PromptPIN)
+	again.e.EnterPIN([]byte("135790"))
+	again.waitState(kiosk.StateInSession)
+	past, _ := h.store.RecentFailures(t0.Add(-time.Hour))
+	if len(past[userSubject(alice.ID)]) != 0 {
+		t.Fatalf("alice's failures still counted after her sign-in: %v", past)
+	}
+}

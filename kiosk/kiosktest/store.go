@@ -149,6 +149,17 @@ func (s *Store) RedeemEnrollmentCode(c string, now time.Time) (kiosk.UserID, err
 	return u, err
 }
 
+// RecentFailures implements kiosk.FailureHistory over the audit log.
+func (s *Store) RecentFailures(since time.Time) (map[string][]time.Time, error) {
+	var recent []kiosk.AuditEvent
+	for _, e := range s.AuditLog() {
+		if !e.Time.Before(since) {
+			recent = append(recent, e)
+		}
+	}
+	return kiosk.FailuresIn(recent), nil
+}
+
 func (s *Store) Audit(e kiosk.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

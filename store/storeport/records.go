@@ -216,3 +216,29 @@ func (r *Records) Audit(e kiosk.AuditEvent) error {
 	_, err := r.db.Append(ev)
 	return err
 }
+
+// recentLimit bounds how many audit entries RecentFailures reads: far more
+// than one lockout window of failures at any plausible rate.
+const recentLimit = 10000
+
+// RecentFailures implements kiosk.FailureHistory from the audit log, which
+// already holds every counted failure with its subject and every
+// successful sign-in.
+func (r *Records) RecentFailures(since time.Time) (map[string][]time.Time, error) {
+	if err := r.ok(); err != nil {
+		return nil, err
+	}
+	events, err := r.db.RecentEvents(since, recentLimit)
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]kiosk.AuditEvent, 0, len(events))
+	for _, e := range events {
+		typ := e.Type.String()
+		if e.Type == store.EventAppliance && e.Detail["event"] != "" {
+			typ = e.Detail["event"]
+		}
+		seen = append(seen, kiosk.AuditEvent{Time: e.Time, Type: typ, User: kiosk.UserID(e.UserID), Detail: e.Detail})
+	}
+	return kiosk.FailuresIn(seen), nil
+}
