@@ -26,13 +26,18 @@ install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/etc/passkiosk" \
 # -trimpath keeps paths out of the binaries; PIE (external link, so also
 # RELRO) is what Debian's hardening expects of executables.
 ldflags="-s -w -X main.version=$version"
-(cd "$root" && CGO_ENABLED=1 go build -buildmode=pie -trimpath -buildvcs=false -ldflags "$ldflags" \
+# no_animations: Fyne's animations (a blinking cursor) keep the renderer
+# busy on an idle lock screen; the Makefile builds the demo the same way.
+(cd "$root" && CGO_ENABLED=1 go build -tags no_animations -buildmode=pie -trimpath -buildvcs=false -ldflags "$ldflags" \
 	-o "$stage/usr/bin/passkiosk" ./cmd/passkiosk)
 (cd "$root" && CGO_ENABLED=1 go build -buildmode=pie -trimpath -buildvcs=false -ldflags "$ldflags" \
 	-o "$stage/usr/bin/passkioskctl" ./cmd/passkioskctl)
 
-install -m 0644 "$root/kiosk/config/testdata/passkiosk.toml" "$stage/etc/passkiosk/passkiosk.toml"
-install -m 0644 "$root/kiosk/config/testdata/policy.toml" "$stage/etc/passkiosk/policy.toml"
+# The conffiles: every key at its built-in default (commented out), so a
+# fresh terminal is named after its host and uses the built-in policy until
+# the administrator sets it (kiosk/config/testdata holds the tests' examples).
+install -m 0644 "$here/passkiosk.toml" "$stage/etc/passkiosk/passkiosk.toml"
+install -m 0644 "$here/policy.toml" "$stage/etc/passkiosk/policy.toml"
 install -m 0644 "$here/passkiosk.service" "$stage/usr/lib/systemd/system/passkiosk.service"
 install -m 0644 "$here/passkiosk.sysusers" "$stage/usr/lib/sysusers.d/passkiosk.conf"
 install -m 0644 "$here/passkiosk.tmpfiles" "$stage/usr/lib/tmpfiles.d/passkiosk.conf"
@@ -55,7 +60,12 @@ mkdir -p "$work/src/debian"
 printf 'Source: passkiosk\n\nPackage: passkiosk\nArchitecture: any\n' >"$work/src/debian/control"
 shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$stage/usr/bin/passkiosk" "$stage/usr/bin/passkioskctl" 2>/dev/null |
 	sed -n 's/^shlibs:Depends=//p')
-depends="$shlibs, cage, systemd (>= 244), udev, adduser | systemd-sysusers"
+# systemd (>= 244): the unit, udev's ID_FIDO_TOKEN, and the systemd-sysusers
+# and systemd-tmpfiles that postinst runs (Debian 12's systemd ships both).
+# bubblewrap: the shipped session.sandbox = "auto" takes it when present;
+# without it sessions fall back to a systemd scope or a bare process group,
+# far weaker isolation than the appliance promises, so it is not optional.
+depends="$shlibs, cage, systemd (>= 244), udev, bubblewrap"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
 	-e "s/@DEPENDS@/$depends/" "$here/debian/control.in" >"$stage/DEBIAN/control"
