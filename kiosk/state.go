@@ -66,13 +66,12 @@ const (
 	PromptEnrollDone           // registered; suggest a backup when there is only one
 	PromptIdleWarning          // still there? the session ends at View.Session.IdleEndsAt
 	PromptSession              // in session, nothing asked
-	PromptSignedOut            // the session ended; View.Notice says why and what was wiped
 )
 
 var promptNames = [...]string{
 	"none", "touch-or-choose", "choose-account", "pin", "fingerprint", "touch-key",
 	"working", "enroll-code", "enroll-choose", "new-pin", "insert-key", "enroll-done",
-	"idle-warning", "session", "signed-out",
+	"idle-warning", "session",
 }
 
 func (p Prompt) String() string {

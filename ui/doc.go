@@ -1,6 +1,6 @@
 // Package ui is the kiosk's full-screen Fyne interface: the lock screen, the
 // PIN pad, the fingerprint and touch prompts, the account picker, the
-// enrollment wizard, the in-session view, the idle warning, the signed-out
+// enrollment wizard, the in-session view, the idle warning, the session-ended
 // notice and the out-of-service screen, plus the kiosk theme and the demo
 // panel that drives the virtual security key.
 //

@@ -310,13 +310,10 @@ func TestFlowSignOut(t *testing.T) {
 	ending.State = kiosk.StateEnding
 	h.ui.Show(ending)
 	h.see("Checking. One moment, please.")
-	h.ui.Show(kiosk.View{State: kiosk.StateEnding, Prompt: kiosk.PromptSignedOut, Terminal: terminal,
-		Notice: &kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "you signed out"}})
-	h.see("You are signed out")
+	// What the engine sends once the wipe is done: the lock screen,
+	// saying why the session ended.
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "signed out"}))
 	h.see("Your session has ended: you signed out.")
-	h.tap("OK")
-	h.expect(call{"Cancel", ""})
-	h.ui.Show(lockView(nil))
 	h.see("Touch your security key or choose your name")
 
 	// The key is still in: one press signs in with it again.
@@ -335,8 +332,7 @@ func TestFlowTapToSignOutIsSaid(t *testing.T) {
 	v.Session.TapToSignOut = true
 	h.ui.Show(v)
 	h.see("Or touch your security key to sign out.")
-	h.ui.Show(kiosk.View{State: kiosk.StateEnding, Prompt: kiosk.PromptSignedOut, Terminal: terminal,
-		Notice: &kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "key tapped"}})
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "key tapped"}))
 	h.see("Your session has ended: you touched your security key.")
 }
 

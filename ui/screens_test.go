@@ -81,14 +81,12 @@ func screens() []screen {
 	keyIn2 := enrolling(kiosk.PromptInsertKey, nil)
 	keyIn2.KeyPresent = true
 	accounts := verifying(kiosk.PromptChooseAccount, nil)
-	accounts.Who = ""
+	accounts.State, accounts.Who = kiosk.StateIdentifying, "" // as the engine sends it
 	accounts.Accounts = []kiosk.Account{
 		{Index: 0, DisplayName: "Alice Nguyen", Name: "anguyen"},
 		{Index: 1, DisplayName: "Alice Nguyen (admin)", Name: "anguyen-adm"},
 		{Index: 2, DisplayName: "Night pharmacy", Name: "pharm-night"},
 	}
-	signedOut := kiosk.View{State: kiosk.StateEnding, Prompt: kiosk.PromptSignedOut, Terminal: terminal,
-		Notice: &kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "no activity for 10 minutes"}, Deadline: at(10 * time.Second)}
 	oos := kiosk.View{State: kiosk.StateOutOfService, Terminal: terminal, OutOfService: "the sign-in database does not open (store-corrupt)"}
 	many := lockView(notice(kiosk.NoticeTimedOut))
 	many.KeyPresent = true
@@ -137,7 +135,6 @@ func screens() []screen {
 		{name: "session-tap-to-sign-out", view: tapOut},
 		{name: "session-program-exited-backup-missing", view: inSession(kiosk.PromptSession, false, true, 0)},
 		{name: "idle-warning", view: inSession(kiosk.PromptIdleWarning, true, false, 45*time.Second)},
-		{name: "signed-out", view: signedOut},
 		{name: "out-of-service", view: oos},
 		{name: "de-lock", lang: "de", view: lockView(nil)},
 		{name: "de-pin-wrong-2-left", lang: "de", view: verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 2))},

@@ -73,16 +73,6 @@ func (u *UI) idleScreen(v kiosk.View) fyne.CanvasObject {
 	return container.NewStack(content, newTapCatcher(u.act(still)))
 }
 
-// signedOutScreen says the session ended and why.
-func (u *UI) signedOutScreen(v kiosk.View) fyne.CanvasObject {
-	return u.frame(v, true, false,
-		icon(theme.LogoutIcon(), 128),
-		title(u.tr.T("signedout.title")),
-		u.noticeBox(u.notice(v), v.PINMinLength),
-		gap(16),
-		row(target(button(u.tr.T("signedout.continue"), theme.ConfirmIcon(), widget.HighImportance, u.act(u.cmds.Cancel)), 240)))
-}
-
 // outOfServiceScreen offers nothing to press: only IT can fix it.
 func (u *UI) outOfServiceScreen(v kiosk.View) fyne.CanvasObject {
 	items := []fyne.CanvasObject{icon(theme.ErrorIcon(), 128), para(u.tr.T("oos.title"), theme.SizeNameHeadingText, widget.DangerImportance)}

@@ -175,9 +175,6 @@ func (u *UI) build(v kiosk.View) fyne.CanvasObject {
 		}
 		return u.sessionScreen(v)
 	case kiosk.StateEnding:
-		if v.Prompt == kiosk.PromptSignedOut {
-			return u.signedOutScreen(v)
-		}
 		return u.workingScreen(v)
 	case kiosk.StateLocked:
 		if u.enrollCode {
@@ -209,8 +206,6 @@ func (u *UI) build(v kiosk.View) fyne.CanvasObject {
 		return u.idleScreen(v)
 	case kiosk.PromptSession:
 		return u.sessionScreen(v)
-	case kiosk.PromptSignedOut:
-		return u.signedOutScreen(v)
 	}
 	if v.State == kiosk.StateLocked {
 		return u.lockScreen(v)
