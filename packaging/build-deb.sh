@@ -65,7 +65,11 @@ shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$stage/usr/bin/passkiosk" "$stage/
 # bubblewrap: the shipped session.sandbox = "auto" takes it when present;
 # without it sessions fall back to a systemd scope or a bare process group,
 # far weaker isolation than the appliance promises, so it is not optional.
-depends="$shlibs, cage, systemd (>= 244), udev, bubblewrap"
+# xwayland: the appliance's window is an X11 client (Fyne's GLFW driver is
+# built for X11), so under cage it needs Xwayland, which cage starts when
+# the binary is installed; session programs reach the display through it
+# too (DISPLAY is passed into the session).
+depends="$shlibs, cage, xwayland, systemd (>= 244), udev, bubblewrap"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
 	-e "s/@DEPENDS@/$depends/" "$here/debian/control.in" >"$stage/DEBIAN/control"
