@@ -247,17 +247,7 @@ func TestBackoffRefusesAKeySignInAndFreesTheLockScreen(t *testing.T) {
 	h.enrollKey(k, alice, "C1")
 	h.enrollPlatform(alice, "C2", "135790")
 	h.enrollPlatform(bob, "C3", "246801")
-	h.platform.MaxTries = 100
-	h.e.ChooseUser(alice.ID)
-	h.waitPrompt(kiosk.PromptPIN)
-	for i := 1; i <= 4; i++ {
-		h.e.EnterPIN([]byte("000000"))
-		h.waitFor("wrong PIN", func(v kiosk.View) bool {
-			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Tries == 100-i
-		})
-	}
-	h.e.EnterPIN([]byte("000000"))
-	h.waitNotice(kiosk.NoticeTooManyAttempts)
+	h.backOff(alice)
 
 	h.keys.Plug(k)
 	h.waitPrompt(kiosk.PromptPIN)
@@ -324,17 +314,7 @@ func TestBackoffSubjectsAreSeparate(t *testing.T) {
 func TestBackoffSurvivesARestart(t *testing.T) {
 	h := newHarness(t)
 	h.enrollPlatform(alice, "C", "135790")
-	h.platform.MaxTries = 100
-	h.e.ChooseUser(alice.ID)
-	h.waitPrompt(kiosk.PromptPIN)
-	for i := 1; i <= 4; i++ {
-		h.e.EnterPIN([]byte("000000"))
-		h.waitFor("wrong PIN", func(v kiosk.View) bool {
-			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Tries == 100-i
-		})
-	}
-	h.e.EnterPIN([]byte("000000"))
-	h.waitNotice(kiosk.NoticeTooManyAttempts)
+	h.backOff(alice)
 
 	h.clock.Advance(10 * time.Second)
 	again := newHarness(t, func(c *Config) { c.Store, c.Platform, c.Clock = h.store, h.platform, h.clock })
@@ -353,4 +333,22 @@ func TestBackoffSurvivesARestart(t *testing.T) {
 	if len(past[userSubject(alice.ID)]) != 0 {
 		t.Fatalf("alice's failures still counted after her sign-in: %v", past)
 	}
+}
+
+// backOff types wrong platform PINs for u until the engine backs off:
+// four wrong PINs ask again, the fifth (policy.Default's MaxFailures)
+// sends the person back to the lock screen until t0 + 30 s.
+func (h *harness) backOff(u kiosk.User) {
+	h.t.Helper()
+	h.platform.MaxTries = 100
+	h.e.ChooseUser(u.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	for i := 1; i <= 4; i++ {
+		h.e.EnterPIN([]byte("000000"))
+		h.waitFor("wrong PIN", func(v kiosk.View) bool {
+			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Tries == 100-i
+		})
+	}
+	h.e.EnterPIN([]byte("000000"))
+	h.waitNotice(kiosk.NoticeTooManyAttempts)
 }
