@@ -134,11 +134,7 @@ type nvRateLimited struct {
 
 func (r *nvRateLimited) Send(cmd []byte) ([]byte, error) {
 	if r.on.Load() && binary.BigEndian.Uint32(cmd[6:]) == uint32(tpm2.TPMCCNVIncrement) {
-		rsp := make([]byte, 10)
-		binary.BigEndian.PutUint16(rsp, uint16(tpm2.TPMSTNoSessions))
-		binary.BigEndian.PutUint32(rsp[2:], 10)
-		binary.BigEndian.PutUint32(rsp[6:], uint32(tpm2.TPMRCNVRate))
-		return rsp, nil
+		return rcResponse(tpm2.TPMRCNVRate), nil
 	}
 	return r.TPM.Send(cmd)
 }

@@ -327,13 +327,18 @@ type warnOnce struct {
 func (w *warnOnce) Send(cmd []byte) ([]byte, error) {
 	if binary.BigEndian.Uint32(cmd[6:]) == uint32(tpm2.TPMCCSign) && (w.always || w.sent.Load() == 0) {
 		w.sent.Add(1)
-		rsp := make([]byte, 10)
-		binary.BigEndian.PutUint16(rsp, uint16(tpm2.TPMSTNoSessions))
-		binary.BigEndian.PutUint32(rsp[2:], 10)
-		binary.BigEndian.PutUint32(rsp[6:], uint32(w.rc))
-		return rsp, nil
+		return rcResponse(w.rc), nil
 	}
 	return w.TPM.Send(cmd)
+}
+
+// rcResponse is a TPM's answer that carries only a response code.
+func rcResponse(rc tpm2.TPMRC) []byte {
+	rsp := make([]byte, 10)
+	binary.BigEndian.PutUint16(rsp, uint16(tpm2.TPMSTNoSessions))
+	binary.BigEndian.PutUint32(rsp[2:], 10)
+	binary.BigEndian.PutUint32(rsp[6:], uint32(rc))
+	return rsp
 }
 
 func TestRetryWarningsAreResent(t *testing.T) {
