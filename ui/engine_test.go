@@ -87,14 +87,10 @@ func (r *engineRig) showPrompt(p kiosk.Prompt) {
 	r.show(func(v kiosk.View) bool { return v.Prompt == p })
 }
 
-// A nurse's first night: enrollment with the code from IT, a wrong PIN
-// with the TPM's own count of tries, sign-in, the idle warning cancelled by
-// a tap, and sign-out back to the lock screen saying why — every step
-// through the screens a person sees, on the real engine.
-func TestFlowOnTheEngine(t *testing.T) {
-	r := newEngineRig(t)
-	r.see("Touch your security key or choose your name")
-
+// enroll registers a TPM passkey for Alice with her code, through the
+// wizard's screens, and waits for her tile on the lock screen.
+func (r *engineRig) enroll(pin string) {
+	r.t.Helper()
 	r.tap("I have an enrollment code")
 	r.typeKeys("K7-4821")
 	r.key(fyne.KeyReturn)
@@ -104,15 +100,26 @@ func TestFlowOnTheEngine(t *testing.T) {
 	r.showPrompt(kiosk.PromptNewPIN)
 	r.see("Choose a PIN for this terminal")
 	r.see("At least 6 digits") // the policy's minimum, from the engine
-	r.tapPIN("135790")
+	r.tapPIN(pin)
 	r.tap("OK")
 	r.see("Type the same PIN again")
-	r.tapPIN("135790")
+	r.tapPIN(pin)
 	r.tap("OK")
 	r.showPrompt(kiosk.PromptEnrollDone)
 	r.see("All set")
 	r.tap("Done")
 	r.show(func(v kiosk.View) bool { return v.State == kiosk.StateLocked && len(v.Tiles) == 1 })
+}
+
+// A nurse's first night: enrollment with the code from IT, a wrong PIN
+// with the TPM's own count of tries, sign-in, the idle warning cancelled by
+// a tap, and sign-out back to the lock screen saying why — every step
+// through the screens a person sees, on the real engine.
+func TestFlowOnTheEngine(t *testing.T) {
+	r := newEngineRig(t)
+	r.see("Touch your security key or choose your name")
+
+	r.enroll("135790")
 
 	r.tap("Alice Nguyen")
 	r.showPrompt(kiosk.PromptPIN)
@@ -148,19 +155,7 @@ func TestFlowOnTheEngine(t *testing.T) {
 func TestFlowOnTheEngineTPMLockout(t *testing.T) {
 	r := newEngineRig(t)
 	r.platform.MaxTries = 2
-	r.tap("I have an enrollment code")
-	r.typeKeys("K7-4821")
-	r.key(fyne.KeyReturn)
-	r.showPrompt(kiosk.PromptEnrollChoose)
-	r.tap("This terminal")
-	r.showPrompt(kiosk.PromptNewPIN)
-	for range 2 {
-		r.tapPIN("135790")
-		r.tap("OK")
-	}
-	r.showPrompt(kiosk.PromptEnrollDone)
-	r.tap("Done")
-	r.show(func(v kiosk.View) bool { return v.State == kiosk.StateLocked && len(v.Tiles) == 1 })
+	r.enroll("135790")
 
 	r.tap("Alice Nguyen")
 	r.showPrompt(kiosk.PromptPIN)
