@@ -146,10 +146,20 @@ func TestSecurityKeyThroughLibfido2(t *testing.T) {
 	k.touch()
 	r.waitFor("the session", func(v kiosk.View) bool { return v.State == kiosk.StateInSession && v.Session.TapToSignOut })
 	r.ready()
+	first := r.keys.Present()
 	k.unplug()
 	v = r.waitNotice(kiosk.NoticeSessionEnded)
 	if v.Notice.Detail != "key removed" || v.KeyPresent || r.find("ready") != "" {
 		t.Fatalf("after pulling the key: notice %+v, key present %v", v.Notice, v.KeyPresent)
+	}
+
+	// Plugged in again: a new plug-in of the same key, which keeps its
+	// Token (wrong PINs count against the key across re-plugs).
+	k.plug()
+	r.waitFor("the key back", func(v kiosk.View) bool { return v.KeyPresent })
+	again := r.keys.Present()
+	if len(first) != 1 || len(again) != 1 || again[0].ID == first[0].ID || again[0].Token != first[0].Token {
+		t.Fatalf("before the pull %+v, after the re-plug %+v: want a new ID and the same Token", first, again)
 	}
 	if st, err := r.db.VerifyChain(); err != nil {
 		t.Fatalf("audit chain: %+v, %v", st, err)

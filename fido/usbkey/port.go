@@ -18,6 +18,9 @@ type Port struct {
 
 	mu    sync.Mutex
 	known map[string]kiosk.KeyInfo // by device path
+	// pulled keeps the Token of keys pulled out, by their last path, for
+	// the Watcher's re-plug events (KeyReplugged names PreviousPath).
+	pulled map[string]string
 }
 
 var _ kiosk.RoamingKeys = (*Port)(nil)
@@ -31,6 +34,7 @@ func NewPort(ctx context.Context, watch WatchOptions, opts Options, lookup Looku
 		opts:   opts,
 		events: make(chan kiosk.KeyEvent, 16),
 		known:  map[string]kiosk.KeyInfo{},
+		pulled: map[string]string{},
 	}
 	for _, k := range p.w.Keys() {
 		p.known[k.Path] = keyInfo(k)
@@ -40,9 +44,11 @@ func NewPort(ctx context.Context, watch WatchOptions, opts Options, lookup Looku
 }
 
 // keyInfo describes a key; its ID includes when it was plugged, so a
-// re-plugged key is a new plug-in.
+// re-plugged key is a new plug-in. Its Token is the ID of its first
+// plug-in until forward sees it re-plugged.
 func keyInfo(k Present) kiosk.KeyInfo {
-	info := kiosk.KeyInfo{ID: k.Path + "@" + k.Since.Format("150405.000000"), AAGUID: k.AAGUID(), Product: k.Product}
+	id := k.Path + "@" + k.Since.Format("150405.000000")
+	info := kiosk.KeyInfo{ID: id, Token: id, AAGUID: k.AAGUID(), Product: k.Product}
 	if k.Info != nil {
 		info.HasPIN, info.HasFingerprint = k.Info.PINSet(), k.Info.HasFingerprint()
 	}
@@ -56,18 +62,23 @@ func (p *Port) forward() {
 		case KeyRemoved:
 			info, ok := p.known[ev.Key.Path]
 			delete(p.known, ev.Key.Path)
+			if ok {
+				p.pulled[ev.Key.Path] = info.Token
+			}
 			p.mu.Unlock()
 			if ok {
 				p.events <- kiosk.KeyEvent{Type: kiosk.KeyRemoved, Key: info}
 			}
 		default:
-			// Arrived or re-plugged: both are a new plug-in to the engine.
-			// kiosk.KeyEvent has no field that could say "re-plugged" (its
-			// Type is plugged or removed, its KeyInfo describes only this
-			// plug-in), so the Watcher's KeyReplugged and PreviousPath stop
-			// here; carrying them needs the vocabulary to grow, e.g. a
-			// KeyEvent.Replaces naming the KeyInfo.ID this plug-in follows.
+			// Arrived or re-plugged: both are a new plug-in to the engine,
+			// but a re-plugged key keeps its Token, so that wrong PINs
+			// count against the key across re-plugs (CTAP makes a key
+			// refuse PINs after three wrong ones in a row until then).
 			info := keyInfo(ev.Key)
+			if t, ok := p.pulled[ev.PreviousPath]; ok && ev.Type == KeyReplugged {
+				info.Token = t
+			}
+			delete(p.pulled, ev.PreviousPath)
 			p.known[ev.Key.Path] = info
 			p.mu.Unlock()
 			p.events <- kiosk.KeyEvent{Type: kiosk.KeyPlugged, Key: info}

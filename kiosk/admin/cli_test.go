@@ -406,7 +406,7 @@ func TestStatusThroughTheCLI(t *testing.T) {
 	a.keys.Plug(k)
 	a.waitFor("key plugged", func(v kiosk.View) bool { return v.KeyPresent })
 	st = decode[admin.Status](t, a.ok("status", "--json"))
-	if len(st.Keys) != 1 || st.Keys[0].ID != "key-1" || !st.Keys[0].Fingerprint {
+	if len(st.Keys) != 1 || st.Keys[0].ID != k.Info.ID || !st.Keys[0].Fingerprint {
 		t.Fatalf("status with a key: %+v", st)
 	}
 	r := a.ok("status")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -54,7 +55,7 @@ func (c *ceremony) userID() kiosk.UserID {
 const subjectCodes = "enrollment codes"
 
 func userSubject(id kiosk.UserID) string { return "user " + string(id) }
-func keySubject(id string) string        { return "key " + id }
+func keySubject(k kiosk.KeyInfo) string  { return "key " + cmp.Or(k.Token, k.ID) }
 
 // subject is who a failure counts against: the person once known, else
 // the key in use (a wrong PIN before the key has said who this is), else
@@ -66,7 +67,7 @@ func (c *ceremony) subject() string {
 	case c.user != nil:
 		return userSubject(c.user.ID)
 	case c.key.ID != "":
-		return keySubject(c.key.ID)
+		return keySubject(c.key)
 	}
 	return subjectCodes
 }
@@ -223,14 +224,15 @@ func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
 	}
 }
 
-// backoffLocked refuses a subject in backoff: the refusal is audited and
-// any ceremony under way ends, so the lock screen takes input again.
-func (e *Engine) backoffLocked(subject string) bool {
+// backoffLocked refuses a subject in backoff (user: the person it is, when
+// known): the refusal is audited and any ceremony under way ends, so the
+// lock screen takes input again.
+func (e *Engine) backoffLocked(subject string, user kiosk.UserID) bool {
 	until := e.fails.blockedUntil(subject, e.cfg.Clock.Now())
 	if until.IsZero() {
 		return false
 	}
-	e.audit(kiosk.AuditEvent{Type: "refused", User: e.cer.userID(), Outcome: "backoff", Kind: kiosk.KindPolicy,
+	e.audit(kiosk.AuditEvent{Type: "refused", User: user, Outcome: "backoff", Kind: kiosk.KindPolicy,
 		Detail: map[string]string{"until": until.Format(time.RFC3339), "subject": subject}})
 	e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
 	return true

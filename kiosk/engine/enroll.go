@@ -18,7 +18,7 @@ func (e *Engine) StartEnrollment(code string) {
 		return
 	}
 	// Guessing codes has a backoff of its own.
-	if e.backoffLocked(subjectCodes) {
+	if e.backoffLocked(subjectCodes, "") {
 		return
 	}
 	uid, err := e.cfg.Store.CheckEnrollmentCode(code, e.cfg.Clock.Now())

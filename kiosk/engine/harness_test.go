@@ -156,7 +156,7 @@ func newKey(id, pin string, fingerprint bool) *kiosktest.Key {
 	return kiosktest.NewKey(id, pin, fingerprint)
 }
 
-func pinOf(k *kiosktest.Key) string { return keyPINs[k.Info.ID] }
+func pinOf(k *kiosktest.Key) string { return keyPINs[k.Info.Token] }
 
 // enrollPlatform registers a TPM passkey for u with pin.
 func (h *harness) enrollPlatform(u kiosk.User, code, pin string) {

@@ -45,7 +45,7 @@ func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
 		e.refuseLocked("sign-in", u.ID, notHere)
 		return
 	}
-	if e.backoffLocked(userSubject(u.ID)) {
+	if e.backoffLocked(userSubject(u.ID), u.ID) {
 		return
 	}
 	c := e.beginLocked(signInPlatform)

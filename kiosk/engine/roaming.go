@@ -68,6 +68,10 @@ func (e *Engine) startRoamingLocked(key kiosk.KeyInfo) {
 	}
 	c := e.beginLocked(signInRoaming)
 	c.key = key
+	// A key that had too many wrong PINs waits before it is asked again.
+	if e.backoffLocked(keySubject(key), "") {
+		return
+	}
 	e.askUVLocked(kiosk.StateVerifying, func(uv kiosk.UV) { e.assertLocked(uv) })
 }
 
@@ -226,6 +230,10 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 	}
 	// The key's model must still be allowed, as registered and as it says
 	// now; checked first, so that a refused model never stores a sign-in.
+	// The refusal counts against the person the credential belongs to.
+	if u, err := e.cfg.Store.User(cred.User); err == nil {
+		c.user = &u
+	}
 	if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
 		e.failLocked("sign-in", err, cred.ID)
 		return
@@ -252,7 +260,7 @@ func (e *Engine) verifyLocked(cred kiosk.Credential, credID, authData, sig, user
 	}
 	c.user = &user
 	e.view.Who = user.DisplayName
-	if e.backoffLocked(userSubject(user.ID)) {
+	if e.backoffLocked(userSubject(user.ID), user.ID) {
 		return
 	}
 	if err := e.admitLocked(&user, cred.Attachment); err != nil {

@@ -40,16 +40,26 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	c := e.cer
 	user := *c.user
 	now := e.cfg.Clock.Now()
+	rules := e.pol.RulesFor(user.Groups)
+	limit := rules.SessionLimit(now) // ends with the person's hours
+	if limit <= 0 {
+		// The hours ended between admission and now.
+		e.audit(kiosk.AuditEvent{Type: "sign-in-failed", User: user.ID, Credential: cred.ID,
+			Outcome: kiosk.KindPolicy.String(), Kind: kiosk.KindPolicy, Detail: map[string]string{"reason": "outside the allowed hours"}})
+		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindPolicy, Tries: -1,
+			Detail: "sign-in is not allowed at this hour for your group"})
+		return
+	}
 	e.fails.reset(userSubject(user.ID))
-	e.fails.reset(keySubject(keyID)) // wrong PINs before the key said who this is
+	if c.key.ID != "" {
+		e.fails.reset(keySubject(c.key)) // wrong PINs before the key said who this is
+	}
 	e.audit(kiosk.AuditEvent{Type: "sign-in", User: user.ID, Credential: cred.ID, Outcome: "ok",
 		Detail: map[string]string{"method": cred.Attachment.String()}})
-	rules := e.pol.RulesFor(user.Groups)
 	e.abandonLocked()
 	e.gen++
 	e.stopWaitLocked()
 	e.setLocked(kiosk.StateVerifying, kiosk.PromptWorking)
-	limit := rules.SessionLimit(now) // ends with the person's hours
 	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: limit}
 	gen := e.gen
 	go func() {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/kiosktest"
 )
 
 func TestSecurityKeyEnrollThenTapAndGoWithPIN(t *testing.T) {
@@ -289,21 +290,8 @@ func TestBackoffSubjectsAreSeparate(t *testing.T) {
 	h.waitPrompt(kiosk.PromptTouchOrChoose)
 
 	h.clock.Advance(time.Hour)
-	stranger := newKey("k9", "9999", false)
-	for round := 0; round < 2; round++ { // 3 wrong in a row, re-plug, again
-		stranger.Replug()
-		h.keys.Plug(stranger)
-		for i := 0; i < 3; i++ {
-			h.waitPrompt(kiosk.PromptPIN)
-			h.drain()
-			h.e.EnterPIN([]byte("0000"))
-			h.waitFor("wrong PIN", func(v kiosk.View) bool { return v.Notice != nil })
-		}
-		h.unplug(stranger)
-	}
-	if !h.hasAudit("lockout", "backoff") {
-		t.Fatalf("six wrong key PINs raised no backoff: %v", h.auditTypes())
-	}
+	stranger := wrongPINsUntilBackoff(h)
+	h.unplug(stranger)
 	h.issueCode("GOOD-2", bob)
 	h.e.StartEnrollment("GOOD-2")
 	h.waitPrompt(kiosk.PromptEnrollChoose)
@@ -351,4 +339,63 @@ func (h *harness) backOff(u kiosk.User) {
 	}
 	h.e.EnterPIN([]byte("000000"))
 	h.waitNotice(kiosk.NoticeTooManyAttempts)
+}
+
+// wrongPINsUntilBackoff plugs in a key nobody here knows and types wrong
+// PINs: three in a row (the key then wants a re-plug), a re-plug, and two
+// more, the fifth (policy.Default's MaxFailures) backing the key off
+// although each plug-in has an ID of its own. It returns the key, still
+// plugged in.
+func wrongPINsUntilBackoff(h *harness) *kiosktest.Key {
+	h.t.Helper()
+	stranger := newKey("k9", "9999", false)
+	wrong := func() kiosk.View {
+		h.t.Helper()
+		h.waitPrompt(kiosk.PromptPIN)
+		h.drain()
+		h.last = kiosk.View{} // only what this PIN brings counts
+		h.e.EnterPIN([]byte("0000"))
+		return h.waitFor("a refusal", func(v kiosk.View) bool {
+			return v.Notice != nil && (v.Prompt == kiosk.PromptPIN || v.State == kiosk.StateLocked)
+		})
+	}
+	h.keys.Plug(stranger)
+	for i := 0; i < 2; i++ {
+		wrong()
+	}
+	if v := wrong(); v.Notice.Code != kiosk.NoticeReplugKey {
+		h.t.Fatalf("third wrong PIN: %+v, want the re-plug notice", v.Notice)
+	}
+	h.unplug(stranger)
+	stranger.Replug()
+	h.keys.Plug(stranger)
+	wrong()
+	if v := wrong(); v.Notice.Code != kiosk.NoticeTooManyAttempts || v.State != kiosk.StateLocked {
+		h.t.Fatalf("fifth wrong PIN: state %v notice %+v, want the backoff", v.State, v.Notice)
+	}
+	if !h.hasAudit("lockout", "backoff") || stranger.PINRetries() != 3 {
+		h.t.Fatalf("key tries left %d, audit %v", stranger.PINRetries(), h.auditTypes())
+	}
+	return stranger
+}
+
+// A key in backoff is refused when plugged in again, before its PIN is
+// asked for.
+func TestKeyInBackoffIsNotAskedForItsPIN(t *testing.T) {
+	h := newHarness(t)
+	stranger := wrongPINsUntilBackoff(h)
+	h.unplug(stranger)
+	h.last = kiosk.View{}
+	h.keys.Plug(stranger)
+	v := h.waitFor("the key refused", func(v kiosk.View) bool {
+		return v.KeyPresent && v.Notice != nil && v.Notice.Code == kiosk.NoticeTooManyAttempts
+	})
+	if v.State != kiosk.StateLocked || stranger.PINRetries() != 3 || !h.hasAudit("refused", "backoff") {
+		t.Fatalf("state %v, key tries left %d, audit %v", v.State, stranger.PINRetries(), h.auditTypes())
+	}
+	// After the backoff the key is asked again.
+	h.unplug(stranger)
+	h.clock.Advance(time.Minute)
+	h.keys.Plug(stranger)
+	h.waitPrompt(kiosk.PromptPIN)
 }

@@ -44,7 +44,7 @@ type account struct {
 // fingerprint sensor.
 func NewKey(id, pin string, fingerprint bool) *Key {
 	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true, touched: make(chan struct{})}
-	k.Info = kiosk.KeyInfo{ID: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
+	k.Info = kiosk.KeyInfo{ID: id, Token: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
 	copy(k.Info.AAGUID[:], "fake-key-aaguid!")
 	return k
 }
@@ -190,6 +190,7 @@ func containsID(list [][]byte, id []byte) bool {
 // Keys is a fake RoamingKeys port.
 type Keys struct {
 	mu     sync.Mutex
+	plugs  int
 	keys   map[string]*Key
 	events chan kiosk.KeyEvent
 }
@@ -198,9 +199,13 @@ func NewKeys() *Keys {
 	return &Keys{keys: map[string]*Key{}, events: make(chan kiosk.KeyEvent, 16)}
 }
 
-// Plug plugs k in and sends the event.
+// Plug plugs k in and sends the event. As a real adapter does, each
+// plug-in gets an ID of its own (the key's Token, then "@" and a count);
+// the Token stays.
 func (ks *Keys) Plug(k *Key) {
 	ks.mu.Lock()
+	ks.plugs++
+	k.Info.ID = fmt.Sprintf("%s@%d", k.Info.Token, ks.plugs)
 	ks.keys[k.Info.ID] = k
 	ks.mu.Unlock()
 	ks.events <- kiosk.KeyEvent{Type: kiosk.KeyPlugged, Key: k.Info}

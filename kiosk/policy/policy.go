@@ -295,11 +295,14 @@ func (r Rules) AllowedAt(t time.Time) bool {
 
 // SessionLimit is how long a session that starts at t may last: MaxSession,
 // cut short where the person's allowed hours end (windows that follow on
-// without a gap count as one). A porter allowed 07:00–19:00 who signs in
-// at 18:30 gets 30 minutes, not eight hours.
+// without a gap count as one), and 0 outside them. A porter allowed
+// 07:00–19:00 who signs in at 18:30 gets 30 minutes, not eight hours.
 func (r Rules) SessionLimit(t time.Time) time.Duration {
-	if len(r.Hours) == 0 || !r.AllowedAt(t) {
+	if len(r.Hours) == 0 {
 		return r.MaxSession
+	}
+	if !r.AllowedAt(t) {
+		return 0
 	}
 	end := t
 	// Each step moves to the end of the latest window open at end; eight

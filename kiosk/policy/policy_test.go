@@ -114,7 +114,7 @@ func TestSessionLimitEndsWithTheHours(t *testing.T) {
 		{"night shift, morning", night, at(1, 5, 0), time.Hour},
 		{"windows that follow on", joined, at(0, 18, 0), 5 * time.Hour},
 		{"every day, all day", always, at(0, 12, 0), 72 * time.Hour},
-		{"outside the hours", day, at(0, 20, 0), 8 * time.Hour}, // not admitted anyway
+		{"outside the hours", day, at(0, 20, 0), 0},
 	} {
 		if got := c.r.SessionLimit(c.t); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)

@@ -33,6 +33,7 @@ type EvdevIdle struct {
 	open    map[string]*os.File
 	scanned time.Time
 	err     error // why no device could be read
+	closed  bool
 }
 
 // Idle returns the time since the last input event on any device, or an
@@ -40,6 +41,9 @@ type EvdevIdle struct {
 func (x *EvdevIdle) Idle(ctx context.Context) (time.Duration, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.closed {
+		return 0, kiosk.Errorf(kiosk.KindDevice, "evdev idle", "closed")
+	}
 	rescan := x.Rescan
 	if rescan <= 0 {
 		rescan = 2 * time.Second
@@ -109,10 +113,12 @@ func (x *EvdevIdle) read(path string, f *os.File) {
 	}
 }
 
-// Close stops reading every device.
+// Close stops reading every device; Idle fails from then on, and opens
+// nothing again.
 func (x *EvdevIdle) Close() error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.closed = true
 	for p, f := range x.open {
 		f.Close()
 		delete(x.open, p)

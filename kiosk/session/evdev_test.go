@@ -74,6 +74,12 @@ func TestEvdevIdleFollowsEveryDevice(t *testing.T) {
 	if _, err := x.Idle(ctx); err != nil {
 		t.Fatal(err)
 	}
+
+	// Closed: nothing is opened again.
+	x.Close()
+	if _, err := x.Idle(ctx); err == nil {
+		t.Fatal("Idle answered after Close")
+	}
 }
 
 func waitIdleBelow(t *testing.T, x *session.EvdevIdle, d time.Duration) {
