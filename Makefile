@@ -21,7 +21,7 @@ APT_PACKAGES := \
 	swtpm swtpm-tools \
 	umockdev libumockdev-dev \
 	xvfb x11-apps x11-utils xdotool imagemagick bc \
-	bubblewrap \
+	bubblewrap python3 \
 	lintian cage dpkg-dev systemd
 
 # The appliance is built without Fyne's animations: a blinking text cursor

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -235,6 +236,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	m, err := session.New(session.Config{
 		StateRoot: a.cfg.StateDir, Sandbox: sandbox, UID: uid, GID: gid,
 		DedicatedUID: dedicated, Journal: journal, ClearClipboard: a.clearClipboard,
+		Wayland: waylandSocket(a.log),
 	})
 	if err != nil {
 		return nil, err
@@ -266,6 +268,24 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 		a.log.Warn("input to the session programs cannot be seen; idle time counts input to this window only", "err", err)
 	}
 	return &session.Port{Manager: m, Idle: sources}, nil
+}
+
+// waylandSocket is the compositor's socket when the appliance runs under a
+// Wayland compositor (cage sets WAYLAND_DISPLAY and XDG_RUNTIME_DIR), so
+// that Wayland session programs can show their windows; "" otherwise.
+func waylandSocket(log *slog.Logger) string {
+	name := os.Getenv("WAYLAND_DISPLAY")
+	if name == "" {
+		return ""
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), name)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Mode().Type() != os.ModeSocket {
+		log.Warn("no Wayland socket for sessions; they reach the display through X11 only", "path", name)
+		return ""
+	}
+	return name
 }
 
 // Close ends a running session and releases everything.

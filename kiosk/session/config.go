@@ -63,8 +63,7 @@ func ParseSandbox(word string) (Sandbox, error) {
 // folder. An X11 client still reaches the server through its abstract
 // socket (the network namespace is shared), or bind /tmp/.X11-unix and
 // the Xauthority file; a Wayland client needs its compositor's socket,
-// for example {Source: "/run/user/990/wayland-0", Target: the same} with
-// WAYLAND_DISPLAY and XDG_RUNTIME_DIR set through Spec.Env.
+// which Config.Wayland provides.
 type Bind struct {
 	Source, Target string
 	Writable       bool
@@ -115,12 +114,25 @@ type Config struct {
 	SharedDirs []string
 	// Binds are extra host paths for the bubblewrap sandbox.
 	Binds []Bind
+	// Wayland is the compositor's socket (under cage:
+	// $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY), for session programs that speak
+	// Wayland. New makes it connectable for the session's gid (group
+	// read-write, nothing for others) and its folder passable (o+x, not
+	// listable) for the session uid; sessions get WAYLAND_DISPLAY naming
+	// it, bound at SandboxWayland under bubblewrap. Empty: none, and
+	// WAYLAND_DISPLAY is not passed. (X11 programs reach the display
+	// through DISPLAY, and Xwayland under cage.)
+	Wayland string
 	// ClearClipboard is called during End, after the processes are gone.
 	// The UI owns the clipboard, so it provides this hook.
 	ClearClipboard func(ctx context.Context) error
 }
 
-var defaultPassEnv = []string{"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "LANG", "LC_ALL", "TZ"}
+var defaultPassEnv = []string{"DISPLAY", "XAUTHORITY", "LANG", "LC_ALL", "TZ"}
+
+// SandboxWayland is where a bubblewrap session finds the compositor's
+// socket (Config.Wayland).
+const SandboxWayland = "/run/wayland-0"
 
 // Manager starts, ends and recovers sessions. It is safe for concurrent
 // use.
@@ -195,6 +207,9 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	if err := m.detect(); err != nil {
+		return nil, err
+	}
+	if err := m.shareWayland(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -300,3 +315,45 @@ func probeSystemdRun() (string, error) {
 
 // StateRoot returns the configured state root.
 func (m *Manager) StateRoot() string { return m.cfg.StateRoot }
+
+// shareWayland lets the session connect to the compositor's socket:
+// connecting to a Unix socket needs write permission on it and search
+// permission on every folder above it. The socket's folder (the
+// appliance's runtime folder, 0700) gets o+x only, so other people's
+// files there stay unlistable and keep their own modes.
+func (m *Manager) shareWayland() error {
+	const op = "session manager: wayland"
+	if m.cfg.Wayland == "" {
+		return nil
+	}
+	fi, err := os.Stat(m.cfg.Wayland)
+	if err != nil {
+		return kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return kiosk.Errorf(kiosk.KindMalformed, op, "%s is not a socket", m.cfg.Wayland)
+	}
+	if !m.root {
+		return nil // the session runs as the appliance's own user
+	}
+	dir := filepath.Dir(m.cfg.Wayland)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if di.Mode().Perm()&0o001 == 0 {
+		if err := os.Chmod(dir, di.Mode().Perm()|0o001); err != nil {
+			return kiosk.E(kiosk.KindUnknown, op, err)
+		}
+	}
+	if err := reachable(dir, m.cfg.UID, m.cfg.GID); err != nil {
+		return kiosk.E(kiosk.KindPolicy, op, err)
+	}
+	if err := os.Chown(m.cfg.Wayland, -1, int(m.cfg.GID)); err != nil {
+		return kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	if err := os.Chmod(m.cfg.Wayland, 0o660); err != nil {
+		return kiosk.E(kiosk.KindUnknown, op, err)
+	}
+	return nil
+}

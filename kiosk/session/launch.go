@@ -23,7 +23,7 @@ const sessionPath = "/usr/local/bin:/usr/bin:/bin"
 const sandboxHome = "/home/session"
 
 // reservedEnv may not be set through Spec.Env: the package owns them.
-var reservedEnv = map[string]bool{"HOME": true, "TMPDIR": true, "PATH": true, markerVar: true, "PASSKIOSK_USER": true}
+var reservedEnv = map[string]bool{"HOME": true, "TMPDIR": true, "PATH": true, markerVar: true, "PASSKIOSK_USER": true, "WAYLAND_DISPLAY": true}
 
 // sessionEnv builds the scrubbed environment: a fixed PATH, HOME and
 // TMPDIR in the workspace, the marker, the allow-listed variables from the
@@ -41,6 +41,14 @@ func (m *Manager) sessionEnv(rec Record, home, tmp string, extra []string) []str
 		if v, ok := os.LookupEnv(k); ok && !reservedEnv[k] {
 			env = append(env, k+"="+v)
 		}
+	}
+	if m.cfg.Wayland != "" {
+		// An absolute path: libwayland takes it as the socket itself.
+		w := m.cfg.Wayland
+		if m.sandbox == SandboxBubblewrap {
+			w = SandboxWayland
+		}
+		env = append(env, "WAYLAND_DISPLAY="+w)
 	}
 	return append(env, extra...)
 }
@@ -171,6 +179,9 @@ func (m *Manager) bwrapArgs(ws string) []string {
 	// its target lies outside /etc; without it name resolution fails.
 	if t, err := filepath.EvalSymlinks("/etc/resolv.conf"); err == nil && t != "/etc/resolv.conf" {
 		args = append(args, "--ro-bind-try", t, t)
+	}
+	if m.cfg.Wayland != "" {
+		args = append(args, "--bind", m.cfg.Wayland, SandboxWayland)
 	}
 	for _, b := range m.cfg.Binds {
 		flag := "--ro-bind"
