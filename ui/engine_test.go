@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,6 +146,10 @@ func TestFlowOnTheEngine(t *testing.T) {
 	r.tap("Sign out")
 	r.show(func(v kiosk.View) bool { return v.State == kiosk.StateLocked })
 	r.see("Your session has ended: you signed out.")
+	// Ended by the person: information, not a warning.
+	if m := r.markup(); !strings.Contains(m, `rsc="infoIcon"`) || strings.Contains(m, `rsc="warningIcon"`) {
+		t.Fatalf("sign-out notice not shown as information:\n%s", m)
+	}
 	if s := r.sessions.Last(); s == nil || s.Ended() != "signed out" {
 		t.Fatalf("session %+v", s)
 	}

@@ -22,10 +22,15 @@ const (
 	sevSuccess
 )
 
-// noticeSeverity sorts the codes: failures the person must act on are
-// errors; waits and ends are warnings; what went well is success.
-func noticeSeverity(c kiosk.NoticeCode) severity {
-	switch c {
+// noticeSeverity sorts the notices: failures the person must act on are
+// errors; waits and ends are warnings, except a session the person ended
+// themselves (signed out, touched their key), which is information; what
+// went well is success.
+func noticeSeverity(n *kiosk.Notice) severity {
+	if n.Code == kiosk.NoticeSessionEnded && (n.Detail == "signed out" || n.Detail == "key tapped") {
+		return sevInfo
+	}
+	switch n.Code {
 	case kiosk.NoticeTimedOut, kiosk.NoticeKeyRemoved, kiosk.NoticeTooManyAttempts,
 		kiosk.NoticeFingerprintLocked, kiosk.NoticeSessionEnded:
 		return sevWarning
@@ -134,7 +139,7 @@ func (u *UI) noticeBoxW(n *kiosk.Notice, pinMin int, width float32) fyne.CanvasO
 	}
 	var res fyne.Resource
 	var imp widget.Importance
-	switch noticeSeverity(n.Code) {
+	switch noticeSeverity(n) {
 	case sevError:
 		res, imp = theme.ErrorIcon(), widget.DangerImportance
 	case sevWarning:
