@@ -222,15 +222,15 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	if err != nil {
 		return nil, err
 	}
-	uid, gid := uint32(65534), uint32(65534)
-	if u, err := user.Lookup(a.cfg.Session.User); err == nil {
-		id, _ := strconv.ParseUint(u.Uid, 10, 32)
-		g, _ := strconv.ParseUint(u.Gid, 10, 32)
-		uid, gid = uint32(id), uint32(g)
-	} else {
-		a.log.Warn("session user not found; sessions run as nobody", "user", a.cfg.Session.User)
+	// Sessions never fall back to another account than the configured one.
+	u, err := user.Lookup(a.cfg.Session.User)
+	if err != nil {
+		return nil, fmt.Errorf("session user %q: %w", a.cfg.Session.User, err)
 	}
-	dedicated := uid != 65534
+	id, _ := strconv.ParseUint(u.Uid, 10, 32)
+	g, _ := strconv.ParseUint(u.Gid, 10, 32)
+	uid, gid := uint32(id), uint32(g)
+	dedicated := a.cfg.Session.DedicatedUser
 	journal := storeport.NewJournal(a.db, a.cfg.Terminal,
 		session.Record{Sandbox: sandbox, UID: uid, GID: gid, Dedicated: dedicated})
 	m, err := session.New(session.Config{

@@ -51,7 +51,7 @@ func testConfig(dir string) *config.Config {
 	cfg.TPM.Transport = "simulator"
 	cfg.SecurityKeys.Enabled = false
 	cfg.Session.Sandbox = "none"
-	cfg.Session.User = "nobody"
+	cfg.Session.User, cfg.Session.DedicatedUser = "nobody", false
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.Admin.Group = ""
 	return &cfg

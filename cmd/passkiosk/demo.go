@@ -40,7 +40,7 @@ func demoConfig(stateDir string) (*config.Config, error) {
 	cfg.SecurityKeys.Enabled = true
 	cfg.Admin.Socket = filepath.Join(abs, "admin.sock")
 	cfg.Admin.Group = ""
-	cfg.Session.User = "nobody"
+	cfg.Session.User, cfg.Session.DedicatedUser = "nobody", false
 	return &cfg, nil
 }
 

@@ -69,6 +69,10 @@ type Session struct {
 	Sandbox string `toml:"sandbox"`
 	// User is the account session programs run as.
 	User string `toml:"user"`
+	// DedicatedUser promises that nothing else on the machine runs as
+	// User, so ending a session may end every process of it. Never true
+	// for nobody.
+	DedicatedUser bool `toml:"dedicated_user"`
 }
 
 // Admin configures the local admin socket.
@@ -87,7 +91,7 @@ func Default() Config {
 		LogLevel:     "info",
 		TPM:          TPM{Transport: "device", Device: "/dev/tpmrm0"},
 		SecurityKeys: SecurityKeys{Enabled: true},
-		Session:      Session{Sandbox: "auto", User: "passkiosk-session"},
+		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 	}
@@ -178,6 +182,9 @@ func (cfg *Config) validate(c *collector) {
 	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none")
 	if cfg.Session.User == "" {
 		c.add("session.user", "session.user: must name the account session programs run as")
+	}
+	if cfg.Session.User == "nobody" && cfg.Session.DedicatedUser {
+		c.add("session.user", "session.user = \"nobody\": nobody is shared by many programs; set session.dedicated_user = false, or use an account of its own")
 	}
 	for key, v := range map[string]int{"retention.audit_days": cfg.Retention.AuditDays,
 		"retention.audit_entries": cfg.Retention.AuditEntries, "retention.session_days": cfg.Retention.SessionDays,

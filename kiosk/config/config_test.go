@@ -17,7 +17,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	want := Config{
 		Terminal: "Ward 7 - bay 2", StateDir: "/var/lib/passkiosk", LogLevel: "info", PolicyFile: "/etc/passkiosk/policy.toml",
 		TPM: TPM{Transport: "device", Device: "/dev/tpmrm0"}, SecurityKeys: SecurityKeys{Enabled: true},
-		Session:   Session{Sandbox: "auto", User: "passkiosk-session"},
+		Session:   Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:     Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
 		Retention: Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 	}
@@ -57,6 +57,10 @@ func TestConfigErrorsNameTheLineAndKey(t *testing.T) {
 			[]string{`c.toml:1: state_dir = "var/lib": must be an absolute path`, `c.toml:3: admin.socket = "admin.sock": must be an absolute path`}},
 		{"swtpm without socket", "[tpm]\ntransport = \"swtpm\"\n",
 			[]string{`c.toml:1: tpm.socket: transport "swtpm" needs the path of swtpm's data socket`}},
+		{"nobody is not dedicated", "[session]\nuser = \"nobody\"\n",
+			[]string{`c.toml:2: session.user = "nobody": nobody is shared by many programs; set session.dedicated_user = false, or use an account of its own`}},
+		{"negative retention", "[retention]\naudit_days = -1\n",
+			[]string{`c.toml:2: retention.audit_days = -1: must be 0 (keep for ever) or more`}},
 		{"wrong type", "[security_keys]\nenabled = \"yes\"\n",
 			[]string{`c.toml:2: security_keys.enabled: the value is a string, it must be true or false`}},
 		{"syntax", "terminal = \"unterminated\n",
