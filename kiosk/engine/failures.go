@@ -11,14 +11,14 @@ import (
 // see ceremony.subject) and for the whole terminal, and derives the
 // backoff.
 type failures struct {
-	pol      policy.Lockout
-	byUser   map[string][]time.Time
-	terminal []time.Time
-	spiked   time.Time // last spike raised, so one burst raises one event
+	pol       policy.Lockout
+	bySubject map[string][]time.Time
+	terminal  []time.Time
+	spiked    time.Time // last spike raised, so one burst raises one event
 }
 
 func newFailures(p policy.Lockout) *failures {
-	return &failures{pol: p, byUser: map[string][]time.Time{}}
+	return &failures{pol: p, bySubject: map[string][]time.Time{}}
 }
 
 func (f *failures) prune(ts []time.Time, now time.Time) []time.Time {
@@ -33,16 +33,16 @@ func (f *failures) prune(ts []time.Time, now time.Time) []time.Time {
 func (f *failures) seed(history map[string][]time.Time, now time.Time) {
 	for subject, ts := range history {
 		if ts = f.prune(ts, now); len(ts) > 0 {
-			f.byUser[subject] = ts
+			f.bySubject[subject] = ts
 		}
 	}
 }
 
 // add records a failure and reports whether the terminal just crossed the
 // spike threshold.
-func (f *failures) add(user string, now time.Time) (spike bool) {
+func (f *failures) add(subject string, now time.Time) (spike bool) {
 	f.terminal = append(f.prune(f.terminal, now), now)
-	f.byUser[user] = append(f.prune(f.byUser[user], now), now)
+	f.bySubject[subject] = append(f.prune(f.bySubject[subject], now), now)
 	if f.pol.Spike > 0 && len(f.terminal) >= f.pol.Spike && now.Sub(f.spiked) >= f.pol.Window {
 		f.spiked = now
 		return true
@@ -51,9 +51,9 @@ func (f *failures) add(user string, now time.Time) (spike bool) {
 }
 
 // blockedUntil is when the subject may try again, or zero.
-func (f *failures) blockedUntil(user string, now time.Time) time.Time {
-	ts := f.prune(f.byUser[user], now)
-	f.byUser[user] = ts
+func (f *failures) blockedUntil(subject string, now time.Time) time.Time {
+	ts := f.prune(f.bySubject[subject], now)
+	f.bySubject[subject] = ts
 	over := len(ts) - f.pol.MaxFailures
 	if over < 0 {
 		return time.Time{}
@@ -71,4 +71,4 @@ func (f *failures) blockedUntil(user string, now time.Time) time.Time {
 }
 
 // reset forgets a subject's failures after a successful sign-in.
-func (f *failures) reset(user string) { delete(f.byUser, user) }
+func (f *failures) reset(subject string) { delete(f.bySubject, subject) }
