@@ -66,6 +66,18 @@ shot 11-key-tap-and-go-session
 click 1450 322 2.5
 shot 12-key-tapped-signed-out
 
+# The walk went where the pictures say: the engine's state changes, in
+# order, against the flow above. A click that missed its button shows here.
+want="locked enrolling locked verifying in-session enrolling in-session ending locked verifying in-session ending locked"
+got=$(sed -n 's/.*msg=state from=[^ ]* to=\([^ ]*\).*/\1/p' "$work/app.log" | tr '\n' ' ' | sed 's/ $//')
+if [ "$got" != "$want" ]; then
+	echo "the walk took another path than the screenshots say:" >&2
+	echo "  want: $want" >&2
+	echo "  got:  $got" >&2
+	exit 1
+fi
+echo "walk: $got"
+
 # Idle cost: CPU time over 10 s on the lock screen, and memory.
 ticks() { awk '{print $14 + $15}' "/proc/$app/stat"; }
 c0=$(ticks); sleep 10; c1=$(ticks)
