@@ -24,6 +24,15 @@ import (
 	"passkiosk/tpm"
 )
 
+// idleSource is one place idle time comes from, named for status.
+type idleSource struct {
+	name string
+	src  interface {
+		session.IdleSource
+		io.Closer
+	}
+}
+
 // appliance is everything the window and the signal handler need.
 type appliance struct {
 	cfg     *config.Config
@@ -34,7 +43,7 @@ type appliance struct {
 	manager *session.Manager
 	admin   *admin.Server
 	virtual *virtualKeys // the demo's key, nil otherwise
-	idle    []io.Closer  // idle sources to close
+	idle    []idleSource // where idle time comes from
 
 	mu        sync.Mutex
 	show      func(kiosk.View)                // the UI, once it exists
@@ -151,9 +160,13 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	if keys != nil {
 		present = keys.Present
 	}
+	var isolation func() admin.Isolation
+	if a.manager != nil {
+		isolation = a.isolation
+	}
 	a.admin, err = admin.Listen(admin.Options{
 		Socket: cfg.Admin.Socket, AdminGroup: cfg.Admin.Group, Store: adminStore, Appliance: a.eng,
-		Keys: present, Version: version, Terminal: cfg.Terminal, Log: log,
+		Keys: present, Isolation: isolation, Version: version, Terminal: cfg.Terminal, Log: log,
 		OnPolicy: func(p policy.Policy) {
 			if err := a.eng.SetPolicy(p); err != nil {
 				log.Error("policy", "err", err)
@@ -256,18 +269,33 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	// see every touch and key whatever the display server (under cage
 	// they are the only place that does), and the X server also sees
 	// input injected with XTEST. Either answering is enough.
-	evdev := &session.EvdevIdle{}
-	sources := session.AnyInput{evdev}
-	a.idle = append(a.idle, evdev)
+	a.idle = []idleSource{{"input devices", &session.EvdevIdle{}}}
 	if d := os.Getenv("DISPLAY"); d != "" {
-		x := &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}
-		sources = append(sources, x)
-		a.idle = append(a.idle, x)
+		a.idle = append(a.idle, idleSource{"X server", &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}})
+	}
+	var sources session.AnyInput
+	for _, s := range a.idle {
+		sources = append(sources, s.src)
 	}
 	if _, err := sources.Idle(context.Background()); err != nil {
 		a.log.Warn("input to the session programs cannot be seen; idle time counts input to this window only", "err", err)
 	}
 	return &session.Port{Manager: m, Idle: sources}, nil
+}
+
+// isolation is the sessions' sandbox and the idle sources that answer
+// now, for passkioskctl status.
+func (a *appliance) isolation() admin.Isolation {
+	sb, why := a.manager.Sandbox()
+	iso := admin.Isolation{Sandbox: sb.String(), Reason: why, Idle: []string{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	for _, s := range a.idle {
+		if _, err := s.src.Idle(ctx); err == nil {
+			iso.Idle = append(iso.Idle, s.name)
+		}
+	}
+	return iso
 }
 
 // waylandSocket is the compositor's socket when the appliance runs under a
@@ -301,8 +329,8 @@ func (a *appliance) Close() {
 	if a.admin != nil {
 		a.admin.Close()
 	}
-	for _, c := range a.idle {
-		c.Close()
+	for _, s := range a.idle {
+		s.src.Close()
 	}
 	if a.tpm != nil {
 		a.tpm.Close()

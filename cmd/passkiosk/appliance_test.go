@@ -235,6 +235,9 @@ func TestApplianceKilledMidSessionIsWipedAtNextStart(t *testing.T) {
 	if _, err := a.db.VerifyChain(); err != nil {
 		t.Fatalf("audit chain: %v", err)
 	}
+	if iso := a.isolation(); iso.Sandbox != "none" || iso.Reason == "" || iso.Idle == nil {
+		t.Fatalf("isolation for status: %+v", iso)
+	}
 }
 
 // alive says whether pid runs (a zombie waiting for its reaper does not).

@@ -34,6 +34,14 @@ func (e *env) status(args []string) error {
 		for _, k := range st.Keys {
 			fmt.Fprintf(w, "           %s  %s  aaguid %s  pin %s  fingerprint %s\n", k.ID, orDash(k.Product), k.AAGUID, yesNo(k.PIN), yesNo(k.Fingerprint))
 		}
+		if iso := st.Isolation; iso != nil {
+			fmt.Fprintf(w, "sandbox:   %s (%s)\n", iso.Sandbox, orDash(iso.Reason))
+			idle := "this window only: input to session programs is not seen"
+			if len(iso.Idle) > 0 {
+				idle = strings.Join(iso.Idle, ", ")
+			}
+			fmt.Fprintf(w, "idle from: %s\n", idle)
+		}
 		if st.Session != nil {
 			fmt.Fprintf(w, "session:   %s since %s\n", st.Session.DisplayName, when(st.Session.Started, "-"))
 		} else {

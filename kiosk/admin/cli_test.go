@@ -410,7 +410,11 @@ func TestStatusThroughTheCLI(t *testing.T) {
 		t.Fatalf("status with a key: %+v", st)
 	}
 	r := a.ok("status")
-	for _, want := range []string{"health:    ok", "tpm:       available", "keys:      1 plugged", "version:   1.0.0-test"} {
+	if iso := st.Isolation; iso == nil || iso.Sandbox != "bubblewrap" || len(iso.Idle) != 1 {
+		t.Fatalf("status isolation: %+v", st.Isolation)
+	}
+	for _, want := range []string{"health:    ok", "tpm:       available", "keys:      1 plugged", "version:   1.0.0-test",
+		"sandbox:   bubblewrap (bwrap works here)", "idle from: input devices"} {
 		if !strings.Contains(r.out, want) {
 			t.Fatalf("status lacks %q: %s", want, r)
 		}

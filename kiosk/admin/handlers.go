@@ -117,6 +117,10 @@ func (c *call) status() (any, error) {
 		}
 	}
 	st.Session = current(v)
+	if c.s.opts.Isolation != nil {
+		iso := c.s.opts.Isolation()
+		st.Isolation = &iso
+	}
 	var errs []error
 	if p, err := c.s.opts.Store.Policy(); err == nil {
 		st.PolicyVersion = p.Version

@@ -205,6 +205,9 @@ func startAppliance(t testing.TB, mutate ...option) *appliance {
 		Appliance: a.eng, Keys: a.keys.Present, Version: "1.0.0-test", Terminal: terminal, Log: log,
 		OnPolicy:   func(p policy.Policy) { a.mu.Lock(); a.policies = append(a.policies, p); a.mu.Unlock() },
 		FollowPoll: 20 * time.Millisecond,
+		Isolation: func() admin.Isolation {
+			return admin.Isolation{Sandbox: "bubblewrap", Reason: "bwrap works here", Idle: []string{"input devices"}}
+		},
 	}
 	for _, m := range mutate {
 		if f, ok := m.(func(*admin.Options)); ok {

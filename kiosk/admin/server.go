@@ -44,6 +44,9 @@ type Options struct {
 	Appliance Appliance
 	// Keys lists plugged-in security keys; nil when keys are off.
 	Keys func() []kiosk.KeyInfo
+	// Isolation describes the sessions' sandbox and idle sources; nil
+	// when sessions could not be set up.
+	Isolation func() Isolation
 	// OnPolicy, when set, is called with every newly applied policy so
 	// the engine enforces it from then on.
 	OnPolicy func(policy.Policy)

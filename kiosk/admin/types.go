@@ -169,6 +169,18 @@ type Status struct {
 	AuditHead     uint64          `json:"audit_head"`
 	AuditHash     string          `json:"audit_hash,omitempty"` // the newest entry's hash, hex
 	Users         int             `json:"users"`
+	Isolation     *Isolation      `json:"isolation,omitempty"`
+}
+
+// Isolation says how sessions are kept apart and watched here: the
+// sandbox in use and why it was chosen, and where idle time comes from.
+type Isolation struct {
+	Sandbox string `json:"sandbox"`
+	Reason  string `json:"reason,omitempty"`
+	// Idle names the sources of input time that answer now ("input
+	// devices", "X server"); empty: only input to the appliance's own
+	// window counts.
+	Idle []string `json:"idle"`
 }
 
 // TPMStatus says whether passkeys in this machine's TPM can be used.
