@@ -89,9 +89,9 @@ func pinFunc(pin string, asked *atomic.Bool) PINFunc {
 	if pin == "" {
 		return nil
 	}
-	return func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) ([]byte, error) {
 		asked.Store(true)
-		return pin, nil
+		return []byte(pin), nil
 	}
 }
 
@@ -186,9 +186,9 @@ var clientHandlers = map[string]hidtest.Handler{
 		var asked atomic.Bool
 		askPIN := pinFunc(in.PIN, &asked)
 		if in.PINHangs {
-			askPIN = func(ctx context.Context) (string, error) {
+			askPIN = func(ctx context.Context) ([]byte, error) {
 				<-ctx.Done()
-				return "", ctx.Err()
+				return nil, ctx.Err()
 			}
 		}
 		res, err := d.SignIn(ctx, SignInRequest{

@@ -136,15 +136,18 @@ func cBytes(b []byte) (*C.uchar, C.size_t) {
 	return (*C.uchar)(C.CBytes(b)), C.size_t(len(b))
 }
 
-// cPIN returns a C copy of pin, or nil for none, and a function that
-// wipes and frees the copy.
-func cPIN(pin string) (*C.char, func()) {
-	if pin == "" {
+// cPIN returns a NUL-terminated C copy of pin, or nil for none, and a
+// function that wipes and frees the copy. The PIN stays in bytes all the
+// way: a Go string could not be wiped.
+func cPIN(pin []byte) (*C.char, func()) {
+	if len(pin) == 0 {
 		return nil, func() {}
 	}
-	p := C.CString(pin)
+	n := C.size_t(len(pin) + 1)
+	p := (*C.char)(C.calloc(n, 1))
+	C.memcpy(unsafe.Pointer(p), unsafe.Pointer(&pin[0]), C.size_t(len(pin)))
 	return p, func() {
-		C.explicit_bzero(unsafe.Pointer(p), C.size_t(len(pin)))
+		C.explicit_bzero(unsafe.Pointer(p), n)
 		C.free(unsafe.Pointer(p))
 	}
 }

@@ -117,11 +117,11 @@ func (p *Port) device(id string) (*Device, error) {
 // asked for the fingerprint only, a request for the PIN means the sensor
 // is locked, which the engine turns into a PIN prompt.
 func typedPIN(uv kiosk.UV) PINFunc {
-	return func(context.Context) (string, error) {
+	return func(context.Context) ([]byte, error) {
 		if len(uv.PIN) == 0 {
-			return "", kiosk.Errorf(kiosk.KindUVBlocked, "usb key", "the fingerprint sensor is locked: the PIN is needed")
+			return nil, kiosk.Errorf(kiosk.KindUVBlocked, "usb key", "the fingerprint sensor is locked: the PIN is needed")
 		}
-		return string(uv.PIN), nil
+		return uv.PIN, nil // the engine wipes it after the operation
 	}
 }
 

@@ -73,7 +73,7 @@ func (d *Device) Register(ctx context.Context, req RegisterRequest) (*Registrati
 	)
 	err := d.runFor(ctx, op, d.opts.UserTimeout, func(s *session) error {
 		var err error
-		method, err = d.verifyUser(ctx, s, op, req.PIN, req.RequireUV, func(pin string, uv bool) C.int {
+		method, err = d.verifyUser(ctx, s, op, req.PIN, req.RequireUV, func(pin []byte, uv bool) C.int {
 			cred := C.fido_cred_new()
 			if cred == nil {
 				return C.FIDO_ERR_INTERNAL

@@ -87,14 +87,14 @@ func (d *Device) SignIn(ctx context.Context, req SignInRequest) (*SignIn, error)
 	var raws []rawAssertion
 	var method Method
 	err := d.runFor(ctx, op, d.opts.UserTimeout, func(s *session) error {
-		attempt := func(pin string, uv bool) C.int {
+		attempt := func(pin []byte, uv bool) C.int {
 			var code C.int
 			raws, code = getAssertions(s, &req, hash[:], pin, uv)
 			return code
 		}
 		if req.PresenceOnly {
 			method = MethodPresence
-			return d.fail(s, op, int(attempt("", false)))
+			return d.fail(s, op, int(attempt(nil, false)))
 		}
 		var err error
 		method, err = d.verifyUser(ctx, s, op, req.PIN, req.RequireUV, attempt)
@@ -153,7 +153,7 @@ func verifyAssertions(op string, req *SignInRequest, clientData []byte, raws []r
 	return out, nil
 }
 
-func getAssertions(s *session, req *SignInRequest, hash []byte, pin string, uv bool) ([]rawAssertion, C.int) {
+func getAssertions(s *session, req *SignInRequest, hash []byte, pin []byte, uv bool) ([]rawAssertion, C.int) {
 	a := C.fido_assert_new()
 	if a == nil {
 		return nil, C.FIDO_ERR_INTERNAL

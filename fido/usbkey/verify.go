@@ -39,8 +39,9 @@ func (m Method) String() string {
 // PINFunc asks the person for the key's PIN. The adapter calls it only
 // when the key needs the PIN: it has no fingerprint sensor, or the sensor
 // is locked after too many misses. Returning an error abandons the
-// operation with that error (kind cancelled when it has none).
-type PINFunc func(ctx context.Context) (string, error)
+// operation with that error (kind cancelled when it has none). The bytes
+// stay the caller's, who wipes them after the operation.
+type PINFunc func(ctx context.Context) ([]byte, error)
 
 // verifyUser runs attempt with the method the key supports, preferring
 // the fingerprint, and falling back to the PIN when the fingerprint is
@@ -48,9 +49,9 @@ type PINFunc func(ctx context.Context) (string, error)
 // blocked and the platform uses the PIN). attempt is the CTAP operation,
 // given either a PIN or a request for built-in UV.
 func (d *Device) verifyUser(ctx context.Context, s *session, op string, askPIN PINFunc, requireUV bool,
-	attempt func(pin string, uv bool) C.int) (Method, error) {
+	attempt func(pin []byte, uv bool) C.int) (Method, error) {
 	if s.hasUV() {
-		code := attempt("", true)
+		code := attempt(nil, true)
 		if code == C.FIDO_OK {
 			return MethodFingerprint, nil
 		}
@@ -69,7 +70,7 @@ func (d *Device) verifyUser(ctx context.Context, s *session, op string, askPIN P
 			}
 			return MethodPIN, err
 		}
-		if pin == "" {
+		if len(pin) == 0 {
 			return MethodPIN, kiosk.E(kiosk.KindPINPolicy, op, errors.New("empty PIN"))
 		}
 		return MethodPIN, d.fail(s, op, int(attempt(pin, false)))
@@ -77,5 +78,5 @@ func (d *Device) verifyUser(ctx context.Context, s *session, op string, askPIN P
 	if requireUV {
 		return MethodPresence, kiosk.Errorf(kiosk.KindPINNotSet, op, "the key has neither a PIN nor a fingerprint; set a PIN first")
 	}
-	return MethodPresence, d.fail(s, op, int(attempt("", false)))
+	return MethodPresence, d.fail(s, op, int(attempt(nil, false)))
 }
