@@ -24,13 +24,33 @@ import (
 	"passkiosk/tpm"
 )
 
-// idleSource is one place idle time comes from, named for status.
+// idleSource is one place idle time comes from, named for status, which
+// reads how its last query went instead of asking again (a query can wait
+// behind the engine's for seconds).
 type idleSource struct {
 	name string
 	src  interface {
 		session.IdleSource
 		io.Closer
 	}
+
+	mu       sync.Mutex
+	answered bool // the last query succeeded
+}
+
+// Idle asks the source and remembers whether it answered.
+func (s *idleSource) Idle(ctx context.Context) (time.Duration, error) {
+	d, err := s.src.Idle(ctx)
+	s.mu.Lock()
+	s.answered = err == nil
+	s.mu.Unlock()
+	return d, err
+}
+
+func (s *idleSource) lastAnswered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answered
 }
 
 // appliance is everything the window and the signal handler need.
@@ -42,8 +62,8 @@ type appliance struct {
 	tpm     *tpm.TPM  // nil without a usable TPM
 	manager *session.Manager
 	admin   *admin.Server
-	virtual *virtualKeys // the demo's key, nil otherwise
-	idle    []idleSource // where idle time comes from
+	virtual *virtualKeys  // the demo's key, nil otherwise
+	idle    []*idleSource // where idle time comes from
 
 	mu        sync.Mutex
 	show      func(kiosk.View)                // the UI, once it exists
@@ -243,7 +263,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	id, _ := strconv.ParseUint(u.Uid, 10, 32)
 	g, _ := strconv.ParseUint(u.Gid, 10, 32)
 	uid, gid := uint32(id), uint32(g)
-	dedicated := a.cfg.Session.DedicatedUser
+	dedicated := a.cfg.Session.DedicatedUser && uid != 65534 // nobody is never dedicated
 	journal := storeport.NewJournal(a.db, a.cfg.Terminal,
 		session.Record{Sandbox: sandbox, UID: uid, GID: gid, Dedicated: dedicated})
 	m, err := session.New(session.Config{
@@ -255,6 +275,9 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 		return nil, err
 	}
 	a.manager = m
+	if ok, why := m.Wayland(); !ok && os.Getenv("WAYLAND_DISPLAY") != "" {
+		a.log.Warn("Wayland session programs cannot show windows; X11 ones can", "reason", why)
+	}
 	reports, err := m.Recover()
 	for _, r := range reports {
 		s := r.Summary()
@@ -269,13 +292,13 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	// see every touch and key whatever the display server (under cage
 	// they are the only place that does), and the X server also sees
 	// input injected with XTEST. Either answering is enough.
-	a.idle = []idleSource{{"input devices", &session.EvdevIdle{}}}
+	a.idle = []*idleSource{{name: "input devices", src: &session.EvdevIdle{}}}
 	if d := os.Getenv("DISPLAY"); d != "" {
-		a.idle = append(a.idle, idleSource{"X server", &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}})
+		a.idle = append(a.idle, &idleSource{name: "X server", src: &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}})
 	}
 	var sources session.AnyInput
 	for _, s := range a.idle {
-		sources = append(sources, s.src)
+		sources = append(sources, s)
 	}
 	if _, err := sources.Idle(context.Background()); err != nil {
 		a.log.Warn("input to the session programs cannot be seen; idle time counts input to this window only", "err", err)
@@ -283,15 +306,17 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	return &session.Port{Manager: m, Idle: sources}, nil
 }
 
-// isolation is the sessions' sandbox and the idle sources that answer
-// now, for passkioskctl status.
+// isolation is the sessions' sandbox, whether Wayland programs can show
+// windows, and the idle sources whose last query answered, for
+// passkioskctl status.
 func (a *appliance) isolation() admin.Isolation {
 	sb, why := a.manager.Sandbox()
 	iso := admin.Isolation{Sandbox: sb.String(), Reason: why, Idle: []string{}}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	if ok, why := a.manager.Wayland(); !ok {
+		iso.NoWayland = why
+	}
 	for _, s := range a.idle {
-		if _, err := s.src.Idle(ctx); err == nil {
+		if s.lastAnswered() {
 			iso.Idle = append(iso.Idle, s.name)
 		}
 	}
@@ -307,7 +332,12 @@ func waylandSocket(log *slog.Logger) string {
 		return ""
 	}
 	if !filepath.IsAbs(name) {
-		name = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), name)
+		dir := os.Getenv("XDG_RUNTIME_DIR")
+		if !filepath.IsAbs(dir) {
+			log.Warn("WAYLAND_DISPLAY is set but XDG_RUNTIME_DIR is not an absolute path; no Wayland socket for sessions", "dir", dir)
+			return ""
+		}
+		name = filepath.Join(dir, name)
 	}
 	if fi, err := os.Stat(name); err != nil || fi.Mode().Type() != os.ModeSocket {
 		log.Warn("no Wayland socket for sessions; they reach the display through X11 only", "path", name)

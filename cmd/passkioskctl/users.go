@@ -41,6 +41,9 @@ func (e *env) status(args []string) error {
 				idle = strings.Join(iso.Idle, ", ")
 			}
 			fmt.Fprintf(w, "idle from: %s\n", idle)
+			if iso.NoWayland != "" {
+				fmt.Fprintf(w, "wayland:   not for sessions (%s)\n", iso.NoWayland)
+			}
 		}
 		if st.Session != nil {
 			fmt.Fprintf(w, "session:   %s since %s\n", st.Session.DisplayName, when(st.Session.Started, "-"))

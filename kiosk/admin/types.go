@@ -177,10 +177,13 @@ type Status struct {
 type Isolation struct {
 	Sandbox string `json:"sandbox"`
 	Reason  string `json:"reason,omitempty"`
-	// Idle names the sources of input time that answer now ("input
-	// devices", "X server"); empty: only input to the appliance's own
-	// window counts.
+	// Idle names the sources of input time whose last query answered
+	// ("input devices", "X server"); empty: only input to the
+	// appliance's own window counts.
 	Idle []string `json:"idle"`
+	// NoWayland says why Wayland session programs cannot show windows;
+	// empty when they can.
+	NoWayland string `json:"no_wayland,omitempty"`
 }
 
 // TPMStatus says whether passkeys in this machine's TPM can be used.

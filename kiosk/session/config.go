@@ -116,11 +116,14 @@ type Config struct {
 	Binds []Bind
 	// Wayland is the compositor's socket (under cage:
 	// $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY), for session programs that speak
-	// Wayland. New makes it connectable for the session's gid (group
-	// read-write, nothing for others) and its folder passable (o+x, not
-	// listable) for the session uid; sessions get WAYLAND_DISPLAY naming
-	// it, bound at SandboxWayland under bubblewrap. Empty: none, and
-	// WAYLAND_DISPLAY is not passed. (X11 programs reach the display
+	// Wayland. When UID is dedicated, New grants that uid alone, by POSIX
+	// ACL entries, search on the socket's folder and read-write on the
+	// socket (nothing changes for anyone else); sessions then get
+	// WAYLAND_DISPLAY naming it, bound at SandboxWayland under bubblewrap.
+	// Granted once, at New: under cage the compositor is the appliance's
+	// parent, so a new socket means a new appliance. When it cannot be
+	// granted, sessions go without it (Manager.Wayland says why), never
+	// out of service. Empty: none. (X11 programs reach the display
 	// through DISPLAY, and Xwayland under cage.)
 	Wayland string
 	// ClearClipboard is called during End, after the processes are gone.
@@ -138,6 +141,7 @@ const SandboxWayland = "/run/wayland-0"
 // use.
 type Manager struct {
 	cfg      Config
+	wayland  string // why sessions have no Wayland socket, "" when they have it
 	sandbox  Sandbox
 	reason   string
 	bwrap    string // path of bwrap when sandbox is bubblewrap
@@ -209,9 +213,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := m.detect(); err != nil {
 		return nil, err
 	}
-	if err := m.shareWayland(); err != nil {
-		return nil, err
-	}
+	m.shareWayland()
 	return m, nil
 }
 
@@ -316,44 +318,51 @@ func probeSystemdRun() (string, error) {
 // StateRoot returns the configured state root.
 func (m *Manager) StateRoot() string { return m.cfg.StateRoot }
 
-// shareWayland lets the session connect to the compositor's socket:
-// connecting to a Unix socket needs write permission on it and search
-// permission on every folder above it. The socket's folder (the
-// appliance's runtime folder, 0700) gets o+x only, so other people's
-// files there stay unlistable and keep their own modes.
-func (m *Manager) shareWayland() error {
-	const op = "session manager: wayland"
+// Wayland says whether sessions get the compositor's socket, and why not.
+func (m *Manager) Wayland() (shared bool, why string) {
+	return m.cfg.Wayland != "", m.wayland
+}
+
+// shareWayland lets the session uid, and it alone, connect to the
+// compositor's socket: connecting to a Unix socket needs write permission
+// on it and search permission on the folders above it. A shared uid
+// (nobody) is never granted it: every other program of that uid could
+// then draw over the lock screen. On any failure Config.Wayland is
+// cleared and m.wayland says why.
+func (m *Manager) shareWayland() {
 	if m.cfg.Wayland == "" {
-		return nil
+		m.wayland = "no compositor socket configured"
+		return
 	}
-	fi, err := os.Stat(m.cfg.Wayland)
+	if why := m.grantWayland(); why != "" {
+		m.cfg.Wayland, m.wayland = "", why
+	}
+}
+
+func (m *Manager) grantWayland() string {
+	sock := m.cfg.Wayland
+	fi, err := os.Stat(sock)
 	if err != nil {
-		return kiosk.E(kiosk.KindUnknown, op, err)
+		return err.Error()
 	}
 	if fi.Mode().Type() != os.ModeSocket {
-		return kiosk.Errorf(kiosk.KindMalformed, op, "%s is not a socket", m.cfg.Wayland)
+		return sock + " is not a socket"
 	}
 	if !m.root {
-		return nil // the session runs as the appliance's own user
+		return "" // the session runs as the appliance's own user
 	}
-	dir := filepath.Dir(m.cfg.Wayland)
-	di, err := os.Stat(dir)
-	if err != nil {
-		return kiosk.E(kiosk.KindUnknown, op, err)
+	if !m.cfg.DedicatedUID || m.cfg.UID == nobodyUID {
+		return "the session account is shared with other programs; it is not given the compositor's socket"
 	}
-	if di.Mode().Perm()&0o001 == 0 {
-		if err := os.Chmod(dir, di.Mode().Perm()|0o001); err != nil {
-			return kiosk.E(kiosk.KindUnknown, op, err)
-		}
+	dir := filepath.Dir(sock)
+	if err := grantACL(dir, m.cfg.UID, aclExecute); err != nil {
+		return fmt.Sprintf("granting uid %d search on %s: %v", m.cfg.UID, dir, err)
 	}
-	if err := reachable(dir, m.cfg.UID, m.cfg.GID); err != nil {
-		return kiosk.E(kiosk.KindPolicy, op, err)
+	if err := reachable(filepath.Dir(dir), m.cfg.UID, m.cfg.GID); err != nil {
+		return err.Error()
 	}
-	if err := os.Chown(m.cfg.Wayland, -1, int(m.cfg.GID)); err != nil {
-		return kiosk.E(kiosk.KindUnknown, op, err)
+	if err := grantACL(sock, m.cfg.UID, aclRead|aclWrite); err != nil {
+		return fmt.Sprintf("granting uid %d the socket %s: %v", m.cfg.UID, sock, err)
 	}
-	if err := os.Chmod(m.cfg.Wayland, 0o660); err != nil {
-		return kiosk.E(kiosk.KindUnknown, op, err)
-	}
-	return nil
+	return ""
 }

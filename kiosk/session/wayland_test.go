@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"passkiosk/kiosk/session"
 )
 
@@ -52,7 +54,10 @@ func TestSessionReachesTheCompositorSocket(t *testing.T) {
 				got <- line
 			}()
 
-			m, _ := newManager(t, sb, testUID, func(c *session.Config) { c.Wayland = sock })
+			m, _ := newManager(t, sb, testUID, func(c *session.Config) { c.Wayland, c.DedicatedUID = sock, true })
+			if ok, why := m.Wayland(); !ok {
+				t.Fatalf("no Wayland for the session: %s", why)
+			}
 			client := `import os, socket
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["WAYLAND_DISPLAY"])
@@ -80,12 +85,57 @@ s.sendall(("hello from " + os.environ["WAYLAND_DISPLAY"] + "\n").encode())
 				b, _ := os.ReadFile(errOut.Name())
 				t.Fatalf("the session program never reached the compositor's socket; it said: %s", b)
 			}
-			if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
-				t.Errorf("socket mode %v, %v: want 0660 for the session's group", fi.Mode(), err)
-			}
-			if fi, err := os.Stat(runtime); err != nil || fi.Mode().Perm() != 0o701 {
-				t.Errorf("runtime folder mode %v, %v: want 0701 (passable, not listable)", fi.Mode(), err)
+			// Granted to the session uid alone, by ACL: owner and others
+			// keep what they had.
+			for _, p := range []string{sock, runtime} {
+				fi, err := os.Stat(p)
+				if err != nil || fi.Mode().Perm()&0o707 != 0o700 {
+					t.Errorf("%s: mode %v, %v: want the owner's rights only, besides the ACL", p, fi.Mode(), err)
+				}
+				if n, err := unix.Getxattr(p, "system.posix_acl_access", make([]byte, 256)); err != nil || n <= 28 {
+					t.Errorf("%s: no ACL entry for the session uid (%d bytes, %v)", p, n, err)
+				}
 			}
 		})
+	}
+}
+
+// A shared session account (nobody, or any not promised dedicated) is not
+// given the compositor: every other program of that uid could then draw
+// over the lock screen. Sessions still start, without WAYLAND_DISPLAY.
+func TestSharedSessionAccountGetsNoCompositorSocket(t *testing.T) {
+	top := t.TempDir()
+	os.Chmod(filepath.Dir(top), 0o711)
+	sock := filepath.Join(top, "wayland-0")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	before, _ := os.Stat(sock)
+	m, _ := newManager(t, session.SandboxNone, nobodyUID, func(c *session.Config) { c.Wayland = sock })
+	if ok, why := m.Wayland(); ok || why == "" {
+		t.Fatalf("Wayland shared with a shared account: %v %q", ok, why)
+	}
+	after, _ := os.Stat(sock)
+	if before.Mode() != after.Mode() {
+		t.Fatalf("socket mode changed from %v to %v", before.Mode(), after.Mode())
+	}
+	if n, err := unix.Getxattr(sock, "system.posix_acl_access", make([]byte, 256)); err == nil {
+		t.Fatalf("an ACL of %d bytes was set on the socket", n)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Start(t.Context(), session.Spec{User: "shared", Program: []string{"/bin/sh", "-c", `echo "wayland=[$WAYLAND_DISPLAY]"`}, Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.End(session.CauseLogout)
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	if line != "wayland=[]\n" {
+		t.Fatalf("the session saw %q", line)
 	}
 }
