@@ -143,9 +143,11 @@ func cPIN(pin []byte) (*C.char, func()) {
 	if len(pin) == 0 {
 		return nil, func() {}
 	}
+	// cgo's C.malloc never returns nil: it crashes on exhaustion.
 	n := C.size_t(len(pin) + 1)
-	p := (*C.char)(C.calloc(n, 1))
+	p := (*C.char)(C.malloc(n))
 	C.memcpy(unsafe.Pointer(p), unsafe.Pointer(&pin[0]), C.size_t(len(pin)))
+	*(*C.char)(unsafe.Add(unsafe.Pointer(p), len(pin))) = 0
 	return p, func() {
 		C.explicit_bzero(unsafe.Pointer(p), n)
 		C.free(unsafe.Pointer(p))

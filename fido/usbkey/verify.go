@@ -6,6 +6,7 @@ package usbkey
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 
@@ -72,6 +73,10 @@ func (d *Device) verifyUser(ctx context.Context, s *session, op string, askPIN P
 		}
 		if len(pin) == 0 {
 			return MethodPIN, kiosk.E(kiosk.KindPINPolicy, op, errors.New("empty PIN"))
+		}
+		if bytes.IndexByte(pin, 0) >= 0 {
+			// C would cut it short there and try a different PIN.
+			return MethodPIN, kiosk.E(kiosk.KindPINPolicy, op, errors.New("the PIN holds a NUL byte"))
 		}
 		return MethodPIN, d.fail(s, op, int(attempt(pin, false)))
 	}
