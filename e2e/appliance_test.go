@@ -153,13 +153,12 @@ func TestSecurityKeyThroughLibfido2(t *testing.T) {
 		t.Fatalf("after pulling the key: notice %+v, key present %v", v.Notice, v.KeyPresent)
 	}
 
-	// Plugged in again: a new plug-in of the same key, which keeps its
-	// Token (wrong PINs count against the key across re-plugs).
+	// Plugged in again: a new plug-in, with an ID of its own.
 	k.plug()
 	r.waitFor("the key back", func(v kiosk.View) bool { return v.KeyPresent })
 	again := r.keys.Present()
-	if len(first) != 1 || len(again) != 1 || again[0].ID == first[0].ID || again[0].Token != first[0].Token {
-		t.Fatalf("before the pull %+v, after the re-plug %+v: want a new ID and the same Token", first, again)
+	if len(first) != 1 || len(again) != 1 || again[0].ID == first[0].ID {
+		t.Fatalf("before the pull %+v, after the re-plug %+v: want a new ID", first, again)
 	}
 	if st, err := r.db.VerifyChain(); err != nil {
 		t.Fatalf("audit chain: %+v, %v", st, err)

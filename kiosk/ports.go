@@ -32,11 +32,7 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) Timer {
 // KeyInfo describes a plugged-in security key.
 type KeyInfo struct {
 	// ID names this plug-in of this key; a re-plugged key gets a new ID.
-	ID string
-	// Token stays the same when a key is pulled and plugged in again soon
-	// after (the same key, as far as the adapter can tell), so that wrong
-	// PINs count against the key across re-plugs. Empty means ID.
-	Token          string
+	ID             string
 	AAGUID         [16]byte
 	Product        string
 	HasPIN         bool // a PIN is set (clientPin option true)

@@ -71,8 +71,7 @@ func (v *virtualKeys) Plug() {
 	v.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// One virtual key: every plug-in is the same key.
-	info := kiosk.KeyInfo{ID: id, Token: "virtual-key", Product: "passkiosk virtual security key"}
+	info := kiosk.KeyInfo{ID: id, Product: "passkiosk virtual security key"}
 	if c, err := ctaphidtest.Open(ctx, conn); err == nil {
 		if gi, err := c.GetInfo(ctx); err == nil {
 			copy(info.AAGUID[:], gi.AAGUID)

@@ -18,9 +18,6 @@ type Port struct {
 
 	mu    sync.Mutex
 	known map[string]kiosk.KeyInfo // by device path
-	// pulled keeps the Token of keys pulled out, by their last path, for
-	// the Watcher's re-plug events (KeyReplugged names PreviousPath).
-	pulled map[string]string
 }
 
 var _ kiosk.RoamingKeys = (*Port)(nil)
@@ -34,7 +31,6 @@ func NewPort(ctx context.Context, watch WatchOptions, opts Options, lookup Looku
 		opts:   opts,
 		events: make(chan kiosk.KeyEvent, 16),
 		known:  map[string]kiosk.KeyInfo{},
-		pulled: map[string]string{},
 	}
 	for _, k := range p.w.Keys() {
 		p.known[k.Path] = keyInfo(k)
@@ -44,11 +40,9 @@ func NewPort(ctx context.Context, watch WatchOptions, opts Options, lookup Looku
 }
 
 // keyInfo describes a key; its ID includes when it was plugged, so a
-// re-plugged key is a new plug-in. Its Token is the ID of its first
-// plug-in until forward sees it re-plugged.
+// re-plugged key is a new plug-in.
 func keyInfo(k Present) kiosk.KeyInfo {
-	id := k.Path + "@" + k.Since.Format("150405.000000")
-	info := kiosk.KeyInfo{ID: id, Token: id, AAGUID: k.AAGUID(), Product: k.Product}
+	info := kiosk.KeyInfo{ID: k.Path + "@" + k.Since.Format("150405.000000"), AAGUID: k.AAGUID(), Product: k.Product}
 	if k.Info != nil {
 		info.HasPIN, info.HasFingerprint = k.Info.PINSet(), k.Info.HasFingerprint()
 	}
@@ -62,23 +56,16 @@ func (p *Port) forward() {
 		case KeyRemoved:
 			info, ok := p.known[ev.Key.Path]
 			delete(p.known, ev.Key.Path)
-			if ok {
-				p.pulled[ev.Key.Path] = info.Token
-			}
 			p.mu.Unlock()
 			if ok {
 				p.events <- kiosk.KeyEvent{Type: kiosk.KeyRemoved, Key: info}
 			}
 		default:
-			// Arrived or re-plugged: both are a new plug-in to the engine,
-			// but a re-plugged key keeps its Token, so that wrong PINs
-			// count against the key across re-plugs (CTAP makes a key
-			// refuse PINs after three wrong ones in a row until then).
+			// Arrived or re-plugged: both are a new plug-in to the engine.
+			// The Watcher tells a re-plugged key by its model and USB
+			// strings only, which keys of one model share, so nothing the
+			// engine decides rests on it.
 			info := keyInfo(ev.Key)
-			if t, ok := p.pulled[ev.PreviousPath]; ok && ev.Type == KeyReplugged {
-				info.Token = t
-			}
-			delete(p.pulled, ev.PreviousPath)
 			p.known[ev.Key.Path] = info
 			p.mu.Unlock()
 			p.events <- kiosk.KeyEvent{Type: kiosk.KeyPlugged, Key: info}

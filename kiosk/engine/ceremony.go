@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -55,19 +54,22 @@ func (c *ceremony) userID() kiosk.UserID {
 const subjectCodes = "enrollment codes"
 
 func userSubject(id kiosk.UserID) string { return "user " + string(id) }
-func keySubject(k kiosk.KeyInfo) string  { return "key " + cmp.Or(k.Token, k.ID) }
 
-// subject is who a failure counts against: the person once known, else
-// the key in use (a wrong PIN before the key has said who this is), else
-// enrollment-code guessing.
+// subject is who a failure counts against: the person once known, or
+// enrollment-code guessing. A wrong PIN on a security key that has not
+// said who this is counts against no subject, only the terminal's spike
+// count: the key's own rules limit guessing (CTAP 2.1: three wrong in a
+// row need a re-plug, eight block the key), and keys of one model cannot
+// be told apart across a re-plug, so a kiosk backoff per key would hold
+// up the next person's identical key.
 func (c *ceremony) subject() string {
 	switch {
 	case c == nil:
 		return subjectCodes
 	case c.user != nil:
 		return userSubject(c.user.ID)
-	case c.key.ID != "":
-		return keySubject(c.key)
+	case c.kind == signInRoaming:
+		return ""
 	}
 	return subjectCodes
 }

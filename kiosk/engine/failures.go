@@ -42,7 +42,9 @@ func (f *failures) seed(history map[string][]time.Time, now time.Time) {
 // spike threshold.
 func (f *failures) add(subject string, now time.Time) (spike bool) {
 	f.terminal = append(f.prune(f.terminal, now), now)
-	f.bySubject[subject] = append(f.prune(f.bySubject[subject], now), now)
+	if subject != "" { // "": the terminal's count only (ceremony.subject)
+		f.bySubject[subject] = append(f.prune(f.bySubject[subject], now), now)
+	}
 	if f.pol.Spike > 0 && len(f.terminal) >= f.pol.Spike && now.Sub(f.spiked) >= f.pol.Window {
 		f.spiked = now
 		return true

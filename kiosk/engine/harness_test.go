@@ -149,14 +149,15 @@ func (h *harness) unplug(k *kiosktest.Key) {
 }
 
 // pins of the fake keys in these tests.
-var keyPINs = map[string]string{}
+var keyPINs = map[*kiosktest.Key]string{}
 
 func newKey(id, pin string, fingerprint bool) *kiosktest.Key {
-	keyPINs[id] = pin
-	return kiosktest.NewKey(id, pin, fingerprint)
+	k := kiosktest.NewKey(id, pin, fingerprint)
+	keyPINs[k] = pin
+	return k
 }
 
-func pinOf(k *kiosktest.Key) string { return keyPINs[k.Info.Token] }
+func pinOf(k *kiosktest.Key) string { return keyPINs[k] }
 
 // enrollPlatform registers a TPM passkey for u with pin.
 func (h *harness) enrollPlatform(u kiosk.User, code, pin string) {

@@ -68,10 +68,6 @@ func (e *Engine) startRoamingLocked(key kiosk.KeyInfo) {
 	}
 	c := e.beginLocked(signInRoaming)
 	c.key = key
-	// A key that had too many wrong PINs waits before it is asked again.
-	if e.backoffLocked(keySubject(key), "") {
-		return
-	}
 	e.askUVLocked(kiosk.StateVerifying, func(uv kiosk.UV) { e.assertLocked(uv) })
 }
 

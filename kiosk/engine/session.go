@@ -51,9 +51,6 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		return
 	}
 	e.fails.reset(userSubject(user.ID))
-	if c.key.ID != "" {
-		e.fails.reset(keySubject(c.key)) // wrong PINs before the key said who this is
-	}
 	e.audit(kiosk.AuditEvent{Type: "sign-in", User: user.ID, Credential: cred.ID, Outcome: "ok",
 		Detail: map[string]string{"method": cred.Attachment.String()}})
 	e.abandonLocked()

@@ -290,7 +290,7 @@ func TestBackoffSubjectsAreSeparate(t *testing.T) {
 	h.waitPrompt(kiosk.PromptTouchOrChoose)
 
 	h.clock.Advance(time.Hour)
-	stranger := wrongPINsUntilBackoff(h)
+	stranger := wrongKeyPINs(h)
 	h.unplug(stranger)
 	h.issueCode("GOOD-2", bob)
 	h.e.StartEnrollment("GOOD-2")
@@ -341,13 +341,22 @@ func (h *harness) backOff(u kiosk.User) {
 	h.waitNotice(kiosk.NoticeTooManyAttempts)
 }
 
-// wrongPINsUntilBackoff plugs in a key nobody here knows and types wrong
+// wrongKeyPINs plugs in a key nobody here knows and types five wrong
 // PINs: three in a row (the key then wants a re-plug), a re-plug, and two
-// more, the fifth (policy.Default's MaxFailures) backing the key off
-// although each plug-in has an ID of its own. It returns the key, still
-// plugged in.
-func wrongPINsUntilBackoff(h *harness) *kiosktest.Key {
+// more. The key's own rules apply; the kiosk adds no backoff for a key
+// that has not said who this is (ceremony.subject). It returns the key,
+// still plugged in.
+func wrongKeyPINs(h *harness) *kiosktest.Key {
 	h.t.Helper()
+	lockouts := func() (n int) {
+		for _, ev := range h.store.AuditLog() {
+			if ev.Type == "lockout" {
+				n++
+			}
+		}
+		return n
+	}
+	before := lockouts()
 	stranger := newKey("k9", "9999", false)
 	wrong := func() kiosk.View {
 		h.t.Helper()
@@ -370,32 +379,35 @@ func wrongPINsUntilBackoff(h *harness) *kiosktest.Key {
 	stranger.Replug()
 	h.keys.Plug(stranger)
 	wrong()
-	if v := wrong(); v.Notice.Code != kiosk.NoticeTooManyAttempts || v.State != kiosk.StateLocked {
-		h.t.Fatalf("fifth wrong PIN: state %v notice %+v, want the backoff", v.State, v.Notice)
+	if v := wrong(); v.Notice.Code != kiosk.NoticeWrongPIN || v.Notice.Tries != 3 || v.Prompt != kiosk.PromptPIN {
+		h.t.Fatalf("fifth wrong PIN: prompt %v notice %+v, want the PIN pad with the key's 3 tries left", v.Prompt, v.Notice)
 	}
-	if !h.hasAudit("lockout", "backoff") || stranger.PINRetries() != 3 {
+	if stranger.PINRetries() != 3 || lockouts() != before {
 		h.t.Fatalf("key tries left %d, audit %v", stranger.PINRetries(), h.auditTypes())
 	}
 	return stranger
 }
 
-// A key in backoff is refused when plugged in again, before its PIN is
-// asked for.
-func TestKeyInBackoffIsNotAskedForItsPIN(t *testing.T) {
+// Wrong PINs on a key that has not said who this is are audited and count
+// towards the terminal's spike, but hold up no one: the next key plugged
+// in, maybe another of the same model, is asked for its PIN at once.
+func TestUnidentifiedKeyFollowsItsOwnPINRules(t *testing.T) {
 	h := newHarness(t)
-	stranger := wrongPINsUntilBackoff(h)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C1")
+	stranger := wrongKeyPINs(h)
 	h.unplug(stranger)
-	h.last = kiosk.View{}
-	h.keys.Plug(stranger)
-	v := h.waitFor("the key refused", func(v kiosk.View) bool {
-		return v.KeyPresent && v.Notice != nil && v.Notice.Code == kiosk.NoticeTooManyAttempts
-	})
-	if v.State != kiosk.StateLocked || stranger.PINRetries() != 3 || !h.hasAudit("refused", "backoff") {
-		t.Fatalf("state %v, key tries left %d, audit %v", v.State, stranger.PINRetries(), h.auditTypes())
+	failed := 0
+	for _, ev := range h.store.AuditLog() {
+		if ev.Type == "sign-in-failed" && ev.Kind == kiosk.KindPINInvalid {
+			failed++
+		}
 	}
-	// After the backoff the key is asked again.
-	h.unplug(stranger)
-	h.clock.Advance(time.Minute)
-	h.keys.Plug(stranger)
+	if failed != 4 { // the third was the key's re-plug refusal
+		t.Fatalf("%d wrong PINs audited, want 4: %v", failed, h.auditTypes())
+	}
+	h.keys.Plug(k)
 	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	h.waitState(kiosk.StateInSession)
 }

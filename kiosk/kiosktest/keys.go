@@ -16,6 +16,7 @@ import (
 // account), CTAP's PIN retry rules, a fingerprint sensor, and switches.
 type Key struct {
 	Info kiosk.KeyInfo
+	name string // NewKey's id; each plug-in's ID starts with it
 
 	mu          sync.Mutex
 	pin         string
@@ -44,7 +45,8 @@ type account struct {
 // fingerprint sensor.
 func NewKey(id, pin string, fingerprint bool) *Key {
 	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true, touched: make(chan struct{})}
-	k.Info = kiosk.KeyInfo{ID: id, Token: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
+	k.name = id
+	k.Info = kiosk.KeyInfo{ID: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
 	copy(k.Info.AAGUID[:], "fake-key-aaguid!")
 	return k
 }
@@ -200,12 +202,11 @@ func NewKeys() *Keys {
 }
 
 // Plug plugs k in and sends the event. As a real adapter does, each
-// plug-in gets an ID of its own (the key's Token, then "@" and a count);
-// the Token stays.
+// plug-in gets an ID of its own (the key's name, "@" and a count).
 func (ks *Keys) Plug(k *Key) {
 	ks.mu.Lock()
 	ks.plugs++
-	k.Info.ID = fmt.Sprintf("%s@%d", k.Info.Token, ks.plugs)
+	k.Info.ID = fmt.Sprintf("%s@%d", k.name, ks.plugs)
 	ks.keys[k.Info.ID] = k
 	ks.mu.Unlock()
 	ks.events <- kiosk.KeyEvent{Type: kiosk.KeyPlugged, Key: k.Info}
