@@ -203,9 +203,9 @@ func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
 	case kiosk.KindDeviceGone, kiosk.KindTimeout, kiosk.KindCancelled, kiosk.KindDeviceBusy:
 		counted = false
 	}
-	if counted {
+	if s := e.cer.subject(); counted && s != "" {
 		// Marks the failure for kiosk.FailureHistory after a restart.
-		detail["subject"] = e.cer.subject()
+		detail["subject"] = s
 	}
 	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: e.cer.userID(), Credential: credID,
 		Outcome: kind.String(), Kind: kind, Detail: detail})
