@@ -211,17 +211,7 @@ func TestClonedKeyCounterIsRefusedAndAudited(t *testing.T) {
 func TestBackoffAfterRepeatedFailures(t *testing.T) {
 	h := newHarness(t)
 	h.enrollPlatform(alice, "C", "135790")
-	h.platform.MaxTries = 100
-	h.e.ChooseUser(alice.ID)
-	h.waitPrompt(kiosk.PromptPIN)
-	for i := 1; i <= 4; i++ {
-		h.e.EnterPIN([]byte("000000"))
-		h.waitFor("wrong PIN", func(v kiosk.View) bool {
-			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Code == kiosk.NoticeWrongPIN && v.Notice.Tries == 100-i
-		})
-	}
-	h.e.EnterPIN([]byte("000000"))
-	v := h.waitNotice(kiosk.NoticeTooManyAttempts)
+	v := h.backOff(alice)
 	if v.State != kiosk.StateLocked || !v.Notice.Until.Equal(t0.Add(30*time.Second)) {
 		t.Fatalf("backoff view %+v notice %+v", v.State, v.Notice)
 	}
@@ -326,7 +316,8 @@ func TestBackoffSurvivesARestart(t *testing.T) {
 // backOff types wrong platform PINs for u until the engine backs off:
 // four wrong PINs ask again, the fifth (policy.Default's MaxFailures)
 // sends the person back to the lock screen until t0 + 30 s.
-func (h *harness) backOff(u kiosk.User) {
+// It returns the backoff's view.
+func (h *harness) backOff(u kiosk.User) kiosk.View {
 	h.t.Helper()
 	h.platform.MaxTries = 100
 	h.e.ChooseUser(u.ID)
@@ -334,11 +325,11 @@ func (h *harness) backOff(u kiosk.User) {
 	for i := 1; i <= 4; i++ {
 		h.e.EnterPIN([]byte("000000"))
 		h.waitFor("wrong PIN", func(v kiosk.View) bool {
-			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Tries == 100-i
+			return v.Prompt == kiosk.PromptPIN && v.Notice != nil && v.Notice.Code == kiosk.NoticeWrongPIN && v.Notice.Tries == 100-i
 		})
 	}
 	h.e.EnterPIN([]byte("000000"))
-	h.waitNotice(kiosk.NoticeTooManyAttempts)
+	return h.waitNotice(kiosk.NoticeTooManyAttempts)
 }
 
 // wrongKeyPINs plugs in a key nobody here knows and types five wrong
