@@ -54,7 +54,7 @@ func TestPlatformPasskeyOnSwtpmToWipedSession(t *testing.T) {
 
 	r.e.SignOut()
 	v = r.waitNotice(kiosk.NoticeSessionEnded)
-	if v.State != kiosk.StateLocked || v.Notice.Detail != "signed out" {
+	if v.State != kiosk.StateLocked || v.Notice.Cause != kiosk.EndLogout {
 		t.Fatalf("after sign out: %v %+v", v.State, v.Notice)
 	}
 	if _, err := os.Stat(home); !os.IsNotExist(err) {
@@ -127,10 +127,10 @@ func TestSecurityKeyThroughLibfido2(t *testing.T) {
 	before := creds[0].Counter
 	k.touch()
 	v = r.waitNotice(kiosk.NoticeSessionEnded)
-	if v.Notice.Detail != "key tapped" || r.find("ready") != "" {
+	if v.Notice.Cause != kiosk.EndKeyTapped || r.find("ready") != "" {
 		t.Fatalf("after the tap: notice %+v, files left %q", v.Notice, r.find("ready"))
 	}
-	if !r.audited("session-ended", func(e store.AuditEvent) bool { return e.Cause == store.EndKeyTapped }) {
+	if !r.audited("session-ended", func(e store.AuditEvent) bool { return e.Cause == kiosk.EndKeyTapped }) {
 		t.Fatalf("no session-ended with cause key-tapped: %+v", r.events())
 	}
 	creds, _ = r.db.CredentialsOf(bob.ID)
@@ -149,7 +149,7 @@ func TestSecurityKeyThroughLibfido2(t *testing.T) {
 	first := r.keys.Present()
 	k.unplug()
 	v = r.waitNotice(kiosk.NoticeSessionEnded)
-	if v.Notice.Detail != "key removed" || v.KeyPresent || r.find("ready") != "" {
+	if v.Notice.Cause != kiosk.EndKeyRemoved || v.KeyPresent || r.find("ready") != "" {
 		t.Fatalf("after pulling the key: notice %+v, key present %v", v.Notice, v.KeyPresent)
 	}
 

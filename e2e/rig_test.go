@@ -99,7 +99,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatalf("sessions: %v", err)
 	}
-	t.Cleanup(func() { r.manager.EndAll(session.CauseShutdown) })
+	t.Cleanup(func() { r.manager.EndAll(kiosk.EndShutdown) })
 
 	var keys kiosk.RoamingKeys
 	if o.keys {

@@ -2,7 +2,6 @@ package kiosk
 
 import (
 	"context"
-	"strings"
 	"time"
 )
 
@@ -178,8 +177,9 @@ type Session interface {
 	Exited() <-chan struct{}
 	// Relaunch starts the session program again in the same workspace.
 	Relaunch() error
-	// End stops every process of the session and wipes its workspace.
-	End(cause string) (WipeReport, error)
+	// End stops every process of the session and wipes its workspace;
+	// reason is the cause in words for people, kept with the report.
+	End(cause EndCause, reason string) (WipeReport, error)
 }
 
 // Sessions starts isolated sessions (kiosk/session in production).
@@ -190,7 +190,7 @@ type Sessions interface {
 // AuditEvent is one entry for the tamper-evident audit log.
 type AuditEvent struct {
 	Time       time.Time
-	Type       string // "sign-in", "sign-in-failed", "enroll", "session-start", "session-end", "wipe", "lockout", "spike", …
+	Type       Event
 	User       UserID
 	Credential []byte
 	Outcome    string // "ok" or the failure kind
@@ -220,8 +220,8 @@ type Store interface {
 // FailureHistory is what a Store that implements it remembers of failed
 // attempts across a restart, so that switching the terminal off and on
 // does not lift a backoff. The engine marks each failure it counts with
-// the subject it counts against (Detail["subject"] of its "-failed" audit
-// events); RecentFailures returns those stamped at or after since, by
+// the subject it counts against (Detail["subject"] of the audit events
+// whose type is Failed); RecentFailures returns those stamped at or after since, by
 // subject, oldest first, leaving out a person's failures that came before
 // their last successful sign-in.
 type FailureHistory interface {
@@ -229,22 +229,22 @@ type FailureHistory interface {
 }
 
 // FailuresIn picks FailureHistory's answer out of audit events, oldest
-// first: every "-failed" event that names a subject, less the failures of
-// a person that a later successful "sign-in" of theirs cleared.
+// first: every failure event that names a subject, less the failures of
+// a person that a later successful sign-in of theirs cleared.
 func FailuresIn(events []AuditEvent) map[string][]time.Time {
 	out := map[string][]time.Time{}
 	owner := map[string]UserID{}
 	for _, e := range events {
 		subject := e.Detail["subject"]
 		switch {
-		case e.Type == "sign-in" && e.User != "":
+		case e.Type == EventSignIn && e.User != "":
 			for s, u := range owner {
 				if u == e.User {
 					delete(out, s)
 					delete(owner, s)
 				}
 			}
-		case strings.HasSuffix(e.Type, "-failed") && subject != "":
+		case e.Type.Failed() && subject != "":
 			out[subject] = append(out[subject], e.Time)
 			if e.User != "" {
 				owner[subject] = e.User

@@ -79,6 +79,8 @@ type Notice struct {
 	// Detail is a short fact to show with the message (a user name, a
 	// count of files wiped); never a secret.
 	Detail string
+	// Cause is why a session ended (NoticeSessionEnded).
+	Cause EndCause
 }
 
 // NoticeCode names a message the screens know how to say.
@@ -102,7 +104,7 @@ const (
 	NoticeBadEnrollmentCode             // the code is wrong, used or expired
 	NoticePINMismatch                   // the two PINs typed differ
 	NoticePINTooShort                   // shorter than PINMinLength
-	NoticeSessionEnded                  // the session ended; Detail says why
+	NoticeSessionEnded                  // the session ended; Cause says why, Detail in words when it could not start
 	NoticeEnrolled                      // registration done
 	NoticeBackupSuggested               // you have one credential: register a backup
 	NoticeTPMCleared                    // this terminal's TPM was reset: platform passkeys must be registered again

@@ -84,9 +84,9 @@ func (db *DB) checkWindow(op string, window time.Duration) error {
 
 // RecordFailedAttempt stores a failed sign-in under its user, credential and
 // terminal, drops that subject's attempts older than the horizon, appends an
-// EventSignInFailed audit entry, and returns the failures within window
+// kiosk.EventSignInFailed audit entry, and returns the failures within window
 // (this one included), all in one transaction. The engine derives backoff
-// from the user and credential counts and raises EventFailureSpike from the
+// from the user and credential counts and raises kiosk.EventFailureSpike from the
 // terminal count.
 func (db *DB) RecordFailedAttempt(a FailedAttempt, window time.Duration) (AttemptCounts, uint64, error) {
 	const op = "record failed attempt"
@@ -121,7 +121,7 @@ func (db *DB) RecordFailedAttempt(a FailedAttempt, window time.Duration) (Attemp
 			counts.set(s.kind, countSince(b, at.Add(-window)))
 		}
 		ev := AuditEvent{
-			Time: at, Type: EventSignInFailed, Terminal: a.Terminal, UserID: a.UserID,
+			Time: at, Type: kiosk.EventSignInFailed, Terminal: a.Terminal, UserID: a.UserID,
 			CredentialID: a.CredentialID, Reason: a.Reason, Detail: a.Detail,
 		}
 		seq, err = appendAudit(tx, &ev)

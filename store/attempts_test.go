@@ -20,7 +20,7 @@ func TestFailedAttemptsSlideOutOfTheWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if evs, _ := db.Events(seq, 1); len(evs) != 1 || evs[0].Type != store.EventSignInFailed || evs[0].Reason != kiosk.KindPINInvalid {
+		if evs, _ := db.Events(seq, 1); len(evs) != 1 || evs[0].Type != kiosk.EventSignInFailed || evs[0].Reason != kiosk.KindPINInvalid {
 			t.Fatalf("audit entry %d = %+v", seq, evs)
 		}
 		return c

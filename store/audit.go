@@ -26,14 +26,14 @@ const (
 type AuditEvent struct {
 	Seq          uint64
 	Time         time.Time
-	Type         EventType
+	Type         kiosk.Event
 	Actor        string
 	Terminal     string
 	UserID       []byte
 	CredentialID []byte
 	SessionID    uint64
-	Reason       kiosk.Kind // why a sign-in failed or a lockout happened
-	Cause        EndCause   // why a session ended
+	Reason       kiosk.Kind     // why a sign-in failed or a lockout happened
+	Cause        kiosk.EndCause // why a session ended
 	Detail       map[string]string
 	Items        []string // what a wipe removed, and similar lists
 	Prev         []byte   // hash of the entry before (or of the anchor)
@@ -44,14 +44,14 @@ type auditWire struct {
 	V            uint              `cbor:"0,keyasint"`
 	Seq          uint64            `cbor:"1,keyasint"`
 	Time         int64             `cbor:"2,keyasint"`
-	Type         EventType         `cbor:"3,keyasint"`
+	Type         kiosk.Event       `cbor:"3,keyasint"`
 	Actor        string            `cbor:"4,keyasint,omitempty"`
 	Terminal     string            `cbor:"5,keyasint,omitempty"`
 	UserID       []byte            `cbor:"6,keyasint,omitempty"`
 	CredentialID []byte            `cbor:"7,keyasint,omitempty"`
 	SessionID    uint64            `cbor:"8,keyasint,omitempty"`
 	Reason       kiosk.Kind        `cbor:"9,keyasint,omitempty"`
-	Cause        EndCause          `cbor:"10,keyasint,omitempty"`
+	Cause        kiosk.EndCause    `cbor:"10,keyasint,omitempty"`
 	Detail       map[string]string `cbor:"11,keyasint,omitempty"`
 	Items        []string          `cbor:"12,keyasint,omitempty"`
 	Prev         []byte            `cbor:"13,keyasint"`
@@ -157,7 +157,7 @@ func chainEnds(tx *bolt.Tx) (anchor, head chainPoint, err error) {
 }
 
 func validEvent(e *AuditEvent) error {
-	if !e.Type.known() {
+	if !e.Type.Known() {
 		return fmt.Errorf("unknown event type %d", e.Type)
 	}
 	if e.Time.IsZero() {

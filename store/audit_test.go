@@ -81,7 +81,7 @@ func logWith(t *testing.T, n int) (string, *storetest.Clock, uint64) {
 	var last uint64
 	for i := 0; i < n; i++ {
 		clock.Advance(time.Minute)
-		seq, err := db.Append(store.AuditEvent{Type: store.EventWipe, Terminal: "t1", SessionID: uint64(i + 1), Items: []string{fmt.Sprintf("/run/passkiosk/s%d", i)}})
+		seq, err := db.Append(store.AuditEvent{Type: kiosk.EventWipe, Terminal: "t1", SessionID: uint64(i + 1), Items: []string{fmt.Sprintf("/run/passkiosk/s%d", i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func TestPruneByCountKeepsChainVerifiable(t *testing.T) {
 		t.Errorf("chain after prune = %+v", st)
 	}
 	evs, _ := db.Events(st.Head, 1)
-	if len(evs) != 1 || evs[0].Type != store.EventAuditPruned || evs[0].Detail["anchor-seq"] != fmt.Sprint(st.Anchor) {
+	if len(evs) != 1 || evs[0].Type != kiosk.EventAuditPruned || evs[0].Detail["anchor-seq"] != fmt.Sprint(st.Anchor) {
 		t.Errorf("prune entry = %+v", evs)
 	}
 	// Pruning again keeps the chain whole, and deleting the first kept
@@ -256,7 +256,7 @@ func TestExportJSONLCarriesTheChain(t *testing.T) {
 	path, clock, last := logWith(t, 1200) // more than one export batch
 	db := openAt(t, path, clock)
 	defer db.Close()
-	if _, err := db.Append(store.AuditEvent{Type: store.EventSignInFailed, Reason: kiosk.KindPINInvalid, UserID: []byte{0xff, 0xfe}}); err != nil {
+	if _, err := db.Append(store.AuditEvent{Type: kiosk.EventSignInFailed, Reason: kiosk.KindPINInvalid, UserID: []byte{0xff, 0xfe}}); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -327,9 +327,9 @@ func TestAppendRefusesBadEvents(t *testing.T) {
 	db, _ := storetest.Open(t, nil)
 	_, err := db.Append(store.AuditEvent{Type: 999})
 	mustKind(t, err, kiosk.KindMalformed)
-	_, err = db.Append(store.AuditEvent{Type: store.EventWipe, Items: make([]string, store.MaxEventItems+1)})
+	_, err = db.Append(store.AuditEvent{Type: kiosk.EventWipe, Items: make([]string, store.MaxEventItems+1)})
 	mustKind(t, err, kiosk.KindMalformed)
-	_, err = db.Append(store.AuditEvent{Type: store.EventWipe, Items: []string{strings.Repeat("x", store.MaxEventBytes)}})
+	_, err = db.Append(store.AuditEvent{Type: kiosk.EventWipe, Items: []string{strings.Repeat("x", store.MaxEventBytes)}})
 	mustKind(t, err, kiosk.KindMalformed)
 	if _, err := db.VerifyChain(); err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	db := benchStore(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := db.Append(AuditEvent{Type: EventSessionEnded, Terminal: "ward3-a", UserID: []byte("alice"), SessionID: 7, Cause: EndIdle}); err != nil {
+		if _, err := db.Append(AuditEvent{Type: kiosk.EventSessionEnded, Terminal: "ward3-a", UserID: []byte("alice"), SessionID: 7, Cause: kiosk.EndIdle}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -87,7 +87,7 @@ func fillAudit(b *testing.B, db *DB, n int) {
 	for done := 0; done < n; done += 1000 {
 		err := db.update("fill", func(tx *bolt.Tx) error {
 			for i := 0; i < 1000 && done+i < n; i++ {
-				e := AuditEvent{Time: time.Unix(1_700_000_000+int64(done+i), 0), Type: EventSignIn, Terminal: "ward3-a", UserID: []byte("alice"), CredentialID: []byte("k1"), Detail: map[string]string{"n": fmt.Sprint(i)}}
+				e := AuditEvent{Time: time.Unix(1_700_000_000+int64(done+i), 0), Type: kiosk.EventSignIn, Terminal: "ward3-a", UserID: []byte("alice"), CredentialID: []byte("k1"), Detail: map[string]string{"n": fmt.Sprint(i)}}
 				if _, err := appendAudit(tx, &e); err != nil {
 					return err
 				}

@@ -69,7 +69,7 @@ func crashWriter(path string) int {
 				return fail(err)
 			}
 			report("session %d", s.ID)
-			if _, err := db.EndSession(s.ID, store.EndLogout, true, time.Time{}); err != nil {
+			if _, err := db.EndSession(s.ID, kiosk.EndLogout, true, time.Time{}); err != nil {
 				return fail(err)
 			}
 			report("ended %d", s.ID)
@@ -78,17 +78,17 @@ func crashWriter(path string) int {
 			if err != nil {
 				return fail(err)
 			}
-			report("event %d %d", seq, store.EventSignInFailed)
+			report("event %d %d", seq, kiosk.EventSignInFailed)
 		case op < 9:
 			items := make([]string, 1+rng.IntN(40))
 			for j := range items {
 				items[j] = fmt.Sprintf("/run/s/%d/file-%d", n, j)
 			}
-			seq, err := db.Append(store.AuditEvent{Type: store.EventWipe, Items: items})
+			seq, err := db.Append(store.AuditEvent{Type: kiosk.EventWipe, Items: items})
 			if err != nil {
 				return fail(err)
 			}
-			report("event %d %d", seq, store.EventWipe)
+			report("event %d %d", seq, kiosk.EventWipe)
 		default:
 			if _, err := db.Prune(store.Retention{MaxEntries: 150}, time.Time{}); err != nil {
 				return fail(err)
@@ -118,7 +118,7 @@ func TestCrashSafety(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "passkiosk.db")
 	rng := rand.New(rand.NewPCG(1, 2))
 	counters := map[int]uint32{} // highest counter reported per key
-	events := map[uint64]store.EventType{}
+	events := map[uint64]kiosk.Event{}
 	ended := map[uint64]bool{}
 	users := map[int]bool{}
 	var commits, beforeOpen, prunes int
@@ -151,9 +151,9 @@ func TestCrashSafety(t *testing.T) {
 			switch f[0] {
 			case "signin":
 				counters[int(num(1))] = max(counters[int(num(1))], uint32(num(2)))
-				events[num(3)] = store.EventSignIn
+				events[num(3)] = kiosk.EventSignIn
 			case "event":
-				events[num(1)] = store.EventType(num(2))
+				events[num(1)] = kiosk.Event(num(2))
 			case "ended":
 				ended[num(1)] = true
 			case "user":
@@ -213,7 +213,7 @@ func TestCrashDuringFirstStart(t *testing.T) {
 	t.Logf("%d rounds, %d killed after the store was published", rounds, published)
 }
 
-func checkAfterCrash(t *testing.T, it int, path string, counters map[int]uint32, events map[uint64]store.EventType, ended map[uint64]bool, users map[int]bool) {
+func checkAfterCrash(t *testing.T, it int, path string, counters map[int]uint32, events map[uint64]kiosk.Event, ended map[uint64]bool, users map[int]bool) {
 	t.Helper()
 	db, err := store.Open(path, store.Options{})
 	if err != nil {

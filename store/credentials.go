@@ -198,7 +198,7 @@ func (db *DB) AddCredential(c Credential, ch Change) error {
 		if err := indexCredential(idx, &c); err != nil {
 			return err
 		}
-		ev := ch.event(EventEnrolled, at)
+		ev := ch.event(kiosk.EventEnrolled, at)
 		ev.UserID, ev.CredentialID = c.UserID, c.ID
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{
 			"kind": c.Kind.String(), "aaguid": fmt.Sprintf("%x", c.AAGUID), "format": c.Format,
@@ -225,7 +225,7 @@ func (db *DB) RemoveCredential(id []byte, ch Change) error {
 				return err
 			}
 		}
-		ev := ch.event(EventCredentialRemoved, at)
+		ev := ch.event(kiosk.EventCredentialRemoved, at)
 		ev.UserID, ev.CredentialID = c.UserID, c.ID
 		_, err = appendAudit(tx, &ev)
 		return err
@@ -328,7 +328,7 @@ func (db *DB) RecordSignIn(s SignIn) (*Credential, uint64, error) {
 			return err
 		}
 		ev := AuditEvent{
-			Time: at, Type: EventSignIn, Terminal: s.Terminal, UserID: c.UserID,
+			Time: at, Type: kiosk.EventSignIn, Terminal: s.Terminal, UserID: c.UserID,
 			CredentialID: c.ID, SessionID: s.SessionID,
 			Detail: mergeDetail(s.Detail, map[string]string{"counter": fmt.Sprint(s.Counter)}),
 		}

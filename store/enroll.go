@@ -182,7 +182,7 @@ func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time
 		if err := put(tx.Bucket(bucketEnroll), rec.ID, v); err != nil {
 			return err
 		}
-		ev := ch.event(EventEnrollCodeIssued, at)
+		ev := ch.event(kiosk.EventEnrollCodeIssued, at)
 		ev.UserID = userID
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{
 			"code-id": fmt.Sprintf("%x", rec.ID), "purpose": purpose.String(), "expires": rec.ExpiresAt.Format(time.RFC3339),
@@ -200,7 +200,7 @@ func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time
 // stored code's hash is compared in constant time, and all of them are
 // compared, so timing tells nothing about near misses. A wrong, expired or
 // already used code is a kiosk.KindChallenge error; the refusal is audited
-// too (EventEnrollCodeRefused), and the engine should count it as a failed
+// too (kiosk.EventEnrollCodeRefused), and the engine should count it as a failed
 // attempt for the terminal.
 func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*EnrollmentCode, error) {
 	const op = "redeem enrollment code"
@@ -217,7 +217,7 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 		if found, refusal, err = matchCode(b, op, code, at); err != nil {
 			return err
 		}
-		ev := AuditEvent{Time: at, Type: EventEnrollCodeRefused, Terminal: terminal}
+		ev := AuditEvent{Time: at, Type: kiosk.EventEnrollCodeRefused, Terminal: terminal}
 		if refusal == nil {
 			found.UsedAt, found.UsedTerminal = at, terminal
 			v, err := encodeEnroll(found)
@@ -227,7 +227,7 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 			if err := put(b, found.ID, v); err != nil {
 				return err
 			}
-			ev.Type = EventEnrollCodeRedeemed
+			ev.Type = kiosk.EventEnrollCodeRedeemed
 		}
 		if found != nil {
 			ev.UserID = found.UserID

@@ -55,7 +55,7 @@ func TestEnrollmentCodeIsSingleUse(t *testing.T) {
 	mustKind(t, err, kiosk.KindChallenge)
 	evs, _ := db.Events(0, 100)
 	last := evs[len(evs)-2:]
-	if last[0].Type != store.EventEnrollCodeRedeemed || last[1].Type != store.EventEnrollCodeRefused {
+	if last[0].Type != kiosk.EventEnrollCodeRedeemed || last[1].Type != kiosk.EventEnrollCodeRefused {
 		t.Errorf("audit ends %v %v", last[0].Type, last[1].Type)
 	}
 }

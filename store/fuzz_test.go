@@ -53,10 +53,10 @@ func fuzzSeeds(t testing.TB) [][3][]byte {
 	e := &EnrollmentCode{ID: make([]byte, 16), Hash: make([]byte, 32), Purpose: PurposeBootstrap, IssuedAt: at, ExpiresAt: at.Add(time.Hour)}
 	b, err = encodeEnroll(e)
 	add(3, e.ID, b, err)
-	s := &Session{ID: 4, Workspace: "/run/x", OpenedAt: at, Cause: EndIdle}
+	s := &Session{ID: 4, Workspace: "/run/x", OpenedAt: at, Cause: kiosk.EndIdle}
 	b, err = encodeSession(s)
 	add(4, u64(4), b, err)
-	a := &AuditEvent{Seq: 5, Time: at, Type: EventWipe, Reason: kiosk.KindPINInvalid, Detail: map[string]string{"k": "v"}, Items: []string{"/x"}, Prev: make([]byte, 32), Hash: make([]byte, 32)}
+	a := &AuditEvent{Seq: 5, Time: at, Type: kiosk.EventWipe, Reason: kiosk.KindPINInvalid, Detail: map[string]string{"k": "v"}, Items: []string{"/x"}, Prev: make([]byte, 32), Hash: make([]byte, 32)}
 	b, err = encodeAudit(a)
 	add(5, u64(5), b, err)
 	return seeds

@@ -22,22 +22,22 @@ type Session struct {
 	PID          int    // the session program's process, once started
 	OpenedAt     time.Time
 	EndedAt      time.Time // zero while open
-	Cause        EndCause
+	Cause        kiosk.EndCause
 	Wiped        bool // the wipe finished and was verified
 }
 
 type sessionWire struct {
-	V            uint     `cbor:"0,keyasint"`
-	ID           uint64   `cbor:"1,keyasint"`
-	UserID       []byte   `cbor:"2,keyasint,omitempty"`
-	CredentialID []byte   `cbor:"3,keyasint,omitempty"`
-	Terminal     string   `cbor:"4,keyasint,omitempty"`
-	Workspace    string   `cbor:"5,keyasint"`
-	PID          int      `cbor:"6,keyasint,omitempty"`
-	OpenedAt     int64    `cbor:"7,keyasint"`
-	EndedAt      int64    `cbor:"8,keyasint,omitempty"`
-	Cause        EndCause `cbor:"9,keyasint,omitempty"`
-	Wiped        bool     `cbor:"10,keyasint,omitempty"`
+	V            uint           `cbor:"0,keyasint"`
+	ID           uint64         `cbor:"1,keyasint"`
+	UserID       []byte         `cbor:"2,keyasint,omitempty"`
+	CredentialID []byte         `cbor:"3,keyasint,omitempty"`
+	Terminal     string         `cbor:"4,keyasint,omitempty"`
+	Workspace    string         `cbor:"5,keyasint"`
+	PID          int            `cbor:"6,keyasint,omitempty"`
+	OpenedAt     int64          `cbor:"7,keyasint"`
+	EndedAt      int64          `cbor:"8,keyasint,omitempty"`
+	Cause        kiosk.EndCause `cbor:"9,keyasint,omitempty"`
+	Wiped        bool           `cbor:"10,keyasint,omitempty"`
 }
 
 func (w sessionWire) version() uint { return w.V }
@@ -73,7 +73,7 @@ func (db *DB) OpenSession(s Session) (*Session, error) {
 		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "session without workspace")
 	}
 	s.OpenedAt = db.at(s.OpenedAt)
-	s.EndedAt, s.Cause, s.Wiped = time.Time{}, EndUnknown, false
+	s.EndedAt, s.Cause, s.Wiped = time.Time{}, kiosk.EndUnknown, false
 	err := db.update(op, func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketSessions)
 		if err != nil {
@@ -86,7 +86,7 @@ func (db *DB) OpenSession(s Session) (*Session, error) {
 			return err
 		}
 		ev := AuditEvent{
-			Time: s.OpenedAt, Type: EventSessionOpened, Terminal: s.Terminal, UserID: s.UserID,
+			Time: s.OpenedAt, Type: kiosk.EventSessionOpened, Terminal: s.Terminal, UserID: s.UserID,
 			CredentialID: s.CredentialID, SessionID: s.ID, Detail: map[string]string{"workspace": s.Workspace},
 		}
 		_, err = appendAudit(tx, &ev)
@@ -135,9 +135,9 @@ func (db *DB) SetSessionPID(id uint64, pid int) error {
 // EndSession marks a session ended, records whether its wipe was verified,
 // and audits the end with its cause. Ending an ended session is a
 // kiosk.KindConflict error.
-func (db *DB) EndSession(id uint64, cause EndCause, wiped bool, at time.Time) (*Session, error) {
+func (db *DB) EndSession(id uint64, cause kiosk.EndCause, wiped bool, at time.Time) (*Session, error) {
 	const op = "end session"
-	if _, ok := causeNames[cause]; !ok || cause == EndUnknown {
+	if !cause.Known() {
 		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown end cause %d", cause)
 	}
 	at = db.at(at)
@@ -158,7 +158,7 @@ func (db *DB) EndSession(id uint64, cause EndCause, wiped bool, at time.Time) (*
 			return err
 		}
 		ev := AuditEvent{
-			Time: at, Type: EventSessionEnded, Terminal: s.Terminal, UserID: s.UserID,
+			Time: at, Type: kiosk.EventSessionEnded, Terminal: s.Terminal, UserID: s.UserID,
 			CredentialID: s.CredentialID, SessionID: s.ID, Cause: cause,
 			Detail: map[string]string{"wiped": fmt.Sprint(wiped), "duration": at.Sub(s.OpenedAt).String()},
 		}

@@ -26,15 +26,15 @@ func TestJournalListsOpenSessionsForRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(5 * time.Minute)
-	ended, err := db.EndSession(a.ID, store.EndIdle, true, time.Time{})
-	if err != nil || ended.Cause != store.EndIdle || ended.EndedAt.Sub(ended.OpenedAt) != 5*time.Minute {
+	ended, err := db.EndSession(a.ID, kiosk.EndIdle, true, time.Time{})
+	if err != nil || ended.Cause != kiosk.EndIdle || ended.EndedAt.Sub(ended.OpenedAt) != 5*time.Minute {
 		t.Fatalf("end = %+v, %v", ended, err)
 	}
-	_, err = db.EndSession(a.ID, store.EndLogout, true, time.Time{})
+	_, err = db.EndSession(a.ID, kiosk.EndLogout, true, time.Time{})
 	mustKind(t, err, kiosk.KindConflict)
-	_, err = db.EndSession(99, store.EndLogout, true, time.Time{})
+	_, err = db.EndSession(99, kiosk.EndLogout, true, time.Time{})
 	mustKind(t, err, kiosk.KindNotFound)
-	_, err = db.EndSession(b.ID, store.EndUnknown, true, time.Time{})
+	_, err = db.EndSession(b.ID, kiosk.EndUnknown, true, time.Time{})
 	mustKind(t, err, kiosk.KindMalformed)
 
 	open, err := db.Sessions(true)
@@ -47,7 +47,7 @@ func TestJournalListsOpenSessionsForRecovery(t *testing.T) {
 	}
 	evs, _ := db.Events(0, 100)
 	e := evs[len(evs)-1]
-	if e.Type != store.EventSessionEnded || e.Cause != store.EndIdle || e.SessionID != a.ID || e.Detail["wiped"] != "true" {
+	if e.Type != kiosk.EventSessionEnded || e.Cause != kiosk.EndIdle || e.SessionID != a.ID || e.Detail["wiped"] != "true" {
 		t.Errorf("last audit entry = %+v", e)
 	}
 

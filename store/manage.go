@@ -60,7 +60,7 @@ func (db *DB) CancelEnrollmentCode(id []byte, ch Change) error {
 		if err := b.Delete(id); err != nil {
 			return err
 		}
-		ev := ch.event(EventEnrollCodeCancelled, at)
+		ev := ch.event(kiosk.EventEnrollCodeCancelled, at)
 		ev.UserID = c.UserID
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"code-id": fmt.Sprintf("%x", id), "purpose": c.Purpose.String()})
 		_, err = appendAudit(tx, &ev)
@@ -135,7 +135,7 @@ func (db *DB) RemoveUser(id []byte, ch Change) error {
 		if err := users.Delete(id); err != nil {
 			return err
 		}
-		ev := ch.event(EventUserRemoved, at)
+		ev := ch.event(kiosk.EventUserRemoved, at)
 		ev.UserID = id
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"name": u.Name,
 			"credentials": strconv.Itoa(len(credIDs)), "codes": strconv.Itoa(len(gone))})

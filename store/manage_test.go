@@ -65,7 +65,7 @@ func TestRemoveUserTakesCredentialsAndUnusedCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, _ := db.Events(0, 100)
-	if last := evs[len(evs)-2]; last.Type != store.EventUserRemoved || last.Detail["credentials"] != "1" || last.Detail["codes"] != "1" {
+	if last := evs[len(evs)-2]; last.Type != kiosk.EventUserRemoved || last.Detail["credentials"] != "1" || last.Detail["codes"] != "1" {
 		t.Fatalf("audit %+v", last)
 	}
 }

@@ -131,7 +131,7 @@ func (db *DB) migrate(list []migration) error {
 			if err := put(tx.Bucket(bucketMeta), keySchema, u64(m.version)); err != nil {
 				return err
 			}
-			ev := AuditEvent{Time: db.now().UTC(), Type: EventStoreMigrated, Detail: map[string]string{
+			ev := AuditEvent{Time: db.now().UTC(), Type: kiosk.EventStoreMigrated, Detail: map[string]string{
 				"from": fmt.Sprint(from), "to": fmt.Sprint(m.version), "migration": m.name,
 			}}
 			if _, err := appendAudit(tx, &ev); err != nil {

@@ -96,7 +96,7 @@ func TestMigration1CreatesBuckets(t *testing.T) {
 		t.Errorf("schema %d, %v", v, err)
 	}
 	evs, err := db.Events(0, 10)
-	if err != nil || len(evs) != 1 || evs[0].Type != EventStoreMigrated || evs[0].Detail["to"] != "1" {
+	if err != nil || len(evs) != 1 || evs[0].Type != kiosk.EventStoreMigrated || evs[0].Detail["to"] != "1" {
 		t.Errorf("audit after migration 1 = %+v, %v", evs, err)
 	}
 }
@@ -134,7 +134,7 @@ func checkUpgraded(t *testing.T, db *DB) {
 		t.Fatal(err)
 	}
 	last, _ := db.Events(st.Head, 1)
-	if len(last) != 1 || last[0].Type != EventStoreMigrated || last[0].Detail["from"] != "1" || last[0].Detail["to"] != "2" {
+	if len(last) != 1 || last[0].Type != kiosk.EventStoreMigrated || last[0].Detail["from"] != "1" || last[0].Detail["to"] != "2" {
 		t.Errorf("last audit entry = %+v", last)
 	}
 	// The index is live: a new credential lands in it.

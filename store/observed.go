@@ -38,7 +38,7 @@ func (db *DB) RecordWipe(w Wipe) (uint64, error) {
 	if w.Problem != "" {
 		d["problem"] = w.Problem
 	}
-	return db.Append(AuditEvent{Time: w.At, Type: EventWipe, Terminal: w.Terminal, SessionID: w.SessionID, Items: items, Detail: d})
+	return db.Append(AuditEvent{Time: w.At, Type: kiosk.EventWipe, Terminal: w.Terminal, SessionID: w.SessionID, Items: items, Detail: d})
 }
 
 // Lockout is a decision of the engine to refuse a user, a credential or a
@@ -60,7 +60,7 @@ func (db *DB) RecordLockout(l Lockout) (uint64, error) {
 		until = l.Until.UTC().Format(time.RFC3339)
 	}
 	return db.Append(AuditEvent{
-		Time: l.At, Type: EventLockout, Terminal: l.Terminal, UserID: l.UserID, CredentialID: l.CredentialID,
+		Time: l.At, Type: kiosk.EventLockout, Terminal: l.Terminal, UserID: l.UserID, CredentialID: l.CredentialID,
 		Reason: l.Reason, Detail: map[string]string{"failures": fmt.Sprint(l.Failures), "until": until},
 	})
 }
@@ -69,7 +69,7 @@ func (db *DB) RecordLockout(l Lockout) (uint64, error) {
 // reached count.
 func (db *DB) RecordFailureSpike(at time.Time, terminal string, count int, window time.Duration) (uint64, error) {
 	return db.Append(AuditEvent{
-		Time: at, Type: EventFailureSpike, Terminal: terminal,
+		Time: at, Type: kiosk.EventFailureSpike, Terminal: terminal,
 		Detail: map[string]string{"failures": fmt.Sprint(count), "window": window.String()},
 	})
 }

@@ -22,7 +22,7 @@ func TestRecordWipeShortensLongLists(t *testing.T) {
 	}
 	evs, _ := db.Events(seq, 1)
 	e := evs[0]
-	if e.Type != store.EventWipe || len(e.Items) != store.MaxEventItems || e.Items[len(e.Items)-1] != fmt.Sprintf("… and %d more", 1000-store.MaxEventItems+1) {
+	if e.Type != kiosk.EventWipe || len(e.Items) != store.MaxEventItems || e.Items[len(e.Items)-1] != fmt.Sprintf("… and %d more", 1000-store.MaxEventItems+1) {
 		t.Errorf("wipe entry: %d items, last %q", len(e.Items), e.Items[len(e.Items)-1])
 	}
 	if e.Detail["verified"] != "true" || e.Detail["files"] != "1000" || e.SessionID != 7 {
@@ -41,10 +41,10 @@ func TestRecordLockoutAndSpike(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, _ := db.Events(seq, 2)
-	if evs[0].Type != store.EventLockout || evs[0].Reason != kiosk.KindPINInvalid || evs[0].Detail["until"] != until.Format(time.RFC3339) {
+	if evs[0].Type != kiosk.EventLockout || evs[0].Reason != kiosk.KindPINInvalid || evs[0].Detail["until"] != until.Format(time.RFC3339) {
 		t.Errorf("lockout = %+v", evs[0])
 	}
-	if evs[1].Type != store.EventFailureSpike || evs[1].Detail["failures"] != "40" {
+	if evs[1].Type != kiosk.EventFailureSpike || evs[1].Detail["failures"] != "40" {
 		t.Errorf("spike = %+v", evs[1])
 	}
 }

@@ -88,7 +88,7 @@ func (db *DB) PutPolicy(schema uint32, data []byte, base uint64, ch Change) (uin
 		if err := put(b, u64(version), v); err != nil {
 			return err
 		}
-		ev := ch.event(EventPolicyChanged, at)
+		ev := ch.event(kiosk.EventPolicyChanged, at)
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{
 			"version": fmt.Sprint(version), "schema": fmt.Sprint(schema), "previous": fmt.Sprint(current),
 		})

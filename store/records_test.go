@@ -54,11 +54,11 @@ func TestUsersRoundTripAndKeepCreated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var types []store.EventType
+	var types []kiosk.Event
 	for _, e := range evs {
 		types = append(types, e.Type)
 	}
-	if n := len(types); n < 2 || types[n-2] != store.EventUserCreated || types[n-1] != store.EventUserChanged {
+	if n := len(types); n < 2 || types[n-2] != kiosk.EventUserCreated || types[n-1] != kiosk.EventUserChanged {
 		t.Errorf("audit types = %v, want … user-created user-changed", types)
 	}
 }
@@ -236,7 +236,7 @@ func TestRecordSignInUpdatesCounterAndAudits(t *testing.T) {
 		t.Errorf("credential after sign-in = %+v", c)
 	}
 	evs, _ := db.Events(seq, 1)
-	if len(evs) != 1 || evs[0].Type != store.EventSignIn || string(evs[0].UserID) != "alice" || evs[0].Terminal != "ward3-a" {
+	if len(evs) != 1 || evs[0].Type != kiosk.EventSignIn || string(evs[0].UserID) != "alice" || evs[0].Terminal != "ward3-a" {
 		t.Errorf("audit entry %d = %+v", seq, evs)
 	}
 	stored, _ := db.CredentialByID([]byte("k1"))
@@ -357,7 +357,7 @@ func TestConcurrentSignInsNeverLowerTheCounter(t *testing.T) {
 	evs, _ := db.Events(0, 1000)
 	last := -1
 	for _, e := range evs {
-		if e.Type != store.EventSignIn {
+		if e.Type != kiosk.EventSignIn {
 			continue
 		}
 		n, _ := strconv.Atoi(e.Detail["counter"])

@@ -24,7 +24,7 @@ type Retention struct {
 // and sequence number of the newest removed entry become meta/audit-anchor,
 // and VerifyChain starts from there. The removed span is verified first, so
 // pruning cannot hide an entry that was tampered with, and the prune itself
-// is audited (EventAuditPruned, with the anchor in its detail). It returns
+// is audited (kiosk.EventAuditPruned, with the anchor in its detail). It returns
 // how many entries went.
 func (db *DB) Prune(r Retention, now time.Time) (int, error) {
 	const op = "prune audit log"
@@ -68,7 +68,7 @@ func (db *DB) Prune(r Retention, now time.Time) (int, error) {
 		if err := writePoint(tx.Bucket(bucketMeta), keyAuditAnchor, prev); err != nil {
 			return err
 		}
-		ev := AuditEvent{Time: now, Type: EventAuditPruned, Actor: "system", Detail: map[string]string{
+		ev := AuditEvent{Time: now, Type: kiosk.EventAuditPruned, Actor: "system", Detail: map[string]string{
 			"removed": fmt.Sprint(removed), "anchor-seq": fmt.Sprint(prev.Seq), "anchor-hash": hex.EncodeToString(prev.Hash),
 		}}
 		_, err = appendAudit(tx, &ev)
@@ -115,7 +115,7 @@ func (e *AuditEvent) jsonForm() jsonEvent {
 	if e.Reason != kiosk.KindUnknown {
 		j.Reason = e.Reason.String()
 	}
-	if e.Type == EventSessionEnded || e.Cause != EndUnknown {
+	if e.Type == kiosk.EventSessionEnded || e.Cause != kiosk.EndUnknown {
 		j.Cause = e.Cause.String()
 	}
 	return j

@@ -121,14 +121,14 @@ func (db *DB) PutUser(u User, ch Change) error {
 		if err != nil {
 			return err
 		}
-		typ := EventUserCreated
+		typ := kiosk.EventUserCreated
 		u.Created, u.Updated = at, at
 		var prev *User
 		if old := users.Get(u.ID); old != nil {
 			if prev, err = decodeUser(u.ID, old); err != nil {
 				return err
 			}
-			typ = EventUserChanged
+			typ = kiosk.EventUserChanged
 			u.Created = prev.Created
 		}
 		if prev == nil || !sameName(prev.Name, u.Name) {

@@ -150,7 +150,7 @@ func TestFlowOnTheEngine(t *testing.T) {
 	if m := r.markup(); !strings.Contains(m, `rsc="infoIcon"`) || strings.Contains(m, `rsc="warningIcon"`) {
 		t.Fatalf("sign-out notice not shown as information:\n%s", m)
 	}
-	if s := r.sessions.Last(); s == nil || s.Ended() != "signed out" {
+	if s := r.sessions.Last(); s == nil || s.Ended() != kiosk.EndLogout {
 		t.Fatalf("session %+v", s)
 	}
 }

@@ -312,7 +312,7 @@ func TestFlowSignOut(t *testing.T) {
 	h.see("Checking. One moment, please.")
 	// What the engine sends once the wipe is done: the lock screen,
 	// saying why the session ended.
-	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "signed out"}))
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndLogout}))
 	h.see("Your session has ended: you signed out.")
 	h.see("Touch your security key or choose your name")
 
@@ -332,7 +332,7 @@ func TestFlowTapToSignOutIsSaid(t *testing.T) {
 	v.Session.TapToSignOut = true
 	h.ui.Show(v)
 	h.see("Or touch your security key to sign out.")
-	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "key tapped"}))
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndKeyTapped}))
 	h.see("Your session has ended: you touched your security key.")
 }
 

@@ -27,7 +27,7 @@ const (
 // themselves (signed out, touched their key), which is information; what
 // went well is success.
 func noticeSeverity(n *kiosk.Notice) severity {
-	if n.Code == kiosk.NoticeSessionEnded && (n.Detail == "signed out" || n.Detail == "key tapped") {
+	if n.Code == kiosk.NoticeSessionEnded && n.Cause.ByPerson() {
 		return sevInfo
 	}
 	switch n.Code {
@@ -72,16 +72,15 @@ var noticeKeys = map[kiosk.NoticeCode]string{
 	kiosk.NoticeOutOfHours:         "notice.out_of_hours",
 }
 
-// sessionCauses translates the causes the engine gives for a session's end
-// (kiosk/engine passes them in Notice.Detail); any other cause is shown as
-// the engine wrote it.
-var sessionCauses = map[string]string{
-	"signed out":  "cause.signed_out",
-	"idle":        "cause.idle",
-	"key removed": "cause.key_removed",
-	"time is up":  "cause.time_up",
-	"admin":       "cause.admin",
-	"key tapped":  "cause.key_tapped",
+// sessionCauses translates why a session ended (Notice.Cause); for any
+// other cause the notice's Detail is shown as the engine wrote it.
+var sessionCauses = map[kiosk.EndCause]string{
+	kiosk.EndLogout:     "cause.signed_out",
+	kiosk.EndIdle:       "cause.idle",
+	kiosk.EndKeyRemoved: "cause.key_removed",
+	kiosk.EndTimeLimit:  "cause.time_up",
+	kiosk.EndAdmin:      "cause.admin",
+	kiosk.EndKeyTapped:  "cause.key_tapped",
 }
 
 // noticeText is the exact sentence for n at now. pinMin is the View's
@@ -104,7 +103,7 @@ func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
 			return tr.T(key+"_until", countdown(now, n.Until))
 		}
 	case kiosk.NoticeSessionEnded:
-		if k, ok := sessionCauses[n.Detail]; ok {
+		if k, ok := sessionCauses[n.Cause]; ok {
 			return tr.T(key+"_detail", tr.T(k))
 		}
 		if n.Detail != "" {

@@ -83,8 +83,8 @@ func TestNoticeSentences(t *testing.T) {
 		{kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Tries: -1, Until: t0.Add(-time.Second)}, "Too many failed attempts. Please wait a moment."},
 		{kiosk.Notice{Code: kiosk.NoticeNotAllowed, Tries: -1, Detail: "outside your shift hours"}, "You cannot sign in here right now: outside your shift hours."},
 		{kiosk.Notice{Code: kiosk.NoticePINTooShort, Tries: -1}, "That PIN is too short. Use at least 4 digits."},
-		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"}, "Your session has ended: there was no activity for a while."},
-		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "time is up"}, "Your session has ended: the time allowed for a session is up."},
+		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndIdle}, "Your session has ended: there was no activity for a while."},
+		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndTimeLimit}, "Your session has ended: the time allowed for a session is up."},
 		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "power cut"}, "Your session has ended: power cut."},
 		{kiosk.Notice{Code: kiosk.NoticeCode(250), Tries: -1}, "Something went wrong. Please start again."},
 	} {
@@ -123,7 +123,7 @@ func TestSessionCausesAreTranslated(t *testing.T) {
 		}
 	}
 	de := &UI{tr: i18n.MustLoad("de")}
-	if got := de.noticeText(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "signed out"}, 4, t0); got != "Ihre Sitzung wurde beendet: Sie haben sich abgemeldet." {
+	if got := de.noticeText(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndLogout}, 4, t0); got != "Ihre Sitzung wurde beendet: Sie haben sich abgemeldet." {
 		t.Errorf("German: %q", got)
 	}
 }

@@ -108,7 +108,7 @@ func screens() []screen {
 		{name: "lock-too-many-attempts", view: lockView(until(kiosk.NoticeTooManyAttempts, 30*time.Second))},
 		{name: "lock-timed-out", view: lockView(notice(kiosk.NoticeTimedOut))},
 		{name: "lock-many-tiles", view: many},
-		{name: "lock-session-ended-idle", view: lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"})},
+		{name: "lock-session-ended-idle", view: lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndIdle})},
 		{name: "enroll-code", view: lockView(nil), setup: func(h *harness) { h.tap("I have an enrollment code") }},
 		{name: "enroll-code-bad", view: codeBad},
 		{name: "pin", view: verifying(kiosk.PromptPIN, nil)},

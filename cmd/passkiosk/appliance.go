@@ -282,7 +282,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	for _, r := range reports {
 		s := r.Summary()
 		a.log.Warn("wiped a session left by a crash", "files", s.Files, "processes", s.Processes)
-		records.Audit(kiosk.AuditEvent{Type: "wipe", Outcome: "recovered", Detail: map[string]string{
+		records.Audit(kiosk.AuditEvent{Type: kiosk.EventWipe, Outcome: "recovered", Detail: map[string]string{
 			"files": strconv.Itoa(s.Files), "processes": strconv.Itoa(s.Processes)}})
 	}
 	if err != nil {
@@ -346,13 +346,22 @@ func waylandSocket(log *slog.Logger) string {
 	return name
 }
 
+// shutdownWait bounds how long a stop waits for the session's wipe.
+const shutdownWait = 20 * time.Second
+
 // Close ends a running session and releases everything.
 func (a *appliance) Close() {
 	if a.eng != nil {
-		a.eng.EndSession("appliance stopped")
+		// The engine's end wipes, closes the journal record and audits;
+		// EndAll below only catches what it could not finish in time.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+		if err := a.eng.Shutdown(ctx); err != nil {
+			a.log.Error("ending the session", "err", err)
+		}
+		cancel()
 	}
 	if a.manager != nil {
-		if _, err := a.manager.EndAll(session.CauseShutdown); err != nil {
+		if _, err := a.manager.EndAll(kiosk.EndShutdown); err != nil {
 			a.log.Error("ending sessions", "err", err)
 		}
 	}

@@ -277,3 +277,95 @@ func TestCorruptDatabaseStartsOutOfService(t *testing.T) {
 		t.Fatal("the damaged file was changed")
 	}
 }
+
+// A clean stop ends the session as a shutdown: the wipe is done, the
+// journal record closed and the end audited once, with the person's ID
+// (not their sign-in name). The next start finds nothing to recover.
+func TestCleanStopThenStartIsNotARecovery(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	policy := "[default]\nprogram = [\"/bin/sh\", \"-c\", \"echo note > \\\"$HOME/n\\\"; exec sleep 3600\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "policy.toml"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const id, name = "a1b2c3", "alice"
+	db, err := store.Open(filepath.Join(dir, "passkiosk.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.PutUser(store.User{ID: []byte(id), Name: name, DisplayName: "Alice Moreau", State: store.UserActive}, store.Change{Actor: "test"})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), testConfig(dir), false, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, err := a.db.IssueEnrollmentCode([]byte(id), store.PurposeEnroll, time.Hour, store.Change{Actor: "test"})
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		do   func()
+		want kiosk.Prompt
+	}{
+		{func() {}, kiosk.PromptTouchOrChoose},
+		{func() { a.eng.StartEnrollment(code) }, kiosk.PromptNewPIN},
+		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptEnrollDone},
+		{func() { a.eng.Cancel() }, kiosk.PromptTouchOrChoose},
+		{func() { a.eng.TypeUserName(name) }, kiosk.PromptPIN},
+		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptSession},
+	} {
+		s.do()
+		if err := waitView(a, func(v kiosk.View) bool { return v.Prompt == s.want }); err != nil {
+			a.Close()
+			t.Fatal(err)
+		}
+	}
+	open, err := a.db.Sessions(true)
+	if err != nil || len(open) != 1 || string(open[0].UserID) != id {
+		a.Close()
+		t.Fatalf("journal while signed in: %+v, %v; want one open session of user ID %q", open, err, id)
+	}
+	a.Close()
+
+	a, err = start(context.Background(), testConfig(dir), false, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := waitView(a, func(v kiosk.View) bool { return v.State == kiosk.StateLocked }); err != nil {
+		t.Fatal(err)
+	}
+	all, err := a.db.Sessions(false)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("journal: %+v, %v", all, err)
+	}
+	if s := all[0]; s.EndedAt.IsZero() || s.Cause != kiosk.EndShutdown || !s.Wiped || string(s.UserID) != id {
+		t.Fatalf("journal record after a clean stop: %+v", s)
+	}
+	evs, err := a.db.Events(0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := 0
+	for _, e := range evs {
+		if e.Type == kiosk.EventSessionEnded {
+			ends++
+			if e.Cause != kiosk.EndShutdown || string(e.UserID) != id {
+				t.Errorf("session end audited as %+v", e)
+			}
+		}
+		if e.Type == kiosk.EventWipe && e.Detail["outcome"] == "recovered" {
+			t.Errorf("the start after a clean stop recovered a session: %+v", e)
+		}
+	}
+	if ends != 1 {
+		t.Errorf("%d session ends audited, want 1", ends)
+	}
+	if _, err := a.db.VerifyChain(); err != nil {
+		t.Fatalf("audit chain: %v", err)
+	}
+}

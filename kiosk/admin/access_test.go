@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"os/user"
+	"passkiosk/kiosk"
 	"passkiosk/store/storeport"
 	"regexp"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"passkiosk/kiosk/admin"
-	"passkiosk/store"
 )
 
 const nobody = 65534
@@ -87,7 +87,7 @@ func TestAdminGroupMembersAreServed(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%s member: %s", tc.what, r)
 		}
-		e := lastAudit(t, a.db, store.EventUserCreated)
+		e := lastAudit(t, a.db, kiosk.EventUserCreated)
 		if !regexp.MustCompile(`^nobody \(uid 65534, pid [0-9]+\)$`).MatchString(e.Actor) || e.Detail["admin-uid"] != "65534" || e.Detail["admin-user"] != "nobody" {
 			t.Fatalf("%s member's change audited as %+v", tc.what, e)
 		}

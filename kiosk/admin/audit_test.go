@@ -29,7 +29,7 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	a.ok("users", "disable", "bob")
 
 	tail := decode[[]admin.AuditEntry](t, a.ok("audit", "tail", "-n", "2", "--json"))
-	if len(tail) != 2 || tail[0].Type != store.EventUserCreated.String() || tail[1].Type != store.EventUserChanged.String() || !rootActor.MatchString(tail[1].Actor) {
+	if len(tail) != 2 || tail[0].Type != kiosk.EventUserCreated.String() || tail[1].Type != kiosk.EventUserChanged.String() || !rootActor.MatchString(tail[1].Actor) {
 		t.Fatalf("tail: %+v", tail)
 	}
 	if r := a.ok("audit", "tail"); !strings.Contains(r.out, "user-changed") || !strings.Contains(r.out, me.Username+" (uid "+me.Uid+", pid ") || !strings.Contains(r.out, "name=bob state=disabled") {
@@ -118,7 +118,7 @@ func TestAuditThroughTheCLI(t *testing.T) {
 		}
 		got = append(got, e)
 	}
-	if len(got) != 2 || got[0].Type != store.EventUserCreated.String() || got[1].Type != store.EventUserChanged.String() {
+	if len(got) != 2 || got[0].Type != kiosk.EventUserCreated.String() || got[1].Type != kiosk.EventUserChanged.String() {
 		t.Fatalf("followed: %+v", got)
 	}
 	// Bounded by time instead of count: ends by itself with nothing new.
@@ -267,7 +267,7 @@ func TestAuditVerifyOnATamperedChain(t *testing.T) {
 		}
 		evs, _ := db.Events(0, 100)
 		for _, e := range evs {
-			if e.Type == store.EventUserCreated && bytes.Equal(e.UserID, bob.ID) {
+			if e.Type == kiosk.EventUserCreated && bytes.Equal(e.UserID, bob.ID) {
 				edited = e.Seq
 			}
 		}

@@ -28,7 +28,7 @@ func decode[T any](t *testing.T, r result) T {
 }
 
 // lastAudit returns the newest audit entry of the given type.
-func lastAudit(t *testing.T, db *store.DB, typ store.EventType) store.AuditEvent {
+func lastAudit(t *testing.T, db *store.DB, typ kiosk.Event) store.AuditEvent {
 	t.Helper()
 	evs, err := db.Events(0, 100000)
 	if err != nil {
@@ -60,7 +60,7 @@ func TestUsersThroughTheCLI(t *testing.T) {
 	if !strings.Contains(r.out, "added alice (Alice Nurse)") {
 		t.Fatalf("add: %s", r)
 	}
-	created := lastAudit(t, a.db, store.EventUserCreated)
+	created := lastAudit(t, a.db, kiosk.EventUserCreated)
 	checkAdminAudit(t, created)
 	bob := decode[admin.User](t, a.ok("users", "add", "bob", "--json"))
 	if bob.Name != "bob" || bob.DisplayName != "bob" || bob.State != "active" || len(bob.ID) != 32 {
@@ -83,7 +83,7 @@ func TestUsersThroughTheCLI(t *testing.T) {
 	if r.out != "disabled bob\n" {
 		t.Fatalf("disable: %s", r)
 	}
-	checkAdminAudit(t, lastAudit(t, a.db, store.EventUserChanged))
+	checkAdminAudit(t, lastAudit(t, a.db, kiosk.EventUserChanged))
 	u, err := a.db.User(mustHex(t, bob.ID))
 	if err != nil || u.State != store.UserDisabled {
 		t.Fatalf("bob in the store after disable: %+v %v", u, err)
@@ -185,7 +185,7 @@ func TestCredentialsThroughTheCLI(t *testing.T) {
 	if _, err := a.db.CredentialByID(mustHex(t, id1)); kiosk.KindOf(err) != kiosk.KindNotFound {
 		t.Fatalf("revoked credential still stored: %v", err)
 	}
-	checkAdminAudit(t, lastAudit(t, a.db, store.EventCredentialRemoved))
+	checkAdminAudit(t, lastAudit(t, a.db, kiosk.EventCredentialRemoved))
 	d := decode[admin.UserDetail](t, a.ok("users", "show", "alice", "--json"))
 	if len(d.Credentials) != 1 || d.Credentials[0].ID != id2 {
 		t.Fatalf("after revoke: %+v", d.Credentials)
@@ -200,7 +200,7 @@ func TestEnrollmentCodesThroughTheCLI(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9A-Z]{4}(-[0-9A-Z]{4})+$`).MatchString(code) || !strings.Contains(r.out, "shown only now") {
 		t.Fatalf("issue: %s", r)
 	}
-	checkAdminAudit(t, lastAudit(t, a.db, store.EventEnrollCodeIssued))
+	checkAdminAudit(t, lastAudit(t, a.db, kiosk.EventEnrollCodeIssued))
 	// The code works at the terminal: the store redeems it.
 	if rec, err := a.db.RedeemEnrollmentCode(code, terminal, time.Time{}); err != nil || rec.Purpose != store.PurposeEnroll {
 		t.Fatalf("redeem the issued code: %+v %v", rec, err)
@@ -291,7 +291,7 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 	if err != nil || sp.Version != 1 || !rootActor.MatchString(sp.ChangedBy) {
 		t.Fatalf("stored policy: %+v %v", sp, err)
 	}
-	checkAdminAudit(t, lastAudit(t, a.db, store.EventPolicyChanged))
+	checkAdminAudit(t, lastAudit(t, a.db, kiosk.EventPolicyChanged))
 	a.mu.Lock()
 	handed := a.policies
 	a.mu.Unlock()
@@ -345,21 +345,21 @@ func TestSessionsThroughTheCLI(t *testing.T) {
 		t.Fatalf("end: %s", r)
 	}
 	a.waitState(kiosk.StateLocked)
-	if got := a.sessions.Last().Ended(); got == "" {
+	if got := a.sessions.Last().Ended(); got == kiosk.EndUnknown {
 		t.Fatalf("the engine did not end its session")
 	}
 	// The administrator's request is audited as a request: who asked,
 	// for which session, and that the engine took it. The end itself is
 	// the engine's entry (here in its fake store), not the admin API's.
-	req := lastAudit(t, a.db, store.EventSessionEndRequested)
+	req := lastAudit(t, a.db, kiosk.EventSessionEndRequested)
 	checkAdminAudit(t, req)
-	if req.Detail["accepted"] != "true" || !bytes.Equal(req.UserID, mustHex(t, alice.ID)) || req.SessionID != journal.ID || req.Detail["session-started"] == "" || req.Cause != store.EndUnknown {
+	if req.Detail["accepted"] != "true" || !bytes.Equal(req.UserID, mustHex(t, alice.ID)) || req.SessionID != journal.ID || req.Detail["session-started"] == "" || req.Cause != kiosk.EndUnknown {
 		t.Fatalf("end request audit: %+v", req)
 	}
-	if evs, _ := a.db.Events(0, 1000); slices.ContainsFunc(evs, func(e store.AuditEvent) bool { return e.Type == store.EventSessionEnded }) {
+	if evs, _ := a.db.Events(0, 1000); slices.ContainsFunc(evs, func(e store.AuditEvent) bool { return e.Type == kiosk.EventSessionEnded }) {
 		t.Fatalf("the admin API wrote a session end of its own: %+v", evs)
 	}
-	ended := slices.ContainsFunc(a.kstore.AuditLog(), func(e kiosk.AuditEvent) bool { return e.Type == "session-end" && e.Outcome == "admin" })
+	ended := slices.ContainsFunc(a.kstore.AuditLog(), func(e kiosk.AuditEvent) bool { return e.Type == kiosk.EventSessionEnded && e.Outcome == "admin" })
 	if !ended {
 		t.Fatalf("the engine did not audit the end: %+v", a.kstore.AuditLog())
 	}
@@ -370,14 +370,14 @@ func TestSessionsThroughTheCLI(t *testing.T) {
 // administrator asks to end it: EndSession finds none.
 type endRefused struct{ admin.Appliance }
 
-func (endRefused) EndSession(string) bool { return false }
+func (endRefused) EndSession(kiosk.EndCause) bool { return false }
 
 func TestRefusedEndIsAuditedAsNotAccepted(t *testing.T) {
 	a := newAppliance(t, func(o *admin.Options) { o.Appliance = endRefused{o.Appliance} })
 	alice := decode[admin.User](t, a.ok("users", "add", "alice", "--json"))
 	a.signIn(kiosk.User{ID: kiosk.UserID(mustHex(t, alice.ID)), Name: "alice", DisplayName: "Alice"}, "135790")
 	a.fails(admin.ExitNotFound, "the session ended on its own meanwhile", "sessions", "end")
-	req := lastAudit(t, a.db, store.EventSessionEndRequested)
+	req := lastAudit(t, a.db, kiosk.EventSessionEndRequested)
 	checkAdminAudit(t, req)
 	if req.Detail["accepted"] != "false" || !bytes.Equal(req.UserID, mustHex(t, alice.ID)) {
 		t.Fatalf("refused end request audit: %+v", req)
@@ -387,7 +387,7 @@ func TestRefusedEndIsAuditedAsNotAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if e.Type == store.EventSessionEnded {
+		if e.Type == kiosk.EventSessionEnded {
 			t.Fatalf("the log shows an end that never happened: %+v", e)
 		}
 	}

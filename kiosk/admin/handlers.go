@@ -508,7 +508,7 @@ func (c *call) sessionsEnd() (any, error) {
 	// request, after the engine said whether it took it: an entry must
 	// never show an end that did not happen.
 	user := userIDOf(v.Session.User)
-	accepted := c.s.opts.Appliance.EndSession("admin")
+	accepted := c.s.opts.Appliance.EndSession(kiosk.EndAdmin)
 	detail := map[string]string{"session-started": v.Session.Started.UTC().Format(time.RFC3339)}
 	if err := c.s.opts.Store.EndRequested(user, accepted, c.peer.change(detail)); err != nil {
 		if accepted {

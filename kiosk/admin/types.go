@@ -152,7 +152,7 @@ type Store interface {
 type Appliance interface {
 	View() kiosk.View
 	// EndSession ends the session in progress; false when there is none.
-	EndSession(cause string) bool
+	EndSession(cause kiosk.EndCause) bool
 }
 
 // Status is the appliance's health.

@@ -163,14 +163,14 @@ func notice(err error) *kiosk.Notice {
 
 // failLocked audits a failed sign-in or enrollment, counts it towards
 // backoff, and ends the ceremony with the matching notice.
-func (e *Engine) failLocked(typ string, err error, credID []byte) {
+func (e *Engine) failLocked(failed kiosk.Event, err error, credID []byte) {
 	n := notice(err)
 	// A TPM lockout says how long it lasts (tpm.LockoutError).
 	var ra interface{ RetryAfter() time.Duration }
 	if errors.As(err, &ra) {
 		n.Until = e.cfg.Clock.Now().Add(ra.RetryAfter())
 	}
-	e.recordFailureLocked(typ, err, credID)
+	e.recordFailureLocked(failed, err, credID)
 	if until := e.fails.blockedUntil(e.cer.subject(), e.cfg.Clock.Now()); !until.IsZero() && n.Code != kiosk.NoticeReplugKey {
 		n = &kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until}
 	}
@@ -182,19 +182,19 @@ func (e *Engine) failLocked(typ string, err error, credID []byte) {
 // disabled account) and shows the lock screen with n. It does not count
 // towards backoff: nothing was guessed. Typed names are not written to
 // the log; a PIN typed into the name field must never end up there.
-func (e *Engine) refuseLocked(typ string, user kiosk.UserID, n *kiosk.Notice) {
+func (e *Engine) refuseLocked(failed kiosk.Event, user kiosk.UserID, n *kiosk.Notice) {
 	detail := map[string]string{"refused": "before asking an authenticator"}
 	if n.Detail != "" {
 		detail["reason"] = n.Detail
 	}
-	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: user, Outcome: n.Kind.String(), Kind: n.Kind, Detail: detail})
+	e.audit(kiosk.AuditEvent{Type: failed, User: user, Outcome: n.Kind.String(), Kind: n.Kind, Detail: detail})
 	e.lockLocked(n)
 }
 
 // recordFailureLocked audits a failure and counts it. Only failures that
 // say something about the person at the terminal count towards backoff: a
 // pulled key or a timeout does not.
-func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
+func (e *Engine) recordFailureLocked(failed kiosk.Event, err error, credID []byte) {
 	kind := kiosk.KindOf(err)
 	now := e.cfg.Clock.Now()
 	detail := map[string]string{"error": err.Error()}
@@ -207,21 +207,21 @@ func (e *Engine) recordFailureLocked(typ string, err error, credID []byte) {
 		// Marks the failure for kiosk.FailureHistory after a restart.
 		detail["subject"] = s
 	}
-	e.audit(kiosk.AuditEvent{Type: typ + "-failed", User: e.cer.userID(), Credential: credID,
+	e.audit(kiosk.AuditEvent{Type: failed, User: e.cer.userID(), Credential: credID,
 		Outcome: kind.String(), Kind: kind, Detail: detail})
 	if !counted {
 		return
 	}
 	spike := e.fails.add(e.cer.subject(), now)
 	if kind == kiosk.KindCounterRegression {
-		e.audit(kiosk.AuditEvent{Type: "possible-clone", User: e.cer.userID(), Credential: credID, Outcome: kind.String(), Kind: kind})
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventPossibleClone, User: e.cer.userID(), Credential: credID, Outcome: kind.String(), Kind: kind})
 	}
 	if spike {
-		e.audit(kiosk.AuditEvent{Type: "spike", Outcome: "failures", Detail: map[string]string{
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventFailureSpike, Outcome: "failures", Detail: map[string]string{
 			"window": e.pol.Lockout.Window.String()}})
 	}
 	if until := e.fails.blockedUntil(e.cer.subject(), now); !until.IsZero() {
-		e.audit(kiosk.AuditEvent{Type: "lockout", User: e.cer.userID(), Outcome: "backoff",
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventLockout, User: e.cer.userID(), Outcome: "backoff",
 			Detail: map[string]string{"until": until.Format(time.RFC3339), "subject": e.cer.subject()}})
 	}
 }
@@ -234,7 +234,7 @@ func (e *Engine) backoffLocked(subject string, user kiosk.UserID) bool {
 	if until.IsZero() {
 		return false
 	}
-	e.audit(kiosk.AuditEvent{Type: "refused", User: user, Outcome: "backoff", Kind: kiosk.KindPolicy,
+	e.audit(kiosk.AuditEvent{Type: kiosk.EventRefused, User: user, Outcome: "backoff", Kind: kiosk.KindPolicy,
 		Detail: map[string]string{"until": until.Format(time.RFC3339), "subject": subject}})
 	e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
 	return true

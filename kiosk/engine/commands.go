@@ -38,7 +38,7 @@ func (e *Engine) Cancel() {
 		return
 	}
 	if e.view.Prompt != kiosk.PromptEnrollDone {
-		e.audit(kiosk.AuditEvent{Type: "cancelled", User: e.cer.userID(), Outcome: kiosk.KindCancelled.String(), Kind: kiosk.KindCancelled,
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventCancelled, User: e.cer.userID(), Outcome: kiosk.KindCancelled.String(), Kind: kiosk.KindCancelled,
 			Detail: map[string]string{"prompt": e.view.Prompt.String()}})
 	}
 	n := e.view.Notice

@@ -174,7 +174,7 @@ func (e *Engine) waitLocked(d time.Duration) {
 			e.endCeremonyLocked(e.view.Notice)
 			return
 		}
-		e.audit(kiosk.AuditEvent{Type: "timeout", User: e.cer.userID(), Outcome: "timeout", Kind: kiosk.KindTimeout,
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventTimedOut, User: e.cer.userID(), Outcome: "timeout", Kind: kiosk.KindTimeout,
 			Detail: map[string]string{"prompt": e.view.Prompt.String()}})
 		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTimedOut, Kind: kiosk.KindTimeout, Tries: -1})
 	})
@@ -318,7 +318,7 @@ func (e *Engine) SetPolicy(p policy.Policy) error {
 	e.cfg.Policy = p
 	e.pol = &e.cfg.Policy
 	e.fails.pol = p.Lockout
-	e.audit(kiosk.AuditEvent{Type: "policy-applied", Outcome: "ok", Detail: map[string]string{"version": strconv.Itoa(p.Version)}})
+	e.audit(kiosk.AuditEvent{Type: kiosk.EventPolicyApplied, Outcome: "ok", Detail: map[string]string{"version": strconv.Itoa(p.Version)}})
 	if e.view.State == kiosk.StateLocked && e.cer == nil {
 		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
 		e.view.Tiles = e.tiles()

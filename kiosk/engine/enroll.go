@@ -24,14 +24,14 @@ func (e *Engine) StartEnrollment(code string) {
 	uid, err := e.cfg.Store.CheckEnrollmentCode(code, e.cfg.Clock.Now())
 	if err != nil {
 		e.cer = &ceremony{kind: enrolling}
-		e.recordFailureLocked("enroll", err, nil)
+		e.recordFailureLocked(kiosk.EventEnrollFailed, err, nil)
 		e.cer = nil
 		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindOf(err), Tries: -1})
 		return
 	}
 	u, err := e.cfg.Store.User(uid)
 	if err != nil || u.Disabled {
-		e.refuseLocked("enroll", uid, &kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindNotFound, Tries: -1,
+		e.refuseLocked(kiosk.EventEnrollFailed, uid, &kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindNotFound, Tries: -1,
 			Detail: "the code is for a person who is disabled or removed"})
 		return
 	}
@@ -72,7 +72,7 @@ func (e *Engine) chooseAttachmentLocked() {
 	switch len(can) {
 	case 0:
 		err := kiosk.Errorf(kiosk.KindPolicy, "enroll", "no authenticator you may register is available on this terminal")
-		e.audit(kiosk.AuditEvent{Type: "enroll-failed", User: c.user.ID, Outcome: kiosk.KindPolicy.String(), Kind: kiosk.KindPolicy,
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrollFailed, User: c.user.ID, Outcome: kiosk.KindPolicy.String(), Kind: kiosk.KindPolicy,
 			Detail: map[string]string{"error": err.Error()}})
 		e.endCeremonyLocked(notice(err))
 	case 1:
@@ -124,7 +124,7 @@ func (e *Engine) enrollKeyLocked(k kiosk.KeyInfo) {
 	c := e.cer
 	c.key = k
 	if err := e.pol.AAGUIDAllowed(k.AAGUID); err != nil {
-		e.failLocked("enroll", err, nil)
+		e.failLocked(kiosk.EventEnrollFailed, err, nil)
 		return
 	}
 	e.askUVLocked(kiosk.StateEnrolling, func(uv kiosk.UV) { e.makeCredentialLocked(uv) })
@@ -135,7 +135,7 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 	hash, err := e.newClientDataLocked(fido.TypeCreate)
 	if err != nil {
 		zero(uv.PIN)
-		e.failLocked("enroll", err, nil)
+		e.failLocked(kiosk.EventEnrollFailed, err, nil)
 		return
 	}
 	var exclude [][]byte
@@ -172,11 +172,11 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 	}, func(res any) {
 		if err, ok := res.(error); ok {
 			if kiosk.KindOf(err) == kiosk.KindExcluded {
-				e.audit(kiosk.AuditEvent{Type: "enroll-failed", User: c.userID(), Outcome: kiosk.KindExcluded.String(), Kind: kiosk.KindExcluded})
+				e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrollFailed, User: c.userID(), Outcome: kiosk.KindExcluded.String(), Kind: kiosk.KindExcluded})
 				e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeAlreadyRegistered, Kind: kiosk.KindExcluded, Tries: -1})
 				return
 			}
-			e.uvErrorLocked("enroll", err, func(uv kiosk.UV) { e.makeCredentialLocked(uv) })
+			e.uvErrorLocked(kiosk.EventEnrollFailed, err, func(uv kiosk.UV) { e.makeCredentialLocked(uv) })
 			return
 		}
 		e.finishEnrollLocked(res.(kiosk.KeyAttestation).AttestationObject, nil, nil)
@@ -196,7 +196,7 @@ func (e *Engine) platformEnrollLocked(pin []byte) {
 	hash, err := e.newClientDataLocked(fido.TypeCreate)
 	if err != nil {
 		zero(pin)
-		e.failLocked("enroll", err, nil)
+		e.failLocked(kiosk.EventEnrollFailed, err, nil)
 		return
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
@@ -211,7 +211,7 @@ func (e *Engine) platformEnrollLocked(pin []byte) {
 		return enr
 	}, func(res any) {
 		if err, ok := res.(error); ok {
-			e.failLocked("enroll", err, nil)
+			e.failLocked(kiosk.EventEnrollFailed, err, nil)
 			return
 		}
 		enr := res.(kiosk.PlatformEnrollment)
@@ -224,7 +224,7 @@ func (e *Engine) platformEnrollLocked(pin []byte) {
 func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 	c := e.cer
 	if err := e.challenges.Redeem(c.challenge); err != nil {
-		e.failLocked("enroll", err, nil)
+		e.failLocked(kiosk.EventEnrollFailed, err, nil)
 		return
 	}
 	roaming := c.attachment == kiosk.AttachRoaming
@@ -236,21 +236,21 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 		Now:                       e.cfg.Clock.Now(),
 	})
 	if err != nil {
-		e.failLocked("enroll", err, nil)
+		e.failLocked(kiosk.EventEnrollFailed, err, nil)
 		return
 	}
 	// The allow and block lists name security-key models; the platform
 	// authenticator is this appliance's own.
 	if roaming {
 		if err := e.pol.AAGUIDAllowed(reg.AAGUID); err != nil {
-			e.failLocked("enroll", err, reg.CredentialID)
+			e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
 			return
 		}
 	}
 	now := e.cfg.Clock.Now()
 	if !c.backup {
 		if _, err := e.cfg.Store.RedeemEnrollmentCode(c.code, now); err != nil {
-			e.failLocked("enroll", err, reg.CredentialID)
+			e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
 			return
 		}
 	}
@@ -262,10 +262,10 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 		Counter: reg.Counter, AAGUID: reg.AAGUID, BackupEligible: reg.Flags.Has(fido.FlagBE), Label: label, Format: reg.Format,
 		Created: now, TPMPublic: tpmPub, TPMPrivate: tpmPriv}
 	if err := e.cfg.Store.AddCredential(cred); err != nil {
-		e.failLocked("enroll", err, reg.CredentialID)
+		e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
 		return
 	}
-	e.audit(kiosk.AuditEvent{Type: "enroll", User: c.user.ID, Credential: reg.CredentialID, Outcome: "ok",
+	e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrolled, User: c.user.ID, Credential: reg.CredentialID, Outcome: "ok",
 		Detail: map[string]string{"method": c.attachment.String(), "aaguid": fido.AAGUID(reg.AAGUID).String(),
 			"attestation": string(reg.Type), "trusted": boolString(reg.Trusted), "backup": boolString(c.backup)}})
 	code := kiosk.NoticeEnrolled

@@ -174,15 +174,15 @@ func (h *harness) enrollPlatform(u kiosk.User, code, pin string) {
 	h.drain()
 }
 
-func (h *harness) auditTypes() []string {
-	var out []string
+func (h *harness) auditTypes() []kiosk.Event {
+	var out []kiosk.Event
 	for _, e := range h.store.AuditLog() {
 		out = append(out, e.Type)
 	}
 	return out
 }
 
-func (h *harness) hasAudit(typ, outcome string) bool {
+func (h *harness) hasAudit(typ kiosk.Event, outcome string) bool {
 	for _, e := range h.store.AuditLog() {
 		if e.Type == typ && (outcome == "" || e.Outcome == outcome) {
 			return true

@@ -33,16 +33,16 @@ func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
 	notHere := &kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1,
 		Detail: "no passkey for that name on this terminal"}
 	if err != nil {
-		e.refuseLocked("sign-in", "", notHere)
+		e.refuseLocked(kiosk.EventSignInFailed, "", notHere)
 		return
 	}
 	if ok, reason := e.platformStatus(); !ok {
-		e.refuseLocked("sign-in", u.ID, &kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNoTPM, Tries: -1, Detail: reason})
+		e.refuseLocked(kiosk.EventSignInFailed, u.ID, &kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNoTPM, Tries: -1, Detail: reason})
 		return
 	}
 	cred, ok := e.platformCredentialLocked(u.ID)
 	if !ok {
-		e.refuseLocked("sign-in", u.ID, notHere)
+		e.refuseLocked(kiosk.EventSignInFailed, u.ID, notHere)
 		return
 	}
 	if e.backoffLocked(userSubject(u.ID), u.ID) {
@@ -51,7 +51,7 @@ func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
 	c := e.beginLocked(signInPlatform)
 	c.user, c.platformCred = &u, &cred
 	if err := e.admitLocked(&u, kiosk.AttachPlatform); err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	e.view.Who = u.DisplayName
@@ -78,7 +78,7 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 	hash, err := e.newClientDataLocked(fido.TypeGet)
 	if err != nil {
 		zero(pin)
-		e.failLocked("sign-in", err, nil)
+		e.failLocked(kiosk.EventSignInFailed, err, nil)
 		return
 	}
 	cred := *c.platformCred
@@ -95,10 +95,10 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 	}, func(res any) {
 		if err, ok := res.(error); ok {
 			if kiosk.KindOf(err) == kiosk.KindPINInvalid {
-				e.uvErrorLocked("sign-in", err, nil)
+				e.uvErrorLocked(kiosk.EventSignInFailed, err, nil)
 				return
 			}
-			e.failLocked("sign-in", err, cred.ID)
+			e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 			return
 		}
 		r := res.(result)

@@ -13,7 +13,7 @@ func TestEnrollmentCodeIsSingleUseAndChecked(t *testing.T) {
 	h := newHarness(t)
 	h.e.StartEnrollment("WRONG")
 	v := h.waitNotice(kiosk.NoticeBadEnrollmentCode)
-	if v.State != kiosk.StateLocked || !h.hasAudit("enroll-failed", "") {
+	if v.State != kiosk.StateLocked || !h.hasAudit(kiosk.EventEnrollFailed, "") {
 		t.Fatalf("view %+v", v)
 	}
 	h.enrollPlatform(alice, "ONCE", "135790")
@@ -121,8 +121,8 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 	}
 	refusals := 0
 	for _, ev := range h.store.AuditLog() {
-		if (ev.Type == "sign-in-failed" || ev.Type == "enroll-failed") && ev.User == alice.ID && ev.Kind == kiosk.KindPolicy ||
-			ev.Type == "enroll-failed" && ev.User == alice.ID && ev.Kind == kiosk.KindNotFound {
+		if (ev.Type == kiosk.EventSignInFailed || ev.Type == kiosk.EventEnrollFailed) && ev.User == alice.ID && ev.Kind == kiosk.KindPolicy ||
+			ev.Type == kiosk.EventEnrollFailed && ev.User == alice.ID && ev.Kind == kiosk.KindNotFound {
 			refusals++
 		}
 	}
@@ -141,7 +141,7 @@ func TestRefusalsBeforeAskingAreAudited(t *testing.T) {
 	h.e.ChooseUser(bob.ID) // no platform passkey
 	h.waitNotice(kiosk.NoticeNotAllowed)
 	log := h.store.AuditLog()
-	if len(log) != 2 || log[0].Type != "sign-in-failed" || log[0].User != "" || log[1].User != bob.ID {
+	if len(log) != 2 || log[0].Type != kiosk.EventSignInFailed || log[0].User != "" || log[1].User != bob.ID {
 		t.Fatalf("audit %+v", log)
 	}
 	for _, ev := range log {
@@ -169,7 +169,7 @@ func TestSetPolicyTurnsSecurityKeysOff(t *testing.T) {
 	if err := h.e.SetPolicy(bad); err == nil {
 		t.Fatal("a policy with no method at all was applied")
 	}
-	if !h.hasAudit("policy-applied", "ok") {
+	if !h.hasAudit(kiosk.EventPolicyApplied, "ok") {
 		t.Fatalf("audit %v", h.auditTypes())
 	}
 }

@@ -28,12 +28,12 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 		delete(e.keys, ev.Key.ID)
 		e.cfg.Log.Info("key removed", "key", ev.Key.ID)
 		if e.cer != nil && e.cer.key.ID == ev.Key.ID {
-			e.audit(kiosk.AuditEvent{Type: "key-removed", User: e.cer.userID(), Outcome: "abandoned", Kind: kiosk.KindDeviceGone})
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyRemoved, User: e.cer.userID(), Outcome: "abandoned", Kind: kiosk.KindDeviceGone})
 			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeKeyRemoved, Kind: kiosk.KindDeviceGone, Tries: -1})
 			return
 		}
 		if s := e.sess; s != nil && s.keyID == ev.Key.ID && e.pol.KeyRemovalEndsSession {
-			e.endSessionLocked("key removed")
+			e.endSessionLocked(kiosk.EndKeyRemoved)
 			return
 		}
 		e.publishLocked()
@@ -63,7 +63,7 @@ func (e *Engine) UseKey() {
 func (e *Engine) startRoamingLocked(key kiosk.KeyInfo) {
 	// Per-group rules wait until the key has said who this is.
 	if !e.pol.Roaming.Enabled {
-		e.refuseLocked("sign-in", "", notice(e.pol.MethodAllowed(kiosk.AttachRoaming, nil)))
+		e.refuseLocked(kiosk.EventSignInFailed, "", notice(e.pol.MethodAllowed(kiosk.AttachRoaming, nil)))
 		return
 	}
 	c := e.beginLocked(signInRoaming)
@@ -82,7 +82,7 @@ func (e *Engine) askUVLocked(state kiosk.State, run func(kiosk.UV)) {
 	case c.key.HasPIN:
 		e.askPINLocked(state)
 	default:
-		e.audit(kiosk.AuditEvent{Type: "key-without-pin", User: c.userID(), Outcome: kiosk.KindPINNotSet.String(), Kind: kiosk.KindPINNotSet})
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyWithoutPIN, User: c.userID(), Outcome: kiosk.KindPINNotSet.String(), Kind: kiosk.KindPINNotSet})
 		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeKeyNeedsPIN, Kind: kiosk.KindPINNotSet, Tries: -1})
 	}
 }
@@ -101,7 +101,7 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 	c := e.cer
 	hash, err := e.newClientDataLocked(fido.TypeGet)
 	if err != nil {
-		e.failLocked("sign-in", err, nil)
+		e.failLocked(kiosk.EventSignInFailed, err, nil)
 		return
 	}
 	prompt := kiosk.PromptTouchKey
@@ -121,7 +121,7 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 		return as
 	}, func(res any) {
 		if err, ok := res.(error); ok {
-			e.uvErrorLocked("sign-in", err, func(uv kiosk.UV) { e.assertLocked(uv) })
+			e.uvErrorLocked(kiosk.EventSignInFailed, err, func(uv kiosk.UV) { e.assertLocked(uv) })
 			return
 		}
 		e.pickAccountLocked(res.([]kiosk.KeyAssertion))
@@ -132,11 +132,11 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 // verification: a wrong PIN or fingerprint asks again with the tries left,
 // a locked fingerprint falls back to the PIN, anything else ends the
 // ceremony.
-func (e *Engine) uvErrorLocked(typ string, err error, retry func(kiosk.UV)) {
+func (e *Engine) uvErrorLocked(failed kiosk.Event, err error, retry func(kiosk.UV)) {
 	c := e.cer
 	switch kiosk.KindOf(err) {
 	case kiosk.KindPINInvalid:
-		e.recordFailureLocked(typ, err, nil)
+		e.recordFailureLocked(failed, err, nil)
 		if until := e.fails.blockedUntil(c.subject(), e.cfg.Clock.Now()); !until.IsZero() {
 			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Kind: kiosk.KindPolicy, Tries: -1, Until: until})
 			return
@@ -145,12 +145,12 @@ func (e *Engine) uvErrorLocked(typ string, err error, retry func(kiosk.UV)) {
 		e.askPINLocked(e.view.State)
 		return
 	case kiosk.KindUVInvalid:
-		e.recordFailureLocked(typ, err, nil)
+		e.recordFailureLocked(failed, err, nil)
 		e.view.Notice = notice(err)
 		retry(kiosk.UV{Fingerprint: true})
 		return
 	case kiosk.KindUVBlocked:
-		e.audit(kiosk.AuditEvent{Type: "fingerprint-locked", User: c.userID(), Outcome: kiosk.KindUVBlocked.String(), Kind: kiosk.KindUVBlocked})
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventFingerprintLocked, User: c.userID(), Outcome: kiosk.KindUVBlocked.String(), Kind: kiosk.KindUVBlocked})
 		c.key.HasFingerprint = false
 		if c.key.HasPIN {
 			e.view.Notice = notice(err)
@@ -158,7 +158,7 @@ func (e *Engine) uvErrorLocked(typ string, err error, retry func(kiosk.UV)) {
 			return
 		}
 	}
-	e.failLocked(typ, err, nil)
+	e.failLocked(failed, err, nil)
 }
 
 // pickAccountLocked shows the picker when the key holds several of our
@@ -183,7 +183,7 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 	}
 	switch len(ours) {
 	case 0:
-		e.failLocked("sign-in", kiosk.Errorf(kiosk.KindNoCredentials, "sign-in", "the key holds no credential registered here"), nil)
+		e.failLocked(kiosk.EventSignInFailed, kiosk.Errorf(kiosk.KindNoCredentials, "sign-in", "the key holds no credential registered here"), nil)
 	case 1:
 		e.verifyRoamingLocked(ours[0].a)
 	default:
@@ -217,11 +217,11 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 	c := e.cer
 	cred, err := e.cfg.Store.Credential(a.CredentialID)
 	if err != nil {
-		e.failLocked("sign-in", err, a.CredentialID)
+		e.failLocked(kiosk.EventSignInFailed, err, a.CredentialID)
 		return
 	}
 	if cred.Attachment != kiosk.AttachRoaming {
-		e.failLocked("sign-in", kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
 		return
 	}
 	// The key's model must still be allowed, as registered and as it says
@@ -231,11 +231,11 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 		c.user = &u
 	}
 	if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	if err := e.pol.AAGUIDAllowed(c.key.AAGUID); err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	e.verifyLocked(cred, a.CredentialID, a.AuthData, a.Signature, a.UserHandle, func() {
@@ -251,7 +251,7 @@ func (e *Engine) verifyLocked(cred kiosk.Credential, credID, authData, sig, user
 	c := e.cer
 	user, err := e.cfg.Store.User(cred.User)
 	if err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	c.user = &user
@@ -260,11 +260,11 @@ func (e *Engine) verifyLocked(cred kiosk.Credential, credID, authData, sig, user
 		return
 	}
 	if err := e.admitLocked(&user, cred.Attachment); err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	if err := e.challenges.Redeem(c.challenge); err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	res, err := fido.VerifyAssertion(fido.AssertionInput{
@@ -275,11 +275,11 @@ func (e *Engine) verifyLocked(cred kiosk.Credential, credID, authData, sig, user
 		UserHandle: userHandle, RequireUV: e.pol.RequireUV,
 	})
 	if err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	if err := e.cfg.Store.RecordSignIn(cred.ID, res.Counter, e.cfg.Clock.Now()); err != nil {
-		e.failLocked("sign-in", err, cred.ID)
+		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
 	then()

@@ -23,6 +23,7 @@ type activeSession struct {
 	running  bool
 	warning  bool
 	ending   bool
+	ended    chan struct{} // closed once the end is wiped and audited
 	maxTimer kiosk.Timer
 	idle     kiosk.Timer
 
@@ -44,14 +45,14 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	limit := rules.SessionLimit(now) // ends with the person's hours
 	if limit <= 0 {
 		// The hours ended between admission and now.
-		e.audit(kiosk.AuditEvent{Type: "sign-in-failed", User: user.ID, Credential: cred.ID,
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventSignInFailed, User: user.ID, Credential: cred.ID,
 			Outcome: kiosk.KindPolicy.String(), Kind: kiosk.KindPolicy, Detail: map[string]string{"reason": "outside the allowed hours"}})
 		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindPolicy, Tries: -1,
 			Detail: "sign-in is not allowed at this hour for your group"})
 		return
 	}
 	e.fails.reset(userSubject(user.ID))
-	e.audit(kiosk.AuditEvent{Type: "sign-in", User: user.ID, Credential: cred.ID, Outcome: "ok",
+	e.audit(kiosk.AuditEvent{Type: kiosk.EventSignIn, User: user.ID, Credential: cred.ID, Outcome: "ok",
 		Detail: map[string]string{"method": cred.Attachment.String()}})
 	e.abandonLocked()
 	e.gen++
@@ -66,7 +67,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if err != nil {
-			e.audit(kiosk.AuditEvent{Type: "session-start-failed", User: user.ID, Outcome: kiosk.KindOf(err).String(),
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: user.ID, Outcome: kiosk.KindOf(err).String(),
 				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
 			e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Kind: kiosk.KindOf(err), Tries: -1, Detail: "the session could not start"})
 			return
@@ -74,16 +75,16 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		if e.gen != gen {
 			// Something else happened meanwhile (should not: nothing else
 			// runs in this state); do not leave the session behind.
-			go s.End("superseded")
+			go s.End(kiosk.EndSuperseded, "started after the engine had moved on")
 			return
 		}
 		as := &activeSession{s: s, user: user, credID: cred.ID, keyID: keyID, rules: rules,
-			started: now, endsAt: now.Add(limit), activity: e.cfg.Clock.Now(), running: true,
+			started: now, endsAt: now.Add(limit), activity: e.cfg.Clock.Now(), running: true, ended: make(chan struct{}),
 			tapEnds: e.pol.KeyTapEndsSession}
 		e.sess = as
-		e.audit(kiosk.AuditEvent{Type: "session-start", User: user.ID, Credential: cred.ID, Outcome: "ok",
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionOpened, User: user.ID, Credential: cred.ID, Outcome: "ok",
 			Detail: map[string]string{"session": s.ID(), "max": limit.String()}})
-		as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, "time is up") })
+		as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, kiosk.EndTimeLimit) })
 		e.scheduleIdleLocked(as)
 		e.watchProgram(as)
 		e.view.Notice = nil
@@ -102,7 +103,7 @@ func (e *Engine) watchProgram(as *activeSession) {
 			return
 		}
 		as.running = false
-		e.audit(kiosk.AuditEvent{Type: "program-exited", User: as.user.ID, Outcome: "exited",
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventProgramExited, User: as.user.ID, Outcome: "exited",
 			Detail: map[string]string{"session": as.s.ID()}})
 		if e.view.State == kiosk.StateInSession {
 			e.showSessionLocked()
@@ -173,12 +174,12 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 		last := e.lastInput(as)
 		switch {
 		case !now.Before(last.Add(as.rules.IdleTimeout)):
-			e.endSessionLocked("idle")
+			e.endSessionLocked(kiosk.EndIdle)
 			return
 		case !now.Before(last.Add(as.rules.IdleTimeout - as.rules.IdleWarning)):
 			if !as.warning {
 				as.warning = true
-				e.audit(kiosk.AuditEvent{Type: "idle-warning", User: as.user.ID, Outcome: "warned"})
+				e.audit(kiosk.AuditEvent{Type: kiosk.EventIdleWarning, User: as.user.ID, Outcome: "warned"})
 			}
 		default:
 			as.warning = false
@@ -216,19 +217,43 @@ func (e *Engine) SignOut() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sess != nil {
-		e.endSessionLocked("signed out")
+		e.endSessionLocked(kiosk.EndLogout)
 	}
 }
 
-// EndSession ends the session for an administrator.
-func (e *Engine) EndSession(cause string) bool {
+// EndSession ends the session, if one runs, for cause (an administrator,
+// the appliance stopping); it returns at once, and false when there was
+// no session to end.
+func (e *Engine) EndSession(cause kiosk.EndCause) bool {
+	return e.endSessionFor(cause) != nil
+}
+
+// Shutdown ends the session, if one runs, as the appliance stops, and
+// waits until its wipe is done and audited or ctx ends.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	ended := e.endSessionFor(kiosk.EndShutdown)
+	if ended == nil {
+		return nil
+	}
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return kiosk.E(kiosk.KindTimeout, "end the session at shutdown", ctx.Err())
+	}
+}
+
+// endSessionFor starts ending the session and returns the channel closed
+// when it has ended, nil when there is no session.
+func (e *Engine) endSessionFor(cause kiosk.EndCause) <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.sess == nil {
-		return false
+	as := e.sess
+	if as == nil {
+		return nil
 	}
 	e.endSessionLocked(cause)
-	return true
+	return as.ended
 }
 
 // RelaunchProgram starts the session program again.
@@ -240,7 +265,7 @@ func (e *Engine) RelaunchProgram() {
 		return
 	}
 	if err := as.s.Relaunch(); err != nil {
-		e.audit(kiosk.AuditEvent{Type: "program-relaunch-failed", User: as.user.ID, Outcome: kiosk.KindOf(err).String(),
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventRelaunchFailed, User: as.user.ID, Outcome: kiosk.KindOf(err).String(),
 			Detail: map[string]string{"error": err.Error()}})
 		return
 	}
@@ -249,7 +274,7 @@ func (e *Engine) RelaunchProgram() {
 	e.showSessionLocked()
 }
 
-func (e *Engine) endSession(as *activeSession, cause string) {
+func (e *Engine) endSession(as *activeSession, cause kiosk.EndCause) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sess == as {
@@ -261,7 +286,7 @@ func (e *Engine) endSession(as *activeSession, cause string) {
 // wiped and checked, the result audited. A wipe that leaves anything
 // behind takes the terminal out of service: the next person must not see
 // the last one's files.
-func (e *Engine) endSessionLocked(cause string) {
+func (e *Engine) endSessionLocked(cause kiosk.EndCause) {
 	as := e.sess
 	if as == nil || as.ending {
 		return
@@ -277,27 +302,28 @@ func (e *Engine) endSessionLocked(cause string) {
 	e.stopWaitLocked()
 	e.setLocked(kiosk.StateEnding, kiosk.PromptWorking)
 	go func() {
-		rep, err := as.s.End(cause)
+		rep, err := as.s.End(cause, "")
 		<-keyFree // the key is free for the lock screen (bounded by Timeouts.Device)
 		e.mu.Lock()
 		defer e.mu.Unlock()
+		defer close(as.ended)
 		e.sess = nil
 		detail := map[string]string{
-			"session": as.s.ID(), "cause": cause,
+			"session": as.s.ID(), "cause": cause.String(),
 			"processes": strconv.Itoa(rep.Processes), "files": strconv.Itoa(rep.Files),
 			"bytes": strconv.FormatInt(rep.Bytes, 10), "duration": rep.Duration.String(),
 		}
-		e.audit(kiosk.AuditEvent{Type: "session-end", User: as.user.ID, Credential: as.credID, Outcome: cause, Detail: detail})
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionEnded, User: as.user.ID, Credential: as.credID, Outcome: cause.String(), Detail: detail})
 		if err != nil || !rep.Clean() {
 			reason := fmt.Sprintf("the last session was not wiped completely (%d processes, %d files left)", rep.RemainingProcs, rep.RemainingFiles)
 			if err != nil {
 				reason = "the last session could not be wiped: " + err.Error()
 			}
-			e.audit(kiosk.AuditEvent{Type: "wipe", User: as.user.ID, Outcome: "incomplete", Kind: kiosk.KindOf(err), Detail: map[string]string{"reason": reason}})
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventWipe, User: as.user.ID, Outcome: "incomplete", Kind: kiosk.KindOf(err), Detail: map[string]string{"reason": reason}})
 			e.outOfServiceLocked(reason)
 			return
 		}
-		e.audit(kiosk.AuditEvent{Type: "wipe", User: as.user.ID, Outcome: "ok", Detail: detail})
-		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: cause})
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventWipe, User: as.user.ID, Outcome: "ok", Detail: detail})
+		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: cause})
 	}()
 }

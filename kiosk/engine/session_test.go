@@ -31,14 +31,14 @@ func TestIdleWarningThenActivityKeepsTheSession(t *testing.T) {
 	h.e.StillHere()
 	h.waitPrompt(kiosk.PromptSession)
 	h.clock.Advance(3 * time.Minute)
-	if s.Ended() != "" {
+	if s.Ended() != kiosk.EndUnknown {
 		t.Fatalf("session ended (%s) despite activity", s.Ended())
 	}
 	h.clock.Advance(2 * time.Minute) // 4 min after the last activity: warning again
 	h.waitPrompt(kiosk.PromptIdleWarning)
 	h.clock.Advance(time.Minute)
 	h.waitNotice(kiosk.NoticeSessionEnded)
-	if s.Ended() != "idle" || !h.hasAudit("session-end", "idle") || !h.hasAudit("wipe", "ok") {
+	if s.Ended() != kiosk.EndIdle || !h.hasAudit(kiosk.EventSessionEnded, "idle") || !h.hasAudit(kiosk.EventWipe, "ok") {
 		t.Fatalf("ended %q, audit %v", s.Ended(), h.auditTypes())
 	}
 }
@@ -60,12 +60,12 @@ func TestInputToTheSessionCountsAsActivity(t *testing.T) {
 	s := signedIn(t, h)
 	lastInput = t0.Add(3 * time.Minute)
 	h.clock.Advance(5 * time.Minute)
-	if s.Ended() != "" {
+	if s.Ended() != kiosk.EndUnknown {
 		t.Fatal("session ended although its program had input 2 minutes ago")
 	}
 	h.clock.Advance(3 * time.Minute)
 	h.waitNotice(kiosk.NoticeSessionEnded)
-	if s.Ended() != "idle" {
+	if s.Ended() != kiosk.EndIdle {
 		t.Fatalf("ended %q", s.Ended())
 	}
 }
@@ -78,7 +78,7 @@ func TestMaximumDurationEndsTheSession(t *testing.T) {
 		h.e.Activity()
 	}
 	h.waitNotice(kiosk.NoticeSessionEnded)
-	if s.Ended() != "time is up" {
+	if s.Ended() != kiosk.EndTimeLimit {
 		t.Fatalf("ended %q", s.Ended())
 	}
 }
@@ -100,7 +100,7 @@ func TestSessionEndsWithTheAllowedHours(t *testing.T) {
 		h.e.Activity()
 	}
 	h.waitNotice(kiosk.NoticeSessionEnded)
-	if s.Ended() != "time is up" {
+	if s.Ended() != kiosk.EndTimeLimit {
 		t.Fatalf("ended %q", s.Ended())
 	}
 }
@@ -115,7 +115,7 @@ func TestPullingTheKeyEndsTheSession(t *testing.T) {
 	h.waitState(kiosk.StateInSession)
 	h.keys.Unplug(k)
 	v := h.waitNotice(kiosk.NoticeSessionEnded)
-	if v.Notice.Detail != "key removed" || h.sessions.Last().Ended() != "key removed" {
+	if v.Notice.Cause != kiosk.EndKeyRemoved || h.sessions.Last().Ended() != kiosk.EndKeyRemoved {
 		t.Fatalf("notice %+v", v.Notice)
 	}
 }
@@ -138,7 +138,7 @@ func TestIncompleteWipeTakesTheTerminalOutOfService(t *testing.T) {
 	signedIn(t, h)
 	h.e.SignOut()
 	v := h.waitState(kiosk.StateOutOfService)
-	if v.OutOfService == "" || !h.hasAudit("wipe", "incomplete") {
+	if v.OutOfService == "" || !h.hasAudit(kiosk.EventWipe, "incomplete") {
 		t.Fatalf("view %+v audit %v", v, h.auditTypes())
 	}
 	// Out of service, nobody can sign in.
@@ -156,7 +156,7 @@ func TestSessionThatCannotStartReturnsToLock(t *testing.T) {
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("135790"))
 	v := h.waitNotice(kiosk.NoticeSessionEnded)
-	if v.State != kiosk.StateLocked || !h.hasAudit("session-start-failed", "") {
+	if v.State != kiosk.StateLocked || !h.hasAudit(kiosk.EventSessionStartFailed, "") {
 		t.Fatalf("view %+v audit %v", v, h.auditTypes())
 	}
 }

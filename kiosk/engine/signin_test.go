@@ -12,7 +12,7 @@ func TestSecurityKeyEnrollThenTapAndGoWithPIN(t *testing.T) {
 	h := newHarness(t)
 	k := newKey("k1", "4821", false)
 	h.enrollKey(k, alice, "CODE-1")
-	if !h.hasAudit("enroll", "ok") {
+	if !h.hasAudit(kiosk.EventEnrolled, "ok") {
 		t.Fatalf("enrollment not audited: %v", h.auditTypes())
 	}
 
@@ -29,7 +29,7 @@ func TestSecurityKeyEnrollThenTapAndGoWithPIN(t *testing.T) {
 	if s := h.sessions.Last(); s == nil || s.Spec.User.ID != alice.ID || s.Spec.MaxDuration != 8*time.Hour {
 		t.Fatalf("session started with %+v", s)
 	}
-	if !h.hasAudit("sign-in", "ok") || !h.hasAudit("session-start", "ok") {
+	if !h.hasAudit(kiosk.EventSignIn, "ok") || !h.hasAudit(kiosk.EventSessionOpened, "ok") {
 		t.Fatalf("audit: %v", h.auditTypes())
 	}
 	cred, _ := h.store.Credentials(alice.ID)
@@ -93,7 +93,7 @@ func TestFingerprintSignInAndFallbackToPIN(t *testing.T) {
 	}
 	h.e.EnterPIN([]byte("4821"))
 	h.waitState(kiosk.StateInSession)
-	if !h.hasAudit("fingerprint-locked", "") {
+	if !h.hasAudit(kiosk.EventFingerprintLocked, "") {
 		t.Fatalf("audit: %v", h.auditTypes())
 	}
 }
@@ -165,7 +165,7 @@ func TestNoTouchTimesOutAndCancelsTheDevice(t *testing.T) {
 	v := h.waitPrompt(kiosk.PromptFingerprint)
 	h.clock.Advance(v.Deadline.Sub(h.clock.Now()))
 	h.waitNotice(kiosk.NoticeTimedOut)
-	if !h.hasAudit("timeout", "timeout") {
+	if !h.hasAudit(kiosk.EventTimedOut, "timeout") {
 		t.Fatalf("audit: %v", h.auditTypes())
 	}
 }
@@ -203,7 +203,7 @@ func TestClonedKeyCounterIsRefusedAndAudited(t *testing.T) {
 	if v.Notice.Kind != kiosk.KindCounterRegression || len(h.sessions.Started) != 1 {
 		t.Fatalf("notice %+v, sessions %d", v.Notice, len(h.sessions.Started))
 	}
-	if !h.hasAudit("possible-clone", "") {
+	if !h.hasAudit(kiosk.EventPossibleClone, "") {
 		t.Fatalf("audit: %v", h.auditTypes())
 	}
 }
@@ -224,7 +224,7 @@ func TestBackoffAfterRepeatedFailures(t *testing.T) {
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("135790"))
 	h.waitState(kiosk.StateInSession)
-	if h.platform.Signs != signs+1 || !h.hasAudit("lockout", "backoff") {
+	if h.platform.Signs != signs+1 || !h.hasAudit(kiosk.EventLockout, "backoff") {
 		t.Fatalf("signs %d→%d, audit %v", signs, h.platform.Signs, h.auditTypes())
 	}
 }
@@ -244,7 +244,7 @@ func TestBackoffRefusesAKeySignInAndFreesTheLockScreen(t *testing.T) {
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("4821"))
 	v := h.waitNotice(kiosk.NoticeTooManyAttempts)
-	if v.State != kiosk.StateLocked || len(h.sessions.Started) != 0 || !h.hasAudit("refused", "backoff") {
+	if v.State != kiosk.StateLocked || len(h.sessions.Started) != 0 || !h.hasAudit(kiosk.EventRefused, "backoff") {
 		t.Fatalf("state %v, %d sessions, audit %v", v.State, len(h.sessions.Started), h.auditTypes())
 	}
 	// Another person signs in with the key still plugged in.
@@ -341,7 +341,7 @@ func wrongKeyPINs(h *harness) *kiosktest.Key {
 	h.t.Helper()
 	lockouts := func() (n int) {
 		for _, ev := range h.store.AuditLog() {
-			if ev.Type == "lockout" {
+			if ev.Type == kiosk.EventLockout {
 				n++
 			}
 		}
@@ -390,7 +390,7 @@ func TestUnidentifiedKeyFollowsItsOwnPINRules(t *testing.T) {
 	h.unplug(stranger)
 	failed := 0
 	for _, ev := range h.store.AuditLog() {
-		if ev.Type == "sign-in-failed" && ev.Kind == kiosk.KindPINInvalid {
+		if ev.Type == kiosk.EventSignInFailed && ev.Kind == kiosk.KindPINInvalid {
 			failed++
 		}
 	}

@@ -73,17 +73,17 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 	if err == nil {
 		err = e.verifyTapLocked(as, got, ch, clientData)
 		if err == nil {
-			e.audit(kiosk.AuditEvent{Type: "key-tapped", User: as.user.ID, Credential: as.credID, Outcome: "ok"})
-			e.endSessionLocked("key tapped")
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyTapped, User: as.user.ID, Credential: as.credID, Outcome: "ok"})
+			e.endSessionLocked(kiosk.EndKeyTapped)
 			return
 		}
 		// What came back did not verify: that is not the person's key
 		// behaving, so stop listening to it and say so in the audit log.
 		kind := kiosk.KindOf(err)
-		e.audit(kiosk.AuditEvent{Type: "key-tap-failed", User: as.user.ID, Credential: as.credID,
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyTapFailed, User: as.user.ID, Credential: as.credID,
 			Outcome: kind.String(), Kind: kind, Detail: map[string]string{"error": err.Error()}})
 		if kind == kiosk.KindCounterRegression {
-			e.audit(kiosk.AuditEvent{Type: "possible-clone", User: as.user.ID, Credential: as.credID, Outcome: kind.String(), Kind: kind})
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventPossibleClone, User: as.user.ID, Credential: as.credID, Outcome: kind.String(), Kind: kind})
 		}
 		as.tapHeld = true
 		e.refreshSessionLocked(as)

@@ -46,7 +46,7 @@ func TestTappingTheKeyAgainEndsTheSession(t *testing.T) {
 		t.Fatal("nobody waited for the touch")
 	}
 	v = h.waitNotice(kiosk.NoticeSessionEnded)
-	if v.Notice.Detail != "key tapped" || s.Ended() != "key tapped" || !h.hasAudit("key-tapped", "ok") || !h.hasAudit("wipe", "ok") {
+	if v.Notice.Cause != kiosk.EndKeyTapped || s.Ended() != kiosk.EndKeyTapped || !h.hasAudit(kiosk.EventKeyTapped, "ok") || !h.hasAudit(kiosk.EventWipe, "ok") {
 		t.Fatalf("notice %+v, ended %q, audit %v", v.Notice, s.Ended(), h.auditTypes())
 	}
 	if after := credentialsOf(t, h, alice)[0]; after.Counter <= cred.Counter {
@@ -110,7 +110,7 @@ func TestBackupWithdrawsAndResumesTheTapWait(t *testing.T) {
 	waitTouchRequests(t, k, 2)
 	k.Touch()
 	h.waitNotice(kiosk.NoticeSessionEnded)
-	if s.Ended() != "key tapped" {
+	if s.Ended() != kiosk.EndKeyTapped {
 		t.Fatalf("ended %q", s.Ended())
 	}
 }
@@ -125,7 +125,7 @@ func TestTapFromACloneIsRefused(t *testing.T) {
 	k.Authenticator(0).Count = 0
 	k.Touch()
 	h.waitFor("tap withdrawn", func(v kiosk.View) bool { return v.Session != nil && !v.Session.TapToSignOut })
-	if s.Ended() != "" || !h.hasAudit("key-tap-failed", kiosk.KindCounterRegression.String()) || !h.hasAudit("possible-clone", "") {
+	if s.Ended() != kiosk.EndUnknown || !h.hasAudit(kiosk.EventKeyTapFailed, kiosk.KindCounterRegression.String()) || !h.hasAudit(kiosk.EventPossibleClone, "") {
 		t.Fatalf("ended %q, audit %v", s.Ended(), h.auditTypes())
 	}
 	h.e.SignOut()

@@ -45,8 +45,10 @@ type Session struct {
 	mu     sync.Mutex
 	exited chan struct{}
 	report kiosk.WipeReport
-	// EndedWith is the cause End was called with ("" while running).
-	EndedWith  string
+	// EndedWith and Reason are what End was called with (EndUnknown
+	// and "" while running).
+	EndedWith  kiosk.EndCause
+	Reason     string
 	Relaunches int
 }
 
@@ -73,15 +75,15 @@ func (s *Session) Relaunch() error {
 	return nil
 }
 
-func (s *Session) End(cause string) (kiosk.WipeReport, error) {
+func (s *Session) End(cause kiosk.EndCause, reason string) (kiosk.WipeReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.EndedWith = cause
+	s.EndedWith, s.Reason = cause, reason
 	return s.report, nil
 }
 
 // Ended reports the cause End was called with.
-func (s *Session) Ended() string {
+func (s *Session) Ended() kiosk.EndCause {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.EndedWith

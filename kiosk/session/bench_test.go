@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"passkiosk/kiosk"
+
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,7 +33,7 @@ func BenchmarkStartToProgramRunning(b *testing.B) {
 			for b.Loop() {
 				s := startWaitReady(b, m, spec)
 				b.StopTimer()
-				if _, err := s.End(session.CauseLogout); err != nil {
+				if _, err := s.End(kiosk.EndLogout); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
@@ -61,7 +63,7 @@ func BenchmarkEndWith10000Files(b *testing.B) {
 				}
 				fill(b, s.Workspace, payload)
 				b.StartTimer()
-				r, err := s.End(session.CauseLogout)
+				r, err := s.End(kiosk.EndLogout)
 				if err != nil || r.Files != 10000 || !r.Clean() {
 					b.Fatalf("End = %+v, %v", r, err)
 				}

@@ -20,7 +20,7 @@
 //	s, err := m.Start(ctx, session.Spec{User: name, Program: argv, MaxDuration: limit})
 //	<-s.Exited()                // the program exited: s.Relaunch() or end
 //	<-s.Expired()               // MaxDuration passed on the clock
-//	report, err := s.End(session.CauseLogout) // audited by the engine
+//	report, err := s.End(kiosk.EndLogout) // audited by the engine
 //
 // The engine reaches it through its ports: Port implements kiosk.Sessions
 // (PortSession is the kiosk.Session, End takes the engine's wording of
@@ -126,7 +126,7 @@
 // called at start, takes every record still open, kills what carries its
 // marker, sits in its workspace or (dedicated uid) runs as its uid, removes
 // the workspace (a tmpfs stays mounted after a crash) and closes the
-// record with CauseRecovered. It also removes workspace folders no record
+// record with kiosk.EndRecovered. It also removes workspace folders no record
 // names, and refuses a record whose workspace is not directly under the
 // sessions folder. Under bubblewrap the sandbox dies with the appliance
 // (--die-with-parent); in the plain sandbox the grandchildren survive it,
@@ -171,7 +171,7 @@
 // input and are not used.
 //
 // The engine polls Idle on its Clock, warns, and ends the session with
-// CauseIdle. sessiontest.Idle is a fake driven by the fake clock.
+// kiosk.EndIdle. sessiontest.Idle is a fake driven by the fake clock.
 //
 // # Time
 //

@@ -34,7 +34,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	<-s.Exited() // or the engine's logout, idle, key removal…
-	r, err := s.End(session.CauseProgramExited)
+	r, err := s.End(kiosk.EndFailed)
 	fmt.Printf("stopped %d processes, removed %d files (%d bytes) in %v; clean %v, %v\n",
 		r.Processes, r.Files, r.Bytes, r.Total, r.Clean(), err)
 }

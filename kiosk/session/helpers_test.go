@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"passkiosk/kiosk"
+
 	"bufio"
 	"bytes"
 	"errors"
@@ -133,7 +135,7 @@ func startWaitReady(t testing.TB, m *session.Manager, spec session.Spec) *sessio
 		t.Fatalf("Start: %v", err)
 	}
 	if err := readLine(r, "ready", 20*time.Second); err != nil {
-		s.End(session.CauseLogout)
+		s.End(kiosk.EndLogout)
 		t.Fatalf("session program: %v", err)
 	}
 	return s

@@ -1,8 +1,9 @@
 package session
 
 import (
-	"fmt"
 	"time"
+
+	"passkiosk/kiosk"
 )
 
 // Journal is the port through which sessions survive a crash of the
@@ -19,14 +20,14 @@ type Journal interface {
 // Record is what the journal keeps about an open session: enough to find
 // its processes and its workspace again without any other state.
 type Record struct {
-	ID        string    `cbor:"1,keyasint" json:"id"`
-	User      string    `cbor:"2,keyasint" json:"user"`
-	Workspace string    `cbor:"3,keyasint" json:"workspace"`
-	Sandbox   Sandbox   `cbor:"4,keyasint" json:"sandbox"`
-	UID       uint32    `cbor:"5,keyasint" json:"uid"`
-	GID       uint32    `cbor:"6,keyasint" json:"gid"`
-	Dedicated bool      `cbor:"7,keyasint" json:"dedicated_uid"`
-	Started   time.Time `cbor:"8,keyasint" json:"started"`
+	ID        string       `cbor:"1,keyasint" json:"id"`
+	User      kiosk.UserID `cbor:"2,keyasint" json:"user"`
+	Workspace string       `cbor:"3,keyasint" json:"workspace"`
+	Sandbox   Sandbox      `cbor:"4,keyasint" json:"sandbox"`
+	UID       uint32       `cbor:"5,keyasint" json:"uid"`
+	GID       uint32       `cbor:"6,keyasint" json:"gid"`
+	Dedicated bool         `cbor:"7,keyasint" json:"dedicated_uid"`
+	Started   time.Time    `cbor:"8,keyasint" json:"started"`
 }
 
 // Marker is the environment entry that tags every process of the session.
@@ -36,52 +37,13 @@ func (r Record) Marker() string { return markerVar + "=" + r.ID }
 
 const markerVar = "PASSKIOSK_SESSION"
 
-// Cause says why a session ended. Values are fixed numbers: they are
-// audited, so never renumber them; add new causes at the end.
-type Cause uint8
-
-const (
-	CauseUnknown       Cause = 0
-	CauseLogout        Cause = 1  // the person pressed log out
-	CauseSameKey       Cause = 2  // the person tapped the same key again
-	CauseKeyRemoved    Cause = 3  // the person pulled their key
-	CauseIdle          Cause = 4  // no input for the idle timeout
-	CauseMaxDuration   Cause = 5  // the session ran out of time
-	CauseAdmin         Cause = 6  // an administrator ended it
-	CauseProgramExited Cause = 7  // the session program exited by itself
-	CauseRecovered     Cause = 8  // wiped at start after a crash
-	CauseShutdown      Cause = 9  // the appliance is stopping
-	CauseStartFailed   Cause = 10 // the program could not be started
-)
-
-var causeNames = map[Cause]string{
-	CauseUnknown:       "unknown",
-	CauseLogout:        "logout",
-	CauseSameKey:       "same-key",
-	CauseKeyRemoved:    "key-removed",
-	CauseIdle:          "idle",
-	CauseMaxDuration:   "max-duration",
-	CauseAdmin:         "admin",
-	CauseProgramExited: "program-exited",
-	CauseRecovered:     "recovered",
-	CauseShutdown:      "shutdown",
-	CauseStartFailed:   "start-failed",
-}
-
-func (c Cause) String() string {
-	if n, ok := causeNames[c]; ok {
-		return n
-	}
-	return fmt.Sprintf("cause(%d)", uint8(c))
-}
-
 // WipeReport is the audited result of ending a session. Every count comes
 // from a check that ran, not from what was expected.
 type WipeReport struct {
-	ID      string  `cbor:"1,keyasint" json:"id"`
-	User    string  `cbor:"2,keyasint" json:"user"`
-	Cause   Cause   `cbor:"3,keyasint" json:"cause"`
-	Sandbox Sandbox `cbor:"4,keyasint" json:"sandbox"`
+	ID      string         `cbor:"1,keyasint" json:"id"`
+	User    kiosk.UserID   `cbor:"2,keyasint" json:"user"`
+	Cause   kiosk.EndCause `cbor:"3,keyasint" json:"cause"`
+	Sandbox Sandbox        `cbor:"4,keyasint" json:"sandbox"`
 	// Started and Ended come from the Clock.
 	Started time.Time `cbor:"5,keyasint" json:"started"`
 	Ended   time.Time `cbor:"6,keyasint" json:"ended"`

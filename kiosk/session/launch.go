@@ -23,18 +23,19 @@ const sessionPath = "/usr/local/bin:/usr/bin:/bin"
 const sandboxHome = "/home/session"
 
 // reservedEnv may not be set through Spec.Env: the package owns them.
-var reservedEnv = map[string]bool{"HOME": true, "TMPDIR": true, "PATH": true, markerVar: true, "PASSKIOSK_USER": true, "WAYLAND_DISPLAY": true}
+var reservedEnv = map[string]bool{"HOME": true, "TMPDIR": true, "PATH": true, markerVar: true, "PASSKIOSK_USER": true, "PASSKIOSK_USER_ID": true, "WAYLAND_DISPLAY": true}
 
 // sessionEnv builds the scrubbed environment: a fixed PATH, HOME and
 // TMPDIR in the workspace, the marker, the allow-listed variables from the
 // appliance and the spec's own. Nothing else of the appliance's
 // environment (which may hold secrets) reaches the session.
-func (m *Manager) sessionEnv(rec Record, home, tmp string, extra []string) []string {
+func (m *Manager) sessionEnv(rec Record, spec Spec, home, tmp string) []string {
 	env := []string{
 		"PATH=" + sessionPath,
 		"HOME=" + home,
 		"TMPDIR=" + tmp,
-		"PASSKIOSK_USER=" + rec.User,
+		"PASSKIOSK_USER=" + spec.Name,
+		"PASSKIOSK_USER_ID=" + string(rec.User),
 		rec.Marker(),
 	}
 	for _, k := range m.cfg.PassEnv {
@@ -50,7 +51,7 @@ func (m *Manager) sessionEnv(rec Record, home, tmp string, extra []string) []str
 		}
 		env = append(env, "WAYLAND_DISPLAY="+w)
 	}
-	return append(env, extra...)
+	return append(env, spec.Env...)
 }
 
 // checkSpec rejects a spec the package cannot run safely.
@@ -59,8 +60,8 @@ func checkSpec(spec Spec) error {
 	if len(spec.Program) == 0 || !filepath.IsAbs(spec.Program[0]) {
 		return kiosk.Errorf(kiosk.KindMalformed, op, "session program must start with an absolute path, got %q", spec.Program)
 	}
-	if strings.ContainsAny(spec.User, "\x00\n") {
-		return kiosk.Errorf(kiosk.KindMalformed, op, "user name holds a NUL or newline")
+	if strings.ContainsAny(string(spec.User)+spec.Name, "\x00\n") {
+		return kiosk.Errorf(kiosk.KindMalformed, op, "user ID or name holds a NUL or newline")
 	}
 	for _, a := range spec.Program {
 		if strings.IndexByte(a, 0) >= 0 {
@@ -104,7 +105,7 @@ func (m *Manager) command(rec Record, spec Spec, infoW *os.File) *exec.Cmd {
 		args = append(args, "--")
 		args = append(args, spec.Program...)
 		cmd = exec.Command(m.bwrap, args...)
-		cmd.Env = m.sessionEnv(rec, sandboxHome, "/tmp", spec.Env)
+		cmd.Env = m.sessionEnv(rec, spec, sandboxHome, "/tmp")
 		cmd.ExtraFiles = []*os.File{infoW} // fd 3
 		cmd.Dir = "/"
 		cmd.SysProcAttr = m.procAttr()
@@ -121,12 +122,12 @@ func (m *Manager) command(rec Record, spec Spec, infoW *os.File) *exec.Cmd {
 			"--property=TasksMax=512",
 			fmt.Sprintf("--uid=%d", m.cfg.UID), fmt.Sprintf("--gid=%d", m.cfg.GID), "--"}
 		cmd = exec.Command(m.sdrun, append(args, spec.Program...)...)
-		cmd.Env = m.sessionEnv(rec, rec.Workspace, filepath.Join(rec.Workspace, "tmp"), spec.Env)
+		cmd.Env = m.sessionEnv(rec, spec, rec.Workspace, filepath.Join(rec.Workspace, "tmp"))
 		cmd.Dir = rec.Workspace
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	default:
 		cmd = exec.Command(spec.Program[0], spec.Program[1:]...)
-		cmd.Env = m.sessionEnv(rec, rec.Workspace, filepath.Join(rec.Workspace, "tmp"), spec.Env)
+		cmd.Env = m.sessionEnv(rec, spec, rec.Workspace, filepath.Join(rec.Workspace, "tmp"))
 		cmd.Dir = rec.Workspace
 		cmd.SysProcAttr = m.procAttr()
 	}

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,13 +32,13 @@ var (
 	_ IdleSource      = (*X11Idle)(nil)
 )
 
-// Start starts a session for spec.User (by sign-in name).
+// Start starts a session for spec.User; the journal records them by ID.
 func (p *Port) Start(ctx context.Context, spec kiosk.SessionSpec) (kiosk.Session, error) {
 	var env []string
 	if p.Env != nil {
 		env = p.Env(spec.User)
 	}
-	s, err := p.Manager.Start(ctx, Spec{User: spec.User.Name, Program: spec.Program, Env: env, MaxDuration: spec.MaxDuration})
+	s, err := p.Manager.Start(ctx, Spec{User: spec.User.ID, Name: spec.User.Name, Program: spec.Program, Env: env, MaxDuration: spec.MaxDuration})
 	if err != nil {
 		return nil, err
 	}
@@ -74,10 +73,10 @@ type PortSession struct{ *Session }
 // ID names the session.
 func (ps PortSession) ID() string { return ps.Session.ID }
 
-// End ends the session; cause is the engine's wording, classified by
-// ParseCause and kept verbatim in the report's Reason.
-func (ps PortSession) End(cause string) (kiosk.WipeReport, error) {
-	r, err := ps.Session.endWith(ParseCause(cause), cause)
+// End ends the session for cause; reason, the engine's words for people
+// if it gave some, is kept in the report.
+func (ps PortSession) End(cause kiosk.EndCause, reason string) (kiosk.WipeReport, error) {
+	r, err := ps.Session.endWith(cause, reason)
 	return r.Summary(), err
 }
 
@@ -87,31 +86,4 @@ func (r WipeReport) Summary() kiosk.WipeReport {
 		Processes: r.Processes, Files: r.Files + r.OutsideFiles, Bytes: r.Bytes + r.OutsideBytes, Duration: r.Total,
 		RemainingProcs: r.Remaining, RemainingFiles: r.RemainingFiles, WorkspaceExists: !r.WorkspaceGone,
 	}
-}
-
-// causeWords are the phrases the engine uses today, besides the Cause
-// names themselves.
-var causeWords = map[string]Cause{
-	"signed out":  CauseLogout,
-	"same key":    CauseSameKey,
-	"key tapped":  CauseSameKey,
-	"key removed": CauseKeyRemoved,
-	"time is up":  CauseMaxDuration,
-}
-
-// ParseCause classifies a cause given as text: a Cause name ("idle",
-// "key-removed") or one of the engine's phrases ("time is up"). Anything
-// else, such as an administrator's own words, is CauseUnknown; the text
-// itself is kept in the report.
-func ParseCause(text string) Cause {
-	t := strings.ToLower(strings.TrimSpace(text))
-	for c, n := range causeNames {
-		if n == t {
-			return c
-		}
-	}
-	if c, ok := causeWords[t]; ok {
-		return c
-	}
-	return CauseUnknown
 }

@@ -22,8 +22,8 @@ func TestPortRunsRelaunchesAndEndsASession(t *testing.T) {
 			p := &session.Port{Manager: m, Env: func(u kiosk.User) []string { return []string{"GREETING=hello " + u.DisplayName} }}
 			// First run: leave a file and exit. Second run: see it,
 			// say so, and stay.
-			script := `if [ -e "$HOME/first" ]; then echo "$GREETING" > "$HOME/second"; exec sleep 300; fi; touch "$HOME/first"`
-			ks, err := p.Start(t.Context(), kiosk.SessionSpec{User: kiosk.User{Name: "alice", DisplayName: "Alice"},
+			script := `if [ -e "$HOME/first" ]; then echo "$GREETING $PASSKIOSK_USER $PASSKIOSK_USER_ID" > "$HOME/second"; exec sleep 300; fi; touch "$HOME/first"`
+			ks, err := p.Start(t.Context(), kiosk.SessionSpec{User: kiosk.User{ID: "a1b2c3", Name: "alice", DisplayName: "Alice"},
 				Program: []string{"/bin/sh", "-c", script}, MaxDuration: time.Hour})
 			if err != nil {
 				t.Fatal(err)
@@ -40,7 +40,7 @@ func TestPortRunsRelaunchesAndEndsASession(t *testing.T) {
 			second := filepath.Join(ps.Workspace, "second")
 			deadline := time.Now().Add(20 * time.Second)
 			for {
-				if b, err := os.ReadFile(second); err == nil && string(b) == "hello Alice\n" {
+				if b, err := os.ReadFile(second); err == nil && string(b) == "hello Alice alice a1b2c3\n" {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -51,11 +51,11 @@ func TestPortRunsRelaunchesAndEndsASession(t *testing.T) {
 			if err := ks.Relaunch(); !errors.Is(err, kiosk.ErrConflict) {
 				t.Errorf("Relaunch while running: %v, want kind conflict", err)
 			}
-			r, err := ks.End("signed out")
+			r, err := ks.End(kiosk.EndLogout, "signed out")
 			if err != nil || !r.Clean() || r.Processes < 1 || r.Files != 2 || r.WorkspaceExists {
 				t.Fatalf("End = %+v, %v", r, err)
 			}
-			if got, ok := j.Closed(ks.ID()); !ok || got.Cause != session.CauseLogout || got.Reason != "signed out" || got.User != "alice" {
+			if got, ok := j.Closed(ks.ID()); !ok || got.Cause != kiosk.EndLogout || got.Reason != "signed out" || got.User != "a1b2c3" {
 				t.Errorf("journal closed with %+v", got)
 			}
 			if err := ks.Relaunch(); !errors.Is(err, kiosk.ErrConflict) {
@@ -85,17 +85,5 @@ func TestPortLastInputComesFromTheIdleSource(t *testing.T) {
 	clock.Advance(time.Minute)
 	if got := p.LastInput(); !got.Equal(typed) {
 		t.Errorf("after a failed query LastInput = %v, want the last good %v", got, typed)
-	}
-}
-
-func TestParseCause(t *testing.T) {
-	for text, want := range map[string]session.Cause{
-		"signed out": session.CauseLogout, "logout": session.CauseLogout, "idle": session.CauseIdle,
-		"key removed": session.CauseKeyRemoved, "Time is up": session.CauseMaxDuration,
-		"same-key": session.CauseSameKey, "admin": session.CauseAdmin, "closing for cleaning": session.CauseUnknown,
-	} {
-		if got := session.ParseCause(text); got != want {
-			t.Errorf("ParseCause(%q) = %v, want %v", text, got, want)
-		}
 	}
 }

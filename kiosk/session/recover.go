@@ -79,7 +79,7 @@ func (m *Manager) Recover() ([]WipeReport, error) {
 func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 	const op = "recover session"
 	t0 := time.Now()
-	r := WipeReport{ID: rec.ID, User: rec.User, Cause: CauseRecovered, Sandbox: rec.Sandbox, Started: rec.Started, ExitCode: -1}
+	r := WipeReport{ID: rec.ID, User: rec.User, Cause: kiosk.EndRecovered, Sandbox: rec.Sandbox, Started: rec.Started, ExitCode: -1}
 	mem := member{marker: []byte(rec.Marker()), uid: -1}
 	if filepath.Clean(rec.Workspace) == rec.Workspace && filepath.Dir(rec.Workspace) == m.sessions {
 		mem.workspace = rec.Workspace

@@ -131,7 +131,7 @@ func TestRecoverAfterApplianceIsKilledMidSession(t *testing.T) {
 				t.Fatalf("Recover reported %d sessions, want 1: %+v", len(reports), reports)
 			}
 			r := reports[0]
-			if r.ID != id || r.Cause != session.CauseRecovered || r.User != "crash" || !r.Clean() || !r.Tmpfs ||
+			if r.ID != id || r.Cause != kiosk.EndRecovered || r.User != "crash" || !r.Clean() || !r.Tmpfs ||
 				r.Files != workloadFiles || r.Bytes != workloadBytes() {
 				t.Errorf("report %+v", r)
 			}
@@ -145,7 +145,7 @@ func TestRecoverAfterApplianceIsKilledMidSession(t *testing.T) {
 			if p, err := j.Pending(); err != nil || len(p) != 0 {
 				t.Errorf("journal pending after Recover: %v, %v", p, err)
 			}
-			if got, ok := j.Closed(id); !ok || got.Cause != session.CauseRecovered {
+			if got, ok := j.Closed(id); !ok || got.Cause != kiosk.EndRecovered {
 				t.Errorf("journal closed with %+v (%v)", got, ok)
 			}
 		})
@@ -281,7 +281,7 @@ while [ ! -e "$HOME/up" ]; do sleep 0.01; done; echo ready; wait`
 		fmt.Println("error", err)
 		return 1
 	}
-	rep, err := s.End(session.CauseLogout)
+	rep, err := s.End(kiosk.EndLogout)
 	if err != nil {
 		fmt.Println("error", err)
 		return 1

@@ -17,9 +17,11 @@ import (
 
 // Spec says what to run for one person.
 type Spec struct {
-	// User names the person, for the journal, the audit and the
-	// program's PASSKIOSK_USER variable.
-	User string
+	// User is the person's ID, for the journal, the audit and the
+	// program's PASSKIOSK_USER_ID variable; Name is their sign-in name,
+	// for its PASSKIOSK_USER.
+	User kiosk.UserID
+	Name string
 	// Program is the absolute path of the session program and its
 	// arguments.
 	Program []string
@@ -40,7 +42,7 @@ type Session struct {
 	// ID is random and names the workspace, the journal record and the
 	// marker variable.
 	ID   string
-	User string
+	User kiosk.UserID
 	// Workspace is the host path of the private workspace; Home is HOME
 	// as the program sees it (different under bubblewrap).
 	Workspace, Home string
@@ -77,7 +79,7 @@ func (s *Session) Exited() <-chan struct{} {
 }
 
 // Expired is closed once Spec.MaxDuration has passed on the Clock (never
-// when it is 0). The engine then ends the session with CauseMaxDuration.
+// when it is 0). The engine then ends the session with kiosk.EndTimeLimit.
 func (s *Session) Expired() <-chan struct{} { return s.expired }
 
 // Relaunch starts the session program again in the same workspace, with
@@ -201,7 +203,7 @@ func (s *Session) launchLocked() error {
 // abort undoes a failed Start: whatever exists is wiped, and the journal
 // record is closed only when that worked.
 func (s *Session) abort(cause error) error {
-	_, err := s.end(CauseStartFailed, "", false)
+	_, err := s.end(kiosk.EndFailed, "", false)
 	if err != nil {
 		return errors.Join(cause, err)
 	}
@@ -214,10 +216,10 @@ func (s *Session) abort(cause error) error {
 // survived or the workspace could not be removed, End returns an error of
 // kind KindTimeout or KindUnknown with the report, and the journal record
 // stays open so that Recover tries again at the next start.
-func (s *Session) End(cause Cause) (WipeReport, error) { return s.endWith(cause, "") }
+func (s *Session) End(cause kiosk.EndCause) (WipeReport, error) { return s.endWith(cause, "") }
 
 // endWith is End with the engine's own words for the cause.
-func (s *Session) endWith(cause Cause, reason string) (WipeReport, error) {
+func (s *Session) endWith(cause kiosk.EndCause, reason string) (WipeReport, error) {
 	s.endOnce.Do(func() {
 		s.report, s.endErr = s.end(cause, reason, true)
 		s.m.mu.Lock()
@@ -227,7 +229,7 @@ func (s *Session) endWith(cause Cause, reason string) (WipeReport, error) {
 	return s.report, s.endErr
 }
 
-func (s *Session) end(cause Cause, reason string, started bool) (WipeReport, error) {
+func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeReport, error) {
 	const op = "end session"
 	m := s.m
 	t0 := time.Now()
@@ -321,7 +323,7 @@ func (m *Manager) clearClipboard() error {
 }
 
 // EndAll ends every live session, for an orderly stop of the appliance.
-func (m *Manager) EndAll(cause Cause) ([]WipeReport, error) {
+func (m *Manager) EndAll(cause kiosk.EndCause) ([]WipeReport, error) {
 	m.mu.Lock()
 	var all []*Session
 	for _, s := range m.live {

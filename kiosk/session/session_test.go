@@ -70,7 +70,7 @@ func TestEndLeavesNoProcessAndNoFile(t *testing.T) {
 			}
 			before := waitProcs(t, want, census)
 
-			r, err := s.End(session.CauseLogout)
+			r, err := s.End(kiosk.EndLogout)
 			if err != nil {
 				t.Fatalf("End: %v (report %+v)", err, r)
 			}
@@ -100,14 +100,14 @@ func TestEndLeavesNoProcessAndNoFile(t *testing.T) {
 				t.Errorf("report: gone %v tmpfs %v clean %v", r.WorkspaceGone, r.Tmpfs, r.Clean())
 			}
 			assertGone(t, s.Workspace)
-			if got, ok := j.Closed(s.ID); !ok || got.Cause != session.CauseLogout || got.Files != r.Files {
+			if got, ok := j.Closed(s.ID); !ok || got.Cause != kiosk.EndLogout || got.Files != r.Files {
 				t.Errorf("journal closed with %+v (%v)", got, ok)
 			}
 			if p, _ := j.Pending(); len(p) != 0 {
 				t.Errorf("journal still holds %v", p)
 			}
-			again, err2 := s.End(session.CauseAdmin)
-			if err2 != nil || again.Cause != session.CauseLogout {
+			again, err2 := s.End(kiosk.EndAdmin)
+			if err2 != nil || again.Cause != kiosk.EndLogout {
 				t.Errorf("second End = %+v, %v; want the first result", again.Cause, err2)
 			}
 		})
@@ -122,7 +122,7 @@ func TestPlainModeWithSharedUIDCannotSeeEnvClearingEscape(t *testing.T) {
 	m, _ := newManager(t, session.SandboxNone, testUID, nil)
 	s := startWaitReady(t, m, session.Spec{User: "mallory", Program: workload(true)})
 	waitProcs(t, 5, func() []liveProc { return procsOfUID(testUID) })
-	r, err := s.End(session.CauseLogout)
+	r, err := s.End(kiosk.EndLogout)
 	if err != nil {
 		t.Fatalf("End: %v", err)
 	}
@@ -148,7 +148,7 @@ func TestDedicatedUIDOffSparesStrangersOfTheSameUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.End(session.CauseLogout); err != nil {
+	if _, err := s.End(kiosk.EndLogout); err != nil {
 		t.Fatal(err)
 	}
 	if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
@@ -164,7 +164,7 @@ func TestEnvironmentIsScrubbed(t *testing.T) {
 			m, _ := newManager(t, sb, testUID, nil)
 			r, w, _ := os.Pipe()
 			defer r.Close()
-			s, err := m.Start(t.Context(), session.Spec{User: "carol",
+			s, err := m.Start(t.Context(), session.Spec{User: "c4r0l", Name: "carol",
 				Program: []string{"/bin/sh", "-c", `env; echo "pwd=$(pwd)"; touch "$TMPDIR/x" && echo tmpdir-writable`},
 				Env:     []string{"BROWSER_URL=https://intranet.example"}, Stdout: w})
 			w.Close()
@@ -174,7 +174,7 @@ func TestEnvironmentIsScrubbed(t *testing.T) {
 			waitExit(t, s)
 			_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
 			out, _ := readAll(r)
-			if _, err := s.End(session.CauseProgramExited); err != nil {
+			if _, err := s.End(kiosk.EndFailed); err != nil {
 				t.Fatal(err)
 			}
 			got := map[string]string{}
@@ -187,7 +187,7 @@ func TestEnvironmentIsScrubbed(t *testing.T) {
 				t.Errorf("appliance environment leaked into the session:\n%s", out)
 			}
 			if got["HOME"] != s.Home || got["pwd"] != s.Home || got["PASSKIOSK_SESSION"] != s.ID ||
-				got["PASSKIOSK_USER"] != "carol" || got["LANG"] != "en_GB.UTF-8" ||
+				got["PASSKIOSK_USER"] != "carol" || got["PASSKIOSK_USER_ID"] != "c4r0l" || got["LANG"] != "en_GB.UTF-8" ||
 				got["BROWSER_URL"] != "https://intranet.example" || !strings.Contains(out, "tmpdir-writable") {
 				t.Errorf("session environment wrong (home %s):\n%s", s.Home, out)
 			}
@@ -235,14 +235,14 @@ func TestMaxDurationClosesExpiredOnTheClock(t *testing.T) {
 		t.Fatal("the program exited by itself")
 	default:
 	}
-	r, err := s.End(session.CauseMaxDuration)
+	r, err := s.End(kiosk.EndTimeLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Started.Equal(start) || r.Ended.Sub(r.Started) != time.Hour || r.ExitCode != -1 {
 		t.Errorf("report times %v..%v exit %d", r.Started, r.Ended, r.ExitCode)
 	}
-	if got, _ := j.Closed(s.ID); got.Cause != session.CauseMaxDuration {
+	if got, _ := j.Closed(s.ID); got.Cause != kiosk.EndTimeLimit {
 		t.Errorf("journal cause %v", got.Cause)
 	}
 }
@@ -266,7 +266,7 @@ func TestProgramExitIsReportedWithItsCode(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitExit(t, s)
-			r, err := s.End(session.CauseProgramExited)
+			r, err := s.End(kiosk.EndFailed)
 			if err != nil || r.ExitCode != 3 {
 				t.Fatalf("End = exit %d, %v", r.ExitCode, err)
 			}
@@ -373,7 +373,7 @@ func TestClipboardHookRunsAfterProcessesAreGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker = "PASSKIOSK_SESSION=" + s.ID
-	r, err := s.End(session.CauseKeyRemoved)
+	r, err := s.End(kiosk.EndKeyRemoved)
 	if err != nil || !r.ClipboardCleared || calls != 1 || len(alive) != 0 {
 		t.Errorf("End = %v; cleared %v, calls %d, alive at hook %v", err, r.ClipboardCleared, calls, alive)
 	}
@@ -392,7 +392,7 @@ func TestWorkspacesAreNeverReused(t *testing.T) {
 		}
 		seen[s.Workspace], seen[s.ID] = true, true
 	}
-	reports, err := m.EndAll(session.CauseShutdown)
+	reports, err := m.EndAll(kiosk.EndShutdown)
 	if err != nil || len(reports) != 3 {
 		t.Fatalf("EndAll = %d reports, %v", len(reports), err)
 	}
@@ -411,7 +411,7 @@ func TestBubblewrapConfinesTheProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.End(session.CauseLogout)
+	defer other.End(kiosk.EndLogout)
 	r, w, _ := os.Pipe()
 	defer r.Close()
 	script := `
@@ -433,7 +433,7 @@ echo secret > /dev/shm/segment && echo shm-ok
 	waitExit(t, s)
 	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
 	out, _ := readAll(r)
-	rep, err := s.End(session.CauseProgramExited)
+	rep, err := s.End(kiosk.EndFailed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestStuckClipboardHookDoesNotBlockEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.End(session.CauseLogout)
+	r, err := s.End(kiosk.EndLogout)
 	if !errors.Is(err, kiosk.ErrTimeout) || r.ClipboardCleared || !r.WorkspaceGone {
 		t.Fatalf("End = %+v, %v; want a timeout error and the workspace still wiped", r, err)
 	}
@@ -488,7 +488,7 @@ i=0; while [ $i -lt 300 ]; do setsid sleep 100 & i=$((i+1)); done
 echo ready; wait`
 			s := startWaitReady(t, m, session.Spec{User: "lee", Program: []string{"/bin/sh", "-c", script}})
 			before := waitProcs(t, 300, func() []liveProc { return procsOfUID(testUID) })
-			r, err := s.End(session.CauseAdmin)
+			r, err := s.End(kiosk.EndAdmin)
 			if err != nil {
 				t.Fatalf("End: %v", err)
 			}
@@ -534,7 +534,7 @@ echo 12 > ` + ww + `/nested-$id`
 					os.RemoveAll(l)
 				}
 			}()
-			r, err := s.End(session.CauseLogout)
+			r, err := s.End(kiosk.EndLogout)
 			if err != nil {
 				t.Fatal(err)
 			}

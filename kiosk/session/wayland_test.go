@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"passkiosk/kiosk"
+
 	"bufio"
 	"net"
 	"os"
@@ -71,7 +73,7 @@ s.sendall(("hello from " + os.environ["WAYLAND_DISPLAY"] + "\n").encode())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.End(session.CauseLogout)
+			defer s.End(kiosk.EndLogout)
 			want := sock
 			if sb == session.SandboxBubblewrap {
 				want = session.SandboxWayland
@@ -133,7 +135,7 @@ func TestSharedSessionAccountGetsNoCompositorSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.End(session.CauseLogout)
+	defer s.End(kiosk.EndLogout)
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	if line != "wayland=[]\n" {
 		t.Fatalf("the session saw %q", line)

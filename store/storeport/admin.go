@@ -192,7 +192,7 @@ func adminEvent(e store.AuditEvent) admin.AuditEntry {
 	if e.Reason != kiosk.KindUnknown {
 		a.Reason = e.Reason.String()
 	}
-	if e.Cause != store.EndUnknown {
+	if e.Cause != kiosk.EndUnknown {
 		a.Cause = e.Cause.String()
 	}
 	return a
@@ -223,7 +223,7 @@ func (s Admin) EndRequested(userID string, accepted bool, ch admin.Change) error
 	if err != nil {
 		return err
 	}
-	ev := store.AuditEvent{Type: store.EventSessionEndRequested, Actor: ch.Actor, Terminal: s.terminal, UserID: uid,
+	ev := store.AuditEvent{Type: kiosk.EventSessionEndRequested, Actor: ch.Actor, Terminal: s.terminal, UserID: uid,
 		Detail: mergeDetail(ch.Detail, map[string]string{"accepted": strconv.FormatBool(accepted)})}
 	journal, err := s.db.Sessions(false)
 	if err != nil {

@@ -2,6 +2,7 @@ package storeport_test
 
 import (
 	"encoding/hex"
+	"passkiosk/kiosk"
 	"testing"
 
 	"passkiosk/kiosk/admin"
@@ -14,7 +15,7 @@ func TestAdminAuditHeadIsTheVerifiedHead(t *testing.T) {
 	db, _ := storetest.Open(t, nil)
 	a := storeport.NewAdmin(db, "t1")
 	for range 5 {
-		if _, err := db.Append(store.AuditEvent{Type: store.EventWipe}); err != nil {
+		if _, err := db.Append(store.AuditEvent{Type: kiosk.EventWipe}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +54,7 @@ func TestEndRequestIsAuditedAsARequest(t *testing.T) {
 		evs, _ := db.Events(seq, 1)
 		e := evs[0]
 		want := map[bool]string{true: "true", false: "false"}[accepted]
-		if e.Type != store.EventSessionEndRequested || e.Cause != store.EndUnknown || e.Actor != ch.Actor || e.Terminal != "t1" ||
+		if e.Type != kiosk.EventSessionEndRequested || e.Cause != kiosk.EndUnknown || e.Actor != ch.Actor || e.Terminal != "t1" ||
 			e.SessionID != newest || hex.EncodeToString(e.UserID) != hex.EncodeToString(uid) || e.Detail["accepted"] != want || e.Detail["admin-uid"] != "0" {
 			t.Fatalf("accepted=%v: request audited as %+v", accepted, e)
 		}

@@ -51,14 +51,6 @@ func (j *Journal) Open(rec session.Record) error {
 	return nil
 }
 
-var journalCauses = map[session.Cause]store.EndCause{
-	session.CauseLogout: store.EndLogout, session.CauseSameKey: store.EndKeyTapped,
-	session.CauseKeyRemoved: store.EndKeyRemoved, session.CauseIdle: store.EndIdle,
-	session.CauseMaxDuration: store.EndTimeLimit, session.CauseAdmin: store.EndAdmin,
-	session.CauseProgramExited: store.EndFailed, session.CauseRecovered: store.EndRecovered,
-	session.CauseShutdown: store.EndShutdown, session.CauseStartFailed: store.EndFailed,
-}
-
 func (j *Journal) Close(id string, rep session.WipeReport) error {
 	if j.db == nil {
 		return errNoDB
@@ -74,7 +66,7 @@ func (j *Journal) Close(id string, rep session.WipeReport) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	_, err := j.db.EndSession(sid, journalCauses[rep.Cause], rep.WorkspaceGone && rep.Remaining == 0, at)
+	_, err := j.db.EndSession(sid, rep.Cause, rep.WorkspaceGone && rep.Remaining == 0, at)
 	return err
 }
 
@@ -92,7 +84,7 @@ func (j *Journal) Pending() ([]session.Record, error) {
 	for _, s := range open {
 		rec := j.defaults
 		rec.ID = filepath.Base(s.Workspace)
-		rec.User, rec.Workspace, rec.Started = string(s.UserID), s.Workspace, s.OpenedAt
+		rec.User, rec.Workspace, rec.Started = kiosk.UserID(s.UserID), s.Workspace, s.OpenedAt
 		j.ids[rec.ID] = s.ID
 		out = append(out, rec)
 	}

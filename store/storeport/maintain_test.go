@@ -38,7 +38,7 @@ func history(t *testing.T) (db *store.DB, now time.Time, keepCodes [][]byte, kee
 			t.Fatal(err)
 		}
 		if end > 0 {
-			if _, err := db.EndSession(s.ID, store.EndLogout, wiped, opened.Add(end)); err != nil {
+			if _, err := db.EndSession(s.ID, kiosk.EndLogout, wiped, opened.Add(end)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -132,7 +132,7 @@ func TestMaintainPrunesWhatRetentionLetsGo(t *testing.T) {
 				t.Errorf("%d entries kept, want %d", after.Entries, tc.auditEntries)
 			}
 			evs, _ := db.Events(0, 1000)
-			if evs[len(evs)-1].Type != store.EventAuditPruned {
+			if evs[len(evs)-1].Type != kiosk.EventAuditPruned {
 				t.Errorf("newest entry %+v", evs[len(evs)-1])
 			}
 			for _, e := range evs[:len(evs)-1] {

@@ -167,49 +167,31 @@ func notFound(err error) error {
 	return err
 }
 
-// auditTypes maps the engine's event names to the store's. Events the
-// store already wrote in the transaction that made the change (a sign-in,
-// an enrollment) are not written twice.
-var auditTypes = map[string]store.EventType{
-	"sign-in-failed": store.EventSignInFailed,
-	"enroll-failed":  store.EventEnrollFailed,
-	"lockout":        store.EventLockout,
-	"spike":          store.EventFailureSpike,
-	"session-start":  store.EventSessionOpened,
-	"session-end":    store.EventSessionEnded,
-	"wipe":           store.EventWipe,
-	"possible-clone": store.EventPossibleClone,
-	"sign-in":        store.EventUnknown,
-	"enroll":         store.EventUnknown,
-}
-
-var endCauses = map[string]store.EndCause{
-	"signed out": store.EndLogout, "idle": store.EndIdle, "key removed": store.EndKeyRemoved,
-	"time is up": store.EndTimeLimit, "admin": store.EndAdmin, "appliance stopped": store.EndShutdown,
-	"key tapped": store.EndKeyTapped,
+// writtenByStore are the engine's events the store already audited in
+// the transaction that made the change: a sign-in and an enrollment with
+// their credential, a session's start and end with the session journal.
+// Writing the engine's own entry too would log each of them twice.
+func writtenByStore(t kiosk.Event) bool {
+	switch t {
+	case kiosk.EventSignIn, kiosk.EventEnrolled, kiosk.EventSessionOpened, kiosk.EventSessionEnded:
+		return true
+	}
+	return false
 }
 
 func (r *Records) Audit(e kiosk.AuditEvent) error {
 	if err := r.ok(); err != nil {
 		return err
 	}
-	typ, known := auditTypes[e.Type]
-	if known && typ == store.EventUnknown {
+	if writtenByStore(e.Type) {
 		return nil
 	}
 	detail := map[string]string{"outcome": e.Outcome}
 	for k, v := range e.Detail {
 		detail[k] = v
 	}
-	if !known {
-		typ = store.EventAppliance
-		detail["event"] = e.Type
-	}
-	ev := store.AuditEvent{Time: e.Time, Type: typ, Actor: "engine", Terminal: r.terminal,
+	ev := store.AuditEvent{Time: e.Time, Type: e.Type, Actor: "engine", Terminal: r.terminal,
 		UserID: []byte(e.User), CredentialID: e.Credential, Reason: e.Kind, Detail: detail}
-	if typ == store.EventSessionEnded {
-		ev.Cause = endCauses[e.Outcome]
-	}
 	if id, err := strconv.ParseUint(e.Detail["session"], 10, 64); err == nil {
 		ev.SessionID = id
 	}
@@ -234,9 +216,9 @@ func (r *Records) RecentFailures(since time.Time) (map[string][]time.Time, error
 	}
 	seen := make([]kiosk.AuditEvent, 0, len(events))
 	for _, e := range events {
-		typ := e.Type.String()
-		if e.Type == store.EventAppliance && e.Detail["event"] != "" {
-			typ = e.Detail["event"]
+		typ := e.Type
+		if typ == kiosk.EventAppliance {
+			typ = kiosk.LegacyEvent(e.Detail["event"])
 		}
 		seen = append(seen, kiosk.AuditEvent{Time: e.Time, Type: typ, User: kiosk.UserID(e.UserID), Detail: e.Detail})
 	}

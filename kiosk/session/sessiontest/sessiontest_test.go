@@ -1,6 +1,8 @@
 package sessiontest_test
 
 import (
+	"passkiosk/kiosk"
+
 	"errors"
 	"testing"
 	"time"
@@ -53,13 +55,13 @@ func TestJournalsRoundTrip(t *testing.T) {
 		if err != nil || len(p) != 1 || p[0] != rec {
 			t.Errorf("%s: pending %+v, %v", name, p, err)
 		}
-		if err := j.Close("abc", session.WipeReport{ID: "abc", Files: 3, Cause: session.CauseIdle}); err != nil {
+		if err := j.Close("abc", session.WipeReport{ID: "abc", Files: 3, Cause: kiosk.EndIdle}); err != nil {
 			t.Fatal(err)
 		}
 		if p, _ := j.Pending(); len(p) != 0 {
 			t.Errorf("%s: still pending %v", name, p)
 		}
-		if r, ok := j.Closed("abc"); !ok || r.Files != 3 || r.Cause != session.CauseIdle {
+		if r, ok := j.Closed("abc"); !ok || r.Files != 3 || r.Cause != kiosk.EndIdle {
 			t.Errorf("%s: closed %+v %v", name, r, ok)
 		}
 	}
