@@ -25,16 +25,22 @@ import (
 // such as swtpm. Whether a TPM is trusted is the policy's trust anchors'
 // call. The TPM structures are parsed with go-tpm's tpm2 package.
 
+// The object identifiers of a TPM attestation key's certificate
+// (WebAuthn §8.3.1, TCG EK Credential Profile §3.2.9), for the TPM that
+// issues one (package tpm) and the verification here.
 var (
-	oidSAN             = asn1.ObjectIdentifier{2, 5, 29, 17}
-	oidTPMManufacturer = asn1.ObjectIdentifier{2, 23, 133, 2, 1}
-	oidTPMModel        = asn1.ObjectIdentifier{2, 23, 133, 2, 2}
-	oidTPMVersion      = asn1.ObjectIdentifier{2, 23, 133, 2, 3}
-	oidAIKCertificate  = asn1.ObjectIdentifier{2, 23, 133, 8, 3}
-	oidFIDOAAGUID      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
+	OIDSubjectAltName  = asn1.ObjectIdentifier{2, 5, 29, 17}
+	OIDTPMManufacturer = asn1.ObjectIdentifier{2, 23, 133, 2, 1}
+	OIDTPMModel        = asn1.ObjectIdentifier{2, 23, 133, 2, 2}
+	OIDTPMVersion      = asn1.ObjectIdentifier{2, 23, 133, 2, 3}
+	OIDAIKCertificate  = asn1.ObjectIdentifier{2, 23, 133, 8, 3}
+	OIDFIDOAAGUID      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
 )
 
-type tpmStatement struct {
+// TPMStatement is the "tpm" attestation statement (WebAuthn §8.3.1): the
+// one definition for the TPM that writes it (package tpm) and the
+// verification here.
+type TPMStatement struct {
 	Ver      string   `cbor:"ver"`
 	Alg      int64    `cbor:"alg"`
 	X5C      [][]byte `cbor:"x5c"`
@@ -45,7 +51,7 @@ type tpmStatement struct {
 
 // verifyTPMStatement is the §8.3.2 verification procedure.
 func verifyTPMStatement(ad *AuthData, rawAuthData []byte, attStmt []byte, clientDataHash [32]byte) (statementResult, error) {
-	var st tpmStatement
+	var st TPMStatement
 	if err := cbor.Unmarshal(attStmt, &st); err != nil {
 		return statementResult{}, fail(kiosk.KindMalformed, "tpm attestation statement: %v", err)
 	}
@@ -112,7 +118,7 @@ func verifyTPMStatement(ad *AuthData, rawAuthData []byte, attStmt []byte, client
 	// The SAN is critical and holds only a directory name, which crypto/x509
 	// does not parse; it was checked above, so chain building may ignore it.
 	aik.UnhandledCriticalExtensions = slices.DeleteFunc(slices.Clone(aik.UnhandledCriticalExtensions),
-		func(o asn1.ObjectIdentifier) bool { return o.Equal(oidSAN) })
+		func(o asn1.ObjectIdentifier) bool { return o.Equal(OIDSubjectAltName) })
 	return statementResult{typ: AttestationAttCA, x5c: certs}, nil
 }
 
@@ -245,15 +251,15 @@ func checkAIKCert(c *x509.Certificate, aaguid AAGUID) error {
 	if c.IsCA || !c.BasicConstraintsValid {
 		return fail(kiosk.KindBadAttestation, "AIK certificate must have basic constraints CA=false")
 	}
-	if !slices.ContainsFunc(c.UnknownExtKeyUsage, oidAIKCertificate.Equal) {
+	if !slices.ContainsFunc(c.UnknownExtKeyUsage, OIDAIKCertificate.Equal) {
 		return fail(kiosk.KindBadAttestation, "AIK certificate lacks the tcg-kp-AIKCertificate extended key usage")
 	}
 	var san []byte
 	for _, ext := range c.Extensions {
 		switch {
-		case ext.Id.Equal(oidSAN):
+		case ext.Id.Equal(OIDSubjectAltName):
 			san = ext.Value
-		case ext.Id.Equal(oidFIDOAAGUID):
+		case ext.Id.Equal(OIDFIDOAAGUID):
 			var got []byte
 			if _, err := asn1.Unmarshal(ext.Value, &got); err != nil || !bytes.Equal(got, aaguid[:]) {
 				return fail(kiosk.KindBadAttestation, "AIK certificate AAGUID extension does not match authenticator data")
@@ -291,7 +297,7 @@ func checkTPMSAN(ext []byte) error {
 			}
 		}
 	}
-	for _, oid := range []asn1.ObjectIdentifier{oidTPMManufacturer, oidTPMModel, oidTPMVersion} {
+	for _, oid := range []asn1.ObjectIdentifier{OIDTPMManufacturer, OIDTPMModel, OIDTPMVersion} {
 		if !found[oid.String()] {
 			return fail(kiosk.KindBadAttestation, "AIK certificate lacks TPM attribute %s", oid)
 		}

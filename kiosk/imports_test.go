@@ -21,7 +21,10 @@ var forbidden = []struct {
 	{"passkiosk/fido/usbkey", []string{"passkiosk/tpm", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2"}},
 	{"passkiosk/fido/softkey", []string{"passkiosk/tpm", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2"}},
 	{"passkiosk/tpm", []string{"passkiosk/fido/usbkey", "passkiosk/store", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2"}},
-	{"passkiosk/store", []string{"passkiosk/tpm", "passkiosk/fido/usbkey", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2"}},
+	{"passkiosk/store", []string{"passkiosk/tpm", "passkiosk/fido/usbkey", "passkiosk/ui", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2", "github.com/google/go-tpm"}},
+	// The admin command talks to the appliance only through its socket:
+	// it never opens the database, and has no GUI.
+	{"passkiosk/cmd/passkioskctl", []string{"passkiosk/store", "go.etcd.io/bbolt", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2", "github.com/google/go-tpm"}},
 	{"passkiosk/ui", []string{"fyne.io/fyne/v2/app", "go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"}},
 }
 

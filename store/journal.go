@@ -19,7 +19,6 @@ type Session struct {
 	CredentialID []byte
 	Terminal     string
 	Workspace    string // path of the session's workspace
-	PID          int    // the session program's process, once started
 	OpenedAt     time.Time
 	EndedAt      time.Time // zero while open
 	Cause        kiosk.EndCause
@@ -33,7 +32,7 @@ type sessionWire struct {
 	CredentialID []byte         `cbor:"3,keyasint,omitempty"`
 	Terminal     string         `cbor:"4,keyasint,omitempty"`
 	Workspace    string         `cbor:"5,keyasint"`
-	PID          int            `cbor:"6,keyasint,omitempty"`
+	PID          int            `cbor:"6,keyasint,omitempty"` // written by old versions; unused
 	OpenedAt     int64          `cbor:"7,keyasint"`
 	EndedAt      int64          `cbor:"8,keyasint,omitempty"`
 	Cause        kiosk.EndCause `cbor:"9,keyasint,omitempty"`
@@ -48,7 +47,7 @@ func (w sessionWire) record() (*Session, error) {
 	}
 	return &Session{
 		ID: w.ID, UserID: w.UserID, CredentialID: w.CredentialID, Terminal: w.Terminal,
-		Workspace: w.Workspace, PID: w.PID, OpenedAt: unstamp(w.OpenedAt),
+		Workspace: w.Workspace, OpenedAt: unstamp(w.OpenedAt),
 		EndedAt: unstamp(w.EndedAt), Cause: w.Cause, Wiped: w.Wiped,
 	}, nil
 }
@@ -56,7 +55,7 @@ func (w sessionWire) record() (*Session, error) {
 func encodeSession(s *Session) ([]byte, error) {
 	return encodeWire("encode session", sessionWire{
 		V: recordVersion, ID: s.ID, UserID: s.UserID, CredentialID: s.CredentialID,
-		Terminal: s.Terminal, Workspace: s.Workspace, PID: s.PID, OpenedAt: stamp(s.OpenedAt),
+		Terminal: s.Terminal, Workspace: s.Workspace, OpenedAt: stamp(s.OpenedAt),
 		EndedAt: stamp(s.EndedAt), Cause: s.Cause, Wiped: s.Wiped,
 	})
 }
@@ -112,24 +111,6 @@ func sessionIn(b *bolt.Bucket, op string, id uint64) (*Session, error) {
 		return nil, kiosk.Errorf(kiosk.KindNotFound, op, "no session %d", id)
 	}
 	return decodeSession(u64(id), v)
-}
-
-// SetSessionPID records the session program's process once it started, so
-// crash recovery can find and kill what is left of it.
-func (db *DB) SetSessionPID(id uint64, pid int) error {
-	const op = "set session pid"
-	return db.update(op, func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketSessions)
-		if err != nil {
-			return err
-		}
-		s, err := sessionIn(b, op, id)
-		if err != nil {
-			return err
-		}
-		s.PID = pid
-		return putSession(b, s)
-	})
 }
 
 // EndSession marks a session ended, records whether its wipe was verified,

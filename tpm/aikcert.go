@@ -9,16 +9,8 @@ import (
 	"math/big"
 	"time"
 
+	"passkiosk/fido"
 	"passkiosk/kiosk"
-)
-
-var (
-	oidSubjectAltName  = asn1.ObjectIdentifier{2, 5, 29, 17}
-	oidTPMManufacturer = asn1.ObjectIdentifier{2, 23, 133, 2, 1}
-	oidTPMModel        = asn1.ObjectIdentifier{2, 23, 133, 2, 2}
-	oidTPMVersion      = asn1.ObjectIdentifier{2, 23, 133, 2, 3}
-	oidAIKCertificate  = asn1.ObjectIdentifier{2, 23, 133, 8, 3}
-	oidFIDOAAGUID      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
 )
 
 // NewAIKCertificate issues a certificate for a TPM attestation key that
@@ -31,9 +23,9 @@ var (
 func NewAIKCertificate(ak crypto.PublicKey, info Info, ca *x509.Certificate, caKey crypto.Signer, notBefore time.Time, validity time.Duration) ([]byte, error) {
 	const op = "tpm aik certificate"
 	dn, err := asn1.Marshal(pkix.RDNSequence{
-		{{Type: oidTPMManufacturer, Value: info.Manufacturer}},
-		{{Type: oidTPMModel, Value: info.Model}},
-		{{Type: oidTPMVersion, Value: info.Version}},
+		{{Type: fido.OIDTPMManufacturer, Value: info.Manufacturer}},
+		{{Type: fido.OIDTPMModel, Value: info.Model}},
+		{{Type: fido.OIDTPMVersion, Value: info.Version}},
 	})
 	if err != nil {
 		return nil, kiosk.E(kiosk.KindMalformed, op, err)
@@ -57,13 +49,13 @@ func NewAIKCertificate(ak crypto.PublicKey, info Info, ca *x509.Certificate, caK
 		NotBefore:             notBefore,
 		NotAfter:              notBefore.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{oidAIKCertificate},
+		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{fido.OIDAIKCertificate},
 		BasicConstraintsValid: true,
 		IsCA:                  false,
 		ExtraExtensions: []pkix.Extension{
 			// Critical because the subject is empty (RFC 5280 §4.2.1.6).
-			{Id: oidSubjectAltName, Critical: true, Value: san},
-			{Id: oidFIDOAAGUID, Value: aaguid},
+			{Id: fido.OIDSubjectAltName, Critical: true, Value: san},
+			{Id: fido.OIDFIDOAAGUID, Value: aaguid},
 		},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, ak, caKey)

@@ -105,16 +105,6 @@ func (k *TPM) withAK(fn func(ak tpm2.NamedHandle, pub *ecdsa.PublicKey) error) e
 	return fn(tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}, ec)
 }
 
-// tpmStatement is the "tpm" attestation statement (WebAuthn §8.3).
-type tpmStatement struct {
-	Ver      string   `cbor:"ver"`
-	Alg      int64    `cbor:"alg"`
-	X5C      [][]byte `cbor:"x5c"`
-	Sig      []byte   `cbor:"sig"`
-	CertInfo []byte   `cbor:"certInfo"`
-	PubArea  []byte   `cbor:"pubArea"`
-}
-
 // attestLocked certifies the new key with the attestation key,
 // TPM2_Certify (Part 3 §18.2), with qualifyingData = SHA-256(authData ‖
 // clientDataHash) as WebAuthn §8.3 asks, and packages the result as a "tpm"
@@ -129,7 +119,7 @@ func (k *TPM) attestLocked(ctx context.Context, blobs *KeyBlobs, pin string, aut
 		return nil, kiosk.E(kiosk.KindMalformed, op, err)
 	}
 	toSign := sha256.Sum256(append(append([]byte(nil), authData...), cdh[:]...))
-	var st tpmStatement
+	var st fido.TPMStatement
 	err = k.withAK(func(ak tpm2.NamedHandle, akPub *ecdsa.PublicKey) error {
 		if !akPub.Equal(cert.PublicKey) {
 			return kiosk.Errorf(kiosk.KindBadAttestation, op, "the installed attestation certificate is for another key than this TPM's attestation key")
@@ -154,7 +144,7 @@ func (k *TPM) attestLocked(ctx context.Context, blobs *KeyBlobs, pin string, aut
 			if err != nil {
 				return kiosk.E(kiosk.KindMalformed, op, err)
 			}
-			st = tpmStatement{
+			st = fido.TPMStatement{
 				Ver: "2.0", Alg: int64(fido.AlgES256), X5C: k.akChain, Sig: sig,
 				CertInfo: rsp.CertifyInfo.Bytes(), PubArea: pub.Bytes(),
 			}

@@ -53,7 +53,6 @@ type SessionRecord struct {
 	UserID   string    `json:"user_id"`
 	UserName string    `json:"user_name,omitempty"`
 	Terminal string    `json:"terminal"`
-	PID      int       `json:"pid"`
 	OpenedAt time.Time `json:"opened_at"`
 	EndedAt  time.Time `json:"ended_at"`
 	Cause    string    `json:"cause,omitempty"`

@@ -91,8 +91,7 @@ type Config struct {
 	// Journal records open sessions so that Recover can wipe them after a
 	// crash. Required.
 	Journal Journal
-	// Clock stamps sessions and runs the MaxDuration timer. Defaults to
-	// the system clock.
+	// Clock stamps sessions. Defaults to the system clock.
 	Clock kiosk.Clock
 	// TmpfsSize limits a tmpfs workspace, in bytes. Default 512 MiB.
 	TmpfsSize int64

@@ -17,20 +17,19 @@
 //		Sandbox: session.SandboxAuto, UID: uid, GID: gid, DedicatedUID: true,
 //		Journal: j, Clock: clock, ClearClipboard: u.ClearClipboard}) // u is the *ui.UI
 //	reports, err := m.Recover() // at start, before the lock screen
-//	s, err := m.Start(ctx, session.Spec{User: name, Program: argv, MaxDuration: limit})
+//	s, err := m.Start(ctx, session.Spec{User: id, Name: name, Program: argv})
 //	<-s.Exited()                // the program exited: s.Relaunch() or end
-//	<-s.Expired()               // MaxDuration passed on the clock
 //	report, err := s.End(kiosk.EndLogout) // audited by the engine
 //
 // The engine reaches it through its ports: Port implements kiosk.Sessions
-// (PortSession is the kiosk.Session, End takes the engine's wording of
-// the cause and returns report.Summary()) and kiosk.InputIdle (LastInput,
+// (PortSession is the kiosk.Session, End takes the engine's typed cause
+// and its words for people, and returns report.Summary()) and kiosk.InputIdle (LastInput,
 // from an IdleSource).
 //
-// Logout, tapping the same key, pulling the key, idle timeout, an admin
-// command and shutdown are all the engine's causes: it calls End with
-// them. The package itself only reports the two things it can see: the
-// program exited (Exited), and MaxDuration passed on the Clock (Expired).
+// Logout, tapping the same key, pulling the key, idle timeout, the
+// session's time limit, an admin command and shutdown are all the
+// engine's causes (kiosk.EndCause): it calls End with them. The package
+// itself only reports what it can see: the program exited (Exited).
 // End is safe to call from any goroutine; later calls return the first
 // result. Relaunch restarts an exited program in the same workspace.
 // Manager.Sandbox says which sandbox is in use and why, for the status
@@ -175,8 +174,9 @@
 //
 // # Time
 //
-// Started and Ended in reports and the MaxDuration timer come from
-// Config.Clock (kiosk.Clock; kiosktest.Clock in tests), so the engine tests session limits with a fake clock.
+// Started and Ended in reports come from Config.Clock (kiosk.Clock;
+// kiosktest.Clock in tests); the session's time limit is the engine's own
+// timer on the same clock.
 // The kill grace, the kill timeout and the measured durations (KillTime,
 // WipeTime, Total) use real time: they are about the operating system.
 package session

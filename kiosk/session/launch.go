@@ -77,9 +77,6 @@ func checkSpec(spec Spec) error {
 			return kiosk.Errorf(kiosk.KindMalformed, op, "environment variable %s is set by the session manager", k)
 		}
 	}
-	if spec.MaxDuration < 0 {
-		return kiosk.Errorf(kiosk.KindMalformed, op, "negative maximum duration %v", spec.MaxDuration)
-	}
 	return nil
 }
 

@@ -38,7 +38,7 @@ func (p *Port) Start(ctx context.Context, spec kiosk.SessionSpec) (kiosk.Session
 	if p.Env != nil {
 		env = p.Env(spec.User)
 	}
-	s, err := p.Manager.Start(ctx, Spec{User: spec.User.ID, Name: spec.User.Name, Program: spec.Program, Env: env, MaxDuration: spec.MaxDuration})
+	s, err := p.Manager.Start(ctx, Spec{User: spec.User.ID, Name: spec.User.Name, Program: spec.Program, Env: env})
 	if err != nil {
 		return nil, err
 	}

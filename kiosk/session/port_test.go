@@ -24,7 +24,7 @@ func TestPortRunsRelaunchesAndEndsASession(t *testing.T) {
 			// say so, and stay.
 			script := `if [ -e "$HOME/first" ]; then echo "$GREETING $PASSKIOSK_USER $PASSKIOSK_USER_ID" > "$HOME/second"; exec sleep 300; fi; touch "$HOME/first"`
 			ks, err := p.Start(t.Context(), kiosk.SessionSpec{User: kiosk.User{ID: "a1b2c3", Name: "alice", DisplayName: "Alice"},
-				Program: []string{"/bin/sh", "-c", script}, MaxDuration: time.Hour})
+				Program: []string{"/bin/sh", "-c", script}})
 			if err != nil {
 				t.Fatal(err)
 			}

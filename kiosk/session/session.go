@@ -28,8 +28,6 @@ type Spec struct {
 	// Env holds extra KEY=value entries. HOME, TMPDIR, PATH and the
 	// PASSKIOSK_ variables are reserved.
 	Env []string
-	// MaxDuration closes Done once it has passed (0: no limit).
-	MaxDuration time.Duration
 	// Stdout and Stderr receive the program's output; nil is /dev/null.
 	// Files, not writers: a writer would make the exit wait for every
 	// grandchild holding the pipe.
@@ -49,12 +47,10 @@ type Session struct {
 	Sandbox         Sandbox
 	Started         time.Time
 
-	m       *Manager
-	rec     Record
-	spec    Spec
-	tmpfs   bool
-	expired chan struct{}
-	timer   kiosk.Timer
+	m     *Manager
+	rec   Record
+	spec  Spec
+	tmpfs bool
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -77,10 +73,6 @@ func (s *Session) Exited() <-chan struct{} {
 	defer s.mu.Unlock()
 	return s.exited
 }
-
-// Expired is closed once Spec.MaxDuration has passed on the Clock (never
-// when it is 0). The engine then ends the session with kiosk.EndTimeLimit.
-func (s *Session) Expired() <-chan struct{} { return s.expired }
 
 // Relaunch starts the session program again in the same workspace, with
 // the same marker and journal record, after it exited (it crashed, or
@@ -119,7 +111,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	s := &Session{
 		ID: id, User: spec.User, Sandbox: m.sandbox,
 		Workspace: filepath.Join(m.sessions, id),
-		m:         m, spec: spec, expired: make(chan struct{}), exitCode: -1,
+		m:         m, spec: spec, exitCode: -1,
 	}
 	s.Started = m.cfg.Clock.Now()
 	s.Home = s.Workspace
@@ -143,9 +135,6 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	m.mu.Lock()
 	m.live[id] = s
 	m.mu.Unlock()
-	if spec.MaxDuration > 0 {
-		s.timer = m.cfg.Clock.AfterFunc(spec.MaxDuration, func() { close(s.expired) })
-	}
 	return s, nil
 }
 
@@ -233,9 +222,6 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 	const op = "end session"
 	m := s.m
 	t0 := time.Now()
-	if s.timer != nil {
-		s.timer.Stop()
-	}
 	r := WipeReport{ID: s.ID, User: s.User, Cause: cause, Reason: reason, Sandbox: s.Sandbox, Started: s.Started, ExitCode: -1}
 	var errs []error
 

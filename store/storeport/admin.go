@@ -163,7 +163,7 @@ func (s Admin) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
 	ss, err := s.db.Sessions(openOnly)
 	out := make([]admin.SessionRecord, len(ss))
 	for i, x := range ss {
-		out[i] = admin.SessionRecord{ID: x.ID, UserID: hex.EncodeToString(x.UserID), Terminal: x.Terminal, PID: x.PID,
+		out[i] = admin.SessionRecord{ID: x.ID, UserID: hex.EncodeToString(x.UserID), Terminal: x.Terminal,
 			OpenedAt: x.OpenedAt, EndedAt: x.EndedAt, Wiped: x.Wiped}
 		if !x.EndedAt.IsZero() {
 			out[i].Cause = x.Cause.String()
