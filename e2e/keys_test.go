@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"passkiosk/fido"
 	"passkiosk/fido/hidtest"
 	"passkiosk/fido/usbkey"
 	"passkiosk/kiosk"
@@ -29,9 +28,8 @@ func TestMain(m *testing.M) {
 }
 
 type assertIn struct {
-	Key   string
-	Req   kiosk.AssertRequest
-	Known []fido.StoredCredential // the appliance's records, for usbkey's own check
+	Key string
+	Req kiosk.AssertRequest
 }
 
 type makeCredentialIn struct {
@@ -42,26 +40,15 @@ type makeCredentialIn struct {
 // portHandlers serve usbkey.Port in the client process.
 func portHandlers() map[string]hidtest.Handler {
 	var (
-		mu    sync.Mutex
-		port  *usbkey.Port
-		known []fido.StoredCredential
+		mu   sync.Mutex
+		port *usbkey.Port
 	)
-	lookup := func(id, _ []byte) (fido.StoredCredential, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range known {
-			if string(c.ID) == string(id) {
-				return c, nil
-			}
-		}
-		return fido.StoredCredential{}, kiosk.Errorf(kiosk.KindNotFound, "lookup", "credential not enrolled here")
-	}
 	get := func() *usbkey.Port { mu.Lock(); defer mu.Unlock(); return port }
 	return map[string]hidtest.Handler{
 		"start": func(ctx context.Context, _ json.RawMessage) (any, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			port = usbkey.NewPort(context.Background(), usbkey.WatchOptions{Interval: 50 * time.Millisecond}, usbkey.Options{}, lookup)
+			port = usbkey.NewPort(context.Background(), usbkey.WatchOptions{Interval: 50 * time.Millisecond}, usbkey.Options{})
 			return port.Present(), nil
 		},
 		"event": func(ctx context.Context, _ json.RawMessage) (any, error) {
@@ -77,9 +64,6 @@ func portHandlers() map[string]hidtest.Handler {
 			if err := json.Unmarshal(raw, &in); err != nil {
 				return nil, err
 			}
-			mu.Lock()
-			known = in.Known
-			mu.Unlock()
 			return get().Assert(ctx, in.Key, in.Req)
 		},
 		"make-credential": func(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -95,7 +79,6 @@ func portHandlers() map[string]hidtest.Handler {
 // remoteKeys is the engine's kiosk.RoamingKeys over the client process.
 type remoteKeys struct {
 	c      *hidtest.Client
-	store  kiosk.Store
 	events chan kiosk.KeyEvent
 
 	mu      sync.Mutex
@@ -104,9 +87,9 @@ type remoteKeys struct {
 
 var _ kiosk.RoamingKeys = (*remoteKeys)(nil)
 
-func newRemoteKeys(t testing.TB, b *hidtest.Testbed, store kiosk.Store) *remoteKeys {
+func newRemoteKeys(t testing.TB, b *hidtest.Testbed) *remoteKeys {
 	t.Helper()
-	r := &remoteKeys{c: b.StartClient(t), store: store, events: make(chan kiosk.KeyEvent, 16), present: map[string]kiosk.KeyInfo{}}
+	r := &remoteKeys{c: b.StartClient(t), events: make(chan kiosk.KeyEvent, 16), present: map[string]kiosk.KeyInfo{}}
 	var present []kiosk.KeyInfo
 	if err := r.call(context.Background(), "start", nil, &present); err != nil {
 		t.Fatal(err)
@@ -161,7 +144,7 @@ func (r *remoteKeys) Present() []kiosk.KeyInfo {
 
 func (r *remoteKeys) Assert(ctx context.Context, key string, req kiosk.AssertRequest) ([]kiosk.KeyAssertion, error) {
 	var out []kiosk.KeyAssertion
-	err := r.call(ctx, "assert", assertIn{Key: key, Req: req, Known: r.known()}, &out)
+	err := r.call(ctx, "assert", assertIn{Key: key, Req: req}, &out)
 	return out, err
 }
 
@@ -169,18 +152,4 @@ func (r *remoteKeys) MakeCredential(ctx context.Context, key string, req kiosk.M
 	var out kiosk.KeyAttestation
 	err := r.call(ctx, "make-credential", makeCredentialIn{Key: key, Req: req}, &out)
 	return out, err
-}
-
-// known lists every credential in the appliance's records.
-func (r *remoteKeys) known() []fido.StoredCredential {
-	users, _ := r.store.Users()
-	var out []fido.StoredCredential
-	for _, u := range users {
-		creds, _ := r.store.Credentials(u.ID)
-		for _, c := range creds {
-			out = append(out, fido.StoredCredential{ID: c.ID, PublicKey: c.PublicKey, Counter: c.Counter,
-				UserHandle: []byte(c.User), BackupEligible: c.BackupEligible})
-		}
-	}
-	return out
 }

@@ -104,7 +104,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	var keys kiosk.RoamingKeys
 	if o.keys {
 		r.bed = hidtest.New(t)
-		r.keys = newRemoteKeys(t, r.bed, r.records)
+		r.keys = newRemoteKeys(t, r.bed)
 		keys = r.keys
 	}
 

@@ -67,11 +67,9 @@ func (uv UV) PresenceOnly() bool { return len(uv.PIN) == 0 && !uv.Fingerprint }
 // AssertRequest asks a security key for assertions.
 type AssertRequest struct {
 	RPID string
-	// Challenge and Origin are what ClientDataHash was built from
-	// (fido.ClientDataJSON), for adapters that build the client data
-	// themselves; the engine redeems the challenge.
-	Challenge      [32]byte
-	Origin         string
+	// ClientDataHash is the hash of the engine's client data: the key
+	// signs over it, and the engine, which issued its challenge, verifies
+	// what comes back.
 	ClientDataHash [32]byte
 	// AllowList empty asks for discoverable credentials: every account the
 	// key holds for RPID.
@@ -94,8 +92,6 @@ type KeyAssertion struct {
 type MakeCredentialRequest struct {
 	RPID           string
 	RPName         string
-	Challenge      [32]byte
-	Origin         string
 	ClientDataHash [32]byte
 	UserID         []byte
 	UserName       string

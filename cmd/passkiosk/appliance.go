@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"passkiosk/fido/usbkey"
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/config"
@@ -157,7 +158,7 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 		}
 		keys = a.virtual
 	} else if cfg.SecurityKeys.Enabled {
-		keys = newUSBKeys(ctx, records)
+		keys = usbkey.NewPort(ctx, usbkey.WatchOptions{}, usbkey.Options{})
 	}
 
 	sessions, err := a.openSessions(records)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,10 +156,19 @@ var clientHandlers = map[string]hidtest.Handler{
 			roots.AddCert(root)
 		}
 		var asked atomic.Bool
-		reg, err := d.Register(ctx, RegisterRequest{
-			RPID: testRP, RPName: "Kiosk", Origin: testOrigin, Challenge: ch,
+		cd := fido.ClientDataJSON(fido.TypeCreate, ch, testOrigin)
+		made, err := d.Register(ctx, RegisterRequest{
+			RPID: testRP, RPName: "Kiosk", ClientDataHash: fido.ClientDataHash(cd),
 			User:         User{ID: in.UserID, Name: in.Name, DisplayName: in.Name},
 			Discoverable: in.Discoverable, PIN: pinFunc(in.PIN, &asked), RequireUV: in.RequireUV, Exclude: in.Exclude,
+		})
+		if err != nil {
+			return nil, err
+		}
+		// The caller verifies, as the engine does.
+		reg, err := fido.VerifyRegistration(fido.RegistrationInput{
+			RPID: testRP, Origin: testOrigin, Challenge: ch, ClientDataJSON: cd,
+			AttestationObject: made.AttestationObject, RequireUV: in.RequireUV || made.Method != MethodPresence,
 			TrustAnchors: roots, RequireTrustedAttestation: roots != nil,
 		})
 		if err != nil {
@@ -167,7 +177,7 @@ var clientHandlers = map[string]hidtest.Handler{
 		return registerOut{
 			CredentialID: reg.CredentialID, PublicKey: reg.PublicKey, Counter: reg.Counter,
 			AAGUID: reg.AAGUID, Trusted: reg.Trusted, Format: reg.Format,
-			Method: reg.Method.String(), PINAsked: asked.Load(),
+			Method: made.Method.String(), PINAsked: asked.Load(),
 		}, nil
 	},
 	"signin": func(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -191,28 +201,40 @@ var clientHandlers = map[string]hidtest.Handler{
 				return nil, ctx.Err()
 			}
 		}
+		cd := fido.ClientDataJSON(fido.TypeGet, ch, testOrigin)
 		res, err := d.SignIn(ctx, SignInRequest{
-			RPID: testRP, Origin: testOrigin, Challenge: ch, AllowList: in.AllowList,
+			RPID: testRP, ClientDataHash: fido.ClientDataHash(cd), AllowList: in.AllowList,
 			PIN: askPIN, RequireUV: in.RequireUV, PresenceOnly: in.Presence,
-			Lookup: func(id, userHandle []byte) (fido.StoredCredential, error) {
-				for _, c := range in.Known {
-					if string(c.ID) == string(id) {
-						return fido.StoredCredential{ID: c.ID, PublicKey: c.PublicKey, Counter: c.Counter, UserHandle: c.UserHandle}, nil
-					}
-				}
-				return fido.StoredCredential{}, kiosk.E(kiosk.KindNotFound, "lookup", errors.New("unknown credential"))
-			},
 		})
 		if err != nil {
 			return nil, err
 		}
+		// The caller verifies each account against its records, as the
+		// engine does, and leaves out credentials it does not know.
 		out := signInOut{Method: res.Method.String(), PINAsked: asked.Load()}
 		for _, a := range res.Accounts {
+			i := slices.IndexFunc(in.Known, func(c storedCred) bool { return string(c.ID) == string(a.CredentialID) })
+			if i < 0 {
+				continue
+			}
+			c := in.Known[i]
+			v, err := fido.VerifyAssertion(fido.AssertionInput{
+				RPID: testRP, Origin: testOrigin, Challenge: ch,
+				Credential:   fido.StoredCredential{ID: c.ID, PublicKey: c.PublicKey, Counter: c.Counter, UserHandle: c.UserHandle},
+				CredentialID: a.CredentialID, AuthData: a.AuthData, ClientDataJSON: cd, Signature: a.Signature,
+				UserHandle: a.UserHandle, RequireUV: in.RequireUV || res.Method != MethodPresence,
+			})
+			if err != nil {
+				return nil, err
+			}
 			out.Accounts = append(out.Accounts, accountOut{
 				CredentialID: a.CredentialID, UserHandle: a.UserHandle,
 				UserName: a.UserName, DisplayName: a.DisplayName,
-				Counter: a.Verified.Counter, UV: a.Verified.Flags.Has(fido.FlagUV),
+				Counter: v.Counter, UV: v.Flags.Has(fido.FlagUV),
 			})
+		}
+		if len(out.Accounts) == 0 {
+			return nil, kiosk.E(kiosk.KindNoCredentials, "sign in", errors.New("the key holds no credential enrolled here"))
 		}
 		return out, nil
 	},

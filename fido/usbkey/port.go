@@ -7,12 +7,11 @@ import (
 	"passkiosk/kiosk"
 )
 
-// Port is the engine's kiosk.RoamingKeys over libfido2. What a key answers
-// is verified twice: here against the stored credential (lookup), and again
-// by the engine, which also redeems the challenge and applies policy.
+// Port is the engine's kiosk.RoamingKeys over libfido2. It passes what a
+// key answers on as it came; the engine, which built the client data and
+// holds the records, verifies it once.
 type Port struct {
 	w      *Watcher
-	lookup LookupFunc
 	opts   Options
 	events chan kiosk.KeyEvent
 
@@ -22,12 +21,10 @@ type Port struct {
 
 var _ kiosk.RoamingKeys = (*Port)(nil)
 
-// NewPort watches for keys until ctx ends. lookup finds the stored record
-// of a credential a key used.
-func NewPort(ctx context.Context, watch WatchOptions, opts Options, lookup LookupFunc) *Port {
+// NewPort watches for keys until ctx ends.
+func NewPort(ctx context.Context, watch WatchOptions, opts Options) *Port {
 	p := &Port{
 		w:      Watch(ctx, watch),
-		lookup: lookup,
 		opts:   opts,
 		events: make(chan kiosk.KeyEvent, 16),
 		known:  map[string]kiosk.KeyInfo{},
@@ -112,16 +109,17 @@ func typedPIN(uv kiosk.UV) PINFunc {
 	}
 }
 
-// Assert gets and verifies assertions. A request with neither a PIN nor
-// the fingerprint asks for a touch only (kiosk.AssertRequest).
+// Assert gets assertions over the engine's client data hash. A request
+// with neither a PIN nor the fingerprint asks for a touch only
+// (kiosk.AssertRequest).
 func (p *Port) Assert(ctx context.Context, id string, req kiosk.AssertRequest) ([]kiosk.KeyAssertion, error) {
 	d, err := p.device(id)
 	if err != nil {
 		return nil, err
 	}
 	presence := req.UV.PresenceOnly()
-	res, err := d.SignIn(ctx, SignInRequest{RPID: req.RPID, Origin: req.Origin, Challenge: req.Challenge,
-		AllowList: req.AllowList, PIN: typedPIN(req.UV), RequireUV: !presence, PresenceOnly: presence, Lookup: p.lookup})
+	res, err := d.SignIn(ctx, SignInRequest{RPID: req.RPID, ClientDataHash: req.ClientDataHash,
+		AllowList: req.AllowList, PIN: typedPIN(req.UV), RequireUV: !presence, PresenceOnly: presence})
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +138,8 @@ func (p *Port) MakeCredential(ctx context.Context, id string, req kiosk.MakeCred
 	if err != nil {
 		return kiosk.KeyAttestation{}, err
 	}
-	reg, err := d.Register(ctx, RegisterRequest{RPID: req.RPID, RPName: req.RPName, Origin: req.Origin,
-		Challenge: req.Challenge, User: User{ID: req.UserID, Name: req.UserName, DisplayName: req.DisplayName},
+	reg, err := d.Register(ctx, RegisterRequest{RPID: req.RPID, RPName: req.RPName, ClientDataHash: req.ClientDataHash,
+		User:         User{ID: req.UserID, Name: req.UserName, DisplayName: req.DisplayName},
 		Discoverable: true, Exclude: req.Exclude, PIN: typedPIN(req.UV), RequireUV: true})
 	if err != nil {
 		return kiosk.KeyAttestation{}, err

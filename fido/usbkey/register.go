@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"context"
-	"crypto/x509"
 	"unsafe"
 
 	"passkiosk/fido"
@@ -26,10 +25,10 @@ type User struct {
 // RegisterRequest is one enrollment on a key.
 type RegisterRequest struct {
 	RPID, RPName string
-	Origin       string
-	// Challenge was issued by the caller for this ceremony.
-	Challenge fido.Challenge
-	User      User
+	// ClientDataHash is the hash of the caller's client data: the caller
+	// built it, issued its challenge and verifies the attestation.
+	ClientDataHash [32]byte
+	User           User
 	// Discoverable makes a resident credential, so sign-in needs no user
 	// name: the key says who it is for.
 	Discoverable bool
@@ -38,32 +37,24 @@ type RegisterRequest struct {
 	Exclude   [][]byte
 	PIN       PINFunc
 	RequireUV bool
-	// TrustAnchors and RequireTrustedAttestation are the attestation
-	// policy, passed to fido.VerifyRegistration.
-	TrustAnchors              *x509.CertPool
-	RequireTrustedAttestation bool
 }
 
-// Registration is a new credential, verified.
+// Registration is a new credential as the key made it, not yet verified:
+// the caller verifies the attestation object under its own policy
+// (fido.VerifyRegistration; the engine does).
 type Registration struct {
-	*fido.Registration
-	Method Method
-	// AttestationObject is what was verified, for a caller that verifies
-	// again under its own policy (the engine does).
 	AttestationObject []byte
+	Method            Method
 }
 
 // Register makes a credential (CTAP 2.1 §6.1 authenticatorMakeCredential)
-// and verifies it with fido.VerifyRegistration before returning it. The
-// client data is built here, so the key signs over exactly what is
-// verified.
+// over the caller's client data hash and returns its attestation object.
 func (d *Device) Register(ctx context.Context, req RegisterRequest) (*Registration, error) {
 	const op = "register"
 	if req.RPID == "" || len(req.User.ID) == 0 || len(req.User.ID) > 64 || req.User.Name == "" {
 		return nil, kiosk.Errorf(kiosk.KindPolicy, op, "RP ID, user ID (1..64 bytes) and user name are required")
 	}
-	clientData := fido.ClientDataJSON("webauthn.create", req.Challenge, req.Origin)
-	hash := fido.ClientDataHash(clientData)
+	hash := req.ClientDataHash
 
 	var (
 		format   string
@@ -101,20 +92,7 @@ func (d *Device) Register(ctx context.Context, req RegisterRequest) (*Registrati
 	if err != nil {
 		return nil, kiosk.E(kiosk.KindMalformed, op, err)
 	}
-	reg, err := fido.VerifyRegistration(fido.RegistrationInput{
-		RPID:                      req.RPID,
-		Origin:                    req.Origin,
-		Challenge:                 req.Challenge,
-		ClientDataJSON:            clientData,
-		AttestationObject:         attObj,
-		RequireUV:                 req.RequireUV || method != MethodPresence,
-		TrustAnchors:              req.TrustAnchors,
-		RequireTrustedAttestation: req.RequireTrustedAttestation,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Registration{Registration: reg, Method: method, AttestationObject: attObj}, nil
+	return &Registration{AttestationObject: attObj, Method: method}, nil
 }
 
 func setupCred(cred *C.fido_cred_t, req *RegisterRequest, hash []byte, uv bool) C.int {

@@ -11,23 +11,17 @@ import (
 	"errors"
 	"unsafe"
 
-	"passkiosk/fido"
 	"passkiosk/fido/cbor"
 	"passkiosk/kiosk"
 )
 
-// LookupFunc returns the stored record of a credential the key used, or
-// an error of kind KindNotFound for a credential the appliance does not
-// know. userHandle is what the key returned, nil for a credential from an
-// allow list.
-type LookupFunc func(credentialID, userHandle []byte) (fido.StoredCredential, error)
-
 // SignInRequest is one sign-in attempt with a key.
 type SignInRequest struct {
-	RPID   string
-	Origin string
-	// Challenge was issued (and is redeemed) by the caller.
-	Challenge fido.Challenge
+	RPID string
+	// ClientDataHash is the hash of the caller's client data (WebAuthn
+	// §5.8.1): the caller built it, issued and redeems its challenge, and
+	// verifies what the key signed over it.
+	ClientDataHash [32]byte
 	// AllowList names the credentials to use; empty asks the key for its
 	// discoverable credentials for RPID, which says who is signing in.
 	AllowList [][]byte
@@ -38,28 +32,25 @@ type SignInRequest struct {
 	// credential and that someone touched it, which is what "tap your key
 	// again to sign out" needs; it never signs anyone in.
 	PresenceOnly bool
-	// Lookup is required: no assertion means anything until it is
-	// verified against the stored credential.
-	Lookup LookupFunc
 }
 
-// Account is one verified assertion: the key holds a credential for this
-// person and proved it.
+// Account is one assertion as the key sent it, not yet verified: the
+// caller verifies it against its own record of the credential
+// (fido.VerifyAssertion; the engine does). UserName and DisplayName are
+// what the key says, which no signature covers: never show them as who
+// this is.
 type Account struct {
 	CredentialID []byte
 	UserHandle   []byte
 	UserName     string
 	DisplayName  string
-	Verified     *fido.AssertionResult
-	// AuthData and Signature are the assertion as the key sent it, for a
-	// caller that verifies again against its own records (the engine does).
-	AuthData  []byte
-	Signature []byte
+	AuthData     []byte
+	Signature    []byte
 }
 
-// SignIn is a verified sign-in: one account per credential the key offered
-// and the appliance knows, most often one, several when one key holds
-// several accounts for this RP.
+// SignIn is what a key answered: one account per credential it offered
+// for the RP, most often one, several when one key holds several
+// accounts.
 type SignIn struct {
 	Accounts []Account
 	Method   Method
@@ -72,17 +63,16 @@ type rawAssertion struct {
 }
 
 // SignIn gets assertions (CTAP 2.1 §6.2 authenticatorGetAssertion; libfido2
-// collects the rest with authenticatorGetNextAssertion) and verifies each
-// with fido.VerifyAssertion. User presence is always requested: libfido2
-// leaves the "up" option out unless told, and a sign-in without a touch is
-// not a sign-in.
+// collects the rest with authenticatorGetNextAssertion) over the caller's
+// client data hash, and returns them unverified. User presence is always
+// requested: libfido2 leaves the "up" option out unless told, and a
+// sign-in without a touch is not a sign-in.
 func (d *Device) SignIn(ctx context.Context, req SignInRequest) (*SignIn, error) {
 	const op = "sign in"
-	if req.RPID == "" || req.Lookup == nil {
-		return nil, kiosk.Errorf(kiosk.KindPolicy, op, "RP ID and credential lookup are required")
+	if req.RPID == "" {
+		return nil, kiosk.Errorf(kiosk.KindPolicy, op, "the RP ID is required")
 	}
-	clientData := fido.ClientDataJSON("webauthn.get", req.Challenge, req.Origin)
-	hash := fido.ClientDataHash(clientData)
+	hash := req.ClientDataHash
 
 	var raws []rawAssertion
 	var method Method
@@ -103,52 +93,30 @@ func (d *Device) SignIn(ctx context.Context, req SignInRequest) (*SignIn, error)
 	if err != nil {
 		return nil, err
 	}
-	return verifyAssertions(op, &req, clientData, raws, method)
+	return accounts(op, &req, raws, method)
 }
 
-func verifyAssertions(op string, req *SignInRequest, clientData []byte, raws []rawAssertion, method Method) (*SignIn, error) {
-	out := &SignIn{Method: method}
+// accounts turns what the key returned into Accounts. A key may leave
+// the credential out of an assertion when the allow list named exactly
+// one (CTAP 2.1 §6.2.2); anywhere else an assertion without it says
+// nothing about whose it is, and the whole answer is refused.
+func accounts(op string, req *SignInRequest, raws []rawAssertion, method Method) (*SignIn, error) {
+	out := &SignIn{Method: method, Accounts: make([]Account, 0, len(raws))}
 	for _, r := range raws {
 		if len(r.credID) == 0 {
-			// CTAP 2.1 §6.2.2: the key may leave the credential out when
-			// the allow list named exactly one; anywhere else an
-			// assertion without it says nothing about whose it is.
 			if len(req.AllowList) != 1 {
 				return nil, kiosk.Errorf(kiosk.KindDevice, op, "the key returned an assertion without its credential")
 			}
 			r.credID = req.AllowList[0]
 		}
-		stored, err := req.Lookup(r.credID, r.userID)
-		if kiosk.KindOf(err) == kiosk.KindNotFound {
-			continue // a credential of this RP the appliance never enrolled
-		}
-		if err != nil {
-			return nil, err
-		}
-		res, err := fido.VerifyAssertion(fido.AssertionInput{
-			RPID:           req.RPID,
-			Origin:         req.Origin,
-			Challenge:      req.Challenge,
-			Credential:     stored,
-			CredentialID:   r.credID,
-			AuthData:       r.authData,
-			ClientDataJSON: clientData,
-			Signature:      r.sig,
-			UserHandle:     r.userID,
-			RequireUV:      req.RequireUV || method != MethodPresence,
-		})
-		if err != nil {
-			// One bad assertion makes the whole answer untrustworthy.
-			return nil, err
-		}
 		out.Accounts = append(out.Accounts, Account{
 			CredentialID: r.credID, UserHandle: r.userID,
-			UserName: r.name, DisplayName: r.display, Verified: res,
+			UserName: r.name, DisplayName: r.display,
 			AuthData: r.authData, Signature: r.sig,
 		})
 	}
 	if len(out.Accounts) == 0 {
-		return nil, kiosk.E(kiosk.KindNoCredentials, op, errors.New("the key holds no credential enrolled here"))
+		return nil, kiosk.E(kiosk.KindNoCredentials, op, errors.New("the key returned no assertion"))
 	}
 	return out, nil
 }

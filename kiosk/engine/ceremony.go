@@ -27,8 +27,8 @@ type ceremony struct {
 	challenge  fido.Challenge
 	clientData []byte
 
-	// assertions wait in the account picker.
-	assertions []kiosk.KeyAssertion
+	// accounts wait in the account picker.
+	accounts []account
 	// platformCred is the person's platform credential.
 	platformCred *kiosk.Credential
 

@@ -5,7 +5,7 @@ import "passkiosk/kiosk"
 // EnterPIN answers a PIN prompt. The engine owns pin and zeroes it.
 func (e *Engine) EnterPIN(pin []byte) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	c := e.cer
 	switch {
 	case c == nil:
@@ -29,7 +29,7 @@ func (e *Engine) EnterPIN(pin []byte) {
 // enrollment or a notice.
 func (e *Engine) Cancel() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.cer == nil {
 		if e.view.State == kiosk.StateLocked && e.view.Notice != nil {
 			e.view.Notice = nil

@@ -53,12 +53,17 @@ type Engine struct {
 	challenges *fido.Challenges
 	fails      *failures
 
-	mu   sync.Mutex
-	view kiosk.View
-	gen  uint64 // bumped whenever the current ceremony changes
-	cer  *ceremony
-	sess *activeSession
-	keys map[string]kiosk.KeyInfo
+	// mu guards the engine's state. Methods that hold it end with e.unlock,
+	// which writes the audit entries they queued after letting go of it:
+	// no bbolt write (an fsync) happens under the lock.
+	mu      sync.Mutex
+	pending []kiosk.AuditEvent // queued under mu, written by unlock
+	auditMu sync.Mutex         // keeps the entries in the order they were queued
+	view    kiosk.View
+	gen     uint64 // bumped whenever the current ceremony changes
+	cer     *ceremony
+	sess    *activeSession
+	keys    map[string]kiosk.KeyInfo
 	// lastKey is the key plugged in last, for UseKey.
 	lastKey string
 	wait    kiosk.Timer // the deadline of the current bounded wait
@@ -90,7 +95,7 @@ func New(cfg Config) *Engine {
 		keys:       map[string]kiosk.KeyInfo{},
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	e.view.Terminal = cfg.Terminal
 	if cfg.OutOfService != "" {
 		e.outOfServiceLocked(cfg.OutOfService)
@@ -137,7 +142,7 @@ func (e *Engine) Run(ctx context.Context) {
 // View returns the current view.
 func (e *Engine) View() kiosk.View {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	return e.view
 }
 
@@ -166,7 +171,7 @@ func (e *Engine) waitLocked(d time.Duration) {
 	gen := e.gen
 	e.wait = e.cfg.Clock.AfterFunc(d, func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if e.gen != gen || e.cer == nil {
 			return
 		}
@@ -203,7 +208,7 @@ func (e *Engine) lockLocked(n *kiosk.Notice) {
 		gen := e.gen
 		e.clear = e.cfg.Clock.AfterFunc(e.cfg.Timeouts.Notice, func() {
 			e.mu.Lock()
-			defer e.mu.Unlock()
+			defer e.unlock()
 			if e.gen == gen && e.view.State == kiosk.StateLocked {
 				e.view.Notice = nil
 				e.publishLocked()
@@ -262,8 +267,8 @@ func (e *Engine) tiles() []kiosk.Tile {
 	return tiles
 }
 
-// audit records an event; a failure to audit is logged loudly but does not
-// stop the terminal (the admin status shows it).
+// audit queues an event, stamped now, for unlock to write. Called with
+// e.mu held.
 func (e *Engine) audit(ev kiosk.AuditEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = e.cfg.Clock.Now()
@@ -272,8 +277,34 @@ func (e *Engine) audit(ev kiosk.AuditEvent) {
 		ev.Detail = map[string]string{}
 	}
 	ev.Detail["terminal"] = e.cfg.Terminal
-	if err := e.cfg.Store.Audit(ev); err != nil {
-		e.cfg.Log.Error("audit append failed", "event", ev.Type, "err", err)
+	e.pending = append(e.pending, ev)
+}
+
+// settle returns once every audit entry queued so far is written.
+func (e *Engine) settle() {
+	e.mu.Lock()
+	e.auditMu.Lock()
+	e.mu.Unlock()
+	e.auditMu.Unlock()
+}
+
+// unlock releases e.mu, then writes the audit entries queued while it was
+// held, in order. A failure to audit is logged loudly but does not stop
+// the terminal (the admin status shows it).
+func (e *Engine) unlock() {
+	evs := e.pending
+	if len(evs) == 0 {
+		e.mu.Unlock()
+		return
+	}
+	e.pending = nil
+	e.auditMu.Lock() // before e.mu goes: a later holder's entries wait for these
+	e.mu.Unlock()
+	defer e.auditMu.Unlock()
+	for _, ev := range evs {
+		if err := e.cfg.Store.Audit(ev); err != nil {
+			e.cfg.Log.Error("audit append failed", "event", ev.Type, "err", err)
+		}
 	}
 }
 
@@ -290,7 +321,7 @@ func (e *Engine) deviceLocked(timeout time.Duration, fn func(ctx context.Context
 		defer cancel()
 		res := fn(ctx)
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if e.gen != gen {
 			return
 		}
@@ -314,7 +345,7 @@ func (e *Engine) SetPolicy(p policy.Policy) error {
 		return kiosk.E(kiosk.KindPolicy, "set policy", err)
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	e.cfg.Policy = p
 	e.pol = &e.cfg.Policy
 	e.fails.pol = p.Lockout
@@ -330,6 +361,6 @@ func (e *Engine) SetPolicy(p policy.Policy) error {
 // Policy returns the policy in force.
 func (e *Engine) Policy() policy.Policy {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	return e.cfg.Policy
 }

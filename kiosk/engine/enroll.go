@@ -13,7 +13,7 @@ import (
 // failed attempt (a pulled key, a timeout) does not waste it.
 func (e *Engine) StartEnrollment(code string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.view.State != kiosk.StateLocked || e.cer != nil {
 		return
 	}
@@ -43,7 +43,7 @@ func (e *Engine) StartEnrollment(code string) {
 // AddBackup registers another credential for the signed-in person.
 func (e *Engine) AddBackup() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	as := e.sess
 	if as == nil || as.ending || e.view.State != kiosk.StateInSession {
 		return
@@ -86,7 +86,7 @@ func (e *Engine) chooseAttachmentLocked() {
 // ChooseAttachment answers "this terminal or a security key?".
 func (e *Engine) ChooseAttachment(a kiosk.Attachment) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.cer == nil || e.cer.kind != enrolling || e.view.Prompt != kiosk.PromptEnrollChoose {
 		return
 	}
@@ -146,7 +146,7 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 			}
 		}
 	}
-	req := kiosk.MakeCredentialRequest{RPID: e.pol.RPID, RPName: e.pol.RPName, Challenge: c.challenge, Origin: e.pol.Origin, ClientDataHash: hash,
+	req := kiosk.MakeCredentialRequest{RPID: e.pol.RPID, RPName: e.pol.RPName, ClientDataHash: hash,
 		UserID: []byte(c.user.ID), UserName: c.user.Name, DisplayName: c.user.DisplayName, Exclude: exclude, UV: uv}
 	prompt := kiosk.PromptTouchKey
 	if uv.Fingerprint {

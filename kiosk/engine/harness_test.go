@@ -174,16 +174,24 @@ func (h *harness) enrollPlatform(u kiosk.User, code, pin string) {
 	h.drain()
 }
 
+// audited is the audit log once every entry queued so far is written:
+// the engine writes them after letting go of its lock (Engine.unlock),
+// holding auditMu until they are in.
+func (h *harness) audited() []kiosk.AuditEvent {
+	h.e.settle()
+	return h.store.AuditLog()
+}
+
 func (h *harness) auditTypes() []kiosk.Event {
 	var out []kiosk.Event
-	for _, e := range h.store.AuditLog() {
+	for _, e := range h.audited() {
 		out = append(out, e.Type)
 	}
 	return out
 }
 
 func (h *harness) hasAudit(typ kiosk.Event, outcome string) bool {
-	for _, e := range h.store.AuditLog() {
+	for _, e := range h.audited() {
 		if e.Type == typ && (outcome == "" || e.Outcome == outcome) {
 			return true
 		}

@@ -10,7 +10,7 @@ import (
 // ChooseUser starts a platform (TPM) sign-in for a lock-screen tile.
 func (e *Engine) ChooseUser(id kiosk.UserID) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.view.State != kiosk.StateLocked || e.cer != nil {
 		return
 	}
@@ -21,7 +21,7 @@ func (e *Engine) ChooseUser(id kiosk.UserID) {
 // TypeUserName starts a platform sign-in for a typed name.
 func (e *Engine) TypeUserName(name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.view.State != kiosk.StateLocked || e.cer != nil {
 		return
 	}
@@ -102,6 +102,6 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 			return
 		}
 		r := res.(result)
-		e.verifyLocked(cred, cred.ID, r.authData, r.sig, nil, func() { e.signedInLocked(cred, "") })
+		e.verifyLocked(*c.user, cred, cred.ID, r.authData, r.sig, nil, func() { e.signedInLocked(cred, "") })
 	})
 }

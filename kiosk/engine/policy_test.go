@@ -120,7 +120,7 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 		t.Fatalf("%d sessions started", n)
 	}
 	refusals := 0
-	for _, ev := range h.store.AuditLog() {
+	for _, ev := range h.audited() {
 		if (ev.Type == kiosk.EventSignInFailed || ev.Type == kiosk.EventEnrollFailed) && ev.User == alice.ID && ev.Kind == kiosk.KindPolicy ||
 			ev.Type == kiosk.EventEnrollFailed && ev.User == alice.ID && ev.Kind == kiosk.KindNotFound {
 			refusals++
@@ -140,7 +140,7 @@ func TestRefusalsBeforeAskingAreAudited(t *testing.T) {
 	h.drain()
 	h.e.ChooseUser(bob.ID) // no platform passkey
 	h.waitNotice(kiosk.NoticeNotAllowed)
-	log := h.store.AuditLog()
+	log := h.audited()
 	if len(log) != 2 || log[0].Type != kiosk.EventSignInFailed || log[0].User != "" || log[1].User != bob.ID {
 		t.Fatalf("audit %+v", log)
 	}

@@ -10,7 +10,7 @@ import (
 // keyEvent handles a security key plugged in or pulled out.
 func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	switch ev.Type {
 	case kiosk.KeyPlugged:
 		e.keys[ev.Key.ID] = ev.Key
@@ -45,7 +45,7 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 // screen showed. The key plugged in last is used.
 func (e *Engine) UseKey() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.view.State != kiosk.StateLocked || e.cer != nil || len(e.keys) == 0 {
 		return
 	}
@@ -110,7 +110,7 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
 	e.setLocked(kiosk.StateVerifying, prompt)
-	req := kiosk.AssertRequest{RPID: e.pol.RPID, Challenge: c.challenge, Origin: e.pol.Origin, ClientDataHash: hash, UV: uv}
+	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, UV: uv}
 	key := c.key.ID
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(uv.PIN)
@@ -161,15 +161,22 @@ func (e *Engine) uvErrorLocked(failed kiosk.Event, err error, retry func(kiosk.U
 	e.failLocked(failed, err, nil)
 }
 
+// account is an assertion from a key whose credential the appliance
+// knows, with its records of the credential and of the person: looked up
+// once, here, and carried into the verification.
+type account struct {
+	a    kiosk.KeyAssertion
+	cred kiosk.Credential
+	user kiosk.User
+}
+
 // pickAccountLocked shows the picker when the key holds several of our
-// accounts, or goes straight on with the only one.
+// accounts, or goes straight on with the only one. Names on the picker
+// come from the appliance's records: what a key says of its accounts is
+// not signed.
 func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 	c := e.cer
-	type known struct {
-		a    kiosk.KeyAssertion
-		name string
-	}
-	var ours []known
+	var ours []account
 	for _, a := range as {
 		cred, err := e.cfg.Store.Credential(a.CredentialID)
 		if err != nil {
@@ -179,19 +186,18 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 		if err != nil {
 			continue
 		}
-		ours = append(ours, known{a, u.DisplayName})
+		ours = append(ours, account{a, cred, u})
 	}
 	switch len(ours) {
 	case 0:
 		e.failLocked(kiosk.EventSignInFailed, kiosk.Errorf(kiosk.KindNoCredentials, "sign-in", "the key holds no credential registered here"), nil)
 	case 1:
-		e.verifyRoamingLocked(ours[0].a)
+		e.verifyRoamingLocked(ours[0])
 	default:
-		c.assertions = nil
+		c.accounts = ours
 		e.view.Accounts = nil
 		for i, k := range ours {
-			c.assertions = append(c.assertions, k.a)
-			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.name, Name: k.a.UserName})
+			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.user.DisplayName, Name: k.user.Name})
 		}
 		e.waitLocked(e.cfg.Timeouts.Picker)
 		e.setLocked(kiosk.StateIdentifying, kiosk.PromptChooseAccount)
@@ -201,25 +207,21 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 // ChooseAccount answers the account picker.
 func (e *Engine) ChooseAccount(i int) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	c := e.cer
-	if c == nil || e.view.Prompt != kiosk.PromptChooseAccount || i < 0 || i >= len(c.assertions) {
+	if c == nil || e.view.Prompt != kiosk.PromptChooseAccount || i < 0 || i >= len(c.accounts) {
 		return
 	}
-	a := c.assertions[i]
-	c.assertions, e.view.Accounts = nil, nil
-	e.verifyRoamingLocked(a)
+	acc := c.accounts[i]
+	c.accounts, e.view.Accounts = nil, nil
+	e.verifyRoamingLocked(acc)
 }
 
 // verifyRoamingLocked checks an assertion from a key and signs the person
 // in.
-func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
+func (e *Engine) verifyRoamingLocked(acc account) {
 	c := e.cer
-	cred, err := e.cfg.Store.Credential(a.CredentialID)
-	if err != nil {
-		e.failLocked(kiosk.EventSignInFailed, err, a.CredentialID)
-		return
-	}
+	cred := acc.cred
 	if cred.Attachment != kiosk.AttachRoaming {
 		e.failLocked(kiosk.EventSignInFailed, kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
 		return
@@ -227,9 +229,7 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 	// The key's model must still be allowed, as registered and as it says
 	// now; checked first, so that a refused model never stores a sign-in.
 	// The refusal counts against the person the credential belongs to.
-	if u, err := e.cfg.Store.User(cred.User); err == nil {
-		c.user = &u
-	}
+	c.user = &acc.user
 	if err := e.pol.AAGUIDAllowed(cred.AAGUID); err != nil {
 		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
@@ -238,22 +238,19 @@ func (e *Engine) verifyRoamingLocked(a kiosk.KeyAssertion) {
 		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
 		return
 	}
-	e.verifyLocked(cred, a.CredentialID, a.AuthData, a.Signature, a.UserHandle, func() {
+	a := acc.a
+	e.verifyLocked(acc.user, cred, a.CredentialID, a.AuthData, a.Signature, a.UserHandle, func() {
 		e.signedInLocked(cred, c.key.ID)
 	})
 }
 
-// verifyLocked runs the checks every sign-in shares: the person, policy,
-// the challenge (single use), and fido's §7.2 verification, with credID
-// the credential the authenticator said it used (§7.2 step 5: it must be
-// the stored one). then runs when they pass.
-func (e *Engine) verifyLocked(cred kiosk.Credential, credID, authData, sig, userHandle []byte, then func()) {
+// verifyLocked runs the checks every sign-in shares: the person (user,
+// the owner of cred), policy, the challenge (single use), and fido's §7.2
+// verification, with credID the credential the authenticator said it
+// used (§7.2 step 5: it must be the stored one). It is the one place an
+// assertion is verified. then runs when they pass.
+func (e *Engine) verifyLocked(user kiosk.User, cred kiosk.Credential, credID, authData, sig, userHandle []byte, then func()) {
 	c := e.cer
-	user, err := e.cfg.Store.User(cred.User)
-	if err != nil {
-		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
-		return
-	}
 	c.user = &user
 	e.view.Who = user.DisplayName
 	if e.backoffLocked(userSubject(user.ID), user.ID) {

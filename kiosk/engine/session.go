@@ -20,6 +20,7 @@ type activeSession struct {
 	started  time.Time
 	endsAt   time.Time
 	activity time.Time // last input to the kiosk's own window
+	input    time.Time // last input to the session, as last measured
 	running  bool
 	warning  bool
 	ending   bool
@@ -65,7 +66,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		defer cancel()
 		s, err := e.cfg.Sessions.Start(ctx, spec)
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if err != nil {
 			e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: user.ID, Outcome: kiosk.KindOf(err).String(),
 				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
@@ -98,7 +99,7 @@ func (e *Engine) watchProgram(as *activeSession) {
 	go func() {
 		<-exited
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if e.sess != as || as.ending {
 			return
 		}
@@ -123,7 +124,7 @@ func (e *Engine) showSessionLocked() {
 	prompt := kiosk.PromptSession
 	if as.warning {
 		prompt = kiosk.PromptIdleWarning
-		sv.IdleEndsAt = e.lastInput(as).Add(as.rules.IdleTimeout)
+		sv.IdleEndsAt = e.lastInputLocked(as).Add(as.rules.IdleTimeout)
 	}
 	e.view.Session = sv
 	e.view.Who = as.user.DisplayName
@@ -138,15 +139,22 @@ func (e *Engine) refreshSessionLocked(as *activeSession) {
 	}
 }
 
-// lastInput is the later of input to our window and input to the session.
-func (e *Engine) lastInput(as *activeSession) time.Time {
-	t := as.activity
-	if in, ok := e.cfg.Sessions.(kiosk.InputIdle); ok {
-		if li := in.LastInput(); li.After(t) {
-			t = li
-		}
+// lastInputLocked is the later of input to our window and input to the
+// session as last measured (sessionInput, outside the lock).
+func (e *Engine) lastInputLocked(as *activeSession) time.Time {
+	if as.input.After(as.activity) {
+		return as.input
 	}
-	return t
+	return as.activity
+}
+
+// sessionInput asks when the session last saw input; the answer may take
+// a display round trip (X11), so it is asked without the engine's lock.
+func (e *Engine) sessionInput() time.Time {
+	if in, ok := e.cfg.Sessions.(kiosk.InputIdle); ok {
+		return in.LastInput()
+	}
+	return time.Time{}
 }
 
 // scheduleIdleLocked arms the idle timer for the earliest moment the
@@ -157,7 +165,7 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 		as.idle.Stop()
 	}
 	now := e.cfg.Clock.Now()
-	last := e.lastInput(as)
+	last := e.lastInputLocked(as)
 	warnAt := last.Add(as.rules.IdleTimeout - as.rules.IdleWarning)
 	endAt := last.Add(as.rules.IdleTimeout)
 	next := warnAt
@@ -165,13 +173,17 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 		next = endAt
 	}
 	as.idle = e.cfg.Clock.AfterFunc(max(next.Sub(now), 0), func() {
+		input := e.sessionInput()
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if e.sess != as || as.ending {
 			return
 		}
+		if input.After(as.input) {
+			as.input = input
+		}
 		now := e.cfg.Clock.Now()
-		last := e.lastInput(as)
+		last := e.lastInputLocked(as)
 		switch {
 		case !now.Before(last.Add(as.rules.IdleTimeout)):
 			e.endSessionLocked(kiosk.EndIdle)
@@ -194,7 +206,7 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 // Activity reports input to the kiosk's window.
 func (e *Engine) Activity() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	as := e.sess
 	if as == nil || as.ending {
 		return
@@ -215,7 +227,7 @@ func (e *Engine) StillHere() { e.Activity() }
 // SignOut ends the session.
 func (e *Engine) SignOut() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.sess != nil {
 		e.endSessionLocked(kiosk.EndLogout)
 	}
@@ -237,6 +249,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-ended:
+		e.settle()
 		return nil
 	case <-ctx.Done():
 		return kiosk.E(kiosk.KindTimeout, "end the session at shutdown", ctx.Err())
@@ -247,7 +260,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 // when it has ended, nil when there is no session.
 func (e *Engine) endSessionFor(cause kiosk.EndCause) <-chan struct{} {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	as := e.sess
 	if as == nil {
 		return nil
@@ -259,7 +272,7 @@ func (e *Engine) endSessionFor(cause kiosk.EndCause) <-chan struct{} {
 // RelaunchProgram starts the session program again.
 func (e *Engine) RelaunchProgram() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	as := e.sess
 	if as == nil || as.running || as.ending {
 		return
@@ -276,7 +289,7 @@ func (e *Engine) RelaunchProgram() {
 
 func (e *Engine) endSession(as *activeSession, cause kiosk.EndCause) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.sess == as {
 		e.endSessionLocked(cause)
 	}
@@ -305,7 +318,7 @@ func (e *Engine) endSessionLocked(cause kiosk.EndCause) {
 		rep, err := as.s.End(cause, "")
 		<-keyFree // the key is free for the lock screen (bounded by Timeouts.Device)
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		defer close(as.ended)
 		e.sess = nil
 		detail := map[string]string{

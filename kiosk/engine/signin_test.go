@@ -340,7 +340,7 @@ func (h *harness) backOff(u kiosk.User) kiosk.View {
 func wrongKeyPINs(h *harness) *kiosktest.Key {
 	h.t.Helper()
 	lockouts := func() (n int) {
-		for _, ev := range h.store.AuditLog() {
+		for _, ev := range h.audited() {
 			if ev.Type == kiosk.EventLockout {
 				n++
 			}
@@ -389,7 +389,7 @@ func TestUnidentifiedKeyFollowsItsOwnPINRules(t *testing.T) {
 	stranger := wrongKeyPINs(h)
 	h.unplug(stranger)
 	failed := 0
-	for _, ev := range h.store.AuditLog() {
+	for _, ev := range h.audited() {
 		if ev.Type == kiosk.EventSignInFailed && ev.Kind == kiosk.KindPINInvalid {
 			failed++
 		}
@@ -401,4 +401,22 @@ func TestUnidentifiedKeyFollowsItsOwnPINRules(t *testing.T) {
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("4821"))
 	h.waitState(kiosk.StateInSession)
+}
+
+// A sign-in with a key that holds one account looks its credential and
+// its person up once, and verifies the assertion once, in the engine: the
+// key's adapter passes the assertion on as it came.
+func TestKeySignInLooksUpOnce(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "CODE-1")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	creds0, users0 := h.store.Lookups()
+	h.e.EnterPIN([]byte("4821"))
+	h.waitState(kiosk.StateInSession)
+	creds, users := h.store.Lookups()
+	if creds-creds0 != 1 || users-users0 != 1 {
+		t.Fatalf("a single-account sign-in looked up %d credentials and %d people, want 1 and 1", creds-creds0, users-users0)
+	}
 }

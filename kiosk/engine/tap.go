@@ -45,8 +45,7 @@ func (e *Engine) watchTapLocked(as *activeSession) {
 		return
 	}
 	clientData := fido.ClientDataJSON(fido.TypeGet, ch, e.pol.Origin)
-	req := kiosk.AssertRequest{RPID: e.pol.RPID, Challenge: ch, Origin: e.pol.Origin,
-		ClientDataHash: fido.ClientDataHash(clientData), AllowList: [][]byte{as.credID}}
+	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: fido.ClientDataHash(clientData), AllowList: [][]byte{as.credID}}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeouts.Device)
 	done := make(chan struct{})
 	as.tapSeq++
@@ -63,7 +62,7 @@ func (e *Engine) watchTapLocked(as *activeSession) {
 // tapped handles the answer to touch-only request seq of session as.
 func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion, err error, ch fido.Challenge, clientData []byte) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.sess != as || as.ending || as.tapCancel == nil || as.tapSeq != seq {
 		// Withdrawn on purpose, or the session is over: nothing to do.
 		_ = e.challenges.Redeem(ch)
@@ -109,7 +108,7 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 		if as.tapProblems < tapMaxProblems {
 			e.cfg.Clock.AfterFunc(tapRetryPause, func() {
 				e.mu.Lock()
-				defer e.mu.Unlock()
+				defer e.unlock()
 				as.tapHeld = false
 				e.refreshSessionLocked(as)
 			})

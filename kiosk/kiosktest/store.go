@@ -16,6 +16,8 @@ type Store struct {
 	creds []kiosk.Credential
 	codes map[string]code
 	audit []kiosk.AuditEvent
+
+	credLookups, userLookups int
 }
 
 type code struct {
@@ -62,9 +64,17 @@ func (s *Store) Users() ([]kiosk.User, error) {
 	return append([]kiosk.User(nil), s.users...), nil
 }
 
+// Lookups counts the calls of Credential and User so far.
+func (s *Store) Lookups() (credential, user int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.credLookups, s.userLookups
+}
+
 func (s *Store) User(id kiosk.UserID) (kiosk.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.userLookups++
 	for _, u := range s.users {
 		if u.ID == id {
 			return u, nil
@@ -87,6 +97,7 @@ func (s *Store) UserByName(name string) (kiosk.User, error) {
 func (s *Store) Credential(id []byte) (kiosk.Credential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.credLookups++
 	for _, c := range s.creds {
 		if bytes.Equal(c.ID, id) {
 			return c, nil

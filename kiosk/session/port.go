@@ -15,8 +15,8 @@ type Port struct {
 	// Idle measures input to the whole display (X11Idle); nil means
 	// LastInput knows nothing and returns the zero time.
 	Idle IdleSource
-	// IdleTimeout bounds one Idle query. The engine asks while holding
-	// its lock, so this is short. Default 300 ms.
+	// IdleTimeout bounds one Idle query; the engine asks when its idle
+	// timer fires, so this is short. Default 300 ms.
 	IdleTimeout time.Duration
 	// Env adds environment entries for a person; nil adds none.
 	Env func(kiosk.User) []string
