@@ -5,12 +5,24 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"passkiosk/kiosk"
 )
 
 // killResult counts what stopProcesses did and found.
 type killResult struct {
 	stopped, terminated, killed, remaining int
 	left                                   []proc
+}
+
+// tally puts what stopProcesses did into r, and says which processes
+// survived SIGKILL, if any did.
+func (kr killResult) tally(op string, r *WipeReport) error {
+	r.Processes, r.Terminated, r.Killed, r.Remaining = kr.stopped, kr.terminated, kr.killed, kr.remaining
+	if kr.remaining > 0 {
+		return kiosk.Errorf(kiosk.KindTimeout, op, "%d processes survived SIGKILL:%s", kr.remaining, describe(kr.left))
+	}
+	return nil
 }
 
 // stopProcesses ends every process that m recognises: SIGTERM first to

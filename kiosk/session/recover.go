@@ -93,31 +93,17 @@ func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 	case m.cfg.DedicatedUID && m.root:
 		mem.uid = int64(m.cfg.UID)
 	}
-	kr := stopProcesses(mem, nil, nil, 0, m.cfg.KillTimeout)
-	r.Processes, r.Killed, r.Remaining = kr.stopped, kr.killed, kr.remaining
-	r.KillTime = time.Since(t0)
 	var errs []error
-	if kr.remaining > 0 {
-		errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "%d processes of session %s survived SIGKILL:%s", kr.remaining, rec.ID, describe(kr.left)))
+	if err := stopProcesses(mem, nil, nil, 0, m.cfg.KillTimeout).tally(op+" "+rec.ID, &r); err != nil {
+		errs = append(errs, err)
 	}
+	r.KillTime = time.Since(t0)
 	if mem.workspace == "" {
 		// A record whose workspace is not under our state root is not
 		// ours to delete; refuse rather than remove a stranger's files.
 		errs = append(errs, kiosk.Errorf(kiosk.KindMalformed, op, "journal names workspace %q outside %s", rec.Workspace, m.sessions))
 	} else {
-		t1 := time.Now()
-		if mem.uid >= 0 {
-			if err := sweepOutside(m.cfg.SharedDirs, uint32(mem.uid), &r); err != nil {
-				errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": shared folders", err))
-			}
-		}
-		wr, err := wipeWorkspace(rec.Workspace)
-		r.WipeTime = time.Since(t1)
-		r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
-		r.RemainingFiles = wr.remaining
-		if err != nil {
-			errs = append(errs, kiosk.E(kiosk.KindUnknown, op, err))
-		}
+		errs = append(errs, m.wipe(op, mem.uid, rec.Workspace, &r)...)
 	}
 	r.Ended = m.cfg.Clock.Now()
 	r.Total = time.Since(t0)

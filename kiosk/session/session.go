@@ -241,10 +241,8 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 	if s.Sandbox == SandboxSystemdRun && started {
 		stopScope(s.ID, m.cfg.KillTimeout)
 	}
-	kr := stopProcesses(mem, groups, spare, m.cfg.Grace, m.cfg.KillTimeout)
-	r.Processes, r.Terminated, r.Killed, r.Remaining = kr.stopped, kr.terminated, kr.killed, kr.remaining
-	if kr.remaining > 0 {
-		errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "%d processes survived SIGKILL:%s", kr.remaining, describe(kr.left)))
+	if err := stopProcesses(mem, groups, spare, m.cfg.Grace, m.cfg.KillTimeout).tally(op, &r); err != nil {
+		errs = append(errs, err)
 	}
 	if started {
 		select {
@@ -266,19 +264,7 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 		}
 	}
 
-	t1 := time.Now()
-	if m.cfg.DedicatedUID && m.root {
-		if err := sweepOutside(m.cfg.SharedDirs, m.cfg.UID, &r); err != nil {
-			errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": shared folders", err))
-		}
-	}
-	wr, err := wipeWorkspace(s.Workspace)
-	r.WipeTime = time.Since(t1)
-	r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
-	r.RemainingFiles = wr.remaining
-	if err != nil {
-		errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": wipe", err))
-	}
+	errs = append(errs, m.wipe(op, mem.uid, s.Workspace, &r)...)
 	r.Ended = m.cfg.Clock.Now()
 	r.Total = time.Since(t0)
 	if len(errs) == 0 && r.Clean() {
@@ -287,6 +273,27 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 		}
 	}
 	return r, errors.Join(errs...)
+}
+
+// wipe removes what a session left on disk, for End and for crash
+// recovery alike: what its dedicated uid (uid ≥ 0) left in the shared
+// folders, then its workspace. It fills in r's counts and WipeTime.
+func (m *Manager) wipe(op string, uid int64, workspace string, r *WipeReport) []error {
+	t0 := time.Now()
+	var errs []error
+	if uid >= 0 {
+		if err := sweepOutside(m.cfg.SharedDirs, uint32(uid), r); err != nil {
+			errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": shared folders", err))
+		}
+	}
+	wr, err := wipeWorkspace(workspace)
+	r.WipeTime = time.Since(t0)
+	r.Files, r.Dirs, r.Bytes, r.Tmpfs, r.Lazy, r.WorkspaceGone = wr.files, wr.dirs, wr.bytes, wr.tmpfs, wr.lazy, wr.gone
+	r.RemainingFiles = wr.remaining
+	if err != nil {
+		errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": wipe", err))
+	}
+	return errs
 }
 
 // clearClipboard runs the UI's hook, bounded even if the hook ignores its
