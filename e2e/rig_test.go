@@ -209,8 +209,7 @@ func (r *rig) find(name string) string {
 	return found
 }
 
-// events returns the audit log's event names (an engine event's own name
-// where the store files it as an appliance event).
+// events returns the audit log.
 func (r *rig) events() []store.AuditEvent {
 	r.t.Helper()
 	evs, err := r.db.Events(0, 10000)
@@ -220,13 +219,21 @@ func (r *rig) events() []store.AuditEvent {
 	return evs
 }
 
+// audited reports whether the audit log holds an entry of the named type
+// that match accepts (nil: any), waiting a little for it: the engine
+// writes its entries just after it lets go of its lock, so one may land a
+// moment after the view that follows it.
 func (r *rig) audited(name string, match func(store.AuditEvent) bool) bool {
-	for _, e := range r.events() {
-		if (e.Type.String() == name || e.Detail["event"] == name) && (match == nil || match(e)) {
-			return true
+	for guard := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for _, e := range r.events() {
+			if e.Type.String() == name && (match == nil || match(e)) {
+				return true
+			}
+		}
+		if time.Now().After(guard) {
+			return false
 		}
 	}
-	return false
 }
 
 // key is a virtual security key on the umockdev testbed, with a person
