@@ -1,6 +1,14 @@
-// Package kiosk is the appliance's vocabulary: the error kinds every layer
-// reports in, and (as the engine grows) the states, users, credentials and
-// the ports (Authenticator, Store, Clock) that the engine is written against.
+// Package kiosk is the appliance's vocabulary, shared by every layer: the
+// error kinds (Kind) every layer reports in; the engine's states and
+// prompts (State, Prompt) and the View the screens draw; people and
+// credentials (User, UserID, Credential); the fixed-number types for what
+// crosses layers and is stored — why a session ended (EndCause) and what
+// an audit entry records (Event); and the ports the engine is written
+// against (RoamingKeys, Platform, Store, Sessions, Clock).
+//
+// A cause or an event is one number from the engine to the session
+// journal and the audit log, with one String each; the numbers are stored,
+// so they never change and new ones are added at the end.
 //
 // It imports nothing outside the standard library, so every other package
 // may import it.

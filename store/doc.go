@@ -67,10 +67,10 @@
 //	                                           5 issued, 6 expires, 7 issued by, 8 used at, 9 used terminal}
 //	sessions/
 //	  <session id uint64 BE> → CBOR Session {1 id, 2 user id, 3 cred id, 4 terminal, 5 workspace,
-//	                                         6 pid, 7 opened, 8 ended, 9 cause, 10 wiped}
+//	                                         6 (unused), 7 opened, 8 ended, 9 cause (kiosk.EndCause), 10 wiped}
 //	audit/
-//	  <seq uint64 BE> → CBOR AuditEvent {1 seq, 2 time, 3 type, 4 actor, 5 terminal, 6 user id,
-//	                                     7 cred id, 8 session id, 9 reason (kiosk.Kind), 10 end cause,
+//	  <seq uint64 BE> → CBOR AuditEvent {1 seq, 2 time, 3 type (kiosk.Event), 4 actor, 5 terminal, 6 user id,
+//	                                     7 cred id, 8 session id, 9 reason (kiosk.Kind), 10 end cause (kiosk.EndCause),
 //	                                     11 {detail}, 12 [items], 13 prev hash, 14 hash}
 //	attempts/
 //	  user/<user id>/<unix ns uint64 BE ‖ n uint64 BE>         → reason (kiosk.Kind) uint16 BE

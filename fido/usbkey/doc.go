@@ -11,9 +11,12 @@
 // context.Context (CTAPHID_CANCEL), a time bound on every call, and the one
 // translation of libfido2 results into kiosk error kinds (errors.go).
 //
-// Nothing a key returns is trusted: the adapter builds the client data
-// itself, passes only its hash to the key, and returns registrations and
-// assertions only after passkiosk/fido has verified them.
+// Nothing a key returns is trusted, and nothing is verified here: the key
+// signs over the caller's client data hash, and the adapter passes the
+// attestation object or the assertions on as the key sent them. The
+// engine, which built the client data, redeems its challenge and holds
+// the records, verifies them once with passkiosk/fido. The account names
+// a key sends are not signed and are never shown as who someone is.
 //
 // It must not import tpm, store or ui, and it does not decide policy:
 // which keys and accounts are allowed is the engine's business.
