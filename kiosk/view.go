@@ -66,6 +66,10 @@ type SessionView struct {
 	// TapToSignOut: the security key signed in with waits for a touch
 	// that ends the session.
 	TapToSignOut bool
+	// TapUnavailable: policy offers touch to sign out, but the key kept
+	// failing and the engine stopped asking it; the person must use Sign
+	// out.
+	TapUnavailable bool
 }
 
 // Notice is a message for the person. The screens translate it from its

@@ -42,8 +42,11 @@ func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
 			row(target(button(u.tr.T("session.add_backup"), theme.ContentAddIcon(), widget.MediumImportance, u.act(u.cmds.AddBackup)), 300)))
 	}
 	items = append(items, gap(8), row(sized(360, 80, button(u.tr.T("session.sign_out"), theme.LogoutIcon(), widget.DangerImportance, u.act(u.cmds.SignOut)))))
-	if s.TapToSignOut {
+	switch {
+	case s.TapToSignOut:
 		items = append(items, para(u.tr.T("session.tap_to_sign_out"), theme.SizeNameSubHeadingText, widget.MediumImportance))
+	case s.TapUnavailable:
+		items = append(items, para(u.tr.T("session.tap_unavailable"), theme.SizeNameSubHeadingText, widget.WarningImportance))
 	}
 	return u.frame(v, true, false, items...)
 }

@@ -224,6 +224,10 @@ func (v *virtualKeys) MakeCredential(ctx context.Context, id string, req kiosk.M
 	return kiosk.KeyAttestation{AttestationObject: obj}, nil
 }
 
+// hidErrChannelBusy is CTAPHID's ERR_CHANNEL_BUSY (CTAP 2.1 §11.2.9.1.6):
+// the key is still working for another channel.
+const hidErrChannelBusy = 0x06
+
 // translate turns CTAP status codes into kiosk kinds, in one place, with
 // the tries left where the key can tell them.
 func (v *virtualKeys) translate(ctx context.Context, c *ctaphidtest.Client, err error) error {
@@ -233,6 +237,9 @@ func (v *virtualKeys) translate(ctx context.Context, c *ctaphidtest.Client, err 
 	}
 	if ctx.Err() != nil {
 		return kiosk.E(kiosk.KindTimeout, op, err)
+	}
+	if errors.Is(err, ctaphidtest.HIDError(hidErrChannelBusy)) {
+		return kiosk.E(kiosk.KindDeviceBusy, op, err)
 	}
 	var st softkey.Status
 	if !errors.As(err, &st) {

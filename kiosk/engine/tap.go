@@ -95,6 +95,10 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 		// button to refuse: ask again.
 		as.tapProblems = 0
 		e.watchTapLocked(as)
+	case kiosk.KindDeviceBusy:
+		// Still finishing a request it was asked before: ask again in a
+		// moment; that is not the key failing.
+		e.pauseTapLocked(as)
 	case kiosk.KindDeviceGone:
 		// The removal event decides what happens to the session; a key
 		// put back is a new plug-in, not this one.
@@ -103,17 +107,28 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 	default:
 		as.tapProblems++
 		e.cfg.Log.Warn("tap to sign out: the key failed", "err", err, "in a row", as.tapProblems)
-		as.tapHeld = true
-		e.refreshSessionLocked(as)
 		if as.tapProblems < tapMaxProblems {
-			e.cfg.Clock.AfterFunc(tapRetryPause, func() {
-				e.mu.Lock()
-				defer e.unlock()
-				as.tapHeld = false
-				e.refreshSessionLocked(as)
-			})
+			e.pauseTapLocked(as)
+			return
 		}
+		// Given up: the session screen says to use Sign out.
+		as.tapHeld, as.tapGaveUp = true, true
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyTapFailed, User: as.user.ID, Credential: as.credID,
+			Outcome: kiosk.KindOf(err).String(), Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error(), "stopped": "true"}})
+		e.refreshSessionLocked(as)
 	}
+}
+
+// pauseTapLocked stops asking the key for tapRetryPause, then asks again.
+func (e *Engine) pauseTapLocked(as *activeSession) {
+	as.tapHeld = true
+	e.cfg.Clock.AfterFunc(tapRetryPause, func() {
+		e.mu.Lock()
+		defer e.unlock()
+		as.tapHeld = false
+		e.refreshSessionLocked(as)
+	})
+	e.refreshSessionLocked(as)
 }
 
 // verifyTapLocked checks a touch-only assertion: the challenge is ours

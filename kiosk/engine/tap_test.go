@@ -164,3 +164,52 @@ func credentialsOf(t *testing.T, h *harness, u kiosk.User) []kiosk.Credential {
 	}
 	return creds
 }
+
+// A key that keeps failing while it waits for the touch is asked again
+// after a pause, and after tapMaxProblems failures in a row no more: the
+// session screen then says to use Sign out, and the audit log says why.
+// A key that only says it is busy is asked again without counting.
+func TestTapGivesUpVisiblyOnAFailingKey(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	keySession(t, h, k)
+	waitTouchRequests(t, k, 1)
+	asked := 1
+	for i := 0; i < 4; i++ {
+		if !k.FailTouch(kiosk.Errorf(kiosk.KindDeviceBusy, "fake key", "channel busy")) {
+			t.Fatal("no touch request waiting")
+		}
+		asked++
+		askedAgain(t, h, k, asked)
+	}
+	for i := 1; i <= tapMaxProblems; i++ {
+		if !k.FailTouch(kiosk.Errorf(kiosk.KindDevice, "fake key", "garbled reply")) {
+			t.Fatal("no touch request waiting")
+		}
+		if i < tapMaxProblems {
+			asked++
+			askedAgain(t, h, k, asked)
+			if v := h.e.View(); v.Session == nil || v.Session.TapUnavailable {
+				t.Fatalf("given up after %d failures, want %d: %+v", i, tapMaxProblems, v.Session)
+			}
+		}
+	}
+	v := h.waitFor("tap given up", func(v kiosk.View) bool { return v.Session != nil && v.Session.TapUnavailable })
+	if v.Session.TapToSignOut || !h.hasAudit(kiosk.EventKeyTapFailed, kiosk.KindDevice.String()) {
+		t.Fatalf("session view %+v, audit %v", v.Session, h.auditTypes())
+	}
+	h.e.SignOut()
+	h.waitNotice(kiosk.NoticeSessionEnded)
+}
+
+// askedAgain moves the clock on by the retry pause until the key has been
+// asked for a touch n times in all.
+func askedAgain(t *testing.T, h *harness, k *kiosktest.Key, n int) {
+	t.Helper()
+	for guard := time.Now().Add(10 * time.Second); k.Waiting() < n; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(guard) {
+			t.Fatalf("the key was asked for a touch %d times, want %d", k.Waiting(), n)
+		}
+		h.clock.Advance(tapRetryPause)
+	}
+}

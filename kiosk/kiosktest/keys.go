@@ -30,6 +30,7 @@ type Key struct {
 	Err      error
 	accounts []*account
 	touched  chan struct{}
+	failed   chan error
 	// asked counts touch-only requests started (tap to sign out).
 	asked int
 }
@@ -44,7 +45,7 @@ type account struct {
 // NewKey returns a key with a PIN (empty: none) and optionally a
 // fingerprint sensor.
 func NewKey(id, pin string, fingerprint bool) *Key {
-	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true, touched: make(chan struct{})}
+	k := &Key{pin: pin, pinRetries: 8, uvRetries: 5, Fingerprint: true, touched: make(chan struct{}), failed: make(chan error)}
 	k.name = id
 	k.Info = kiosk.KeyInfo{ID: id, Product: "Fake key " + id, HasPIN: pin != "", HasFingerprint: fingerprint}
 	copy(k.Info.AAGUID[:], "fake-key-aaguid!")
@@ -71,6 +72,18 @@ func (k *Key) Touch() bool {
 	}
 }
 
+// FailTouch makes a touch-only request that is waiting fail with err, as
+// a key that misbehaves while it waits, and reports whether one was
+// waiting.
+func (k *Key) FailTouch(err error) bool {
+	select {
+	case k.failed <- err:
+		return true
+	case <-time.After(2 * time.Second):
+		return false
+	}
+}
+
 // Waiting reports the touch-only requests started so far.
 func (k *Key) Waiting() int { k.mu.Lock(); defer k.mu.Unlock(); return k.asked }
 
@@ -83,6 +96,8 @@ func (k *Key) verify(ctx context.Context, uv kiosk.UV) error {
 		select {
 		case <-k.touched:
 			return nil
+		case err := <-k.failed:
+			return err
 		case <-ctx.Done():
 			return kiosk.E(kiosk.KindTimeout, "fake key", ctx.Err())
 		}

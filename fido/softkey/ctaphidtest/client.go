@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Device is the report pipe of a key, as softkey.Conn provides it.
@@ -76,13 +77,21 @@ func Open(ctx context.Context, dev Device) (*Client, error) {
 	if err := c.Send(BroadcastCID, CmdInit, nonce); err != nil {
 		return nil, err
 	}
-	cmd, reply, err := c.Recv(ctx)
-	if err != nil {
-		return nil, err
+	// Skip what is not the answer to this INIT, as libfido2 does: a late
+	// answer to another channel's request, or another host's INIT.
+	c.SkipOtherChannels = true
+	var cmd byte
+	var reply []byte
+	for {
+		var err error
+		if cmd, reply, err = c.Recv(ctx); err != nil {
+			return nil, err
+		}
+		if cmd == CmdInit && len(reply) == 17 && string(reply[:8]) == string(nonce) {
+			break
+		}
 	}
-	if cmd != CmdInit || len(reply) != 17 || string(reply[:8]) != string(nonce) {
-		return nil, fmt.Errorf("ctaphidtest: bad INIT reply cmd=0x%02x len=%d", cmd, len(reply))
-	}
+	c.SkipOtherChannels = false
 	c.CID = binary.BigEndian.Uint32(reply[8:12])
 	c.Caps = reply[16]
 	return c, nil
@@ -172,13 +181,17 @@ func (c *Client) Recv(ctx context.Context) (cmd byte, data []byte, err error) {
 }
 
 // Transact sends a message on the client's channel and reads the reply,
-// which must carry the same command.
+// which must carry the same command. When ctx ends first, the request is
+// cancelled (abandon).
 func (c *Client) Transact(ctx context.Context, cmd byte, data []byte) ([]byte, error) {
 	if err := c.Send(c.CID, cmd, data); err != nil {
 		return nil, err
 	}
 	rcmd, reply, err := c.Recv(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			c.abandon()
+		}
 		return nil, err
 	}
 	if rcmd != cmd {
@@ -196,6 +209,24 @@ func (c *Client) Ping(ctx context.Context, data []byte) ([]byte, error) {
 func (c *Client) Wink(ctx context.Context) error {
 	_, err := c.Transact(ctx, CmdWink, nil)
 	return err
+}
+
+// abandonWait bounds how long abandon waits for the key's answer to a
+// cancelled request.
+const abandonWait = 2 * time.Second
+
+// abandon cancels the request outstanding on the channel and reads the
+// key's answer to it (CTAP2_ERR_KEEPALIVE_CANCEL, CTAP 2.1 §11.2.9.1.5,
+// or whatever it was about to say), so that the answer does not land on
+// the next request, which would then read another channel's reply while
+// the key calls itself busy.
+func (c *Client) abandon() {
+	if c.Cancel() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), abandonWait)
+	defer cancel()
+	_, _, _ = c.Recv(ctx)
 }
 
 // Cancel sends CTAPHID_CANCEL, which has no reply of its own.
