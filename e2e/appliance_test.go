@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"time"
+
 	"os"
 	"strconv"
 	"testing"
 
 	"passkiosk/fido/softkey"
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/engine"
 	"passkiosk/store"
 )
 
@@ -162,5 +165,49 @@ func TestSecurityKeyThroughLibfido2(t *testing.T) {
 	}
 	if st, err := r.db.VerifyChain(); err != nil {
 		t.Fatalf("audit chain: %+v, %v", st, err)
+	}
+}
+
+// Tap to sign out through the real libfido2 outlasts the key's own touch
+// timeout: with the engine's bound equal to the key's (the worst case,
+// both ending together), the request is asked again and again, and a
+// touch many timeouts later still signs the person out.
+func TestTapToSignOutOutlastsTheKeysTimeout(t *testing.T) {
+	const wait = 2 * time.Second
+	timeouts := engine.DefaultTimeouts
+	timeouts.Device = wait
+	r := newRig(t, rigOptions{keys: true, files: 1, timeouts: &timeouts})
+	_, code := r.person("bob", "Bob Okafor", "porters")
+	k := r.newKey(softkey.Config{PIN: "4821", TouchTimeout: wait})
+
+	r.waitPrompt(kiosk.PromptTouchOrChoose)
+	r.e.StartEnrollment(code)
+	r.waitPrompt(kiosk.PromptEnrollChoose)
+	r.e.ChooseAttachment(kiosk.AttachRoaming)
+	r.waitPrompt(kiosk.PromptInsertKey)
+	k.plug()
+	r.waitPrompt(kiosk.PromptPIN)
+	r.e.EnterPIN([]byte("4821"))
+	r.waitPrompt(kiosk.PromptTouchKey)
+	k.touch()
+	r.waitPrompt(kiosk.PromptEnrollDone)
+	r.e.Cancel()
+	r.waitFor("the key present", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptTouchOrChoose && v.KeyPresent })
+	r.e.UseKey()
+	r.waitPrompt(kiosk.PromptPIN)
+	r.e.EnterPIN([]byte("4821"))
+	r.waitPrompt(kiosk.PromptTouchKey)
+	k.touch()
+	r.waitFor("the session, waiting for a tap", func(v kiosk.View) bool {
+		return v.State == kiosk.StateInSession && v.Session.TapToSignOut
+	})
+
+	time.Sleep(4*wait + wait/2) // four of the key's timeouts, and a half
+	if v := r.e.View(); v.State != kiosk.StateInSession || v.Session.TapUnavailable {
+		t.Fatalf("after the key's timeouts: %v %+v", v.State, v.Session)
+	}
+	k.touch()
+	if v := r.waitNotice(kiosk.NoticeSessionEnded); v.Notice.Cause != kiosk.EndKeyTapped {
+		t.Fatalf("after the tap: notice %+v", v.Notice)
 	}
 }

@@ -61,6 +61,8 @@ type rigOptions struct {
 	keys   bool // security keys through libfido2
 	files  int  // files the session program writes
 	policy func(*policy.Policy)
+	// timeouts replaces engine.DefaultTimeouts when set.
+	timeouts *engine.Timeouts
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -120,9 +122,13 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	timeouts := engine.DefaultTimeouts
+	if o.timeouts != nil {
+		timeouts = *o.timeouts
+	}
 	r.e = engine.New(engine.Config{
 		Terminal: terminal, Policy: p, Store: r.records, Keys: keys, Platform: tpm.NewPlatform(r.tpm, nil),
-		Sessions: &session.Port{Manager: r.manager}, Timeouts: engine.DefaultTimeouts,
+		Sessions: &session.Port{Manager: r.manager}, Timeouts: timeouts,
 		Publish: func(v kiosk.View) { r.views <- view{v, time.Now()} },
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
