@@ -97,6 +97,12 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 	setS(&p.RPID, f.RPID)
 	setS(&p.RPName, f.RPName)
 	setS(&p.Origin, f.Origin)
+	if f.RPID != nil && f.Origin == nil {
+		// The origin must be the RP ID's or a subdomain's: a file that
+		// names only the RP ID means that site's own origin, not the
+		// default one, which would no longer match.
+		p.Origin = "https://" + *f.RPID
+	}
 	setB(&p.RequireUV, f.RequireUV)
 	setI(&p.MinPINLength, f.MinPINLength)
 	setI(&p.MinCredentials, f.MinCredentials)
