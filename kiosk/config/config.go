@@ -67,7 +67,9 @@ type SecurityKeys struct {
 
 // Session says how sessions run.
 type Session struct {
-	// Sandbox is "auto", "bubblewrap", "systemd-run" or "none".
+	// Sandbox is "auto", "bubblewrap", "systemd-run", "none" or
+	// "required" (bubblewrap with user namespaces disabled, or the
+	// terminal stays out of service).
 	Sandbox string `toml:"sandbox"`
 	// User is the account session programs run as.
 	User string `toml:"user"`
@@ -186,7 +188,7 @@ func (cfg *Config) validate(c *collector) {
 			abs("tpm.socket", cfg.TPM.Socket)
 		}
 	}
-	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none")
+	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none", "required")
 	if cfg.Session.User == "" {
 		c.add("session.user", "session.user: must name the account session programs run as")
 	}
