@@ -146,10 +146,10 @@ const SandboxWayland = "/run/wayland-0"
 // Manager starts, ends and recovers sessions. It is safe for concurrent
 // use.
 type Manager struct {
-	cfg      Config
-	wayland  string // why sessions have no Wayland socket, "" when they have it
-	sandbox  Sandbox
-	reason   string
+	cfg     Config
+	wayland string // why sessions have no Wayland socket, "" when they have it
+	sandbox Sandbox
+	reason  string
 	// fallback says why sessions are confined less than asked ("" when
 	// they are not): auto fell back from bubblewrap, or bubblewrap
 	// cannot keep user namespaces from the program.
