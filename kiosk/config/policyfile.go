@@ -139,6 +139,16 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 		}
 	}
 	p.Lockout = lockout(c, p.Lockout, f.Lockout)
+	if p.Platform.Enabled && !p.Roaming.Enabled {
+		// With security keys off a person can hold one credential here,
+		// their passkey in this terminal's TPM: asking for more would nag
+		// every session for a backup nobody can register.
+		if f.MinCredentials == nil {
+			p.MinCredentials = 1
+		} else if p.MinCredentials > 1 {
+			c.add("min_credentials", "min_credentials: must be 1 while security keys (roaming) are off: a person has one passkey on this terminal, got %d", p.MinCredentials)
+		}
+	}
 	if err := p.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			field, msg, _ := strings.Cut(line, ": ")

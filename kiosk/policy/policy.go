@@ -194,11 +194,6 @@ func (p *Policy) Validate() error {
 		bad("min_credentials", "must be at least 1, got %d", p.MinCredentials)
 	case p.MinCredentials > MaxMinCredentials:
 		bad("min_credentials", "must be at most %d, got %d", MaxMinCredentials, p.MinCredentials)
-	case p.Platform.Enabled && !p.Roaming.Enabled && p.MinCredentials > 1:
-		// With security keys off a person can hold one credential here,
-		// their passkey in this terminal's TPM; asking for more would nag
-		// every session for a backup nobody can register.
-		bad("min_credentials", "must be 1 while security keys (roaming) are off: a person has one passkey on this terminal, got %d", p.MinCredentials)
 	}
 	p.anchors = nil
 	if len(p.TrustAnchors) > 0 {
