@@ -136,3 +136,22 @@ func TestMisbehaviourDuringEnrollment(t *testing.T) {
 		})
 	}
 }
+
+// A key pulled during the PIN exchange is reported as gone, not as a
+// faulty key (libfido2 says FIDO_ERR_INTERNAL when the key agreement
+// never comes back), and the next sign-in after a re-plug works.
+func TestKeyPulledDuringThePINExchangeIsGone(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	reg := r.mustRegister(registerIn{UserID: []byte("peggy"), Name: "peggy", Discoverable: true, PIN: "1234"})
+	r.key.SetFault(softkey.UnplugDuringPIN)
+	got, err := r.signIn(signInIn{PIN: "1234", Known: known(reg)})
+	r.key.SetFault(softkey.None)
+	if err == nil {
+		t.Fatalf("sign-in with the key pulled succeeded: %+v", got)
+	}
+	wantKind(t, err, kiosk.KindDeviceGone)
+	r.plug()
+	if _, err := r.signIn(signInIn{PIN: "1234", Known: known(reg)}); err != nil {
+		t.Fatalf("sign-in after re-plugging: %v", err)
+	}
+}
