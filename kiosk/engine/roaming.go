@@ -165,9 +165,12 @@ func (e *Engine) uvErrorLocked(typ string, err error, retry func(kiosk.UV)) {
 // accounts, or goes straight on with the only one.
 func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 	c := e.cer
+	// The names shown are the appliance's own records for each
+	// credential: the user name and display name a key sends are not
+	// signed, and a key could put anyone's name there.
 	type known struct {
 		a    kiosk.KeyAssertion
-		name string
+		user kiosk.User
 	}
 	var ours []known
 	for _, a := range as {
@@ -179,7 +182,7 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 		if err != nil {
 			continue
 		}
-		ours = append(ours, known{a, u.DisplayName})
+		ours = append(ours, known{a, u})
 	}
 	switch len(ours) {
 	case 0:
@@ -191,7 +194,7 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 		e.view.Accounts = nil
 		for i, k := range ours {
 			c.assertions = append(c.assertions, k.a)
-			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.name, Name: k.a.UserName})
+			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.user.DisplayName, Name: k.user.Name})
 		}
 		e.waitLocked(e.cfg.Timeouts.Picker)
 		e.setLocked(kiosk.StateIdentifying, kiosk.PromptChooseAccount)

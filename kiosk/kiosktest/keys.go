@@ -62,6 +62,15 @@ func (k *Key) PINRetries() int { k.mu.Lock(); defer k.mu.Unlock(); return k.pinR
 // Replug clears the power-cycle block (three wrong PINs in a row).
 func (k *Key) Replug() { k.mu.Lock(); defer k.mu.Unlock(); k.inARow = 0 }
 
+// RenameAccount changes the user name and display name the key sends
+// for account i, as a key whose accounts were edited elsewhere (or that
+// lies) would: neither is signed.
+func (k *Key) RenameAccount(i int, name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.accounts[i].name = name
+}
+
 // Authenticator returns the account's test authenticator, to misbehave.
 func (k *Key) Authenticator(i int) *fidotest.Authenticator { return k.accounts[i].auth }
 
