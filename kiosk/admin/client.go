@@ -35,6 +35,10 @@ func (e *Unreachable) Unwrap() error { return e.Err }
 
 func (c *Client) dial(ctx context.Context, cmd string, args any) (net.Conn, *bufio.Reader, error) {
 	conn, err := c.connect(ctx)
+	var busyErr *Error
+	if errors.As(err, &busyErr) {
+		return nil, nil, busyErr
+	}
 	if errors.Is(err, syscall.EACCES) {
 		return nil, nil, refused("permission denied on %s: only root and members of the appliance's admin group may administer it (see admin.group in /etc/passkiosk/passkiosk.toml)", c.Socket)
 	}

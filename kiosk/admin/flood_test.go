@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
 )
 
@@ -171,5 +173,46 @@ func TestIdleConnectionsDoNotLockOutAdministrators(t *testing.T) {
 		if time.Now().After(guard) {
 			t.Fatalf("the runaway administrator's slots never came back: %s", a.run(member, "status"))
 		}
+	}
+}
+
+// A listen queue that stays full makes connecting fail with EAGAIN: the
+// appliance is there but not keeping up. The client tries for a moment,
+// then says it is busy, not that it cannot be reached.
+func TestClientSaysBusyWhenTheListenQueueIsFull(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	// A queue of one that nothing accepts from.
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	full := false
+	for range 16 {
+		c, err := net.Dial("unix", sock)
+		if errors.Is(err, syscall.EAGAIN) {
+			full = true
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if !full {
+		t.Skip("the listen queue never filled")
+	}
+	c := &admin.Client{Socket: sock, Timeout: 20 * time.Second}
+	err = c.Call(t.Context(), admin.CmdStatus, nil, nil)
+	var we *admin.Error
+	var unr *admin.Unreachable
+	if !errors.As(err, &we) || we.Kind != kiosk.KindDeviceBusy.String() || !strings.Contains(we.Message, "busy") || errors.As(err, &unr) {
+		t.Fatalf("call with the listen queue full: %v", err)
 	}
 }
