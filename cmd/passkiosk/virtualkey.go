@@ -148,7 +148,23 @@ func (v *virtualKeys) client(ctx context.Context, id string) (*ctaphidtest.Clien
 	if err != nil {
 		return nil, v.translate(ctx, nil, err)
 	}
+	// As libfido2 does: reports for other channels (another host's, or
+	// the last word of a request this adapter gave up on) are not ours.
+	c.SkipOtherChannels = true
 	return c, nil
+}
+
+// abandon tells the key to stop the request under way on c (CTAP 2.1
+// §11.2.9.1.5 CTAPHID_CANCEL) and waits a moment for its last reply, so
+// the key is free for the next request instead of answering it "channel
+// busy" while it still waits for a touch nobody will give.
+func (v *virtualKeys) abandon(c *ctaphidtest.Client) {
+	if err := c.Cancel(); err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _, _ = c.Recv(ctx)
 }
 
 // token gets a PIN/UV auth token (protocol 2) for the permissions.
@@ -224,6 +240,10 @@ func (v *virtualKeys) MakeCredential(ctx context.Context, id string, req kiosk.M
 	return kiosk.KeyAttestation{AttestationObject: obj}, nil
 }
 
+// hidChannelBusy is CTAPHID's ERR_CHANNEL_BUSY (CTAP 2.1 §11.2.9.1.6):
+// the key is working on another channel's request.
+const hidChannelBusy ctaphidtest.HIDError = 0x06
+
 // translate turns CTAP status codes into kiosk kinds, in one place, with
 // the tries left where the key can tell them.
 func (v *virtualKeys) translate(ctx context.Context, c *ctaphidtest.Client, err error) error {
@@ -232,7 +252,14 @@ func (v *virtualKeys) translate(ctx context.Context, c *ctaphidtest.Client, err 
 		return err
 	}
 	if ctx.Err() != nil {
+		if c != nil {
+			v.abandon(c)
+		}
 		return kiosk.E(kiosk.KindTimeout, op, err)
+	}
+	var he ctaphidtest.HIDError
+	if errors.As(err, &he) && he == hidChannelBusy {
+		return kiosk.E(kiosk.KindDeviceBusy, op, err)
 	}
 	var st softkey.Status
 	if !errors.As(err, &st) {
