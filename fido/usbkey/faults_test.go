@@ -155,3 +155,23 @@ func TestKeyPulledDuringThePINExchangeIsGone(t *testing.T) {
 		t.Fatalf("sign-in after re-plugging: %v", err)
 	}
 }
+
+// Tap to sign out through libfido2: a touch request that runs out of time
+// is cancelled on the key, and the next one finds the key free, again and
+// again, as during a long session (the demo's key adapter once failed
+// this way: see cmd/passkiosk's TestTapRequestsAfterGivingUpFindTheKeyFree).
+func TestTouchRequestsThatTimeOutLeaveTheKeyFree(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	reg := r.mustRegister(registerIn{UserID: []byte("trent"), Name: "trent", Discoverable: true, PIN: "1234"})
+	r.key.SetTouch(softkey.TouchNever, 0)
+	for i := range 4 {
+		_, err := r.signIn(signInIn{Presence: true, AllowList: [][]byte{reg.CredentialID}, Known: known(reg), UserTimeout: 700 * time.Millisecond})
+		if kiosk.KindOf(err) != kiosk.KindTimeout {
+			t.Fatalf("touch request %d: %v, want a timeout", i, err)
+		}
+	}
+	r.key.SetTouch(softkey.TouchAfterDelay, 50*time.Millisecond)
+	if _, err := r.signIn(signInIn{Presence: true, AllowList: [][]byte{reg.CredentialID}, Known: known(reg)}); err != nil {
+		t.Fatalf("touch request after the timeouts: %v", err)
+	}
+}
