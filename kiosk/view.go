@@ -66,6 +66,10 @@ type SessionView struct {
 	// TapToSignOut: the security key signed in with waits for a touch
 	// that ends the session.
 	TapToSignOut bool
+	// TapUnavailable: tap to sign out was on for this session but has
+	// stopped for good (the key failed, was pulled, or answered with
+	// something that did not verify); the screen says to use Sign out.
+	TapUnavailable bool
 }
 
 // Notice is a message for the person. The screens translate it from its

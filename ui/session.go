@@ -44,6 +44,8 @@ func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
 	items = append(items, gap(8), row(sized(360, 80, button(u.tr.T("session.sign_out"), theme.LogoutIcon(), widget.DangerImportance, u.act(u.cmds.SignOut)))))
 	if s.TapToSignOut {
 		items = append(items, para(u.tr.T("session.tap_to_sign_out"), theme.SizeNameSubHeadingText, widget.MediumImportance))
+	} else if s.TapUnavailable {
+		items = append(items, para(u.tr.T("session.tap_unavailable"), theme.SizeNameSubHeadingText, widget.MediumImportance))
 	}
 	return u.frame(v, true, false, items...)
 }

@@ -85,7 +85,7 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 		if kind == kiosk.KindCounterRegression {
 			e.audit(kiosk.AuditEvent{Type: "possible-clone", User: as.user.ID, Credential: as.credID, Outcome: kind.String(), Kind: kind})
 		}
-		as.tapHeld = true
+		as.tapHeld, as.tapStopped = true, true
 		e.refreshSessionLocked(as)
 		return
 	}
@@ -99,12 +99,13 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 	case kiosk.KindDeviceGone:
 		// The removal event decides what happens to the session; a key
 		// put back is a new plug-in, not this one.
-		as.tapHeld = true
+		as.tapHeld, as.tapStopped = true, true
 		e.refreshSessionLocked(as)
 	default:
 		as.tapProblems++
 		e.cfg.Log.Warn("tap to sign out: the key failed", "err", err, "in a row", as.tapProblems)
 		as.tapHeld = true
+		as.tapStopped = as.tapProblems >= tapMaxProblems
 		e.refreshSessionLocked(as)
 		if as.tapProblems < tapMaxProblems {
 			e.cfg.Clock.AfterFunc(tapRetryPause, func() {
