@@ -124,6 +124,11 @@ func parseAttested(b []byte) (*AttestedCredential, []byte, error) {
 	if _, err := ParsePublicKey(ac.PublicKey); err != nil {
 		return nil, nil, err
 	}
+	// WebAuthn §6.5.1: the credential public key is in CTAP2 canonical
+	// form, and one that is not SHOULD be refused.
+	if err := cbor.CanonicalKeys(ac.PublicKey); err != nil {
+		return nil, nil, fail(kiosk.KindMalformed, "credential public key: %v", err)
+	}
 	return ac, rest, nil
 }
 

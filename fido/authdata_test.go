@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"passkiosk/fido"
@@ -70,6 +71,28 @@ func TestParseAuthDataRejects(t *testing.T) {
 				t.Fatalf("got %v, %v; want malformed", ad, err)
 			}
 		})
+	}
+}
+
+// nonCanonicalKeyAuthData is good authenticator data whose credential
+// public key lists alg (3) before kty (1): the same key, encoded out of
+// the CTAP2 canonical order.
+func nonCanonicalKeyAuthData(t testing.TB) []byte {
+	good := attestedAuthData(16, nil)
+	key := fidotest.NewAuthenticator(fido.AlgES256).PublicKey()
+	// a5 01 02 03 26 …: kty EC2, alg ES256, then the curve and points.
+	if !bytes.HasPrefix(key, []byte{0xa5, 0x01, 0x02, 0x03, 0x26}) {
+		t.Fatalf("test key is not the expected EC2 encoding: %x", key)
+	}
+	swapped := append([]byte{0xa5, 0x03, 0x26, 0x01, 0x02}, key[5:]...)
+	return append(bytes.Clone(good[:len(good)-len(key)]), swapped...)
+}
+
+func TestParseAuthDataRefusesNonCanonicalPublicKey(t *testing.T) {
+	b := nonCanonicalKeyAuthData(t)
+	ad, err := fido.ParseAuthData(b)
+	if ad != nil || !errors.Is(err, kiosk.ErrMalformed) || !strings.Contains(err.Error(), "canonical") {
+		t.Fatalf("got %v, %v; want malformed for the key order", ad, err)
 	}
 }
 

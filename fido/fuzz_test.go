@@ -43,6 +43,7 @@ func FuzzParseAuthData(f *testing.F) {
 	}
 	f.Add(attestedAuthData(32, nil))
 	f.Add(attestedAuthData(16, []byte{0xa1, 0x61, 'x', 0xf5}))
+	f.Add(nonCanonicalKeyAuthData(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ad, err := fido.ParseAuthData(b)
 		if err != nil {
@@ -60,6 +61,9 @@ func FuzzParseAuthData(f *testing.F) {
 		}
 		if ad.Flags.Has(fido.FlagBS) && !ad.Flags.Has(fido.FlagBE) {
 			t.Fatal("BS without BE accepted")
+		}
+		if ad.Attested != nil && cbor.CanonicalKeys(ad.Attested.PublicKey) != nil {
+			t.Fatal("a credential public key out of canonical order accepted")
 		}
 	})
 }

@@ -48,6 +48,7 @@ const (
 	EventKeyTapped           Event = 35 // a touch of the signed-in key ended the session
 	EventKeyTapFailed        Event = 36 // a touch of the signed-in key could not be verified
 	EventPolicyApplied       Event = 37 // the engine took a new policy into use
+	EventSandboxFallback     Event = 38 // sessions run in a weaker sandbox than configured (auto fell back)
 )
 
 var eventNames = [...]string{
@@ -89,6 +90,7 @@ var eventNames = [...]string{
 	EventKeyTapped:           "key-tapped",
 	EventKeyTapFailed:        "key-tap-failed",
 	EventPolicyApplied:       "policy-applied",
+	EventSandboxFallback:     "sandbox-fallback",
 }
 
 func (t Event) String() string {

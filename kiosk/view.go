@@ -66,9 +66,9 @@ type SessionView struct {
 	// TapToSignOut: the security key signed in with waits for a touch
 	// that ends the session.
 	TapToSignOut bool
-	// TapUnavailable: policy offers touch to sign out, but the key kept
-	// failing and the engine stopped asking it; the person must use Sign
-	// out.
+	// TapUnavailable: tap to sign out was on for this session but has
+	// stopped for good (the key failed, was pulled, or answered with
+	// something that did not verify); the screen says to use Sign out.
 	TapUnavailable bool
 }
 

@@ -36,8 +36,10 @@ ldflags="-s -w -X main.version=$version"
 # The conffiles: every key at its built-in default (commented out), so a
 # fresh terminal is named after its host and uses the built-in policy until
 # the administrator sets it (kiosk/config/testdata holds the tests' examples).
-install -m 0644 "$here/passkiosk.toml" "$stage/etc/passkiosk/passkiosk.toml"
-install -m 0644 "$here/policy.toml" "$stage/etc/passkiosk/policy.toml"
+# 0640: readable by root and, once postinst has given them to the group,
+# passkiosk-admin; never by the session account or other users.
+install -m 0640 "$here/passkiosk.toml" "$stage/etc/passkiosk/passkiosk.toml"
+install -m 0640 "$here/policy.toml" "$stage/etc/passkiosk/policy.toml"
 install -m 0644 "$here/passkiosk.service" "$stage/usr/lib/systemd/system/passkiosk.service"
 install -m 0644 "$here/passkiosk.sysusers" "$stage/usr/lib/sysusers.d/passkiosk.conf"
 install -m 0644 "$here/passkiosk.tmpfiles" "$stage/usr/lib/tmpfiles.d/passkiosk.conf"

@@ -148,8 +148,13 @@ dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status} ${Version}\n' passkiosk
 for f in usr/bin/passkiosk usr/bin/passkioskctl; do
 	[ "$(mode "$f")" = "755 root:root" ] || fail "$f: $(mode "$f")"
 done
-for f in etc/passkiosk/passkiosk.toml etc/passkiosk/policy.toml \
-	usr/lib/systemd/system/passkiosk.service usr/lib/sysusers.d/passkiosk.conf \
+# Numeric: the group exists in the root installed into, not necessarily here.
+admin_gid=$(awk -F: '$1 == "passkiosk-admin" { print $3 }' "$R/etc/group")
+for f in etc/passkiosk/passkiosk.toml etc/passkiosk/policy.toml; do
+	[ -n "$admin_gid" ] && [ "$(stat -c '%a %u:%g' "$R/$f")" = "640 0:$admin_gid" ] ||
+		fail "$f: $(stat -c '%a %u:%g' "$R/$f"), want 640 0:${admin_gid:-?} (root:passkiosk-admin)"
+done
+for f in usr/lib/systemd/system/passkiosk.service usr/lib/sysusers.d/passkiosk.conf \
 	usr/lib/tmpfiles.d/passkiosk.conf usr/lib/udev/rules.d/70-passkiosk.rules \
 	usr/share/doc/passkiosk/REFERENCE.md usr/share/doc/passkiosk/README.md; do
 	[ "$(mode "$f")" = "644 root:root" ] || fail "$f: $(mode "$f")"

@@ -430,3 +430,12 @@ func TestGermanScreens(t *testing.T) {
 		t.Errorf("New with an unknown language: %v", err)
 	}
 }
+
+func TestFlowTapUnavailableIsSaid(t *testing.T) {
+	h := newHarness(t, Options{})
+	v := inSession(kiosk.PromptSession, true, false, 0)
+	v.Session.TapUnavailable = true
+	h.ui.Show(v)
+	h.see("Touch-to-sign-out is unavailable; use Sign out.")
+	h.notSee("Or touch your security key to sign out.")
+}

@@ -276,6 +276,15 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 		return nil, err
 	}
 	a.manager = m
+	if why := m.Fallback(); why != "" {
+		// Said out loud, not only on the status screen: the audit log
+		// shows every start whose sessions were confined less than the
+		// configuration asked.
+		sb, _ := m.Sandbox()
+		a.log.Warn("sessions are confined less than configured", "sandbox", sb.String(), "configured", a.cfg.Session.Sandbox, "reason", why)
+		records.Audit(kiosk.AuditEvent{Type: kiosk.EventSandboxFallback, Outcome: "degraded", Detail: map[string]string{
+			"sandbox": sb.String(), "configured": a.cfg.Session.Sandbox, "reason": why}})
+	}
 	if ok, why := m.Wayland(); !ok && os.Getenv("WAYLAND_DISPLAY") != "" {
 		a.log.Warn("Wayland session programs cannot show windows; X11 ones can", "reason", why)
 	}
@@ -312,7 +321,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 // passkioskctl status.
 func (a *appliance) isolation() admin.Isolation {
 	sb, why := a.manager.Sandbox()
-	iso := admin.Isolation{Sandbox: sb.String(), Reason: why, Idle: []string{}}
+	iso := admin.Isolation{Sandbox: sb.String(), Reason: why, Idle: []string{}, Fallback: a.manager.Fallback()}
 	if ok, why := a.manager.Wayland(); !ok {
 		iso.NoWayland = why
 	}

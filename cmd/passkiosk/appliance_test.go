@@ -369,3 +369,60 @@ func TestCleanStopThenStartIsNotARecovery(t *testing.T) {
 		t.Fatalf("audit chain: %v", err)
 	}
 }
+
+// A sandbox that falls back is audited at start and makes the health
+// degraded; one that is required and does not work keeps the terminal out
+// of service. No bubblewrap here: PATH leads nowhere.
+func TestSandboxFallbackIsAuditedAndRequiredKeepsTheTerminalOut(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd is the service manager here; auto would take a systemd scope")
+	}
+	t.Setenv("PATH", t.TempDir())
+	t.Run("auto", func(t *testing.T) {
+		cfg := testConfig(t.TempDir())
+		cfg.PolicyFile = ""
+		cfg.Session.Sandbox = "auto"
+		a, err := start(context.Background(), cfg, false, quietLog())
+		if err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		defer a.Close()
+		if err := waitView(a, func(v kiosk.View) bool { return v.State == kiosk.StateLocked }); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := a.db.Events(1, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found *store.AuditEvent
+		for i := range evs {
+			if evs[i].Type == kiosk.EventSandboxFallback {
+				found = &evs[i]
+			}
+		}
+		if found == nil || found.Detail["sandbox"] != "none" || found.Detail["configured"] != "auto" || !strings.Contains(found.Detail["reason"], "without a sandbox") {
+			t.Fatalf("fallback audited as %+v (of %d entries)", found, len(evs))
+		}
+		iso := a.isolation()
+		if iso.Sandbox != "none" || iso.Fallback == "" {
+			t.Fatalf("status isolation: %+v", iso)
+		}
+	})
+	t.Run("required", func(t *testing.T) {
+		cfg := testConfig(t.TempDir())
+		cfg.PolicyFile = ""
+		cfg.Session.Sandbox = "required"
+		a, err := start(context.Background(), cfg, false, quietLog())
+		if err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		defer a.Close()
+		if err := waitView(a, func(v kiosk.View) bool { return v.State == kiosk.StateOutOfService }); err != nil {
+			t.Fatal(err)
+		}
+		if v := a.eng.View(); !strings.Contains(v.OutOfService, "required") {
+			t.Fatalf("out-of-service reason %q does not say the sandbox is required", v.OutOfService)
+		}
+	})
+}

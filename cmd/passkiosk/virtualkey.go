@@ -148,6 +148,9 @@ func (v *virtualKeys) client(ctx context.Context, id string) (*ctaphidtest.Clien
 	if err != nil {
 		return nil, v.translate(ctx, nil, err)
 	}
+	// As libfido2 does: reports for other channels (another host's) are
+	// not ours.
+	c.SkipOtherChannels = true
 	return c, nil
 }
 
@@ -224,9 +227,9 @@ func (v *virtualKeys) MakeCredential(ctx context.Context, id string, req kiosk.M
 	return kiosk.KeyAttestation{AttestationObject: obj}, nil
 }
 
-// hidErrChannelBusy is CTAPHID's ERR_CHANNEL_BUSY (CTAP 2.1 §11.2.9.1.6):
-// the key is still working for another channel.
-const hidErrChannelBusy = 0x06
+// hidChannelBusy is CTAPHID's ERR_CHANNEL_BUSY (CTAP 2.1 §11.2.9.1.6):
+// the key is working on another channel's request.
+const hidChannelBusy ctaphidtest.HIDError = 0x06
 
 // translate turns CTAP status codes into kiosk kinds, in one place, with
 // the tries left where the key can tell them.
@@ -236,9 +239,12 @@ func (v *virtualKeys) translate(ctx context.Context, c *ctaphidtest.Client, err 
 		return err
 	}
 	if ctx.Err() != nil {
+		// The client cancelled the request on the key already
+		// (ctaphidtest.Client.Transact).
 		return kiosk.E(kiosk.KindTimeout, op, err)
 	}
-	if errors.Is(err, ctaphidtest.HIDError(hidErrChannelBusy)) {
+	var he ctaphidtest.HIDError
+	if errors.As(err, &he) && he == hidChannelBusy {
 		return kiosk.E(kiosk.KindDeviceBusy, op, err)
 	}
 	var st softkey.Status

@@ -250,6 +250,9 @@ func (e *env) audit(verb string, args []string) error {
 		if _, err := e.parse(fs, args, 0, 0, "audit tail [-n 20]"); err != nil {
 			return err
 		}
+		if *n < 1 || *n > admin.MaxTail {
+			return usagef("audit tail: -n must be 1..%d, got %d", admin.MaxTail, *n)
+		}
 		var evs []admin.AuditEntry
 		if err := e.call(admin.CmdAuditTail, admin.AuditArgs{N: *n}, &evs); err != nil {
 			return err

@@ -13,6 +13,7 @@
 package cbor
 
 import (
+	"bytes"
 	"fmt"
 
 	fx "github.com/fxamacker/cbor/v2"
@@ -81,4 +82,104 @@ func Marshal(v any) ([]byte, error) {
 func Valid(data []byte) error {
 	var v any
 	return decMode.Unmarshal(data, &v)
+}
+
+// CanonicalKeys reports whether every map in data, a single well-formed
+// item, has its keys in CTAP2 canonical order (CTAP 2.1 §8 "Message
+// Encoding"): by major type, then shorter encoding first, then bytewise;
+// equal keys are refused too. The strict decoder enforces the other rules
+// but not this one, and WebAuthn §6.5.1 says a credential public key not
+// in that form SHOULD be refused: two encodings of one key would let a
+// device make one credential look like two.
+func CanonicalKeys(data []byte) error {
+	rest, err := canonicalItem(data, 0)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("cbor: %d bytes after the item", len(rest))
+	}
+	return nil
+}
+
+// canonicalItem checks the item at the start of b and returns what
+// follows it.
+func canonicalItem(b []byte, depth int) ([]byte, error) {
+	if depth > MaxNesting {
+		return nil, fmt.Errorf("cbor: nested deeper than %d", MaxNesting)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("cbor: item missing")
+	}
+	major := b[0] >> 5
+	if major != 4 && major != 5 {
+		var raw RawMessage
+		return UnmarshalFirst(b, &raw)
+	}
+	n, hdr, err := argument(b)
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxElements {
+		return nil, fmt.Errorf("cbor: %d elements, at most %d", n, MaxElements)
+	}
+	rest := b[hdr:]
+	var prev []byte
+	for i := uint64(0); i < n; i++ {
+		if major == 5 {
+			after, err := canonicalItem(rest, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			key := rest[:len(rest)-len(after)]
+			if prev != nil && !keyLess(prev, key) {
+				return nil, fmt.Errorf("cbor: map key %x follows %x: not in canonical CTAP2 order", key, prev)
+			}
+			prev, rest = key, after
+		}
+		if rest, err = canonicalItem(rest, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return rest, nil
+}
+
+// argument reads the count of an array or map header: its value and the
+// header's length. Indefinite lengths are refused.
+func argument(b []byte) (uint64, int, error) {
+	ai := b[0] & 0x1f
+	var size int
+	switch {
+	case ai < 24:
+		return uint64(ai), 1, nil
+	case ai == 24:
+		size = 1
+	case ai == 25:
+		size = 2
+	case ai == 26:
+		size = 4
+	case ai == 27:
+		size = 8
+	default:
+		return 0, 0, fmt.Errorf("cbor: indefinite or reserved length")
+	}
+	if len(b) < 1+size {
+		return 0, 0, fmt.Errorf("cbor: header cut short")
+	}
+	var n uint64
+	for _, c := range b[1 : 1+size] {
+		n = n<<8 | uint64(c)
+	}
+	return n, 1 + size, nil
+}
+
+// keyLess orders two encoded keys the CTAP2 canonical way.
+func keyLess(a, b []byte) bool {
+	if a[0]>>5 != b[0]>>5 {
+		return a[0]>>5 < b[0]>>5
+	}
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return bytes.Compare(a, b) < 0
 }

@@ -60,3 +60,32 @@ func TestValid(t *testing.T) {
 		t.Fatal("duplicate keys passed Valid")
 	}
 }
+
+func TestCanonicalKeysRefusesMapsOutOfOrder(t *testing.T) {
+	good, err := Marshal(map[any]any{"bb": 1, "a": []any{map[any]int{2: 0, 1: 0}}, 10: 3, -1: 4, 256: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CanonicalKeys(good); err != nil {
+		t.Fatalf("canonical encoding refused: %v (%x)", err, good)
+	}
+	for name, b := range map[string][]byte{
+		// COSE EC2 key with alg (3) before kty (1).
+		"alg before kty": {0xa2, 0x03, 0x26, 0x01, 0x02},
+		// -1 (major type 1) before 3 (major type 0).
+		"negative before positive": {0xa2, 0x20, 0x01, 0x03, 0x26},
+		// 256 before 10: longer encoding first.
+		"longer key first": {0xa2, 0x19, 0x01, 0x00, 0x05, 0x0a, 0x03},
+		// "b" before "a": bytewise order.
+		"text keys reversed": {0xa2, 0x61, 'b', 0x01, 0x61, 'a', 0x02},
+		"duplicate keys":     {0xa2, 0x01, 0x02, 0x01, 0x02},
+		// The outer map is in order, a nested one is not.
+		"nested map": {0xa1, 0x01, 0x81, 0xa2, 0x02, 0x00, 0x01, 0x00},
+		"trailing":   {0xa1, 0x01, 0x02, 0x00},
+		"cut short":  {0xa2, 0x01, 0x02},
+	} {
+		if err := CanonicalKeys(b); err == nil {
+			t.Errorf("%s: accepted %x", name, b)
+		}
+	}
+}

@@ -17,6 +17,9 @@ func (k *Key) handleCBOR(t *txn, req []byte) ([]byte, Fault) {
 	if credOp {
 		fault = k.takeFault()
 	}
+	if cmd == cmdClientPIN && isKeyAgreement(body) && k.takePINFault() {
+		fault = UnplugMidOperation
+	}
 	if fault == UnplugMidOperation {
 		// Let the host see the key working, then lose power.
 		select {
@@ -180,4 +183,14 @@ func (k *Key) resetLocked(t *txn) error {
 	k.pc.token = pinToken{value: randomBytes(32)}
 	k.regenerateKeyAgreementLocked()
 	return k.saveLocked()
+}
+
+// isKeyAgreement reports whether a clientPIN request is getKeyAgreement,
+// the first step of every PIN exchange (CTAP 2.1 §6.5.5.4).
+func isKeyAgreement(body []byte) bool {
+	var r clientPINRequest
+	if decodeRequest(body, &r) != nil {
+		return false
+	}
+	return r.Sub == pinGetKeyAgreement
 }

@@ -130,9 +130,19 @@ const (
 	UnplugMidOperation
 )
 
+// UnplugDuringPIN pulls the key out while it works on the next clientPIN
+// getKeyAgreement, the first step of the PIN exchange: the person typed
+// their PIN and pulled the key as the host began to send it. One-shot,
+// like UnplugMidOperation. Its number stands apart
+// from the faults above, whose list is closed.
+const UnplugDuringPIN Fault = 100
+
 var faultNames = [...]string{"None", "MalformedCBOR", "WrongChannel", "TruncatedFrame", "OversizedLength", "BadSignature", "CounterBackwards", "UnplugMidOperation"}
 
 func (f Fault) String() string {
+	if f == UnplugDuringPIN {
+		return "UnplugDuringPIN"
+	}
 	if f >= 0 && int(f) < len(faultNames) {
 		return faultNames[f]
 	}
@@ -291,6 +301,17 @@ func (k *Key) SetFault(f Fault) {
 	k.sw.Lock()
 	defer k.sw.Unlock()
 	k.fault = f
+}
+
+// takePINFault reports whether UnplugDuringPIN is set, and clears it.
+func (k *Key) takePINFault() bool {
+	k.sw.Lock()
+	defer k.sw.Unlock()
+	if k.fault != UnplugDuringPIN {
+		return false
+	}
+	k.fault = None
+	return true
 }
 
 // takeFault returns the fault for a credential operation and clears the

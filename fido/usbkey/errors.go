@@ -63,6 +63,15 @@ func (d *Device) fail(s *session, op string, code int) error {
 		return kiosk.E(kiosk.KindCancelled, op, detail)
 	case C.FIDO_ERR_CHANNEL_BUSY:
 		return kiosk.E(kiosk.KindDeviceBusy, op, detail)
+	case C.FIDO_ERR_PIN_AUTH_INVALID:
+		// The key refused the pinUvAuthParam made with the token it gave
+		// moments ago (CTAP 2.1 §6.5.5.7): a key power-cycles its token
+		// when it is pulled, so a pulled key is the common cause. One
+		// still there either restarted or is faulty; a re-plug settles it.
+		if !nodePresent(d.path) {
+			return kiosk.E(kiosk.KindDeviceGone, op, detail)
+		}
+		return kiosk.E(kiosk.KindDevice, op, fmt.Errorf("the key refused its own PIN token; re-plug it and try again: %w", detail))
 	case C.FIDO_ERR_TX, C.FIDO_ERR_RX:
 		// A transport error is the key being pulled when its node has gone,
 		// and a key that broke the framing (a message cut short, a
@@ -76,7 +85,14 @@ func (d *Device) fail(s *session, op string, code int) error {
 	default:
 		// Malformed replies (FIDO_ERR_RX_NOT_CBOR, FIDO_ERR_RX_INVALID_CBOR,
 		// FIDO_ERR_INVALID_CBOR), FIDO_ERR_INTERNAL and any status this
-		// switch does not name: the key misbehaved.
+		// switch does not name: the key misbehaved, unless it is gone.
+		// fido_dev_open on a node that vanished between the watcher seeing
+		// the key and the operation opening it says FIDO_ERR_INTERNAL, and
+		// a reply cut off by the pull may not parse: both are a pulled key,
+		// not a faulty one.
+		if !nodePresent(d.path) {
+			return kiosk.E(kiosk.KindDeviceGone, op, detail)
+		}
 		return kiosk.E(kiosk.KindDevice, op, detail)
 	}
 }

@@ -44,6 +44,10 @@ func TestLibfido2CodesMapToKinds(t *testing.T) {
 		{"RX with the node present", here, -2, kiosk.KindDevice},
 		{"RX with the node gone", gone, -2, kiosk.KindDeviceGone},
 		{"TX with the node gone", gone, -1, kiosk.KindDeviceGone},
+		{"PIN_AUTH_INVALID with the node gone", gone, 0x33, kiosk.KindDeviceGone},
+		{"PIN_AUTH_INVALID with the node present", here, 0x33, kiosk.KindDevice},
+		{"INTERNAL with the node gone", gone, -9, kiosk.KindDeviceGone},
+		{"RX_INVALID_CBOR with the node gone", gone, -4, kiosk.KindDeviceGone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -136,3 +136,42 @@ func TestMisbehaviourDuringEnrollment(t *testing.T) {
 		})
 	}
 }
+
+// A key pulled during the PIN exchange is reported as gone, not as a
+// faulty key (libfido2 says FIDO_ERR_INTERNAL when the key agreement
+// never comes back), and the next sign-in after a re-plug works.
+func TestKeyPulledDuringThePINExchangeIsGone(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	reg := r.mustRegister(registerIn{UserID: []byte("peggy"), Name: "peggy", Discoverable: true, PIN: "1234"})
+	r.key.SetFault(softkey.UnplugDuringPIN)
+	got, err := r.signIn(signInIn{PIN: "1234", Known: known(reg)})
+	r.key.SetFault(softkey.None)
+	if err == nil {
+		t.Fatalf("sign-in with the key pulled succeeded: %+v", got)
+	}
+	wantKind(t, err, kiosk.KindDeviceGone)
+	r.plug()
+	if _, err := r.signIn(signInIn{PIN: "1234", Known: known(reg)}); err != nil {
+		t.Fatalf("sign-in after re-plugging: %v", err)
+	}
+}
+
+// Tap to sign out through libfido2: a touch request that runs out of time
+// is cancelled on the key, and the next one finds the key free, again and
+// again, as during a long session (the demo's key adapter once failed
+// this way: see cmd/passkiosk's TestTapRequestsAfterGivingUpFindTheKeyFree).
+func TestTouchRequestsThatTimeOutLeaveTheKeyFree(t *testing.T) {
+	r := newRig(t, softkey.Config{PIN: "1234"})
+	reg := r.mustRegister(registerIn{UserID: []byte("trent"), Name: "trent", Discoverable: true, PIN: "1234"})
+	r.key.SetTouch(softkey.TouchNever, 0)
+	for i := range 4 {
+		_, err := r.signIn(signInIn{Presence: true, AllowList: [][]byte{reg.CredentialID}, Known: known(reg), UserTimeout: 700 * time.Millisecond})
+		if kiosk.KindOf(err) != kiosk.KindTimeout {
+			t.Fatalf("touch request %d: %v, want a timeout", i, err)
+		}
+	}
+	r.key.SetTouch(softkey.TouchAfterDelay, 50*time.Millisecond)
+	if _, err := r.signIn(signInIn{Presence: true, AllowList: [][]byte{reg.CredentialID}, Known: known(reg)}); err != nil {
+		t.Fatalf("touch request after the timeouts: %v", err)
+	}
+}

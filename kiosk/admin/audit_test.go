@@ -288,3 +288,16 @@ func TestAuditVerifyOnATamperedChain(t *testing.T) {
 		t.Fatalf("verify --json of a tampered chain: %v %s", err, r)
 	}
 }
+
+// A negative count is a mistake, not "the default": passkioskctl refuses
+// it, and so does the appliance when a client sends one.
+func TestAuditTailRefusesANegativeCount(t *testing.T) {
+	a := newAppliance(t)
+	a.fails(admin.ExitUsage, "audit tail: -n must be 1..10000, got -5", "audit", "tail", "-n", "-5")
+	a.fails(admin.ExitUsage, "audit tail: -n must be 1..10000, got 0", "audit", "tail", "-n", "0")
+	r := raw(t, a.sock, []byte(`{"command":"audit.tail","args":{"n":-5}}`+"\n"))
+	if r.Error == nil || r.Error.Code != admin.ExitInvalid || !strings.Contains(r.Error.Message, "must be positive") {
+		t.Fatalf("audit tail with n=-5 on the wire: %+v", r)
+	}
+	a.ok("audit", "tail", "-n", "1")
+}

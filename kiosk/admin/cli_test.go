@@ -427,3 +427,21 @@ func TestStatusThroughTheCLI(t *testing.T) {
 		t.Fatalf("version: %s", r)
 	}
 }
+
+// Sessions confined less than the configuration asked make the health
+// degraded, with the reason, not only a line further down.
+func TestStatusIsDegradedWhenTheSandboxFellBack(t *testing.T) {
+	a := newAppliance(t, func(o *admin.Options) {
+		o.Isolation = func() admin.Isolation {
+			return admin.Isolation{Sandbox: "none", Reason: "plain process group; no sandbox works here", Idle: []string{},
+				Fallback: "sessions run without a sandbox: bubblewrap: not found"}
+		}
+	})
+	st := decode[admin.Status](t, a.ok("status", "--json"))
+	if st.Health != "degraded" || !strings.Contains(st.OutOfService, "sessions run without a sandbox") || st.Isolation.Fallback == "" {
+		t.Fatalf("status with a fallen-back sandbox: %+v", st)
+	}
+	if r := a.ok("status"); !strings.Contains(r.out, "health:    degraded") || !strings.Contains(r.out, "reason:    sessions: sessions run without a sandbox: bubblewrap: not found") {
+		t.Fatalf("status: %s", r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -33,8 +34,11 @@ func (e *Unreachable) Error() string {
 func (e *Unreachable) Unwrap() error { return e.Err }
 
 func (c *Client) dial(ctx context.Context, cmd string, args any) (net.Conn, *bufio.Reader, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	conn, err := c.connect(ctx)
+	var busyErr *Error
+	if errors.As(err, &busyErr) {
+		return nil, nil, busyErr
+	}
 	if errors.Is(err, syscall.EACCES) {
 		return nil, nil, refused("permission denied on %s: only root and members of the appliance's admin group may administer it (see admin.group in /etc/passkiosk/passkiosk.toml)", c.Socket)
 	}
@@ -54,14 +58,55 @@ func (c *Client) dial(ctx context.Context, cmd string, args any) (net.Conn, *buf
 		// A refused peer may be told so and hung up on before the request
 		// is read; the response says why.
 		r := bufio.NewReader(conn)
-		if resp, rerr := readResponse(conn, r); rerr == nil && resp.Error != nil {
+		var we *Error
+		if _, rerr := readResponse(conn, r); errors.As(rerr, &we) {
 			conn.Close()
-			return nil, nil, resp.Error
+			return nil, nil, we
 		}
 		conn.Close()
-		return nil, nil, &Unreachable{Socket: c.Socket, Err: err}
+		return nil, nil, c.hungUp(err)
 	}
 	return conn, bufio.NewReaderSize(conn, 64<<10), nil
+}
+
+// connect dials the socket. A listen queue that is full (EAGAIN, unix(7))
+// means the appliance is there but busy: try again for a moment, then
+// say so rather than that it cannot be reached.
+func (c *Client) connect(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	wait := 10 * time.Millisecond
+	give := time.Now().Add(busyRetry)
+	for {
+		conn, err := d.DialContext(ctx, "unix", c.Socket)
+		if !errors.Is(err, syscall.EAGAIN) {
+			return conn, err
+		}
+		if time.Now().After(give) {
+			return nil, busy()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, busy()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// busyRetry is how long a call keeps connecting to an appliance whose
+// listen queue is full.
+const busyRetry = 3 * time.Second
+
+// hungUp is the error of a connection the appliance closed before
+// answering. The socket answered, so the appliance runs: it was busy
+// (or stopping), not unreachable.
+func (c *Client) hungUp(err error) error {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) {
+		e := busy()
+		e.Message = "the appliance closed the connection without answering; it may be busy or stopping: try again"
+		return e
+	}
+	return &Unreachable{Socket: c.Socket, Err: err}
 }
 
 func readResponse(conn net.Conn, r *bufio.Reader) (Response, error) {
@@ -117,7 +162,7 @@ func (c *Client) readErr(err error) error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return kiosk.E(kiosk.KindTimeout, "admin call", fmt.Errorf("the appliance did not answer in time"))
 	}
-	return &Unreachable{Socket: c.Socket, Err: err}
+	return c.hungUp(err)
 }
 
 // Stream runs a streaming command, calling each with every part until

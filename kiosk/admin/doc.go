@@ -10,7 +10,12 @@
 // connection's peer is identified by the kernel (SO_PEERCRED, socket(7)),
 // its supplementary groups read from /proc/<pid>/status (proc(5)), and it
 // is served only if it is root or in the admin group. Everyone else gets a
-// refusal that says who they are and what group they would need. Every
+// refusal that says who they are and what group they would need, at once,
+// without the server reading what they send. The peer is checked before
+// the connection takes one of the Options.MaxConns slots, and each uid
+// other than root holds at most a quarter of them, leaving root a quarter
+// (slots.go): a caller over its share is told the appliance is busy, so
+// no one caller's idle connections lock the others out. Every
 // change is audited by the store, in the same transaction as the change,
 // with the administrator's user name, uid and pid. Ending a session is the
 // engine's doing, and the engine audits the end: the admin API audits the

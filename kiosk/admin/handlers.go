@@ -120,6 +120,9 @@ func (c *call) status() (any, error) {
 	if c.s.opts.Isolation != nil {
 		iso := c.s.opts.Isolation()
 		st.Isolation = &iso
+		if iso.Fallback != "" && st.Health == "ok" {
+			st.Health, st.OutOfService = "degraded", "sessions: "+iso.Fallback
+		}
 	}
 	var errs []error
 	if p, err := c.s.opts.Store.Policy(); err == nil {

@@ -84,7 +84,10 @@ func (c *call) auditTail() (any, error) {
 	if err := c.decode(&a); err != nil {
 		return nil, err
 	}
-	if a.N <= 0 {
+	if a.N < 0 {
+		return nil, invalid("the number of entries must be positive, got %d", a.N)
+	}
+	if a.N == 0 {
 		a.N = 20
 	}
 	if a.N > MaxTail {

@@ -68,6 +68,10 @@ func needRoot(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(holdEnv); spec != "" {
+		holdConnections(spec)
+		return
+	}
 	if bin := os.Getenv("PASSKIOSKCTL"); bin != "" {
 		// A prebuilt binary, for runs without a Go toolchain at hand
 		// (as another user, in a container).

@@ -57,7 +57,9 @@ type Options struct {
 	// FollowPoll is how often audit follow looks for new entries; 0 means
 	// 250 ms.
 	FollowPoll time.Duration
-	// MaxConns bounds connections served at once; 0 means 16.
+	// MaxConns bounds connections served at once; 0 means 16. Each uid
+	// other than root may hold a quarter of them, and together they
+	// leave root a quarter.
 	MaxConns int
 	// IOTimeout bounds reading the request and writing each response;
 	// 0 means 10 s.
@@ -69,7 +71,9 @@ type Server struct {
 	opts Options
 	ln   *net.UnixListener
 	gid  int
-	sem  chan struct{}
+	// slots bounds the connections served at once (MaxConns), with a
+	// share per uid.
+	slots *slots
 	// follows bounds audit follow streams, which last as long as their
 	// client wants and so do not hold one of the MaxConns slots.
 	follows chan struct{}
@@ -143,7 +147,7 @@ func Listen(opts Options) (*Server, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts, ln: ln, gid: gid, sem: make(chan struct{}, opts.MaxConns), follows: make(chan struct{}, opts.MaxConns), ctx: ctx, cancel: cancel}, nil
+	return &Server{opts: opts, ln: ln, gid: gid, slots: newSlots(opts.MaxConns), follows: make(chan struct{}, opts.MaxConns), ctx: ctx, cancel: cancel}, nil
 }
 
 // Serve accepts connections until Close or ctx ends.
@@ -162,27 +166,48 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return kiosk.E(kiosk.KindUnknown, "admin accept", err)
 		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			// Too many at once: say so rather than queue without bound.
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer conn.Close()
-				s.reply(conn, Response{Error: &Error{Code: ExitFailed, Kind: kiosk.KindDeviceBusy.String(), Message: "the appliance is busy with other admin requests; try again"}})
-			}()
-			continue
-		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			release := sync.OnceFunc(func() { <-s.sem })
-			defer release()
 			defer conn.Close()
-			s.serveConn(conn, release)
+			s.admit(conn)
 		}()
 	}
+}
+
+// admit checks the peer, then takes one of its slots and serves the
+// connection. The peer comes first: a caller who may not administer the
+// appliance is told so and hung up on at once, without reading what it
+// sends, so it never holds a slot others need.
+func (s *Server) admit(conn *net.UnixConn) {
+	peer, err := peerOf(conn)
+	if err != nil {
+		s.opts.Log.Warn("admin: cannot identify peer", "err", err)
+		s.reply(conn, Response{Error: refused("cannot identify the calling process: %v", err)})
+		return
+	}
+	if !access(peer, s.gid) {
+		s.opts.Log.Warn("admin: refused", "peer", peer.String())
+		// Hanging up with the request unread is fine: the kernel hands
+		// the client this answer before it reports the reset.
+		s.reply(conn, Response{Error: refused("%s may not administer this appliance: only root and members of group %q may; ask IT to add you to the group", peer, s.opts.AdminGroup)})
+		return
+	}
+	release, ok := s.slots.take(peer.UID)
+	if !ok {
+		// Too many at once from this caller, or in all: say so rather
+		// than queue without bound.
+		s.opts.Log.Debug("admin: busy", "peer", peer.String())
+		s.reply(conn, Response{Error: busy()})
+		return
+	}
+	defer release()
+	s.serveConn(conn, peer, release)
+}
+
+// busy is the answer to a caller over its share of the slots.
+func busy() *Error {
+	return &Error{Code: ExitFailed, Kind: kiosk.KindDeviceBusy.String(), Message: "the appliance is busy with other admin requests; try again"}
 }
 
 // Close stops accepting, ends streams, waits for connections and
@@ -200,23 +225,7 @@ func (s *Server) Close() error {
 // Addr is the socket's path.
 func (s *Server) Addr() string { return s.opts.Socket }
 
-func (s *Server) serveConn(conn *net.UnixConn, release func()) {
-	peer, err := peerOf(conn)
-	if err != nil {
-		s.opts.Log.Warn("admin: cannot identify peer", "err", err)
-		s.reply(conn, Response{Error: refused("cannot identify the calling process: %v", err)})
-		return
-	}
-	if !access(peer, s.gid) {
-		s.opts.Log.Warn("admin: refused", "peer", peer.String())
-		// Read the request before refusing: closing a Unix socket with
-		// unread data resets the peer, and the client would see a broken
-		// pipe instead of why it was refused.
-		conn.SetReadDeadline(time.Now().Add(s.opts.IOTimeout))
-		readLine(bufio.NewReader(conn))
-		s.reply(conn, Response{Error: refused("%s may not administer this appliance: only root and members of group %q may; ask IT to add you to the group", peer, s.opts.AdminGroup)})
-		return
-	}
+func (s *Server) serveConn(conn *net.UnixConn, peer Peer, release func()) {
 	conn.SetReadDeadline(time.Now().Add(s.opts.IOTimeout))
 	line, err := readLine(bufio.NewReaderSize(conn, 64<<10))
 	if err != nil {

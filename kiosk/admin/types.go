@@ -183,6 +183,10 @@ type Isolation struct {
 	// NoWayland says why Wayland session programs cannot show windows;
 	// empty when they can.
 	NoWayland string `json:"no_wayland,omitempty"`
+	// Fallback says why sessions are confined less than the
+	// configuration asked (auto found no bubblewrap, or bubblewrap
+	// cannot disable user namespaces); the health is then degraded.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // TPMStatus says whether passkeys in this machine's TPM can be used.

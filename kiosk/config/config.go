@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -65,7 +67,9 @@ type SecurityKeys struct {
 
 // Session says how sessions run.
 type Session struct {
-	// Sandbox is "auto", "bubblewrap", "systemd-run" or "none".
+	// Sandbox is "auto", "bubblewrap", "systemd-run", "none" or
+	// "required" (bubblewrap with user namespaces disabled, or the
+	// terminal stays out of service).
 	Sandbox string `toml:"sandbox"`
 	// User is the account session programs run as.
 	User string `toml:"user"`
@@ -162,6 +166,11 @@ func (cfg *Config) validate(c *collector) {
 	}
 	if strings.TrimSpace(cfg.Terminal) == "" || len(cfg.Terminal) > 64 {
 		c.add("terminal", "terminal: must name this machine in 1 to 64 characters")
+	} else if i := strings.IndexFunc(cfg.Terminal, unicode.IsControl); i >= 0 || !utf8.ValidString(cfg.Terminal) {
+		// The name goes into the audit log, the lock screen and the
+		// session journal; a NUL cuts it short in C and a control
+		// character rewrites what a terminal shows.
+		c.add("terminal", "terminal: must be printable text, without control characters like NUL, tab or newline")
 	}
 	abs("state_dir", cfg.StateDir)
 	oneOf("log_level", strings.ToLower(cfg.LogLevel), "debug", "info", "warn", "error")
@@ -179,9 +188,14 @@ func (cfg *Config) validate(c *collector) {
 			abs("tpm.socket", cfg.TPM.Socket)
 		}
 	}
-	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none")
+	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none", "required")
 	if cfg.Session.User == "" {
 		c.add("session.user", "session.user: must name the account session programs run as")
+	}
+	if cfg.Session.User == "root" {
+		// Root escapes every sandbox and owns the appliance's own files:
+		// a session program must never run as root.
+		c.add("session.user", "session.user = \"root\": session programs must not run as root; use an account of their own such as passkiosk-session")
 	}
 	if cfg.Session.User == "nobody" && cfg.Session.DedicatedUser {
 		c.add("session.user", "session.user = \"nobody\": nobody is shared by many programs; set session.dedicated_user = false, or use an account of its own")

@@ -119,3 +119,27 @@ func TestExampleAndReferenceCoverEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// A session account of root and a terminal name with control characters
+// are refused when the file is read, not later at a session's start.
+func TestConfigRefusesRootSessionsAndControlCharacters(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"root sessions", "[session]\nuser = \"root\"\n", `c.toml:2: session.user = "root": session programs must not run as root`},
+		{"NUL in the terminal name", "terminal = \"Ward 7\\u0000bay 2\"\n", `c.toml:1: terminal: must be printable text`},
+		{"newline in the terminal name", "terminal = \"Ward 7\\nroot logged in\"\n", `c.toml:1: terminal: must be printable text`},
+		{"escape sequence in the terminal name", "terminal = \"\\u001b[2JWard\"\n", `c.toml:1: terminal: must be printable text`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.toml", []byte(tc.text))
+			ps := ProblemsOf(err)
+			if kiosk.KindOf(err) != kiosk.KindMalformed || len(ps) != 1 || !strings.HasPrefix(ps[0].String(), tc.want) {
+				t.Fatalf("problems %q (%v), want %q", ps, err, tc.want)
+			}
+		})
+	}
+	if _, err := Parse("c.toml", []byte("terminal = \"Station 7 — bay 2 (Zoë)\"\n")); err != nil {
+		t.Fatalf("a printable name with non-ASCII letters refused: %v", err)
+	}
+}

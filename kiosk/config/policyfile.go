@@ -97,6 +97,12 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 	setS(&p.RPID, f.RPID)
 	setS(&p.RPName, f.RPName)
 	setS(&p.Origin, f.Origin)
+	if f.RPID != nil && f.Origin == nil {
+		// The origin must be the RP ID's or a subdomain's: a file that
+		// names only the RP ID means that site's own origin, not the
+		// default one, which would no longer match.
+		p.Origin = "https://" + *f.RPID
+	}
 	setB(&p.RequireUV, f.RequireUV)
 	setI(&p.MinPINLength, f.MinPINLength)
 	setI(&p.MinCredentials, f.MinCredentials)
@@ -133,6 +139,16 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 		}
 	}
 	p.Lockout = lockout(c, p.Lockout, f.Lockout)
+	if p.Platform.Enabled && !p.Roaming.Enabled {
+		// With security keys off a person can hold one credential here,
+		// their passkey in this terminal's TPM: asking for more would nag
+		// every session for a backup nobody can register.
+		if f.MinCredentials == nil {
+			p.MinCredentials = 1
+		} else if p.MinCredentials > 1 {
+			c.add("min_credentials", "min_credentials: must be 1 while security keys (roaming) are off: a person has one passkey on this terminal, got %d", p.MinCredentials)
+		}
+	}
 	if err := p.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			field, msg, _ := strings.Cut(line, ": ")

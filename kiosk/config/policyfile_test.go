@@ -88,6 +88,7 @@ groups = ["pilot"]
 [groups."night shift"]
 hours = ["fri-mon 22:00-06:00", "wed 00:00-24:00"]
 program = ["/usr/bin/app", "--title", "quote \" and backslash \\ and tab \t"]
+[groups.pilot]
 `
 	if err := os.WriteFile(filepath.Join(dir, "p.toml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -164,6 +165,57 @@ func TestPolicyErrorsNameTheLineAndKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Everything that would leave the terminal in service but unusable, or
+// is surely a mistake, is refused when the file is checked, with its line
+// and key, rather than at the next sign-in.
+func TestPolicyRefusesWhatTheTerminalCannotUse(t *testing.T) {
+	const rp = "rp_id = \"a.example\"\norigin = \"https://a.example\"\n"
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"relative session program", rp + "[default]\nprogram = [\"chromium\", \"--kiosk\"]\n",
+			[]string{`policy.toml:4: default.program: must start with an absolute path like /usr/bin/chromium, got "chromium"`}},
+		{"relative program in a group", rp + "[groups.nurses]\nprogram = [\"./app\"]\n",
+			[]string{`policy.toml:4: groups.nurses.program: must start with an absolute path`}},
+		{"model allowed and blocked", rp + "aaguid_allow = [\"ee882879-721c-4913-9775-3dfcce97072a\"]\naaguid_block = [\"EE882879721C491397753DFCCE97072A\"]\n",
+			[]string{`policy.toml:4: aaguid_block: ee882879-721c-4913-9775-3dfcce97072a is also in aaguid_allow; a model must be on one list only`}},
+		{"origin of another site", "rp_id = \"a.example\"\norigin = \"https://evil.example\"\n",
+			[]string{`policy.toml:2: origin: host "evil.example" is neither rp_id "a.example" nor a subdomain of it`}},
+		{"origin that only ends like the RP ID", "rp_id = \"a.example\"\norigin = \"https://nota.example\"\n",
+			[]string{`policy.toml:2: origin: host "nota.example" is neither rp_id`}},
+		{"origin with a path", rp + "origin = \"https://a.example/login\"\n", []string{`policy.toml:`}},
+		{"undefined pilot group", rp + "[roaming]\ngroups = [\"pilto\"]\n[groups.pilot]\n",
+			[]string{`policy.toml:4: roaming.groups: pilot group "pilto" has no [groups.pilto] rules; define it or remove it`}},
+		{"absurd min_credentials", rp + "min_credentials = 100\n",
+			[]string{`policy.toml:3: min_credentials: must be at most 10, got 100`}},
+		{"more credentials than possible", rp + "min_credentials = 2\n[roaming]\nenabled = false\n",
+			[]string{`policy.toml:3: min_credentials: must be 1 while security keys (roaming) are off`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePolicy("policy.toml", []byte(tc.text), nil)
+			if kiosk.KindOf(err) != kiosk.KindMalformed {
+				t.Fatalf("accepted, or kind of %v", err)
+			}
+			ps := ProblemsOf(err)
+			if len(ps) != len(tc.want) {
+				t.Fatalf("problems:\n%s\nwant %q", ps, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(ps[i].String(), w) {
+					t.Errorf("problem %d:\n%q\nwant prefix\n%q", i, ps[i].String(), w)
+				}
+			}
+		})
+	}
+	// What the rules allow still passes: a subdomain origin, a defined
+	// pilot group, one credential with only platform passkeys.
+	ok := "rp_id = \"example.org\"\norigin = \"https://ward7.example.org:8443\"\nmin_credentials = 1\n[roaming]\nenabled = false\n[platform]\ngroups = [\"pilot\"]\n[groups.pilot]\n"
+	if _, err := ParsePolicy("policy.toml", []byte(ok), nil); err != nil {
+		t.Fatalf("a sound policy refused: %v", err)
 	}
 }
 

@@ -239,6 +239,24 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 		e.failLocked(kiosk.EventEnrollFailed, err, nil)
 		return
 	}
+	// WebAuthn §7.1 (L3 step 26): a credential ID already registered fails
+	// the ceremony. The key was asked to exclude the person's own
+	// credentials, but a key may ignore the list and hand back one it
+	// made before: checked here, where the decision is made, before the
+	// enrollment code is spent.
+	if prev, err := e.cfg.Store.Credential(reg.CredentialID); err == nil {
+		if prev.User == c.user.ID {
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrollFailed, User: c.userID(), Credential: reg.CredentialID, Outcome: kiosk.KindExcluded.String(), Kind: kiosk.KindExcluded,
+				Detail: map[string]string{"why": "the key returned a credential already registered for this person"}})
+			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeAlreadyRegistered, Kind: kiosk.KindExcluded, Tries: -1})
+			return
+		}
+		e.failLocked(kiosk.EventEnrollFailed, kiosk.Errorf(kiosk.KindConflict, "enroll", "the key returned a credential registered for someone else"), reg.CredentialID)
+		return
+	} else if kiosk.KindOf(err) != kiosk.KindNotFound {
+		e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
+		return
+	}
 	// The allow and block lists name security-key models; the platform
 	// authenticator is this appliance's own.
 	if roaming {

@@ -35,7 +35,7 @@ type activeSession struct {
 	tapDone     chan struct{}      // closed when it has returned
 	tapProblems int                // key failures in a row
 	tapHeld     bool               // not listening: the key misbehaved
-	tapGaveUp   bool               // stopped for good: the screen says to use Sign out
+	tapStopped  bool               // held for good: the screen says so
 }
 
 // signedInLocked: the person is verified; audit and start their session.
@@ -121,7 +121,7 @@ func (e *Engine) showSessionLocked() {
 	creds, _ := e.cfg.Store.Credentials(as.user.ID)
 	sv := &kiosk.SessionView{User: as.user.ID, DisplayName: as.user.DisplayName, Started: as.started,
 		EndsAt: as.endsAt, ProgramRunning: as.running, BackupMissing: len(creds) < e.pol.MinCredentials,
-		TapToSignOut: as.tapCancel != nil, TapUnavailable: as.tapGaveUp}
+		TapToSignOut: as.tapCancel != nil, TapUnavailable: as.tapStopped}
 	prompt := kiosk.PromptSession
 	if as.warning {
 		prompt = kiosk.PromptIdleWarning

@@ -84,7 +84,7 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 		if kind == kiosk.KindCounterRegression {
 			e.audit(kiosk.AuditEvent{Type: kiosk.EventPossibleClone, User: as.user.ID, Credential: as.credID, Outcome: kind.String(), Kind: kind})
 		}
-		as.tapHeld = true
+		as.tapHeld, as.tapStopped = true, true
 		e.refreshSessionLocked(as)
 		return
 	}
@@ -102,7 +102,7 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 	case kiosk.KindDeviceGone:
 		// The removal event decides what happens to the session; a key
 		// put back is a new plug-in, not this one.
-		as.tapHeld = true
+		as.tapHeld, as.tapStopped = true, true
 		e.refreshSessionLocked(as)
 	default:
 		as.tapProblems++
@@ -112,7 +112,7 @@ func (e *Engine) tapped(as *activeSession, seq uint64, got []kiosk.KeyAssertion,
 			return
 		}
 		// Given up: the session screen says to use Sign out.
-		as.tapHeld, as.tapGaveUp = true, true
+		as.tapHeld, as.tapStopped = true, true
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyTapFailed, User: as.user.ID, Credential: as.credID,
 			Outcome: kiosk.KindOf(err).String(), Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error(), "stopped": "true"}})
 		e.refreshSessionLocked(as)

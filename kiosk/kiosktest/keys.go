@@ -33,6 +33,11 @@ type Key struct {
 	failed   chan error
 	// asked counts touch-only requests started (tap to sign out).
 	asked int
+
+	// IgnoreExclude makes the key ignore MakeCredential's exclude list,
+	// as some keys do, and answer with the credential it already holds
+	// for that account (the same ID) instead of refusing.
+	IgnoreExclude bool
 }
 
 type account struct {
@@ -57,6 +62,15 @@ func (k *Key) PINRetries() int { k.mu.Lock(); defer k.mu.Unlock(); return k.pinR
 
 // Replug clears the power-cycle block (three wrong PINs in a row).
 func (k *Key) Replug() { k.mu.Lock(); defer k.mu.Unlock(); k.inARow = 0 }
+
+// RenameAccount changes the user name and display name the key sends
+// for account i, as a key whose accounts were edited elsewhere (or that
+// lies) would: neither is signed.
+func (k *Key) RenameAccount(i int, name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.accounts[i].name = name
+}
 
 // Authenticator returns the account's test authenticator, to misbehave.
 func (k *Key) Authenticator(i int) *fidotest.Authenticator { return k.accounts[i].auth }
@@ -185,8 +199,14 @@ func (k *Key) makeCredential(ctx context.Context, req kiosk.MakeCredentialReques
 		return kiosk.KeyAttestation{}, err
 	}
 	for _, a := range k.accounts {
-		if containsID(req.Exclude, a.auth.CredID) {
+		if !containsID(req.Exclude, a.auth.CredID) {
+			continue
+		}
+		if !k.IgnoreExclude {
 			return kiosk.KeyAttestation{}, kiosk.Errorf(kiosk.KindExcluded, "fake key", "excluded")
+		}
+		if a.rpID == req.RPID && bytes.Equal(a.userID, req.UserID) {
+			return kiosk.KeyAttestation{AttestationObject: a.auth.MakeCredentialHash(req.RPID, req.ClientDataHash)}, nil
 		}
 	}
 	auth := fidotest.NewAuthenticator(fido.AlgES256)

@@ -15,6 +15,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -157,6 +159,8 @@ func (p *Policy) Validate() error {
 	}
 	if !strings.HasPrefix(p.Origin, "https://") {
 		bad("origin", "must start with https://, got %q", p.Origin)
+	} else if msg := originMismatch(p.Origin, p.RPID); msg != "" {
+		bad("origin", "%s", msg)
 	}
 	if !p.Platform.Enabled && !p.Roaming.Enabled {
 		bad("methods", "at least one of platform and roaming must be enabled")
@@ -171,14 +175,25 @@ func (p *Policy) Validate() error {
 			bad(fmt.Sprintf("aaguid_block[%d]", i), "%v", err)
 		}
 	}
+	// A model on both lists is blocked, which is surely not what the
+	// administrator who allowed it meant: say so instead of choosing.
+	for i, s := range p.AAGUIDBlock {
+		b, err := ParseAAGUID(s)
+		if err == nil && slices.ContainsFunc(p.AAGUIDAllow, func(a string) bool { x, err := ParseAAGUID(a); return err == nil && x == b }) {
+			bad(fmt.Sprintf("aaguid_block[%d]", i), "%s is also in aaguid_allow; a model must be on one list only", FormatAAGUID(b))
+		}
+	}
 	if !p.RequireUV {
 		bad("require_uv", "must be true: a touch alone does not show who is signing in, so every sign-in needs a PIN or a fingerprint")
 	}
 	if p.MinPINLength < 4 || p.MinPINLength > 63 {
 		bad("min_pin_length", "must be 4..63, got %d", p.MinPINLength)
 	}
-	if p.MinCredentials < 1 {
+	switch {
+	case p.MinCredentials < 1:
 		bad("min_credentials", "must be at least 1, got %d", p.MinCredentials)
+	case p.MinCredentials > MaxMinCredentials:
+		bad("min_credentials", "must be at most %d, got %d", MaxMinCredentials, p.MinCredentials)
 	}
 	p.anchors = nil
 	if len(p.TrustAnchors) > 0 {
@@ -204,6 +219,11 @@ func (p *Policy) Validate() error {
 		}
 		if len(r.Program) == 0 {
 			bad(field+".program", "must name the session program")
+		} else if !path.IsAbs(r.Program[0]) {
+			// The session manager runs the program without a search path
+			// (the session's PATH is not the appliance's), so a bare name
+			// fails at every sign-in while the terminal looks in service.
+			bad(field+".program", "must start with an absolute path like /usr/bin/chromium, got %q", r.Program[0])
 		}
 		for i, w := range r.Hours {
 			if w.From < 0 || w.From >= 24*time.Hour || w.To <= 0 || w.To > 24*time.Hour || w.From == w.To {
@@ -218,10 +238,44 @@ func (p *Policy) Validate() error {
 		}
 		validateRules(fmt.Sprintf("groups[%d]", i), g.Rules)
 	}
+	// A pilot group is one the policy has rules for: a name no rule
+	// defines is most likely a typo that turns the method off for
+	// everyone.
+	for _, m := range []struct {
+		field string
+		m     Method
+	}{{"platform.groups", p.Platform}, {"roaming.groups", p.Roaming}} {
+		for _, g := range m.m.Groups {
+			if !slices.ContainsFunc(p.Groups, func(r GroupRules) bool { return r.Group == g }) {
+				bad(m.field, "pilot group %q has no [groups.%s] rules; define it or remove it", g, g)
+			}
+		}
+	}
 	if p.Lockout.MaxFailures < 1 || p.Lockout.Window <= 0 || p.Lockout.Backoff <= 0 || p.Lockout.MaxBackoff < p.Lockout.Backoff {
 		bad("lockout", "needs max_failures ≥ 1, a window, and 0 < backoff ≤ max_backoff")
 	}
 	return errors.Join(errs...)
+}
+
+// MaxMinCredentials bounds min_credentials: nobody carries more backup
+// authenticators than this, and a higher number only nags every session.
+const MaxMinCredentials = 10
+
+// originMismatch says why origin cannot go with rpID, or "". WebAuthn
+// §5.1.3 (create) and §5.1.4.1 (get): the RP ID must be the origin's
+// effective domain or a registrable suffix of it, so the origin's host is
+// the RP ID itself or one of its subdomains.
+func originMismatch(origin, rpID string) string {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("must be an origin like https://%s (scheme and host only), got %q", rpID, origin)
+	}
+	host := strings.ToLower(u.Hostname())
+	rp := strings.ToLower(rpID)
+	if host != rp && !strings.HasSuffix(host, "."+rp) {
+		return fmt.Sprintf("host %q is neither rp_id %q nor a subdomain of it (WebAuthn §5.1.3)", host, rpID)
+	}
+	return ""
 }
 
 // TrustAnchors returns the parsed anchors (after Validate), or nil.

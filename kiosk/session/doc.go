@@ -59,10 +59,16 @@
 //
 //   - bubblewrap (auto's first choice; New runs a real bwrap probe as the
 //     session user): bwrap --unshare-pid --unshare-ipc --unshare-uts
-//     --die-with-parent --new-session, /usr and /etc read-only, the
-//     sandbox root remounted read-only so that the workspace (as HOME,
-//     /tmp and /dev/shm) is the only writable place, --info-fd to learn the
-//     sandbox init's pid and PID namespace. Every process the program
+//     --die-with-parent --new-session, and --unshare-user --disable-userns
+//     where bubblewrap offers it (0.8.0 and later; detected from its
+//     --help and probed), so the program cannot make itself root in a user
+//     namespace of its own; /usr read-only and of /etc only the entries
+//     in etcForSessions (launch.go says why each is there; the appliance's
+//     own /etc/passkiosk is not among them), the sandbox root remounted
+//     read-only so that the workspace (as HOME, /tmp and /dev/shm) is the
+//     only writable place, --info-fd to learn the sandbox init's pid and
+//     PID namespace. The network namespace is the host's: session programs
+//     are usually browsers (bwrapArgs says what that exposes). Every process the program
 //     starts lives in that namespace and the kernel kills them all when
 //     its init dies, whatever they do to their environment or session.
 //     bwrap itself runs as the session uid (in a user namespace), so the
@@ -75,6 +81,11 @@
 //     scope at End; the same /proc check as for the other sandboxes
 //     decides whether anything is left.
 //   - none: a process group of its own and nothing else.
+//   - required: bubblewrap with user namespaces disabled, or New fails.
+//
+// When auto ends on anything weaker than bubblewrap with user namespaces
+// disabled, Manager.Fallback says why; the appliance audits it at start
+// and reports its health as degraded.
 //
 // In every case the program runs in its own process group (Setpgid) with
 // SIGKILL as its parent-death signal, as the session uid and gid with no

@@ -144,18 +144,39 @@ func scopeUnit(id string) string { return "passkiosk-session-" + id + ".scope" }
 // bwrapArgs confines the program: its own PID namespace (so everything it
 // starts dies with the namespace's init), IPC and UTS namespaces, a new
 // terminal session (no TIOCSTI into ours), the system read-only, the
-// workspace as the only writable place, and SIGKILL when the appliance
-// goes away. The network is shared: session programs are usually
-// browsers.
+// workspace as the only writable place, only the parts of /etc that
+// programs need (etcForSessions), user namespaces disabled inside where
+// bubblewrap can (so the program cannot map itself to uid 0 and mount
+// what it likes), and SIGKILL when the appliance goes away.
+//
+// The network namespace is the host's, on purpose. The session program is
+// usually a browser that needs the network and name resolution, and a
+// namespace of its own would have no network at all without a user-space
+// stack (slirp4netns, pasta) run beside every session. The price: the
+// host's abstract Unix sockets (those named "@…", which have no file and
+// so no file mode) are reachable from the session. What listens there on
+// a terminal is the display server (@/tmp/.X11-unix/X0, which the session
+// is meant to reach, and which checks its clients itself) and services
+// that check their peer's credentials; the appliance's own sockets are
+// files under /run/passkiosk, not bound into the sandbox, and the admin
+// socket checks its peer's uid. Do not run services on a terminal that
+// trust abstract-socket clients without a credential check.
 func (m *Manager) bwrapArgs(ws string) []string {
 	args := []string{
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+	}
+	if m.noUserns {
+		// --disable-userns needs a user namespace of the sandbox's own;
+		// bwrap maps the session uid to itself in it.
+		args = append(args, "--unshare-user", "--disable-userns")
+	}
+	args = append(args,
 		"--die-with-parent", "--new-session",
 		"--info-fd", "3",
 		"--ro-bind", "/usr", "/usr",
-		"--ro-bind-try", "/etc", "/etc",
 		"--ro-bind-try", "/opt", "/opt",
-	}
+	)
+	args = append(args, etcArgs("/etc", etcForSessions)...)
 	// Merged-/usr systems have /bin, /lib… as symbolic links; others
 	// have real directories. Mirror whichever the host has.
 	for _, d := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
@@ -173,11 +194,6 @@ func (m *Manager) bwrapArgs(ws string) []string {
 		"--bind", filepath.Join(ws, shmDir), "/dev/shm",
 		"--chdir", sandboxHome,
 	)
-	// Where /etc/resolv.conf is a link (systemd-resolved, NetworkManager)
-	// its target lies outside /etc; without it name resolution fails.
-	if t, err := filepath.EvalSymlinks("/etc/resolv.conf"); err == nil && t != "/etc/resolv.conf" {
-		args = append(args, "--ro-bind-try", t, t)
-	}
 	if m.cfg.Wayland != "" {
 		args = append(args, "--bind", m.cfg.Wayland, SandboxWayland)
 	}
@@ -213,4 +229,87 @@ func readBwrapInfo(r *os.File, timeout time.Duration) (bwrapInfo, error) {
 		return info, fmt.Errorf("bubblewrap info lacks child pid or pid namespace: %+v", info)
 	}
 	return info, nil
+}
+
+// etcForSessions is what a session program may read of /etc; the rest
+// (the appliance's own configuration in /etc/passkiosk, SSH host keys,
+// sudoers, machine secrets) is not in the sandbox at all. Each entry is
+// here because common session programs fail or misbehave without it:
+var etcForSessions = []string{
+	// The session uid's own name, and the system's groups: programs
+	// look themselves up (getpwuid) and refuse to start without an
+	// entry. No shadow files: no passwords are read in a session.
+	"passwd", "group", "nsswitch.conf",
+	// The dynamic linker's cache and its configuration: libraries
+	// outside the default paths are found through them.
+	"ld.so.cache", "ld.so.conf", "ld.so.conf.d",
+	// Name resolution and the network: a browser needs them.
+	"resolv.conf", "hosts", "host.conf", "gai.conf", "services", "protocols",
+	// TLS trust anchors: without them every https:// page fails.
+	"ssl", "ca-certificates", "ca-certificates.conf", "pki", "crypto-policies",
+	// Time zone and locale, so the program shows local time and text.
+	"localtime", "timezone", "locale.alias", "locale.conf", "default/locale",
+	// Fonts, desktop defaults, MIME types and the input and display
+	// settings toolkits read.
+	"fonts", "xdg", "mime.types", "gtk-2.0", "gtk-3.0", "X11", "dconf",
+	// Sound.
+	"asound.conf", "pulse",
+	// Debian's alternatives: /usr/bin/x-www-browser and many others are
+	// links through /etc/alternatives.
+	"alternatives",
+	// Browsers' system-wide settings and policies.
+	"chromium", "chromium.d", "firefox", "firefox-esr", "opt/chrome",
+	// D-Bus and systemd identify the machine by it; browsers log errors
+	// without it. It is not a secret (it is readable by every user).
+	"machine-id",
+	// What system this is, for programs that report it.
+	"os-release", "lsb-release", "debian_version",
+}
+
+// etcArgs binds the entries of names that exist under etc, read-only.
+// An entry that is a symbolic link stays one (programs read the time
+// zone's name from the /etc/localtime link), and its target is bound as
+// well when it lies outside the folders the sandbox has (resolv.conf
+// under systemd-resolved or NetworkManager points into /run).
+func etcArgs(etc string, names []string) []string {
+	var args []string
+	for _, n := range names {
+		p := filepath.Join(etc, n)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		target := "/etc/" + n
+		if fi.Mode().Type() != os.ModeSymlink {
+			args = append(args, "--ro-bind", p, target)
+			continue
+		}
+		link, err := os.Readlink(p)
+		if err != nil {
+			continue
+		}
+		args = append(args, "--symlink", link, target)
+		resolved, err := filepath.EvalSymlinks(p)
+		if err != nil || inSandbox(resolved) {
+			continue
+		}
+		args = append(args, "--ro-bind-try", resolved, resolved)
+	}
+	return args
+}
+
+// inSandbox reports whether path lies in a folder the sandbox binds
+// whole: /usr, /opt, or an /etc entry the list allows.
+func inSandbox(path string) bool {
+	for _, d := range []string{"/usr/", "/opt/"} {
+		if strings.HasPrefix(path, d) {
+			return true
+		}
+	}
+	for _, n := range etcForSessions {
+		if path == "/etc/"+n || strings.HasPrefix(path, "/etc/"+n+"/") {
+			return true
+		}
+	}
+	return false
 }
