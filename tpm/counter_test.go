@@ -156,7 +156,7 @@ func TestNVRateLimitIsBusy(t *testing.T) {
 	if !errors.Is(err, kiosk.ErrDeviceBusy) || !errors.Is(err, tpm2.TPMRCNVRate) {
 		t.Fatalf("sign-in under an NV rate limit: %v; want device-busy from TPM_RC_NV_RATE", err)
 	}
-	_, err = k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin})
+	_, err = k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin)})
 	if !errors.Is(err, kiosk.ErrDeviceBusy) {
 		t.Fatalf("enrollment under an NV rate limit: %v; want device-busy", err)
 	}

@@ -53,7 +53,7 @@ func (p *Platform) Enroll(ctx context.Context, rpID string, _ []byte, clientData
 	p.tpm.mu.Lock()
 	attest := len(p.tpm.akChain) != 0
 	p.tpm.mu.Unlock()
-	e, err := p.tpm.Enroll(ctx, EnrollRequest{RPID: rpID, PIN: string(pin), ClientDataHash: clientDataHash, Attest: attest})
+	e, err := p.tpm.Enroll(ctx, EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: clientDataHash, Attest: attest})
 	if err != nil {
 		return kiosk.PlatformEnrollment{}, err
 	}
@@ -79,7 +79,7 @@ func (p *Platform) Assert(ctx context.Context, cred kiosk.Credential, rpID strin
 	if id, err := CredentialID(blobs); err != nil || !bytes.Equal(id, cred.ID) {
 		return nil, nil, kiosk.E(kiosk.KindStoreCorrupt, op, errors.New("the stored key blobs are not this credential's"))
 	}
-	a, err := p.tpm.SignIn(ctx, blobs, rpID, clientDataHash, string(pin))
+	a, err := p.tpm.SignIn(ctx, blobs, rpID, clientDataHash, pin)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -37,7 +37,10 @@ type Assertion struct {
 // Commands, in order: TPM2_Load, TPM2_NV_Read, TPM2_StartAuthSession,
 // TPM2_Sign, TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext. No key is
 // created, and a wrong PIN writes nothing to NV (see signLocked).
-func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDataHash [32]byte, pin string) (*Assertion, error) {
+//
+// The PIN is the caller's to wipe; SignIn keeps no copy of it, and wipes
+// the authValue derived from it before it returns.
+func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDataHash [32]byte, pin []byte) (*Assertion, error) {
 	const op = "tpm sign-in"
 	if err := checkPIN(op, pin); err != nil {
 		return nil, err
@@ -48,8 +51,10 @@ func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDa
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out *Assertion
+	auth := authValue(blobs.AuthSalt, pin)
+	defer clear(auth)
 	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, id []byte) error {
-		a, err := k.signLocked(ctx, op, key, authValue(blobs.AuthSalt, pin), rpID, clientDataHash)
+		a, err := k.signLocked(ctx, op, key, auth, rpID, clientDataHash)
 		if err != nil {
 			return err
 		}
@@ -211,7 +216,7 @@ func derSignature(sig *tpm2.TPMTSignature) ([]byte, error) {
 // the returned KeyBlobs replace the stored ones. The old private blob still
 // loads with the old PIN (the TPM cannot revoke a copy), so the store must
 // overwrite it.
-func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN string) (*KeyBlobs, error) {
+func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN []byte) (*KeyBlobs, error) {
 	const op = "tpm change PIN"
 	if err := checkPIN(op, oldPIN); err != nil {
 		return nil, err
@@ -229,12 +234,15 @@ func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN str
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out *KeyBlobs
+	oldAuth, newAuth := authValue(blobs.AuthSalt, oldPIN), authValue(salt, newPIN)
+	defer clear(oldAuth)
+	defer clear(newAuth)
 	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, _ []byte) error {
 		rsp, err := (tpm2.ObjectChangeAuth{
 			// The session encrypts newAuth, the first parameter.
-			ObjectHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(authValue(blobs.AuthSalt, oldPIN))},
+			ObjectHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(oldAuth)},
 			ParentHandle: k.srk,
-			NewAuth:      tpm2.TPM2BAuth{Buffer: authValue(salt, newPIN)},
+			NewAuth:      tpm2.TPM2BAuth{Buffer: newAuth},
 		}).Execute(k.t)
 		if err != nil {
 			return k.useError(op, fmt.Errorf("TPM2_ObjectChangeAuth: %w", err))

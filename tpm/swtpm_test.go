@@ -38,7 +38,7 @@ func TestSwtpmIntegration(t *testing.T) {
 	if !errors.Is(err, kiosk.ErrPINInvalid) || kiosk.TriesLeft(err) < 0 {
 		t.Fatalf("wrong PIN on swtpm: %v", err)
 	}
-	nb, err := k.ChangePIN(ctx, &e.Blobs, pin, "24681357")
+	nb, err := k.ChangePIN(ctx, &e.Blobs, []byte(pin), []byte("24681357"))
 	if err != nil {
 		t.Fatalf("ChangePIN on swtpm: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestSwtpmIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCeremony(t, fido.TypeCreate)
-	ae, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: c.hash, Attest: true})
+	ae, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin), ClientDataHash: c.hash, Attest: true})
 	if err != nil {
 		t.Fatalf("attested Enroll on swtpm (%+v): %v", info, err)
 	}
@@ -178,7 +178,7 @@ func BenchmarkSignInSwtpm(b *testing.B) {
 	conn.Reset()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := k.SignIn(ctx, &e.Blobs, rpID, c.hash, pin); err != nil {
+		if _, err := k.SignIn(ctx, &e.Blobs, rpID, c.hash, []byte(pin)); err != nil {
 			b.Fatal(err)
 		}
 	}
