@@ -231,6 +231,10 @@ func Simulator(tb testing.TB) *Transport {
 	c := Count(sim)
 	tb.Cleanup(func() {
 		CheckNoHandles(tb, sim)
+		// An orderly stop, as the appliance makes one (tpm.TPM.Close).
+		if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}).Execute(sim); err != nil {
+			tb.Errorf("TPM2_Shutdown(CLEAR) on the simulator: %v", err)
+		}
 		if err := sim.Close(); err != nil {
 			tb.Errorf("close TPM simulator: %v", err)
 		}
