@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 
 	"passkiosk/kiosk"
 )
@@ -84,4 +85,24 @@ func (p *Platform) Assert(ctx context.Context, cred kiosk.Credential, rpID strin
 		return nil, nil, err
 	}
 	return a.AuthData, a.Signature, nil
+}
+
+var _ kiosk.PlatformPause = (*Platform)(nil)
+
+// Paused is how long, at most, until the TPM takes a PIN again: nothing
+// while tries are left, one lockout interval during a lockout (the TPM
+// does not say how much of the current interval has passed). It asks the
+// TPM (TPM2_GetCapability), so the lock screen can say PIN sign-in is
+// paused before anyone types a PIN.
+func (p *Platform) Paused() time.Duration {
+	if p.tpm == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := p.tpm.Lockout(ctx)
+	if err != nil {
+		return 0
+	}
+	return s.RetryAfter()
 }
