@@ -301,6 +301,20 @@ func (s *Swtpm) Restart() {
 	s.Process = p
 }
 
+// PowerCut stops swtpm without TPM2_Shutdown and starts it again, as a
+// power cut and a reboot would.
+func (s *Swtpm) PowerCut() {
+	s.tb.Helper()
+	if err := s.Process.PowerCut(); err != nil {
+		s.tb.Fatalf("%v", err)
+	}
+	p, err := swtpm.StartWith(context.Background(), s.Dir, s.Options())
+	if err != nil {
+		s.tb.Fatalf("restart swtpm: %v", err)
+	}
+	s.Process = p
+}
+
 // Open opens the tpm package on t with cfg and closes it at cleanup
 // (before the simulator or swtpm underneath, which were set up first).
 func Open(tb testing.TB, t transport.TPM, cfg tpm.Config) *tpm.TPM {
