@@ -136,7 +136,47 @@
 // now (TPM_RC_NV_RATE, TPM_RC_NV_UNAVAILABLE) is kiosk.KindDeviceBusy.
 // Lockout reads the state for the UI; ResetLockout and
 // SetDictionaryAttackParameters are the administrator's lockout-hierarchy
-// commands.
+// commands. The TPM's tries are the whole terminal's: the engine shows a
+// person their own (kiosk.PINTries), never these.
+//
+// # Dictionary-attack parameters and the lockout authorization
+//
+// The TPM counts every wrong PIN on the chip together, and a right PIN
+// does not lower the count. With Config.DA, Open sets TPM2_DictionaryAttack-
+// Parameters (Part 3 §25.3; DefaultDAParams: 32 failures, one forgotten
+// every 600 s, lockout authorization blocked 86400 s after a wrong one)
+// and reads them back with TPM2_GetCapability; DAStatus says what it found.
+// The lockout authorization comes from, in this order, each tried at most
+// once (a wrong one blocks the lockout hierarchy for its recovery time):
+// the copy passkiosk sealed earlier (Config.SealedLockoutAuth); IT's value
+// from a root-only file (Config.LockoutAuth); or, when
+// TPMA_PERMANENT.lockoutAuthSet is clear (a new or cleared TPM, swtpm), a
+// random 32-byte value that Open seals first, has stored
+// (Config.SaveSealedLockoutAuth), and only then sets with
+// TPM2_HierarchyChangeAuth under a salted session that encrypts it. The
+// sealed object is a keyedHash data object under the SRK (daparams.go):
+// fixedTPM, fixedParent, userWithAuth and noDA, with an empty authValue;
+// noDA because it holds no PIN, so a failed unseal never counts against
+// people's PINs. It is unsealed with a salted session that encrypts the
+// response. Without any of them the chip's parameters stay in force and
+// DAStatus.Reason says why.
+//
+// # Orderly stop
+//
+// Close sends TPM2_Shutdown(CLEAR) on swtpm and the simulator; the swtpm
+// helper (package swtpm) sends it before SIGTERM. A TPM stopped without it
+// after a PIN-protected key was used counts one failure at its next start
+// (measured on swtpm: 1 after SIGTERM alone, 0 with the shutdown). A real
+// chip is left to the kernel, which sends the shutdown at power-off.
+//
+// # PINs in memory
+//
+// A PIN arrives as a byte slice that the caller owns and wipes; this
+// package never turns it into a string. The authValue derived from it is
+// wiped after the command, and the partial SHA-256 block in which the HMAC
+// held the PIN is overwritten (authValue). The test
+// TestNoPINLeftInMemoryAfterSignIn scans the process's writable memory
+// for a typed PIN after a sign-in.
 //
 // # Attestation
 //
