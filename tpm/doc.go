@@ -102,15 +102,18 @@
 //
 // # Sign-in
 //
-// TPM2_Load, TPM2_NV_Read, TPM2_StartAuthSession, TPM2_Sign,
-// TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext: seven commands,
-// 2.6–3.8 ms on swtpm on a shared two-core machine, of which
-// TPM2_NV_Increment is the largest part (swtpm writes its state file on
-// every NV write) and each TPM2_NV_Read under 0.2 ms. The assertion is
-// signed over the counter value after the one read, and the counter is
+// TPM2_Load, TPM2_StartAuthSession, TPM2_Sign, TPM2_NV_Increment,
+// TPM2_NV_Read, TPM2_FlushContext: six commands, 2.1–2.8 ms on swtpm on a
+// shared two-core machine (seven and 3.4–4.0 ms in the same run when the
+// counter is read before signing), of which TPM2_NV_Increment is the
+// largest part (swtpm writes its state file on every NV write). The
+// assertion is signed over the counter value the last increment read back
+// + 1 (read once after Open: cachedCounter), and the counter is
 // incremented only after TPM2_Sign accepted the PIN; the assertion is
-// released only if the increment made exactly that value (signLocked in
-// signin.go says why that never releases a value twice, even across a
+// released only if the increment made exactly that value, and a counter
+// another program moved meanwhile costs one dropped signature and a second
+// one over the real value (signLocked in signin.go says why that never
+// releases a value twice, even across a
 // crash). The authenticator data has the RP ID hash, UP and UV (the TPM
 // verified the PIN) and the counter; the signature is ES256 (DER) over
 // authenticatorData ‖ clientDataHash, verified by fido.VerifyAssertion like

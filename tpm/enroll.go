@@ -123,8 +123,10 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	}
 	counter, err := k.nextCounter()
 	if err != nil {
+		k.counterKnown = false
 		return nil, counterError(op, err)
 	}
+	k.counterValue, k.counterKnown = uint64(counter), true
 	rpHash := fido.RPIDHash(req.RPID)
 	authData := (&fido.AuthData{
 		RPIDHash: rpHash,

@@ -94,6 +94,10 @@ type TPM struct {
 	akChain [][]byte
 	// redefining is set while nextCounter re-creates a vanished index.
 	redefining bool
+	// counterValue is the counter as last read back after an increment,
+	// when counterKnown (cachedCounter).
+	counterValue uint64
+	counterKnown bool
 	// orderly: Close sends TPM2_Shutdown(CLEAR) (see Close).
 	orderly bool
 	// da is what Open found and did about the dictionary-attack

@@ -34,8 +34,9 @@ type Assertion struct {
 // kiosk.KindStoreCorrupt / kiosk.KindMalformed (the stored blobs were
 // altered); see loadError.
 //
-// Commands, in order: TPM2_Load, TPM2_NV_Read, TPM2_StartAuthSession,
-// TPM2_Sign, TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext. No key is
+// Commands, in order: TPM2_Load, TPM2_StartAuthSession, TPM2_Sign,
+// TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext (and a TPM2_NV_Read
+// first on the first sign-in after Open: cachedCounter). No key is
 // created, and a wrong PIN writes nothing to NV (see signLocked).
 //
 // The PIN is the caller's to wipe; SignIn keeps no copy of it, and wipes
@@ -74,8 +75,9 @@ const counterAttempts = 3
 
 // signLocked signs the assertion first and moves the counter after.
 //
-// The counter is read (TPM2_NV_Read), the assertion is signed over the
-// value after it, and only then is the counter incremented: a wrong PIN
+// The counter's value is known (cachedCounter: as the last increment read
+// it back, or one TPM2_NV_Read after Open), the assertion is signed over
+// the value after it, and only then is the counter incremented: a wrong PIN
 // fails at TPM2_Sign and costs no NV write. Incrementing first would spend
 // one write of the TPM's flash on every wrong PIN, and a burst of them can
 // run into the TPM's NV rate limit (TPM_RC_NV_RATE) on a real chip.
@@ -96,10 +98,10 @@ const counterAttempts = 3
 //     value, and is then the only assertion ever released with it. A
 //     crash after the increment only skips a value.
 //
-// The happy path costs one TPM2_NV_Read more than incrementing first, and
-// the same single NV write.
+// The happy path costs the same commands as incrementing first (the read
+// before signing is cached), and the same single NV write.
 func (k *TPM) signLocked(ctx context.Context, op string, key tpm2.NamedHandle, auth []byte, rpID string, clientDataHash [32]byte) (*Assertion, error) {
-	cur, err := k.currentCounter()
+	cur, err := k.cachedCounter()
 	if err != nil {
 		return nil, counterError(op, err)
 	}
@@ -125,8 +127,10 @@ func (k *TPM) signLocked(ctx context.Context, op string, key tpm2.NamedHandle, a
 		}
 		got, err := k.nextCounter()
 		if err != nil {
+			k.counterKnown = false
 			return nil, counterError(op, err)
 		}
+		k.counterValue, k.counterKnown = uint64(got), true
 		if got == counter {
 			return &Assertion{AuthData: authData, Signature: sig, Counter: counter}, nil
 		}

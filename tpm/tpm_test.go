@@ -159,10 +159,11 @@ func TestSignInCreatesNoKey(t *testing.T) {
 	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
 		t.Fatal(err)
 	}
-	// Seven commands, in this order: the counter is read before signing
-	// and moved only after the PIN proved right (signLocked).
+	// Six commands, in this order: the assertion is signed over the
+	// counter the last increment read back + 1 (cachedCounter), and the
+	// counter is moved only after the PIN proved right (signLocked).
 	want := []tpm2.TPMCC{
-		tpm2.TPMCCLoad, tpm2.TPMCCNVRead, tpm2.TPMCCStartAuthSession, tpm2.TPMCCSign,
+		tpm2.TPMCCLoad, tpm2.TPMCCStartAuthSession, tpm2.TPMCCSign,
 		tpm2.TPMCCNVIncrement, tpm2.TPMCCNVRead, tpm2.TPMCCFlushContext,
 	}
 	got := tr.Commands()
