@@ -116,6 +116,13 @@ func TestTPMLockoutScreenStatusAndResetThroughPasskioskctl(t *testing.T) {
 	if v.State != kiosk.StateLocked || v.Notice.Code != kiosk.NoticePlatformLocked || v.Notice.Until.IsZero() {
 		t.Fatalf("bob's second wrong PIN: %v %+v; want PIN sign-in paused with its end", v.State, v.Notice)
 	}
+	// Both of Bob's wrong PINs count against him, the one that used the
+	// TPM's last try included; Alice's one against her.
+	for who, want := range map[string]int{"alice": 1, "bob": 2} {
+		if n, err := a.db.PINTriesOf([]byte(who)); err != nil || n.Count != want {
+			t.Fatalf("%s's wrong PINs: %+v, %v; want %d", who, n, err, want)
+		}
+	}
 	// Alice, whose PIN is right, is told before she types it.
 	step(func() { a.eng.TypeUserName("alice") }, func(v kiosk.View) bool {
 		return v.State == kiosk.StateLocked && v.Notice != nil && v.Notice.Code == kiosk.NoticePlatformLocked

@@ -138,9 +138,16 @@ func (e *Engine) platformWrongPINLocked(err error, credID []byte) {
 
 // platformLockoutLocked handles a TPM in dictionary-attack lockout: PIN
 // sign-in is paused for everyone on this terminal, which is not this
-// person's doing, so it does not count against them. The screen says for
+// person's doing alone, so it adds nothing to their backoff beyond their
+// own wrong PIN. The screen says for
 // how long and offers a security key when policy allows one.
 func (e *Engine) platformLockoutLocked(err error, credID []byte) {
+	// The wrong PIN that used the TPM's last try still counts against the
+	// person who typed it (tpm.LockoutError.PINWasWrong).
+	var wp interface{ PINWasWrong() bool }
+	if errors.As(err, &wp) && wp.PINWasWrong() && e.cer.user != nil {
+		e.addPINFailureLocked(e.cer.user.ID)
+	}
 	var ra interface{ RetryAfter() time.Duration }
 	var until time.Time
 	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
