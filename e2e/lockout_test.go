@@ -219,6 +219,21 @@ func TestTenPeopleTwoTyposEachThenAllSignIn(t *testing.T) {
 	if c := s.counter(); c != 20 {
 		t.Errorf("TPM counter %d, want 20", c)
 	}
+	// Twenty failures across the terminal are a spike for IT to look at,
+	// audited, and lock no one out.
+	evs, err := s.db.Events(0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spikes := 0
+	for _, e := range evs {
+		if e.Type == store.EventFailureSpike {
+			spikes++
+		}
+	}
+	if spikes != 1 {
+		t.Errorf("%d failure-spike audit entries, want 1", spikes)
+	}
 	start := time.Now()
 	for i, u := range people {
 		s.signIn(u, pinOf(i))
