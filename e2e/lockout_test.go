@@ -62,7 +62,7 @@ func (s *shared) start() {
 		t.Fatal(err)
 	}
 	s.tpm, err = tpm.Open(tpm.Config{Transport: tpm.TransportSwtpm, SwtpmStateDir: filepath.Join(s.dir, "tpm"),
-		DA: &tpm.DefaultDAParams, SealedLockoutAuth: sealed,
+		DA: &tpm.DefaultDAParams, SealedLockoutAuth: sealed, KeepSession: true,
 		SaveSealedLockoutAuth: func(b []byte) error { return s.db.SetTPMLockoutAuth(b, terminal) }})
 	if err != nil {
 		t.Fatalf("TPM on swtpm: %v", err)

@@ -74,6 +74,10 @@ type Config struct {
 	// makes for a TPM whose lockout hierarchy has none; nil: Open never
 	// changes the lockout authorization.
 	SaveSealedLockoutAuth func(sealed []byte) error
+	// KeepSession keeps one salted session open across sign-ins
+	// (session.go): a sign-in is then five commands instead of six. The
+	// session stays loaded in the TPM while it is open (Close flushes it).
+	KeepSession bool
 	// Logf receives operational messages (flush failures). Never PINs.
 	Logf func(format string, args ...any)
 }
@@ -104,6 +108,9 @@ type TPM struct {
 	// parameters; lockoutAuth is the authorization it used.
 	da          DAStatus
 	lockoutAuth []byte
+	// kept is the session kept open across sign-ins, nil unless
+	// Config.KeepSession.
+	kept *keptSession
 }
 
 // Open opens the TPM cfg names and prepares it: checks that it is a usable
@@ -177,6 +184,9 @@ func (k *TPM) Close() error {
 	if k.closer == nil {
 		return nil
 	}
+	if k.kept != nil {
+		k.kept.forget(k.t)
+	}
 	if k.orderly {
 		if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}).Execute(k.t); err != nil {
 			k.logf("tpm: TPM2_Shutdown(CLEAR): %v", err)
@@ -209,6 +219,9 @@ func (k *TPM) setup(cfg Config) error {
 		return err
 	}
 	k.manageDA(cfg)
+	if cfg.KeepSession {
+		k.kept = newKeptSession(k)
+	}
 	return nil
 }
 

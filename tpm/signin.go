@@ -36,7 +36,8 @@ type Assertion struct {
 //
 // Commands, in order: TPM2_Load, TPM2_StartAuthSession, TPM2_Sign,
 // TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext (and a TPM2_NV_Read
-// first on the first sign-in after Open: cachedCounter). No key is
+// first on the first sign-in after Open: cachedCounter); with a kept
+// session (Config.KeepSession) no TPM2_StartAuthSession once it is open. No key is
 // created, and a wrong PIN writes nothing to NV (see signLocked).
 //
 // The PIN is the caller's to wipe; SignIn keeps no copy of it, and wipes
@@ -190,14 +191,28 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 
 // sign runs TPM2_Sign (Part 3 §20.2) with the key's own ECDSA-SHA256
 // scheme and returns the signature in ASN.1 DER.
+//
+// With a kept session (Config.KeepSession) it authorizes through that, and
+// when the TPM has lost the session (it says so before it looks at the
+// PIN) it signs once more through a new one.
 func (k *TPM) sign(key tpm2.NamedHandle, auth, digest []byte) ([]byte, error) {
-	rsp, err := (tpm2.Sign{
+	cmd := tpm2.Sign{
 		KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(auth)},
 		Digest:    tpm2.TPM2BDigest{Buffer: digest},
 		InScheme:  tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
 		// An unrestricted key needs no hash-check ticket (Part 3 §20.2.1).
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
-	}).Execute(k.t)
+	}
+	if k.kept != nil {
+		k.kept.setAuth(auth)
+		defer k.kept.setAuth(nil)
+		cmd.KeyHandle = tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.kept}
+	}
+	rsp, err := cmd.Execute(k.t)
+	if err != nil && k.kept != nil && sessionLost(err) {
+		k.logf("tpm: the kept session is gone (%v): opening a new one", err)
+		rsp, err = cmd.Execute(k.t)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("TPM2_Sign: %w", err)
 	}

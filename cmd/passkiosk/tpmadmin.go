@@ -19,7 +19,8 @@ import (
 // authorization they need (IT's file, or the copy passkiosk keeps sealed
 // in the database).
 func tpmConfig(cfg *config.Config, db *store.DB, logf func(string, ...any)) tpm.Config {
-	c := tpm.Config{Transport: cfg.TPM.Transport, Device: cfg.TPM.Device, Swtpm: cfg.TPM.Socket, Logf: logf}
+	// One salted session kept open across sign-ins: five commands each.
+	c := tpm.Config{Transport: cfg.TPM.Transport, Device: cfg.TPM.Device, Swtpm: cfg.TPM.Socket, KeepSession: true, Logf: logf}
 	if !cfg.TPM.ManageDA {
 		return c
 	}
