@@ -97,7 +97,7 @@ func unmaskInto(masked []byte) []byte {
 // hit cannot be anything else.
 func TestNoPINLeftInMemoryAfterSignIn(t *testing.T) {
 	s := tpmtest.StartSwtpm(t)
-	k, err := tpm.Open(tpm.Config{Transport: tpm.TransportSwtpm, Swtpm: s.Address()})
+	k, err := tpm.Open(tpm.Config{Transport: tpm.TransportSwtpm, Swtpm: s.Address(), KeepSession: true})
 	if err != nil {
 		t.Fatal(err)
 	}
