@@ -113,8 +113,11 @@ func (s *keptSession) CleanupFailure(t transport.TPM) error {
 
 func (s *keptSession) forget(t transport.TPM) {
 	if s.handle != tpm2.TPMRHNull && t != nil {
-		// It may be gone already (that may be why the command failed).
-		_, _ = (tpm2.FlushContext{FlushHandle: s.handle}).Execute(t)
+		// It may be gone already (that may be why the command failed):
+		// logged, not an error of the command.
+		if _, err := (tpm2.FlushContext{FlushHandle: s.handle}).Execute(t); err != nil {
+			s.k.logf("tpm: TPM2_FlushContext of the kept session 0x%08x: %v", uint32(s.handle), err)
+		}
 	}
 	s.handle = tpm2.TPMRHNull
 	clear(s.sessionKey)
