@@ -59,6 +59,9 @@ func (e *Engine) addPINFailureLocked(u kiosk.UserID) pinCount {
 func (e *Engine) clearPINTriesLocked(u kiosk.UserID, how string) {
 	was := e.pinTriesLocked(u)
 	delete(e.pinMem, u)
+	if was.n == 0 {
+		return // nothing to forget: no write on an ordinary sign-in
+	}
 	if s, ok := e.cfg.Store.(kiosk.PINTries); ok {
 		if _, err := s.ClearPlatformPINTries(u); err != nil {
 			e.cfg.Log.Error("clearing PIN tries", "err", err)
