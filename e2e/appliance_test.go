@@ -45,7 +45,7 @@ func TestPlatformPasskeyOnSwtpmToWipedSession(t *testing.T) {
 	r.e.EnterPIN([]byte("000000"))
 	v = r.waitNotice(kiosk.NoticeWrongPIN)
 	if v.Prompt != kiosk.PromptPIN || v.Notice.Tries <= 0 {
-		t.Fatalf("after a wrong PIN: prompt %v, notice %+v; want the PIN pad again with the TPM's tries left", v.Prompt, v.Notice)
+		t.Fatalf("after a wrong PIN: prompt %v, notice %+v; want the PIN pad again with her own tries left", v.Prompt, v.Notice)
 	}
 	r.e.EnterPIN([]byte("135790"))
 	v = r.waitFor("the session", func(v kiosk.View) bool { return v.State == kiosk.StateInSession })

@@ -49,6 +49,9 @@ const (
 	EventKeyTapFailed        Event = 36 // a touch of the signed-in key could not be verified
 	EventPolicyApplied       Event = 37 // the engine took a new policy into use
 	EventSandboxFallback     Event = 38 // sessions run in a weaker sandbox than configured (auto fell back)
+	EventPlatformUnsuspended Event = 39 // a person's suspended platform passkey was allowed again
+	EventTPMLockoutAuthSet   Event = 40 // the appliance set the TPM's lockout authorization and sealed it
+	EventTPMLockoutReset     Event = 41 // an administrator reset the TPM's dictionary-attack lockout
 )
 
 var eventNames = [...]string{
@@ -91,6 +94,9 @@ var eventNames = [...]string{
 	EventKeyTapFailed:        "key-tap-failed",
 	EventPolicyApplied:       "policy-applied",
 	EventSandboxFallback:     "sandbox-fallback",
+	EventPlatformUnsuspended: "platform-unsuspended",
+	EventTPMLockoutAuthSet:   "tpm-lockout-auth-set",
+	EventTPMLockoutReset:     "tpm-lockout-reset",
 }
 
 func (t Event) String() string {

@@ -85,6 +85,10 @@ type Notice struct {
 	Detail string
 	// Cause is why a session ended (NoticeSessionEnded).
 	Cause EndCause
+	// OfferKey: the person may sign in with a security key instead
+	// (NoticePlatformLocked, NoticePlatformSuspended); when false the
+	// screen says to ask IT.
+	OfferKey bool
 }
 
 // NoticeCode names a message the screens know how to say.
@@ -115,6 +119,7 @@ const (
 	NoticeKeyNeedsPIN                   // the security key has no PIN: set one first (with the key maker's tool), or ask IT
 	NoticeAlreadyRegistered             // this key, or a passkey on this terminal, is already registered for you
 	NoticeOutOfHours                    // not allowed at this hour; Detail may say when
+	NoticePlatformSuspended             // too many wrong PINs in a row: this person's passkey on this terminal is suspended until IT lifts it or they sign in another way
 )
 
 // Commands is what the screens can ask of the engine. Every method returns

@@ -13,11 +13,19 @@ var (
 	bucketSessions    = []byte("sessions")
 	bucketAudit       = []byte("audit")
 	bucketAttempts    = []byte("attempts")
+	// Created by their first write, not by a migration: an absent one
+	// reads as empty, so files of schema 2 need no upgrade to gain them
+	// (pintries.go).
+	bucketPINTries = []byte("pin-tries")
+	bucketTPM      = []byte("tpm")
 
 	// Sub-buckets of attempts, one per subject kind.
 	bucketAttemptsUser       = []byte("user")
 	bucketAttemptsCredential = []byte("credential")
 	bucketAttemptsTerminal   = []byte("terminal")
+
+	// Keys in tpm.
+	keyLockoutAuth = []byte("lockout-auth")
 
 	// Keys in meta.
 	keySchema      = []byte("schema")

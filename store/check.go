@@ -198,6 +198,9 @@ func checkRecords(tx *bolt.Tx) error {
 			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "bucket %s: %v", r.bucket, err)
 		}
 	}
+	if err := checkTPMBuckets(tx); err != nil {
+		return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%v", err)
+	}
 	if err := checkAttempts(tx.Bucket(bucketAttempts)); err != nil {
 		return kiosk.E(kiosk.KindStoreCorrupt, op, err)
 	}
@@ -276,6 +279,33 @@ func checkAttempts(root *bolt.Bucket) error {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkTPMBuckets proves every PIN-tries record decodes and the sealed
+// lockout authorization is intact (schema 3; absent before).
+func checkTPMBuckets(tx *bolt.Tx) error {
+	if b := tx.Bucket(bucketPINTries); b != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				return fmt.Errorf("pin-tries/%x is a bucket", k)
+			}
+			_, err := decodePINTries("check PIN tries", k, v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if b := tx.Bucket(bucketTPM); b != nil {
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil || string(k) != string(keyLockoutAuth) {
+				return fmt.Errorf("unexpected tpm/%x", k)
+			}
+			_, err := unseal("check TPM records", k, v)
+			return err
+		})
 	}
 	return nil
 }

@@ -76,6 +76,10 @@
 //	  user/<user id>/<unix ns uint64 BE ‖ n uint64 BE>         → reason (kiosk.Kind) uint16 BE
 //	  credential/<cred id>/<unix ns uint64 BE ‖ n uint64 BE>   → reason uint16 BE
 //	  terminal/<name>/<unix ns uint64 BE ‖ n uint64 BE>        → reason uint16 BE
+//	pin-tries/                          (made by its first write; absent reads as empty)
+//	  <user id> → wrong TPM PINs in a row uint64 BE ‖ last one unix ns int64 BE
+//	tpm/                                (made by its first write; absent reads as empty)
+//	  lockout-auth → the TPM's lockout authorization, sealed to this TPM's SRK (tpm package blobs)
 //
 // Times are Unix nanoseconds (int64, 0 for "never"). Integer keys are big
 // endian so bbolt's byte order is numeric order.

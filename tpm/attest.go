@@ -109,7 +109,7 @@ func (k *TPM) withAK(fn func(ak tpm2.NamedHandle, pub *ecdsa.PublicKey) error) e
 // TPM2_Certify (Part 3 §18.2), with qualifyingData = SHA-256(authData ‖
 // clientDataHash) as WebAuthn §8.3 asks, and packages the result as a "tpm"
 // attestation statement that fido.VerifyRegistration checks.
-func (k *TPM) attestLocked(ctx context.Context, blobs *KeyBlobs, pin string, authData []byte, cdh [32]byte) (cbor.RawMessage, error) {
+func (k *TPM) attestLocked(ctx context.Context, blobs *KeyBlobs, pin []byte, authData []byte, cdh [32]byte) (cbor.RawMessage, error) {
 	const op = "tpm attest"
 	if len(k.akChain) == 0 {
 		return nil, kiosk.Errorf(kiosk.KindPolicy, op, "attestation asked for, but no attestation certificate is installed")
@@ -119,6 +119,8 @@ func (k *TPM) attestLocked(ctx context.Context, blobs *KeyBlobs, pin string, aut
 		return nil, kiosk.E(kiosk.KindMalformed, op, err)
 	}
 	toSign := sha256.Sum256(append(append([]byte(nil), authData...), cdh[:]...))
+	auth := authValue(blobs.AuthSalt, pin)
+	defer clear(auth)
 	var st fido.TPMStatement
 	err = k.withAK(func(ak tpm2.NamedHandle, akPub *ecdsa.PublicKey) error {
 		if !akPub.Equal(cert.PublicKey) {
@@ -128,7 +130,7 @@ func (k *TPM) attestLocked(ctx context.Context, blobs *KeyBlobs, pin string, aut
 			rsp, err := (tpm2.Certify{
 				// Certify needs the ADMIN role on the object; with
 				// adminWithPolicy clear its authValue serves (Part 1 §19.7.4).
-				ObjectHandle:   tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(authValue(blobs.AuthSalt, pin))},
+				ObjectHandle:   tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(auth)},
 				SignHandle:     tpm2.AuthHandle{Handle: ak.Handle, Name: ak.Name, Auth: tpm2.PasswordAuth(nil)},
 				QualifyingData: tpm2.TPM2BData{Buffer: toSign[:]},
 				InScheme:       tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},

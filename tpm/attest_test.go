@@ -50,7 +50,7 @@ func TestAttestedEnrollmentVerifiesAsTPMAttestation(t *testing.T) {
 	ca, caKey := testCA(t)
 
 	c := newCeremony(t, fido.TypeCreate)
-	_, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: c.hash, Attest: true})
+	_, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin), ClientDataHash: c.hash, Attest: true})
 	if kiosk.KindOf(err) != kiosk.KindPolicy {
 		t.Fatalf("attested enrollment without a certificate: %v; want policy", err)
 	}
@@ -74,7 +74,7 @@ func TestAttestedEnrollmentVerifiesAsTPMAttestation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: c.hash, Attest: true})
+	e, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin), ClientDataHash: c.hash, Attest: true})
 	if err != nil {
 		t.Fatalf("attested Enroll: %v", err)
 	}
@@ -126,7 +126,7 @@ func TestAttestationCertificateForAnotherKeyIsRefused(t *testing.T) {
 	if err := k.SetAttestationCertificates([][]byte{aik}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin, Attest: true})
+	_, err = k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin), Attest: true})
 	if !errors.Is(err, kiosk.ErrBadAttestation) {
 		t.Fatalf("certificate for another key: %v; want bad-attestation", err)
 	}

@@ -156,7 +156,7 @@ func TestNVRateLimitIsBusy(t *testing.T) {
 	if !errors.Is(err, kiosk.ErrDeviceBusy) || !errors.Is(err, tpm2.TPMRCNVRate) {
 		t.Fatalf("sign-in under an NV rate limit: %v; want device-busy from TPM_RC_NV_RATE", err)
 	}
-	_, err = k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin})
+	_, err = k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin)})
 	if !errors.Is(err, kiosk.ErrDeviceBusy) {
 		t.Fatalf("enrollment under an NV rate limit: %v; want device-busy", err)
 	}
@@ -171,5 +171,44 @@ func TestNVRateLimitIsBusy(t *testing.T) {
 	res, err := signIn(t, k, &e.Blobs, cred, pin)
 	if err != nil || uint64(res.Counter) != before+1 {
 		t.Fatalf("sign-in after the rate limit: %+v, %v; want counter %d", res, err, before+1)
+	}
+}
+
+// Sign-in signs over the counter the last increment read back + 1. When
+// another program moved the counter since, the check after the increment
+// catches it: that signature is dropped and the key signs again over the
+// counter's real next value, so the assertion's counter is still the
+// TPM's own and still unique.
+func TestStaleCachedCounterSignsAgainOverTheRealValue(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	e, cred := enroll(t, k, pin)
+	res, err := signIn(t, k, &e.Blobs, cred, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := counterHandle(t, tr)
+	for i := 0; i < 3; i++ { // another program on the TPM
+		if _, err := (tpm2.NVIncrement{AuthHandle: tpm2.AuthHandle{Handle: h.Handle, Name: h.Name, Auth: tpm2.PasswordAuth(nil)}, NVIndex: h}).Execute(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.Reset()
+	res2, err := signIn(t, k, &e.Blobs, res.Updated, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := counterValue(t, tr); uint64(res2.Counter) != want || res2.Counter != res.Counter+5 { // 3 by the other program, 1 for the dropped signature, 1 for this one
+		t.Fatalf("assertion counter %d after %d, TPM counter %d", res2.Counter, res.Counter, want)
+	}
+	if n := tr.Counts()[tpm2.TPMCCSign]; n != 2 {
+		t.Fatalf("%d signatures, want 2 (one dropped)", n)
+	}
+	tr.Reset()
+	if _, err := signIn(t, k, &e.Blobs, res2.Updated, pin); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.Total(); n != 6 {
+		t.Fatalf("next sign-in: %d commands, want 6", n)
 	}
 }

@@ -25,8 +25,9 @@ const AAGUIDString = "e3c59302-aa2d-4b27-9695-8eff609595aa"
 // EnrollRequest asks for a new TPM credential for one person.
 type EnrollRequest struct {
 	RPID string
-	// PIN becomes the key's authorization value (see authValue).
-	PIN string
+	// PIN becomes the key's authorization value (see authValue). It
+	// stays the caller's: Enroll keeps no copy, and the caller wipes it.
+	PIN []byte
 	// ClientDataHash is SHA-256 of the registration's client data; the
 	// attestation statement signs over it (WebAuthn §6.5.4).
 	ClientDataHash [32]byte
@@ -80,11 +81,13 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	if _, err := rand.Read(salt); err != nil {
 		return nil, kiosk.E(kiosk.KindDevice, op, err)
 	}
+	auth := authValue(salt, req.PIN)
+	defer clear(auth)
 	create := func() (*tpm2.CreateResponse, error) {
 		return (tpm2.Create{
 			ParentHandle: k.srkAuth(),
 			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-				UserAuth: tpm2.TPM2BAuth{Buffer: authValue(salt, req.PIN)},
+				UserAuth: tpm2.TPM2BAuth{Buffer: auth},
 			}},
 			InPublic: tpm2.New2B(keyTemplate),
 		}).Execute(k.t)
@@ -120,8 +123,10 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	}
 	counter, err := k.nextCounter()
 	if err != nil {
+		k.counterKnown = false
 		return nil, counterError(op, err)
 	}
+	k.counterValue, k.counterKnown = uint64(counter), true
 	rpHash := fido.RPIDHash(req.RPID)
 	authData := (&fido.AuthData{
 		RPIDHash: rpHash,

@@ -27,7 +27,7 @@ func (k *TPM) useError(op string, err error) error {
 		}
 		if s.TriesLeft() == 0 {
 			// That wrong PIN was the last one the TPM accepted.
-			return kiosk.WithTries(kiosk.KindTPMLockout, op, 0, &LockoutError{Wait: s.RetryAfter(), Err: err})
+			return kiosk.WithTries(kiosk.KindTPMLockout, op, 0, &LockoutError{Wait: s.RetryAfter(), Err: err, WrongPIN: true})
 		}
 		return kiosk.WithTries(kiosk.KindPINInvalid, op, s.TriesLeft(), err)
 	case errors.Is(err, tpm2.TPMRCLockout):

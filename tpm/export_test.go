@@ -15,3 +15,12 @@ func (l lockedTransport) Send(cmd []byte) ([]byte, error) {
 	defer l.k.mu.Unlock()
 	return l.k.t.Send(cmd)
 }
+
+// CloseWithoutShutdown closes the transport as a crash would, without
+// TPM2_Shutdown.
+func (k *TPM) CloseWithoutShutdown() {
+	k.mu.Lock()
+	k.orderly = false
+	k.mu.Unlock()
+	k.Close()
+}

@@ -44,7 +44,7 @@ func TestClearedTPMReportsKeysGoneAndCounterStillMovesForward(t *testing.T) {
 	// cleared TPM.
 	forged := e.Blobs
 	forged.ParentName = mustCredentialSRKName(t, k2, tr)
-	_, err = k2.SignIn(ctx, &forged, rpID, [32]byte{}, pin)
+	_, err = k2.SignIn(ctx, &forged, rpID, [32]byte{}, []byte(pin))
 	if !errors.Is(err, kiosk.ErrStoreCorrupt) || !errors.Is(err, tpm2.TPMRCIntegrity) {
 		t.Fatalf("old key claiming the new SRK: %v; want store-corrupt from TPM_RC_INTEGRITY", err)
 	}
@@ -113,7 +113,7 @@ func TestAlteredBlobsAreCorruptNotCleared(t *testing.T) {
 			b.Public = append([]byte(nil), e.Blobs.Public...)
 			b.Private = append([]byte(nil), e.Blobs.Private...)
 			tc.alter(&b)
-			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, pin)
+			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, []byte(pin))
 			if kiosk.KindOf(err) != tc.kind || !errors.Is(err, tc.rc) {
 				t.Fatalf("altered blobs: %v; want %v from %v", err, tc.kind, tc.rc)
 			}
@@ -130,11 +130,11 @@ func TestChangePIN(t *testing.T) {
 	k := tpmtest.Open(t, tr, tpm.Config{})
 	e, cred := enroll(t, k, pin)
 
-	if _, err := k.ChangePIN(ctx, &e.Blobs, "000000", "13579246"); !errors.Is(err, kiosk.ErrPINInvalid) {
+	if _, err := k.ChangePIN(ctx, &e.Blobs, []byte("000000"), []byte("13579246")); !errors.Is(err, kiosk.ErrPINInvalid) {
 		t.Fatalf("change with wrong old PIN: %v; want pin-invalid", err)
 	}
 	tr.Reset()
-	nb, err := k.ChangePIN(ctx, &e.Blobs, pin, "13579246")
+	nb, err := k.ChangePIN(ctx, &e.Blobs, []byte(pin), []byte("13579246"))
 	if err != nil {
 		t.Fatalf("ChangePIN: %v", err)
 	}
@@ -168,32 +168,32 @@ func TestBadInputIsRefusedBeforeTheTPM(t *testing.T) {
 		run  func() error
 		kind kiosk.Kind
 	}{
-		{"short PIN at sign-in", func() error { _, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{}, "123"); return err }, kiosk.KindPINPolicy},
+		{"short PIN at sign-in", func() error { _, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{}, []byte("123")); return err }, kiosk.KindPINPolicy},
 		{"long PIN at enrollment", func() error {
-			_, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: long})
+			_, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(long)})
 			return err
 		}, kiosk.KindPINPolicy},
-		{"PIN not UTF-8", func() error { _, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{}, "12\xff456"); return err }, kiosk.KindPINPolicy},
+		{"PIN not UTF-8", func() error { _, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{}, []byte("12\xff456")); return err }, kiosk.KindPINPolicy},
 		{"negative lockout interval", func() error { return k.SetDictionaryAttackParameters(ctx, nil, 3, -time.Second, 0) }, kiosk.KindPolicy},
-		{"empty RP ID", func() error { _, err := k.Enroll(ctx, tpm.EnrollRequest{PIN: pin}); return err }, kiosk.KindPolicy},
-		{"short new PIN", func() error { _, err := k.ChangePIN(ctx, &e.Blobs, pin, "12"); return err }, kiosk.KindPINPolicy},
-		{"nil blobs", func() error { _, err := k.SignIn(ctx, nil, rpID, [32]byte{}, pin); return err }, kiosk.KindMalformed},
+		{"empty RP ID", func() error { _, err := k.Enroll(ctx, tpm.EnrollRequest{PIN: []byte(pin)}); return err }, kiosk.KindPolicy},
+		{"short new PIN", func() error { _, err := k.ChangePIN(ctx, &e.Blobs, []byte(pin), []byte("12")); return err }, kiosk.KindPINPolicy},
+		{"nil blobs", func() error { _, err := k.SignIn(ctx, nil, rpID, [32]byte{}, []byte(pin)); return err }, kiosk.KindMalformed},
 		{"blobs without salt", func() error {
 			b := e.Blobs
 			b.AuthSalt = nil
-			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, pin)
+			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, []byte(pin))
 			return err
 		}, kiosk.KindMalformed},
 		{"garbage public blob", func() error {
 			b := e.Blobs
 			b.Public = []byte{0, 3, 1, 2, 3}
-			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, pin)
+			_, err := k.SignIn(ctx, &b, rpID, [32]byte{}, []byte(pin))
 			return err
 		}, kiosk.KindMalformed},
 		{"garbage stored blobs", func() error { _, err := tpm.ParseKeyBlobs([]byte{0xa1, 0x01}); return err }, kiosk.KindMalformed},
-		{"cancelled sign-in", func() error { _, err := k.SignIn(cancelled, &e.Blobs, rpID, [32]byte{}, pin); return err }, kiosk.KindCancelled},
+		{"cancelled sign-in", func() error { _, err := k.SignIn(cancelled, &e.Blobs, rpID, [32]byte{}, []byte(pin)); return err }, kiosk.KindCancelled},
 		{"cancelled enrollment", func() error {
-			_, err := k.Enroll(cancelled, tpm.EnrollRequest{RPID: rpID, PIN: pin})
+			_, err := k.Enroll(cancelled, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin)})
 			return err
 		}, kiosk.KindCancelled},
 	}

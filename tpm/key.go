@@ -161,20 +161,31 @@ const saltSize = 16
 // (hmacKeyFromAuthValue) cuts the value at its first zero byte wherever it
 // is, so a raw digest, which holds a zero byte about one time in eight,
 // would make the right PIN fail as a wrong one. Base64 text has no zeros.
-func authValue(salt []byte, pin string) []byte {
+//
+// The PIN stays in the caller's byte slice: it is never turned into a Go
+// string, which could not be wiped, and the HMAC's own copy of the key
+// material is the salt, not the PIN. The caller wipes the PIN and the
+// returned value after the command.
+func authValue(salt, pin []byte) []byte {
 	m := hmac.New(sha256.New, salt)
-	m.Write([]byte(pin))
-	sum := m.Sum(nil)
+	m.Write(pin)
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	// The inner hash keeps the PIN in its buffer of a partial block; a
+	// block of zeros written after Sum fills and then overwrites it.
+	var zeros [sha256.BlockSize]byte
+	m.Write(zeros[:])
 	out := make([]byte, base64.RawURLEncoding.EncodedLen(24))
 	base64.RawURLEncoding.Encode(out, sum[:24])
+	clear(sum[:])
 	return out
 }
 
-func checkPIN(op, pin string) error {
+func checkPIN(op string, pin []byte) error {
 	if len(pin) < MinPINBytes || len(pin) > MaxPINBytes {
 		return kiosk.Errorf(kiosk.KindPINPolicy, op, "PIN must be %d to %d bytes", MinPINBytes, MaxPINBytes)
 	}
-	if !utf8.ValidString(pin) {
+	if !utf8.Valid(pin) {
 		return kiosk.Errorf(kiosk.KindPINPolicy, op, "PIN is not UTF-8 text")
 	}
 	return nil

@@ -18,14 +18,14 @@ func TestAuthValueHasNoZeroBytesAndDependsOnSalt(t *testing.T) {
 		if _, err := rand.Read(salt); err != nil {
 			t.Fatal(err)
 		}
-		v := authValue(salt, "123456")
+		v := authValue(salt, []byte("123456"))
 		if len(v) != 32 || bytes.IndexByte(v, 0) >= 0 {
 			t.Fatalf("authValue %x: length %d or zero byte", v, len(v))
 		}
 	}
-	a := authValue([]byte("salt-one-16bytes"), "123456")
-	b := authValue([]byte("salt-two-16bytes"), "123456")
-	c := authValue([]byte("salt-one-16bytes"), "123457")
+	a := authValue([]byte("salt-one-16bytes"), []byte("123456"))
+	b := authValue([]byte("salt-two-16bytes"), []byte("123456"))
+	c := authValue([]byte("salt-one-16bytes"), []byte("123457"))
 	if bytes.Equal(a, b) || bytes.Equal(a, c) {
 		t.Error("authValue ignores its salt or PIN")
 	}

@@ -54,7 +54,14 @@ func (s LockoutState) RetryAfter() time.Duration {
 type LockoutError struct {
 	Wait time.Duration
 	Err  error
+	// WrongPIN: this attempt's PIN was wrong and used the TPM's last try
+	// (not an attempt refused because the TPM already was in lockout).
+	WrongPIN bool
 }
+
+// PINWasWrong reports whether the attempt that met the lockout had a
+// wrong PIN, so the engine counts it against the person who typed it.
+func (e *LockoutError) PINWasWrong() bool { return e.WrongPIN }
 
 // RetryAfter is the longest wait until the TPM takes a PIN again.
 func (e *LockoutError) RetryAfter() time.Duration { return e.Wait }

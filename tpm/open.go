@@ -62,6 +62,22 @@ type Config struct {
 	// OwnerAuth is the owner hierarchy's authorization value, needed once to
 	// persist the SRK and define the counter. Empty on most machines.
 	OwnerAuth []byte
+	// DA, when set, are the dictionary-attack parameters Open applies
+	// with the lockout authorization (daparams.go); nil leaves the chip's.
+	DA *DAParams
+	// LockoutAuth is IT's lockout authorization, read from a root-only
+	// file, for a TPM whose lockout hierarchy already has one.
+	LockoutAuth []byte
+	// SealedLockoutAuth is what SaveSealedLockoutAuth stored last time.
+	SealedLockoutAuth []byte
+	// SaveSealedLockoutAuth stores the sealed lockout authorization Open
+	// makes for a TPM whose lockout hierarchy has none; nil: Open never
+	// changes the lockout authorization.
+	SaveSealedLockoutAuth func(sealed []byte) error
+	// KeepSession keeps one salted session open across sign-ins
+	// (session.go): a sign-in is then five commands instead of six. The
+	// session stays loaded in the TPM while it is open (Close flushes it).
+	KeepSession bool
 	// Logf receives operational messages (flush failures). Never PINs.
 	Logf func(format string, args ...any)
 }
@@ -82,6 +98,19 @@ type TPM struct {
 	akChain [][]byte
 	// redefining is set while nextCounter re-creates a vanished index.
 	redefining bool
+	// counterValue is the counter as last read back after an increment,
+	// when counterKnown (cachedCounter).
+	counterValue uint64
+	counterKnown bool
+	// orderly: Close sends TPM2_Shutdown(CLEAR) (see Close).
+	orderly bool
+	// da is what Open found and did about the dictionary-attack
+	// parameters; lockoutAuth is the authorization it used.
+	da          DAStatus
+	lockoutAuth []byte
+	// kept is the session kept open across sign-ins, nil unless
+	// Config.KeepSession.
+	kept *keptSession
 }
 
 // Open opens the TPM cfg names and prepares it: checks that it is a usable
@@ -122,10 +151,11 @@ func Open(cfg Config) (*TPM, error) {
 // it. Tests use it to put a counting transport in between.
 func New(t transport.TPMCloser, cfg Config) (*TPM, error) {
 	k := &TPM{
-		t:      &retryingTPM{next: t, attempts: 12, sleep: time.Sleep},
-		closer: t.Close,
-		logf:   cfg.Logf,
-		owner:  cfg.OwnerAuth,
+		t:       &retryingTPM{next: t, attempts: 12, sleep: time.Sleep},
+		closer:  t.Close,
+		logf:    cfg.Logf,
+		owner:   cfg.OwnerAuth,
+		orderly: cfg.Transport == TransportSwtpm || cfg.Transport == TransportSimulator,
 	}
 	if k.logf == nil {
 		k.logf = func(string, ...any) {}
@@ -141,11 +171,26 @@ func New(t transport.TPMCloser, cfg Config) (*TPM, error) {
 
 // Close closes the transport. Nothing stays loaded in the TPM between
 // operations, so there is nothing to flush here.
+//
+// On swtpm and the simulator it first sends TPM2_Shutdown(CLEAR) (Part 3
+// §9.4): a TPM stopped without it takes the stop for a power cut and
+// counts one dictionary-attack failure at its next start, so every restart
+// of the appliance would cost a try. A real chip behind /dev/tpmrm0 is
+// left alone: it keeps running when the appliance stops, and the kernel
+// sends the shutdown when the machine powers off.
 func (k *TPM) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closer == nil {
 		return nil
+	}
+	if k.kept != nil {
+		k.kept.forget(k.t)
+	}
+	if k.orderly {
+		if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}).Execute(k.t); err != nil {
+			k.logf("tpm: TPM2_Shutdown(CLEAR): %v", err)
+		}
 	}
 	err := k.closer()
 	k.closer = nil
@@ -170,7 +215,14 @@ func (k *TPM) setup(cfg Config) error {
 	if err := k.ensureSRK(srkHandle); err != nil {
 		return err
 	}
-	return k.ensureCounter(index)
+	if err := k.ensureCounter(index); err != nil {
+		return err
+	}
+	k.manageDA(cfg)
+	if cfg.KeepSession {
+		k.kept = newKeptSession(k)
+	}
+	return nil
 }
 
 // checkHandles refuses handles outside the ranges TPM 2.0 Part 2 §7.3 gives

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 
 	"passkiosk/kiosk"
 )
@@ -53,7 +54,7 @@ func (p *Platform) Enroll(ctx context.Context, rpID string, _ []byte, clientData
 	p.tpm.mu.Lock()
 	attest := len(p.tpm.akChain) != 0
 	p.tpm.mu.Unlock()
-	e, err := p.tpm.Enroll(ctx, EnrollRequest{RPID: rpID, PIN: string(pin), ClientDataHash: clientDataHash, Attest: attest})
+	e, err := p.tpm.Enroll(ctx, EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: clientDataHash, Attest: attest})
 	if err != nil {
 		return kiosk.PlatformEnrollment{}, err
 	}
@@ -79,9 +80,29 @@ func (p *Platform) Assert(ctx context.Context, cred kiosk.Credential, rpID strin
 	if id, err := CredentialID(blobs); err != nil || !bytes.Equal(id, cred.ID) {
 		return nil, nil, kiosk.E(kiosk.KindStoreCorrupt, op, errors.New("the stored key blobs are not this credential's"))
 	}
-	a, err := p.tpm.SignIn(ctx, blobs, rpID, clientDataHash, string(pin))
+	a, err := p.tpm.SignIn(ctx, blobs, rpID, clientDataHash, pin)
 	if err != nil {
 		return nil, nil, err
 	}
 	return a.AuthData, a.Signature, nil
+}
+
+var _ kiosk.PlatformPause = (*Platform)(nil)
+
+// Paused is how long, at most, until the TPM takes a PIN again: nothing
+// while tries are left, one lockout interval during a lockout (the TPM
+// does not say how much of the current interval has passed). It asks the
+// TPM (TPM2_GetCapability), so the lock screen can say PIN sign-in is
+// paused before anyone types a PIN.
+func (p *Platform) Paused() time.Duration {
+	if p.tpm == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := p.tpm.Lockout(ctx)
+	if err != nil {
+		return 0
+	}
+	return s.RetryAfter()
 }

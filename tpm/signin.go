@@ -34,10 +34,15 @@ type Assertion struct {
 // kiosk.KindStoreCorrupt / kiosk.KindMalformed (the stored blobs were
 // altered); see loadError.
 //
-// Commands, in order: TPM2_Load, TPM2_NV_Read, TPM2_StartAuthSession,
-// TPM2_Sign, TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext. No key is
+// Commands, in order: TPM2_Load, TPM2_StartAuthSession, TPM2_Sign,
+// TPM2_NV_Increment, TPM2_NV_Read, TPM2_FlushContext (and a TPM2_NV_Read
+// first on the first sign-in after Open: cachedCounter); with a kept
+// session (Config.KeepSession) no TPM2_StartAuthSession once it is open. No key is
 // created, and a wrong PIN writes nothing to NV (see signLocked).
-func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDataHash [32]byte, pin string) (*Assertion, error) {
+//
+// The PIN is the caller's to wipe; SignIn keeps no copy of it, and wipes
+// the authValue derived from it before it returns.
+func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDataHash [32]byte, pin []byte) (*Assertion, error) {
 	const op = "tpm sign-in"
 	if err := checkPIN(op, pin); err != nil {
 		return nil, err
@@ -48,8 +53,10 @@ func (k *TPM) SignIn(ctx context.Context, blobs *KeyBlobs, rpID string, clientDa
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out *Assertion
+	auth := authValue(blobs.AuthSalt, pin)
+	defer clear(auth)
 	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, id []byte) error {
-		a, err := k.signLocked(ctx, op, key, authValue(blobs.AuthSalt, pin), rpID, clientDataHash)
+		a, err := k.signLocked(ctx, op, key, auth, rpID, clientDataHash)
 		if err != nil {
 			return err
 		}
@@ -69,8 +76,9 @@ const counterAttempts = 3
 
 // signLocked signs the assertion first and moves the counter after.
 //
-// The counter is read (TPM2_NV_Read), the assertion is signed over the
-// value after it, and only then is the counter incremented: a wrong PIN
+// The counter's value is known (cachedCounter: as the last increment read
+// it back, or one TPM2_NV_Read after Open), the assertion is signed over
+// the value after it, and only then is the counter incremented: a wrong PIN
 // fails at TPM2_Sign and costs no NV write. Incrementing first would spend
 // one write of the TPM's flash on every wrong PIN, and a burst of them can
 // run into the TPM's NV rate limit (TPM_RC_NV_RATE) on a real chip.
@@ -91,10 +99,10 @@ const counterAttempts = 3
 //     value, and is then the only assertion ever released with it. A
 //     crash after the increment only skips a value.
 //
-// The happy path costs one TPM2_NV_Read more than incrementing first, and
-// the same single NV write.
+// The happy path costs the same commands as incrementing first (the read
+// before signing is cached), and the same single NV write.
 func (k *TPM) signLocked(ctx context.Context, op string, key tpm2.NamedHandle, auth []byte, rpID string, clientDataHash [32]byte) (*Assertion, error) {
-	cur, err := k.currentCounter()
+	cur, err := k.cachedCounter()
 	if err != nil {
 		return nil, counterError(op, err)
 	}
@@ -120,8 +128,10 @@ func (k *TPM) signLocked(ctx context.Context, op string, key tpm2.NamedHandle, a
 		}
 		got, err := k.nextCounter()
 		if err != nil {
+			k.counterKnown = false
 			return nil, counterError(op, err)
 		}
+		k.counterValue, k.counterKnown = uint64(got), true
 		if got == counter {
 			return &Assertion{AuthData: authData, Signature: sig, Counter: counter}, nil
 		}
@@ -181,14 +191,28 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 
 // sign runs TPM2_Sign (Part 3 §20.2) with the key's own ECDSA-SHA256
 // scheme and returns the signature in ASN.1 DER.
+//
+// With a kept session (Config.KeepSession) it authorizes through that, and
+// when the TPM has lost the session (it says so before it looks at the
+// PIN) it signs once more through a new one.
 func (k *TPM) sign(key tpm2.NamedHandle, auth, digest []byte) ([]byte, error) {
-	rsp, err := (tpm2.Sign{
+	cmd := tpm2.Sign{
 		KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(auth)},
 		Digest:    tpm2.TPM2BDigest{Buffer: digest},
 		InScheme:  tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
 		// An unrestricted key needs no hash-check ticket (Part 3 §20.2.1).
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
-	}).Execute(k.t)
+	}
+	if k.kept != nil {
+		k.kept.setAuth(auth)
+		defer k.kept.setAuth(nil)
+		cmd.KeyHandle = tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.kept}
+	}
+	rsp, err := cmd.Execute(k.t)
+	if err != nil && k.kept != nil && sessionLost(err) {
+		k.logf("tpm: the kept session is gone (%v): opening a new one", err)
+		rsp, err = cmd.Execute(k.t)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("TPM2_Sign: %w", err)
 	}
@@ -211,7 +235,7 @@ func derSignature(sig *tpm2.TPMTSignature) ([]byte, error) {
 // the returned KeyBlobs replace the stored ones. The old private blob still
 // loads with the old PIN (the TPM cannot revoke a copy), so the store must
 // overwrite it.
-func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN string) (*KeyBlobs, error) {
+func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN []byte) (*KeyBlobs, error) {
 	const op = "tpm change PIN"
 	if err := checkPIN(op, oldPIN); err != nil {
 		return nil, err
@@ -229,12 +253,15 @@ func (k *TPM) ChangePIN(ctx context.Context, blobs *KeyBlobs, oldPIN, newPIN str
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out *KeyBlobs
+	oldAuth, newAuth := authValue(blobs.AuthSalt, oldPIN), authValue(salt, newPIN)
+	defer clear(oldAuth)
+	defer clear(newAuth)
 	err := k.withKey(ctx, op, blobs, func(key tpm2.NamedHandle, _ []byte) error {
 		rsp, err := (tpm2.ObjectChangeAuth{
 			// The session encrypts newAuth, the first parameter.
-			ObjectHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(authValue(blobs.AuthSalt, oldPIN))},
+			ObjectHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: k.session(oldAuth)},
 			ParentHandle: k.srk,
-			NewAuth:      tpm2.TPM2BAuth{Buffer: authValue(salt, newPIN)},
+			NewAuth:      tpm2.TPM2BAuth{Buffer: newAuth},
 		}).Execute(k.t)
 		if err != nil {
 			return k.useError(op, fmt.Errorf("TPM2_ObjectChangeAuth: %w", err))

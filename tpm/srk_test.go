@@ -55,7 +55,7 @@ func TestSignInWithEvictedSRKCreatesNoKeyAndOpenOrEnrollmentRestores(t *testing.
 	if !errors.Is(err, kiosk.ErrDevice) || !errors.Is(err, tpm2.TPMRCHandle) {
 		t.Fatalf("sign-in without the SRK: %v; want a device error from TPM_RC_HANDLE", err)
 	}
-	if _, err := k.ChangePIN(ctx, &e.Blobs, pin, "24681357"); !errors.Is(err, kiosk.ErrDevice) {
+	if _, err := k.ChangePIN(ctx, &e.Blobs, []byte(pin), []byte("24681357")); !errors.Is(err, kiosk.ErrDevice) {
 		t.Fatalf("PIN change without the SRK: %v; want a device error", err)
 	}
 	checkCreatedNothing(t, tr, "sign-in without the SRK")

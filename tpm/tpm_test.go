@@ -47,7 +47,7 @@ func newCeremony(t testing.TB, typ string) ceremony {
 func enroll(t testing.TB, k *tpm.TPM, pin string) (*tpm.Enrollment, fido.StoredCredential) {
 	t.Helper()
 	c := newCeremony(t, fido.TypeCreate)
-	e, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: pin, ClientDataHash: c.hash})
+	e, err := k.Enroll(ctx, tpm.EnrollRequest{RPID: rpID, PIN: []byte(pin), ClientDataHash: c.hash})
 	if err != nil {
 		t.Fatalf("Enroll: %v", err)
 	}
@@ -66,7 +66,7 @@ func enroll(t testing.TB, k *tpm.TPM, pin string) (*tpm.Enrollment, fido.StoredC
 func signIn(t testing.TB, k *tpm.TPM, blobs *tpm.KeyBlobs, cred fido.StoredCredential, pin string) (*fido.AssertionResult, error) {
 	t.Helper()
 	c := newCeremony(t, fido.TypeGet)
-	a, err := k.SignIn(ctx, blobs, rpID, c.hash, pin)
+	a, err := k.SignIn(ctx, blobs, rpID, c.hash, []byte(pin))
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +159,11 @@ func TestSignInCreatesNoKey(t *testing.T) {
 	if _, err := signIn(t, k, &e.Blobs, cred, pin); err != nil {
 		t.Fatal(err)
 	}
-	// Seven commands, in this order: the counter is read before signing
-	// and moved only after the PIN proved right (signLocked).
+	// Six commands, in this order: the assertion is signed over the
+	// counter the last increment read back + 1 (cachedCounter), and the
+	// counter is moved only after the PIN proved right (signLocked).
 	want := []tpm2.TPMCC{
-		tpm2.TPMCCLoad, tpm2.TPMCCNVRead, tpm2.TPMCCStartAuthSession, tpm2.TPMCCSign,
+		tpm2.TPMCCLoad, tpm2.TPMCCStartAuthSession, tpm2.TPMCCSign,
 		tpm2.TPMCCNVIncrement, tpm2.TPMCCNVRead, tpm2.TPMCCFlushContext,
 	}
 	got := tr.Commands()
@@ -329,7 +330,7 @@ func TestConcurrentSignInsGetDistinctCounters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				a, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{byte(i)}, pin)
+				a, err := k.SignIn(ctx, &e.Blobs, rpID, [32]byte{byte(i)}, []byte(pin))
 				if err != nil {
 					errs <- err
 					return

@@ -128,7 +128,7 @@ func TestFlowOnTheEngine(t *testing.T) {
 	r.tapPIN("000000")
 	r.tap("OK")
 	r.show(func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Code == kiosk.NoticeWrongPIN })
-	r.see("Wrong PIN. 4 tries left.") // the fake TPM allows 5
+	r.see("Wrong PIN. 9 tries left.") // the person's own: 10 before suspension (the fake TPM allows 5 for everyone)
 	r.padZeroed()
 	r.tapPIN("135790")
 	r.tap("OK")
@@ -167,13 +167,14 @@ func TestFlowOnTheEngineTPMLockout(t *testing.T) {
 	r.tapPIN("000000")
 	r.tap("OK")
 	r.show(func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Code == kiosk.NoticeWrongPIN })
-	r.see("Wrong PIN. 1 try left.")
+	// The person's own tries (10 before suspension), not the TPM's.
+	r.see("Wrong PIN. 9 tries left.")
 	r.tapPIN("000000")
 	r.tap("OK")
 	r.show(func(v kiosk.View) bool { return v.State == kiosk.StateLocked && v.Notice != nil })
 	if r.view.Notice.Code != kiosk.NoticePlatformLocked {
 		t.Fatalf("notice %+v, want the TPM lockout", r.view.Notice)
 	}
-	r.see("This terminal has paused PIN sign-in after too many wrong PINs.")
+	r.see("PIN sign-in on this terminal is paused for 10 minutes after too many wrong PINs")
 	r.see("Touch your security key or choose your name")
 }

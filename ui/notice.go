@@ -70,6 +70,7 @@ var noticeKeys = map[kiosk.NoticeCode]string{
 	kiosk.NoticeKeyNeedsPIN:        "notice.key_needs_pin",
 	kiosk.NoticeAlreadyRegistered:  "notice.already_registered",
 	kiosk.NoticeOutOfHours:         "notice.out_of_hours",
+	kiosk.NoticePlatformSuspended:  "notice.platform_suspended",
 }
 
 // sessionCauses translates why a session ended (Notice.Cause); for any
@@ -98,7 +99,24 @@ func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
 		}
 	case kiosk.NoticeKeyBlocked:
 		return tr.T(key) + " " + u.callIT()
-	case kiosk.NoticePlatformLocked, kiosk.NoticeTooManyAttempts:
+	case kiosk.NoticePlatformLocked:
+		// The whole terminal waits for the TPM: say for how long, live,
+		// and what to do meanwhile.
+		text := tr.T(key)
+		if !n.Until.IsZero() && n.Until.After(now) {
+			mins := int((n.Until.Sub(now) + time.Minute - 1) / time.Minute)
+			text = tr.T(key+"_until", tr.N("unit.minutes", mins), countdown(now, n.Until))
+		}
+		if n.OfferKey {
+			return text + " " + tr.T(key+"_key")
+		}
+		return text + " " + tr.T(key+"_it") + " " + u.callIT()
+	case kiosk.NoticePlatformSuspended:
+		if n.OfferKey {
+			return tr.T(key) + " " + tr.T(key+"_key")
+		}
+		return tr.T(key) + " " + tr.T(key+"_it") + " " + u.callIT()
+	case kiosk.NoticeTooManyAttempts:
 		if !n.Until.IsZero() && n.Until.After(now) {
 			return tr.T(key+"_until", countdown(now, n.Until))
 		}

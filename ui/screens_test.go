@@ -23,6 +23,8 @@ func notice(c kiosk.NoticeCode) *kiosk.Notice { return &kiosk.Notice{Code: c, Tr
 
 func tries(c kiosk.NoticeCode, n int) *kiosk.Notice { return &kiosk.Notice{Code: c, Tries: n} }
 
+func offerKey(n *kiosk.Notice) *kiosk.Notice { n.OfferKey = true; return n }
+
 func until(c kiosk.NoticeCode, d time.Duration) *kiosk.Notice {
 	return &kiosk.Notice{Code: c, Tries: -1, Until: at(d)}
 }
@@ -104,7 +106,10 @@ func screens() []screen {
 		{name: "lock-unknown-key", view: lockView(notice(kiosk.NoticeUnknownKey))},
 		{name: "lock-replug-key", view: lockView(notice(kiosk.NoticeReplugKey))},
 		{name: "lock-key-blocked", view: lockView(notice(kiosk.NoticeKeyBlocked))},
-		{name: "lock-platform-locked", view: lockView(until(kiosk.NoticePlatformLocked, 5*time.Minute))},
+		{name: "lock-platform-locked", view: lockView(offerKey(until(kiosk.NoticePlatformLocked, 5*time.Minute)))},
+		{name: "lock-platform-locked-ask-it", view: lockView(until(kiosk.NoticePlatformLocked, 14*time.Minute+38*time.Second))},
+		{name: "lock-platform-suspended", view: lockView(offerKey(&kiosk.Notice{Code: kiosk.NoticePlatformSuspended, Tries: 0}))},
+		{name: "pin-wrong-own-tries", view: verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 7))},
 		{name: "lock-too-many-attempts", view: lockView(until(kiosk.NoticeTooManyAttempts, 30*time.Second))},
 		{name: "lock-timed-out", view: lockView(notice(kiosk.NoticeTimedOut))},
 		{name: "lock-many-tiles", view: many},

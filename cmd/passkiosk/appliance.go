@@ -142,10 +142,15 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 		_ = pol.Validate()
 	}
 
-	k, tpmErr := tpm.Open(tpm.Config{Transport: cfg.TPM.Transport, Device: cfg.TPM.Device, Swtpm: cfg.TPM.Socket,
-		Logf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }})
+	k, tpmErr := tpm.Open(tpmConfig(cfg, a.db, func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }))
 	if tpmErr != nil {
 		log.Warn("no platform passkeys", "reason", tpmErr)
+	} else if da := k.DAStatus(); da.Managed {
+		log.Info("tpm dictionary-attack parameters", "max", da.State.MaxTries, "interval", da.State.Interval,
+			"recovery", da.State.Recovery, "counter", da.State.Failures, "authorization", da.Source)
+	} else {
+		log.Warn("tpm dictionary-attack parameters not managed; the chip's are in force", "reason", da.Reason,
+			"max", da.State.MaxTries, "interval", da.State.Interval, "counter", da.State.Failures)
 	}
 	a.tpm = k
 	platform := tpm.NewPlatform(k, tpmErr)
@@ -181,13 +186,17 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	if keys != nil {
 		present = keys.Present
 	}
+	var tpmPort admin.TPM
+	if k != nil {
+		tpmPort = tpmAdmin{k}
+	}
 	var isolation func() admin.Isolation
 	if a.manager != nil {
 		isolation = a.isolation
 	}
 	a.admin, err = admin.Listen(admin.Options{
 		Socket: cfg.Admin.Socket, AdminGroup: cfg.Admin.Group, Store: adminStore, Appliance: a.eng,
-		Keys: present, Isolation: isolation, Version: version, Terminal: cfg.Terminal, Log: log,
+		Keys: present, Isolation: isolation, TPM: tpmPort, Version: version, Terminal: cfg.Terminal, Log: log,
 		OnPolicy: func(p policy.Policy) {
 			if err := a.eng.SetPolicy(p); err != nil {
 				log.Error("policy", "err", err)

@@ -161,7 +161,7 @@ func (v *virtualKeys) token(ctx context.Context, c *ctaphidtest.Client, uv kiosk
 	if uv.Fingerprint {
 		tok, err = c.UVToken(ctx, 2, perm, rpID)
 	} else {
-		tok, err = c.PINToken(ctx, 2, string(uv.PIN), perm, rpID)
+		tok, err = c.PINTokenBytes(ctx, 2, uv.PIN, perm, rpID)
 	}
 	if err != nil {
 		return nil, v.translate(ctx, c, err)

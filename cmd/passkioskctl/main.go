@@ -190,6 +190,8 @@ func (e *env) dispatch(args []string) error {
 		return e.sessions(verb, rest)
 	case "audit":
 		return e.audit(verb, rest)
+	case "tpm":
+		return e.tpm(verb, rest)
 	}
 	return usagef("unknown command %q; run passkioskctl help", noun)
 }
@@ -204,6 +206,7 @@ usage: passkioskctl COMMAND [flags]
   users add NAME [--display-name TEXT] [--groups a,b]
   users disable USER | users enable USER
   users remove USER
+  users unsuspend USER                    lift a suspension after too many wrong TPM PINs
   credentials list [USER]                 kind, AAGUID, last used
   credentials revoke ID                   ID or its first 6+ hex digits
   codes issue USER [--ttl 24h] [--purpose enroll|recovery]
@@ -219,6 +222,8 @@ usage: passkioskctl COMMAND [flags]
   audit follow [--from SEQ] [--count N] [--for DURATION]
   audit export [--from SEQ] [-o FILE]     JSON lines, each with its chain hash
   audit verify                            check the audit log's hash chain
+  tpm lockout                             the TPM's wrong-PIN counter, maximum, recovery, time left
+  tpm lockout reset                       end a TPM lockout now (audited)
   version
 
 flags for every command:

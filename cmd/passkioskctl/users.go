@@ -30,6 +30,17 @@ func (e *env) status(args []string) error {
 		} else {
 			fmt.Fprintf(w, "tpm:       unavailable (%s)\n", orDash(st.TPM.Reason))
 		}
+		if l := st.TPM.Lockout; l != nil {
+			managed := "set by passkiosk"
+			if !l.Managed {
+				managed = "the chip's own, not managed: " + orDash(l.Reason)
+			}
+			fmt.Fprintf(w, "tpm pins:  %d of %d wrong, one forgotten every %ds, lockout %s (%s)\n",
+				l.Counter, l.Max, l.Interval, yesNo(l.InLockout), managed)
+		}
+		for _, d := range st.Degraded {
+			fmt.Fprintf(w, "degraded:  %s\n", d)
+		}
 		fmt.Fprintf(w, "keys:      %d plugged\n", len(st.Keys))
 		for _, k := range st.Keys {
 			fmt.Fprintf(w, "           %s  %s  aaguid %s  pin %s  fingerprint %s\n", k.ID, orDash(k.Product), k.AAGUID, yesNo(k.PIN), yesNo(k.Fingerprint))
@@ -126,8 +137,24 @@ func (e *env) users(verb string, args []string) error {
 		}
 		past := map[string]string{"disable": "disabled", "enable": "enabled", "remove": "removed"}[verb]
 		return e.emit(u, func() { fmt.Fprintf(e.stdout, "%s %s\n", past, u.Name) })
+	case "unsuspend":
+		pos, err := e.parse(fs, args, 1, 1, "users unsuspend USER")
+		if err != nil {
+			return err
+		}
+		var r admin.Unsuspended
+		if err := e.call(admin.CmdUsersUnsuspend, admin.UserRef{User: pos[0]}, &r); err != nil {
+			return err
+		}
+		return e.emit(r, func() {
+			if r.HadTries {
+				fmt.Fprintf(e.stdout, "%s may use their passkey on this terminal again; their wrong PINs are forgotten\n", r.User.Name)
+			} else {
+				fmt.Fprintf(e.stdout, "%s had no wrong PINs counted\n", r.User.Name)
+			}
+		})
 	}
-	return usagef("users: unknown action %q (list, show, add, disable, enable, remove)", verb)
+	return usagef("users: unknown action %q (list, show, add, disable, enable, remove, unsuspend)", verb)
 }
 
 func (e *env) credentialTable(creds []admin.Credential) {

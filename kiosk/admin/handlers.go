@@ -117,6 +117,7 @@ func (c *call) status() (any, error) {
 		}
 	}
 	st.Session = current(v)
+	c.tpmHealth(&st)
 	if c.s.opts.Isolation != nil {
 		iso := c.s.opts.Isolation()
 		st.Isolation = &iso

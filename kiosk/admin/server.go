@@ -47,6 +47,9 @@ type Options struct {
 	// Isolation describes the sessions' sandbox and idle sources; nil
 	// when sessions could not be set up.
 	Isolation func() Isolation
+	// TPM is the TPM's lockout state and reset (tpm.go); nil without a
+	// usable TPM.
+	TPM TPM
 	// OnPolicy, when set, is called with every newly applied policy so
 	// the engine enforces it from then on.
 	OnPolicy func(policy.Policy)

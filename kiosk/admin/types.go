@@ -169,6 +169,8 @@ type Status struct {
 	AuditHash     string          `json:"audit_hash,omitempty"` // the newest entry's hash, hex
 	Users         int             `json:"users"`
 	Isolation     *Isolation      `json:"isolation,omitempty"`
+	// Degraded says why Health is "degraded", one reason a line.
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // Isolation says how sessions are kept apart and watched here: the
@@ -193,6 +195,8 @@ type Isolation struct {
 type TPMStatus struct {
 	Available bool   `json:"available"`
 	Reason    string `json:"reason,omitempty"`
+	// Lockout is the TPM's dictionary-attack state and parameters.
+	Lockout *TPMLockout `json:"lockout,omitempty"`
 }
 
 // KeyStatus is a plugged-in security key.

@@ -58,6 +58,20 @@ type TPM struct {
 	Device string `toml:"device"`
 	// Socket is swtpm's data socket for "swtpm".
 	Socket string `toml:"socket"`
+	// ManageDA: the appliance sets the TPM's dictionary-attack
+	// parameters below when it provisions the TPM (default true).
+	ManageDA bool `toml:"manage_lockout"`
+	// MaxAuthFail, LockoutInterval and LockoutRecovery are the
+	// dictionary-attack parameters (TPM2_DictionaryAttackParameters): the
+	// TPM pauses every PIN sign-in after MaxAuthFail wrong PINs of anyone,
+	// forgets one every LockoutInterval seconds, and blocks its lockout
+	// authorization for LockoutRecovery seconds after a wrong one.
+	MaxAuthFail     int `toml:"max_auth_fail"`
+	LockoutInterval int `toml:"lockout_interval"`
+	LockoutRecovery int `toml:"lockout_recovery"`
+	// LockoutAuthFile names a root-only file holding the lockout
+	// authorization IT set on this TPM, if any.
+	LockoutAuthFile string `toml:"lockout_auth_file"`
 }
 
 // SecurityKeys switches USB FIDO2 security keys on or off.
@@ -90,10 +104,11 @@ type Admin struct {
 // Default is the configuration a file's missing keys take.
 func Default() Config {
 	return Config{
-		Terminal:     hostname(),
-		StateDir:     "/var/lib/passkiosk",
-		LogLevel:     "info",
-		TPM:          TPM{Transport: "device", Device: "/dev/tpmrm0"},
+		Terminal: hostname(),
+		StateDir: "/var/lib/passkiosk",
+		LogLevel: "info",
+		TPM: TPM{Transport: "device", Device: "/dev/tpmrm0", ManageDA: true,
+			MaxAuthFail: 32, LockoutInterval: 600, LockoutRecovery: 86400},
 		SecurityKeys: SecurityKeys{Enabled: true},
 		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
@@ -187,6 +202,17 @@ func (cfg *Config) validate(c *collector) {
 		} else {
 			abs("tpm.socket", cfg.TPM.Socket)
 		}
+	}
+	if cfg.TPM.MaxAuthFail < 1 || cfg.TPM.MaxAuthFail > 1000 {
+		c.add("tpm.max_auth_fail", "tpm.max_auth_fail = %d: must be 1 to 1000", cfg.TPM.MaxAuthFail)
+	}
+	for key, v := range map[string]int{"tpm.lockout_interval": cfg.TPM.LockoutInterval, "tpm.lockout_recovery": cfg.TPM.LockoutRecovery} {
+		if v < 0 {
+			c.add(key, "%s = %d: must be 0 or more seconds", key, v)
+		}
+	}
+	if cfg.TPM.LockoutAuthFile != "" {
+		abs("tpm.lockout_auth_file", cfg.TPM.LockoutAuthFile)
 	}
 	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none", "required")
 	if cfg.Session.User == "" {

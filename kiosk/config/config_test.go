@@ -16,10 +16,11 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	want := Config{
 		Terminal: "Ward 7 - bay 2", StateDir: "/var/lib/passkiosk", LogLevel: "info", PolicyFile: "/etc/passkiosk/policy.toml",
-		TPM: TPM{Transport: "device", Device: "/dev/tpmrm0"}, SecurityKeys: SecurityKeys{Enabled: true},
-		Session:   Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
-		Admin:     Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
-		Retention: Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
+		TPM:          TPM{Transport: "device", Device: "/dev/tpmrm0", ManageDA: true, MaxAuthFail: 32, LockoutInterval: 600, LockoutRecovery: 86400},
+		SecurityKeys: SecurityKeys{Enabled: true},
+		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
+		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
+		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 	}
 	if *c != want {
 		t.Fatalf("got %+v\nwant %+v", *c, want)

@@ -62,6 +62,9 @@ type lockoutFile struct {
 	Backoff     *string `toml:"backoff"`
 	MaxBackoff  *string `toml:"max_backoff"`
 	Spike       *int    `toml:"spike"`
+	// PINSuspendAfter: wrong TPM PINs in a row that suspend a person's
+	// passkey on this terminal.
+	PINSuspendAfter *int `toml:"pin_suspend_after"`
 }
 
 // LoadPolicy reads a policy file from disk. Trust anchors named by path
@@ -258,6 +261,7 @@ func lockout(c *collector, l policy.Lockout, f *lockoutFile) policy.Lockout {
 	}
 	setI(&l.MaxFailures, f.MaxFailures)
 	setI(&l.Spike, f.Spike)
+	setI(&l.PINSuspendAfter, f.PINSuspendAfter)
 	dur(c, "lockout.window", &l.Window, f.Window)
 	dur(c, "lockout.backoff", &l.Backoff, f.Backoff)
 	dur(c, "lockout.max_backoff", &l.MaxBackoff, f.MaxBackoff)

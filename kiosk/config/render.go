@@ -58,6 +58,7 @@ func RenderPolicy(p policy.Policy) []byte {
 	kv("backoff", quote(FormatDuration(p.Lockout.Backoff)))
 	kv("max_backoff", quote(FormatDuration(p.Lockout.MaxBackoff)))
 	kv("spike", fmt.Sprint(p.Lockout.Spike))
+	kv("pin_suspend_after", fmt.Sprint(p.Lockout.SuspendAfter()))
 	return []byte(b.String())
 }
 

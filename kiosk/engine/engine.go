@@ -68,6 +68,9 @@ type Engine struct {
 	lastKey string
 	wait    kiosk.Timer // the deadline of the current bounded wait
 	clear   kiosk.Timer // clears a notice on the lock screen
+	// pinMem counts wrong TPM PINs in a row when the store does not
+	// (pintries.go).
+	pinMem map[kiosk.UserID]pinCount
 }
 
 var _ kiosk.Commands = (*Engine)(nil)
@@ -93,6 +96,7 @@ func New(cfg Config) *Engine {
 		challenges: fido.NewChallenges(cfg.Timeouts.Enroll+cfg.Timeouts.Device, 16, cfg.Clock.Now),
 		fails:      newFailures(cfg.Policy.Lockout),
 		keys:       map[string]kiosk.KeyInfo{},
+		pinMem:     map[kiosk.UserID]pinCount{},
 	}
 	e.mu.Lock()
 	defer e.unlock()

@@ -45,7 +45,7 @@ func (e *Engine) startPlatformLocked(u kiosk.User, err error) {
 		e.refuseLocked(kiosk.EventSignInFailed, u.ID, notHere)
 		return
 	}
-	if e.backoffLocked(userSubject(u.ID), u.ID) {
+	if e.backoffLocked(userSubject(u.ID), u.ID) || e.pinGateLocked(&u) || e.pausedGateLocked(&u) {
 		return
 	}
 	c := e.beginLocked(signInPlatform)
@@ -94,8 +94,12 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 		return result{ad, sig}
 	}, func(res any) {
 		if err, ok := res.(error); ok {
-			if kiosk.KindOf(err) == kiosk.KindPINInvalid {
-				e.uvErrorLocked(kiosk.EventSignInFailed, err, nil)
+			switch kiosk.KindOf(err) {
+			case kiosk.KindPINInvalid:
+				e.platformWrongPINLocked(err, cred.ID)
+				return
+			case kiosk.KindTPMLockout:
+				e.platformLockoutLocked(err, cred.ID)
 				return
 			}
 			e.failLocked(kiosk.EventSignInFailed, err, cred.ID)

@@ -37,9 +37,11 @@ func TestPlatformWrongPINThenTPMLockout(t *testing.T) {
 	h.e.ChooseUser(alice.ID)
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("000000"))
-	h.waitFor("2 tries", func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Tries == 2 })
+	// The PIN pad shows the person's own tries (10 before suspension),
+	// not the TPM's (3 for the whole terminal).
+	h.waitFor("9 tries", func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Tries == 9 })
 	h.e.EnterPIN([]byte("000000"))
-	h.waitFor("1 try", func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Tries == 1 })
+	h.waitFor("8 tries", func(v kiosk.View) bool { return v.Notice != nil && v.Notice.Tries == 8 })
 	h.e.EnterPIN([]byte("000000"))
 	v := h.waitNotice(kiosk.NoticePlatformLocked)
 	if v.State != kiosk.StateLocked || !v.Notice.Until.Equal(h.clock.Now().Add(10*time.Minute)) {

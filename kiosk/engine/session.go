@@ -54,6 +54,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		return
 	}
 	e.fails.reset(userSubject(user.ID))
+	e.clearPINTriesLocked(user.ID, "sign-in with "+cred.Attachment.String())
 	e.audit(kiosk.AuditEvent{Type: kiosk.EventSignIn, User: user.ID, Credential: cred.ID, Outcome: "ok",
 		Detail: map[string]string{"method": cred.Attachment.String()}})
 	e.abandonLocked()

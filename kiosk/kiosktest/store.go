@@ -16,6 +16,7 @@ type Store struct {
 	creds []kiosk.Credential
 	codes map[string]code
 	audit []kiosk.AuditEvent
+	pins  map[kiosk.UserID]pinTries // pintries.go
 
 	credLookups, userLookups int
 }

@@ -121,12 +121,48 @@ type Window struct {
 // Window, each further failure doubles a backoff starting at Backoff, up
 // to MaxBackoff; Spike failures within Window across the terminal raise an
 // audit "spike" event.
+//
+// Wrong TPM PINs are also counted per person in a row, across any time and
+// a restart: from MaxFailures in a row the person backs off the same way,
+// and at PINSuspendAfter their passkey on this terminal is suspended until
+// IT lifts it or they sign in with another credential. Both stay far below
+// the TPM's own limit, which is one for the whole chip.
 type Lockout struct {
 	MaxFailures int
 	Window      time.Duration
 	Backoff     time.Duration
 	MaxBackoff  time.Duration
 	Spike       int
+	// PINSuspendAfter is the wrong TPM PINs in a row that suspend a
+	// person's passkey on this terminal; 0 means DefaultPINSuspendAfter.
+	PINSuspendAfter int
+}
+
+// DefaultPINSuspendAfter is Lockout.PINSuspendAfter when not set.
+const DefaultPINSuspendAfter = 10
+
+// SuspendAfter is PINSuspendAfter, or its default.
+func (l Lockout) SuspendAfter() int {
+	if l.PINSuspendAfter <= 0 {
+		return DefaultPINSuspendAfter
+	}
+	return l.PINSuspendAfter
+}
+
+// PINBackoff is how long a person with count wrong TPM PINs in a row, the
+// last at last, waits before the next try: nothing below MaxFailures,
+// then Backoff doubling with each further one, up to MaxBackoff. It
+// returns the zero time when no wait is due.
+func (l Lockout) PINBackoff(count int, last time.Time) time.Time {
+	over := count - l.MaxFailures
+	if over < 0 || l.Backoff <= 0 {
+		return time.Time{}
+	}
+	d := l.Backoff
+	for i := 0; i < over && d < l.MaxBackoff; i++ {
+		d *= 2
+	}
+	return last.Add(min(d, max(l.MaxBackoff, l.Backoff)))
 }
 
 // Default is the policy a new appliance starts with: both methods on,
@@ -143,7 +179,8 @@ func Default() Policy {
 			MaxSession: 8 * time.Hour, IdleTimeout: 5 * time.Minute, IdleWarning: 60 * time.Second,
 			Program: []string{"/bin/sh", "-c", "exec sleep infinity"},
 		},
-		Lockout: Lockout{MaxFailures: 5, Window: 15 * time.Minute, Backoff: 30 * time.Second, MaxBackoff: 15 * time.Minute, Spike: 20},
+		Lockout: Lockout{MaxFailures: 5, Window: 15 * time.Minute, Backoff: 30 * time.Second, MaxBackoff: 15 * time.Minute, Spike: 20,
+			PINSuspendAfter: DefaultPINSuspendAfter},
 	}
 }
 
@@ -253,6 +290,9 @@ func (p *Policy) Validate() error {
 	}
 	if p.Lockout.MaxFailures < 1 || p.Lockout.Window <= 0 || p.Lockout.Backoff <= 0 || p.Lockout.MaxBackoff < p.Lockout.Backoff {
 		bad("lockout", "needs max_failures ≥ 1, a window, and 0 < backoff ≤ max_backoff")
+	}
+	if p.Lockout.PINSuspendAfter < 0 || p.Lockout.PINSuspendAfter > 1000 {
+		bad("lockout.pin_suspend_after", "must be 1 to 1000, got %d", p.Lockout.PINSuspendAfter)
 	}
 	return errors.Join(errs...)
 }

@@ -249,3 +249,34 @@ func mergeDetail(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+var _ admin.PINTriesStore = Admin{}
+
+// ClearPINTries lifts a person's suspension after wrong TPM PINs and
+// audits who did it, as a change of the user.
+func (s Admin) ClearPINTries(userID string, ch admin.Change) (bool, error) {
+	uid, err := unhex("user", userID)
+	if err != nil {
+		return false, err
+	}
+	had, err := s.db.ClearPINTries(uid)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.Append(store.AuditEvent{Type: kiosk.EventUserChanged, Actor: ch.Actor, Terminal: s.terminal, UserID: uid,
+		Detail: mergeDetail(ch.Detail, map[string]string{"had-tries": strconv.FormatBool(had)})})
+	return had, err
+}
+
+// TPMLockoutReset audits an administrator's reset of the TPM's lockout,
+// with the state before it and whether it worked.
+func (s Admin) TPMLockoutReset(before admin.TPMLockout, resetErr error, ch admin.Change) error {
+	d := map[string]string{"counter-before": strconv.FormatUint(uint64(before.Counter), 10),
+		"in-lockout-before": strconv.FormatBool(before.InLockout), "outcome": "ok"}
+	if resetErr != nil {
+		d["outcome"], d["error"] = "failed", resetErr.Error()
+	}
+	_, err := s.db.Append(store.AuditEvent{Type: kiosk.EventTPMLockoutReset, Actor: ch.Actor, Terminal: s.terminal,
+		Detail: mergeDetail(ch.Detail, d)})
+	return err
+}

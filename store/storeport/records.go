@@ -224,3 +224,30 @@ func (r *Records) RecentFailures(since time.Time) (map[string][]time.Time, error
 	}
 	return kiosk.FailuresIn(seen), nil
 }
+
+var _ kiosk.PINTries = (*Records)(nil)
+
+// PlatformPINTries implements kiosk.PINTries from the store's pin-tries
+// records, which survive a restart.
+func (r *Records) PlatformPINTries(u kiosk.UserID) (int, time.Time, error) {
+	if err := r.ok(); err != nil {
+		return 0, time.Time{}, err
+	}
+	t, err := r.db.PINTriesOf([]byte(u))
+	return t.Count, t.Last, err
+}
+
+func (r *Records) AddPlatformPINFailure(u kiosk.UserID, at time.Time) (int, error) {
+	if err := r.ok(); err != nil {
+		return 0, err
+	}
+	t, err := r.db.AddPINFailure([]byte(u), at)
+	return t.Count, err
+}
+
+func (r *Records) ClearPlatformPINTries(u kiosk.UserID) (bool, error) {
+	if err := r.ok(); err != nil {
+		return false, err
+	}
+	return r.db.ClearPINTries([]byte(u))
+}

@@ -231,6 +231,10 @@ func Simulator(tb testing.TB) *Transport {
 	c := Count(sim)
 	tb.Cleanup(func() {
 		CheckNoHandles(tb, sim)
+		// An orderly stop, as the appliance makes one (tpm.TPM.Close).
+		if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}).Execute(sim); err != nil {
+			tb.Errorf("TPM2_Shutdown(CLEAR) on the simulator: %v", err)
+		}
 		if err := sim.Close(); err != nil {
 			tb.Errorf("close TPM simulator: %v", err)
 		}
@@ -288,6 +292,20 @@ func StartSwtpmWith(tb testing.TB, o swtpm.Options) *Swtpm {
 func (s *Swtpm) Restart() {
 	s.tb.Helper()
 	if err := s.Stop(); err != nil {
+		s.tb.Fatalf("%v", err)
+	}
+	p, err := swtpm.StartWith(context.Background(), s.Dir, s.Options())
+	if err != nil {
+		s.tb.Fatalf("restart swtpm: %v", err)
+	}
+	s.Process = p
+}
+
+// PowerCut stops swtpm without TPM2_Shutdown and starts it again, as a
+// power cut and a reboot would.
+func (s *Swtpm) PowerCut() {
+	s.tb.Helper()
+	if err := s.Process.PowerCut(); err != nil {
 		s.tb.Fatalf("%v", err)
 	}
 	p, err := swtpm.StartWith(context.Background(), s.Dir, s.Options())

@@ -185,11 +185,20 @@ func (t *Token) Param(clientDataHash []byte) []byte {
 // PINToken obtains a token with the PIN: getPinUvAuthTokenUsingPinWith-
 // Permissions, or the legacy getPinToken when perms is 0.
 func (c *Client) PINToken(ctx context.Context, protocol int, pin string, perms int, rpID string) (*Token, error) {
+	return c.PINTokenBytes(ctx, protocol, []byte(pin), perms, rpID)
+}
+
+// PINTokenBytes is PINToken with the PIN in bytes, for callers that wipe
+// it afterwards (a Go string cannot be wiped). Only the PIN's hash
+// (CTAP 2.1 §6.5.5.7) is kept, and wiped once it is encrypted.
+func (c *Client) PINTokenBytes(ctx context.Context, protocol int, pin []byte, perms int, rpID string) (*Token, error) {
 	a, err := c.keyAgreement(ctx, protocol)
 	if err != nil {
 		return nil, err
 	}
-	hashEnc, err := a.p.Encrypt(a.secret, pinproto.PINHash([]byte(pin)))
+	pinHash := pinproto.PINHash(pin)
+	hashEnc, err := a.p.Encrypt(a.secret, pinHash)
+	clear(pinHash)
 	if err != nil {
 		return nil, err
 	}
