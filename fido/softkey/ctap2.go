@@ -166,11 +166,8 @@ func (k *Key) resetLocked(t *txn) error {
 	if time.Since(k.pc.plugged) > k.cfg.ResetWindow {
 		return StatusNotAllowed
 	}
-	if err := k.userPresenceLocked(t); err != nil {
+	if err := k.confirmPresenceLocked(t); err != nil {
 		return err
-	}
-	if t.ctx.Err() != nil {
-		return StatusKeepaliveCancel
 	}
 	k.st.Creds = nil
 	k.st.PINHash = nil
