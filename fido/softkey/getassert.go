@@ -37,14 +37,8 @@ const nextAssertionLifetime = 30 * time.Second
 // in the order of the steps of §6.2.2.
 func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) {
 	var r getAssertionRequest
-	if err := decodeRequest(body, &r); err != nil {
+	if err := k.openRequestLocked(t, body, &r); err != nil {
 		return nil, err
-	}
-	if err := r.check(); err != nil {
-		return nil, err
-	}
-	if r.PinUvAuthParam != nil && len(r.PinUvAuthParam) == 0 {
-		return nil, k.touchProbeLocked(t)
 	}
 	if _, ok := r.Options[optRK]; ok {
 		return nil, StatusUnsupportedOption

@@ -45,14 +45,8 @@ type makeCredentialRequest struct {
 // in the order of the steps of §6.1.2.
 func (k *Key) makeCredentialLocked(t *txn, body []byte, fault Fault) (any, error) {
 	var r makeCredentialRequest
-	if err := decodeRequest(body, &r); err != nil {
+	if err := k.openRequestLocked(t, body, &r); err != nil {
 		return nil, err
-	}
-	if err := r.check(); err != nil {
-		return nil, err
-	}
-	if r.PinUvAuthParam != nil && len(r.PinUvAuthParam) == 0 {
-		return nil, k.touchProbeLocked(t)
 	}
 	opts, err := r.options()
 	if err != nil {
@@ -255,15 +249,54 @@ func offersES256(params []credParam) bool {
 // credProtectInput reads the credProtect extension input (CTAP 2.1 §12.1):
 // 0 when absent.
 func credProtectInput(ext map[string]cbor.RawMessage) (int, error) {
-	raw, ok := ext["credProtect"]
+	var level int
+	ok, err := extensionInput(ext, "credProtect", &level)
 	if !ok {
 		return 0, nil
 	}
-	var level int
-	if err := cbor.Unmarshal(raw, &level); err != nil || level < credProtectOptional || level > credProtectRequired {
+	if err != nil || level < credProtectOptional || level > credProtectRequired {
 		return 0, StatusInvalidParameter
 	}
 	return level, nil
+}
+
+// extensionInput decodes the input of the named extension into v; ok is
+// false when the request does not carry the extension. An input of the
+// wrong shape is CTAP1_ERR_INVALID_PARAMETER.
+func extensionInput(ext map[string]cbor.RawMessage, name string, v any) (ok bool, err error) {
+	raw, ok := ext[name]
+	if !ok {
+		return false, nil
+	}
+	if err := cbor.Unmarshal(raw, v); err != nil {
+		return true, StatusInvalidParameter
+	}
+	return true, nil
+}
+
+// credentialRequest is a makeCredential or a getAssertion request.
+type credentialRequest interface {
+	check() error
+	pinUvAuthParam() []byte
+}
+
+func (r *makeCredentialRequest) pinUvAuthParam() []byte { return r.PinUvAuthParam }
+func (r *getAssertionRequest) pinUvAuthParam() []byte   { return r.PinUvAuthParam }
+
+// openRequestLocked decodes a makeCredential or getAssertion request into
+// r and takes the steps both begin with: the parameter checks, then the
+// touch probe.
+func (k *Key) openRequestLocked(t *txn, body []byte, r credentialRequest) error {
+	if err := decodeRequest(body, r); err != nil {
+		return err
+	}
+	if err := r.check(); err != nil {
+		return err
+	}
+	if p := r.pinUvAuthParam(); p != nil && len(p) == 0 {
+		return k.touchProbeLocked(t)
+	}
+	return nil
 }
 
 // touchProbeLocked answers a zero-length pinUvAuthParam, which hosts send
