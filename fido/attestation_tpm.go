@@ -51,36 +51,16 @@ type TPMStatement struct {
 
 // verifyTPMStatement is the §8.3.2 verification procedure.
 func verifyTPMStatement(ad *AuthData, rawAuthData []byte, attStmt []byte, clientDataHash [32]byte) (statementResult, error) {
-	var st TPMStatement
-	if err := cbor.Unmarshal(attStmt, &st); err != nil {
-		return statementResult{}, fail(kiosk.KindMalformed, "tpm attestation statement: %v", err)
-	}
-	if st.Ver != "2.0" {
-		return statementResult{}, fail(kiosk.KindBadAttestation, "tpm attestation version %q, want 2.0", st.Ver)
-	}
-	if len(st.X5C) == 0 {
-		return statementResult{}, fail(kiosk.KindBadAttestation, "tpm attestation without x5c (ECDAA is not supported)")
-	}
-	// The credential key in pubArea is the one in authenticator data.
-	pub, err := parseExact[tpm2.TPMTPublic](st.PubArea, "pubArea")
+	st, err := decodeTPMStatement(attStmt)
 	if err != nil {
 		return statementResult{}, err
 	}
-	credKey, err := ParsePublicKey(ad.Attested.PublicKey)
+	if err := checkPubArea(st.PubArea, ad.Attested.PublicKey); err != nil {
+		return statementResult{}, err
+	}
+	info, err := parseCertInfo(st.CertInfo)
 	if err != nil {
 		return statementResult{}, err
-	}
-	if err := samePublicKey(pub, credKey); err != nil {
-		return statementResult{}, err
-	}
-	// certInfo is a TPM-generated certification of exactly that key, over
-	// authData ‖ clientDataHash.
-	info, err := parseExact[tpm2.TPMSAttest](st.CertInfo, "certInfo")
-	if err != nil {
-		return statementResult{}, err
-	}
-	if info.Magic != tpm2.TPMGeneratedValue || info.Type != tpm2.TPMSTAttestCertify {
-		return statementResult{}, fail(kiosk.KindBadAttestation, "certInfo is not a TPM-generated certify structure")
 	}
 	sigKey, hash, err := tpmSigAlg(Alg(st.Alg))
 	if err != nil {
@@ -89,37 +69,98 @@ func verifyTPMStatement(ad *AuthData, rawAuthData []byte, attStmt []byte, client
 	h := hash.New()
 	h.Write(rawAuthData)
 	h.Write(clientDataHash[:])
-	if !bytes.Equal(info.ExtraData.Buffer, h.Sum(nil)) {
-		return statementResult{}, fail(kiosk.KindBadAttestation, "certInfo extraData is not the hash of authData and client data")
+	if err := checkCertified(info, h.Sum(nil), st.PubArea); err != nil {
+		return statementResult{}, err
+	}
+	certs, err := checkAIK(&st, sigKey, hash, ad.Attested.AAGUID)
+	if err != nil {
+		return statementResult{}, err
+	}
+	return statementResult{typ: AttestationAttCA, x5c: certs}, nil
+}
+
+// decodeTPMStatement parses the statement and requires version 2.0 and an
+// AIK certificate.
+func decodeTPMStatement(attStmt []byte) (TPMStatement, error) {
+	var st TPMStatement
+	if err := cbor.Unmarshal(attStmt, &st); err != nil {
+		return st, fail(kiosk.KindMalformed, "tpm attestation statement: %v", err)
+	}
+	if st.Ver != "2.0" {
+		return st, fail(kiosk.KindBadAttestation, "tpm attestation version %q, want 2.0", st.Ver)
+	}
+	if len(st.X5C) == 0 {
+		return st, fail(kiosk.KindBadAttestation, "tpm attestation without x5c (ECDAA is not supported)")
+	}
+	return st, nil
+}
+
+// checkPubArea requires the credential key in pubArea to be the one in
+// authenticator data.
+func checkPubArea(pubArea, credentialKey []byte) error {
+	pub, err := parseExact[tpm2.TPMTPublic](pubArea, "pubArea")
+	if err != nil {
+		return err
+	}
+	credKey, err := ParsePublicKey(credentialKey)
+	if err != nil {
+		return err
+	}
+	return samePublicKey(pub, credKey)
+}
+
+// parseCertInfo parses certInfo and requires a TPM-generated certify
+// structure.
+func parseCertInfo(certInfo []byte) (*tpm2.TPMSAttest, error) {
+	info, err := parseExact[tpm2.TPMSAttest](certInfo, "certInfo")
+	if err != nil {
+		return nil, err
+	}
+	if info.Magic != tpm2.TPMGeneratedValue || info.Type != tpm2.TPMSTAttestCertify {
+		return nil, fail(kiosk.KindBadAttestation, "certInfo is not a TPM-generated certify structure")
+	}
+	return info, nil
+}
+
+// checkCertified requires certInfo to certify exactly the key of pubArea,
+// over extraData, the hash of authData ‖ clientDataHash.
+func checkCertified(info *tpm2.TPMSAttest, extraData, pubArea []byte) error {
+	if !bytes.Equal(info.ExtraData.Buffer, extraData) {
+		return fail(kiosk.KindBadAttestation, "certInfo extraData is not the hash of authData and client data")
 	}
 	certify, err := info.Attested.Certify()
 	if err != nil {
-		return statementResult{}, fail(kiosk.KindBadAttestation, "certInfo: %v", err)
+		return fail(kiosk.KindBadAttestation, "certInfo: %v", err)
 	}
-	name, err := nameOf(st.PubArea)
+	name, err := nameOf(pubArea)
 	if err != nil {
-		return statementResult{}, err
+		return err
 	}
 	if !bytes.Equal(certify.Name.Buffer, name) {
-		return statementResult{}, fail(kiosk.KindBadAttestation, "certInfo certifies another key than pubArea")
+		return fail(kiosk.KindBadAttestation, "certInfo certifies another key than pubArea")
 	}
-	// The AIK certificate signed certInfo and meets §8.3.1.
+	return nil
+}
+
+// checkAIK requires the AIK certificate to have signed certInfo and to meet
+// §8.3.1, and returns the parsed x5c ready for chain building.
+func checkAIK(st *TPMStatement, sigKey sigVerifier, hash crypto.Hash, aaguid AAGUID) ([]*x509.Certificate, error) {
 	certs, err := parseCerts(st.X5C)
 	if err != nil {
-		return statementResult{}, err
+		return nil, err
 	}
 	aik := certs[0]
 	if err := sigKey(aik.PublicKey, hash, st.CertInfo, st.Sig); err != nil {
-		return statementResult{}, err
+		return nil, err
 	}
-	if err := checkAIKCert(aik, ad.Attested.AAGUID); err != nil {
-		return statementResult{}, err
+	if err := checkAIKCert(aik, aaguid); err != nil {
+		return nil, err
 	}
 	// The SAN is critical and holds only a directory name, which crypto/x509
 	// does not parse; it was checked above, so chain building may ignore it.
 	aik.UnhandledCriticalExtensions = slices.DeleteFunc(slices.Clone(aik.UnhandledCriticalExtensions),
 		func(o asn1.ObjectIdentifier) bool { return o.Equal(OIDSubjectAltName) })
-	return statementResult{typ: AttestationAttCA, x5c: certs}, nil
+	return certs, nil
 }
 
 // parseExact unmarshals a TPM structure and refuses trailing bytes by

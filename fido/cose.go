@@ -105,12 +105,17 @@ func asKey[K PublicKey](k K, err error) (PublicKey, error) {
 	return k, nil
 }
 
-func crv(k coseKey) (int64, error) {
+// checkCurve requires an EC2 or OKP key of alg to be on the curve want,
+// named wantName in the error.
+func checkCurve(k coseKey, alg Alg, want int64, wantName string) error {
 	var c int64
 	if err := cbor.Unmarshal(k.P1, &c); err != nil {
-		return 0, fail(kiosk.KindMalformed, "COSE key curve: %v", err)
+		return fail(kiosk.KindMalformed, "COSE key curve: %v", err)
 	}
-	return c, nil
+	if c != want {
+		return fail(kiosk.KindAlgorithm, "%s key on curve %d, want %s", alg, c, wantName)
+	}
+	return nil
 }
 
 // NewPublicKey wraps a Go public key: P-256 ECDSA as ES256, Ed25519 as
@@ -140,12 +145,8 @@ func NewPublicKey(pub crypto.PublicKey) (PublicKey, error) {
 type EC2Key struct{ pub *ecdsa.PublicKey }
 
 func parseEC2(k coseKey) (*EC2Key, error) {
-	c, err := crv(k)
-	if err != nil {
+	if err := checkCurve(k, AlgES256, crvP256, "P-256"); err != nil {
 		return nil, err
-	}
-	if c != crvP256 {
-		return nil, fail(kiosk.KindAlgorithm, "ES256 key on curve %d, want P-256", c)
 	}
 	if len(k.P2) != 32 || len(k.P3) != 32 {
 		return nil, fail(kiosk.KindMalformed, "P-256 coordinates are %d and %d bytes, want 32", len(k.P2), len(k.P3))
@@ -182,12 +183,8 @@ func (k *EC2Key) Bytes() []byte {
 type OKPKey struct{ pub ed25519.PublicKey }
 
 func parseOKP(k coseKey) (*OKPKey, error) {
-	c, err := crv(k)
-	if err != nil {
+	if err := checkCurve(k, AlgEdDSA, crvEd25519, "Ed25519"); err != nil {
 		return nil, err
-	}
-	if c != crvEd25519 {
-		return nil, fail(kiosk.KindAlgorithm, "EdDSA key on curve %d, want Ed25519", c)
 	}
 	if len(k.P2) != ed25519.PublicKeySize || len(k.P3) != 0 {
 		return nil, fail(kiosk.KindMalformed, "Ed25519 key is %d bytes", len(k.P2))

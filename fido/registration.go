@@ -92,14 +92,7 @@ func VerifyRegistration(in RegistrationInput) (*Registration, error) {
 		return nil, err
 	}
 	// Step 12: decode the attestation object.
-	var ao attestationObject
-	if err := cbor.Unmarshal(in.AttestationObject, &ao); err != nil {
-		return nil, fail(kiosk.KindMalformed, "attestation object: %v", err)
-	}
-	if ao.Fmt == "" || len(ao.AttStmt) == 0 || ao.AttStmt[0]>>5 != 5 {
-		return nil, fail(kiosk.KindMalformed, "attestation object lacks fmt or an attStmt map")
-	}
-	ad, err := ParseAuthData(ao.AuthData)
+	ao, ad, err := decodeAttestationObject(in.AttestationObject)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +117,7 @@ func VerifyRegistration(in RegistrationInput) (*Registration, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	hash := ClientDataHash(in.ClientDataJSON)
-	att, err := verifyStatement(ao, ad, hash)
+	att, err := verifyStatement(ao, ad, ClientDataHash(in.ClientDataJSON))
 	if err != nil {
 		return nil, err
 	}
@@ -142,15 +134,43 @@ func VerifyRegistration(in RegistrationInput) (*Registration, error) {
 		Format:       ao.Fmt,
 		Type:         att.typ,
 	}
-	if len(att.x5c) > 0 && in.TrustAnchors != nil {
-		chain, err := verifyChain(att.x5c, in.TrustAnchors, now)
+	if err := assessTrust(reg, att.x5c, in, now); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// decodeAttestationObject parses an attestation object and the
+// authenticator data it holds (WebAuthn §7.1 step 12).
+func decodeAttestationObject(raw []byte) (attestationObject, *AuthData, error) {
+	var ao attestationObject
+	if err := cbor.Unmarshal(raw, &ao); err != nil {
+		return ao, nil, fail(kiosk.KindMalformed, "attestation object: %v", err)
+	}
+	if ao.Fmt == "" || len(ao.AttStmt) == 0 || ao.AttStmt[0]>>5 != 5 {
+		return ao, nil, fail(kiosk.KindMalformed, "attestation object lacks fmt or an attStmt map")
+	}
+	ad, err := ParseAuthData(ao.AuthData)
+	if err != nil {
+		return ao, nil, err
+	}
+	return ao, ad, nil
+}
+
+// assessTrust decides whether the attestation chains to the policy's trust
+// anchors at now (WebAuthn §7.1 steps 22–23), records the answer in reg,
+// and refuses the registration when the policy requires trust and there is
+// none.
+func assessTrust(reg *Registration, x5c []*x509.Certificate, in RegistrationInput, now time.Time) error {
+	if len(x5c) > 0 && in.TrustAnchors != nil {
+		chain, err := verifyChain(x5c, in.TrustAnchors, now)
 		if err != nil && in.RequireTrustedAttestation {
-			return nil, err
+			return err
 		}
 		reg.Trusted, reg.Chain = err == nil, chain
 	}
 	if in.RequireTrustedAttestation && !reg.Trusted {
-		return nil, fail(kiosk.KindUntrustedAttestation, "policy requires attestation from a trusted authenticator; got %s attestation (%s)", reg.Type, ao.Fmt)
+		return fail(kiosk.KindUntrustedAttestation, "policy requires attestation from a trusted authenticator; got %s attestation (%s)", reg.Type, reg.Format)
 	}
-	return reg, nil
+	return nil
 }

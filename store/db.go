@@ -73,36 +73,20 @@ type DB struct {
 // runs on a goroutine of its own, where neither can be caught: with
 // Options.IsolateCheck (what the appliance uses) that check runs in a child
 // process instead, so no damage can take the appliance down.
-func Open(path string, opts Options) (db *DB, err error) {
+func Open(path string, opts Options) (*DB, error) {
 	const op = "open store"
-	timeout := opts.LockTimeout
-	switch {
-	case timeout < 0:
-		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "negative lock timeout %s", timeout)
-	case timeout == 0:
-		timeout = DefaultLockTimeout
+	timeout, err := lockTimeout(opts.LockTimeout)
+	if err != nil {
+		return nil, err
 	}
-	db = &DB{path: path, now: opts.Now, horizon: opts.AttemptHorizon}
-	if db.now == nil {
-		db.now = time.Now
+	fresh, err := isFirstStart(path)
+	if err != nil {
+		return nil, err
 	}
-	if db.horizon <= 0 {
-		db.horizon = DefaultAttemptHorizon
-	}
-
-	fresh := false
-	switch fi, err := os.Stat(path); {
-	case errors.Is(err, fs.ErrNotExist):
-		fresh = true
-	case err != nil:
-		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
-	case fi.Size() == 0:
-		// bbolt would silently start an empty database in a zero-length
-		// file; here that means the records were lost, not that this is a
-		// first start (a first start has no file at all, see below).
-		return nil, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%s is empty", path)
-	}
-	if opts.IsolateCheck && !fresh && !opts.SkipCheck {
+	// With IsolateCheck an existing store is checked in a child process
+	// before this one maps it; otherwise it is checked here once open.
+	isolated := opts.IsolateCheck && !fresh
+	if isolated && !opts.SkipCheck {
 		if err := checkInChild(path, timeout); err != nil {
 			return nil, err
 		}
@@ -114,47 +98,11 @@ func Open(path string, opts Options) (db *DB, err error) {
 	if fresh {
 		file = path + ".new"
 	}
-	// bbolt can panic inside Open on a damaged file after it took the
-	// lock; keep hold of its file so the recovery below can close it and
-	// free the lock for the next attempt.
-	var f *os.File
-	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
-		var err error
-		f, err = os.OpenFile(name, flag, mode)
-		return f, err
-	}
-	err = guard(op, file, func() error {
-		b, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile})
-		if err != nil {
-			return classifyOpen(file, timeout, err)
-		}
-		db.bolt = b
-		return nil
-	})
-	if err != nil {
-		if db.bolt == nil && f != nil {
-			// A mapping bbolt made keeps the open file alive, and the
-			// lock with it, past Close: unlock explicitly.
-			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-			f.Close()
-		}
+	db := newDB(file, opts)
+	if err := db.openBolt(timeout); err != nil {
 		return nil, err
 	}
-	db.path = file
-	// bbolt creates the file with 0600 but keeps the mode of an existing
-	// file; records name people and their keys, so tighten it.
-	if err := os.Chmod(file, 0o600); err != nil {
-		db.bolt.Close()
-		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)
-	}
-	if !opts.SkipCheck && !(opts.IsolateCheck && !fresh) {
-		if err := db.check(); err != nil {
-			db.closeAfterCheck(err)
-			return nil, err
-		}
-	}
-	if err := db.migrate(migrations); err != nil {
-		db.bolt.Close()
+	if err := db.prepare(!opts.SkipCheck && !isolated); err != nil {
 		return nil, err
 	}
 	if fresh {
@@ -165,6 +113,95 @@ func Open(path string, opts Options) (db *DB, err error) {
 		db.path = path
 	}
 	return db, nil
+}
+
+// lockTimeout is the wait for the file lock Options.LockTimeout asks for.
+func lockTimeout(t time.Duration) (time.Duration, error) {
+	switch {
+	case t < 0:
+		return 0, kiosk.Errorf(kiosk.KindMalformed, "open store", "negative lock timeout %s", t)
+	case t == 0:
+		return DefaultLockTimeout, nil
+	}
+	return t, nil
+}
+
+// isFirstStart reports whether there is no store at path yet. An empty file
+// is not a first start but a store whose records were lost: bbolt would
+// silently start an empty database in it.
+func isFirstStart(path string) (bool, error) {
+	const op = "open store"
+	switch fi, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		return true, nil
+	case err != nil:
+		return false, kiosk.E(kiosk.KindStoreCorrupt, op, err)
+	case fi.Size() == 0:
+		return false, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%s is empty", path)
+	}
+	return false, nil
+}
+
+func newDB(file string, opts Options) *DB {
+	db := &DB{path: file, now: opts.Now, horizon: opts.AttemptHorizon}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if db.horizon <= 0 {
+		db.horizon = DefaultAttemptHorizon
+	}
+	return db
+}
+
+// openBolt opens db.path with bbolt, waiting up to timeout for its lock.
+func (db *DB) openBolt(timeout time.Duration) error {
+	// bbolt can panic inside Open on a damaged file after it took the
+	// lock; keep hold of its file so that the lock can be freed for the
+	// next attempt.
+	var f *os.File
+	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		var err error
+		f, err = os.OpenFile(name, flag, mode)
+		return f, err
+	}
+	err := guard("open store", db.path, func() error {
+		b, err := bolt.Open(db.path, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile})
+		if err != nil {
+			return classifyOpen(db.path, timeout, err)
+		}
+		db.bolt = b
+		return nil
+	})
+	if err != nil && db.bolt == nil && f != nil {
+		// A mapping bbolt made keeps the open file alive, and the lock
+		// with it, past Close: unlock explicitly.
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+	return err
+}
+
+// prepare makes a just-opened store ready for use: its file mode
+// tightened, every page read when check is set, its schema brought up to
+// date. On failure the store is closed.
+func (db *DB) prepare(check bool) error {
+	// bbolt creates the file with 0600 but keeps the mode of an existing
+	// file; records name people and their keys, so tighten it.
+	if err := os.Chmod(db.path, 0o600); err != nil {
+		db.bolt.Close()
+		return kiosk.E(kiosk.KindStoreCorrupt, "open store", err)
+	}
+	if check {
+		if err := db.check(); err != nil {
+			db.closeAfterCheck(err)
+			return err
+		}
+	}
+	if err := db.migrate(migrations); err != nil {
+		db.bolt.Close()
+		return err
+	}
+	return nil
 }
 
 // publish renames a newly built store into place and makes the rename

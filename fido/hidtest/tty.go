@@ -38,62 +38,98 @@ func RunWithPINs(ctx context.Context, cmd *exec.Cmd, pins ...string) (stdout, te
 	if len(pins) == 0 {
 		pins = []string{""}
 	}
-	master, slave, err := openPTY()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	master, err := startOnTerminal(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer master.Close()
-	var out bytes.Buffer
-	cmd.Stdin, cmd.Stderr, cmd.Stdout = slave, slave, &out
+	var ty typist
+	typed := make(chan struct{})
+	go func() {
+		defer close(typed)
+		ty.answer(master, pins)
+	}()
+	err = waitOrKill(ctx, cmd)
+	_ = master.SetReadDeadline(time.Unix(1, 0))
+	<-typed
+	return out.Bytes(), ty.terminal(), err
+}
+
+// startOnTerminal starts cmd in a session of its own with a new
+// pseudo-terminal as its controlling terminal, stdin and stderr, and
+// returns the terminal's master side.
+func startOnTerminal(cmd *exec.Cmd) (*os.File, error) {
+	master, slave, err := openPTY()
+	if err != nil {
+		return nil, err
+	}
+	defer slave.Close()
+	cmd.Stdin, cmd.Stderr = slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
-		slave.Close()
-		return nil, nil, err
+		master.Close()
+		return nil, err
 	}
-	slave.Close()
+	return master, nil
+}
 
-	var (
-		tmu  sync.Mutex
-		term bytes.Buffer
-	)
-	typer := make(chan struct{})
-	go func() {
-		defer close(typer)
-		answered := 0
-		buf := make([]byte, 1024)
-		for {
-			n, err := master.Read(buf)
-			if n > 0 {
-				tmu.Lock()
-				term.Write(buf[:n])
-				prompts := strings.Count(term.String(), "PIN")
-				tmu.Unlock()
-				for ; answered < prompts; answered++ {
-					pin := pins[min(answered, len(pins)-1)]
-					if _, err := master.Write([]byte(pin + "\n")); err != nil {
-						return
-					}
-				}
-			}
-			if err != nil {
-				return // EIO once the tool exits and the slave closes
-			}
-		}
-	}()
+// waitOrKill waits for cmd to exit, and kills it if ctx ends first.
+func waitOrKill(ctx context.Context, cmd *exec.Cmd) error {
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
 	select {
-	case err = <-waitErr:
+	case err := <-waitErr:
+		return err
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
 		<-waitErr
-		err = fmt.Errorf("%s: %w", cmd.Path, ctx.Err())
+		return fmt.Errorf("%s: %w", cmd.Path, ctx.Err())
 	}
-	_ = master.SetReadDeadline(time.Unix(1, 0))
-	<-typer
-	tmu.Lock()
-	defer tmu.Unlock()
-	return out.Bytes(), append([]byte(nil), term.Bytes()...), err
+}
+
+// typist keeps what a tool writes to its terminal and types a PIN at each
+// prompt there.
+type typist struct {
+	mu   sync.Mutex
+	term bytes.Buffer
+}
+
+// answer reads the terminal until it fails, answering the prompts in turn
+// with pins, and every prompt after the last pin with the last pin.
+func (ty *typist) answer(master *os.File, pins []string) {
+	answered := 0
+	buf := make([]byte, 1024)
+	for {
+		n, err := master.Read(buf)
+		if n > 0 {
+			for prompts := ty.record(buf[:n]); answered < prompts; answered++ {
+				pin := pins[min(answered, len(pins)-1)]
+				if _, err := master.Write([]byte(pin + "\n")); err != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return // EIO once the tool exits and the slave closes
+		}
+	}
+}
+
+// record keeps b and returns how many prompts the terminal has shown.
+func (ty *typist) record(b []byte) int {
+	ty.mu.Lock()
+	defer ty.mu.Unlock()
+	ty.term.Write(b)
+	return strings.Count(ty.term.String(), "PIN")
+}
+
+// terminal is a copy of what the tool wrote to its terminal.
+func (ty *typist) terminal() []byte {
+	ty.mu.Lock()
+	defer ty.mu.Unlock()
+	return append([]byte(nil), ty.term.Bytes()...)
 }
 
 // openPTY allocates a pseudo-terminal pair through /dev/ptmx (pty(7)).

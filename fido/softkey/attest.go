@@ -14,10 +14,6 @@ import (
 	"passkiosk/fido"
 )
 
-// oidFIDOAAGUID is id-fido-gen-ce-aaguid, the certificate extension that
-// names the authenticator model (WebAuthn §8.2.1).
-var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
-
 // attestation is the key's packed-attestation identity: a test CA made at
 // key creation and a leaf certificate it issued for the attestation key.
 type attestation struct {
@@ -26,10 +22,7 @@ type attestation struct {
 	key  *ecdsa.PrivateKey
 }
 
-// newAttestation makes the CA and the leaf. The leaf carries what WebAuthn
-// §8.2.1 requires of a packed attestation certificate: version 3; subject
-// C, O, OU "Authenticator Attestation" and CN; basic constraints CA=false;
-// and the AAGUID extension, not critical.
+// newAttestation makes the CA and the leaf.
 func newAttestation(aaguid fido.AAGUID) (*attestation, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -39,55 +32,75 @@ func newAttestation(aaguid fido.AAGUID) (*attestation, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().Add(-time.Hour)
-	serial := func() *big.Int { return new(big.Int).SetBytes(randomBytes(16)) }
-	caTmpl := &x509.Certificate{
-		SerialNumber: serial(),
+	notBefore := time.Now().Add(-time.Hour)
+	caTmpl := caTemplate(notBefore)
+	root, err := issue("attestation CA", caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	leafTmpl, err := leafTemplate(aaguid, notBefore)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := issue("attestation certificate", leafTmpl, root, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	return &attestation{root: root, leaf: leaf, key: leafKey}, nil
+}
+
+// caTemplate describes the test CA: twenty years, certificates only, no
+// intermediates below it.
+func caTemplate(notBefore time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: randomSerial(),
 		Subject: pkix.Name{
 			Country: []string{"XX"}, Organization: []string{"passkiosk test"},
 			CommonName: "passkiosk virtual key test attestation CA",
 		},
-		NotBefore:             now,
-		NotAfter:              now.AddDate(20, 0, 0),
+		NotBefore:             notBefore,
+		NotAfter:              notBefore.AddDate(20, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("attestation CA: %w", err)
-	}
-	root, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
+}
+
+// leafTemplate describes the attestation certificate as WebAuthn §8.2.1
+// requires it of packed attestation: version 3; subject C, O, OU
+// "Authenticator Attestation" and CN; basic constraints CA=false; and the
+// AAGUID extension, not critical.
+func leafTemplate(aaguid fido.AAGUID, notBefore time.Time) (*x509.Certificate, error) {
 	ext, err := asn1.Marshal(aaguid[:])
 	if err != nil {
 		return nil, err
 	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: serial(),
+	return &x509.Certificate{
+		SerialNumber: randomSerial(),
 		Subject: pkix.Name{
 			Country:            []string{"XX"},
 			Organization:       []string{"passkiosk test"},
 			OrganizationalUnit: []string{"Authenticator Attestation"},
 			CommonName:         "passkiosk virtual key " + aaguid.String(),
 		},
-		NotBefore:             now,
-		NotAfter:              now.AddDate(20, 0, 0),
+		NotBefore:             notBefore,
+		NotAfter:              notBefore.AddDate(20, 0, 0),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  false,
-		ExtraExtensions:       []pkix.Extension{{Id: oidFIDOAAGUID, Value: ext}},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("attestation certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(leafDER)
-	if err != nil {
-		return nil, err
-	}
-	return &attestation{root: root, leaf: leaf, key: leafKey}, nil
+		ExtraExtensions:       []pkix.Extension{{Id: fido.OIDFIDOAAGUID, Value: ext}},
+	}, nil
 }
+
+// issue signs tmpl for pub with the parent's key and parses the result;
+// what names the certificate in an error.
+func issue(what string, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, parentKey *ecdsa.PrivateKey) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+func randomSerial() *big.Int { return new(big.Int).SetBytes(randomBytes(16)) }

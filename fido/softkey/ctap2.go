@@ -13,20 +13,14 @@ import (
 func (k *Key) handleCBOR(t *txn, req []byte) ([]byte, Fault) {
 	cmd, body := req[0], req[1:]
 	fault := None
-	credOp := cmd == cmdMakeCredential || cmd == cmdGetAssertion || cmd == cmdGetNextAssertion
-	if credOp {
+	if cmd == cmdMakeCredential || cmd == cmdGetAssertion || cmd == cmdGetNextAssertion {
 		fault = k.takeFault()
 	}
 	if cmd == cmdClientPIN && isKeyAgreement(body) && k.takePINFault() {
 		fault = UnplugMidOperation
 	}
 	if fault == UnplugMidOperation {
-		// Let the host see the key working, then lose power.
-		select {
-		case <-time.After(k.cfg.KeepaliveInterval + k.cfg.KeepaliveInterval/2):
-		case <-t.ctx.Done():
-		}
-		t.conn.Unplug()
+		k.unplugWhileWorking(t)
 		return []byte{byte(StatusOther)}, None
 	}
 
@@ -40,28 +34,44 @@ func (k *Key) handleCBOR(t *txn, req []byte) ([]byte, Fault) {
 		// (CTAP 2.1 §6.3).
 		k.pc.next = nil
 	}
-	var (
-		out any
-		err error
-	)
+	out, err := k.commandLocked(t, cmd, body, fault)
+	return response(out, err, fault)
+}
+
+// unplugWhileWorking lets the host see the key working, then loses power.
+func (k *Key) unplugWhileWorking(t *txn) {
+	select {
+	case <-time.After(k.cfg.KeepaliveInterval + k.cfg.KeepaliveInterval/2):
+	case <-t.ctx.Done():
+	}
+	t.conn.Unplug()
+}
+
+// commandLocked passes a command to its handler.
+func (k *Key) commandLocked(t *txn, cmd byte, body []byte, fault Fault) (any, error) {
 	switch cmd {
 	case cmdGetInfo:
-		out = k.infoLocked()
+		return k.infoLocked(), nil
 	case cmdMakeCredential:
-		out, err = k.makeCredentialLocked(t, body, fault)
+		return k.makeCredentialLocked(t, body, fault)
 	case cmdGetAssertion:
-		out, err = k.getAssertionLocked(t, body, fault)
+		return k.getAssertionLocked(t, body, fault)
 	case cmdGetNextAssertion:
-		out, err = k.getNextAssertionLocked(fault)
+		return k.getNextAssertionLocked(fault)
 	case cmdClientPIN:
-		out, err = k.clientPINLocked(t, body)
+		return k.clientPINLocked(t, body)
 	case cmdReset:
-		err = k.resetLocked(t)
+		return nil, k.resetLocked(t)
 	case cmdSelection:
-		err = k.userPresenceLocked(t)
-	default:
-		err = StatusInvalidCommand
+		return nil, k.userPresenceLocked(t)
 	}
+	return nil, StatusInvalidCommand
+}
+
+// response encodes a handler's answer: its status, then its CBOR body,
+// with the encoding fault applied. A handler's error that is not a Status
+// is CTAP1_ERR_OTHER.
+func response(out any, err error, fault Fault) ([]byte, Fault) {
 	if err != nil {
 		var s Status
 		if !errors.As(err, &s) {
@@ -169,11 +179,8 @@ func (k *Key) resetLocked(t *txn) error {
 	if time.Since(k.pc.plugged) > k.cfg.ResetWindow {
 		return StatusNotAllowed
 	}
-	if err := k.userPresenceLocked(t); err != nil {
+	if err := k.confirmPresenceLocked(t); err != nil {
 		return err
-	}
-	if t.ctx.Err() != nil {
-		return StatusKeepaliveCancel
 	}
 	k.st.Creds = nil
 	k.st.PINHash = nil

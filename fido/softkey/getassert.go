@@ -33,24 +33,12 @@ type nextAssertion struct {
 // nextAssertionLifetime is the 30 s timer of CTAP 2.1 §6.2.2 step 14.
 const nextAssertionLifetime = 30 * time.Second
 
-// getAssertionLocked answers authenticatorGetAssertion (CTAP 2.1 §6.2).
+// getAssertionLocked answers authenticatorGetAssertion (CTAP 2.1 §6.2),
+// in the order of the steps of §6.2.2.
 func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) {
 	var r getAssertionRequest
-	if err := decodeRequest(body, &r); err != nil {
+	if err := k.openRequestLocked(t, body, &r); err != nil {
 		return nil, err
-	}
-	if r.RPID == "" || r.ClientDataHash == nil {
-		return nil, StatusMissingParameter
-	}
-	if len(r.ClientDataHash) != 32 {
-		return nil, StatusInvalidParameter
-	}
-	if len(r.AllowList) > maxCredsInList {
-		// Hosts split longer lists using maxCredentialCountInList.
-		return nil, StatusLimitExceeded
-	}
-	if r.PinUvAuthParam != nil && len(r.PinUvAuthParam) == 0 {
-		return nil, k.touchProbeLocked(t)
 	}
 	if _, ok := r.Options[optRK]; ok {
 		return nil, StatusUnsupportedOption
@@ -72,20 +60,11 @@ func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) 
 		return nil, StatusNoCredentials
 	}
 	if up && !present {
-		if err := k.userPresenceLocked(t); err != nil {
+		if err := k.confirmPresenceLocked(t); err != nil {
 			return nil, err
 		}
-		if t.ctx.Err() != nil {
-			return nil, StatusKeepaliveCancel
-		}
 	}
-	var flags fido.Flags
-	if up {
-		flags |= fido.FlagUP
-	}
-	if uv {
-		flags |= fido.FlagUV
-	}
+	flags := assertionFlags(up, uv)
 	discovered := len(r.AllowList) == 0
 	resp, err := k.assertLocked(creds[0], r.ClientDataHash, flags, discovered, hmacReq, fault)
 	if err != nil {
@@ -93,13 +72,46 @@ func (k *Key) getAssertionLocked(t *txn, body []byte, fault Fault) (any, error) 
 	}
 	if discovered && len(creds) > 1 {
 		resp[0x05] = len(creds)
-		next := &nextAssertion{rpID: r.RPID, cdh: r.ClientDataHash, flags: flags, hmac: hmacReq, expires: time.Now().Add(nextAssertionLifetime)}
-		for _, c := range creds[1:] {
-			next.ids = append(next.ids, c.ID)
-		}
-		k.pc.next = next
+		k.pc.next = newNextAssertion(&r, creds[1:], flags, hmacReq)
 	}
 	return resp, nil
+}
+
+// check applies the parameter checks of CTAP 2.1 §6.2.2 that come before
+// anything else: the required parameters are there and of sound size.
+func (r *getAssertionRequest) check() error {
+	if r.RPID == "" || r.ClientDataHash == nil {
+		return StatusMissingParameter
+	}
+	if len(r.ClientDataHash) != 32 {
+		return StatusInvalidParameter
+	}
+	if len(r.AllowList) > maxCredsInList {
+		// Hosts split longer lists using maxCredentialCountInList.
+		return StatusLimitExceeded
+	}
+	return nil
+}
+
+func assertionFlags(up, uv bool) fido.Flags {
+	var flags fido.Flags
+	if up {
+		flags |= fido.FlagUP
+	}
+	if uv {
+		flags |= fido.FlagUV
+	}
+	return flags
+}
+
+// newNextAssertion keeps the credentials of a discoverable lookup that the
+// first assertion did not use, for getNextAssertion.
+func newNextAssertion(r *getAssertionRequest, rest []storedCred, flags fido.Flags, hmacReq *hmacRequest) *nextAssertion {
+	next := &nextAssertion{rpID: r.RPID, cdh: r.ClientDataHash, flags: flags, hmac: hmacReq, expires: time.Now().Add(nextAssertionLifetime)}
+	for _, c := range rest {
+		next.ids = append(next.ids, c.ID)
+	}
+	return next
 }
 
 // getNextAssertionLocked answers authenticatorGetNextAssertion (CTAP 2.1

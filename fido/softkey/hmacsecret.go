@@ -36,13 +36,9 @@ type hmacRequest struct {
 // hmacSecretRequested reads the makeCredential input: true asks for the
 // credential secrets.
 func hmacSecretRequested(ext map[string]cbor.RawMessage) (bool, error) {
-	raw, ok := ext[extHMACSecret]
-	if !ok {
-		return false, nil
-	}
 	var want bool
-	if err := cbor.Unmarshal(raw, &want); err != nil {
-		return false, StatusInvalidParameter
+	if _, err := extensionInput(ext, extHMACSecret, &want); err != nil {
+		return false, err
 	}
 	return want, nil
 }
@@ -51,13 +47,9 @@ func hmacSecretRequested(ext map[string]cbor.RawMessage) (bool, error) {
 // known protocol (1 when absent), a MAC over saltEnc under the shared
 // secret, and one or two 32-byte salts.
 func (k *Key) hmacSecretInputLocked(ext map[string]cbor.RawMessage) (*hmacRequest, error) {
-	raw, ok := ext[extHMACSecret]
-	if !ok {
-		return nil, nil
-	}
 	var in hmacSecretInput
-	if err := cbor.Unmarshal(raw, &in); err != nil {
-		return nil, StatusInvalidParameter
+	if ok, err := extensionInput(ext, extHMACSecret, &in); !ok || err != nil {
+		return nil, err
 	}
 	if in.KeyAgreement == nil || in.SaltEnc == nil || in.SaltAuth == nil {
 		return nil, StatusMissingParameter

@@ -53,6 +53,19 @@ func (k *Key) userPresenceLocked(t *txn) error {
 	}
 }
 
+// confirmPresenceLocked is userPresenceLocked for a step that acts on the
+// touch: a host that cancelled while the touch came in gets
+// CTAP2_ERR_KEEPALIVE_CANCEL, not the operation.
+func (k *Key) confirmPresenceLocked(t *txn) error {
+	if err := k.userPresenceLocked(t); err != nil {
+		return err
+	}
+	if t.ctx.Err() != nil {
+		return StatusKeepaliveCancel
+	}
+	return nil
+}
+
 // builtInUVLocked reads a finger on the key's sensor (CTAP 2.1 §6.5.5.7.3
 // with the uvRetries rules of §6.5.2.3): each mismatch costs one of the
 // fingerprint retries, and at zero the sensor is blocked until a correct
@@ -61,11 +74,8 @@ func (k *Key) builtInUVLocked(t *txn) error {
 	if k.st.UVRetries == 0 {
 		return StatusUVBlocked
 	}
-	if err := k.userPresenceLocked(t); err != nil {
+	if err := k.confirmPresenceLocked(t); err != nil {
 		return err
-	}
-	if t.ctx.Err() != nil {
-		return StatusKeepaliveCancel
 	}
 	k.sw.Lock()
 	match := k.fingerMatch

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,31 +35,8 @@ func (kr killResult) tally(op string, r *WipeReport) error {
 func stopProcesses(m member, groups []int, spare map[int]bool, grace, killTimeout time.Duration) killResult {
 	var r killResult
 	seen := map[int]bool{}
-	inGroup := func(p proc) bool {
-		for _, g := range groups {
-			if p.pgid == g {
-				return true
-			}
-		}
-		return false
-	}
 	if grace > 0 {
-		listed := m.scan()
-		for _, g := range groups {
-			// The group signal also reaches members the scan could
-			// not list yet (a fork in flight).
-			_ = unix.Kill(-g, unix.SIGTERM)
-		}
-		for _, p := range listed {
-			if spare[p.pid] {
-				continue
-			}
-			r.terminated++
-			seen[p.pid] = true
-			if !inGroup(p) {
-				_ = unix.Kill(p.pid, unix.SIGTERM)
-			}
-		}
+		r.terminated = terminateProcesses(m, groups, spare, seen)
 		if r.terminated > 0 {
 			waitGone(m, grace)
 		}
@@ -74,26 +52,58 @@ func stopProcesses(m member, groups []int, spare map[int]bool, grace, killTimeou
 			r.left = left
 			break
 		}
-		for _, g := range groups {
-			_ = unix.Kill(-g, unix.SIGKILL)
-		}
-		// Stop first, then kill: a stopped process cannot fork while
-		// its siblings are being killed.
-		for _, p := range left {
-			_ = unix.Kill(p.pid, unix.SIGSTOP)
-		}
-		for _, p := range left {
-			if unix.Kill(p.pid, unix.SIGKILL) == nil && !killed[p.pid] {
-				killed[p.pid] = true
-				seen[p.pid] = true
-			}
-		}
+		killProcesses(groups, left, killed, seen)
 		waitGone(m, 200*time.Millisecond)
 	}
 	r.killed = len(killed)
 	r.stopped = len(seen)
 	r.remaining = len(r.left)
 	return r
+}
+
+// terminateProcesses sends SIGTERM to the groups and to every process m
+// lists that is not spared, marks those seen, and returns how many it asked
+// to end.
+func terminateProcesses(m member, groups []int, spare, seen map[int]bool) int {
+	listed := m.scan()
+	// The group signal also reaches members the scan could not list yet
+	// (a fork in flight).
+	signalGroups(groups, unix.SIGTERM)
+	n := 0
+	for _, p := range listed {
+		if spare[p.pid] {
+			continue
+		}
+		n++
+		seen[p.pid] = true
+		if !slices.Contains(groups, p.pgid) {
+			_ = unix.Kill(p.pid, unix.SIGTERM)
+		}
+	}
+	return n
+}
+
+// killProcesses sends SIGKILL to the groups, then stops the processes left
+// and kills them, and marks those it killed in killed and seen.
+func killProcesses(groups []int, left []proc, killed, seen map[int]bool) {
+	signalGroups(groups, unix.SIGKILL)
+	// Stop first, then kill: a stopped process cannot fork while its
+	// siblings are being killed.
+	for _, p := range left {
+		_ = unix.Kill(p.pid, unix.SIGSTOP)
+	}
+	for _, p := range left {
+		if unix.Kill(p.pid, unix.SIGKILL) == nil && !killed[p.pid] {
+			killed[p.pid] = true
+			seen[p.pid] = true
+		}
+	}
+}
+
+func signalGroups(groups []int, sig unix.Signal) {
+	for _, g := range groups {
+		_ = unix.Kill(-g, sig)
+	}
 }
 
 // waitGone polls until m finds no process or d has passed.

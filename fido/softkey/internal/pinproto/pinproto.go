@@ -166,28 +166,25 @@ func mac(key, msg []byte) []byte {
 }
 
 func cbcEncrypt(key, iv, pt []byte) ([]byte, error) {
-	if len(pt) == 0 || len(pt)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: plaintext of %d bytes is not whole blocks", ErrInvalid, len(pt))
-	}
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, len(pt))
-	cipher.NewCBCEncrypter(b, iv).CryptBlocks(out, pt)
-	return out, nil
+	return cbc(cipher.NewCBCEncrypter, key, iv, pt, "plaintext")
 }
 
 func cbcDecrypt(key, iv, ct []byte) ([]byte, error) {
-	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: ciphertext of %d bytes is not whole blocks", ErrInvalid, len(ct))
+	return cbc(cipher.NewCBCDecrypter, key, iv, ct, "ciphertext")
+}
+
+// cbc runs AES-CBC in the given direction over whole blocks, without
+// padding; what names the input in an error.
+func cbc(mode func(cipher.Block, []byte) cipher.BlockMode, key, iv, in []byte, what string) ([]byte, error) {
+	if len(in) == 0 || len(in)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("%w: %s of %d bytes is not whole blocks", ErrInvalid, what, len(in))
 	}
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(b, iv).CryptBlocks(out, ct)
+	out := make([]byte, len(in))
+	mode(b, iv).CryptBlocks(out, in)
 	return out, nil
 }
 
