@@ -19,7 +19,11 @@ const (
 
 // ceremony is one sign-in or enrollment under way.
 type ceremony struct {
-	kind   ceremonyKind
+	kind ceremonyKind
+	// state and step are where the ceremony is: the engine's state and
+	// the prompt it waits at (stepLocked).
+	state  kiosk.State
+	step   kiosk.Prompt
 	user   *kiosk.User
 	key    kiosk.KeyInfo // the key in use, for roaming ceremonies
 	cancel context.CancelFunc

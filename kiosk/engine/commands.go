@@ -10,9 +10,9 @@ func (e *Engine) EnterPIN(pin []byte) {
 	switch {
 	case c == nil:
 		zero(pin)
-	case e.view.Prompt == kiosk.PromptNewPIN && c.kind == enrolling:
+	case c.step == kiosk.PromptNewPIN && c.kind == enrolling:
 		e.platformEnrollLocked(pin)
-	case e.view.Prompt != kiosk.PromptPIN:
+	case c.step != kiosk.PromptPIN:
 		zero(pin)
 	case c.kind == signInRoaming:
 		e.assertLocked(kiosk.UV{PIN: pin})
@@ -31,18 +31,19 @@ func (e *Engine) Cancel() {
 	e.mu.Lock()
 	defer e.unlock()
 	if e.cer == nil {
-		if e.view.State == kiosk.StateLocked && e.view.Notice != nil {
+		if e.is(kiosk.StateLocked) && e.view.Notice != nil {
 			e.view.Notice = nil
 			e.publishLocked()
 		}
 		return
 	}
-	if e.view.Prompt != kiosk.PromptEnrollDone {
+	done := e.cer.step == kiosk.PromptEnrollDone
+	if !done {
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventCancelled, User: e.cer.userID(), Outcome: kiosk.KindCancelled.String(), Kind: kiosk.KindCancelled,
-			Detail: map[string]string{"prompt": e.view.Prompt.String()}})
+			Detail: map[string]string{"prompt": e.cer.step.String()}})
 	}
 	n := e.view.Notice
-	if e.view.Prompt != kiosk.PromptEnrollDone {
+	if !done {
 		n = nil
 	}
 	e.endCeremonyLocked(n)

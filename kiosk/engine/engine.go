@@ -66,8 +66,12 @@ type Engine struct {
 	keys    map[string]kiosk.KeyInfo
 	// lastKey is the key plugged in last, for UseKey.
 	lastKey string
-	wait    kiosk.Timer // the deadline of the current bounded wait
-	clear   kiosk.Timer // clears a notice on the lock screen
+	// outOfService, when not empty, is why the terminal cannot sign
+	// anyone in; starting is set while a verified person's session starts.
+	outOfService string
+	starting     bool
+	wait         kiosk.Timer // the deadline of the current bounded wait
+	clear        kiosk.Timer // clears a notice on the lock screen
 	// pinMem counts wrong TPM PINs in a row when the store does not
 	// (pintries.go).
 	pinMem map[kiosk.UserID]pinCount
@@ -101,6 +105,7 @@ func New(cfg Config) *Engine {
 	e.mu.Lock()
 	defer e.unlock()
 	e.view.Terminal = cfg.Terminal
+	e.view.State = kiosk.StateLocked // where a start normally goes: no "from out-of-service" in the log
 	if cfg.OutOfService != "" {
 		e.outOfServiceLocked(cfg.OutOfService)
 		return e
@@ -156,13 +161,48 @@ func (e *Engine) publishLocked() {
 	e.cfg.Publish(e.view)
 }
 
-// setLocked moves to a state and prompt and publishes.
-func (e *Engine) setLocked(s kiosk.State, p kiosk.Prompt) {
+// stateLocked is where the engine is, derived from its facts alone, in
+// one place: out of service; a ceremony at the step it waits at; a
+// verified person's session starting; a session running, warned of its
+// idle end, or ending; else the lock screen.
+func (e *Engine) stateLocked() (kiosk.State, kiosk.Prompt) {
+	switch {
+	case e.outOfService != "":
+		return kiosk.StateOutOfService, kiosk.PromptNone
+	case e.cer != nil:
+		return e.cer.state, e.cer.step
+	case e.starting:
+		return kiosk.StateVerifying, kiosk.PromptWorking
+	case e.sess != nil && e.sess.ending:
+		return kiosk.StateEnding, kiosk.PromptWorking
+	case e.sess != nil && e.sess.warning:
+		return kiosk.StateInSession, kiosk.PromptIdleWarning
+	case e.sess != nil:
+		return kiosk.StateInSession, kiosk.PromptSession
+	}
+	return kiosk.StateLocked, kiosk.PromptTouchOrChoose
+}
+
+// is reports whether the engine is in state s.
+func (e *Engine) is(s kiosk.State) bool {
+	st, _ := e.stateLocked()
+	return st == s
+}
+
+// enterLocked puts the derived state in the view and publishes it.
+func (e *Engine) enterLocked() {
+	s, p := e.stateLocked()
 	if e.view.State != s {
 		e.cfg.Log.Info("state", "from", e.view.State, "to", s)
 	}
 	e.view.State, e.view.Prompt = s, p
 	e.publishLocked()
+}
+
+// stepLocked moves the ceremony to its next step and shows it.
+func (e *Engine) stepLocked(s kiosk.State, p kiosk.Prompt) {
+	e.cer.state, e.cer.step = s, p
+	e.enterLocked()
 }
 
 // waitLocked bounds the current prompt: after d, unless the ceremony has
@@ -179,12 +219,12 @@ func (e *Engine) waitLocked(d time.Duration) {
 		if e.gen != gen || e.cer == nil {
 			return
 		}
-		if e.view.Prompt == kiosk.PromptEnrollDone {
+		if e.cer.step == kiosk.PromptEnrollDone {
 			e.endCeremonyLocked(e.view.Notice)
 			return
 		}
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventTimedOut, User: e.cer.userID(), Outcome: "timeout", Kind: kiosk.KindTimeout,
-			Detail: map[string]string{"prompt": e.view.Prompt.String()}})
+			Detail: map[string]string{"prompt": e.cer.step.String()}})
 		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTimedOut, Kind: kiosk.KindTimeout, Tries: -1})
 	})
 }
@@ -199,6 +239,10 @@ func (e *Engine) stopWaitLocked() {
 
 // lockLocked shows the lock screen, with a notice that clears itself.
 func (e *Engine) lockLocked(n *kiosk.Notice) {
+	if e.cer != nil {
+		e.abandonLocked()
+		e.gen++
+	}
 	e.stopWaitLocked()
 	e.view.Who, e.view.Accounts, e.view.Session = "", nil, nil
 	e.view.PINMinLength = 0
@@ -213,21 +257,22 @@ func (e *Engine) lockLocked(n *kiosk.Notice) {
 		e.clear = e.cfg.Clock.AfterFunc(e.cfg.Timeouts.Notice, func() {
 			e.mu.Lock()
 			defer e.unlock()
-			if e.gen == gen && e.view.State == kiosk.StateLocked {
+			if e.gen == gen && e.is(kiosk.StateLocked) {
 				e.view.Notice = nil
 				e.publishLocked()
 			}
 		})
 	}
-	e.setLocked(kiosk.StateLocked, kiosk.PromptTouchOrChoose)
+	e.enterLocked()
 }
 
 func (e *Engine) outOfServiceLocked(reason string) {
 	e.gen++
 	e.stopWaitLocked()
+	e.outOfService = reason
 	e.view = kiosk.View{Terminal: e.cfg.Terminal, OutOfService: reason}
 	e.cfg.Log.Error("out of service", "reason", reason)
-	e.setLocked(kiosk.StateOutOfService, kiosk.PromptNone)
+	e.enterLocked()
 }
 
 func (e *Engine) platformStatus() (bool, string) {
@@ -354,7 +399,7 @@ func (e *Engine) SetPolicy(p policy.Policy) error {
 	e.pol = &e.cfg.Policy
 	e.fails.pol = p.Lockout
 	e.audit(kiosk.AuditEvent{Type: kiosk.EventPolicyApplied, Outcome: "ok", Detail: map[string]string{"version": strconv.Itoa(p.Version)}})
-	if e.view.State == kiosk.StateLocked && e.cer == nil {
+	if e.is(kiosk.StateLocked) {
 		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
 		e.view.Tiles = e.tiles()
 		e.publishLocked()

@@ -14,7 +14,7 @@ import (
 func (e *Engine) StartEnrollment(code string) {
 	e.mu.Lock()
 	defer e.unlock()
-	if e.view.State != kiosk.StateLocked || e.cer != nil {
+	if !e.is(kiosk.StateLocked) {
 		return
 	}
 	// Guessing codes has a backoff of its own.
@@ -45,7 +45,7 @@ func (e *Engine) AddBackup() {
 	e.mu.Lock()
 	defer e.unlock()
 	as := e.sess
-	if as == nil || as.ending || e.view.State != kiosk.StateInSession {
+	if as == nil || !e.is(kiosk.StateInSession) {
 		return
 	}
 	c := e.beginLocked(enrolling)
@@ -79,7 +79,7 @@ func (e *Engine) chooseAttachmentLocked() {
 		e.chooseLocked(can[0])
 	default:
 		e.waitLocked(e.cfg.Timeouts.Enroll)
-		e.setLocked(kiosk.StateEnrolling, kiosk.PromptEnrollChoose)
+		e.stepLocked(kiosk.StateEnrolling, kiosk.PromptEnrollChoose)
 	}
 }
 
@@ -87,7 +87,7 @@ func (e *Engine) chooseAttachmentLocked() {
 func (e *Engine) ChooseAttachment(a kiosk.Attachment) {
 	e.mu.Lock()
 	defer e.unlock()
-	if e.cer == nil || e.cer.kind != enrolling || e.view.Prompt != kiosk.PromptEnrollChoose {
+	if e.cer == nil || e.cer.kind != enrolling || e.cer.step != kiosk.PromptEnrollChoose {
 		return
 	}
 	e.chooseLocked(a)
@@ -108,14 +108,14 @@ func (e *Engine) chooseLocked(a kiosk.Attachment) {
 		}
 		e.view.PINMinLength = e.pol.MinPINLength
 		e.waitLocked(e.cfg.Timeouts.Enroll)
-		e.setLocked(kiosk.StateEnrolling, kiosk.PromptNewPIN)
+		e.stepLocked(kiosk.StateEnrolling, kiosk.PromptNewPIN)
 	case kiosk.AttachRoaming:
 		for _, k := range e.keys {
 			e.enrollKeyLocked(k)
 			return
 		}
 		e.waitLocked(e.cfg.Timeouts.Enroll)
-		e.setLocked(kiosk.StateEnrolling, kiosk.PromptInsertKey)
+		e.stepLocked(kiosk.StateEnrolling, kiosk.PromptInsertKey)
 	}
 }
 
@@ -153,7 +153,7 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 		prompt = kiosk.PromptFingerprint
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.setLocked(kiosk.StateEnrolling, prompt)
+	e.stepLocked(kiosk.StateEnrolling, prompt)
 	key, keyFree := c.key.ID, c.keyFree
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(uv.PIN)
@@ -190,7 +190,7 @@ func (e *Engine) platformEnrollLocked(pin []byte) {
 		zero(pin)
 		e.view.Notice = &kiosk.Notice{Code: kiosk.NoticePINTooShort, Kind: kiosk.KindPINPolicy, Tries: -1}
 		e.waitLocked(e.cfg.Timeouts.Enroll)
-		e.setLocked(kiosk.StateEnrolling, kiosk.PromptNewPIN)
+		e.stepLocked(kiosk.StateEnrolling, kiosk.PromptNewPIN)
 		return
 	}
 	hash, err := e.newClientDataLocked(fido.TypeCreate)
@@ -200,7 +200,7 @@ func (e *Engine) platformEnrollLocked(pin []byte) {
 		return
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.setLocked(kiosk.StateEnrolling, kiosk.PromptWorking)
+	e.stepLocked(kiosk.StateEnrolling, kiosk.PromptWorking)
 	uid := []byte(c.user.ID)
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(pin)
@@ -292,7 +292,7 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 	}
 	e.view.Notice = &kiosk.Notice{Code: code, Tries: -1, Detail: label}
 	e.waitLocked(e.cfg.Timeouts.Notice)
-	e.setLocked(kiosk.StateEnrolling, kiosk.PromptEnrollDone)
+	e.stepLocked(kiosk.StateEnrolling, kiosk.PromptEnrollDone)
 	// Done shows until its deadline or Cancel, then the lock screen (or
 	// the session, for a backup).
 	c.code = ""

@@ -136,7 +136,7 @@ func (e *Engine) platformWrongPINLocked(err error, credID []byte) {
 		return
 	}
 	e.view.Notice = &kiosk.Notice{Code: kiosk.NoticeWrongPIN, Kind: kiosk.KindPINInvalid, Tries: left}
-	e.askPINLocked(e.view.State)
+	e.askPINLocked(e.cer.state)
 }
 
 // platformLockoutLocked handles a TPM in dictionary-attack lockout: PIN

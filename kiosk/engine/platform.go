@@ -11,7 +11,7 @@ import (
 func (e *Engine) ChooseUser(id kiosk.UserID) {
 	e.mu.Lock()
 	defer e.unlock()
-	if e.view.State != kiosk.StateLocked || e.cer != nil {
+	if !e.is(kiosk.StateLocked) {
 		return
 	}
 	u, err := e.cfg.Store.User(id)
@@ -22,7 +22,7 @@ func (e *Engine) ChooseUser(id kiosk.UserID) {
 func (e *Engine) TypeUserName(name string) {
 	e.mu.Lock()
 	defer e.unlock()
-	if e.view.State != kiosk.StateLocked || e.cer != nil {
+	if !e.is(kiosk.StateLocked) {
 		return
 	}
 	u, err := e.cfg.Store.UserByName(name)
@@ -83,7 +83,7 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 	}
 	cred := *c.platformCred
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.setLocked(kiosk.StateVerifying, kiosk.PromptWorking)
+	e.stepLocked(kiosk.StateVerifying, kiosk.PromptWorking)
 	type result struct{ authData, sig []byte }
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(pin)

@@ -17,9 +17,9 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 		e.lastKey = ev.Key.ID
 		e.cfg.Log.Info("key plugged", "key", ev.Key.ID, "product", ev.Key.Product)
 		switch {
-		case e.view.State == kiosk.StateLocked && e.cer == nil:
+		case e.is(kiosk.StateLocked):
 			e.startRoamingLocked(ev.Key)
-		case e.cer != nil && e.cer.kind == enrolling && e.view.Prompt == kiosk.PromptInsertKey:
+		case e.cer != nil && e.cer.kind == enrolling && e.cer.step == kiosk.PromptInsertKey:
 			e.enrollKeyLocked(ev.Key)
 		default:
 			e.publishLocked()
@@ -46,7 +46,7 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 func (e *Engine) UseKey() {
 	e.mu.Lock()
 	defer e.unlock()
-	if e.view.State != kiosk.StateLocked || e.cer != nil || len(e.keys) == 0 {
+	if !e.is(kiosk.StateLocked) || len(e.keys) == 0 {
 		return
 	}
 	key, ok := e.keys[e.lastKey]
@@ -93,7 +93,7 @@ func (e *Engine) askPINLocked(state kiosk.State) {
 		e.view.PINMinLength = e.pol.MinPINLength
 	}
 	e.waitLocked(e.cfg.Timeouts.PIN)
-	e.setLocked(state, kiosk.PromptPIN)
+	e.stepLocked(state, kiosk.PromptPIN)
 }
 
 // assertLocked asks the key for every account it holds for our RP.
@@ -109,7 +109,7 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 		prompt = kiosk.PromptFingerprint
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.setLocked(kiosk.StateVerifying, prompt)
+	e.stepLocked(kiosk.StateVerifying, prompt)
 	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, UV: uv}
 	key := c.key.ID
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
@@ -142,7 +142,7 @@ func (e *Engine) uvErrorLocked(failed kiosk.Event, err error, retry func(kiosk.U
 			return
 		}
 		e.view.Notice = notice(err)
-		e.askPINLocked(e.view.State)
+		e.askPINLocked(e.cer.state)
 		return
 	case kiosk.KindUVInvalid:
 		e.recordFailureLocked(failed, err, nil)
@@ -154,7 +154,7 @@ func (e *Engine) uvErrorLocked(failed kiosk.Event, err error, retry func(kiosk.U
 		c.key.HasFingerprint = false
 		if c.key.HasPIN {
 			e.view.Notice = notice(err)
-			e.askPINLocked(e.view.State)
+			e.askPINLocked(e.cer.state)
 			return
 		}
 	}
@@ -200,7 +200,7 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.user.DisplayName, Name: k.user.Name})
 		}
 		e.waitLocked(e.cfg.Timeouts.Picker)
-		e.setLocked(kiosk.StateIdentifying, kiosk.PromptChooseAccount)
+		e.stepLocked(kiosk.StateIdentifying, kiosk.PromptChooseAccount)
 	}
 }
 
@@ -209,7 +209,7 @@ func (e *Engine) ChooseAccount(i int) {
 	e.mu.Lock()
 	defer e.unlock()
 	c := e.cer
-	if c == nil || e.view.Prompt != kiosk.PromptChooseAccount || i < 0 || i >= len(c.accounts) {
+	if c == nil || c.step != kiosk.PromptChooseAccount || i < 0 || i >= len(c.accounts) {
 		return
 	}
 	acc := c.accounts[i]

@@ -60,7 +60,8 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	e.abandonLocked()
 	e.gen++
 	e.stopWaitLocked()
-	e.setLocked(kiosk.StateVerifying, kiosk.PromptWorking)
+	e.starting = true
+	e.enterLocked()
 	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: limit}
 	gen := e.gen
 	go func() {
@@ -69,6 +70,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		s, err := e.cfg.Sessions.Start(ctx, spec)
 		e.mu.Lock()
 		defer e.unlock()
+		e.starting = false
 		if err != nil {
 			e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: user.ID, Outcome: kiosk.KindOf(err).String(),
 				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
@@ -79,6 +81,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 			// Something else happened meanwhile (should not: nothing else
 			// runs in this state); do not leave the session behind.
 			go s.End(kiosk.EndSuperseded, "started after the engine had moved on")
+			e.enterLocked()
 			return
 		}
 		as := &activeSession{s: s, user: user, credID: cred.ID, keyID: keyID, rules: rules,
@@ -108,7 +111,7 @@ func (e *Engine) watchProgram(as *activeSession) {
 		as.running = false
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventProgramExited, User: as.user.ID, Outcome: "exited",
 			Detail: map[string]string{"session": as.s.ID()}})
-		if e.view.State == kiosk.StateInSession {
+		if e.is(kiosk.StateInSession) {
 			e.showSessionLocked()
 		}
 	}()
@@ -123,20 +126,18 @@ func (e *Engine) showSessionLocked() {
 	sv := &kiosk.SessionView{User: as.user.ID, DisplayName: as.user.DisplayName, Started: as.started,
 		EndsAt: as.endsAt, ProgramRunning: as.running, BackupMissing: len(creds) < e.pol.MinCredentials,
 		TapToSignOut: as.tapCancel != nil, TapUnavailable: as.tapStopped}
-	prompt := kiosk.PromptSession
 	if as.warning {
-		prompt = kiosk.PromptIdleWarning
 		sv.IdleEndsAt = e.lastInputLocked(as).Add(as.rules.IdleTimeout)
 	}
 	e.view.Session = sv
 	e.view.Who = as.user.DisplayName
-	e.setLocked(kiosk.StateInSession, prompt)
+	e.enterLocked()
 }
 
 // refreshSessionLocked shows the session screen again if it is showing
 // for as.
 func (e *Engine) refreshSessionLocked(as *activeSession) {
-	if e.sess == as && !as.ending && e.cer == nil && e.view.State == kiosk.StateInSession {
+	if e.sess == as && e.is(kiosk.StateInSession) {
 		e.showSessionLocked()
 	}
 }
@@ -199,7 +200,7 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 			as.warning = false
 		}
 		e.scheduleIdleLocked(as)
-		if e.view.State == kiosk.StateInSession {
+		if e.is(kiosk.StateInSession) {
 			e.showSessionLocked()
 		}
 	})
@@ -216,7 +217,7 @@ func (e *Engine) Activity() {
 	as.activity = e.cfg.Clock.Now()
 	if as.warning {
 		as.warning = false
-		if e.view.State == kiosk.StateInSession {
+		if e.is(kiosk.StateInSession) {
 			e.showSessionLocked()
 		}
 	}
@@ -315,7 +316,7 @@ func (e *Engine) endSessionLocked(cause kiosk.EndCause) {
 	e.abandonLocked()
 	e.gen++
 	e.stopWaitLocked()
-	e.setLocked(kiosk.StateEnding, kiosk.PromptWorking)
+	e.enterLocked()
 	go func() {
 		rep, err := as.s.End(cause, "")
 		<-keyFree // the key is free for the lock screen (bounded by Timeouts.Device)
