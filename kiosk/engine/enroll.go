@@ -223,9 +223,38 @@ func (e *Engine) platformEnrollLocked(pin []byte) {
 // fido, then the AAGUID and attestation policy) and stores it.
 func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 	c := e.cer
+	reg, ok := e.verifyEnrollmentLocked(attObj)
+	if !ok {
+		return
+	}
+	cred, ok := e.storeEnrollmentLocked(reg, tpmPub, tpmPriv)
+	if !ok {
+		return
+	}
+	e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrolled, User: c.user.ID, Credential: reg.CredentialID, Outcome: "ok",
+		Detail: map[string]string{"method": c.attachment.String(), "aaguid": fido.AAGUID(reg.AAGUID).String(),
+			"attestation": string(reg.Type), "trusted": boolString(reg.Trusted), "backup": boolString(c.backup)}})
+	code := kiosk.NoticeEnrolled
+	if creds, err := e.cfg.Store.Credentials(c.user.ID); err == nil && len(creds) < e.pol.MinCredentials {
+		code = kiosk.NoticeBackupSuggested
+	}
+	e.view.Notice = &kiosk.Notice{Code: code, Tries: -1, Detail: cred.Label}
+	e.waitLocked(e.cfg.Timeouts.Notice)
+	e.stepLocked(kiosk.StateEnrolling, kiosk.PromptEnrollDone)
+	// Done shows until its deadline or Cancel, then the lock screen (or
+	// the session, for a backup).
+	c.code = ""
+}
+
+// verifyEnrollmentLocked redeems the ceremony's challenge and verifies
+// the attestation object under policy (WebAuthn §7.1): a credential
+// already registered and a refused key model fail the ceremony. It
+// returns false when the ceremony has ended.
+func (e *Engine) verifyEnrollmentLocked(attObj []byte) (*fido.Registration, bool) {
+	c := e.cer
 	if err := e.challenges.Redeem(c.challenge); err != nil {
 		e.failLocked(kiosk.EventEnrollFailed, err, nil)
-		return
+		return nil, false
 	}
 	roaming := c.attachment == kiosk.AttachRoaming
 	reg, err := fido.VerifyRegistration(fido.RegistrationInput{
@@ -237,43 +266,60 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 	})
 	if err != nil {
 		e.failLocked(kiosk.EventEnrollFailed, err, nil)
-		return
+		return nil, false
 	}
-	// WebAuthn §7.1 (L3 step 26): a credential ID already registered fails
-	// the ceremony. The key was asked to exclude the person's own
-	// credentials, but a key may ignore the list and hand back one it
-	// made before: checked here, where the decision is made, before the
-	// enrollment code is spent.
-	if prev, err := e.cfg.Store.Credential(reg.CredentialID); err == nil {
-		if prev.User == c.user.ID {
-			e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrollFailed, User: c.userID(), Credential: reg.CredentialID, Outcome: kiosk.KindExcluded.String(), Kind: kiosk.KindExcluded,
-				Detail: map[string]string{"why": "the key returned a credential already registered for this person"}})
-			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeAlreadyRegistered, Kind: kiosk.KindExcluded, Tries: -1})
-			return
-		}
-		e.failLocked(kiosk.EventEnrollFailed, kiosk.Errorf(kiosk.KindConflict, "enroll", "the key returned a credential registered for someone else"), reg.CredentialID)
-		return
-	} else if kiosk.KindOf(err) != kiosk.KindNotFound {
-		e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
-		return
+	if e.registeredBeforeLocked(reg.CredentialID) {
+		return nil, false
 	}
 	// The allow and block lists name security-key models; the platform
 	// authenticator is this appliance's own.
 	if roaming {
 		if err := e.pol.AAGUIDAllowed(reg.AAGUID); err != nil {
 			e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
-			return
+			return nil, false
 		}
 	}
+	return reg, true
+}
+
+// registeredBeforeLocked ends the ceremony when the credential ID is
+// registered already (WebAuthn §7.1, L3 step 26). The key was asked to
+// exclude the person's own credentials, but a key may ignore the list
+// and hand back one it made before: checked here, where the decision is
+// made, before the enrollment code is spent.
+func (e *Engine) registeredBeforeLocked(credID []byte) bool {
+	c := e.cer
+	prev, err := e.cfg.Store.Credential(credID)
+	switch {
+	case err == nil && prev.User == c.user.ID:
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrollFailed, User: c.userID(), Credential: credID, Outcome: kiosk.KindExcluded.String(), Kind: kiosk.KindExcluded,
+			Detail: map[string]string{"why": "the key returned a credential already registered for this person"}})
+		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeAlreadyRegistered, Kind: kiosk.KindExcluded, Tries: -1})
+		return true
+	case err == nil:
+		e.failLocked(kiosk.EventEnrollFailed, kiosk.Errorf(kiosk.KindConflict, "enroll", "the key returned a credential registered for someone else"), credID)
+		return true
+	case kiosk.KindOf(err) != kiosk.KindNotFound:
+		e.failLocked(kiosk.EventEnrollFailed, err, credID)
+		return true
+	}
+	return false
+}
+
+// storeEnrollmentLocked spends the enrollment code (not for a backup) and
+// stores the new credential; it returns false when the ceremony has
+// ended.
+func (e *Engine) storeEnrollmentLocked(reg *fido.Registration, tpmPub, tpmPriv []byte) (kiosk.Credential, bool) {
+	c := e.cer
 	now := e.cfg.Clock.Now()
 	if !c.backup {
 		if _, err := e.cfg.Store.RedeemEnrollmentCode(c.code, now); err != nil {
 			e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
-			return
+			return kiosk.Credential{}, false
 		}
 	}
 	label := "Security key"
-	if !roaming {
+	if c.attachment != kiosk.AttachRoaming {
 		label = "This terminal"
 	}
 	cred := kiosk.Credential{ID: reg.CredentialID, User: c.user.ID, Attachment: c.attachment, PublicKey: reg.PublicKey,
@@ -281,21 +327,9 @@ func (e *Engine) finishEnrollLocked(attObj, tpmPub, tpmPriv []byte) {
 		Created: now, TPMPublic: tpmPub, TPMPrivate: tpmPriv}
 	if err := e.cfg.Store.AddCredential(cred); err != nil {
 		e.failLocked(kiosk.EventEnrollFailed, err, reg.CredentialID)
-		return
+		return kiosk.Credential{}, false
 	}
-	e.audit(kiosk.AuditEvent{Type: kiosk.EventEnrolled, User: c.user.ID, Credential: reg.CredentialID, Outcome: "ok",
-		Detail: map[string]string{"method": c.attachment.String(), "aaguid": fido.AAGUID(reg.AAGUID).String(),
-			"attestation": string(reg.Type), "trusted": boolString(reg.Trusted), "backup": boolString(c.backup)}})
-	code := kiosk.NoticeEnrolled
-	if creds, err := e.cfg.Store.Credentials(c.user.ID); err == nil && len(creds) < e.pol.MinCredentials {
-		code = kiosk.NoticeBackupSuggested
-	}
-	e.view.Notice = &kiosk.Notice{Code: code, Tries: -1, Detail: label}
-	e.waitLocked(e.cfg.Timeouts.Notice)
-	e.stepLocked(kiosk.StateEnrolling, kiosk.PromptEnrollDone)
-	// Done shows until its deadline or Cancel, then the lock screen (or
-	// the session, for a backup).
-	c.code = ""
+	return cred, true
 }
 
 func boolString(b bool) string {
