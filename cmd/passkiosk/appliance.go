@@ -121,94 +121,124 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	var outOfService []string // every reason, the first the most basic
-	db, err := store.Open(cfg.DatabasePath(), store.Options{IsolateCheck: true})
-	if err != nil {
-		outOfService = append(outOfService, "the database cannot be used: "+err.Error())
-		log.Error("database", "err", err, "path", cfg.DatabasePath())
-	} else {
-		a.db = db
-		if demo {
-			if err := seedDemo(db, cfg.Terminal); err != nil {
-				return nil, fmt.Errorf("demo people: %w", err)
-			}
+	if err := a.openStore(demo); err != nil {
+		if a.db != nil {
+			return nil, err
 		}
+		outOfService = append(outOfService, "the database cannot be used: "+err.Error())
 	}
 	records := storeport.NewRecords(a.db, cfg.Terminal)
-
 	pol, err := loadPolicy(a.db, cfg)
 	if err != nil {
 		outOfService = append(outOfService, "the policy is not valid: "+err.Error())
 		pol = policy.Default()
 		_ = pol.Validate()
 	}
-
-	k, tpmErr := tpm.Open(tpmConfig(cfg, a.db, func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }))
-	if tpmErr != nil {
-		log.Warn("no platform passkeys", "reason", tpmErr)
-	} else if da := k.DAStatus(); da.Managed {
-		log.Info("tpm dictionary-attack parameters", "max", da.State.MaxTries, "interval", da.State.Interval,
-			"recovery", da.State.Recovery, "counter", da.State.Failures, "authorization", da.Source)
-	} else {
-		log.Warn("tpm dictionary-attack parameters not managed; the chip's are in force", "reason", da.Reason,
-			"max", da.State.MaxTries, "interval", da.State.Interval, "counter", da.State.Failures)
+	platform := tpm.NewPlatform(a.openTPM())
+	keys, err := a.openKeys(ctx, demo)
+	if err != nil {
+		return nil, err
 	}
-	a.tpm = k
-	platform := tpm.NewPlatform(k, tpmErr)
-
-	var keys kiosk.RoamingKeys
-	if demo {
-		a.virtual, err = newDemoKey(cfg.StateDir)
-		if err != nil {
-			return nil, err
-		}
-		keys = a.virtual
-	} else if cfg.SecurityKeys.Enabled {
-		keys = usbkey.NewPort(ctx, usbkey.WatchOptions{}, usbkey.Options{})
-	}
-
 	sessions, err := a.openSessions(records)
 	if err != nil {
 		outOfService = append(outOfService, "sessions cannot be isolated here: "+err.Error())
 	}
-
 	a.eng = engine.New(engine.Config{
 		Terminal: cfg.Terminal, Policy: pol, Store: records, Keys: keys, Platform: platform,
 		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: log,
 	})
 	go a.eng.Run(ctx)
-
-	var adminStore admin.Store
 	if a.db != nil {
-		adminStore = storeport.NewAdmin(a.db, cfg.Terminal)
 		go a.maintain(ctx, 24*time.Hour)
 	}
-	var present func() []kiosk.KeyInfo
-	if keys != nil {
-		present = keys.Present
+	a.listenAdmin(ctx, keys)
+	return a, nil
+}
+
+// openStore opens the database (and, for the demo, seeds its people). An
+// error with a.db nil leaves the appliance to start out of service; with
+// a.db set it is fatal.
+func (a *appliance) openStore(demo bool) error {
+	db, err := store.Open(a.cfg.DatabasePath(), store.Options{IsolateCheck: true})
+	if err != nil {
+		a.log.Error("database", "err", err, "path", a.cfg.DatabasePath())
+		return err
 	}
-	var tpmPort admin.TPM
-	if k != nil {
-		tpmPort = tpmAdmin{k}
+	a.db = db
+	if demo {
+		if err := seedDemo(db, a.cfg.Terminal); err != nil {
+			return fmt.Errorf("demo people: %w", err)
+		}
 	}
-	var isolation func() admin.Isolation
-	if a.manager != nil {
-		isolation = a.isolation
+	return nil
+}
+
+// openTPM opens the TPM for platform passkeys and says what its
+// dictionary-attack parameters are; without one, the error says why.
+func (a *appliance) openTPM() (*tpm.TPM, error) {
+	k, err := tpm.Open(tpmConfig(a.cfg, a.db, func(f string, args ...any) { a.log.Warn(fmt.Sprintf(f, args...)) }))
+	if err != nil {
+		a.log.Warn("no platform passkeys", "reason", err)
+		return nil, err
 	}
-	a.admin, err = admin.Listen(admin.Options{
-		Socket: cfg.Admin.Socket, AdminGroup: cfg.Admin.Group, Store: adminStore, Appliance: a.eng,
-		Keys: present, Isolation: isolation, TPM: tpmPort, Version: version, Terminal: cfg.Terminal, Log: log,
+	a.tpm = k
+	if da := k.DAStatus(); da.Managed {
+		a.log.Info("tpm dictionary-attack parameters", "max", da.State.MaxTries, "interval", da.State.Interval,
+			"recovery", da.State.Recovery, "counter", da.State.Failures, "authorization", da.Source)
+	} else {
+		a.log.Warn("tpm dictionary-attack parameters not managed; the chip's are in force", "reason", da.Reason,
+			"max", da.State.MaxTries, "interval", da.State.Interval, "counter", da.State.Failures)
+	}
+	return k, nil
+}
+
+// openKeys is the demo's virtual key, the USB keys through libfido2, or
+// none when the configuration turns them off.
+func (a *appliance) openKeys(ctx context.Context, demo bool) (kiosk.RoamingKeys, error) {
+	switch {
+	case demo:
+		v, err := newDemoKey(a.cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		a.virtual = v
+		return v, nil
+	case a.cfg.SecurityKeys.Enabled:
+		return usbkey.NewPort(ctx, usbkey.WatchOptions{}, usbkey.Options{}), nil
+	}
+	return nil, nil
+}
+
+// listenAdmin opens the admin socket; without it the terminal still signs
+// people in, and the log says why IT cannot reach it.
+func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys) {
+	opts := admin.Options{
+		Socket: a.cfg.Admin.Socket, AdminGroup: a.cfg.Admin.Group, Appliance: a.eng,
+		Version: version, Terminal: a.cfg.Terminal, Log: a.log,
 		OnPolicy: func(p policy.Policy) {
 			if err := a.eng.SetPolicy(p); err != nil {
-				log.Error("policy", "err", err)
+				a.log.Error("policy", "err", err)
 			}
 		},
-	})
-	if err != nil {
-		log.Error("admin socket", "err", err)
-	} else {
-		go a.admin.Serve(ctx)
 	}
-	return a, nil
+	if a.db != nil {
+		opts.Store = storeport.NewAdmin(a.db, a.cfg.Terminal)
+	}
+	if keys != nil {
+		opts.Keys = keys.Present
+	}
+	if a.tpm != nil {
+		opts.TPM = tpmAdmin{a.tpm}
+	}
+	if a.manager != nil {
+		opts.Isolation = a.isolation
+	}
+	var err error
+	if a.admin, err = admin.Listen(opts); err != nil {
+		a.log.Error("admin socket", "err", err)
+		return
+	}
+	go a.admin.Serve(ctx)
 }
 
 // maintain prunes history the configuration no longer keeps, now and then
@@ -285,10 +315,19 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 		return nil, err
 	}
 	a.manager = m
+	a.sayConfinement(records)
+	if err := a.recoverSessions(records); err != nil {
+		return nil, err
+	}
+	return &session.Port{Manager: m, Idle: a.openIdle()}, nil
+}
+
+// sayConfinement says out loud, not only on the status screen, when
+// sessions are confined less than the configuration asked: the audit log
+// shows every such start.
+func (a *appliance) sayConfinement(records *storeport.Records) {
+	m := a.manager
 	if why := m.Fallback(); why != "" {
-		// Said out loud, not only on the status screen: the audit log
-		// shows every start whose sessions were confined less than the
-		// configuration asked.
 		sb, _ := m.Sandbox()
 		a.log.Warn("sessions are confined less than configured", "sandbox", sb.String(), "configured", a.cfg.Session.Sandbox, "reason", why)
 		records.Audit(kiosk.AuditEvent{Type: kiosk.EventSandboxFallback, Outcome: "degraded", Detail: map[string]string{
@@ -297,7 +336,12 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	if ok, why := m.Wayland(); !ok && os.Getenv("WAYLAND_DISPLAY") != "" {
 		a.log.Warn("Wayland session programs cannot show windows; X11 ones can", "reason", why)
 	}
-	reports, err := m.Recover()
+}
+
+// recoverSessions wipes what the journal says a crash left behind, before
+// the lock screen shows, and audits each wipe.
+func (a *appliance) recoverSessions(records *storeport.Records) error {
+	reports, err := a.manager.Recover()
 	for _, r := range reports {
 		s := r.Summary()
 		a.log.Warn("wiped a session left by a crash", "files", s.Files, "processes", s.Processes)
@@ -305,8 +349,13 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 			"files": strconv.Itoa(s.Files), "processes": strconv.Itoa(s.Processes)}})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("recovering sessions left by a crash: %w", err)
+		return fmt.Errorf("recovering sessions left by a crash: %w", err)
 	}
+	return nil
+}
+
+// openIdle is where the engine learns of input to the session programs.
+func (a *appliance) openIdle() session.AnyInput {
 	// Idle is input to anything on the screen: the kernel's input devices
 	// see every touch and key whatever the display server (under cage
 	// they are the only place that does), and the X server also sees
@@ -322,7 +371,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	if _, err := sources.Idle(context.Background()); err != nil {
 		a.log.Warn("input to the session programs cannot be seen; idle time counts input to this window only", "err", err)
 	}
-	return &session.Port{Manager: m, Idle: sources}, nil
+	return sources
 }
 
 // isolation is the sessions' sandbox, whether Wayland programs can show
