@@ -38,6 +38,12 @@ type AuditEvent struct {
 	Items        []string // what a wipe removed, and similar lists
 	Prev         []byte   // hash of the entry before (or of the anchor)
 	Hash         []byte   // SHA-256(Prev ‖ canonical CBOR of this entry without Hash)
+	// UserName and CredentialLabel are the person's sign-in name and the
+	// credential's CredentialLabel when the entry was written, so the log
+	// reads on its own after either is removed. Entries written before
+	// they existed have neither.
+	UserName        string
+	CredentialLabel string
 }
 
 type auditWire struct {
@@ -56,6 +62,8 @@ type auditWire struct {
 	Items        []string          `cbor:"12,keyasint,omitempty"`
 	Prev         []byte            `cbor:"13,keyasint"`
 	Hash         []byte            `cbor:"14,keyasint,omitempty"`
+	UserName     string            `cbor:"15,keyasint,omitempty"`
+	CredLabel    string            `cbor:"16,keyasint,omitempty"`
 }
 
 func (w auditWire) version() uint { return w.V }
@@ -71,7 +79,7 @@ func (w auditWire) record() (*AuditEvent, error) {
 		Seq: w.Seq, Time: unstamp(w.Time), Type: w.Type, Actor: w.Actor, Terminal: w.Terminal,
 		UserID: w.UserID, CredentialID: w.CredentialID, SessionID: w.SessionID,
 		Reason: w.Reason, Cause: w.Cause, Detail: w.Detail, Items: w.Items,
-		Prev: w.Prev, Hash: w.Hash,
+		Prev: w.Prev, Hash: w.Hash, UserName: w.UserName, CredentialLabel: w.CredLabel,
 	}, nil
 }
 
@@ -80,7 +88,7 @@ func (e *AuditEvent) wire() auditWire {
 		V: recordVersion, Seq: e.Seq, Time: stamp(e.Time), Type: e.Type, Actor: e.Actor,
 		Terminal: e.Terminal, UserID: e.UserID, CredentialID: e.CredentialID,
 		SessionID: e.SessionID, Reason: e.Reason, Cause: e.Cause, Detail: e.Detail,
-		Items: e.Items, Prev: e.Prev, Hash: e.Hash,
+		Items: e.Items, Prev: e.Prev, Hash: e.Hash, UserName: e.UserName, CredLabel: e.CredentialLabel,
 	}
 }
 
@@ -93,9 +101,7 @@ func decodeAudit(k, b []byte) (*AuditEvent, error) {
 // chainHash computes an entry's hash: SHA-256 over the previous hash followed
 // by the canonical CBOR of the entry with its own hash left out.
 func chainHash(e *AuditEvent) ([]byte, error) {
-	w := e.wire()
-	w.Hash = nil
-	body, err := encodeWire("hash audit event", w)
+	body, err := hashedBody(e)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +194,7 @@ func appendAudit(tx *bolt.Tx, e *AuditEvent) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	nameEntry(tx, e)
 	e.Seq, e.Prev, e.Hash = head.Seq+1, head.Hash, nil
 	if e.Hash, err = chainHash(e); err != nil {
 		return 0, err

@@ -226,7 +226,7 @@ func (db *DB) RemoveCredential(id []byte, ch Change) error {
 			}
 		}
 		ev := ch.event(kiosk.EventCredentialRemoved, at)
-		ev.UserID, ev.CredentialID = c.UserID, c.ID
+		ev.UserID, ev.CredentialID, ev.CredentialLabel = c.UserID, c.ID, CredentialLabel(*c)
 		_, err = appendAudit(tx, &ev)
 		return err
 	})

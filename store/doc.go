@@ -71,7 +71,10 @@
 //	audit/
 //	  <seq uint64 BE> → CBOR AuditEvent {1 seq, 2 time, 3 type, 4 actor, 5 terminal, 6 user id,
 //	                                     7 cred id, 8 session id, 9 reason (kiosk.Kind), 10 end cause,
-//	                                     11 {detail}, 12 [items], 13 prev hash, 14 hash}
+//	                                     11 {detail}, 12 [items], 13 prev hash, 14 hash,
+//	                                     15 user name, 16 credential label}
+//	                  15 and 16 are absent from entries written before they existed; those
+//	                  entries keep hashing as they were written
 //	attempts/
 //	  user/<user id>/<unix ns uint64 BE ‖ n uint64 BE>         → reason (kiosk.Kind) uint16 BE
 //	  credential/<cred id>/<unix ns uint64 BE ‖ n uint64 BE>   → reason uint16 BE
