@@ -32,6 +32,9 @@ type env struct {
 	timeout        time.Duration
 	client         *admin.Client
 	ctx            context.Context
+	// auditHeader says the audit table's header was printed;
+	// exportHeader that an export began with its header line.
+	auditHeader, exportHeader bool
 }
 
 // usageError is a wrong command line.

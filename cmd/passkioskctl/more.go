@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -222,26 +220,6 @@ func (e *env) sessions(verb string, args []string) error {
 	return usagef("sessions: unknown action %q (list, end)", verb)
 }
 
-func (e *env) auditLine(a admin.AuditEntry) {
-	var extra []string
-	if a.UserID != "" {
-		extra = append(extra, "user="+short(a.UserID))
-	}
-	if a.Reason != "" {
-		extra = append(extra, "reason="+a.Reason)
-	}
-	if a.Cause != "" {
-		extra = append(extra, "cause="+a.Cause)
-	}
-	// The actor column already says who; the rest in a stable order.
-	for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
-		if !strings.HasPrefix(k, "admin-") {
-			extra = append(extra, k+"="+a.Detail[k])
-		}
-	}
-	fmt.Fprintf(e.stdout, "%6d  %s  %-22s %s  %s\n", a.Seq, a.Time.Local().Format("2006-01-02 15:04:05"), a.Type, orDash(a.Actor), strings.Join(extra, " "))
-}
-
 func (e *env) audit(verb string, args []string) error {
 	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
 	switch verb {
@@ -254,7 +232,7 @@ func (e *env) audit(verb string, args []string) error {
 		if err := e.call(admin.CmdAuditTail, admin.AuditArgs{N: *n}, &evs); err != nil {
 			return err
 		}
-		return e.emit(evs, func() {
+		return emitLines(e, evs, func() {
 			for _, a := range evs {
 				e.auditLine(a)
 			}
@@ -318,8 +296,12 @@ func (e *env) audit(verb string, args []string) error {
 		}
 		return e.exportFile(*out, *from)
 	case "verify":
-		if _, err := e.parse(fs, args, 0, 0, "audit verify"); err != nil {
+		pos, err := e.parse(fs, args, 0, 1, "audit verify [FILE]")
+		if err != nil {
 			return err
+		}
+		if len(pos) == 1 {
+			return e.verifyFile(pos[0])
 		}
 		var c admin.Chain
 		if err := e.call(admin.CmdAuditVerify, nil, &c); err != nil {

@@ -70,7 +70,7 @@ func (e *env) users(verb string, args []string) error {
 		return e.emit(users, func() {
 			rows := make([][]string, len(users))
 			for i, u := range users {
-				rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, short(u.ID), when(u.Created, "-")}
+				rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, admin.ReadableUserID(u.ID), when(u.Created, "-")}
 			}
 			e.table([]string{"NAME", "DISPLAY NAME", "GROUPS", "STATE", "ID", "CREATED"}, rows)
 		})
@@ -86,7 +86,7 @@ func (e *env) users(verb string, args []string) error {
 		return e.emit(d, func() {
 			u := d.User
 			fmt.Fprintf(e.stdout, "name:          %s\ndisplay name:  %s\nid:            %s\ngroups:        %s\nstate:         %s\ncreated:       %s\n",
-				u.Name, u.DisplayName, u.ID, orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
+				u.Name, u.DisplayName, admin.ReadableUserID(u.ID), orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
 			fmt.Fprintf(e.stdout, "\ncredentials (%d):\n", len(d.Credentials))
 			e.credentialTable(d.Credentials)
 			if len(d.Codes) > 0 {
@@ -112,7 +112,7 @@ func (e *env) users(verb string, args []string) error {
 			return err
 		}
 		return e.emit(u, func() {
-			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, u.ID, u.Name)
+			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, admin.ReadableUserID(u.ID), u.Name)
 		})
 	case "disable", "enable", "remove":
 		pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")

@@ -18,6 +18,21 @@ import (
 	"passkiosk/store"
 )
 
+// decodeLines reads JSON lines, one T each.
+func decodeLines[T any](t *testing.T, r result) []T {
+	t.Helper()
+	var out []T
+	dec := json.NewDecoder(strings.NewReader(r.out))
+	for dec.More() {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("output is not the JSON lines expected: %v\n%s", err, r)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func decode[T any](t *testing.T, r result) T {
 	t.Helper()
 	var v T
@@ -63,7 +78,9 @@ func TestUsersThroughTheCLI(t *testing.T) {
 	created := lastAudit(t, a.db, kiosk.EventUserCreated)
 	checkAdminAudit(t, created)
 	bob := decode[admin.User](t, a.ok("users", "add", "bob", "--json"))
-	if bob.Name != "bob" || bob.DisplayName != "bob" || bob.State != "active" || len(bob.ID) != 32 {
+	// A readable, random ID: "u-" and ten base32 symbols, which the API
+	// carries as hex like every ID.
+	if bob.Name != "bob" || bob.DisplayName != "bob" || bob.State != "active" || !regexp.MustCompile(`^u-[0-9a-z]{10}$`).MatchString(admin.ReadableUserID(bob.ID)) {
 		t.Fatalf("added bob: %+v", bob)
 	}
 	a.fails(admin.ExitConflict, `user "alice" already exists`, "users", "add", "alice")

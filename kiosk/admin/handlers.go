@@ -2,12 +2,12 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -170,7 +170,7 @@ func (c *call) findUser(ref string) (User, error) {
 		}
 	}
 	for _, u := range users {
-		if u.ID == strings.ToLower(ref) {
+		if u.ID == strings.ToLower(ref) || readableOf(u.ID) == ref {
 			return u, nil
 		}
 	}
@@ -253,13 +253,17 @@ func (c *call) usersAdd() (any, error) {
 	if a.DisplayName == "" {
 		a.DisplayName = a.Name
 	}
-	// The ID is the WebAuthn user handle: random, with nothing personal
-	// in it (WebAuthn §14.6.1).
-	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
 		return nil, err
 	}
-	u := User{ID: hex.EncodeToString(id), Name: a.Name, DisplayName: a.DisplayName, Groups: a.Groups, State: "active"}
+	id, err := newUserID(func(h string) bool {
+		return slices.ContainsFunc(users, func(u User) bool { return u.ID == h })
+	})
+	if err != nil {
+		return nil, err
+	}
+	u := User{ID: id, Name: a.Name, DisplayName: a.DisplayName, Groups: a.Groups, State: "active"}
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/admin"
+	"passkiosk/store"
+)
+
+// isExportHeader says whether an export's line is its header
+// (store.ExportHeader) rather than an entry.
+func isExportHeader(raw []byte) bool {
+	return bytes.HasPrefix(bytes.TrimSpace(raw), []byte(`{"format":`))
+}
+
+// verifyFile checks an exported file here, without the appliance: the
+// same checks as the appliance's own verify, on the piece of the chain
+// the file holds (store.VerifyExport).
+func (e *env) verifyFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c, err := store.VerifyExport(f)
+	if err != nil {
+		msg := err.Error()
+		var ke *kiosk.Error
+		if errors.As(err, &ke) && ke.Err != nil {
+			msg = ke.Err.Error()
+		}
+		return &admin.Error{Code: admin.ExitFailed, Kind: kiosk.KindOf(err).String(),
+			Message: fmt.Sprintf("%s does not verify: %s", path, msg)}
+	}
+	return e.emit(c, func() {
+		w := e.stdout
+		where := "an unknown terminal (the file has no header)"
+		if c.Header != nil {
+			where = fmt.Sprintf("%q, exported %s", c.Header.Terminal, c.Header.ExportedAt)
+		}
+		if c.Entries == 0 {
+			fmt.Fprintf(w, "%s: no entries, from %s\n", path, where)
+			return
+		}
+		fmt.Fprintf(w, "%s: intact, an unbroken piece of the audit chain of %s\n", path, where)
+		fmt.Fprintf(w, "  entries:  %d to %d (%d), every hash recomputed, every readable field matches its hashed body\n", c.First, c.Last, c.Entries)
+		if c.StartsChain {
+			fmt.Fprintf(w, "  starts:   at the beginning of the kept chain (nothing missing before entry %d)\n", c.First)
+		} else {
+			fmt.Fprintf(w, "  starts:   after entry %d, whose hash must be %s (check the export before)\n", c.First-1, c.StartPrev)
+		}
+		if c.Header != nil {
+			fmt.Fprintf(w, "  ends:     at the head when exported, entry %d, hash %s\n", c.Last, c.LastHash)
+		} else {
+			fmt.Fprintf(w, "  ends:     entry %d, hash %s (no header: compare with passkioskctl status)\n", c.Last, c.LastHash)
+		}
+	})
+}
