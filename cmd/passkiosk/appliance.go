@@ -198,6 +198,9 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 		log.Error("admin socket", "err", err)
 	} else {
 		go a.admin.Serve(ctx)
+		if demo {
+			printDemoAdmin(cfg.Admin.Socket)
+		}
 	}
 	return a, nil
 }

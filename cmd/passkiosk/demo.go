@@ -107,3 +107,12 @@ func seedDemo(db *store.DB, terminal string) error {
 	fmt.Println("Press \"I have an enrollment code\", type a code, and register this terminal or the key.")
 	return nil
 }
+
+// printDemoAdmin says where the demo's admin socket is and how to reach
+// it: passkioskctl finds it by itself when run from this folder (it looks
+// for demo-state/admin.sock), and anywhere with PASSKIOSK_SOCKET.
+func printDemoAdmin(socket string) {
+	fmt.Printf("Admin socket: %s\n", socket)
+	fmt.Printf("Try, in another terminal: PASSKIOSK_SOCKET=%s go run ./cmd/passkioskctl status\n", socket)
+	fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
+}

@@ -54,7 +54,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second}
 	if e.socket == "" {
-		e.socket = configuredSocket()
+		e.socket = findSocket()
 	}
 	err := e.dispatch(args)
 	if err == nil {
@@ -126,6 +126,7 @@ func (e *env) report(err error) int {
 		code, msg, list = we.Code, we.Message, we.Problems
 	case errors.As(err, &unr):
 		code = admin.ExitUnreachable
+		msg += "; " + unreachableHint
 	case config.ProblemsOf(err) != nil:
 		code, msg = admin.ExitInvalid, "the file has errors:"
 		for _, p := range config.ProblemsOf(err) {

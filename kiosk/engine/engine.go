@@ -68,6 +68,8 @@ type Engine struct {
 	lastKey string
 	wait    kiosk.Timer // the deadline of the current bounded wait
 	clear   kiosk.Timer // clears a notice on the lock screen
+	// started says the engine has taken its first state.
+	started bool
 }
 
 var _ kiosk.Commands = (*Engine)(nil)
@@ -154,7 +156,13 @@ func (e *Engine) publishLocked() {
 
 // setLocked moves to a state and prompt and publishes.
 func (e *Engine) setLocked(s kiosk.State, p kiosk.Prompt) {
-	if e.view.State != s {
+	switch {
+	case !e.started:
+		// The zero View reads as out of service; the first state is
+		// where the engine starts, not a change from that.
+		e.started = true
+		e.cfg.Log.Info("state", "start", s)
+	case e.view.State != s:
 		e.cfg.Log.Info("state", "from", e.view.State, "to", s)
 	}
 	e.view.State, e.view.Prompt = s, p
