@@ -119,7 +119,8 @@ func (e *env) policy(verb string, args []string) error {
 	case "apply":
 		dry := fs.Bool("dry-run", false, "show the diff, change nothing")
 		base := fs.Uint64("base", 0, "refuse unless the current version is this one (the one you reviewed)")
-		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION]")
+		yes := fs.Bool("yes", false, "do not show the change and ask for confirmation first")
+		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION] [--yes]")
 		if err != nil {
 			return err
 		}
@@ -130,6 +131,11 @@ func (e *env) policy(verb string, args []string) error {
 			return err
 		}
 		a := admin.PolicyApplyArgs{Name: filepath.Base(pos[0]), Text: string(config.RenderPolicy(p)), Base: *base, DryRun: *dry}
+		if !*dry {
+			if done, err := e.confirmApply(&a, *yes); done || err != nil {
+				return err
+			}
+		}
 		var r admin.PolicyApplied
 		if err := e.call(admin.CmdPolicyApply, a, &r); err != nil {
 			return err

@@ -97,16 +97,12 @@ func (e *env) users(verb string, args []string) error {
 	case "add":
 		display := fs.String("display-name", "", "name shown on screen (default: NAME)")
 		groups := fs.String("groups", "", "comma-separated groups")
-		pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b]")
+		force := fs.Bool("force", false, "accept groups the policy in force does not name")
+		pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b] [--force]")
 		if err != nil {
 			return err
 		}
-		a := admin.UserAddArgs{Name: pos[0], DisplayName: *display}
-		for _, g := range strings.Split(*groups, ",") {
-			if g = strings.TrimSpace(g); g != "" {
-				a.Groups = append(a.Groups, g)
-			}
-		}
+		a := admin.UserAddArgs{Name: pos[0], DisplayName: *display, Groups: splitGroups(*groups), Force: *force}
 		var u admin.User
 		if err := e.call(admin.CmdUsersAdd, a, &u); err != nil {
 			return err
@@ -114,10 +110,18 @@ func (e *env) users(verb string, args []string) error {
 		return e.emit(u, func() {
 			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, admin.ReadableUserID(u.ID), u.Name)
 		})
+	case "edit":
+		return e.usersEdit(fs, args)
 	case "disable", "enable", "remove":
+		yes := fs.Bool("yes", false, "do not ask for confirmation (users remove)")
 		pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")
 		if err != nil {
 			return err
+		}
+		if verb == "remove" {
+			if err := e.confirmRemove(pos[0], *yes); err != nil {
+				return err
+			}
 		}
 		cmd := map[string]string{"disable": admin.CmdUsersDisable, "enable": admin.CmdUsersEnable, "remove": admin.CmdUsersRemove}[verb]
 		var u admin.User
@@ -127,7 +131,7 @@ func (e *env) users(verb string, args []string) error {
 		past := map[string]string{"disable": "disabled", "enable": "enabled", "remove": "removed"}[verb]
 		return e.emit(u, func() { fmt.Fprintf(e.stdout, "%s %s\n", past, u.Name) })
 	}
-	return usagef("users: unknown action %q (list, show, add, disable, enable, remove)", verb)
+	return usagef("users: unknown action %q (list, show, add, edit, disable, enable, remove)", verb)
 }
 
 func (e *env) credentialTable(creds []admin.Credential) {
@@ -156,8 +160,12 @@ func (e *env) credentials(verb string, args []string) error {
 		}
 		return e.emit(creds, func() { e.credentialTable(creds) })
 	case "revoke":
-		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID")
+		yes := fs.Bool("yes", false, "do not ask for confirmation")
+		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID [--yes]")
 		if err != nil {
+			return err
+		}
+		if err := e.confirmRevoke(pos[0], *yes); err != nil {
 			return err
 		}
 		var c admin.Credential

@@ -71,7 +71,11 @@ func checkAdminAudit(t *testing.T, e store.AuditEvent) {
 
 func TestUsersThroughTheCLI(t *testing.T) {
 	a := newAppliance(t)
-	r := a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--groups", "nurses,ward7")
+	// The built-in policy names no group: groups are refused unless
+	// forced (TestUsersEditKeepsCredentialsAndChecksGroups checks them
+	// against a policy that names some).
+	a.fails(admin.ExitInvalid, `the policy's groups: none`, "users", "add", "alice", "--groups", "nurses,ward7")
+	r := a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--groups", "nurses,ward7", "--force")
 	if !strings.Contains(r.out, "added alice (Alice Nurse)") {
 		t.Fatalf("add: %s", r)
 	}
@@ -116,7 +120,7 @@ func TestUsersThroughTheCLI(t *testing.T) {
 	}
 	a.fails(admin.ExitNotFound, `no user "carol"`, "users", "show", "carol")
 
-	r = a.ctl("users", "remove", "bob")
+	r = a.ctl("users", "remove", "bob", "--yes")
 	if r.code != 0 || r.out != "removed bob\n" {
 		t.Fatalf("remove: %s", r)
 	}
@@ -193,9 +197,9 @@ func TestCredentialsThroughTheCLI(t *testing.T) {
 			t.Fatalf("credential as listed: %+v", c)
 		}
 	}
-	a.fails(admin.ExitInvalid, "at least its first 6 digits", "credentials", "revoke", "abc")
-	a.fails(admin.ExitNotFound, "no credential with ID", "credentials", "revoke", "000000000000")
-	r = a.ok("credentials", "revoke", id1[:10])
+	a.fails(admin.ExitInvalid, "at least its first 6 digits", "credentials", "revoke", "abc", "--yes")
+	a.fails(admin.ExitNotFound, "no credential with ID", "credentials", "revoke", "000000000000", "--yes")
+	r = a.ok("credentials", "revoke", id1[:10], "--yes")
 	if !strings.Contains(r.out, "revoked roaming credential "+id1+" of alice") {
 		t.Fatalf("revoke: %s", r)
 	}
@@ -298,7 +302,7 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 	if _, err := a.db.CurrentPolicy(); kiosk.KindOf(err) != kiosk.KindNotFound {
 		t.Fatalf("a dry run stored a policy: %v", err)
 	}
-	r = a.ok("policy", "apply", good)
+	r = a.ok("policy", "apply", good, "--yes")
 	for _, want := range []string{`- rp_id = "passkiosk.local"`, `+ rp_id = "ward7.example.org"`, `+ [groups.nurses]`, `+ idle_timeout = "2m"`, "applied as version 1 (was 0)"} {
 		if !strings.Contains(r.out, want) {
 			t.Fatalf("apply output lacks %q: %s", want, r)
@@ -316,7 +320,7 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 		handed[0].RulesFor([]string{"nurses"}).IdleTimeout != 2*time.Minute || len(handed[0].Groups[0].Rules.Hours) != 2 {
 		t.Fatalf("policy handed to the engine: %+v", handed)
 	}
-	if r := a.ok("policy", "apply", good); !strings.Contains(r.out, "no change") {
+	if r := a.ok("policy", "apply", good, "--yes"); !strings.Contains(r.out, "no change") {
 		t.Fatalf("apply again: %s", r)
 	}
 	shown = decode[admin.PolicyShown](t, a.ok("policy", "show", "--json"))
@@ -324,8 +328,8 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 		t.Fatalf("show after apply: %+v", shown)
 	}
 	changed := write("v2.toml", strings.Replace(goodPolicy, `"2m"`, `"3m"`, 1))
-	a.fails(admin.ExitConflict, "the policy is at version 1, not 7", "policy", "apply", changed, "--base", "7")
-	res := decode[admin.PolicyApplied](t, a.ok("policy", "apply", changed, "--base", "1", "--json"))
+	a.fails(admin.ExitConflict, "the policy is at version 1, not 7", "policy", "apply", changed, "--base", "7", "--yes")
+	res := decode[admin.PolicyApplied](t, a.ok("policy", "apply", changed, "--base", "1", "--json", "--yes"))
 	if res.Version != 2 || res.Previous != 1 || !strings.Contains(res.Diff, "- idle_timeout = \"2m\"\n+ idle_timeout = \"3m\"") {
 		t.Fatalf("apply v2: %+v", res)
 	}
@@ -355,7 +359,7 @@ func TestSessionsThroughTheCLI(t *testing.T) {
 	if r := a.ok("sessions", "list", "--open"); !strings.Contains(r.out, "in progress: Alice Nurse") || !strings.Contains(r.out, "open") {
 		t.Fatalf("list table: %s", r)
 	}
-	a.fails(admin.ExitConflict, "alice is signed in: end the session first", "users", "remove", "alice")
+	a.fails(admin.ExitConflict, "alice is signed in: end the session first", "users", "remove", "alice", "--yes")
 
 	r := a.ok("sessions", "end")
 	if !strings.Contains(r.out, "session ended") {

@@ -38,6 +38,8 @@ type UserAddArgs struct {
 	Name        string   `json:"name"`
 	DisplayName string   `json:"display_name"`
 	Groups      []string `json:"groups"`
+	// Force accepts groups the policy in force does not name.
+	Force bool `json:"force,omitempty"`
 }
 
 // UserDetail is users.show's result.

@@ -59,6 +59,7 @@ func init() {
 		CmdUsersDisable:      func(c *call) (any, error) { return c.usersSetState("disabled") },
 		CmdUsersEnable:       func(c *call) (any, error) { return c.usersSetState("active") },
 		CmdUsersRemove:       (*call).usersRemove,
+		CmdUsersEdit:         (*call).usersEdit,
 		CmdCredentialsList:   (*call).credentialsList,
 		CmdCredentialsRevoke: (*call).credentialsRevoke,
 		CmdCodesIssue:        (*call).codesIssue,
@@ -245,10 +246,8 @@ func (c *call) usersAdd() (any, error) {
 	if !validName(a.Name) {
 		return nil, invalid("user name %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", a.Name)
 	}
-	for _, g := range a.Groups {
-		if !validName(g) {
-			return nil, invalid("group %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", g)
-		}
+	if err := c.checkGroups(a.Groups, a.Force); err != nil {
+		return nil, err
 	}
 	if a.DisplayName == "" {
 		a.DisplayName = a.Name
