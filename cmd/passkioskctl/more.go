@@ -35,32 +35,22 @@ func (e *env) codes(verb string, args []string) error {
 	switch verb {
 	case "issue":
 		ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid (at most 168h)")
-		purpose := fs.String("purpose", "enroll", "enroll (a first or further passkey) or recovery (replace a lost one)")
-		bootstrap := fs.Bool("bootstrap", false, "a code that creates the first administrator")
-		pos, err := e.parse(fs, args, 0, 1, "codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes issue --bootstrap")
+		purpose := fs.String("purpose", "enroll", "enroll (a first or further passkey) or recovery (replaces every passkey the person has, once used)")
+		pos, err := e.parse(fs, args, 1, 1, "codes issue USER [--ttl 24h] [--purpose enroll|recovery]")
 		if err != nil {
 			return err
 		}
-		a := admin.CodeIssueArgs{Purpose: *purpose, TTL: *ttl}
-		switch {
-		case *bootstrap && len(pos) == 0:
-			a.Purpose = "bootstrap"
-		case !*bootstrap && len(pos) == 1:
-			a.User = pos[0]
-		default:
-			return usagef("usage: passkioskctl codes issue USER [--ttl 24h] | codes issue --bootstrap")
-		}
+		a := admin.CodeIssueArgs{User: pos[0], Purpose: *purpose, TTL: *ttl}
 		var ic admin.IssuedCode
 		if err := e.call(admin.CmdCodesIssue, a, &ic); err != nil {
 			return err
 		}
 		return e.emit(ic, func() {
-			who := ic.Info.UserName
-			if who == "" {
-				who = "the first administrator"
-			}
 			fmt.Fprintf(e.stdout, "%s\n\none-time %s code for %s, valid until %s (id %s).\nIt is shown only now: hand it over in person.\n",
-				ic.Code, ic.Info.Purpose, who, when(ic.Info.ExpiresAt, "-"), short(ic.Info.ID))
+				ic.Code, ic.Info.Purpose, ic.Info.UserName, when(ic.Info.ExpiresAt, "-"), short(ic.Info.ID))
+			if ic.Info.Purpose == "recovery" {
+				fmt.Fprintf(e.stdout, "Once %s registers a new passkey with it, their other passkeys are revoked.\n", ic.Info.UserName)
+			}
 		})
 	case "list", "ls", "":
 		if _, err := e.parse(fs, args, 0, 0, "codes list"); err != nil {

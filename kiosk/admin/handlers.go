@@ -418,11 +418,9 @@ func (c *call) codesIssue() (any, error) {
 			return nil, kiosk.Errorf(kiosk.KindConflict, "issue code", "%s is disabled: enable them first (passkioskctl users enable %s)", u.Name, u.Name)
 		}
 	case "bootstrap":
-		if a.User != "" {
-			return nil, invalid("a bootstrap code creates the first administrator: name no user")
-		}
+		return nil, invalid("there are no bootstrap codes: the appliance has no administrator accounts (administrators are root and the admin group, using passkioskctl); add the person and issue them an enroll code")
 	default:
-		return nil, invalid("purpose %q: use enroll, recovery or bootstrap", a.Purpose)
+		return nil, invalid("purpose %q: use enroll or recovery", a.Purpose)
 	}
 	code, info, err := c.s.opts.Store.IssueCode(u.ID, a.Purpose, a.TTL, c.peer.change(nil))
 	if err != nil {

@@ -40,7 +40,7 @@ type Code struct {
 	ID        string    `json:"id"`
 	UserID    string    `json:"user_id,omitempty"`
 	UserName  string    `json:"user_name,omitempty"`
-	Purpose   string    `json:"purpose"` // enroll, recovery, bootstrap
+	Purpose   string    `json:"purpose"` // enroll, recovery (bootstrap: an old code, no longer issued)
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	IssuedBy  string    `json:"issued_by"`
