@@ -38,25 +38,27 @@ func (e *env) verifyFile(path string) error {
 	}
 	return e.emit(c, func() {
 		w := e.stdout
-		where := "an unknown terminal (the file has no header)"
+		from := "unknown: the file has no header"
 		if c.Header != nil {
-			where = fmt.Sprintf("%q, exported %s", c.Header.Terminal, c.Header.ExportedAt)
+			from = fmt.Sprintf("%q, exported %s", c.Header.Terminal, c.Header.ExportedAt)
 		}
 		if c.Entries == 0 {
-			fmt.Fprintf(w, "%s: no entries, from %s\n", path, where)
+			fmt.Fprintf(w, "%s: no entries\n  terminal: %s\n", path, from)
 			return
 		}
-		fmt.Fprintf(w, "%s: intact, an unbroken piece of the audit chain of %s\n", path, where)
-		fmt.Fprintf(w, "  entries:  %d to %d (%d), every hash recomputed, every readable field matches its hashed body\n", c.First, c.Last, c.Entries)
+		fmt.Fprintf(w, "%s: intact, an unbroken piece of the audit chain\n", path)
+		fmt.Fprintf(w, "  terminal: %s\n", from)
+		fmt.Fprintf(w, "  entries:  %d to %d (%d): every hash recomputed, every field matches its hashed body\n", c.First, c.Last, c.Entries)
 		if c.StartsChain {
 			fmt.Fprintf(w, "  starts:   at the beginning of the kept chain (nothing missing before entry %d)\n", c.First)
 		} else {
-			fmt.Fprintf(w, "  starts:   after entry %d, whose hash must be %s (check the export before)\n", c.First-1, c.StartPrev)
+			fmt.Fprintf(w, "  starts:   after entry %d, whose hash must be %s\n", c.First-1, c.StartPrev)
+			fmt.Fprintf(w, "            (the last hash of the export before this one)\n")
 		}
 		if c.Header != nil {
 			fmt.Fprintf(w, "  ends:     at the head when exported, entry %d, hash %s\n", c.Last, c.LastHash)
 		} else {
-			fmt.Fprintf(w, "  ends:     entry %d, hash %s (no header: compare with passkioskctl status)\n", c.Last, c.LastHash)
+			fmt.Fprintf(w, "  ends:     entry %d, hash %s\n", c.Last, c.LastHash)
 		}
 	})
 }
