@@ -99,4 +99,8 @@
 // Every change (users, credentials, policy, codes, sessions, sign-ins,
 // failures, migrations, prunes) appends its audit entry in the same
 // transaction as the change itself, so neither can exist without the other.
+// OnAudit hands every committed entry, in order and once, to a forwarder
+// (store/journald sends them to the systemd journal). Export writes a
+// range with a header naming the terminal and the head, and VerifyExport
+// checks such a file away from the store.
 package store

@@ -132,6 +132,7 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 				return nil, fmt.Errorf("demo people: %w", err)
 			}
 		}
+		forwardToJournal(db, log)
 	}
 	records := storeport.NewRecords(a.db, cfg.Terminal)
 
