@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/auditfile"
 )
 
 // Limits on one audit event, so a caller cannot make an entry that the
@@ -46,25 +47,9 @@ type AuditEvent struct {
 	CredentialLabel string
 }
 
-type auditWire struct {
-	V            uint              `cbor:"0,keyasint"`
-	Seq          uint64            `cbor:"1,keyasint"`
-	Time         int64             `cbor:"2,keyasint"`
-	Type         kiosk.Event       `cbor:"3,keyasint"`
-	Actor        string            `cbor:"4,keyasint,omitempty"`
-	Terminal     string            `cbor:"5,keyasint,omitempty"`
-	UserID       []byte            `cbor:"6,keyasint,omitempty"`
-	CredentialID []byte            `cbor:"7,keyasint,omitempty"`
-	SessionID    uint64            `cbor:"8,keyasint,omitempty"`
-	Reason       kiosk.Kind        `cbor:"9,keyasint,omitempty"`
-	Cause        kiosk.EndCause    `cbor:"10,keyasint,omitempty"`
-	Detail       map[string]string `cbor:"11,keyasint,omitempty"`
-	Items        []string          `cbor:"12,keyasint,omitempty"`
-	Prev         []byte            `cbor:"13,keyasint"`
-	Hash         []byte            `cbor:"14,keyasint,omitempty"`
-	UserName     string            `cbor:"15,keyasint,omitempty"`
-	CredLabel    string            `cbor:"16,keyasint,omitempty"`
-}
+// auditWire is the entry's stored CBOR: auditfile.Wire, the one layout
+// the store writes and the export checker reads.
+type auditWire auditfile.Wire
 
 func (w auditWire) version() uint { return w.V }
 

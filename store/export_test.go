@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/auditfile"
 	"passkiosk/store"
 	"passkiosk/store/storetest"
 )
@@ -46,17 +47,17 @@ func exportedLog(t *testing.T) (*store.DB, []string) {
 
 func TestExportNamesPeopleAndCredentials(t *testing.T) {
 	db, lines := exportedLog(t)
-	var h store.ExportHeader
-	if err := json.Unmarshal([]byte(lines[0]), &h); err != nil || h.Format != store.ExportFormat || h.Terminal != "Ward 7" {
+	var h auditfile.Header
+	if err := json.Unmarshal([]byte(lines[0]), &h); err != nil || h.Format != auditfile.Format || h.Terminal != "Ward 7" {
 		t.Fatalf("header %s: %v", lines[0], err)
 	}
 	seq, hash, _ := db.AuditHead()
 	if h.HeadSeq != seq || h.To != seq || h.Entries != uint64(len(lines)-1) {
 		t.Fatalf("header %+v; head %d", h, seq)
 	}
-	var last store.ExportEntry
+	var last auditfile.Entry
 	for _, l := range lines[1:] {
-		var x store.ExportEntry
+		var x auditfile.Entry
 		if err := json.Unmarshal([]byte(l), &x); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ func TestExportNamesPeopleAndCredentials(t *testing.T) {
 	if last.Hash != h.HeadHash || len(hash) != 32 {
 		t.Errorf("last hash %s, header head %s", last.Hash, h.HeadHash)
 	}
-	c, err := store.VerifyExport(strings.NewReader(strings.Join(lines, "\n") + "\n"))
+	c, err := auditfile.Verify(strings.NewReader(strings.Join(lines, "\n") + "\n"))
 	if err != nil || !c.StartsChain || c.Entries != len(lines)-1 || c.Last != seq {
 		t.Fatalf("verify intact export: %+v, %v", c, err)
 	}
@@ -108,7 +109,7 @@ func TestVerifyExportNamesTheFirstBadEntry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := store.VerifyExport(strings.NewReader(strings.Join(tc.lines, "\n") + "\n"))
+			_, err := auditfile.Verify(strings.NewReader(strings.Join(tc.lines, "\n") + "\n"))
 			mustKind(t, err, kiosk.KindStoreCorrupt)
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not say %q", err, tc.want)

@@ -8,25 +8,25 @@ import (
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
-	"passkiosk/store"
+	"passkiosk/kiosk/auditfile"
 )
 
 // isExportHeader says whether an export's line is its header
-// (store.ExportHeader) rather than an entry.
+// (auditfile.Header) rather than an entry.
 func isExportHeader(raw []byte) bool {
 	return bytes.HasPrefix(bytes.TrimSpace(raw), []byte(`{"format":`))
 }
 
 // verifyFile checks an exported file here, without the appliance: the
 // same checks as the appliance's own verify, on the piece of the chain
-// the file holds (store.VerifyExport).
+// the file holds (auditfile.Verify).
 func (e *env) verifyFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	c, err := store.VerifyExport(f)
+	c, err := auditfile.Verify(f)
 	if err != nil {
 		msg := err.Error()
 		var ke *kiosk.Error

@@ -20,6 +20,7 @@ import (
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/auditfile"
 	"passkiosk/store"
 	"passkiosk/store/storetest"
 )
@@ -49,8 +50,8 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	// many as the log.
 	r = a.ok("audit", "export")
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
-	var header store.ExportHeader
-	if err := json.Unmarshal([]byte(lines[0]), &header); err != nil || header.Terminal != terminal || header.Format != store.ExportFormat {
+	var header auditfile.Header
+	if err := json.Unmarshal([]byte(lines[0]), &header); err != nil || header.Terminal != terminal || header.Format != auditfile.Format {
 		t.Fatalf("export header %q: %v", lines[0], err)
 	}
 	lines = lines[1:]

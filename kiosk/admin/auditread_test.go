@@ -11,6 +11,7 @@ import (
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/auditfile"
 	"passkiosk/store"
 )
 
@@ -78,7 +79,7 @@ func TestAuditReadsAsPeopleAndVerifiesOffline(t *testing.T) {
 	if !strings.Contains(r.out, "intact, an unbroken piece of the audit chain") || !strings.Contains(r.out, "terminal: \""+terminal+"\"") || !strings.Contains(r.out, "at the beginning of the kept chain") {
 		t.Fatalf("verify intact file: %s", r)
 	}
-	check := decode[store.ExportCheck](t, a.ok("audit", "verify", file, "--json"))
+	check := decode[auditfile.Check](t, a.ok("audit", "verify", file, "--json"))
 	head := decode[admin.Status](t, a.ok("status", "--json"))
 	if check.Last != head.AuditHead || check.LastHash != head.AuditHash || check.Header == nil || check.Header.Terminal != terminal {
 		t.Fatalf("verify --json %+v; status head %d %s", check, head.AuditHead, head.AuditHash)
