@@ -101,6 +101,6 @@
 // transaction as the change itself, so neither can exist without the other.
 // OnAudit hands every committed entry, in order and once, to a forwarder
 // (store/journald sends them to the systemd journal). Export writes a
-// range with a header naming the terminal and the head, and VerifyExport
-// checks such a file away from the store.
+// range with a header naming the terminal and the head, in the layout of
+// kiosk/auditfile, whose Verify checks such a file away from the store.
 package store
