@@ -104,7 +104,7 @@ func TestVerifyExportNamesTheFirstBadEntry(t *testing.T) {
 			b[len(b)-6] ^= 1
 			m["body"] = string(b)
 		}), "entry 2 (line 3)"},
-		{"entry deleted", append(append([]string{}, lines[:2]...), lines[3:]...), "entry 3 (line 3): entries 2 to 2 are missing"},
+		{"entry deleted", append(append([]string{}, lines[:2]...), lines[3:]...), "entry 3 (line 3): entry 2 is missing"},
 		{"end cut off", lines[:len(lines)-1], "the header counts"},
 	}
 	for _, tc := range cases {

@@ -178,8 +178,13 @@ func Verify(r io.Reader) (Check, error) {
 				return c, bad(line, x.Seq, "the header says the file starts at entry %d", c.Header.From)
 			}
 		} else {
-			if w.Seq != c.Last+1 {
-				return c, bad(line, x.Seq, "entries %d to %d are missing", c.Last+1, w.Seq-1)
+			switch {
+			case w.Seq <= c.Last:
+				return c, bad(line, w.Seq, "out of order: it comes after entry %d", c.Last)
+			case w.Seq == c.Last+2:
+				return c, bad(line, w.Seq, "entry %d is missing", c.Last+1)
+			case w.Seq != c.Last+1:
+				return c, bad(line, w.Seq, "entries %d to %d are missing", c.Last+1, w.Seq-1)
 			}
 			if !bytes.Equal(w.Prev, prev) {
 				return c, bad(line, x.Seq, "does not follow entry %d: its prev hash differs", c.Last)
