@@ -1,10 +1,15 @@
 package admin_test
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
@@ -87,5 +92,74 @@ func TestSessionsEndWithNoSessionFails(t *testing.T) {
 	r := a.fails(admin.ExitNotFound, "no session is in progress at "+terminal, "sessions", "end")
 	if r.out != "" {
 		t.Fatalf("sessions end with no session printed %q", r.out)
+	}
+}
+
+// onTerminal runs passkioskctl with a pseudo-terminal as its standard
+// input, answering answer to its question.
+func (a *appliance) onTerminal(answer string, args ...string) result {
+	a.t.Helper()
+	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		a.t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer ptm.Close()
+	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		a.t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer pts.Close()
+	// The terminal's line discipline holds the answer until the command
+	// reads its line.
+	if _, err := ptm.Write([]byte(answer + "\n")); err != nil {
+		a.t.Fatal(err)
+	}
+	cmd := exec.Command(ctlBin, append([]string{"--socket", a.sock}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, &out, &errb
+	err = cmd.Run()
+	r := result{out: out.String(), err: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		a.t.Fatal(err)
+	}
+	return r
+}
+
+func TestConfirmationOnATerminal(t *testing.T) {
+	a := newAppliance(t)
+	alice := decode[admin.User](t, a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--json"))
+	a.addCredential(alice.ID, [16]byte{})
+
+	r := a.onTerminal("n", "users", "remove", "alice")
+	if r.code != admin.ExitRefused || !strings.Contains(r.err, "Remove alice (Alice Nurse) with their 1 passkey(s) and 0 code(s)? This cannot be undone. [y/N]") ||
+		!strings.Contains(r.err, "users remove: not confirmed; nothing was changed") {
+		t.Fatalf("answered no: %s", r)
+	}
+	if _, err := a.db.User(mustHex(t, alice.ID)); err != nil {
+		t.Fatalf("alice went though the answer was no: %v", err)
+	}
+
+	pol := filepath.Join(a.dir, "policy.toml")
+	if err := os.WriteFile(pol, []byte(goodPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = a.onTerminal("y", "policy", "apply", pol)
+	if r.code != 0 || !strings.Contains(r.err, `+ rp_id = "ward7.example.org"`) || !strings.Contains(r.err, "Apply this as the policy in force (replacing version 0)?") ||
+		!strings.Contains(r.out, "applied as version 1") {
+		t.Fatalf("apply confirmed on a terminal: %s", r)
+	}
+
+	r = a.onTerminal("yes", "users", "remove", "alice")
+	if r.code != 0 || r.out != "removed alice\n" {
+		t.Fatalf("answered yes: %s", r)
 	}
 }
