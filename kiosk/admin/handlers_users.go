@@ -27,12 +27,18 @@ type UserEditArgs struct {
 
 // policyGroups are the groups the policy in force names: those with
 // rules of their own and the pilot groups of each method. A person in
-// none of them gets the default rules.
+// none of them gets the default rules. The policy in force is the newest
+// applied version, else the engine's (the configuration's policy file or
+// the built-in default), as the appliance loads it; version 0 means none
+// was applied yet.
 func (c *call) policyGroups() (version uint64, groups []string, err error) {
 	p := policy.Default()
 	sp, err := c.s.opts.Store.Policy()
 	switch {
 	case kiosk.KindOf(err) == kiosk.KindNotFound:
+		if e, ok := c.s.opts.Appliance.(interface{ Policy() policy.Policy }); ok {
+			p = e.Policy()
+		}
 	case err != nil:
 		return 0, nil, err
 	default:
@@ -75,7 +81,7 @@ func (c *call) checkGroups(groups []string, force bool) error {
 	if len(unknown) == 0 {
 		return nil
 	}
-	which := "the built-in default policy"
+	which := "the policy in force (none applied with passkioskctl yet)"
 	if version != 0 {
 		which = "policy version " + strconv.FormatUint(version, 10)
 	}
