@@ -137,9 +137,19 @@ func (e *env) users(verb string, args []string) error {
 func (e *env) credentialTable(creds []admin.Credential) {
 	rows := make([][]string, len(creds))
 	for i, c := range creds {
-		rows[i] = []string{short(c.ID), c.UserName, c.Kind, c.AAGUID, orDash(c.Label), when(c.Created, "-"), when(c.LastUsed, "never")}
+		model := c.Model
+		switch {
+		case model == "" && c.Kind == "platform":
+			model = "TPM"
+		case model == "" && strings.Trim(c.AAGUID, "0-") == "":
+			model = "-"
+		case model == "":
+			model = "aaguid " + c.AAGUID[:8]
+		}
+		rows[i] = []string{short(c.ID), c.UserName, c.Kind, fit(model, 22), fit(orDash(c.Label), 16), when(c.Created, "-"), when(c.LastUsed, "never")}
 	}
-	e.table([]string{"ID", "USER", "KIND", "AAGUID", "LABEL", "CREATED", "LAST USED"}, rows)
+	// The full AAGUID is in --json.
+	e.table([]string{"ID", "USER", "KIND", "MODEL", "LABEL", "CREATED", "LAST USED"}, rows)
 }
 
 func (e *env) credentials(verb string, args []string) error {

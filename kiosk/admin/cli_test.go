@@ -184,16 +184,23 @@ func TestCredentialsThroughTheCLI(t *testing.T) {
 	id1 := a.addCredential(alice.ID, aaguid)
 	id2 := a.addCredential(alice.ID, [16]byte{})
 
+	// The table names the key model (the full AAGUID is in --json) and
+	// fits 100 columns.
 	r := a.ok("credentials", "list", "alice")
-	if !strings.Contains(r.out, "ee882879-721c-4913-9775-3dfcce97072a") || !strings.Contains(r.out, "roaming") || !strings.Contains(r.out, "LAST USED") {
+	if !strings.Contains(r.out, "YubiKey 5") || !strings.Contains(r.out, "roaming") || !strings.Contains(r.out, "LAST USED") {
 		t.Fatalf("list: %s", r)
+	}
+	for _, l := range strings.Split(r.out, "\n") {
+		if len([]rune(l)) > 100 {
+			t.Fatalf("line wider than 100 columns: %q", l)
+		}
 	}
 	creds := decode[[]admin.Credential](t, a.ok("credentials", "list", "--json"))
 	if len(creds) != 2 {
 		t.Fatalf("creds: %+v", creds)
 	}
 	for _, c := range creds {
-		if c.UserName != "alice" || c.Kind != "roaming" || c.LastUsed.IsZero() || c.Counter != 7 || c.Format != "packed" {
+		if c.UserName != "alice" || c.Kind != "roaming" || c.LastUsed.IsZero() || c.Counter != 7 || c.Format != "packed" || !strings.HasSuffix(c.Name, " "+c.ID[:6]) {
 			t.Fatalf("credential as listed: %+v", c)
 		}
 	}

@@ -22,12 +22,17 @@ type User struct {
 
 // Credential is a registered passkey.
 type Credential struct {
-	ID       string    `json:"id"`
-	UserID   string    `json:"user_id"`
-	UserName string    `json:"user_name,omitempty"`
-	Kind     string    `json:"kind"` // platform, roaming
-	AAGUID   string    `json:"aaguid"`
-	Label    string    `json:"label"`
+	ID       string `json:"id"`
+	UserID   string `json:"user_id"`
+	UserName string `json:"user_name,omitempty"`
+	Kind     string `json:"kind"` // platform, roaming
+	AAGUID   string `json:"aaguid"`
+	Label    string `json:"label"`
+	// Name is the short, stable name the audit log uses for it: the
+	// person's label, the key model from its AAGUID or "TPM", and the
+	// first six hex digits of its ID.
+	Name     string    `json:"name,omitempty"`
+	Model    string    `json:"model,omitempty"` // from the AAGUID, when known
 	Format   string    `json:"format"`
 	Counter  uint32    `json:"counter"`
 	Created  time.Time `json:"created"`

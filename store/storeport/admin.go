@@ -81,7 +81,8 @@ func (s Admin) RemoveUser(id string, ch admin.Change) error {
 
 func adminCred(c store.Credential) admin.Credential {
 	return admin.Credential{ID: hex.EncodeToString(c.ID), UserID: hex.EncodeToString(c.UserID), Kind: c.Kind.String(),
-		AAGUID: policy.FormatAAGUID(c.AAGUID), Label: c.Label, Format: c.Format, Counter: c.Counter, Created: c.Created, LastUsed: c.LastUsed}
+		AAGUID: policy.FormatAAGUID(c.AAGUID), Label: c.Label, Name: store.CredentialLabel(c), Model: kiosk.AAGUID(c.AAGUID).Model(),
+		Format: c.Format, Counter: c.Counter, Created: c.Created, LastUsed: c.LastUsed}
 }
 
 func (s Admin) Credentials(userID string) ([]admin.Credential, error) {
