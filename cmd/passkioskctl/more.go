@@ -109,7 +109,7 @@ func (e *env) policy(verb string, args []string) error {
 	case "apply":
 		dry := fs.Bool("dry-run", false, "show the diff, change nothing")
 		base := fs.Uint64("base", 0, "refuse unless the current version is this one (the one you reviewed)")
-		yes := fs.Bool("yes", false, "do not show the change and ask for confirmation first")
+		yes := fs.Bool("yes", false, "apply without showing the change and asking first (for scripts)")
 		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION] [--yes]")
 		if err != nil {
 			return err

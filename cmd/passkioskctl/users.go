@@ -113,7 +113,7 @@ func (e *env) users(verb string, args []string) error {
 	case "edit":
 		return e.usersEdit(fs, args)
 	case "disable", "enable", "remove":
-		yes := fs.Bool("yes", false, "do not ask for confirmation (users remove)")
+		yes := fs.Bool("yes", false, "remove without asking first (for scripts)")
 		pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (e *env) credentials(verb string, args []string) error {
 		}
 		return e.emit(creds, func() { e.credentialTable(creds) })
 	case "revoke":
-		yes := fs.Bool("yes", false, "do not ask for confirmation")
+		yes := fs.Bool("yes", false, "revoke without asking first (for scripts)")
 		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID [--yes]")
 		if err != nil {
 			return err
