@@ -52,6 +52,7 @@ build: deps
 	$(GO) build -tags $(GOTAGS) ./...
 
 demo: deps
+	@echo "building and starting the demo; a first build of the dependencies takes about 3 minutes on two cores..."
 	$(GO) run -tags $(GOTAGS) ./cmd/passkiosk --demo
 
 test: deps

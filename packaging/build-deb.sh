@@ -21,7 +21,7 @@ stage=$work/stage
 install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/etc/passkiosk" \
 	"$stage/usr/lib/systemd/system" "$stage/usr/lib/sysusers.d" \
 	"$stage/usr/lib/tmpfiles.d" "$stage/usr/lib/udev/rules.d" \
-	"$stage/usr/share/doc/passkiosk"
+	"$stage/usr/share/doc/passkiosk" "$stage/usr/share/man/man8"
 
 # -trimpath keeps paths out of the binaries; PIE (external link, so also
 # RELRO) is what Debian's hardening expects of executables.
@@ -47,6 +47,10 @@ install -m 0644 "$here/70-passkiosk.rules" "$stage/usr/lib/udev/rules.d/70-passk
 install -m 0644 "$root/kiosk/config/REFERENCE.md" "$stage/usr/share/doc/passkiosk/REFERENCE.md"
 install -m 0644 "$here/README.md" "$stage/usr/share/doc/passkiosk/README.md"
 install -m 0644 "$here/copyright" "$stage/usr/share/doc/passkiosk/copyright"
+for m in passkiosk.8 passkioskctl.8; do
+	gzip -9n <"$here/man/$m" >"$stage/usr/share/man/man8/$m.gz"
+	chmod 0644 "$stage/usr/share/man/man8/$m.gz"
+done
 printf 'passkiosk (%s) unstable; urgency=medium\n\n  * Package build of %s.\n\n -- passkiosk maintainers <maintainers@passkiosk.example.org>  %s\n' \
 	"$version" "$version" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)}")" |
 	gzip -9n >"$stage/usr/share/doc/passkiosk/changelog.gz"

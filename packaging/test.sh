@@ -51,6 +51,8 @@ rc=0
 LC_ALL=C.UTF-8 lintian --tag-display-limit 0 "$deb" >"$t/lintian" 2>&1 || rc=$?
 grep -v '^running with root privileges is not recommended!$' "$t/lintian" || true
 [ "$rc" = 0 ] && ! grep -q '^E:' "$t/lintian" || fail "lintian errors (exit $rc)"
+# Each program has its manual page, and the pages are well formed.
+! grep -Eq 'no-manual-page|groff-message|manpage-has' "$t/lintian" || fail "lintian: manual page warnings"
 
 # The unit, against this machine's systemd. verify exits 0 on unknown keys
 # and bad values but prints them, so any output fails. Nothing is filtered:

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/auditfile"
 )
 
 // Limits on one audit event, so a caller cannot make an entry that the
@@ -38,25 +39,17 @@ type AuditEvent struct {
 	Items        []string // what a wipe removed, and similar lists
 	Prev         []byte   // hash of the entry before (or of the anchor)
 	Hash         []byte   // SHA-256(Prev ‖ canonical CBOR of this entry without Hash)
+	// UserName and CredentialLabel are the person's sign-in name and the
+	// credential's CredentialLabel when the entry was written, so the log
+	// reads on its own after either is removed. Entries written before
+	// they existed have neither.
+	UserName        string
+	CredentialLabel string
 }
 
-type auditWire struct {
-	V            uint              `cbor:"0,keyasint"`
-	Seq          uint64            `cbor:"1,keyasint"`
-	Time         int64             `cbor:"2,keyasint"`
-	Type         kiosk.Event       `cbor:"3,keyasint"`
-	Actor        string            `cbor:"4,keyasint,omitempty"`
-	Terminal     string            `cbor:"5,keyasint,omitempty"`
-	UserID       []byte            `cbor:"6,keyasint,omitempty"`
-	CredentialID []byte            `cbor:"7,keyasint,omitempty"`
-	SessionID    uint64            `cbor:"8,keyasint,omitempty"`
-	Reason       kiosk.Kind        `cbor:"9,keyasint,omitempty"`
-	Cause        kiosk.EndCause    `cbor:"10,keyasint,omitempty"`
-	Detail       map[string]string `cbor:"11,keyasint,omitempty"`
-	Items        []string          `cbor:"12,keyasint,omitempty"`
-	Prev         []byte            `cbor:"13,keyasint"`
-	Hash         []byte            `cbor:"14,keyasint,omitempty"`
-}
+// auditWire is the entry's stored CBOR: auditfile.Wire, the one layout
+// the store writes and the export checker reads.
+type auditWire auditfile.Wire
 
 func (w auditWire) version() uint { return w.V }
 
@@ -71,7 +64,7 @@ func (w auditWire) record() (*AuditEvent, error) {
 		Seq: w.Seq, Time: unstamp(w.Time), Type: w.Type, Actor: w.Actor, Terminal: w.Terminal,
 		UserID: w.UserID, CredentialID: w.CredentialID, SessionID: w.SessionID,
 		Reason: w.Reason, Cause: w.Cause, Detail: w.Detail, Items: w.Items,
-		Prev: w.Prev, Hash: w.Hash,
+		Prev: w.Prev, Hash: w.Hash, UserName: w.UserName, CredentialLabel: w.CredLabel,
 	}, nil
 }
 
@@ -80,7 +73,7 @@ func (e *AuditEvent) wire() auditWire {
 		V: recordVersion, Seq: e.Seq, Time: stamp(e.Time), Type: e.Type, Actor: e.Actor,
 		Terminal: e.Terminal, UserID: e.UserID, CredentialID: e.CredentialID,
 		SessionID: e.SessionID, Reason: e.Reason, Cause: e.Cause, Detail: e.Detail,
-		Items: e.Items, Prev: e.Prev, Hash: e.Hash,
+		Items: e.Items, Prev: e.Prev, Hash: e.Hash, UserName: e.UserName, CredLabel: e.CredentialLabel,
 	}
 }
 
@@ -93,9 +86,7 @@ func decodeAudit(k, b []byte) (*AuditEvent, error) {
 // chainHash computes an entry's hash: SHA-256 over the previous hash followed
 // by the canonical CBOR of the entry with its own hash left out.
 func chainHash(e *AuditEvent) ([]byte, error) {
-	w := e.wire()
-	w.Hash = nil
-	body, err := encodeWire("hash audit event", w)
+	body, err := hashedBody(e)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +179,7 @@ func appendAudit(tx *bolt.Tx, e *AuditEvent) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	nameEntry(tx, e)
 	e.Seq, e.Prev, e.Hash = head.Seq+1, head.Hash, nil
 	if e.Hash, err = chainHash(e); err != nil {
 		return 0, err

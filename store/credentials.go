@@ -169,43 +169,46 @@ func (db *DB) AddCredential(c Credential, ch Change) error {
 	if c.Created.IsZero() {
 		c.Created = at
 	}
-	return db.update(op, func(tx *bolt.Tx) error {
-		users, err := bucket(tx, bucketUsers)
-		if err != nil {
-			return err
-		}
-		if users.Get(c.UserID) == nil {
-			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", c.UserID)
-		}
-		creds, err := bucket(tx, bucketCredentials)
-		if err != nil {
-			return err
-		}
-		if creds.Get(c.ID) != nil {
-			return kiosk.Errorf(kiosk.KindConflict, op, "credential %x already registered", c.ID)
-		}
-		v, err := encodeCredential(&c)
-		if err != nil {
-			return err
-		}
-		if err := put(creds, c.ID, v); err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketCredByUser)
-		if err != nil {
-			return err
-		}
-		if err := indexCredential(idx, &c); err != nil {
-			return err
-		}
-		ev := ch.event(kiosk.EventEnrolled, at)
-		ev.UserID, ev.CredentialID = c.UserID, c.ID
-		ev.Detail = mergeDetail(ev.Detail, map[string]string{
-			"kind": c.Kind.String(), "aaguid": fmt.Sprintf("%x", c.AAGUID), "format": c.Format,
-		})
-		_, err = appendAudit(tx, &ev)
+	return db.update(op, func(tx *bolt.Tx) error { return addCredentialIn(tx, op, &c, ch, at) })
+}
+
+// addCredentialIn stores c and audits its enrollment inside tx.
+func addCredentialIn(tx *bolt.Tx, op string, c *Credential, ch Change, at time.Time) error {
+	users, err := bucket(tx, bucketUsers)
+	if err != nil {
 		return err
+	}
+	if users.Get(c.UserID) == nil {
+		return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", c.UserID)
+	}
+	creds, err := bucket(tx, bucketCredentials)
+	if err != nil {
+		return err
+	}
+	if creds.Get(c.ID) != nil {
+		return kiosk.Errorf(kiosk.KindConflict, op, "credential %x already registered", c.ID)
+	}
+	v, err := encodeCredential(c)
+	if err != nil {
+		return err
+	}
+	if err := put(creds, c.ID, v); err != nil {
+		return err
+	}
+	idx, err := bucket(tx, bucketCredByUser)
+	if err != nil {
+		return err
+	}
+	if err := indexCredential(idx, c); err != nil {
+		return err
+	}
+	ev := ch.event(kiosk.EventEnrolled, at)
+	ev.UserID, ev.CredentialID = c.UserID, c.ID
+	ev.Detail = mergeDetail(ev.Detail, map[string]string{
+		"kind": c.Kind.String(), "aaguid": fmt.Sprintf("%x", c.AAGUID), "format": c.Format,
 	})
+	_, err = appendAudit(tx, &ev)
+	return err
 }
 
 // RemoveCredential deletes a credential and audits it.
@@ -226,7 +229,7 @@ func (db *DB) RemoveCredential(id []byte, ch Change) error {
 			}
 		}
 		ev := ch.event(kiosk.EventCredentialRemoved, at)
-		ev.UserID, ev.CredentialID = c.UserID, c.ID
+		ev.UserID, ev.CredentialID, ev.CredentialLabel = c.UserID, c.ID, CredentialLabel(*c)
 		_, err = appendAudit(tx, &ev)
 		return err
 	})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,7 @@ type DB struct {
 	path    string
 	now     func() time.Time
 	horizon time.Duration
+	fwd     atomic.Pointer[forwarder] // OnAudit's, if set
 }
 
 // Open opens or creates the store at path (mode 0600), checks that every
@@ -255,7 +257,11 @@ func (db *DB) view(op string, fn func(*bolt.Tx) error) error {
 }
 
 func (db *DB) update(op string, fn func(*bolt.Tx) error) error {
-	return guard(op, db.path, func() error { return db.bolt.Update(fn) })
+	err := guard(op, db.path, func() error { return db.bolt.Update(fn) })
+	if err == nil {
+		db.forward()
+	}
+	return err
 }
 
 func guard(op, path string, fn func() error) (err error) {

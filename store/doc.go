@@ -71,7 +71,10 @@
 //	audit/
 //	  <seq uint64 BE> → CBOR AuditEvent {1 seq, 2 time, 3 type (kiosk.Event), 4 actor, 5 terminal, 6 user id,
 //	                                     7 cred id, 8 session id, 9 reason (kiosk.Kind), 10 end cause (kiosk.EndCause),
-//	                                     11 {detail}, 12 [items], 13 prev hash, 14 hash}
+//	                                     11 {detail}, 12 [items], 13 prev hash, 14 hash,
+//	                                     15 user name, 16 credential label}
+//	                  15 and 16 are absent from entries written before they existed; those
+//	                  entries keep hashing as they were written
 //	attempts/
 //	  user/<user id>/<unix ns uint64 BE ‖ n uint64 BE>         → reason (kiosk.Kind) uint16 BE
 //	  credential/<cred id>/<unix ns uint64 BE ‖ n uint64 BE>   → reason uint16 BE
@@ -100,4 +103,8 @@
 // Every change (users, credentials, policy, codes, sessions, sign-ins,
 // failures, migrations, prunes) appends its audit entry in the same
 // transaction as the change itself, so neither can exist without the other.
+// OnAudit hands every committed entry, in order and once, to a forwarder
+// (store/journald sends them to the systemd journal). Export writes a
+// range with a header naming the terminal and the head, in the layout of
+// kiosk/auditfile, whose Verify checks such a file away from the store.
 package store

@@ -18,9 +18,13 @@ import (
 type EnrollPurpose uint8
 
 const (
-	PurposeEnroll    EnrollPurpose = 1 // register a credential for UserID
-	PurposeRecovery  EnrollPurpose = 2 // replace a lost credential of UserID
-	PurposeBootstrap EnrollPurpose = 3 // create the first administrator
+	PurposeEnroll   EnrollPurpose = 1 // register a credential for UserID
+	PurposeRecovery EnrollPurpose = 2 // replace a lost credential of UserID
+	// PurposeBootstrap was meant to create a first administrator, but
+	// the appliance has no administrator accounts (administrators are
+	// root and the admin group, through passkioskctl). No new ones are
+	// issued; the value stays so codes stored before still decode.
+	PurposeBootstrap EnrollPurpose = 3
 )
 
 func (p EnrollPurpose) String() string {
@@ -50,7 +54,7 @@ const (
 type EnrollmentCode struct {
 	ID           []byte
 	Hash         []byte // SHA-256 of the domain label and the normalised code
-	UserID       []byte // empty for PurposeBootstrap
+	UserID       []byte // empty only for an old PurposeBootstrap code
 	Purpose      EnrollPurpose
 	IssuedAt     time.Time
 	ExpiresAt    time.Time
@@ -152,9 +156,7 @@ func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time
 			return "", nil, kiosk.E(kiosk.KindMalformed, op, err)
 		}
 	case PurposeBootstrap:
-		if len(userID) != 0 {
-			return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "bootstrap code for an existing user")
-		}
+		return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "bootstrap codes are no longer issued: the appliance has no administrator accounts")
 	default:
 		return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown purpose %d", purpose)
 	}

@@ -62,7 +62,10 @@ func TestEnrollmentCodeIsSingleUse(t *testing.T) {
 
 func TestEnrollmentCodeExpiresAtTTL(t *testing.T) {
 	db, clock := storetest.Open(t, nil)
-	code, rec, err := db.IssueEnrollmentCode(nil, store.PurposeBootstrap, 10*time.Minute, store.Change{Actor: "installer"})
+	if err := db.PutUser(storetest.User("alice"), store.Change{}); err != nil {
+		t.Fatal(err)
+	}
+	code, rec, err := db.IssueEnrollmentCode([]byte("alice"), store.PurposeEnroll, 10*time.Minute, store.Change{Actor: "installer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +97,7 @@ func TestEnrollmentCodeRefusals(t *testing.T) {
 		{"unknown user", []byte("ghost"), store.PurposeEnroll, time.Hour, kiosk.KindNotFound},
 		{"enroll without user", nil, store.PurposeEnroll, time.Hour, kiosk.KindMalformed},
 		{"bootstrap with user", []byte("alice"), store.PurposeBootstrap, time.Hour, kiosk.KindMalformed},
+		{"bootstrap (no longer issued)", nil, store.PurposeBootstrap, time.Hour, kiosk.KindMalformed},
 		{"bad purpose", []byte("alice"), 9, time.Hour, kiosk.KindMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,7 +105,10 @@ func TestEnrollmentCodeRefusals(t *testing.T) {
 			mustKind(t, err, tc.kind)
 		})
 	}
-	if _, _, err := db.IssueEnrollmentCode(nil, store.PurposeBootstrap, time.Hour, store.Change{}); err != nil {
+	if err := db.PutUser(storetest.User("alice"), store.Change{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.IssueEnrollmentCode([]byte("alice"), store.PurposeEnroll, time.Hour, store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, wrong := range []string{"", "0000-0000-0000-0000", "not a code", "ABCD-EFGH-JKMN-PQR"} {

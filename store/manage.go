@@ -136,7 +136,7 @@ func (db *DB) RemoveUser(id []byte, ch Change) error {
 			return err
 		}
 		ev := ch.event(kiosk.EventUserRemoved, at)
-		ev.UserID = id
+		ev.UserID, ev.UserName = id, u.Name
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"name": u.Name,
 			"credentials": strconv.Itoa(len(credIDs)), "codes": strconv.Itoa(len(gone))})
 		_, err = appendAudit(tx, &ev)

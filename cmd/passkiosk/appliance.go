@@ -151,7 +151,7 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	if a.db != nil {
 		go a.maintain(ctx, 24*time.Hour)
 	}
-	a.listenAdmin(ctx, keys)
+	a.listenAdmin(ctx, keys, demo)
 	return a, nil
 }
 
@@ -165,6 +165,7 @@ func (a *appliance) openStore(demo bool) error {
 		return err
 	}
 	a.db = db
+	forwardToJournal(db, a.log)
 	if demo {
 		if err := seedDemo(db, a.cfg.Terminal); err != nil {
 			return fmt.Errorf("demo people: %w", err)
@@ -211,7 +212,7 @@ func (a *appliance) openKeys(ctx context.Context, demo bool) (kiosk.RoamingKeys,
 
 // listenAdmin opens the admin socket; without it the terminal still signs
 // people in, and the log says why IT cannot reach it.
-func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys) {
+func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, demo bool) {
 	opts := admin.Options{
 		Socket: a.cfg.Admin.Socket, AdminGroup: a.cfg.Admin.Group, Appliance: a.eng,
 		Version: version, Terminal: a.cfg.Terminal, Log: a.log,
@@ -239,6 +240,9 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys) {
 		return
 	}
 	go a.admin.Serve(ctx)
+	if demo {
+		printDemoAdmin(a.cfg.Admin.Socket)
+	}
 }
 
 // maintain prunes history the configuration no longer keeps, now and then

@@ -35,7 +35,13 @@ func demoConfig(stateDir string) (*config.Config, error) {
 	cfg := config.Default()
 	cfg.Terminal = "Demo terminal"
 	cfg.StateDir = abs
-	cfg.PolicyFile = ""
+	// The built-in rules, with the demo people's groups named, so that
+	// passkioskctl users add --groups nurses is accepted as it would be
+	// on a terminal whose policy has such groups.
+	cfg.PolicyFile = filepath.Join(abs, "policy.toml")
+	if err := os.WriteFile(cfg.PolicyFile, []byte(demoPolicy), 0o644); err != nil {
+		return nil, fmt.Errorf("demo policy: %w", err)
+	}
 	cfg.TPM.Transport = "simulator"
 	cfg.SecurityKeys.Enabled = true
 	cfg.Admin.Socket = filepath.Join(abs, "admin.sock")
@@ -43,6 +49,14 @@ func demoConfig(stateDir string) (*config.Config, error) {
 	cfg.Session.User, cfg.Session.DedicatedUser = "nobody", false
 	return &cfg, nil
 }
+
+// demoPolicy is the demo's policy: every setting at its built-in default,
+// and the groups of the people seedDemo adds, with the default rules.
+const demoPolicy = `# The demo's policy: the built-in defaults, and the demo people's groups.
+[groups.nurses]
+
+[groups.porters]
+`
 
 // demoMarker marks a folder as the demo's own, so that a fresh start may
 // empty it.
@@ -106,4 +120,13 @@ func seedDemo(db *store.DB, terminal string) error {
 	fmt.Printf("The virtual security key's PIN is %s; its fingerprint sensor answers from the panel.\n", demoKeyPIN)
 	fmt.Println("Press \"I have an enrollment code\", type a code, and register this terminal or the key.")
 	return nil
+}
+
+// printDemoAdmin says where the demo's admin socket is and how to reach
+// it: passkioskctl finds it by itself when run from this folder (it looks
+// for demo-state/admin.sock), and anywhere with PASSKIOSK_SOCKET.
+func printDemoAdmin(socket string) {
+	fmt.Printf("Admin socket: %s\n", socket)
+	fmt.Printf("Try, in another terminal: PASSKIOSK_SOCKET=%s go run ./cmd/passkioskctl status\n", socket)
+	fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
 }

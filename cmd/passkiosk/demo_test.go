@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"passkiosk/kiosk/config"
 )
 
 // The demo empties only a folder it made itself: a mistyped --state-dir
@@ -61,5 +63,25 @@ func TestUILanguageFallsBackToEnglish(t *testing.T) {
 		if got := uiLanguage(log); got != tc.want {
 			t.Errorf("LC_ALL=%q LANG=%q: %q, want %q", tc.lcAll, tc.lang, got, tc.want)
 		}
+	}
+}
+
+// The demo's policy names the groups of the people it adds, so the admin
+// tool's group check accepts them.
+func TestDemoPolicyNamesTheDemoPeoplesGroups(t *testing.T) {
+	cfg, err := demoConfig(filepath.Join(t.TempDir(), "demo-state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.LoadPolicy(cfg.PolicyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range p.Groups {
+		names = append(names, g.Group)
+	}
+	if len(names) != 2 || names[0] != "nurses" || names[1] != "porters" || p.Groups[0].Rules.IdleTimeout != p.Default.IdleTimeout {
+		t.Fatalf("demo policy groups %v, rules %+v", names, p.Groups)
 	}
 }

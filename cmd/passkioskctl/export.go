@@ -28,6 +28,9 @@ func (e *env) export(w io.Writer, from uint64, note func(lines int) string) (int
 		if _, werr = fmt.Fprintf(w, "%s\n", raw); werr != nil {
 			return false
 		}
+		if lines == 0 && isExportHeader(raw) {
+			e.exportHeader = true
+		}
 		lines++
 		return true
 	})
@@ -81,6 +84,9 @@ func (e *env) exportFile(path string, from uint64) (err error) {
 	}
 	if err = place(tmp.Name(), path); err != nil {
 		return err
+	}
+	if e.exportHeader {
+		n--
 	}
 	fmt.Fprintf(e.stderr, "exported %d entries to %s\n", n, path)
 	return nil

@@ -32,6 +32,9 @@ type env struct {
 	timeout        time.Duration
 	client         *admin.Client
 	ctx            context.Context
+	// auditHeader says the audit table's header was printed;
+	// exportHeader that an export began with its header line.
+	auditHeader, exportHeader bool
 }
 
 // usageError is a wrong command line.
@@ -51,7 +54,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second}
 	if e.socket == "" {
-		e.socket = configuredSocket()
+		e.socket = findSocket()
 	}
 	err := e.dispatch(args)
 	if err == nil {
@@ -123,6 +126,7 @@ func (e *env) report(err error) int {
 		code, msg, list = we.Code, we.Message, we.Problems
 	case errors.As(err, &unr):
 		code = admin.ExitUnreachable
+		msg += "; " + unreachableHint
 	case config.ProblemsOf(err) != nil:
 		code, msg = admin.ExitInvalid, "the file has errors:"
 		for _, p := range config.ProblemsOf(err) {
@@ -203,25 +207,30 @@ usage: passkioskctl COMMAND [flags]
   status                                  health, state, TPM, keys plugged, version
   users list
   users show USER
-  users add NAME [--display-name TEXT] [--groups a,b]
+  users add NAME [--display-name TEXT] [--groups a,b] [--force]
+                                          groups must be named by the policy, or --force
+  users edit USER [--display-name TEXT] [--groups a,b] [--enable|--disable] [--force]
+                                          passkeys are kept
   users disable USER | users enable USER
-  users remove USER
+  users remove USER [--yes]               asks first on a terminal
   users unsuspend USER                    lift a suspension after too many wrong TPM PINs
   credentials list [USER]                 kind, AAGUID, last used
-  credentials revoke ID                   ID or its first 6+ hex digits
+  credentials revoke ID [--yes]           ID or its first 6+ hex digits
   codes issue USER [--ttl 24h] [--purpose enroll|recovery]
-  codes issue --bootstrap [--ttl 24h]     a code that creates the first administrator
+                                          recovery: once used, revokes the person's other passkeys
   codes list
   codes cancel ID
   policy show
   policy validate FILE                    check a policy file here, without the appliance
-  policy apply FILE [--dry-run] [--base VERSION]
+  policy apply FILE [--dry-run] [--base VERSION] [--yes]
+                                          shows the diff and asks first on a terminal
   sessions list [--open]
   sessions end                            end the session in progress (it is wiped)
-  audit tail [-n 20]
+  audit tail [-n 20]                      a table; --json: JSON lines
   audit follow [--from SEQ] [--count N] [--for DURATION]
-  audit export [--from SEQ] [-o FILE]     JSON lines, each with its chain hash
-  audit verify                            check the audit log's hash chain
+  audit export [--from SEQ] [-o FILE]     a header, then JSON lines with their chain hashes
+  audit verify                            check the audit log's hash chain on the appliance
+  audit verify FILE                       check an exported file here, without the appliance
   tpm lockout                             the TPM's wrong-PIN counter, maximum, recovery, time left
   tpm lockout reset                       end a TPM lockout now (audited)
   version
@@ -229,7 +238,8 @@ usage: passkioskctl COMMAND [flags]
 flags for every command:
   --json             JSON output for scripts
   --socket PATH      admin socket (default $PASSKIOSK_SOCKET, else admin.socket in
-                     /etc/passkiosk/passkiosk.toml, else /run/passkiosk/admin.sock)
+                     /etc/passkiosk/passkiosk.toml, else /run/passkiosk/admin.sock;
+                     when that is absent, a demo's demo-state/admin.sock here or above)
   --timeout 30s      how long to wait for the appliance
 
 exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 refused, 4 not found,

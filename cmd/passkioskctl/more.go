@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,32 +35,22 @@ func (e *env) codes(verb string, args []string) error {
 	switch verb {
 	case "issue":
 		ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid (at most 168h)")
-		purpose := fs.String("purpose", "enroll", "enroll (a first or further passkey) or recovery (replace a lost one)")
-		bootstrap := fs.Bool("bootstrap", false, "a code that creates the first administrator")
-		pos, err := e.parse(fs, args, 0, 1, "codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes issue --bootstrap")
+		purpose := fs.String("purpose", "enroll", "enroll (a first or further passkey) or recovery (replaces every passkey the person has, once used)")
+		pos, err := e.parse(fs, args, 1, 1, "codes issue USER [--ttl 24h] [--purpose enroll|recovery]")
 		if err != nil {
 			return err
 		}
-		a := admin.CodeIssueArgs{Purpose: *purpose, TTL: *ttl}
-		switch {
-		case *bootstrap && len(pos) == 0:
-			a.Purpose = "bootstrap"
-		case !*bootstrap && len(pos) == 1:
-			a.User = pos[0]
-		default:
-			return usagef("usage: passkioskctl codes issue USER [--ttl 24h] | codes issue --bootstrap")
-		}
+		a := admin.CodeIssueArgs{User: pos[0], Purpose: *purpose, TTL: *ttl}
 		var ic admin.IssuedCode
 		if err := e.call(admin.CmdCodesIssue, a, &ic); err != nil {
 			return err
 		}
 		return e.emit(ic, func() {
-			who := ic.Info.UserName
-			if who == "" {
-				who = "the first administrator"
-			}
 			fmt.Fprintf(e.stdout, "%s\n\none-time %s code for %s, valid until %s (id %s).\nIt is shown only now: hand it over in person.\n",
-				ic.Code, ic.Info.Purpose, who, when(ic.Info.ExpiresAt, "-"), short(ic.Info.ID))
+				ic.Code, ic.Info.Purpose, ic.Info.UserName, when(ic.Info.ExpiresAt, "-"), short(ic.Info.ID))
+			if ic.Info.Purpose == "recovery" {
+				fmt.Fprintf(e.stdout, "Once %s registers a new passkey with it, their other passkeys are revoked.\n", ic.Info.UserName)
+			}
 		})
 	case "list", "ls", "":
 		if _, err := e.parse(fs, args, 0, 0, "codes list"); err != nil {
@@ -121,7 +109,8 @@ func (e *env) policy(verb string, args []string) error {
 	case "apply":
 		dry := fs.Bool("dry-run", false, "show the diff, change nothing")
 		base := fs.Uint64("base", 0, "refuse unless the current version is this one (the one you reviewed)")
-		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION]")
+		yes := fs.Bool("yes", false, "apply without showing the change and asking first (for scripts)")
+		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION] [--yes]")
 		if err != nil {
 			return err
 		}
@@ -132,6 +121,11 @@ func (e *env) policy(verb string, args []string) error {
 			return err
 		}
 		a := admin.PolicyApplyArgs{Name: filepath.Base(pos[0]), Text: string(config.RenderPolicy(p)), Base: *base, DryRun: *dry}
+		if !*dry {
+			if done, err := e.confirmApply(&a, *yes); done || err != nil {
+				return err
+			}
+		}
 		var r admin.PolicyApplied
 		if err := e.call(admin.CmdPolicyApply, a, &r); err != nil {
 			return err
@@ -222,26 +216,6 @@ func (e *env) sessions(verb string, args []string) error {
 	return usagef("sessions: unknown action %q (list, end)", verb)
 }
 
-func (e *env) auditLine(a admin.AuditEntry) {
-	var extra []string
-	if a.UserID != "" {
-		extra = append(extra, "user="+short(a.UserID))
-	}
-	if a.Reason != "" {
-		extra = append(extra, "reason="+a.Reason)
-	}
-	if a.Cause != "" {
-		extra = append(extra, "cause="+a.Cause)
-	}
-	// The actor column already says who; the rest in a stable order.
-	for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
-		if !strings.HasPrefix(k, "admin-") {
-			extra = append(extra, k+"="+a.Detail[k])
-		}
-	}
-	fmt.Fprintf(e.stdout, "%6d  %s  %-22s %s  %s\n", a.Seq, a.Time.Local().Format("2006-01-02 15:04:05"), a.Type, orDash(a.Actor), strings.Join(extra, " "))
-}
-
 func (e *env) audit(verb string, args []string) error {
 	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
 	switch verb {
@@ -257,7 +231,7 @@ func (e *env) audit(verb string, args []string) error {
 		if err := e.call(admin.CmdAuditTail, admin.AuditArgs{N: *n}, &evs); err != nil {
 			return err
 		}
-		return e.emit(evs, func() {
+		return emitLines(e, evs, func() {
 			for _, a := range evs {
 				e.auditLine(a)
 			}
@@ -321,8 +295,12 @@ func (e *env) audit(verb string, args []string) error {
 		}
 		return e.exportFile(*out, *from)
 	case "verify":
-		if _, err := e.parse(fs, args, 0, 0, "audit verify"); err != nil {
+		pos, err := e.parse(fs, args, 0, 1, "audit verify [FILE]")
+		if err != nil {
 			return err
+		}
+		if len(pos) == 1 {
+			return e.verifyFile(pos[0])
 		}
 		var c admin.Chain
 		if err := e.call(admin.CmdAuditVerify, nil, &c); err != nil {

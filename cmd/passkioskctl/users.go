@@ -81,7 +81,7 @@ func (e *env) users(verb string, args []string) error {
 		return e.emit(users, func() {
 			rows := make([][]string, len(users))
 			for i, u := range users {
-				rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, short(u.ID), when(u.Created, "-")}
+				rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, admin.ReadableUserID(u.ID), when(u.Created, "-")}
 			}
 			e.table([]string{"NAME", "DISPLAY NAME", "GROUPS", "STATE", "ID", "CREATED"}, rows)
 		})
@@ -97,7 +97,7 @@ func (e *env) users(verb string, args []string) error {
 		return e.emit(d, func() {
 			u := d.User
 			fmt.Fprintf(e.stdout, "name:          %s\ndisplay name:  %s\nid:            %s\ngroups:        %s\nstate:         %s\ncreated:       %s\n",
-				u.Name, u.DisplayName, u.ID, orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
+				u.Name, u.DisplayName, admin.ReadableUserID(u.ID), orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
 			fmt.Fprintf(e.stdout, "\ncredentials (%d):\n", len(d.Credentials))
 			e.credentialTable(d.Credentials)
 			if len(d.Codes) > 0 {
@@ -108,27 +108,31 @@ func (e *env) users(verb string, args []string) error {
 	case "add":
 		display := fs.String("display-name", "", "name shown on screen (default: NAME)")
 		groups := fs.String("groups", "", "comma-separated groups")
-		pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b]")
+		force := fs.Bool("force", false, "accept groups the policy in force does not name")
+		pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b] [--force]")
 		if err != nil {
 			return err
 		}
-		a := admin.UserAddArgs{Name: pos[0], DisplayName: *display}
-		for _, g := range strings.Split(*groups, ",") {
-			if g = strings.TrimSpace(g); g != "" {
-				a.Groups = append(a.Groups, g)
-			}
-		}
+		a := admin.UserAddArgs{Name: pos[0], DisplayName: *display, Groups: splitGroups(*groups), Force: *force}
 		var u admin.User
 		if err := e.call(admin.CmdUsersAdd, a, &u); err != nil {
 			return err
 		}
 		return e.emit(u, func() {
-			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, u.ID, u.Name)
+			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, admin.ReadableUserID(u.ID), u.Name)
 		})
+	case "edit":
+		return e.usersEdit(fs, args)
 	case "disable", "enable", "remove":
+		yes := fs.Bool("yes", false, "remove without asking first (for scripts)")
 		pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")
 		if err != nil {
 			return err
+		}
+		if verb == "remove" {
+			if err := e.confirmRemove(pos[0], *yes); err != nil {
+				return err
+			}
 		}
 		cmd := map[string]string{"disable": admin.CmdUsersDisable, "enable": admin.CmdUsersEnable, "remove": admin.CmdUsersRemove}[verb]
 		var u admin.User
@@ -154,15 +158,25 @@ func (e *env) users(verb string, args []string) error {
 			}
 		})
 	}
-	return usagef("users: unknown action %q (list, show, add, disable, enable, remove, unsuspend)", verb)
+	return usagef("users: unknown action %q (list, show, add, edit, disable, enable, remove, unsuspend)", verb)
 }
 
 func (e *env) credentialTable(creds []admin.Credential) {
 	rows := make([][]string, len(creds))
 	for i, c := range creds {
-		rows[i] = []string{short(c.ID), c.UserName, c.Kind, c.AAGUID, orDash(c.Label), when(c.Created, "-"), when(c.LastUsed, "never")}
+		model := c.Model
+		switch {
+		case model == "" && c.Kind == "platform":
+			model = "TPM"
+		case model == "" && strings.Trim(c.AAGUID, "0-") == "":
+			model = "-"
+		case model == "":
+			model = "aaguid " + c.AAGUID[:8]
+		}
+		rows[i] = []string{short(c.ID), c.UserName, c.Kind, fit(model, 22), fit(orDash(c.Label), 16), when(c.Created, "-"), when(c.LastUsed, "never")}
 	}
-	e.table([]string{"ID", "USER", "KIND", "AAGUID", "LABEL", "CREATED", "LAST USED"}, rows)
+	// The full AAGUID is in --json.
+	e.table([]string{"ID", "USER", "KIND", "MODEL", "LABEL", "CREATED", "LAST USED"}, rows)
 }
 
 func (e *env) credentials(verb string, args []string) error {
@@ -183,8 +197,12 @@ func (e *env) credentials(verb string, args []string) error {
 		}
 		return e.emit(creds, func() { e.credentialTable(creds) })
 	case "revoke":
-		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID")
+		yes := fs.Bool("yes", false, "revoke without asking first (for scripts)")
+		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID [--yes]")
 		if err != nil {
+			return err
+		}
+		if err := e.confirmRevoke(pos[0], *yes); err != nil {
 			return err
 		}
 		var c admin.Credential

@@ -12,12 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/auditfile"
 	"passkiosk/store"
 	"passkiosk/store/storetest"
 )
@@ -28,17 +31,30 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	a.ok("users", "add", "bob")
 	a.ok("users", "disable", "bob")
 
-	tail := decode[[]admin.AuditEntry](t, a.ok("audit", "tail", "-n", "2", "--json"))
+	// --json is JSON lines, as follow prints them; each entry names the
+	// person by sign-in name and readable ID.
+	tail := decodeLines[admin.AuditEntry](t, a.ok("audit", "tail", "-n", "2", "--json"))
 	if len(tail) != 2 || tail[0].Type != kiosk.EventUserCreated.String() || tail[1].Type != kiosk.EventUserChanged.String() || !rootActor.MatchString(tail[1].Actor) {
 		t.Fatalf("tail: %+v", tail)
 	}
-	if r := a.ok("audit", "tail"); !strings.Contains(r.out, "user-changed") || !strings.Contains(r.out, me.Username+" (uid "+me.Uid+", pid ") || !strings.Contains(r.out, "name=bob state=disabled") {
+	if tail[1].User != "bob" || !strings.HasPrefix(tail[1].UserID, "u-") || tail[1].Terminal != terminal {
+		t.Fatalf("tail does not name bob: %+v", tail[1])
+	}
+	r := a.ok("audit", "tail")
+	if !strings.Contains(r.out, "user-changed") || !strings.Contains(r.out, me.Username+" (uid "+me.Uid+", pid ") || !strings.Contains(r.out, "name=bob state=disabled") {
 		t.Fatalf("tail table: %s", r)
 	}
+	checkAuditTable(t, r.out, "bob ("+tail[1].UserID+")")
 
-	// Export: JSON lines, each with its chain hash, as many as the log.
-	r := a.ok("audit", "export")
+	// Export: a header, then JSON lines, each with its chain hash, as
+	// many as the log.
+	r = a.ok("audit", "export")
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	var header auditfile.Header
+	if err := json.Unmarshal([]byte(lines[0]), &header); err != nil || header.Terminal != terminal || header.Format != auditfile.Format {
+		t.Fatalf("export header %q: %v", lines[0], err)
+	}
+	lines = lines[1:]
 	chain, err := a.db.VerifyChain()
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +86,7 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	if r := a.ok("audit", "export", "-o", file, "--from", "2"); !strings.Contains(r.err, fmt.Sprintf("exported %d entries to %s", len(lines)-1, file)) {
 		t.Fatalf("export to file: %s", r)
 	}
-	if b, err := os.ReadFile(file); err != nil || strings.Count(string(b), "\n") != len(lines)-1 {
+	if b, err := os.ReadFile(file); err != nil || strings.Count(string(b), "\n") != len(lines) {
 		t.Fatalf("exported file: %v\n%s", err, b)
 	}
 	if partial, _ := filepath.Glob(a.dir + "/.audit.jsonl.partial-*"); len(partial) != 0 {
@@ -300,4 +316,26 @@ func TestAuditTailRefusesANegativeCount(t *testing.T) {
 		t.Fatalf("audit tail with n=-5 on the wire: %+v", r)
 	}
 	a.ok("audit", "tail", "-n", "1")
+}
+
+// checkAuditTable checks the audit table's shape: a header, no line wider
+// than 100 columns, times in RFC 3339 with their zone, and who.
+func checkAuditTable(t *testing.T, out, who string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if !regexp.MustCompile(`^\s+SEQ TIME\s+EVENT\s+USER \(ID\)\s+TERMINAL$`).MatchString(lines[0]) {
+		t.Fatalf("table header %q", lines[0])
+	}
+	rows := 0
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 100 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+		if regexp.MustCompile(`^\s+\d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d) `).MatchString(l) {
+			rows++
+		}
+	}
+	if rows == 0 || !strings.Contains(out, who) || !strings.Contains(out, terminal) {
+		t.Fatalf("table rows %d, want %q and %q in:\n%s", rows, who, terminal, out)
+	}
 }

@@ -18,6 +18,21 @@ import (
 	"passkiosk/store"
 )
 
+// decodeLines reads JSON lines, one T each.
+func decodeLines[T any](t *testing.T, r result) []T {
+	t.Helper()
+	var out []T
+	dec := json.NewDecoder(strings.NewReader(r.out))
+	for dec.More() {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("output is not the JSON lines expected: %v\n%s", err, r)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func decode[T any](t *testing.T, r result) T {
 	t.Helper()
 	var v T
@@ -56,14 +71,20 @@ func checkAdminAudit(t *testing.T, e store.AuditEvent) {
 
 func TestUsersThroughTheCLI(t *testing.T) {
 	a := newAppliance(t)
-	r := a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--groups", "nurses,ward7")
+	// The built-in policy names no group: groups are refused unless
+	// forced (TestUsersEditKeepsCredentialsAndChecksGroups checks them
+	// against a policy that names some).
+	a.fails(admin.ExitInvalid, `the policy's groups: none`, "users", "add", "alice", "--groups", "nurses,ward7")
+	r := a.ok("users", "add", "alice", "--display-name", "Alice Nurse", "--groups", "nurses,ward7", "--force")
 	if !strings.Contains(r.out, "added alice (Alice Nurse)") {
 		t.Fatalf("add: %s", r)
 	}
 	created := lastAudit(t, a.db, kiosk.EventUserCreated)
 	checkAdminAudit(t, created)
 	bob := decode[admin.User](t, a.ok("users", "add", "bob", "--json"))
-	if bob.Name != "bob" || bob.DisplayName != "bob" || bob.State != "active" || len(bob.ID) != 32 {
+	// A readable, random ID: "u-" and ten base32 symbols, which the API
+	// carries as hex like every ID.
+	if bob.Name != "bob" || bob.DisplayName != "bob" || bob.State != "active" || !regexp.MustCompile(`^u-[0-9a-z]{10}$`).MatchString(admin.ReadableUserID(bob.ID)) {
 		t.Fatalf("added bob: %+v", bob)
 	}
 	a.fails(admin.ExitConflict, `user "alice" already exists`, "users", "add", "alice")
@@ -99,7 +120,7 @@ func TestUsersThroughTheCLI(t *testing.T) {
 	}
 	a.fails(admin.ExitNotFound, `no user "carol"`, "users", "show", "carol")
 
-	r = a.ctl("users", "remove", "bob")
+	r = a.ctl("users", "remove", "bob", "--yes")
 	if r.code != 0 || r.out != "removed bob\n" {
 		t.Fatalf("remove: %s", r)
 	}
@@ -163,22 +184,29 @@ func TestCredentialsThroughTheCLI(t *testing.T) {
 	id1 := a.addCredential(alice.ID, aaguid)
 	id2 := a.addCredential(alice.ID, [16]byte{})
 
+	// The table names the key model (the full AAGUID is in --json) and
+	// fits 100 columns.
 	r := a.ok("credentials", "list", "alice")
-	if !strings.Contains(r.out, "ee882879-721c-4913-9775-3dfcce97072a") || !strings.Contains(r.out, "roaming") || !strings.Contains(r.out, "LAST USED") {
+	if !strings.Contains(r.out, "YubiKey 5") || !strings.Contains(r.out, "roaming") || !strings.Contains(r.out, "LAST USED") {
 		t.Fatalf("list: %s", r)
+	}
+	for _, l := range strings.Split(r.out, "\n") {
+		if len([]rune(l)) > 100 {
+			t.Fatalf("line wider than 100 columns: %q", l)
+		}
 	}
 	creds := decode[[]admin.Credential](t, a.ok("credentials", "list", "--json"))
 	if len(creds) != 2 {
 		t.Fatalf("creds: %+v", creds)
 	}
 	for _, c := range creds {
-		if c.UserName != "alice" || c.Kind != "roaming" || c.LastUsed.IsZero() || c.Counter != 7 || c.Format != "packed" {
+		if c.UserName != "alice" || c.Kind != "roaming" || c.LastUsed.IsZero() || c.Counter != 7 || c.Format != "packed" || !strings.HasSuffix(c.Name, " "+c.ID[:6]) {
 			t.Fatalf("credential as listed: %+v", c)
 		}
 	}
-	a.fails(admin.ExitInvalid, "at least its first 6 digits", "credentials", "revoke", "abc")
-	a.fails(admin.ExitNotFound, "no credential with ID", "credentials", "revoke", "000000000000")
-	r = a.ok("credentials", "revoke", id1[:10])
+	a.fails(admin.ExitInvalid, "at least its first 6 digits", "credentials", "revoke", "abc", "--yes")
+	a.fails(admin.ExitNotFound, "no credential with ID", "credentials", "revoke", "000000000000", "--yes")
+	r = a.ok("credentials", "revoke", id1[:10], "--yes")
 	if !strings.Contains(r.out, "revoked roaming credential "+id1+" of alice") {
 		t.Fatalf("revoke: %s", r)
 	}
@@ -205,9 +233,12 @@ func TestEnrollmentCodesThroughTheCLI(t *testing.T) {
 	if rec, err := a.db.RedeemEnrollmentCode(code, terminal, time.Time{}); err != nil || rec.Purpose != store.PurposeEnroll {
 		t.Fatalf("redeem the issued code: %+v %v", rec, err)
 	}
-	boot := decode[admin.IssuedCode](t, a.ok("codes", "issue", "--bootstrap", "--ttl", "30m", "--json"))
-	if boot.Info.Purpose != "bootstrap" || boot.Code == "" || boot.Info.ExpiresAt.Sub(boot.Info.IssuedAt) != 30*time.Minute {
-		t.Fatalf("bootstrap: %+v", boot)
+	// There are no administrator accounts, so no bootstrap codes.
+	a.fails(admin.ExitUsage, "flag provided but not defined: -bootstrap", "codes", "issue", "--bootstrap")
+	a.fails(admin.ExitInvalid, "there are no bootstrap codes", "codes", "issue", "alice", "--purpose", "bootstrap")
+	boot := decode[admin.IssuedCode](t, a.ok("codes", "issue", "alice", "--purpose", "recovery", "--ttl", "30m", "--json"))
+	if boot.Info.Purpose != "recovery" || boot.Code == "" || boot.Info.ExpiresAt.Sub(boot.Info.IssuedAt) != 30*time.Minute {
+		t.Fatalf("recovery: %+v", boot)
 	}
 	a.fails(admin.ExitInvalid, "a code must be valid for more than 0", "codes", "issue", "alice", "--ttl", "0s")
 	a.fails(admin.ExitInvalid, "at most 168h0m0s", "codes", "issue", "alice", "--ttl", "200h")
@@ -281,7 +312,7 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 	if _, err := a.db.CurrentPolicy(); kiosk.KindOf(err) != kiosk.KindNotFound {
 		t.Fatalf("a dry run stored a policy: %v", err)
 	}
-	r = a.ok("policy", "apply", good)
+	r = a.ok("policy", "apply", good, "--yes")
 	for _, want := range []string{`- rp_id = "passkiosk.local"`, `+ rp_id = "ward7.example.org"`, `+ [groups.nurses]`, `+ idle_timeout = "2m"`, "applied as version 1 (was 0)"} {
 		if !strings.Contains(r.out, want) {
 			t.Fatalf("apply output lacks %q: %s", want, r)
@@ -299,7 +330,7 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 		handed[0].RulesFor([]string{"nurses"}).IdleTimeout != 2*time.Minute || len(handed[0].Groups[0].Rules.Hours) != 2 {
 		t.Fatalf("policy handed to the engine: %+v", handed)
 	}
-	if r := a.ok("policy", "apply", good); !strings.Contains(r.out, "no change") {
+	if r := a.ok("policy", "apply", good, "--yes"); !strings.Contains(r.out, "no change") {
 		t.Fatalf("apply again: %s", r)
 	}
 	shown = decode[admin.PolicyShown](t, a.ok("policy", "show", "--json"))
@@ -307,8 +338,8 @@ func TestPolicyThroughTheCLI(t *testing.T) {
 		t.Fatalf("show after apply: %+v", shown)
 	}
 	changed := write("v2.toml", strings.Replace(goodPolicy, `"2m"`, `"3m"`, 1))
-	a.fails(admin.ExitConflict, "the policy is at version 1, not 7", "policy", "apply", changed, "--base", "7")
-	res := decode[admin.PolicyApplied](t, a.ok("policy", "apply", changed, "--base", "1", "--json"))
+	a.fails(admin.ExitConflict, "the policy is at version 1, not 7", "policy", "apply", changed, "--base", "7", "--yes")
+	res := decode[admin.PolicyApplied](t, a.ok("policy", "apply", changed, "--base", "1", "--json", "--yes"))
 	if res.Version != 2 || res.Previous != 1 || !strings.Contains(res.Diff, "- idle_timeout = \"2m\"\n+ idle_timeout = \"3m\"") {
 		t.Fatalf("apply v2: %+v", res)
 	}
@@ -338,7 +369,7 @@ func TestSessionsThroughTheCLI(t *testing.T) {
 	if r := a.ok("sessions", "list", "--open"); !strings.Contains(r.out, "in progress: Alice Nurse") || !strings.Contains(r.out, "open") {
 		t.Fatalf("list table: %s", r)
 	}
-	a.fails(admin.ExitConflict, "alice is signed in: end the session first", "users", "remove", "alice")
+	a.fails(admin.ExitConflict, "alice is signed in: end the session first", "users", "remove", "alice", "--yes")
 
 	r := a.ok("sessions", "end")
 	if !strings.Contains(r.out, "session ended") {

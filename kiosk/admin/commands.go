@@ -38,6 +38,8 @@ type UserAddArgs struct {
 	Name        string   `json:"name"`
 	DisplayName string   `json:"display_name"`
 	Groups      []string `json:"groups"`
+	// Force accepts groups the policy in force does not name.
+	Force bool `json:"force,omitempty"`
 }
 
 // UserDetail is users.show's result.
@@ -60,8 +62,8 @@ type IDRef struct {
 
 // CodeIssueArgs issues a one-time code.
 type CodeIssueArgs struct {
-	User    string        `json:"user,omitempty"` // empty for bootstrap
-	Purpose string        `json:"purpose"`        // enroll, recovery, bootstrap
+	User    string        `json:"user,omitempty"`
+	Purpose string        `json:"purpose"` // enroll, or recovery (once used, the person's other credentials are revoked)
 	TTL     time.Duration `json:"ttl"`
 }
 

@@ -2,12 +2,12 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,6 +59,7 @@ func init() {
 		CmdUsersDisable:      func(c *call) (any, error) { return c.usersSetState("disabled") },
 		CmdUsersEnable:       func(c *call) (any, error) { return c.usersSetState("active") },
 		CmdUsersRemove:       (*call).usersRemove,
+		CmdUsersEdit:         (*call).usersEdit,
 		CmdCredentialsList:   (*call).credentialsList,
 		CmdCredentialsRevoke: (*call).credentialsRevoke,
 		CmdCodesIssue:        (*call).codesIssue,
@@ -174,7 +175,7 @@ func (c *call) findUser(ref string) (User, error) {
 		}
 	}
 	for _, u := range users {
-		if u.ID == strings.ToLower(ref) {
+		if u.ID == strings.ToLower(ref) || readableOf(u.ID) == ref {
 			return u, nil
 		}
 	}
@@ -249,21 +250,23 @@ func (c *call) usersAdd() (any, error) {
 	if !validName(a.Name) {
 		return nil, invalid("user name %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", a.Name)
 	}
-	for _, g := range a.Groups {
-		if !validName(g) {
-			return nil, invalid("group %q: use 1 to 64 of a-z, 0-9, '.', '-' and '_'", g)
-		}
+	if err := c.checkGroups(a.Groups, a.Force); err != nil {
+		return nil, err
 	}
 	if a.DisplayName == "" {
 		a.DisplayName = a.Name
 	}
-	// The ID is the WebAuthn user handle: random, with nothing personal
-	// in it (WebAuthn §14.6.1).
-	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
+	users, err := c.s.opts.Store.Users()
+	if err != nil {
 		return nil, err
 	}
-	u := User{ID: hex.EncodeToString(id), Name: a.Name, DisplayName: a.DisplayName, Groups: a.Groups, State: "active"}
+	id, err := newUserID(func(h string) bool {
+		return slices.ContainsFunc(users, func(u User) bool { return u.ID == h })
+	})
+	if err != nil {
+		return nil, err
+	}
+	u := User{ID: id, Name: a.Name, DisplayName: a.DisplayName, Groups: a.Groups, State: "active"}
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
@@ -419,11 +422,9 @@ func (c *call) codesIssue() (any, error) {
 			return nil, kiosk.Errorf(kiosk.KindConflict, "issue code", "%s is disabled: enable them first (passkioskctl users enable %s)", u.Name, u.Name)
 		}
 	case "bootstrap":
-		if a.User != "" {
-			return nil, invalid("a bootstrap code creates the first administrator: name no user")
-		}
+		return nil, invalid("there are no bootstrap codes: the appliance has no administrator accounts (administrators are root and the admin group, using passkioskctl); add the person and issue them an enroll code")
 	default:
-		return nil, invalid("purpose %q: use enroll, recovery or bootstrap", a.Purpose)
+		return nil, invalid("purpose %q: use enroll or recovery", a.Purpose)
 	}
 	code, info, err := c.s.opts.Store.IssueCode(u.ID, a.Purpose, a.TTL, c.peer.change(nil))
 	if err != nil {

@@ -117,7 +117,7 @@ func Listen(opts Options) (*Server, error) {
 	gid := -1
 	if g, err := user.LookupGroup(opts.AdminGroup); err == nil {
 		gid, _ = strconv.Atoi(g.Gid)
-	} else {
+	} else if opts.AdminGroup != "" {
 		opts.Log.Warn("admin group does not exist: only root may use the admin socket", "group", opts.AdminGroup)
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Socket), 0o755); err != nil {

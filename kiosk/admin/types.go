@@ -22,12 +22,17 @@ type User struct {
 
 // Credential is a registered passkey.
 type Credential struct {
-	ID       string    `json:"id"`
-	UserID   string    `json:"user_id"`
-	UserName string    `json:"user_name,omitempty"`
-	Kind     string    `json:"kind"` // platform, roaming
-	AAGUID   string    `json:"aaguid"`
-	Label    string    `json:"label"`
+	ID       string `json:"id"`
+	UserID   string `json:"user_id"`
+	UserName string `json:"user_name,omitempty"`
+	Kind     string `json:"kind"` // platform, roaming
+	AAGUID   string `json:"aaguid"`
+	Label    string `json:"label"`
+	// Name is the short, stable name the audit log uses for it: the
+	// person's label, the key model from its AAGUID or "TPM", and the
+	// first six hex digits of its ID.
+	Name     string    `json:"name,omitempty"`
+	Model    string    `json:"model,omitempty"` // from the AAGUID, when known
 	Format   string    `json:"format"`
 	Counter  uint32    `json:"counter"`
 	Created  time.Time `json:"created"`
@@ -40,7 +45,7 @@ type Code struct {
 	ID        string    `json:"id"`
 	UserID    string    `json:"user_id,omitempty"`
 	UserName  string    `json:"user_name,omitempty"`
-	Purpose   string    `json:"purpose"` // enroll, recovery, bootstrap
+	Purpose   string    `json:"purpose"` // enroll, recovery (bootstrap: an old code, no longer issued)
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	IssuedBy  string    `json:"issued_by"`
@@ -68,20 +73,26 @@ type StoredPolicy struct {
 	ChangedBy string
 }
 
-// AuditEntry is one entry of the audit log.
+// AuditEntry is one entry of the audit log. The person is named by
+// sign-in name (User) and ID (UserID, in kiosk.ReadableID's form: the ID
+// as text where it is printable, else hex); the credential by its label
+// (store.CredentialLabel: the person's label, the key model or "TPM", and
+// the start of its ID) and its hex ID. Time is RFC 3339 with its zone.
 type AuditEntry struct {
-	Seq        uint64            `json:"seq"`
-	Time       time.Time         `json:"time"`
-	Type       string            `json:"type"`
-	Actor      string            `json:"actor,omitempty"`
-	Terminal   string            `json:"terminal,omitempty"`
-	UserID     string            `json:"user_id,omitempty"`
-	Credential string            `json:"credential_id,omitempty"`
-	SessionID  uint64            `json:"session_id,omitempty"`
-	Reason     string            `json:"reason,omitempty"`
-	Cause      string            `json:"cause,omitempty"`
-	Detail     map[string]string `json:"detail,omitempty"`
-	Items      []string          `json:"items,omitempty"`
+	Seq             uint64            `json:"seq"`
+	Time            time.Time         `json:"time"`
+	Type            string            `json:"type"`
+	Actor           string            `json:"actor,omitempty"`
+	Terminal        string            `json:"terminal,omitempty"`
+	User            string            `json:"user,omitempty"`
+	UserID          string            `json:"user_id,omitempty"`
+	CredentialLabel string            `json:"credential,omitempty"`
+	Credential      string            `json:"credential_id,omitempty"`
+	SessionID       uint64            `json:"session_id,omitempty"`
+	Reason          string            `json:"reason,omitempty"`
+	Cause           string            `json:"cause,omitempty"`
+	Detail          map[string]string `json:"detail,omitempty"`
+	Items           []string          `json:"items,omitempty"`
 }
 
 // Chain is a verified audit chain.

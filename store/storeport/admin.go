@@ -81,7 +81,8 @@ func (s Admin) RemoveUser(id string, ch admin.Change) error {
 
 func adminCred(c store.Credential) admin.Credential {
 	return admin.Credential{ID: hex.EncodeToString(c.ID), UserID: hex.EncodeToString(c.UserID), Kind: c.Kind.String(),
-		AAGUID: policy.FormatAAGUID(c.AAGUID), Label: c.Label, Format: c.Format, Counter: c.Counter, Created: c.Created, LastUsed: c.LastUsed}
+		AAGUID: policy.FormatAAGUID(c.AAGUID), Label: c.Label, Name: store.CredentialLabel(c), Model: kiosk.AAGUID(c.AAGUID).Model(),
+		Format: c.Format, Counter: c.Counter, Created: c.Created, LastUsed: c.LastUsed}
 }
 
 func (s Admin) Credentials(userID string) ([]admin.Credential, error) {
@@ -182,9 +183,9 @@ func (s Admin) AuditHead() (admin.ChainHead, error) {
 
 func adminEvent(e store.AuditEvent) admin.AuditEntry {
 	a := admin.AuditEntry{Seq: e.Seq, Time: e.Time, Type: e.Type.String(), Actor: e.Actor, Terminal: e.Terminal,
-		SessionID: e.SessionID, Detail: e.Detail, Items: e.Items}
+		User: e.UserName, CredentialLabel: e.CredentialLabel, SessionID: e.SessionID, Detail: e.Detail, Items: e.Items}
 	if len(e.UserID) > 0 {
-		a.UserID = hex.EncodeToString(e.UserID)
+		a.UserID = kiosk.ReadableID(e.UserID)
 	}
 	if len(e.CredentialID) > 0 {
 		a.Credential = hex.EncodeToString(e.CredentialID)
@@ -200,14 +201,23 @@ func adminEvent(e store.AuditEvent) admin.AuditEntry {
 
 func (s Admin) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
 	evs, err := s.db.Events(from, limit)
+	if err != nil {
+		return nil, err
+	}
+	nameOld(s.db, evs)
 	out := make([]admin.AuditEntry, len(evs))
 	for i, e := range evs {
 		out[i] = adminEvent(e)
 	}
-	return out, err
+	return out, nil
 }
 
-func (s Admin) ExportAudit(w io.Writer, from uint64) (int, error) { return s.db.ExportJSONL(w, from) }
+// ExportAudit writes the store's export: a header naming this terminal
+// and the chain's head, then one readable line per entry with its hashed
+// body (store.Export).
+func (s Admin) ExportAudit(w io.Writer, from uint64) (int, error) {
+	return s.db.Export(w, from, s.terminal, time.Time{})
+}
 
 func (s Admin) VerifyAudit() (admin.Chain, error) {
 	c, err := s.db.VerifyChain()

@@ -3,6 +3,7 @@ package storeport
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"passkiosk/kiosk"
@@ -14,6 +15,11 @@ import (
 type Records struct {
 	db       *store.DB
 	terminal string
+
+	// recovering is the person whose recovery code was just redeemed:
+	// the credential they register next replaces all of theirs.
+	mu         sync.Mutex
+	recovering kiosk.UserID
 }
 
 var _ kiosk.Store = (*Records)(nil)
@@ -123,8 +129,19 @@ func (r *Records) AddCredential(c kiosk.Credential) error {
 		sc.Kind, sc.Transports = store.KindPlatform, []string{"internal"}
 		sc.TPM = &store.TPMKey{Public: c.TPMPublic, Private: c.TPMPrivate}
 	}
-	return r.db.AddCredential(sc, store.Change{At: c.Created, Actor: "self", Terminal: r.terminal,
-		Detail: map[string]string{"method": c.Attachment.String(), "format": c.Format}})
+	ch := store.Change{At: c.Created, Actor: "self", Terminal: r.terminal,
+		Detail: map[string]string{"method": c.Attachment.String(), "format": c.Format}}
+	// The engine redeems a code, then stores the credential it was for:
+	// after a recovery code, that credential replaces the person's others.
+	r.mu.Lock()
+	recovery := r.recovering != "" && r.recovering == c.User
+	r.recovering = ""
+	r.mu.Unlock()
+	if recovery {
+		_, err := r.db.AddRecoveryCredential(sc, ch)
+		return err
+	}
+	return r.db.AddCredential(sc, ch)
 }
 
 // RecordSignIn updates the counter and appends the sign-in to the audit
@@ -156,6 +173,12 @@ func (r *Records) RedeemEnrollmentCode(code string, now time.Time) (kiosk.UserID
 	if err != nil {
 		return "", notFound(err)
 	}
+	r.mu.Lock()
+	r.recovering = ""
+	if c.Purpose == store.PurposeRecovery {
+		r.recovering = kiosk.UserID(c.UserID)
+	}
+	r.mu.Unlock()
 	return kiosk.UserID(c.UserID), nil
 }
 
