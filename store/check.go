@@ -146,7 +146,8 @@ func (db *DB) closeAfterCheck(err error) {
 	db.bolt.Close()
 }
 
-// keyed records know the key they must be stored under.
+// checkRecords proves every top-level bucket exists and every record
+// decodes and sits under the key it names (step 4 of check).
 func checkRecords(tx *bolt.Tx) error {
 	const op = "check records"
 	for _, name := range topBuckets {
@@ -154,48 +155,9 @@ func checkRecords(tx *bolt.Tx) error {
 			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "bucket %q missing", name)
 		}
 	}
-	type rule struct {
-		bucket []byte
-		key    func(k, v []byte) ([]byte, error)
-	}
-	rules := []rule{
-		{bucketUsers, func(k, v []byte) ([]byte, error) {
-			u, err := decodeUser(k, v)
-			return keyOf(u, err, func(u *User) []byte { return u.ID })
-		}},
-		{bucketCredentials, func(k, v []byte) ([]byte, error) {
-			c, err := decodeCredential(k, v)
-			return keyOf(c, err, func(c *Credential) []byte { return c.ID })
-		}},
-		{bucketPolicy, func(k, v []byte) ([]byte, error) {
-			p, err := decodePolicy(k, v)
-			return keyOf(p, err, func(p *Policy) []byte { return u64(p.Version) })
-		}},
-		{bucketEnroll, func(k, v []byte) ([]byte, error) {
-			c, err := decodeEnroll(k, v)
-			return keyOf(c, err, func(c *EnrollmentCode) []byte { return c.ID })
-		}},
-		{bucketSessions, func(k, v []byte) ([]byte, error) {
-			s, err := decodeSession(k, v)
-			return keyOf(s, err, func(s *Session) []byte { return u64(s.ID) })
-		}},
-	}
-	for _, r := range rules {
-		err := tx.Bucket(r.bucket).ForEach(func(k, v []byte) error {
-			if v == nil {
-				return fmt.Errorf("unexpected bucket %x", k)
-			}
-			want, err := r.key(k, v)
-			if err != nil {
-				return fmt.Errorf("key %x: %w", k, err)
-			}
-			if !bytes.Equal(want, k) {
-				return fmt.Errorf("key %x holds the record of %x", k, want)
-			}
-			return nil
-		})
-		if err != nil {
-			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "bucket %s: %v", r.bucket, err)
+	for _, kb := range keyedBuckets {
+		if err := kb.check(tx.Bucket(kb.bucket)); err != nil {
+			return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "bucket %s: %v", kb.bucket, err)
 		}
 	}
 	if err := checkTPMBuckets(tx); err != nil {
@@ -210,6 +172,54 @@ func checkRecords(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// keyedBucket is a top-level bucket whose records know the key they must
+// be stored under: key decodes a record and returns that key.
+type keyedBucket struct {
+	bucket []byte
+	key    func(k, v []byte) ([]byte, error)
+}
+
+var keyedBuckets = []keyedBucket{
+	{bucketUsers, func(k, v []byte) ([]byte, error) {
+		u, err := decodeUser(k, v)
+		return keyOf(u, err, func(u *User) []byte { return u.ID })
+	}},
+	{bucketCredentials, func(k, v []byte) ([]byte, error) {
+		c, err := decodeCredential(k, v)
+		return keyOf(c, err, func(c *Credential) []byte { return c.ID })
+	}},
+	{bucketPolicy, func(k, v []byte) ([]byte, error) {
+		p, err := decodePolicy(k, v)
+		return keyOf(p, err, func(p *Policy) []byte { return u64(p.Version) })
+	}},
+	{bucketEnroll, func(k, v []byte) ([]byte, error) {
+		c, err := decodeEnroll(k, v)
+		return keyOf(c, err, func(c *EnrollmentCode) []byte { return c.ID })
+	}},
+	{bucketSessions, func(k, v []byte) ([]byte, error) {
+		s, err := decodeSession(k, v)
+		return keyOf(s, err, func(s *Session) []byte { return u64(s.ID) })
+	}},
+}
+
+// check proves every entry of b is a record, not a bucket, that decodes
+// and is stored under its own key.
+func (kb keyedBucket) check(b *bolt.Bucket) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return fmt.Errorf("unexpected bucket %x", k)
+		}
+		want, err := kb.key(k, v)
+		if err != nil {
+			return fmt.Errorf("key %x: %w", k, err)
+		}
+		if !bytes.Equal(want, k) {
+			return fmt.Errorf("key %x holds the record of %x", k, want)
+		}
+		return nil
+	})
 }
 
 func keyOf[R any](r *R, err error, key func(*R) []byte) ([]byte, error) {

@@ -76,13 +76,65 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 	if err := ctx.Err(); err != nil {
 		return nil, kiosk.E(kiosk.KindCancelled, op, err)
 	}
+	e, err := k.createKeyLocked(op, req.PIN)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, kiosk.E(kiosk.KindCancelled, op, err)
+	}
+	counter, err := k.nextCounter()
+	if err != nil {
+		k.counterKnown = false
+		return nil, counterError(op, err)
+	}
+	k.counterValue, k.counterKnown = uint64(counter), true
+	e.Counter = counter
+	e.AuthData = (&fido.AuthData{
+		RPIDHash: fido.RPIDHash(req.RPID),
+		Flags:    fido.FlagUP | fido.FlagUV,
+		Counter:  counter,
+		Attested: &fido.AttestedCredential{AAGUID: AAGUID, CredentialID: e.CredentialID, PublicKey: e.PublicKey},
+	}).Marshal()
+	if err := k.attestationObjectLocked(ctx, op, e, req); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
 
+// createKeyLocked makes the person's key with the authValue of pin and a
+// new salt, and returns the enrollment as far as the key goes: its blobs,
+// credential ID and COSE public key.
+func (k *TPM) createKeyLocked(op string, pin []byte) (*Enrollment, error) {
 	salt := make([]byte, saltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, kiosk.E(kiosk.KindDevice, op, err)
 	}
-	auth := authValue(salt, req.PIN)
+	auth := authValue(salt, pin)
 	defer clear(auth)
+	created, err := k.createLocked(auth)
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindDevice, op, fmt.Errorf("TPM2_Create: %w", err))
+	}
+	blobs := KeyBlobs{
+		Public:     tpm2.Marshal(created.OutPublic),
+		Private:    tpm2.Marshal(created.OutPrivate),
+		AuthSalt:   salt,
+		ParentName: append([]byte(nil), k.srk.Name.Buffer...),
+	}
+	pub, err := created.OutPublic.Contents()
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindDevice, op, fmt.Errorf("TPM2_Create public area: %w", err))
+	}
+	id, cose, err := credentialFromPublic(pub)
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindDevice, op, err)
+	}
+	return &Enrollment{CredentialID: id, PublicKey: cose.Bytes(), AAGUID: AAGUID, Blobs: blobs}, nil
+}
+
+// createLocked is TPM2_Create of a key with auth under the SRK.
+func (k *TPM) createLocked(auth []byte) (*tpm2.CreateResponse, error) {
 	create := func() (*tpm2.CreateResponse, error) {
 		return (tpm2.Create{
 			ParentHandle: k.srkAuth(),
@@ -101,61 +153,27 @@ func (k *TPM) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error
 		k.reprovisionLocked()
 		created, err = create()
 	}
-	if err != nil {
-		return nil, kiosk.E(kiosk.KindDevice, op, fmt.Errorf("TPM2_Create: %w", err))
-	}
-	blobs := KeyBlobs{
-		Public:     tpm2.Marshal(created.OutPublic),
-		Private:    tpm2.Marshal(created.OutPrivate),
-		AuthSalt:   salt,
-		ParentName: append([]byte(nil), k.srk.Name.Buffer...),
-	}
-	pub, err := created.OutPublic.Contents()
-	if err != nil {
-		return nil, kiosk.E(kiosk.KindDevice, op, fmt.Errorf("TPM2_Create public area: %w", err))
-	}
-	id, cose, err := credentialFromPublic(pub)
-	if err != nil {
-		return nil, kiosk.E(kiosk.KindDevice, op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, kiosk.E(kiosk.KindCancelled, op, err)
-	}
-	counter, err := k.nextCounter()
-	if err != nil {
-		k.counterKnown = false
-		return nil, counterError(op, err)
-	}
-	k.counterValue, k.counterKnown = uint64(counter), true
-	rpHash := fido.RPIDHash(req.RPID)
-	authData := (&fido.AuthData{
-		RPIDHash: rpHash,
-		Flags:    fido.FlagUP | fido.FlagUV,
-		Counter:  counter,
-		Attested: &fido.AttestedCredential{AAGUID: AAGUID, CredentialID: id, PublicKey: cose.Bytes()},
-	}).Marshal()
+	return created, err
+}
 
+// attestationObjectLocked wraps the enrollment's authenticator data in an
+// attestation object, with a "tpm" statement when req asks for
+// attestation and "none" otherwise.
+func (k *TPM) attestationObjectLocked(ctx context.Context, op string, e *Enrollment, req EnrollRequest) error {
 	format, stmt := "none", cbor.RawMessage{0xa0} // an empty map
 	if req.Attest {
 		format = "tpm"
-		if stmt, err = k.attestLocked(ctx, &blobs, req.PIN, authData, req.ClientDataHash); err != nil {
-			return nil, err
+		var err error
+		if stmt, err = k.attestLocked(ctx, &e.Blobs, req.PIN, e.AuthData, req.ClientDataHash); err != nil {
+			return err
 		}
 	}
-	attObj, err := fido.MarshalAttestationObject(format, authData, stmt)
+	attObj, err := fido.MarshalAttestationObject(format, e.AuthData, stmt)
 	if err != nil {
-		return nil, kiosk.E(kiosk.KindDevice, op, err)
+		return kiosk.E(kiosk.KindDevice, op, err)
 	}
-	return &Enrollment{
-		CredentialID:      id,
-		PublicKey:         cose.Bytes(),
-		AAGUID:            AAGUID,
-		Counter:           counter,
-		Blobs:             blobs,
-		AuthData:          authData,
-		AttestationObject: attObj,
-		Format:            format,
-	}, nil
+	e.AttestationObject, e.Format = attObj, format
+	return nil
 }
 
 // CredentialID recomputes a stored key's credential ID (its TPM Name).

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"passkiosk/fido/softkey/internal/hidframe"
 	"passkiosk/kiosk"
 )
 
@@ -393,15 +394,7 @@ func (c *Conn) sendLocked(cid uint32, cmd byte, data []byte, fault Fault) {
 		c.wake()
 		return
 	}
-	data = data[n:]
-	for seq := byte(0); len(data) > 0; seq++ {
-		p := make([]byte, PacketSize)
-		binary.BigEndian.PutUint32(p, cid)
-		p[4] = seq
-		n := copy(p[5:], data)
-		data = data[n:]
-		c.out = append(c.out, p)
-	}
+	c.out = append(c.out, hidframe.Continuations(cid, data[n:])...)
 	c.wake()
 }
 

@@ -68,33 +68,35 @@ func (d *Device) fail(s *session, op string, code int) error {
 		// moments ago (CTAP 2.1 §6.5.5.7): a key power-cycles its token
 		// when it is pulled, so a pulled key is the common cause. One
 		// still there either restarted or is faulty; a re-plug settles it.
-		if !nodePresent(d.path) {
-			return kiosk.E(kiosk.KindDeviceGone, op, detail)
-		}
-		return kiosk.E(kiosk.KindDevice, op, fmt.Errorf("the key refused its own PIN token; re-plug it and try again: %w", detail))
+		return d.faulty(op, detail, "the key refused its own PIN token; re-plug it and try again")
 	case C.FIDO_ERR_TX, C.FIDO_ERR_RX:
 		// A transport error is the key being pulled when its node has gone,
 		// and a key that broke the framing (a message cut short, a
 		// continuation out of sequence) when it is still there. A reply on
 		// another channel never gets here: libfido2 skips it and waits on
 		// (see the WrongChannel case in faults_test.go).
-		if !nodePresent(d.path) {
-			return kiosk.E(kiosk.KindDeviceGone, op, detail)
-		}
-		return kiosk.E(kiosk.KindDevice, op, fmt.Errorf("key broke CTAPHID framing: %w", detail))
+		return d.faulty(op, detail, "key broke CTAPHID framing")
 	default:
 		// Malformed replies (FIDO_ERR_RX_NOT_CBOR, FIDO_ERR_RX_INVALID_CBOR,
 		// FIDO_ERR_INVALID_CBOR), FIDO_ERR_INTERNAL and any status this
 		// switch does not name: the key misbehaved, unless it is gone.
-		// fido_dev_open on a node that vanished between the watcher seeing
-		// the key and the operation opening it says FIDO_ERR_INTERNAL, and
-		// a reply cut off by the pull may not parse: both are a pulled key,
-		// not a faulty one.
-		if !nodePresent(d.path) {
-			return kiosk.E(kiosk.KindDeviceGone, op, detail)
-		}
+		return d.faulty(op, detail, "")
+	}
+}
+
+// faulty is a key that misbehaved, saying why when why is not empty, or a
+// pulled key when its node has gone. fido_dev_open on a node that vanished
+// between the watcher seeing the key and the operation opening it says
+// FIDO_ERR_INTERNAL, and a reply cut off by the pull may not parse: both
+// are a pulled key, not a faulty one.
+func (d *Device) faulty(op string, detail *codeError, why string) error {
+	if !nodePresent(d.path) {
+		return kiosk.E(kiosk.KindDeviceGone, op, detail)
+	}
+	if why == "" {
 		return kiosk.E(kiosk.KindDevice, op, detail)
 	}
+	return kiosk.E(kiosk.KindDevice, op, fmt.Errorf("%s: %w", why, detail))
 }
 
 // retries asks the key how many tries are left, or -1 when it cannot say.

@@ -166,75 +166,106 @@ func Parse(name string, data []byte) (*Config, error) {
 var groupName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
 
 func (cfg *Config) validate(c *collector) {
-	oneOf := func(key, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		c.add(key, "%s = %q: must be one of %s", key, v, strings.Join(allowed, ", "))
+	validateTerminal(c, cfg.Terminal)
+	c.absolute("state_dir", cfg.StateDir)
+	c.oneOf("log_level", strings.ToLower(cfg.LogLevel), "debug", "info", "warn", "error")
+	if cfg.PolicyFile != "" {
+		c.absolute("policy_file", cfg.PolicyFile)
 	}
-	abs := func(key, v string) {
-		if !filepath.IsAbs(v) {
-			c.add(key, "%s = %q: must be an absolute path", key, v)
+	cfg.TPM.validate(c)
+	cfg.Session.validate(c)
+	cfg.Retention.validate(c)
+	cfg.Admin.validate(c)
+}
+
+// oneOf records a problem unless v is one of allowed.
+func (c *collector) oneOf(key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
 		}
 	}
-	if strings.TrimSpace(cfg.Terminal) == "" || len(cfg.Terminal) > 64 {
+	c.add(key, "%s = %q: must be one of %s", key, v, strings.Join(allowed, ", "))
+}
+
+// absolute records a problem unless v is an absolute path.
+func (c *collector) absolute(key, v string) {
+	if !filepath.IsAbs(v) {
+		c.add(key, "%s = %q: must be an absolute path", key, v)
+	}
+}
+
+// validateTerminal checks the name shown on the lock screen and written to
+// the audit log.
+func validateTerminal(c *collector, terminal string) {
+	if strings.TrimSpace(terminal) == "" || len(terminal) > 64 {
 		c.add("terminal", "terminal: must name this machine in 1 to 64 characters")
-	} else if i := strings.IndexFunc(cfg.Terminal, unicode.IsControl); i >= 0 || !utf8.ValidString(cfg.Terminal) {
+	} else if i := strings.IndexFunc(terminal, unicode.IsControl); i >= 0 || !utf8.ValidString(terminal) {
 		// The name goes into the audit log, the lock screen and the
 		// session journal; a NUL cuts it short in C and a control
 		// character rewrites what a terminal shows.
 		c.add("terminal", "terminal: must be printable text, without control characters like NUL, tab or newline")
 	}
-	abs("state_dir", cfg.StateDir)
-	oneOf("log_level", strings.ToLower(cfg.LogLevel), "debug", "info", "warn", "error")
-	if cfg.PolicyFile != "" {
-		abs("policy_file", cfg.PolicyFile)
-	}
-	oneOf("tpm.transport", cfg.TPM.Transport, "device", "swtpm", "simulator")
-	switch cfg.TPM.Transport {
+}
+
+// validate checks the transport and where it leads, and the
+// dictionary-attack parameters.
+func (t TPM) validate(c *collector) {
+	c.oneOf("tpm.transport", t.Transport, "device", "swtpm", "simulator")
+	switch t.Transport {
 	case "device":
-		abs("tpm.device", cfg.TPM.Device)
+		c.absolute("tpm.device", t.Device)
 	case "swtpm":
-		if cfg.TPM.Socket == "" {
+		if t.Socket == "" {
 			c.add("tpm.socket", "tpm.socket: transport \"swtpm\" needs the path of swtpm's data socket")
 		} else {
-			abs("tpm.socket", cfg.TPM.Socket)
+			c.absolute("tpm.socket", t.Socket)
 		}
 	}
-	if cfg.TPM.MaxAuthFail < 1 || cfg.TPM.MaxAuthFail > 1000 {
-		c.add("tpm.max_auth_fail", "tpm.max_auth_fail = %d: must be 1 to 1000", cfg.TPM.MaxAuthFail)
+	if t.MaxAuthFail < 1 || t.MaxAuthFail > 1000 {
+		c.add("tpm.max_auth_fail", "tpm.max_auth_fail = %d: must be 1 to 1000", t.MaxAuthFail)
 	}
-	for key, v := range map[string]int{"tpm.lockout_interval": cfg.TPM.LockoutInterval, "tpm.lockout_recovery": cfg.TPM.LockoutRecovery} {
+	for key, v := range map[string]int{"tpm.lockout_interval": t.LockoutInterval, "tpm.lockout_recovery": t.LockoutRecovery} {
 		if v < 0 {
 			c.add(key, "%s = %d: must be 0 or more seconds", key, v)
 		}
 	}
-	if cfg.TPM.LockoutAuthFile != "" {
-		abs("tpm.lockout_auth_file", cfg.TPM.LockoutAuthFile)
+	if t.LockoutAuthFile != "" {
+		c.absolute("tpm.lockout_auth_file", t.LockoutAuthFile)
 	}
-	oneOf("session.sandbox", cfg.Session.Sandbox, "auto", "bubblewrap", "systemd-run", "none", "required")
-	if cfg.Session.User == "" {
+}
+
+// validate checks the sandbox and the account session programs run as.
+func (s Session) validate(c *collector) {
+	c.oneOf("session.sandbox", s.Sandbox, "auto", "bubblewrap", "systemd-run", "none", "required")
+	if s.User == "" {
 		c.add("session.user", "session.user: must name the account session programs run as")
 	}
-	if cfg.Session.User == "root" {
+	if s.User == "root" {
 		// Root escapes every sandbox and owns the appliance's own files:
 		// a session program must never run as root.
 		c.add("session.user", "session.user = \"root\": session programs must not run as root; use an account of their own such as passkiosk-session")
 	}
-	if cfg.Session.User == "nobody" && cfg.Session.DedicatedUser {
+	if s.User == "nobody" && s.DedicatedUser {
 		c.add("session.user", "session.user = \"nobody\": nobody is shared by many programs; set session.dedicated_user = false, or use an account of its own")
 	}
-	for key, v := range map[string]int{"retention.audit_days": cfg.Retention.AuditDays,
-		"retention.audit_entries": cfg.Retention.AuditEntries, "retention.session_days": cfg.Retention.SessionDays,
-		"retention.code_days": cfg.Retention.CodeDays} {
+}
+
+// validate checks that no retention is negative.
+func (r Retention) validate(c *collector) {
+	for key, v := range map[string]int{"retention.audit_days": r.AuditDays,
+		"retention.audit_entries": r.AuditEntries, "retention.session_days": r.SessionDays,
+		"retention.code_days": r.CodeDays} {
 		if v < 0 {
 			c.add(key, "%s = %d: must be 0 (keep for ever) or more", key, v)
 		}
 	}
-	abs("admin.socket", cfg.Admin.Socket)
-	if !groupName.MatchString(cfg.Admin.Group) {
-		c.add("admin.group", "admin.group = %q: must be a group name like passkiosk-admin", cfg.Admin.Group)
+}
+
+// validate checks the socket's path and the administrators' group.
+func (a Admin) validate(c *collector) {
+	c.absolute("admin.socket", a.Socket)
+	if !groupName.MatchString(a.Group) {
+		c.add("admin.group", "admin.group = %q: must be a group name like passkiosk-admin", a.Group)
 	}
 }

@@ -97,6 +97,26 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 	}
 	c.unknown(md, policyFile{})
 	p := policy.Default()
+	topLevel(&p, &f)
+	if f.TrustAnchors != nil {
+		p.TrustAnchors = trustAnchors(c, *f.TrustAnchors, readAnchor)
+	}
+	p.Platform = method(p.Platform, f.Platform)
+	p.Roaming = method(p.Roaming, f.Roaming)
+	p.Default = rules(c, "default", p.Default, f.Default)
+	p.Groups = groups(c, md, p.Default, f.Groups)
+	p.Lockout = lockout(c, p.Lockout, f.Lockout)
+	platformOnlyCredentials(c, &p, f.MinCredentials)
+	validatePolicy(c, &p)
+	if len(c.ps) > 0 {
+		return policy.Policy{}, fileErr("read policy", c.ps)
+	}
+	return p, nil
+}
+
+// topLevel sets the policy's top-level keys that the file gives, all but
+// the trust anchors.
+func topLevel(p *policy.Policy, f *policyFile) {
 	setS(&p.RPID, f.RPID)
 	setS(&p.RPName, f.RPName)
 	setS(&p.Origin, f.Origin)
@@ -119,50 +139,65 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 	if f.AAGUIDBlock != nil {
 		p.AAGUIDBlock = *f.AAGUIDBlock
 	}
-	if f.TrustAnchors != nil {
-		p.TrustAnchors = nil
-		for _, a := range *f.TrustAnchors {
-			pem, err := anchorPEM(a, readAnchor)
-			if err != nil {
-				c.add("trust_anchors", "%v", err)
-				continue
-			}
-			p.TrustAnchors = append(p.TrustAnchors, pem)
+}
+
+// trustAnchors reads the file's trust anchors as PEM, inline or by path;
+// an anchor that cannot be read is a problem and left out.
+func trustAnchors(c *collector, list []string, readAnchor func(string) ([]byte, error)) []string {
+	var pems []string
+	for _, a := range list {
+		pem, err := anchorPEM(a, readAnchor)
+		if err != nil {
+			c.add("trust_anchors", "%v", err)
+			continue
 		}
+		pems = append(pems, pem)
 	}
-	p.Platform = method(p.Platform, f.Platform)
-	p.Roaming = method(p.Roaming, f.Roaming)
-	p.Default = rules(c, "default", p.Default, f.Default)
+	return pems
+}
+
+// groups reads the [groups.NAME] tables, each over the default rules.
+func groups(c *collector, md toml.MetaData, def policy.Rules, files map[string]*rulesFile) []policy.GroupRules {
+	var gs []policy.GroupRules
 	for _, k := range md.Keys() {
 		// Groups apply in the order the file lists them; the decoded map
 		// has none, so the order comes from the file's keys.
 		if len(k) == 2 && k[0] == "groups" {
-			g := policy.GroupRules{Group: k[1], Rules: rules(c, "groups."+k[1], p.Default, f.Groups[k[1]])}
-			p.Groups = append(p.Groups, g)
+			g := policy.GroupRules{Group: k[1], Rules: rules(c, "groups."+k[1], def, files[k[1]])}
+			gs = append(gs, g)
 		}
 	}
-	p.Lockout = lockout(c, p.Lockout, f.Lockout)
-	if p.Platform.Enabled && !p.Roaming.Enabled {
-		// With security keys off a person can hold one credential here,
-		// their passkey in this terminal's TPM: asking for more would nag
-		// every session for a backup nobody can register.
-		if f.MinCredentials == nil {
-			p.MinCredentials = 1
-		} else if p.MinCredentials > 1 {
-			c.add("min_credentials", "min_credentials: must be 1 while security keys (roaming) are off: a person has one passkey on this terminal, got %d", p.MinCredentials)
-		}
+	return gs
+}
+
+// platformOnlyCredentials fits min_credentials to a policy with security
+// keys off: 1 when the file leaves it out, a problem above 1.
+func platformOnlyCredentials(c *collector, p *policy.Policy, minCredentials *int) {
+	if !p.Platform.Enabled || p.Roaming.Enabled {
+		return
 	}
-	if err := p.Validate(); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			field, msg, _ := strings.Cut(line, ": ")
-			key := fileKey(field, p)
-			c.add(key, "%s: %s", key, msg)
-		}
+	// With security keys off a person can hold one credential here,
+	// their passkey in this terminal's TPM: asking for more would nag
+	// every session for a backup nobody can register.
+	if minCredentials == nil {
+		p.MinCredentials = 1
+	} else if p.MinCredentials > 1 {
+		c.add("min_credentials", "min_credentials: must be 1 while security keys (roaming) are off: a person has one passkey on this terminal, got %d", p.MinCredentials)
 	}
-	if len(c.ps) > 0 {
-		return policy.Policy{}, fileErr("read policy", c.ps)
+}
+
+// validatePolicy runs policy.Validate and files each of its errors under the
+// file's key for the field at fault.
+func validatePolicy(c *collector, p *policy.Policy) {
+	err := p.Validate()
+	if err == nil {
+		return
 	}
-	return p, nil
+	for _, line := range strings.Split(err.Error(), "\n") {
+		field, msg, _ := strings.Cut(line, ": ")
+		key := fileKey(field, *p)
+		c.add(key, "%s: %s", key, msg)
+	}
 }
 
 var indexed = regexp.MustCompile(`^([a-z_]+)\[(\d+)\](.*)$`)

@@ -101,20 +101,12 @@ func (k *Key) FailTouch(err error) bool {
 // Waiting reports the touch-only requests started so far.
 func (k *Key) Waiting() int { k.mu.Lock(); defer k.mu.Unlock(); return k.asked }
 
-func (k *Key) verify(ctx context.Context, uv kiosk.UV) error {
+// verifyLocked plays the key's side of uv: a touch for a touch-only
+// request, else the switches, then the fingerprint or the PIN with their
+// retry rules. k.mu is held, and let go while the key waits.
+func (k *Key) verifyLocked(ctx context.Context, uv kiosk.UV) error {
 	if uv.PresenceOnly() {
-		// A touch only: blink until touched, or until the caller gives up.
-		k.asked++
-		k.mu.Unlock()
-		defer k.mu.Lock()
-		select {
-		case <-k.touched:
-			return nil
-		case err := <-k.failed:
-			return err
-		case <-ctx.Done():
-			return kiosk.E(kiosk.KindTimeout, "fake key", ctx.Err())
-		}
+		return k.awaitTouchLocked(ctx)
 	}
 	if k.Hang {
 		k.mu.Unlock()
@@ -127,28 +119,55 @@ func (k *Key) verify(ctx context.Context, uv kiosk.UV) error {
 		return err
 	}
 	if uv.Fingerprint {
-		if !k.Info.HasFingerprint {
-			return kiosk.Errorf(kiosk.KindDevice, "fake key", "no fingerprint sensor")
-		}
+		return k.fingerprintLocked()
+	}
+	return k.pinLocked(uv.PIN)
+}
+
+// awaitTouchLocked blinks until the key is touched (Touch), fails
+// (FailTouch), or the caller gives up.
+func (k *Key) awaitTouchLocked(ctx context.Context) error {
+	k.asked++
+	k.mu.Unlock()
+	defer k.mu.Lock()
+	select {
+	case <-k.touched:
+		return nil
+	case err := <-k.failed:
+		return err
+	case <-ctx.Done():
+		return kiosk.E(kiosk.KindTimeout, "fake key", ctx.Err())
+	}
+}
+
+// fingerprintLocked matches the finger (Fingerprint) with five tries.
+func (k *Key) fingerprintLocked() error {
+	if !k.Info.HasFingerprint {
+		return kiosk.Errorf(kiosk.KindDevice, "fake key", "no fingerprint sensor")
+	}
+	if k.uvRetries == 0 {
+		return kiosk.Errorf(kiosk.KindUVBlocked, "fake key", "fingerprint blocked")
+	}
+	if !k.Fingerprint {
+		k.uvRetries--
 		if k.uvRetries == 0 {
 			return kiosk.Errorf(kiosk.KindUVBlocked, "fake key", "fingerprint blocked")
 		}
-		if !k.Fingerprint {
-			k.uvRetries--
-			if k.uvRetries == 0 {
-				return kiosk.Errorf(kiosk.KindUVBlocked, "fake key", "fingerprint blocked")
-			}
-			return kiosk.WithTries(kiosk.KindUVInvalid, "fake key", k.uvRetries, fmt.Errorf("no match"))
-		}
-		k.uvRetries = 5
-		return nil
+		return kiosk.WithTries(kiosk.KindUVInvalid, "fake key", k.uvRetries, fmt.Errorf("no match"))
 	}
+	k.uvRetries = 5
+	return nil
+}
+
+// pinLocked checks pin with CTAP's retry rules: eight tries in all, and a
+// re-plug needed after three wrong in a row.
+func (k *Key) pinLocked(pin []byte) error {
 	switch {
 	case k.pinRetries == 0:
 		return kiosk.Errorf(kiosk.KindPINBlocked, "fake key", "PIN blocked")
 	case k.inARow >= 3:
 		return kiosk.Errorf(kiosk.KindPINAuthBlocked, "fake key", "re-plug")
-	case string(uv.PIN) != k.pin:
+	case string(pin) != k.pin:
 		k.pinRetries--
 		k.inARow++
 		if k.pinRetries == 0 {
@@ -166,7 +185,7 @@ func (k *Key) verify(ctx context.Context, uv kiosk.UV) error {
 func (k *Key) assert(ctx context.Context, req kiosk.AssertRequest) ([]kiosk.KeyAssertion, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.verify(ctx, req.UV); err != nil {
+	if err := k.verifyLocked(ctx, req.UV); err != nil {
 		return nil, err
 	}
 	var out []kiosk.KeyAssertion
@@ -195,7 +214,7 @@ func (k *Key) assert(ctx context.Context, req kiosk.AssertRequest) ([]kiosk.KeyA
 func (k *Key) makeCredential(ctx context.Context, req kiosk.MakeCredentialRequest) (kiosk.KeyAttestation, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.verify(ctx, req.UV); err != nil {
+	if err := k.verifyLocked(ctx, req.UV); err != nil {
 		return kiosk.KeyAttestation{}, err
 	}
 	for _, a := range k.accounts {

@@ -187,29 +187,51 @@ func Default() Policy {
 // Validate checks the policy and prepares its trust anchors. Errors name
 // the field at fault.
 func (p *Policy) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	var ps problems
+	p.validateRelyingParty(&ps)
+	if !p.Platform.Enabled && !p.Roaming.Enabled {
+		ps.add("methods", "at least one of platform and roaming must be enabled")
 	}
+	p.validateAAGUIDs(&ps)
+	p.validateRequirements(&ps)
+	p.validateAttestation(&ps)
+	p.validateGroups(&ps)
+	p.validatePilotGroups(&ps)
+	p.Lockout.validate(&ps)
+	return errors.Join(ps...)
+}
+
+// problems collects what Validate finds wrong, each error starting with
+// the field at fault.
+type problems []error
+
+func (ps *problems) add(field, format string, args ...any) {
+	*ps = append(*ps, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// validateRelyingParty checks the RP ID and the origin that goes with it.
+func (p *Policy) validateRelyingParty(ps *problems) {
 	if p.RPID == "" || strings.ContainsAny(p.RPID, "/: ") {
-		bad("rp_id", "must be a domain name like passkiosk.local, got %q", p.RPID)
+		ps.add("rp_id", "must be a domain name like passkiosk.local, got %q", p.RPID)
 	}
 	if !strings.HasPrefix(p.Origin, "https://") {
-		bad("origin", "must start with https://, got %q", p.Origin)
+		ps.add("origin", "must start with https://, got %q", p.Origin)
 	} else if msg := originMismatch(p.Origin, p.RPID); msg != "" {
-		bad("origin", "%s", msg)
+		ps.add("origin", "%s", msg)
 	}
-	if !p.Platform.Enabled && !p.Roaming.Enabled {
-		bad("methods", "at least one of platform and roaming must be enabled")
-	}
+}
+
+// validateAAGUIDs checks the allow and block lists: every entry an
+// AAGUID, and no model on both.
+func (p *Policy) validateAAGUIDs(ps *problems) {
 	for i, s := range p.AAGUIDAllow {
 		if _, err := ParseAAGUID(s); err != nil {
-			bad(fmt.Sprintf("aaguid_allow[%d]", i), "%v", err)
+			ps.add(fmt.Sprintf("aaguid_allow[%d]", i), "%v", err)
 		}
 	}
 	for i, s := range p.AAGUIDBlock {
 		if _, err := ParseAAGUID(s); err != nil {
-			bad(fmt.Sprintf("aaguid_block[%d]", i), "%v", err)
+			ps.add(fmt.Sprintf("aaguid_block[%d]", i), "%v", err)
 		}
 	}
 	// A model on both lists is blocked, which is surely not what the
@@ -217,84 +239,108 @@ func (p *Policy) Validate() error {
 	for i, s := range p.AAGUIDBlock {
 		b, err := ParseAAGUID(s)
 		if err == nil && slices.ContainsFunc(p.AAGUIDAllow, func(a string) bool { x, err := ParseAAGUID(a); return err == nil && x == b }) {
-			bad(fmt.Sprintf("aaguid_block[%d]", i), "%s is also in aaguid_allow; a model must be on one list only", FormatAAGUID(b))
+			ps.add(fmt.Sprintf("aaguid_block[%d]", i), "%s is also in aaguid_allow; a model must be on one list only", FormatAAGUID(b))
 		}
 	}
+}
+
+// validateRequirements checks what is asked of a person: user
+// verification, the PIN's length and how many credentials they should
+// have.
+func (p *Policy) validateRequirements(ps *problems) {
 	if !p.RequireUV {
-		bad("require_uv", "must be true: a touch alone does not show who is signing in, so every sign-in needs a PIN or a fingerprint")
+		ps.add("require_uv", "must be true: a touch alone does not show who is signing in, so every sign-in needs a PIN or a fingerprint")
 	}
 	if p.MinPINLength < 4 || p.MinPINLength > 63 {
-		bad("min_pin_length", "must be 4..63, got %d", p.MinPINLength)
+		ps.add("min_pin_length", "must be 4..63, got %d", p.MinPINLength)
 	}
 	switch {
 	case p.MinCredentials < 1:
-		bad("min_credentials", "must be at least 1, got %d", p.MinCredentials)
+		ps.add("min_credentials", "must be at least 1, got %d", p.MinCredentials)
 	case p.MinCredentials > MaxMinCredentials:
-		bad("min_credentials", "must be at most %d, got %d", MaxMinCredentials, p.MinCredentials)
+		ps.add("min_credentials", "must be at most %d, got %d", MaxMinCredentials, p.MinCredentials)
 	}
+}
+
+// validateAttestation parses the trust anchors into the pool
+// TrustAnchorPool returns, and checks that required attestation has
+// anchors to chain to.
+func (p *Policy) validateAttestation(ps *problems) {
 	p.anchors = nil
 	if len(p.TrustAnchors) > 0 {
 		p.anchors = x509.NewCertPool()
 		for i, pem := range p.TrustAnchors {
 			if !p.anchors.AppendCertsFromPEM([]byte(pem)) {
-				bad(fmt.Sprintf("trust_anchors[%d]", i), "not a PEM certificate")
+				ps.add(fmt.Sprintf("trust_anchors[%d]", i), "not a PEM certificate")
 			}
 		}
 	}
 	if p.RequireAttestation && len(p.TrustAnchors) == 0 {
-		bad("require_attestation", "needs trust_anchors")
+		ps.add("require_attestation", "needs trust_anchors")
 	}
-	validateRules := func(field string, r Rules) {
-		if r.MaxSession <= 0 {
-			bad(field+".max_session", "must be positive")
-		}
-		if r.IdleTimeout <= 0 {
-			bad(field+".idle_timeout", "must be positive")
-		}
-		if r.IdleWarning < 0 || r.IdleWarning >= r.IdleTimeout {
-			bad(field+".idle_warning", "must be shorter than idle_timeout")
-		}
-		if len(r.Program) == 0 {
-			bad(field+".program", "must name the session program")
-		} else if !path.IsAbs(r.Program[0]) {
-			// The session manager runs the program without a search path
-			// (the session's PATH is not the appliance's), so a bare name
-			// fails at every sign-in while the terminal looks in service.
-			bad(field+".program", "must start with an absolute path like /usr/bin/chromium, got %q", r.Program[0])
-		}
-		for i, w := range r.Hours {
-			if w.From < 0 || w.From >= 24*time.Hour || w.To <= 0 || w.To > 24*time.Hour || w.From == w.To {
-				bad(fmt.Sprintf("%s.hours[%d]", field, i), "must be a window within a day, got %v-%v", w.From, w.To)
-			}
-		}
-	}
-	validateRules("default", p.Default)
+}
+
+// validateGroups checks the default rules and each group's.
+func (p *Policy) validateGroups(ps *problems) {
+	p.Default.validate(ps, "default")
 	for i, g := range p.Groups {
 		if g.Group == "" {
-			bad(fmt.Sprintf("groups[%d].group", i), "must name a group")
+			ps.add(fmt.Sprintf("groups[%d].group", i), "must name a group")
 		}
-		validateRules(fmt.Sprintf("groups[%d]", i), g.Rules)
+		g.Rules.validate(ps, fmt.Sprintf("groups[%d]", i))
 	}
-	// A pilot group is one the policy has rules for: a name no rule
-	// defines is most likely a typo that turns the method off for
-	// everyone.
+}
+
+// validate checks one set of rules; field names them in errors.
+func (r Rules) validate(ps *problems, field string) {
+	if r.MaxSession <= 0 {
+		ps.add(field+".max_session", "must be positive")
+	}
+	if r.IdleTimeout <= 0 {
+		ps.add(field+".idle_timeout", "must be positive")
+	}
+	if r.IdleWarning < 0 || r.IdleWarning >= r.IdleTimeout {
+		ps.add(field+".idle_warning", "must be shorter than idle_timeout")
+	}
+	if len(r.Program) == 0 {
+		ps.add(field+".program", "must name the session program")
+	} else if !path.IsAbs(r.Program[0]) {
+		// The session manager runs the program without a search path
+		// (the session's PATH is not the appliance's), so a bare name
+		// fails at every sign-in while the terminal looks in service.
+		ps.add(field+".program", "must start with an absolute path like /usr/bin/chromium, got %q", r.Program[0])
+	}
+	for i, w := range r.Hours {
+		if w.From < 0 || w.From >= 24*time.Hour || w.To <= 0 || w.To > 24*time.Hour || w.From == w.To {
+			ps.add(fmt.Sprintf("%s.hours[%d]", field, i), "must be a window within a day, got %v-%v", w.From, w.To)
+		}
+	}
+}
+
+// validatePilotGroups checks that each method's pilot groups are groups
+// the policy has rules for: a name no rule defines is most likely a typo
+// that turns the method off for everyone.
+func (p *Policy) validatePilotGroups(ps *problems) {
 	for _, m := range []struct {
 		field string
 		m     Method
 	}{{"platform.groups", p.Platform}, {"roaming.groups", p.Roaming}} {
 		for _, g := range m.m.Groups {
 			if !slices.ContainsFunc(p.Groups, func(r GroupRules) bool { return r.Group == g }) {
-				bad(m.field, "pilot group %q has no [groups.%s] rules; define it or remove it", g, g)
+				ps.add(m.field, "pilot group %q has no [groups.%s] rules; define it or remove it", g, g)
 			}
 		}
 	}
-	if p.Lockout.MaxFailures < 1 || p.Lockout.Window <= 0 || p.Lockout.Backoff <= 0 || p.Lockout.MaxBackoff < p.Lockout.Backoff {
-		bad("lockout", "needs max_failures ≥ 1, a window, and 0 < backoff ≤ max_backoff")
+}
+
+// validate checks the failure limits, the backoff and the PIN suspension.
+func (l Lockout) validate(ps *problems) {
+	if l.MaxFailures < 1 || l.Window <= 0 || l.Backoff <= 0 || l.MaxBackoff < l.Backoff {
+		ps.add("lockout", "needs max_failures ≥ 1, a window, and 0 < backoff ≤ max_backoff")
 	}
-	if p.Lockout.PINSuspendAfter < 0 || p.Lockout.PINSuspendAfter > 1000 {
-		bad("lockout.pin_suspend_after", "must be 1 to 1000, got %d", p.Lockout.PINSuspendAfter)
+	if l.PINSuspendAfter < 0 || l.PINSuspendAfter > 1000 {
+		ps.add("lockout.pin_suspend_after", "must be 1 to 1000, got %d", l.PINSuspendAfter)
 	}
-	return errors.Join(errs...)
 }
 
 // MaxMinCredentials bounds min_credentials: nobody carries more backup

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"passkiosk/fido/softkey/internal/hidframe"
 )
 
 // Device is the report pipe of a key, as softkey.Conn provides it.
@@ -110,23 +112,12 @@ func (c *Client) Send(cid uint32, cmd byte, data []byte) error {
 // Frame splits a message into an initialization packet and continuation
 // packets.
 func Frame(cid uint32, cmd byte, data []byte) [][]byte {
-	var out [][]byte
 	p := make([]byte, PacketSize)
 	binary.BigEndian.PutUint32(p, cid)
 	p[4] = cmd
 	binary.BigEndian.PutUint16(p[5:], uint16(len(data)))
 	n := copy(p[7:], data)
-	out = append(out, p)
-	data = data[n:]
-	for seq := byte(0); len(data) > 0; seq++ {
-		p := make([]byte, PacketSize)
-		binary.BigEndian.PutUint32(p, cid)
-		p[4] = seq
-		n := copy(p[5:], data)
-		data = data[n:]
-		out = append(out, p)
-	}
-	return out
+	return append([][]byte{p}, hidframe.Continuations(cid, data[n:])...)
 }
 
 // Recv reads one reply message on the client's channel, skipping and

@@ -53,57 +53,7 @@ func descriptors(ids [][]byte) []descriptor {
 
 // MakeCredential runs authenticatorMakeCredential.
 func (c *Client) MakeCredential(ctx context.Context, a MakeCredentialArgs) (*Attestation, error) {
-	algs := a.Algs
-	if algs == nil {
-		algs = []int64{int64(fido.AlgES256)}
-	}
-	var params []map[string]any
-	for _, alg := range algs {
-		params = append(params, map[string]any{"alg": alg, "type": "public-key"})
-	}
-	user := map[string]any{"id": a.UserID}
-	if a.UserName != "" {
-		user["name"] = a.UserName
-	}
-	if a.DisplayName != "" {
-		user["displayName"] = a.DisplayName
-	}
-	req := map[int]any{
-		0x01: a.ClientDataHash,
-		0x02: map[string]any{"id": a.RPID, "name": a.RPName},
-		0x03: user,
-		0x04: params,
-	}
-	if len(a.Exclude) > 0 {
-		req[0x05] = descriptors(a.Exclude)
-	}
-	ext := map[string]any{}
-	if a.CredProtect != 0 {
-		ext["credProtect"] = a.CredProtect
-	}
-	if a.HMACSecret {
-		ext["hmac-secret"] = true
-	}
-	if len(ext) > 0 {
-		req[0x06] = ext
-	}
-	opts := map[string]bool{}
-	if a.RK {
-		opts["rk"] = true
-	}
-	if a.UV {
-		opts["uv"] = true
-	}
-	if len(opts) > 0 {
-		req[0x07] = opts
-	}
-	switch {
-	case a.EmptyPINAuth:
-		req[0x08], req[0x09] = []byte{}, 2
-	case a.Token != nil:
-		req[0x08], req[0x09] = a.Token.Param(a.ClientDataHash), a.Token.Protocol
-	}
-	b, err := c.CBOR(ctx, 0x01, req)
+	b, err := c.CBOR(ctx, 0x01, a.request())
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +62,82 @@ func (c *Client) MakeCredential(ctx context.Context, a MakeCredentialArgs) (*Att
 		return nil, err
 	}
 	return &att, nil
+}
+
+// request is the authenticatorMakeCredential parameter map (CTAP 2.1
+// §6.1), holding only the optional parameters a asks for.
+func (a MakeCredentialArgs) request() map[int]any {
+	req := map[int]any{
+		0x01: a.ClientDataHash,
+		0x02: map[string]any{"id": a.RPID, "name": a.RPName},
+		0x03: a.user(),
+		0x04: a.params(),
+	}
+	if len(a.Exclude) > 0 {
+		req[0x05] = descriptors(a.Exclude)
+	}
+	if ext := a.extensions(); len(ext) > 0 {
+		req[0x06] = ext
+	}
+	if opts := a.options(); len(opts) > 0 {
+		req[0x07] = opts
+	}
+	switch {
+	case a.EmptyPINAuth:
+		req[0x08], req[0x09] = []byte{}, 2
+	case a.Token != nil:
+		req[0x08], req[0x09] = a.Token.Param(a.ClientDataHash), a.Token.Protocol
+	}
+	return req
+}
+
+// user is the user entity, with name and displayName when given.
+func (a MakeCredentialArgs) user() map[string]any {
+	user := map[string]any{"id": a.UserID}
+	if a.UserName != "" {
+		user["name"] = a.UserName
+	}
+	if a.DisplayName != "" {
+		user["displayName"] = a.DisplayName
+	}
+	return user
+}
+
+// params is pubKeyCredParams: Algs, or ES256 alone.
+func (a MakeCredentialArgs) params() []map[string]any {
+	algs := a.Algs
+	if algs == nil {
+		algs = []int64{int64(fido.AlgES256)}
+	}
+	var params []map[string]any
+	for _, alg := range algs {
+		params = append(params, map[string]any{"alg": alg, "type": "public-key"})
+	}
+	return params
+}
+
+// extensions are the credProtect and hmac-secret inputs asked for.
+func (a MakeCredentialArgs) extensions() map[string]any {
+	ext := map[string]any{}
+	if a.CredProtect != 0 {
+		ext["credProtect"] = a.CredProtect
+	}
+	if a.HMACSecret {
+		ext["hmac-secret"] = true
+	}
+	return ext
+}
+
+// options are the rk and uv options asked for.
+func (a MakeCredentialArgs) options() map[string]bool {
+	opts := map[string]bool{}
+	if a.RK {
+		opts["rk"] = true
+	}
+	if a.UV {
+		opts["uv"] = true
+	}
+	return opts
 }
 
 // GetAssertionArgs are the parameters of authenticatorGetAssertion.
