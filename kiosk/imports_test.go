@@ -114,7 +114,16 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
-	k := pkgs["passkiosk/kiosk"]
+	// The programs that ship link no test-support package (kiosktest,
+	// fidotest, hidtest, …): the demo's key adapter is fido/softkey/demokey.
+	for _, prog := range []string{"passkiosk/cmd/passkiosk", "passkiosk/cmd/passkioskctl"} {
+		for _, dep := range pkgs[prog].Deps {
+			if strings.HasPrefix(dep, "passkiosk/") && strings.HasSuffix(dep, "test") {
+				t.Errorf("%s depends on the test-support package %s", prog, dep)
+			}
+		}
+	}
+		k := pkgs["passkiosk/kiosk"]
 	for _, imp := range k.Imports {
 		if strings.Contains(strings.Split(imp, "/")[0], ".") || strings.HasPrefix(imp, "passkiosk/") {
 			t.Errorf("kiosk imports %s; it may import only the standard library", imp)

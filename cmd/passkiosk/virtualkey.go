@@ -1,289 +1,30 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"sync"
 	"time"
 
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
-	"passkiosk/kiosk"
+	"passkiosk/fido/softkey/demokey"
 	"passkiosk/ui"
 )
 
-// virtualKeys presents the demo's virtual security key (fido/softkey, in
-// this process) to the engine as the kiosk.RoamingKeys port. It speaks
-// CTAPHID and CTAP 2.1 to the key exactly as a USB host does, with the
-// softkey host client; what the key returns is verified by the engine like
-// anything from fido/usbkey. Production uses fido/usbkey over libfido2.
-type virtualKeys struct {
-	key    *softkey.Key
-	events chan kiosk.KeyEvent
+// virtualKeys is the demo's virtual security key (fido/softkey/demokey)
+// as the screens' demo panel drives it.
+type virtualKeys struct{ *demokey.Keys }
 
-	mu    sync.Mutex
-	conn  *softkey.Conn
-	info  kiosk.KeyInfo
-	plugs int
-	// mode is how the panel says the person answers a touch request
-	// during a sign-in; a touch-only request (tap to sign out) waits for
-	// the panel's Touch button whatever the mode.
-	mode        softkey.TouchMode
-	delay       time.Duration
-	waitingTaps int
-}
-
-var _ kiosk.RoamingKeys = (*virtualKeys)(nil)
 var _ ui.DemoKeyControl = (*virtualKeys)(nil)
 
-func newVirtualKeys(key *softkey.Key) *virtualKeys {
-	return &virtualKeys{key: key, events: make(chan kiosk.KeyEvent, 8)}
-}
+func newVirtualKeys(key *softkey.Key) *virtualKeys { return &virtualKeys{demokey.New(key)} }
 
-func (v *virtualKeys) Events() <-chan kiosk.KeyEvent { return v.events }
-
-func (v *virtualKeys) Present() []kiosk.KeyInfo {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.conn == nil {
-		return nil
-	}
-	return []kiosk.KeyInfo{v.info}
-}
-
-func (v *virtualKeys) Plugged() bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.conn != nil
-}
-
-// Plug plugs the key in: a fresh power cycle, and a getInfo to describe it.
-func (v *virtualKeys) Plug() {
-	v.mu.Lock()
-	if v.conn != nil {
-		v.mu.Unlock()
-		return
-	}
-	v.conn = v.key.Plug()
-	v.plugs++
-	conn, id := v.conn, fmt.Sprintf("virtual-key/%d", v.plugs)
-	v.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	info := kiosk.KeyInfo{ID: id, Product: "passkiosk virtual security key"}
-	if c, err := ctaphidtest.Open(ctx, conn); err == nil {
-		if gi, err := c.GetInfo(ctx); err == nil {
-			copy(info.AAGUID[:], gi.AAGUID)
-			info.HasPIN = gi.Options["clientPin"]
-			info.HasFingerprint = gi.Options["uv"]
-		}
-	}
-	v.mu.Lock()
-	v.info = info
-	v.mu.Unlock()
-	v.events <- kiosk.KeyEvent{Type: kiosk.KeyPlugged, Key: info}
-}
-
-// Unplug pulls the key out; an operation under way fails as the key gone.
-func (v *virtualKeys) Unplug() {
-	v.mu.Lock()
-	conn, info := v.conn, v.info
-	v.conn = nil
-	v.mu.Unlock()
-	if conn == nil {
-		return
-	}
-	conn.Unplug()
-	v.events <- kiosk.KeyEvent{Type: kiosk.KeyRemoved, Key: info}
-}
-
+// SetTouch is the panel's choice of how the person answers a touch
+// request: a touch after a moment, a refusal, or nothing.
 func (v *virtualKeys) SetTouch(m ui.TouchMode) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	switch m {
 	case ui.TouchAccept:
-		v.mode, v.delay = softkey.TouchAfterDelay, 700*time.Millisecond
+		v.Keys.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
 	case ui.TouchRefuse:
-		v.mode, v.delay = softkey.TouchRefused, 700*time.Millisecond
+		v.Keys.SetTouch(softkey.TouchRefused, 700*time.Millisecond)
 	case ui.TouchIgnore:
-		v.mode, v.delay = softkey.TouchNever, 0
+		v.Keys.SetTouch(softkey.TouchNever, 0)
 	}
-	if v.waitingTaps == 0 {
-		v.key.SetTouch(v.mode, v.delay)
-	}
-}
-
-// Touch is the panel's touch button: it answers a request waiting for a
-// touch, such as tap to sign out.
-func (v *virtualKeys) Touch() { v.key.Touch() }
-
-// awaitTap makes the key wait for the Touch button for a touch-only
-// request; the returned function puts the panel's mode back.
-func (v *virtualKeys) awaitTap() func() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.waitingTaps++
-	v.key.SetTouch(softkey.TouchNever, 0)
-	return func() {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		if v.waitingTaps--; v.waitingTaps == 0 {
-			v.key.SetTouch(v.mode, v.delay)
-		}
-	}
-}
-
-func (v *virtualKeys) SetFingerprint(match bool) { v.key.SetFingerprint(match) }
-
-// client opens a CTAPHID channel on the key if it is the one asked for.
-func (v *virtualKeys) client(ctx context.Context, id string) (*ctaphidtest.Client, error) {
-	v.mu.Lock()
-	conn, info := v.conn, v.info
-	v.mu.Unlock()
-	if conn == nil || info.ID != id {
-		return nil, kiosk.Errorf(kiosk.KindDeviceGone, "virtual key", "the key is not plugged in")
-	}
-	c, err := ctaphidtest.Open(ctx, conn)
-	if err != nil {
-		return nil, v.translate(ctx, nil, err)
-	}
-	// As libfido2 does: reports for other channels (another host's) are
-	// not ours.
-	c.SkipOtherChannels = true
-	return c, nil
-}
-
-// token gets a PIN/UV auth token (protocol 2) for the permissions.
-func (v *virtualKeys) token(ctx context.Context, c *ctaphidtest.Client, uv kiosk.UV, perm int, rpID string) (*ctaphidtest.Token, error) {
-	var tok *ctaphidtest.Token
-	var err error
-	if uv.Fingerprint {
-		tok, err = c.UVToken(ctx, 2, perm, rpID)
-	} else {
-		tok, err = c.PINTokenBytes(ctx, 2, uv.PIN, perm, rpID)
-	}
-	if err != nil {
-		return nil, v.translate(ctx, c, err)
-	}
-	return tok, nil
-}
-
-func (v *virtualKeys) Assert(ctx context.Context, id string, req kiosk.AssertRequest) ([]kiosk.KeyAssertion, error) {
-	c, err := v.client(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var tok *ctaphidtest.Token
-	if req.UV.PresenceOnly() {
-		defer v.awaitTap()()
-	} else if tok, err = v.token(ctx, c, req.UV, softkey.PermGetAssertion, req.RPID); err != nil {
-		return nil, err
-	}
-	a, err := c.GetAssertion(ctx, ctaphidtest.GetAssertionArgs{RPID: req.RPID, ClientDataHash: req.ClientDataHash[:], Allow: req.AllowList, Token: tok})
-	if err != nil {
-		return nil, v.translate(ctx, c, err)
-	}
-	out := []kiosk.KeyAssertion{keyAssertion(a)}
-	for i := 1; i < a.NumberOfCredentials && i < 32; i++ {
-		next, err := c.GetNextAssertion(ctx)
-		if err != nil {
-			return nil, v.translate(ctx, c, err)
-		}
-		out = append(out, keyAssertion(next))
-	}
-	return out, nil
-}
-
-func keyAssertion(a *ctaphidtest.Assertion) kiosk.KeyAssertion {
-	ka := kiosk.KeyAssertion{CredentialID: a.CredentialID(), AuthData: a.AuthData, Signature: a.Signature}
-	if a.User != nil {
-		ka.UserHandle, ka.UserName, ka.DisplayName = a.User.ID, a.User.Name, a.User.DisplayName
-	}
-	return ka
-}
-
-func (v *virtualKeys) MakeCredential(ctx context.Context, id string, req kiosk.MakeCredentialRequest) (kiosk.KeyAttestation, error) {
-	c, err := v.client(ctx, id)
-	if err != nil {
-		return kiosk.KeyAttestation{}, err
-	}
-	tok, err := v.token(ctx, c, req.UV, softkey.PermMakeCredential, req.RPID)
-	if err != nil {
-		return kiosk.KeyAttestation{}, err
-	}
-	att, err := c.MakeCredential(ctx, ctaphidtest.MakeCredentialArgs{
-		ClientDataHash: req.ClientDataHash[:], RPID: req.RPID, RPName: req.RPName,
-		UserID: req.UserID, UserName: req.UserName, DisplayName: req.DisplayName,
-		Exclude: req.Exclude, RK: true, Token: tok,
-	})
-	if err != nil {
-		return kiosk.KeyAttestation{}, v.translate(ctx, c, err)
-	}
-	obj, err := att.Object()
-	if err != nil {
-		return kiosk.KeyAttestation{}, kiosk.E(kiosk.KindDevice, "virtual key", err)
-	}
-	return kiosk.KeyAttestation{AttestationObject: obj}, nil
-}
-
-// hidChannelBusy is CTAPHID's ERR_CHANNEL_BUSY (CTAP 2.1 §11.2.9.1.6):
-// the key is working on another channel's request.
-const hidChannelBusy ctaphidtest.HIDError = 0x06
-
-// translate turns CTAP status codes into kiosk kinds, in one place, with
-// the tries left where the key can tell them.
-func (v *virtualKeys) translate(ctx context.Context, c *ctaphidtest.Client, err error) error {
-	const op = "virtual key"
-	if kiosk.KindOf(err) != kiosk.KindUnknown {
-		return err
-	}
-	if ctx.Err() != nil {
-		// The client cancelled the request on the key already
-		// (ctaphidtest.Client.Transact).
-		return kiosk.E(kiosk.KindTimeout, op, err)
-	}
-	var he ctaphidtest.HIDError
-	if errors.As(err, &he) && he == hidChannelBusy {
-		return kiosk.E(kiosk.KindDeviceBusy, op, err)
-	}
-	var st softkey.Status
-	if !errors.As(err, &st) {
-		return kiosk.E(kiosk.KindDevice, op, err)
-	}
-	tries := func(get func(context.Context) (int, error)) int {
-		if c == nil {
-			return -1
-		}
-		n, err := get(ctx)
-		if err != nil {
-			return -1
-		}
-		return n
-	}
-	switch st {
-	case softkey.StatusPINInvalid:
-		return kiosk.WithTries(kiosk.KindPINInvalid, op, tries(c.PINRetries), err)
-	case softkey.StatusPINAuthBlocked:
-		return kiosk.E(kiosk.KindPINAuthBlocked, op, err)
-	case softkey.StatusPINBlocked:
-		return kiosk.E(kiosk.KindPINBlocked, op, err)
-	case softkey.StatusPINNotSet:
-		return kiosk.E(kiosk.KindPINNotSet, op, err)
-	case softkey.StatusUVInvalid:
-		return kiosk.WithTries(kiosk.KindUVInvalid, op, tries(c.UVRetries), err)
-	case softkey.StatusUVBlocked:
-		return kiosk.E(kiosk.KindUVBlocked, op, err)
-	case softkey.StatusNoCredentials:
-		return kiosk.E(kiosk.KindNoCredentials, op, err)
-	case softkey.StatusCredentialExcluded:
-		return kiosk.E(kiosk.KindExcluded, op, err)
-	case softkey.StatusOperationDenied:
-		return kiosk.E(kiosk.KindNotAllowed, op, err)
-	case softkey.StatusUserActionTimeout:
-		return kiosk.E(kiosk.KindTimeout, op, err)
-	case softkey.StatusKeepaliveCancel:
-		return kiosk.E(kiosk.KindCancelled, op, err)
-	}
-	return kiosk.E(kiosk.KindDevice, op, err)
 }

@@ -6,7 +6,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 // BenchmarkSignIn is one full sign-in over CTAPHID as the appliance does
@@ -20,7 +20,7 @@ func BenchmarkSignIn(b *testing.B) {
 	conn := k.Plug()
 	defer conn.Unplug()
 	ctx := context.Background()
-	c, err := ctaphidtest.Open(ctx, conn)
+	c, err := host.Open(ctx, conn)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func BenchmarkSignIn(b *testing.B) {
 	ch, _ := fido.NewChallenge()
 	cdj := fido.ClientDataJSON(fido.TypeCreate, ch, testOrigin)
 	h := fido.ClientDataHash(cdj)
-	att, err := c.MakeCredential(ctx, ctaphidtest.MakeCredentialArgs{ClientDataHash: h[:], RPID: testRP, UserID: []byte("bench"), RK: true, Token: tok})
+	att, err := c.MakeCredential(ctx, host.MakeCredentialArgs{ClientDataHash: h[:], RPID: testRP, UserID: []byte("bench"), RK: true, Token: tok})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func BenchmarkSignIn(b *testing.B) {
 	cred := fido.StoredCredential{ID: reg.CredentialID, PublicKey: reg.PublicKey, Counter: reg.Counter}
 	b.ResetTimer()
 	for b.Loop() {
-		c, err := ctaphidtest.Open(ctx, conn)
+		c, err := host.Open(ctx, conn)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func BenchmarkSignIn(b *testing.B) {
 		ch, _ := fido.NewChallenge()
 		cdj := fido.ClientDataJSON(fido.TypeGet, ch, testOrigin)
 		h := fido.ClientDataHash(cdj)
-		as, err := c.GetAssertion(ctx, ctaphidtest.GetAssertionArgs{RPID: testRP, ClientDataHash: h[:], Token: tok})
+		as, err := c.GetAssertion(ctx, host.GetAssertionArgs{RPID: testRP, ClientDataHash: h[:], Token: tok})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func BenchmarkPing(b *testing.B) {
 	conn := k.Plug()
 	defer conn.Unplug()
 	ctx := context.Background()
-	c, err := ctaphidtest.Open(ctx, conn)
+	c, err := host.Open(ctx, conn)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 // TestSeveralAccountsOnOneKey: three discoverable credentials for one RP
@@ -21,12 +21,12 @@ func TestSeveralAccountsOnOneKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true, Token: tok, UserID: []byte(u), UserName: u + "@ward", DisplayName: u}, true)
+		reg := r.register(host.MakeCredentialArgs{RK: true, Token: tok, UserID: []byte(u), UserName: u + "@ward", DisplayName: u}, true)
 		creds[u] = stored(reg)
 	}
 	// Another RP's account must not show up.
 	tok, _ := r.c.PINToken(ctx(t), 2, testPIN, softkey.PermMakeCredential, "elsewhere.example")
-	if _, err := r.c.MakeCredential(ctx(t), ctaphidtest.MakeCredentialArgs{
+	if _, err := r.c.MakeCredential(ctx(t), host.MakeCredentialArgs{
 		ClientDataHash: make([]byte, 32), RPID: "elsewhere.example", UserID: []byte("mallory"), RK: true, Token: tok,
 	}); err != nil {
 		t.Fatal(err)
@@ -37,14 +37,14 @@ func TestSeveralAccountsOnOneKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	cer := newCeremony(t, fido.TypeGet)
-	first, err := r.c.GetAssertion(ctx(t), ctaphidtest.GetAssertionArgs{RPID: testRP, ClientDataHash: cer.hash, Token: tok})
+	first, err := r.c.GetAssertion(ctx(t), host.GetAssertionArgs{RPID: testRP, ClientDataHash: cer.hash, Token: tok})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.NumberOfCredentials != 3 {
 		t.Fatalf("numberOfCredentials %d", first.NumberOfCredentials)
 	}
-	got := []*ctaphidtest.Assertion{first}
+	got := []*host.Assertion{first}
 	for i := 0; i < 2; i++ {
 		as, err := r.c.GetNextAssertion(ctx(t))
 		if err != nil {
@@ -76,14 +76,14 @@ func TestSeveralAccountsOnOneKey(t *testing.T) {
 func TestAllowListAndNonDiscoverable(t *testing.T) {
 	r := newRig(t, softkey.Config{PIN: testPIN})
 	// makeCredUvNotRqd: a non-discoverable credential needs no PIN.
-	reg := r.register(ctaphidtest.MakeCredentialArgs{}, false)
+	reg := r.register(host.MakeCredentialArgs{}, false)
 	if reg.Flags&fido.FlagUV != 0 {
 		t.Fatal("UV flag without verification")
 	}
 	// Not discoverable: without an allow list there is nothing.
-	_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+	_, _, err := r.assert(host.GetAssertionArgs{}, stored(reg), false)
 	wantStatus(t, err, softkey.StatusNoCredentials)
-	as, res, err := r.assert(ctaphidtest.GetAssertionArgs{Allow: [][]byte{[]byte("unknown"), reg.CredentialID}}, stored(reg), false)
+	as, res, err := r.assert(host.GetAssertionArgs{Allow: [][]byte{[]byte("unknown"), reg.CredentialID}}, stored(reg), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestAllowListAndNonDiscoverable(t *testing.T) {
 	// A silent assertion (up=false) has no UP flag.
 	// The relying party refuses it (fido requires UP), so look at the
 	// authenticator data itself.
-	silent, err := r.c.GetAssertion(ctx(t), ctaphidtest.GetAssertionArgs{
+	silent, err := r.c.GetAssertion(ctx(t), host.GetAssertionArgs{
 		RPID: testRP, ClientDataHash: make([]byte, 32), Allow: [][]byte{reg.CredentialID}, NoUP: true})
 	if err != nil {
 		t.Fatal(err)
@@ -106,22 +106,22 @@ func TestAllowListAndNonDiscoverable(t *testing.T) {
 		t.Fatalf("flags %v on a silent assertion", ad.Flags)
 	}
 	// A discoverable credential with a PIN set needs the PIN.
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{RK: true}, false)
 	wantStatus(t, err, softkey.StatusPUATRequired)
 }
 
 func TestMakeCredentialRules(t *testing.T) {
 	r := newRig(t, softkey.Config{})
-	_, err := r.tryRegister(ctaphidtest.MakeCredentialArgs{Algs: []int64{-8, -257}}, false)
+	_, err := r.tryRegister(host.MakeCredentialArgs{Algs: []int64{-8, -257}}, false)
 	wantStatus(t, err, softkey.StatusUnsupportedAlg)
 
-	reg := r.register(ctaphidtest.MakeCredentialArgs{Algs: []int64{-8, -7}, RK: true, UserName: "first"}, false)
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{Exclude: [][]byte{reg.CredentialID}}, false)
+	reg := r.register(host.MakeCredentialArgs{Algs: []int64{-8, -7}, RK: true, UserName: "first"}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{Exclude: [][]byte{reg.CredentialID}}, false)
 	wantStatus(t, err, softkey.StatusCredentialExcluded)
 
 	// A second discoverable credential for the same account replaces the
 	// first.
-	r.register(ctaphidtest.MakeCredentialArgs{RK: true, UserName: "second"}, false)
+	r.register(host.MakeCredentialArgs{RK: true, UserName: "second"}, false)
 	var n int
 	for _, c := range r.key.Credentials() {
 		if c.Discoverable {
@@ -136,12 +136,12 @@ func TestMakeCredentialRules(t *testing.T) {
 	}
 
 	// The touch probe hosts use to pick a key.
-	_, err = r.c.MakeCredential(ctx(t), ctaphidtest.MakeCredentialArgs{ClientDataHash: make([]byte, 32), RPID: testRP, UserID: []byte("u"), EmptyPINAuth: true})
+	_, err = r.c.MakeCredential(ctx(t), host.MakeCredentialArgs{ClientDataHash: make([]byte, 32), RPID: testRP, UserID: []byte("u"), EmptyPINAuth: true})
 	wantStatus(t, err, softkey.StatusPINNotSet)
 	if err := r.c.SetPIN(ctx(t), 2, testPIN); err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.c.GetAssertion(ctx(t), ctaphidtest.GetAssertionArgs{ClientDataHash: make([]byte, 32), RPID: testRP, EmptyPINAuth: true})
+	_, err = r.c.GetAssertion(ctx(t), host.GetAssertionArgs{ClientDataHash: make([]byte, 32), RPID: testRP, EmptyPINAuth: true})
 	wantStatus(t, err, softkey.StatusPINInvalid)
 	_, err = r.c.GetNextAssertion(ctx(t))
 	wantStatus(t, err, softkey.StatusNotAllowed)
@@ -157,7 +157,7 @@ func TestCredProtect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.register(ctaphidtest.MakeCredentialArgs{RK: true, Token: tok, CredProtect: level, UserID: []byte(user)}, true)
+		return r.register(host.MakeCredentialArgs{RK: true, Token: tok, CredProtect: level, UserID: []byte(user)}, true)
 	}
 	req := mk(3, "strict")
 	opt := mk(2, "list")
@@ -166,18 +166,18 @@ func TestCredProtect(t *testing.T) {
 			t.Fatalf("credential %s has level %d", c.UserID, c.CredProtect)
 		}
 	}
-	_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(req), false)
+	_, _, err := r.assert(host.GetAssertionArgs{}, stored(req), false)
 	wantStatus(t, err, softkey.StatusNoCredentials)
-	_, _, err = r.assert(ctaphidtest.GetAssertionArgs{Allow: [][]byte{req.CredentialID}}, stored(req), false)
+	_, _, err = r.assert(host.GetAssertionArgs{Allow: [][]byte{req.CredentialID}}, stored(req), false)
 	wantStatus(t, err, softkey.StatusNoCredentials)
-	if _, _, err := r.assert(ctaphidtest.GetAssertionArgs{Allow: [][]byte{opt.CredentialID}}, stored(opt), false); err != nil {
+	if _, _, err := r.assert(host.GetAssertionArgs{Allow: [][]byte{opt.CredentialID}}, stored(opt), false); err != nil {
 		t.Fatalf("level 2 from allow list: %v", err)
 	}
 	tok, err := r.c.PINToken(ctx(t), 2, testPIN, softkey.PermGetAssertion, testRP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := r.c.GetAssertion(ctx(t), ctaphidtest.GetAssertionArgs{RPID: testRP, ClientDataHash: make([]byte, 32), Token: tok})
+	as, err := r.c.GetAssertion(ctx(t), host.GetAssertionArgs{RPID: testRP, ClientDataHash: make([]byte, 32), Token: tok})
 	if err != nil || as.NumberOfCredentials != 2 {
 		t.Fatalf("with UV: %+v %v", as, err)
 	}
@@ -193,12 +193,12 @@ func TestHMACSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := r.register(ctaphidtest.MakeCredentialArgs{RK: true, HMACSecret: true, Token: tok, UserID: []byte("h")}, true)
-	without := r.register(ctaphidtest.MakeCredentialArgs{UserID: []byte("n")}, false)
+	with := r.register(host.MakeCredentialArgs{RK: true, HMACSecret: true, Token: tok, UserID: []byte("h")}, true)
+	without := r.register(host.MakeCredentialArgs{UserID: []byte("n")}, false)
 	salt := bytes.Repeat([]byte{7}, 32)
 	get := func(proto int, salts []byte, uv bool, id []byte) []byte {
 		t.Helper()
-		args := ctaphidtest.GetAssertionArgs{Allow: [][]byte{id}, HMACSalt: salts, HMACProtocol: proto}
+		args := host.GetAssertionArgs{Allow: [][]byte{id}, HMACSalt: salts, HMACProtocol: proto}
 		if uv {
 			tk, err := r.c.PINToken(ctx(t), 2, testPIN, softkey.PermGetAssertion, testRP)
 			if err != nil {

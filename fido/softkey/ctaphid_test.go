@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 	"passkiosk/kiosk"
 )
 
@@ -42,10 +42,10 @@ func sendRaw(t *testing.T, c *softkey.Conn, pkts ...[]byte) {
 	}
 }
 
-func wantHIDError(t *testing.T, c *ctaphidtest.Client, code byte) {
+func wantHIDError(t *testing.T, c *host.Client, code byte) {
 	t.Helper()
 	_, _, err := c.Recv(ctx(t))
-	var he ctaphidtest.HIDError
+	var he host.HIDError
 	if !errors.As(err, &he) || byte(he) != code {
 		t.Fatalf("got %v, want CTAPHID_ERROR 0x%02x", err, code)
 	}
@@ -56,32 +56,32 @@ func TestFramingErrors(t *testing.T) {
 	cid := r.c.CID
 
 	t.Run("length beyond the maximum", func(t *testing.T) {
-		p := ctaphidtest.Frame(cid, ctaphidtest.CmdPing, nil)[0]
+		p := host.Frame(cid, host.CmdPing, nil)[0]
 		binary.BigEndian.PutUint16(p[5:], softkey.MaxMessage+1)
 		sendRaw(t, r.conn, p)
 		wantHIDError(t, r.c, 0x03)
 	})
 	t.Run("continuation out of sequence", func(t *testing.T) {
-		pkts := ctaphidtest.Frame(cid, ctaphidtest.CmdPing, make([]byte, 200))
+		pkts := host.Frame(cid, host.CmdPing, make([]byte, 200))
 		pkts[2][4] = 5
 		sendRaw(t, r.conn, pkts[0], pkts[1], pkts[2])
 		wantHIDError(t, r.c, 0x04)
 	})
 	t.Run("stalled message times out", func(t *testing.T) {
-		pkts := ctaphidtest.Frame(cid, ctaphidtest.CmdPing, make([]byte, 200))
+		pkts := host.Frame(cid, host.CmdPing, make([]byte, 200))
 		sendRaw(t, r.conn, pkts[0])
 		wantHIDError(t, r.c, 0x05)
 	})
 	t.Run("unallocated channel", func(t *testing.T) {
-		other := &ctaphidtest.Client{Dev: r.conn, CID: cid + 100}
-		if err := other.Send(other.CID, ctaphidtest.CmdPing, []byte("x")); err != nil {
+		other := &host.Client{Dev: r.conn, CID: cid + 100}
+		if err := other.Send(other.CID, host.CmdPing, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 		wantHIDError(t, other, 0x0b)
 	})
 	t.Run("U2F messages are not offered", func(t *testing.T) {
-		_, err := r.c.Transact(ctx(t), ctaphidtest.CmdMsg, []byte{0, 3, 0, 0})
-		var he ctaphidtest.HIDError
+		_, err := r.c.Transact(ctx(t), host.CmdMsg, []byte{0, 3, 0, 0})
+		var he host.HIDError
 		if !errors.As(err, &he) || he != 0x01 {
 			t.Fatalf("CTAPHID_MSG: %v, want INVALID_CMD", err)
 		}
@@ -99,7 +99,7 @@ func TestFramingErrors(t *testing.T) {
 		wantStatus(t, err, softkey.StatusInvalidCommand)
 	})
 	t.Run("bytes that are not CBOR", func(t *testing.T) {
-		reply, err := r.c.Transact(ctx(t), ctaphidtest.CmdCBOR, []byte{0x01, 0xff, 0x00})
+		reply, err := r.c.Transact(ctx(t), host.CmdCBOR, []byte{0x01, 0xff, 0x00})
 		if err != nil || softkey.Status(reply[0]) != softkey.StatusInvalidCBOR {
 			t.Fatalf("reply %x %v, want INVALID_CBOR", reply, err)
 		}
@@ -124,20 +124,20 @@ func TestBusyChannelAndCancel(t *testing.T) {
 	r := newRig(t, softkey.Config{})
 	r.key.SetTouch(softkey.TouchNever, 0)
 	a := r.c
-	b, err := ctaphidtest.Open(ctx(t), r.conn)
+	b, err := host.Open(ctx(t), r.conn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// authenticatorSelection (0x0b) waits for a touch and nothing else.
-	if err := a.Send(a.CID, ctaphidtest.CmdCBOR, []byte{0x0b}); err != nil {
+	if err := a.Send(a.CID, host.CmdCBOR, []byte{0x0b}); err != nil {
 		t.Fatal(err)
 	}
 	// Read the first keepalive so the command is surely running.
 	p, err := r.conn.Read(ctx(t))
-	if err != nil || p[4] != ctaphidtest.CmdKeepalive || p[7] != 2 {
+	if err != nil || p[4] != host.CmdKeepalive || p[7] != 2 {
 		t.Fatalf("first report %x %v, want KEEPALIVE UPNEEDED", p, err)
 	}
-	if err := b.Send(b.CID, ctaphidtest.CmdPing, []byte("hi")); err != nil {
+	if err := b.Send(b.CID, host.CmdPing, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Cancel(); err != nil {
@@ -150,7 +150,7 @@ func TestBusyChannelAndCancel(t *testing.T) {
 			t.Fatal(err)
 		}
 		if binary.BigEndian.Uint32(p) == b.CID {
-			if p[4] != ctaphidtest.CmdError || p[7] != 0x06 {
+			if p[4] != host.CmdError || p[7] != 0x06 {
 				t.Fatalf("other channel got %x, want CHANNEL_BUSY", p[:8])
 			}
 			break
@@ -174,11 +174,11 @@ func TestBusyChannelAndCancel(t *testing.T) {
 func TestInitResynchronisesABusyChannel(t *testing.T) {
 	r := newRig(t, softkey.Config{})
 	r.key.SetTouch(softkey.TouchNever, 0)
-	if err := r.c.Send(r.c.CID, ctaphidtest.CmdCBOR, []byte{0x0b}); err != nil {
+	if err := r.c.Send(r.c.CID, host.CmdCBOR, []byte{0x0b}); err != nil {
 		t.Fatal(err)
 	}
 	nonce := []byte("12345678")
-	if err := r.c.Send(r.c.CID, ctaphidtest.CmdInit, nonce); err != nil {
+	if err := r.c.Send(r.c.CID, host.CmdInit, nonce); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -186,7 +186,7 @@ func TestInitResynchronisesABusyChannel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cmd == ctaphidtest.CmdInit {
+		if cmd == host.CmdInit {
 			if !bytes.Equal(data[:8], nonce) || binary.BigEndian.Uint32(data[8:]) != r.c.CID {
 				t.Fatalf("resync reply %x", data)
 			}
@@ -219,7 +219,7 @@ func TestKeepalivesWhileWaitingForATouch(t *testing.T) {
 func TestUnplugEndsReadsAndWrites(t *testing.T) {
 	r := newRig(t, softkey.Config{})
 	r.key.SetTouch(softkey.TouchNever, 0)
-	if err := r.c.Send(r.c.CID, ctaphidtest.CmdCBOR, []byte{0x0b}); err != nil {
+	if err := r.c.Send(r.c.CID, host.CmdCBOR, []byte{0x0b}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -20,7 +20,8 @@
 //   - switches that make it misbehave on purpose (key.go, Fault), so hosts
 //     can be tested against broken keys.
 //
-// The sub-package ctaphidtest is a small CTAPHID host for tests; it and the
+// The sub-package host is a small CTAPHID host for the demo and the tests,
+// demokey the demo's kiosk.RoamingKeys adapter over it; host and the
 // key share the PIN protocol arithmetic in internal/pinproto.
 //
 // It is test and demo equipment. It must not touch real devices, the TPM,

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 	"passkiosk/kiosk"
 )
 
@@ -18,20 +18,20 @@ func TestFramingFaults(t *testing.T) {
 		check func(error) bool
 	}{
 		{softkey.MalformedCBOR, func(err error) bool { return err != nil && !errors.As(err, new(softkey.Status)) }},
-		{softkey.WrongChannel, func(err error) bool { return errors.Is(err, ctaphidtest.ErrWrongChannel) }},
-		{softkey.TruncatedFrame, func(err error) bool { return errors.Is(err, ctaphidtest.ErrTruncated) }},
-		{softkey.OversizedLength, func(err error) bool { return errors.Is(err, ctaphidtest.ErrTooLong) }},
+		{softkey.WrongChannel, func(err error) bool { return errors.Is(err, host.ErrWrongChannel) }},
+		{softkey.TruncatedFrame, func(err error) bool { return errors.Is(err, host.ErrTruncated) }},
+		{softkey.OversizedLength, func(err error) bool { return errors.Is(err, host.ErrTooLong) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fault.String(), func(t *testing.T) {
 			r := newRig(t, softkey.Config{})
-			reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+			reg := r.register(host.MakeCredentialArgs{RK: true}, false)
 			// getInfo is not affected, so a host can still open the key.
 			r.key.SetFault(tc.fault)
 			if _, err := r.c.GetInfo(ctx(t)); err != nil {
 				t.Fatalf("getInfo under %v: %v", tc.fault, err)
 			}
-			_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+			_, _, err := r.assert(host.GetAssertionArgs{}, stored(reg), false)
 			if !tc.check(err) {
 				t.Fatalf("assertion under %v: %v", tc.fault, err)
 			}
@@ -48,13 +48,13 @@ func TestFramingFaults(t *testing.T) {
 					t.Fatalf("cancel after a stray answer: %x %v", reply, err)
 				}
 			}
-			_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
+			_, err = r.tryRegister(host.MakeCredentialArgs{}, false)
 			if !tc.check(err) {
 				t.Fatalf("registration under %v: %v", tc.fault, err)
 			}
 			r.key.SetFault(softkey.None)
 			r.plug() // a confused host starts over
-			if _, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false); err != nil {
+			if _, _, err := r.assert(host.GetAssertionArgs{}, stored(reg), false); err != nil {
 				t.Fatalf("after the fault: %v", err)
 			}
 		})
@@ -65,16 +65,16 @@ func TestFramingFaults(t *testing.T) {
 // verify, for both attestation and assertion.
 func TestBadSignatureFault(t *testing.T) {
 	r := newRig(t, softkey.Config{})
-	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	reg := r.register(host.MakeCredentialArgs{RK: true}, false)
 	r.key.SetFault(softkey.BadSignature)
-	_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+	_, _, err := r.assert(host.GetAssertionArgs{}, stored(reg), false)
 	if !errors.Is(err, kiosk.ErrBadSignature) {
 		t.Fatalf("assertion: %v, want bad-signature", err)
 	}
 	// The key's packed attestation carries x5c, so the statement's
 	// signature is checked as part of the attestation (WebAuthn §8.2
 	// step 2): always bad-attestation, never bad-signature.
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{UserID: []byte("other")}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{UserID: []byte("other")}, false)
 	if !errors.Is(err, kiosk.ErrBadAttestation) {
 		t.Fatalf("registration: %v, want bad-attestation", err)
 	}
@@ -85,11 +85,11 @@ func TestBadSignatureFault(t *testing.T) {
 // finds no credential) is cut short as well.
 func TestTruncatedFrameCutsShortReplies(t *testing.T) {
 	r := newRig(t, softkey.Config{})
-	args := ctaphidtest.GetAssertionArgs{RPID: "nobody.example", ClientDataHash: make([]byte, 32)}
+	args := host.GetAssertionArgs{RPID: "nobody.example", ClientDataHash: make([]byte, 32)}
 	_, err := r.c.GetAssertion(ctx(t), args)
 	wantStatus(t, err, softkey.StatusNoCredentials)
 	r.key.SetFault(softkey.TruncatedFrame)
-	if _, err := r.c.GetAssertion(ctx(t), args); !errors.Is(err, ctaphidtest.ErrTruncated) {
+	if _, err := r.c.GetAssertion(ctx(t), args); !errors.Is(err, host.ErrTruncated) {
 		t.Fatalf("short reply under TruncatedFrame: %v, want ErrTruncated", err)
 	}
 }
@@ -97,15 +97,15 @@ func TestTruncatedFrameCutsShortReplies(t *testing.T) {
 // TestCounterBackwardsFault: the relying party sees the counter fall.
 func TestCounterBackwardsFault(t *testing.T) {
 	r := newRig(t, softkey.Config{})
-	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	reg := r.register(host.MakeCredentialArgs{RK: true}, false)
 	cred := stored(reg)
-	_, res, err := r.assert(ctaphidtest.GetAssertionArgs{}, cred, false)
+	_, res, err := r.assert(host.GetAssertionArgs{}, cred, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cred = &res.Updated
 	r.key.SetFault(softkey.CounterBackwards)
-	_, _, err = r.assert(ctaphidtest.GetAssertionArgs{}, cred, false)
+	_, _, err = r.assert(host.GetAssertionArgs{}, cred, false)
 	if !errors.Is(err, kiosk.ErrCounterRegression) {
 		t.Fatalf("got %v, want counter-regression", err)
 	}
@@ -115,9 +115,9 @@ func TestCounterBackwardsFault(t *testing.T) {
 // the host's read ends with ErrUnplugged, and a re-plug brings it back.
 func TestUnplugMidOperationFault(t *testing.T) {
 	r := newRig(t, softkey.Config{})
-	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true}, false)
+	reg := r.register(host.MakeCredentialArgs{RK: true}, false)
 	r.key.SetFault(softkey.UnplugMidOperation)
-	_, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false)
+	_, _, err := r.assert(host.GetAssertionArgs{}, stored(reg), false)
 	if !errors.Is(err, softkey.ErrUnplugged) {
 		t.Fatalf("got %v, want ErrUnplugged", err)
 	}
@@ -130,7 +130,7 @@ func TestUnplugMidOperationFault(t *testing.T) {
 		t.Fatal("Done not closed")
 	}
 	r.plug()
-	if _, _, err := r.assert(ctaphidtest.GetAssertionArgs{}, stored(reg), false); err != nil {
+	if _, _, err := r.assert(host.GetAssertionArgs{}, stored(reg), false); err != nil {
 		t.Fatalf("after re-plug: %v", err)
 	}
 }

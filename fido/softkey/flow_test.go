@@ -6,7 +6,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 func TestGetInfoDescribesTheKey(t *testing.T) {
@@ -58,7 +58,7 @@ func TestEnrollAndSignInWithPIN(t *testing.T) {
 		if err != nil {
 			t.Fatalf("protocol %d: token: %v", proto, err)
 		}
-		reg := r.register(ctaphidtest.MakeCredentialArgs{
+		reg := r.register(host.MakeCredentialArgs{
 			RK: true, Token: tok, UserID: []byte("nurse-17"), UserName: "jdoe", DisplayName: "J. Doe",
 		}, true)
 		if !reg.Trusted || reg.Format != "packed" || reg.AAGUID != softkey.DefaultAAGUID {
@@ -72,7 +72,7 @@ func TestEnrollAndSignInWithPIN(t *testing.T) {
 			t.Fatal(err)
 		}
 		cred := stored(reg)
-		as, res, err := r.assert(ctaphidtest.GetAssertionArgs{Token: tok}, cred, true)
+		as, res, err := r.assert(host.GetAssertionArgs{Token: tok}, cred, true)
 		if err != nil {
 			t.Fatalf("protocol %d: assertion: %v", proto, err)
 		}

@@ -7,7 +7,7 @@ import (
 
 	"passkiosk/fido/cbor"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 // FuzzCommand sends arbitrary authenticator API messages. Properties: the
@@ -41,11 +41,11 @@ func FuzzCommand(f *testing.F) {
 		defer conn.Unplug()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		c, err := ctaphidtest.Open(ctx, conn)
+		c, err := host.Open(ctx, conn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		reply, err := c.Transact(ctx, ctaphidtest.CmdCBOR, msg)
+		reply, err := c.Transact(ctx, host.CmdCBOR, msg)
 		if err != nil {
 			t.Fatalf("no answer to %x: %v", msg, err)
 		}

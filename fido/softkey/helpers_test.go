@@ -8,7 +8,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 const (
@@ -36,7 +36,7 @@ type rig struct {
 	t    *testing.T
 	key  *softkey.Key
 	conn *softkey.Conn
-	c    *ctaphidtest.Client
+	c    *host.Client
 }
 
 func newRig(t *testing.T, cfg softkey.Config) *rig {
@@ -55,7 +55,7 @@ func (r *rig) plug() {
 	r.t.Helper()
 	r.conn = r.key.Plug()
 	r.t.Cleanup(r.conn.Unplug)
-	c, err := ctaphidtest.Open(ctx(r.t), r.conn)
+	c, err := host.Open(ctx(r.t), r.conn)
 	if err != nil {
 		r.t.Fatalf("CTAPHID_INIT: %v", err)
 	}
@@ -88,7 +88,7 @@ func newCeremony(t *testing.T, typ string) ceremony {
 
 // register makes a credential and verifies it as a relying party that
 // trusts the key's attestation CA.
-func (r *rig) register(args ctaphidtest.MakeCredentialArgs, requireUV bool) *fido.Registration {
+func (r *rig) register(args host.MakeCredentialArgs, requireUV bool) *fido.Registration {
 	r.t.Helper()
 	reg, err := r.tryRegister(args, requireUV)
 	if err != nil {
@@ -97,7 +97,7 @@ func (r *rig) register(args ctaphidtest.MakeCredentialArgs, requireUV bool) *fid
 	return reg
 }
 
-func (r *rig) tryRegister(args ctaphidtest.MakeCredentialArgs, requireUV bool) (*fido.Registration, error) {
+func (r *rig) tryRegister(args host.MakeCredentialArgs, requireUV bool) (*fido.Registration, error) {
 	cer := newCeremony(r.t, fido.TypeCreate)
 	args.ClientDataHash = cer.hash
 	if args.RPID == "" {
@@ -125,7 +125,7 @@ func (r *rig) tryRegister(args ctaphidtest.MakeCredentialArgs, requireUV bool) (
 }
 
 // assert gets an assertion and verifies it against the stored credential.
-func (r *rig) assert(args ctaphidtest.GetAssertionArgs, cred *fido.StoredCredential, requireUV bool) (*ctaphidtest.Assertion, *fido.AssertionResult, error) {
+func (r *rig) assert(args host.GetAssertionArgs, cred *fido.StoredCredential, requireUV bool) (*host.Assertion, *fido.AssertionResult, error) {
 	r.t.Helper()
 	cer := newCeremony(r.t, fido.TypeGet)
 	args.ClientDataHash = cer.hash
@@ -140,7 +140,7 @@ func (r *rig) assert(args ctaphidtest.GetAssertionArgs, cred *fido.StoredCredent
 	return as, res, err
 }
 
-func verifyAssertion(cer ceremony, as *ctaphidtest.Assertion, cred *fido.StoredCredential, requireUV bool) (*fido.AssertionResult, error) {
+func verifyAssertion(cer ceremony, as *host.Assertion, cred *fido.StoredCredential, requireUV bool) (*fido.AssertionResult, error) {
 	var uh []byte
 	if as.User != nil {
 		uh = as.User.ID

@@ -6,7 +6,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 // TestFingerprintSignIn: a finger gives a token that carries presence, so
@@ -18,14 +18,14 @@ func TestFingerprintSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UV token: %v", err)
 		}
-		reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true, Token: tok}, true)
+		reg := r.register(host.MakeCredentialArgs{RK: true, Token: tok}, true)
 		tok, err = r.c.UVToken(ctx(t), proto, softkey.PermGetAssertion, testRP)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Nobody touches the key again: the finger was the touch.
 		r.key.SetTouch(softkey.TouchNever, 0)
-		_, res, err := r.assert(ctaphidtest.GetAssertionArgs{Token: tok}, stored(reg), true)
+		_, res, err := r.assert(host.GetAssertionArgs{Token: tok}, stored(reg), true)
 		if err != nil {
 			t.Fatalf("assertion: %v", err)
 		}
@@ -34,7 +34,7 @@ func TestFingerprintSignIn(t *testing.T) {
 		}
 		// The "uv" option reads the finger directly, too.
 		r.key.SetTouch(softkey.TouchGiven, 0)
-		if _, res, err = r.assert(ctaphidtest.GetAssertionArgs{UV: true}, stored(reg), true); err != nil || res.Flags&fido.FlagUV == 0 {
+		if _, res, err = r.assert(host.GetAssertionArgs{UV: true}, stored(reg), true); err != nil || res.Flags&fido.FlagUV == 0 {
 			t.Fatalf("uv option: %v", err)
 		}
 	}
@@ -81,18 +81,18 @@ func TestNoSensorNoBuiltInUV(t *testing.T) {
 	wantStatus(t, err, softkey.StatusNotAllowed)
 	_, err = r.c.UVRetries(ctx(t))
 	wantStatus(t, err, softkey.StatusInvalidSubcommand)
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{UV: true}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{UV: true}, false)
 	wantStatus(t, err, softkey.StatusInvalidOption)
 }
 
 func TestTouchModes(t *testing.T) {
 	r := newRig(t, softkey.Config{TouchTimeout: 300 * time.Millisecond})
 	r.key.SetTouch(softkey.TouchRefused, 30*time.Millisecond)
-	_, err := r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
+	_, err := r.tryRegister(host.MakeCredentialArgs{}, false)
 	wantStatus(t, err, softkey.StatusOperationDenied)
 
 	r.key.SetTouch(softkey.TouchNever, 0)
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{}, false)
 	wantStatus(t, err, softkey.StatusUserActionTimeout)
 	if len(r.key.Credentials()) != 0 {
 		t.Fatal("credential made without a touch")
@@ -100,14 +100,14 @@ func TestTouchModes(t *testing.T) {
 
 	// A delay longer than the timeout is a timeout too.
 	r.key.SetTouch(softkey.TouchAfterDelay, time.Second)
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{}, false)
 	wantStatus(t, err, softkey.StatusUserActionTimeout)
 
 	// In TouchNever mode a Touch call answers the wait.
 	r.key.SetTouch(softkey.TouchNever, 0)
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.tryRegister(ctaphidtest.MakeCredentialArgs{}, false)
+		_, err := r.tryRegister(host.MakeCredentialArgs{}, false)
 		done <- err
 	}()
 	// Touch until the key has taken one: a touch before the key asks is
@@ -130,7 +130,7 @@ func TestTouchModes(t *testing.T) {
 
 func TestResetWindowAndEffect(t *testing.T) {
 	r := newRig(t, softkey.Config{PIN: testPIN, ResetWindow: 300 * time.Millisecond})
-	r.register(ctaphidtest.MakeCredentialArgs{}, false)
+	r.register(host.MakeCredentialArgs{}, false)
 	_, err := r.c.PINToken(ctx(t), 2, "0000", softkey.PermGetAssertion, testRP)
 	wantStatus(t, err, softkey.StatusPINInvalid)
 

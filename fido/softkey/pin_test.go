@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 )
 
 // TestPINRetryRules walks the CTAP 2.1 §6.5.2.2 rules: every wrong PIN
@@ -108,14 +108,14 @@ func TestTokenPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{Token: gaOnly}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{Token: gaOnly}, false)
 	wantStatus(t, err, softkey.StatusPINAuthInvalid)
 
 	other, err := r.c.PINToken(ctx(t), 2, testPIN, softkey.PermMakeCredential, "other.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{Token: other}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{Token: other}, false)
 	wantStatus(t, err, softkey.StatusPINAuthInvalid)
 
 	old, err := r.c.PINToken(ctx(t), 1, testPIN, softkey.PermMakeCredential, testRP)
@@ -126,17 +126,17 @@ func TestTokenPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{Token: old}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{Token: old}, false)
 	wantStatus(t, err, softkey.StatusPINAuthInvalid)
-	swapped := &ctaphidtest.Token{Protocol: 2, Value: fresh.Value}
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{Token: swapped}, false)
+	swapped := &host.Token{Protocol: 2, Value: fresh.Value}
+	_, err = r.tryRegister(host.MakeCredentialArgs{Token: swapped}, false)
 	wantStatus(t, err, softkey.StatusPINAuthInvalid)
-	if _, err := r.tryRegister(ctaphidtest.MakeCredentialArgs{Token: fresh}, true); err != nil {
+	if _, err := r.tryRegister(host.MakeCredentialArgs{Token: fresh}, true); err != nil {
 		t.Fatalf("fresh token: %v", err)
 	}
 	// A power cycle forgets the token.
 	r.plug()
-	_, err = r.tryRegister(ctaphidtest.MakeCredentialArgs{Token: fresh}, false)
+	_, err = r.tryRegister(host.MakeCredentialArgs{Token: fresh}, false)
 	wantStatus(t, err, softkey.StatusPINAuthInvalid)
 
 	// Permissions this key does not offer (credential management).

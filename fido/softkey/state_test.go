@@ -8,7 +8,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/fido/softkey"
-	"passkiosk/fido/softkey/ctaphidtest"
+	"passkiosk/fido/softkey/host"
 	"passkiosk/kiosk"
 )
 
@@ -22,7 +22,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := r.register(ctaphidtest.MakeCredentialArgs{RK: true, Token: tok, UserName: "kept"}, true)
+	reg := r.register(host.MakeCredentialArgs{RK: true, Token: tok, UserName: "kept"}, true)
 	root := r.key.AttestationRoot()
 	counter := r.key.Counter()
 	r.conn.Unplug()
@@ -50,7 +50,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("old PIN after restart: %v", err)
 	}
-	if _, res, err := r2.assert(ctaphidtest.GetAssertionArgs{Token: tok}, stored(reg), true); err != nil || res.Counter <= counter {
+	if _, res, err := r2.assert(host.GetAssertionArgs{Token: tok}, stored(reg), true); err != nil || res.Counter <= counter {
 		t.Fatalf("assertion after restart: %v", err)
 	}
 }

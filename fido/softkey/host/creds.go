@@ -1,4 +1,4 @@
-package ctaphidtest
+package host
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package main
+package demokey
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"passkiosk/kiosk"
 )
 
+const testPIN = "1234"
+
 // Tap to sign out keeps one touch-only request waiting on the key; when
 // the engine's bound and the key's own touch timeout end together, the
 // next request must find the key free: the abandoned one is cancelled
@@ -18,12 +20,12 @@ import (
 // "bad INIT reply", after which tap to sign out switched itself off).
 func TestAbandonedTouchRequestLeavesTheKeyFree(t *testing.T) {
 	const timeout = 1500 * time.Millisecond
-	k, err := softkey.New(softkey.Config{StatePath: filepath.Join(t.TempDir(), "key.state"), PIN: demoKeyPIN, TouchTimeout: timeout})
+	k, err := softkey.New(softkey.Config{StatePath: filepath.Join(t.TempDir(), "key.state"), PIN: testPIN, TouchTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := newVirtualKeys(k)
-	v.SetTouch(0)
+	v := New(k)
+	v.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
 	v.Plug()
 	ev := <-v.Events()
 	cred := enrollVirtual(t, v, ev.Key.ID)
@@ -46,18 +48,18 @@ func TestAbandonedTouchRequestLeavesTheKeyFree(t *testing.T) {
 }
 
 // enrollVirtual registers a credential on the virtual key with its PIN.
-func enrollVirtual(t *testing.T, v *virtualKeys, key string) []byte {
+func enrollVirtual(t *testing.T, v *Keys, key string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	att, err := v.MakeCredential(ctx, key, kiosk.MakeCredentialRequest{RPID: "kiosk.example", RPName: "Kiosk",
-		UserID: []byte("alice"), UserName: "alice", DisplayName: "Alice", UV: kiosk.UV{PIN: []byte(demoKeyPIN)}})
+		UserID: []byte("alice"), UserName: "alice", DisplayName: "Alice", UV: kiosk.UV{PIN: []byte(testPIN)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
-	as, err := v.Assert(ctx2, key, kiosk.AssertRequest{RPID: "kiosk.example", UV: kiosk.UV{PIN: []byte(demoKeyPIN)}})
+	as, err := v.Assert(ctx2, key, kiosk.AssertRequest{RPID: "kiosk.example", UV: kiosk.UV{PIN: []byte(testPIN)}})
 	if err != nil || len(as) != 1 || len(att.AttestationObject) == 0 {
 		t.Fatalf("sign-in after enrollment: %+v, %v", as, err)
 	}

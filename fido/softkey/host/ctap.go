@@ -1,4 +1,4 @@
-package ctaphidtest
+package host
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func (c *Client) CBOR(ctx context.Context, cmd byte, req any) ([]byte, error) {
 		return nil, err
 	}
 	if len(reply) == 0 {
-		return nil, fmt.Errorf("ctaphidtest: empty CBOR reply")
+		return nil, fmt.Errorf("softkey host: empty CBOR reply")
 	}
 	if s := softkey.Status(reply[0]); s != softkey.StatusOK {
 		return nil, s
@@ -86,7 +86,7 @@ func (c *Client) retries(ctx context.Context, sub, key int) (int, error) {
 	}
 	n, ok := m[key].(uint64)
 	if !ok {
-		return 0, fmt.Errorf("ctaphidtest: reply has no retries: %v", m)
+		return 0, fmt.Errorf("softkey host: reply has no retries: %v", m)
 	}
 	return int(n), nil
 }
@@ -103,7 +103,7 @@ type agreement struct {
 func (c *Client) keyAgreement(ctx context.Context, protocol int) (*agreement, error) {
 	p := pinproto.ByVersion(protocol)
 	if p == nil {
-		return nil, fmt.Errorf("ctaphidtest: no PIN protocol %d", protocol)
+		return nil, fmt.Errorf("softkey host: no PIN protocol %d", protocol)
 	}
 	b, err := c.CBOR(ctx, 0x06, map[int]any{0x01: protocol, 0x02: 0x02})
 	if err != nil {
@@ -233,7 +233,7 @@ func (c *Client) token(ctx context.Context, a *agreement, req map[int]any) (*Tok
 		return nil, err
 	}
 	if len(tok) != 32 {
-		return nil, fmt.Errorf("ctaphidtest: token of %d bytes", len(tok))
+		return nil, fmt.Errorf("softkey host: token of %d bytes", len(tok))
 	}
 	return &Token{Protocol: a.p.Version(), Value: tok}, nil
 }

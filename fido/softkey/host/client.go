@@ -1,12 +1,13 @@
-// Package ctaphidtest is a small CTAPHID host for tests: it frames and
+// Package host is a small CTAPHID host for the virtual key: it frames and
 // reassembles messages over any 64-byte report pipe (a softkey.Conn), runs
 // the CTAP2 commands, and does the platform side of the PIN/UV auth
 // protocols. It is strict where a host should be: a reply on another
 // channel, a truncated message or an impossible length is an error, not
 // something to wait out.
 //
-// It is test support only; production code talks to keys through libfido2.
-package ctaphidtest
+// It serves the demo (fido/softkey/demokey) and the tests; the appliance
+// talks to real keys through libfido2 (fido/usbkey).
+package host
 
 import (
 	"context"
@@ -44,15 +45,15 @@ const (
 
 // Errors of a reply that breaks CTAPHID framing.
 var (
-	ErrWrongChannel = errors.New("ctaphidtest: reply on another channel")
-	ErrTruncated    = errors.New("ctaphidtest: message cut short")
-	ErrTooLong      = errors.New("ctaphidtest: announced length beyond CTAPHID's maximum")
+	ErrWrongChannel = errors.New("softkey host: reply on another channel")
+	ErrTruncated    = errors.New("softkey host: message cut short")
+	ErrTooLong      = errors.New("softkey host: announced length beyond CTAPHID's maximum")
 )
 
 // HIDError is a CTAPHID_ERROR reply.
 type HIDError byte
 
-func (e HIDError) Error() string { return fmt.Sprintf("ctaphidtest: CTAPHID_ERROR 0x%02x", byte(e)) }
+func (e HIDError) Error() string { return fmt.Sprintf("softkey host: CTAPHID_ERROR 0x%02x", byte(e)) }
 
 // Client is one host channel on a device.
 type Client struct {
@@ -136,7 +137,7 @@ func (c *Client) Recv(ctx context.Context) (cmd byte, data []byte, err error) {
 			return 0, nil, fmt.Errorf("%w: 0x%08x, want 0x%08x", ErrWrongChannel, cid, c.CID)
 		}
 		if p[4]&0x80 == 0 {
-			return 0, nil, fmt.Errorf("ctaphidtest: continuation packet where a message should start")
+			return 0, nil, fmt.Errorf("softkey host: continuation packet where a message should start")
 		}
 		if p[4] != CmdKeepalive {
 			break
@@ -164,7 +165,7 @@ func (c *Client) Recv(ctx context.Context) (cmd byte, data []byte, err error) {
 	}
 	if cmd == CmdError {
 		if len(data) != 1 {
-			return 0, nil, fmt.Errorf("ctaphidtest: CTAPHID_ERROR of %d bytes", len(data))
+			return 0, nil, fmt.Errorf("softkey host: CTAPHID_ERROR of %d bytes", len(data))
 		}
 		return cmd, data, HIDError(data[0])
 	}
@@ -186,7 +187,7 @@ func (c *Client) Transact(ctx context.Context, cmd byte, data []byte) ([]byte, e
 		return nil, err
 	}
 	if rcmd != cmd {
-		return nil, fmt.Errorf("ctaphidtest: reply command 0x%02x to 0x%02x", rcmd, cmd)
+		return nil, fmt.Errorf("softkey host: reply command 0x%02x to 0x%02x", rcmd, cmd)
 	}
 	return reply, nil
 }
