@@ -314,33 +314,7 @@ func matchCode(b *bolt.Bucket, op, code string, at time.Time) (*EnrollmentCode, 
 // audit log.
 func (db *DB) PruneEnrollmentCodes(cut time.Time) (int, error) {
 	cut = db.at(cut)
-	n := 0
-	err := db.update("prune enrollment codes", func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketEnroll)
-		if err != nil {
-			return err
-		}
-		var gone [][]byte
-		err = b.ForEach(func(k, v []byte) error {
-			c, err := decodeEnroll(k, v)
-			if err != nil {
-				return err
-			}
-			if !c.UsedAt.IsZero() && c.UsedAt.Before(cut) || !cut.Before(c.ExpiresAt) {
-				gone = append(gone, clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range gone {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(gone)
-		return nil
+	return prune(db, "prune enrollment codes", bucketEnroll, decodeEnroll, func(c *EnrollmentCode) bool {
+		return !c.UsedAt.IsZero() && c.UsedAt.Before(cut) || !cut.Before(c.ExpiresAt)
 	})
-	return n, err
 }

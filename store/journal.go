@@ -167,56 +167,15 @@ func (db *DB) Session(id uint64) (*Session, error) {
 // Sessions returns journal entries oldest first; with openOnly, only those
 // not yet ended: after a crash, these are the workspaces to wipe.
 func (db *DB) Sessions(openOnly bool) ([]Session, error) {
-	var out []Session
-	err := db.view("list sessions", func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketSessions)
-		if err != nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			s, err := decodeSession(k, v)
-			if err != nil {
-				return err
-			}
-			if !openOnly || s.EndedAt.IsZero() {
-				out = append(out, *s)
-			}
-			return nil
-		})
+	return records(db, "list sessions", bucketSessions, decodeSession, func(s *Session) bool {
+		return !openOnly || s.EndedAt.IsZero()
 	})
-	return out, err
 }
 
 // PruneSessions drops journal entries of sessions that ended and were
 // wiped before cut. Open and unwiped ones are kept whatever their age.
 func (db *DB) PruneSessions(cut time.Time) (int, error) {
-	n := 0
-	err := db.update("prune sessions", func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketSessions)
-		if err != nil {
-			return err
-		}
-		var gone [][]byte
-		err = b.ForEach(func(k, v []byte) error {
-			s, err := decodeSession(k, v)
-			if err != nil {
-				return err
-			}
-			if !s.EndedAt.IsZero() && s.Wiped && s.EndedAt.Before(cut) {
-				gone = append(gone, clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range gone {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(gone)
-		return nil
+	return prune(db, "prune sessions", bucketSessions, decodeSession, func(s *Session) bool {
+		return !s.EndedAt.IsZero() && s.Wiped && s.EndedAt.Before(cut)
 	})
-	return n, err
 }

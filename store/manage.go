@@ -17,22 +17,7 @@ import (
 // PruneEnrollmentCodes removes them), in ID order. Only hashes are kept,
 // so no code can be read back.
 func (db *DB) EnrollmentCodes() ([]EnrollmentCode, error) {
-	var out []EnrollmentCode
-	err := db.view("list enrollment codes", func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketEnroll)
-		if err != nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			c, err := decodeEnroll(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, *c)
-			return nil
-		})
-	})
-	return out, err
+	return records(db, "list enrollment codes", bucketEnroll, decodeEnroll, nil)
 }
 
 // CancelEnrollmentCode withdraws an unused code: it is deleted, so it can

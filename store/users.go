@@ -198,20 +198,5 @@ func (db *DB) User(id []byte) (*User, error) {
 
 // Users returns every user in ID order.
 func (db *DB) Users() ([]User, error) {
-	var out []User
-	err := db.view("list users", func(tx *bolt.Tx) error {
-		users, err := bucket(tx, bucketUsers)
-		if err != nil {
-			return err
-		}
-		return users.ForEach(func(k, v []byte) error {
-			u, err := decodeUser(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, *u)
-			return nil
-		})
-	})
-	return out, err
+	return records(db, "list users", bucketUsers, decodeUser, nil)
 }
