@@ -123,7 +123,7 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
-		k := pkgs["passkiosk/kiosk"]
+	k := pkgs["passkiosk/kiosk"]
 	for _, imp := range k.Imports {
 		if strings.Contains(strings.Split(imp, "/")[0], ".") || strings.HasPrefix(imp, "passkiosk/") {
 			t.Errorf("kiosk imports %s; it may import only the standard library", imp)
