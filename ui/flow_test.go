@@ -41,7 +41,11 @@ func (h *harness) notSee(s string) {
 func (h *harness) tapPIN(digits string) {
 	h.t.Helper()
 	for _, d := range digits {
-		h.tap(string(d))
+		b := h.ui.pad.digits[d]
+		if b == nil || !b.Visible() {
+			h.t.Fatalf("no PIN pad key %q on screen", d)
+		}
+		test.Tap(b)
 	}
 }
 

@@ -39,6 +39,8 @@ type pinPad struct {
 
 	dots  *canvas.Text
 	count *widget.Label
+	// digits are the digit keys' buttons, by digit.
+	digits map[rune]*widget.Button
 	// display is the dots and the count, placed by the screen beside the
 	// keys; the pad widget itself draws the keys.
 	display fyne.CanvasObject
@@ -46,7 +48,7 @@ type pinPad struct {
 }
 
 func newPINPad(tr *i18n.Catalog, submit func(), activity func()) *pinPad {
-	p := &pinPad{tr: tr, buf: make([]byte, 0, maxPIN), submit: submit, activity: activity}
+	p := &pinPad{tr: tr, buf: make([]byte, 0, maxPIN), submit: submit, activity: activity, digits: map[rune]*widget.Button{}}
 	p.ExtendBaseWidget(p)
 	p.dots = bigText("", sizePINDots, true)
 	p.count = widget.NewLabel("")
@@ -67,9 +69,16 @@ func newPINPad(tr *i18n.Catalog, submit func(), activity func()) *pinPad {
 	return p
 }
 
+// digitKey is a key of the pad: a button without words under its digit,
+// drawn large. The digit is not the button's own text because that comes
+// in the theme's text size, and a theme override per key (Fyne's
+// container.NewThemeOverride) made the GL driver load a fresh set of font
+// faces, about 6 MB, for every key each time the pad was shown, and keep
+// them for good.
 func (p *pinPad) digitKey(d rune) fyne.CanvasObject {
-	b := widget.NewButton(string(d), p.tap(func() { p.add(d) }))
-	return container.NewThemeOverride(b, padTheme{})
+	b := widget.NewButton("", p.tap(func() { p.add(d) }))
+	p.digits[d] = b
+	return container.NewStack(b, bigText(string(d), sizePINKeyDigit, true))
 }
 
 // tap wraps a key's action: activity, the action, and focus back on the pad
