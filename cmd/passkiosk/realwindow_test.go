@@ -47,7 +47,7 @@ func startXvfb(t testing.TB) string {
 	// -displayfd: Xvfb picks a free display and writes its number once it
 	// accepts connections, so no fixed number can collide with another
 	// X server on the machine.
-	x := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+	x := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1920x1080x24", "-nolisten", "tcp")
 	x.ExtraFiles = []*os.File{w}
 	x.Stderr = io.Discard
 	if err := x.Start(); err != nil {
@@ -106,6 +106,8 @@ func windowChild(walk string) int {
 	switch walk {
 	case "screens":
 		return inWindow(func(win fyne.Window) error { return walkScreens(win) })
+	case "soak":
+		return soakChild()
 	}
 	fmt.Fprintf(os.Stderr, "unknown walk %q\n", walk)
 	return 2
