@@ -106,6 +106,30 @@ func TestFlowSignInWithPINOnThePad(t *testing.T) {
 	}
 }
 
+// OK on the PIN pad is enabled only once the PIN is as long as policy
+// asks, and the pad says how long that is.
+func TestFlowPINPadOKWaitsForTheMinimum(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	ok := h.button("OK")
+	h.see("At least 4 digits")
+	if !ok.Disabled() {
+		t.Fatal("OK is enabled on an empty pad")
+	}
+	h.tapPIN("471")
+	if !ok.Disabled() {
+		t.Fatal("OK is enabled with 3 digits of at least 4")
+	}
+	h.tapPIN("1")
+	if ok.Disabled() {
+		t.Fatal("OK is disabled with 4 digits of at least 4")
+	}
+	h.tap("Delete")
+	if !ok.Disabled() {
+		t.Fatal("OK stays enabled after Delete took the PIN below the minimum")
+	}
+}
+
 func TestFlowSignInWithPINFromTheKeyboard(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.ui.Show(lockView(nil))
@@ -166,7 +190,12 @@ func TestFlowTooShortPINIsNotSent(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.ui.Show(verifying(kiosk.PromptPIN, nil))
 	h.tapPIN("12")
-	h.tap("OK")
+	if !h.button("OK").Disabled() {
+		t.Fatal("OK is enabled with 2 digits of at least 4")
+	}
+	h.see("2 digits entered")
+	// Enter on a keyboard says why nothing was sent.
+	h.key(fyne.KeyReturn)
 	h.expect()
 	h.see("That PIN is too short. Use at least 4 digits.")
 	h.padZeroed()
@@ -313,7 +342,10 @@ func TestFlowSignOut(t *testing.T) {
 	ending := inSession(kiosk.PromptWorking, true, false, 0)
 	ending.State = kiosk.StateEnding
 	h.ui.Show(ending)
-	h.see("Checking. One moment, please.")
+	h.see("Signing out, wiping this session.")
+	if b := h.findButton("Cancel"); b != nil {
+		t.Error("the wipe offers Cancel")
+	}
 	// What the engine sends once the wipe is done: the lock screen,
 	// saying why the session ended.
 	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "signed out"}))

@@ -23,6 +23,7 @@ func (u *UI) padScreen(v kiosk.View, head, sub string) fyne.CanvasObject {
 		left.Add(paraW(sub, theme.SizeNameSubHeadingText, widget.MediumImportance, padTextWidth, fyne.TextAlignCenter))
 	}
 	left.Add(u.noticeBoxW(u.notice(v), v.PINMinLength, padTextWidth))
+	u.pad.SetMin(v.PINMinLength)
 	left.Add(u.pad.display)
 	u.focus = u.pad
 	return u.frame(v, true, true, container.NewHBox(container.NewCenter(left), sized(32, 0), u.pad))
@@ -52,11 +53,8 @@ func (u *UI) newPINScreen(v kiosk.View) fyne.CanvasObject {
 	if u.newPIN != nil {
 		head = u.tr.T("newpin.again")
 	}
-	sub := ""
-	if v.PINMinLength > 0 {
-		sub = u.tr.T("pin.min", v.PINMinLength)
-	}
-	return u.padScreen(v, head, sub)
+	// The pad itself says how long the PIN must be.
+	return u.padScreen(v, head, "")
 }
 
 // padSubmit is OK or Enter on the PIN pad.

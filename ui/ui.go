@@ -175,7 +175,7 @@ func (u *UI) build(v kiosk.View) fyne.CanvasObject {
 		}
 		return u.sessionScreen(v)
 	case kiosk.StateEnding:
-		return u.workingScreen(v)
+		return u.endingScreen(v)
 	case kiosk.StateLocked:
 		if u.enrollCode {
 			return u.enrollCodeScreen(v)
