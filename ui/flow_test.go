@@ -360,6 +360,27 @@ func TestFlowSignOut(t *testing.T) {
 	h.expect(call{"UseKey", ""})
 }
 
+// The lock screen is shared: why the last person's session ended shows
+// for a few seconds only, while a notice for whoever is at the screen
+// stays.
+func TestFlowLastPersonsNoticeLeavesTheLockScreen(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"}))
+	h.see("Your session has ended")
+	h.clock.t = t0.Add(personalNoticeFor - time.Second)
+	h.ui.Tick()
+	h.see("Your session has ended")
+	h.clock.t = t0.Add(personalNoticeFor)
+	h.ui.Tick()
+	h.notSee("Your session has ended")
+	h.see("Touch your security key or choose your name")
+
+	h.ui.Show(lockView(notice(kiosk.NoticeReplugKey)))
+	h.clock.t = t0.Add(time.Hour)
+	h.ui.Tick()
+	h.see("Unplug your security key and plug it in again")
+}
+
 func TestFlowTapToSignOutIsSaid(t *testing.T) {
 	h := newHarness(t, Options{})
 	v := inSession(kiosk.PromptSession, true, false, 0)
