@@ -110,6 +110,8 @@ func screens() []screen {
 		{name: "lock-platform-locked", view: lockView(until(kiosk.NoticePlatformLocked, 5*time.Minute))},
 		{name: "lock-too-many-attempts", view: lockView(until(kiosk.NoticeTooManyAttempts, 30*time.Second))},
 		{name: "lock-timed-out", view: lockView(notice(kiosk.NoticeTimedOut))},
+		{name: "lock-no-sign-in-for-name", view: lockView(&kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1,
+			Detail: "no passkey for that name on this terminal"})},
 		{name: "lock-many-tiles", view: many},
 		{name: "lock-session-ended-idle", view: lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"})},
 		{name: "enroll-code", view: lockView(nil), setup: func(h *harness) { h.tap("I have an enrollment code") }},
