@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,7 +124,8 @@ func soakChild() int {
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(context.Background())
+	// Stopped early, the appliance still ends its session and wipes it.
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 	// The demo prints its people's codes; the soak's stdout is its report.
 	stdout := os.Stdout
@@ -204,8 +207,8 @@ func (s *soak) measure() soakSample {
 }
 
 func (s *soak) report(cycle int, m soakSample) {
-	fmt.Printf("soak: cycle=%d heap_mb=%.1f rss_mib=%d goroutines=%d fds=%d db_kib=%d\n",
-		cycle, m.heapMB, m.rssMiB, m.goroutines, m.fds, m.dbKiB)
+	fmt.Printf("soak: cycle=%d heap_mb=%.1f rss_mib=%d go_mib=%d goroutines=%d fds=%d db_kib=%d\n",
+		cycle, m.heapMB, m.rssMiB, m.goMiB, m.goroutines, m.fds, m.dbKiB)
 }
 
 func (s *soak) run(cycles int) error {
