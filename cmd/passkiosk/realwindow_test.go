@@ -176,7 +176,7 @@ func (noCommands) Activity()                         {}
 // The PIN pad leak this guards against grew the heap by about 60 MB per
 // PIN pad shown.
 const (
-	screensRounds       = 20
+	screensRounds       = 30
 	screensHeapGrowthMB = 8
 	screensGoroutines   = 8
 )

@@ -188,15 +188,7 @@ func (s *soak) measure() soakSample {
 	if err := s.settle(); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 	}
-	m := soakSample{memory: measure()}
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssAnon:" {
-				kb, _ := strconv.Atoi(f[1])
-				m.rssMiB = kb / 1024
-			}
-		}
-	}
+	m := soakSample{memory: measure(), rssMiB: rssAnonMiB()}
 	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
 		m.fds = len(fds)
 	}
@@ -204,6 +196,21 @@ func (s *soak) measure() soakSample {
 		m.dbKiB = fi.Size() / 1024
 	}
 	return m
+}
+
+// rssAnonMiB is this process's anonymous resident memory (RssAnon).
+func rssAnonMiB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssAnon:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 func (s *soak) report(cycle int, m soakSample) {
@@ -266,6 +273,11 @@ func (s *soak) run(cycles int) error {
 		return err
 	}
 	cpu := idleCPU(30 * time.Second)
+	// The runtime gives freed memory back to the system gradually; after
+	// the idle half minute RSS shows how much it kept.
+	idle := soakSample{memory: measure()}
+	idle.rssMiB = rssAnonMiB()
+	fmt.Printf("soak: after 30 s idle rss_mib=%d go_mib=%d heap_mb=%.1f\n", idle.rssMiB, idle.goMiB, idle.heapMB)
 	fmt.Printf("soak: cycles=%d heap_start_mb=%.1f heap_end_mb=%.1f rss_start_mib=%d rss_end_mib=%d goroutines_start=%d goroutines_end=%d fds_start=%d fds_end=%d idle_cpu_pct=%.1f\n",
 		cycles, start.heapMB, end.heapMB, start.rssMiB, end.rssMiB, start.goroutines, end.goroutines, start.fds, end.fds, cpu)
 	return nil
