@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"passkiosk/kiosk"
+	"passkiosk/ui/i18n"
 )
 
 func (h *harness) expect(want ...call) {
@@ -127,6 +128,26 @@ func TestFlowPINPadOKWaitsForTheMinimum(t *testing.T) {
 	h.tap("Delete")
 	if !ok.Disabled() {
 		t.Fatal("OK stays enabled after Delete took the PIN below the minimum")
+	}
+}
+
+// A notice on the PIN pad screen, short or long, in any language, leaves
+// the keys where they were.
+func TestPINPadKeysStayPut(t *testing.T) {
+	for _, lang := range i18n.Languages() {
+		h := newHarness(t, Options{Language: lang, HelpContact: "ext. 4357"})
+		h.ui.Show(verifying(kiosk.PromptPIN, nil))
+		where := func() fyne.Position {
+			return fyne.CurrentApp().Driver().AbsolutePositionForObject(h.ui.pad.digits['5'])
+		}
+		want := where()
+		for _, n := range []*kiosk.Notice{tries(kiosk.NoticeWrongPIN, 2), notice(kiosk.NoticeKeyBlocked),
+			until(kiosk.NoticePlatformLocked, 5*time.Minute), notice(kiosk.NoticeVerificationFailed), notice(kiosk.NoticeFingerprintLocked)} {
+			h.ui.Show(verifying(kiosk.PromptPIN, n))
+			if got := where(); got != want {
+				t.Errorf("%s, notice %v: the 5 key moved from %v to %v", lang, n.Code, want, got)
+			}
+		}
 	}
 }
 

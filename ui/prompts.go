@@ -26,8 +26,16 @@ func (u *UI) padScreen(v kiosk.View, head, sub string) fyne.CanvasObject {
 	u.pad.SetMin(v.PINMinLength)
 	left.Add(u.pad.display)
 	u.focus = u.pad
-	return u.frame(v, true, true, container.NewHBox(container.NewCenter(left), sized(32, 0), u.pad))
+	// The row is as high as the words with the longest notice, and the
+	// keys sit in its middle at their own size: a notice coming or going
+	// moves the words, never the keys under a finger.
+	keys := container.NewCenter(u.pad)
+	return u.frame(v, true, true, sized(0, padRowHeight, container.NewHBox(container.NewCenter(left), sized(32, 0), keys)))
 }
+
+// padRowHeight holds the words beside the pad with a notice of three lines
+// in every language (TestPINPadKeysStayPut).
+const padRowHeight = 520
 
 // whoLine says whom the prompt is for: signing in, or setting up a new
 // credential (the same prompts serve enrollment).
