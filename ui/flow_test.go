@@ -151,6 +151,31 @@ func TestPINPadKeysStayPut(t *testing.T) {
 	}
 }
 
+// The lock screen's tiles stay where they are when a notice of up to two
+// lines comes or goes.
+func TestLockScreenTilesStayPut(t *testing.T) {
+	for _, lang := range i18n.Languages() {
+		h := newHarness(t, Options{Language: lang, HelpContact: "ext. 4357"})
+		h.ui.Show(lockView(nil))
+		where := func() fyne.Position {
+			return fyne.CurrentApp().Driver().AbsolutePositionForObject(h.button("Alice Nguyen"))
+		}
+		want := where()
+		for _, n := range []*kiosk.Notice{
+			{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "signed out"},
+			{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"},
+			notice(kiosk.NoticeTimedOut), notice(kiosk.NoticeReplugKey), notice(kiosk.NoticeKeyRemoved),
+			until(kiosk.NoticeTooManyAttempts, 30*time.Second),
+			{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1},
+		} {
+			h.ui.Show(lockView(n))
+			if got := where(); got != want {
+				t.Errorf("%s, notice %v: Alice's tile moved from %v to %v", lang, n.Code, want, got)
+			}
+		}
+	}
+}
+
 func TestFlowSignInWithPINFromTheKeyboard(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.ui.Show(lockView(nil))
