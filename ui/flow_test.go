@@ -427,6 +427,18 @@ func TestFlowLastPersonsNoticeLeavesTheLockScreen(t *testing.T) {
 	h.see("Unplug your security key and plug it in again")
 }
 
+// Adding a backup during a session says where the countdown leads: back
+// to the session, not to the start.
+func TestFlowAddBackupCountdownLeadsBackToTheSession(t *testing.T) {
+	h := newHarness(t, Options{})
+	v := enrolling(kiosk.PromptEnrollChoose, nil)
+	h.ui.Show(v)
+	h.see("Back to the start in 2:00")
+	v.Session = inSession(kiosk.PromptSession, true, true, 0).Session
+	h.ui.Show(v)
+	h.see("Back to your session in 2:00")
+}
+
 func TestFlowTapToSignOutIsSaid(t *testing.T) {
 	h := newHarness(t, Options{})
 	v := inSession(kiosk.PromptSession, true, false, 0)
