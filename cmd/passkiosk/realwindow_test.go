@@ -291,9 +291,6 @@ func writeHeapProfile(name string) {
 // The screens, PIN pads among them, shown and replaced in a real window
 // under Xvfb dozens of times: the live heap and the goroutines stay flat.
 func TestRealWindowHeapAndGoroutinesStayFlat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a real window for half a minute")
-	}
 	display := startXvfb(t)
 	var rounds []memory
 	runWindowChild(t, display, "screens", []string{"FYNE_CACHE=2s"}, func(l string) {
