@@ -34,8 +34,9 @@ const soakDirEnv = "PASSKIOSK_SOAK_DIR"
 // commands the screens send. Every cycle is one person's visit: lock
 // screen, PIN pad, a wrong PIN, the right PIN, a session, sign out, the
 // wipe. Every few cycles come the other screens: a bad enrollment code, a
-// name with no passkey, a PIN pad cancelled, and a session that ends by
-// idling through its warning. It reports, after a GC, at the start and
+// name with no passkey, a PIN pad cancelled, a sign-in with the security
+// key ended by pulling it, and a session that ends by idling through its
+// warning. At the start a backup is added on the key from a session. It reports, after a GC, at the start and
 // every 100 cycles: live heap, anonymous RSS, goroutines, open files and
 // the database's size; then the idle CPU on the lock screen over 30 s. It
 // reports numbers and asserts no bound: see make soak.
@@ -235,9 +236,16 @@ func (s *soak) run(cycles int) error {
 	if err := s.enroll("bob", soakBobPIN); err != nil {
 		return err
 	}
+	// Alice adds a backup on the virtual security key in a session.
+	if err := s.addKeyBackup(); err != nil {
+		return err
+	}
 	// One visit and the other screens first, so that what is made once
 	// (fonts, the session machinery) is in the start figures.
 	if err := s.visit(); err != nil {
+		return err
+	}
+	if err := s.keyVisit(); err != nil {
 		return err
 	}
 	if err := s.others(); err != nil {
@@ -253,6 +261,9 @@ func (s *soak) run(cycles int) error {
 		}
 		if i%5 == 0 {
 			if err := s.others(); err != nil {
+				return fmt.Errorf("cycle %d: %w", i, err)
+			}
+			if err := s.keyVisit(); err != nil {
 				return fmt.Errorf("cycle %d: %w", i, err)
 			}
 		}
@@ -308,6 +319,32 @@ func (s *soak) visit() error {
 		step{func() { a.eng.EnterPIN([]byte(soakWrong)) }, "the wrong PIN notice", noticed(kiosk.NoticeWrongPIN)},
 		step{func() { a.eng.EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
 		step{a.eng.SignOut, "the lock screen after signing out", endedBy("signed out")},
+	)
+}
+
+// addKeyBackup: Alice signs in with her PIN and, in her session, adds a
+// backup on the virtual security key (plugged in when asked, her finger
+// on its sensor), then signs out.
+func (s *soak) addKeyBackup() error {
+	a := s.a
+	return s.steps(
+		step{func() { a.eng.TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
+		step{func() { a.eng.EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
+		step{a.eng.AddBackup, "the request for the key", prompt(kiosk.PromptInsertKey)},
+		step{a.virtual.Plug, "the backup registered", prompt(kiosk.PromptEnrollDone)},
+		step{a.eng.Cancel, "the session again", prompt(kiosk.PromptSession)},
+		step{a.virtual.Unplug, "the session without the key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptSession && !v.KeyPresent }},
+		step{a.eng.SignOut, "the lock screen after signing out", endedBy("signed out")},
+	)
+}
+
+// keyVisit is a sign-in with the security key: plugged in, a finger on
+// its sensor, a session, and the key pulled out, which ends it.
+func (s *soak) keyVisit() error {
+	a := s.a
+	return s.steps(
+		step{a.virtual.Plug, "the session", prompt(kiosk.PromptSession)},
+		step{a.virtual.Unplug, "the lock screen after the key was pulled", endedBy("key removed")},
 	)
 }
 
