@@ -35,8 +35,9 @@ const soakDirEnv = "PASSKIOSK_SOAK_DIR"
 // screen, PIN pad, a wrong PIN, the right PIN, a session, sign out, the
 // wipe. Every few cycles come the other screens: a bad enrollment code, a
 // name with no passkey, a PIN pad cancelled, a sign-in with the security
-// key ended by pulling it, and a session that ends by idling through its
-// warning. At the start a backup is added on the key from a session. It reports, after a GC, at the start and
+// key through the account picker ended by pulling it, and a session that
+// ends by idling through its warning. At the start two people register
+// on the key, one as a backup from within a session. It reports, after a GC, at the start and
 // every 100 cycles: live heap, anonymous RSS, goroutines, open files and
 // the database's size; then the idle CPU on the lock screen over 30 s. It
 // reports numbers and asserts no bound: see make soak.
@@ -236,8 +237,13 @@ func (s *soak) run(cycles int) error {
 	if err := s.enroll("bob", soakBobPIN); err != nil {
 		return err
 	}
-	// Alice adds a backup on the virtual security key in a session.
+	// Alice adds a backup on the virtual security key in a session; Bob
+	// registers one on it with a code, so the key holds two accounts and
+	// a sign-in with it asks who this is.
 	if err := s.addKeyBackup(); err != nil {
+		return err
+	}
+	if err := s.enrollKey("bob"); err != nil {
 		return err
 	}
 	// One visit and the other screens first, so that what is made once
@@ -338,12 +344,37 @@ func (s *soak) addKeyBackup() error {
 	)
 }
 
-// keyVisit is a sign-in with the security key: plugged in, a finger on
-// its sensor, a session, and the key pulled out, which ends it.
+// enrollKey registers a passkey on the security key for name with a
+// fresh one-time code (name has one in the TPM already, so the key is
+// the only choice).
+func (s *soak) enrollKey(name string) error {
+	a := s.a
+	code, _, err := a.db.IssueEnrollmentCode([]byte(name), store.PurposeEnroll, time.Hour, store.Change{Actor: "soak"})
+	if err != nil {
+		return err
+	}
+	return s.steps(
+		step{func() { a.eng.StartEnrollment(code) }, "the request for the key", prompt(kiosk.PromptInsertKey)},
+		step{a.virtual.Plug, "enrolled", prompt(kiosk.PromptEnrollDone)},
+		step{a.eng.Cancel, "the lock screen", locked},
+		step{a.virtual.Unplug, "the lock screen without the key", func(v kiosk.View) bool { return locked(v) && !v.KeyPresent }},
+	)
+}
+
+// keyVisit is a sign-in with the security key: plugged in, Alice picked
+// from the key's accounts, a finger on its sensor, a session, and the key
+// pulled out, which ends it.
 func (s *soak) keyVisit() error {
 	a := s.a
 	return s.steps(
-		step{a.virtual.Plug, "the session", prompt(kiosk.PromptSession)},
+		step{a.virtual.Plug, "the key's accounts", prompt(kiosk.PromptChooseAccount)},
+		step{func() {
+			for _, acc := range a.eng.View().Accounts {
+				if acc.Name == "alice" {
+					a.eng.ChooseAccount(acc.Index)
+				}
+			}
+		}, "the session", prompt(kiosk.PromptSession)},
 		step{a.virtual.Unplug, "the lock screen after the key was pulled", endedBy("key removed")},
 	)
 }
