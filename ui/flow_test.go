@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"passkiosk/kiosk"
+	"passkiosk/ui/i18n"
 )
 
 func (h *harness) expect(want ...call) {
@@ -41,7 +42,11 @@ func (h *harness) notSee(s string) {
 func (h *harness) tapPIN(digits string) {
 	h.t.Helper()
 	for _, d := range digits {
-		h.tap(string(d))
+		b := h.ui.pad.digits[d]
+		if b == nil || !b.Visible() {
+			h.t.Fatalf("no PIN pad key %q on screen", d)
+		}
+		test.Tap(b)
 	}
 }
 
@@ -99,6 +104,75 @@ func TestFlowSignInWithPINOnThePad(t *testing.T) {
 	h.see("Time left: 7:30:00")
 	if h.cmds.activities() == 0 {
 		t.Error("taps were not reported as activity")
+	}
+}
+
+// OK on the PIN pad is enabled only once the PIN is as long as policy
+// asks, and the pad says how long that is.
+func TestFlowPINPadOKWaitsForTheMinimum(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(verifying(kiosk.PromptPIN, nil))
+	ok := h.button("OK")
+	h.see("At least 4 digits")
+	if !ok.Disabled() {
+		t.Fatal("OK is enabled on an empty pad")
+	}
+	h.tapPIN("471")
+	if !ok.Disabled() {
+		t.Fatal("OK is enabled with 3 digits of at least 4")
+	}
+	h.tapPIN("1")
+	if ok.Disabled() {
+		t.Fatal("OK is disabled with 4 digits of at least 4")
+	}
+	h.tap("Delete")
+	if !ok.Disabled() {
+		t.Fatal("OK stays enabled after Delete took the PIN below the minimum")
+	}
+}
+
+// A notice on the PIN pad screen, short or long, in any language, leaves
+// the keys where they were.
+func TestPINPadKeysStayPut(t *testing.T) {
+	for _, lang := range i18n.Languages() {
+		h := newHarness(t, Options{Language: lang, HelpContact: "ext. 4357"})
+		h.ui.Show(verifying(kiosk.PromptPIN, nil))
+		where := func() fyne.Position {
+			return fyne.CurrentApp().Driver().AbsolutePositionForObject(h.ui.pad.digits['5'])
+		}
+		want := where()
+		for _, n := range []*kiosk.Notice{tries(kiosk.NoticeWrongPIN, 2), notice(kiosk.NoticeKeyBlocked),
+			until(kiosk.NoticePlatformLocked, 5*time.Minute), notice(kiosk.NoticeVerificationFailed), notice(kiosk.NoticeFingerprintLocked)} {
+			h.ui.Show(verifying(kiosk.PromptPIN, n))
+			if got := where(); got != want {
+				t.Errorf("%s, notice %v: the 5 key moved from %v to %v", lang, n.Code, want, got)
+			}
+		}
+	}
+}
+
+// The lock screen's tiles stay where they are when a notice of up to two
+// lines comes or goes.
+func TestLockScreenTilesStayPut(t *testing.T) {
+	for _, lang := range i18n.Languages() {
+		h := newHarness(t, Options{Language: lang, HelpContact: "ext. 4357"})
+		h.ui.Show(lockView(nil))
+		where := func() fyne.Position {
+			return fyne.CurrentApp().Driver().AbsolutePositionForObject(h.button("Alice Nguyen"))
+		}
+		want := where()
+		for _, n := range []*kiosk.Notice{
+			{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "signed out"},
+			{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"},
+			notice(kiosk.NoticeTimedOut), notice(kiosk.NoticeReplugKey), notice(kiosk.NoticeKeyRemoved),
+			until(kiosk.NoticeTooManyAttempts, 30*time.Second),
+			{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1},
+		} {
+			h.ui.Show(lockView(n))
+			if got := where(); got != want {
+				t.Errorf("%s, notice %v: Alice's tile moved from %v to %v", lang, n.Code, want, got)
+			}
+		}
 	}
 }
 
@@ -162,7 +236,12 @@ func TestFlowTooShortPINIsNotSent(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.ui.Show(verifying(kiosk.PromptPIN, nil))
 	h.tapPIN("12")
-	h.tap("OK")
+	if !h.button("OK").Disabled() {
+		t.Fatal("OK is enabled with 2 digits of at least 4")
+	}
+	h.see("2 digits entered")
+	// Enter on a keyboard says why nothing was sent.
+	h.key(fyne.KeyReturn)
 	h.expect()
 	h.see("That PIN is too short. Use at least 4 digits.")
 	h.padZeroed()
@@ -309,7 +388,10 @@ func TestFlowSignOut(t *testing.T) {
 	ending := inSession(kiosk.PromptWorking, true, false, 0)
 	ending.State = kiosk.StateEnding
 	h.ui.Show(ending)
-	h.see("Checking. One moment, please.")
+	h.see("Signing out, wiping this session.")
+	if b := h.findButton("Cancel"); b != nil {
+		t.Error("the wipe offers Cancel")
+	}
 	// What the engine sends once the wipe is done: the lock screen,
 	// saying why the session ended.
 	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndLogout}))
@@ -322,6 +404,39 @@ func TestFlowSignOut(t *testing.T) {
 	h.ui.Show(k)
 	h.tap("Sign in with the security key that is plugged in")
 	h.expect(call{"UseKey", ""})
+}
+
+// The lock screen is shared: why the last person's session ended shows
+// for a few seconds only, while a notice for whoever is at the screen
+// stays.
+func TestFlowLastPersonsNoticeLeavesTheLockScreen(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Detail: "idle"}))
+	h.see("Your session has ended")
+	h.clock.t = t0.Add(personalNoticeFor - time.Second)
+	h.ui.Tick()
+	h.see("Your session has ended")
+	h.clock.t = t0.Add(personalNoticeFor)
+	h.ui.Tick()
+	h.notSee("Your session has ended")
+	h.see("Touch your security key or choose your name")
+
+	h.ui.Show(lockView(notice(kiosk.NoticeReplugKey)))
+	h.clock.t = t0.Add(time.Hour)
+	h.ui.Tick()
+	h.see("Unplug your security key and plug it in again")
+}
+
+// Adding a backup during a session says where the countdown leads: back
+// to the session, not to the start.
+func TestFlowAddBackupCountdownLeadsBackToTheSession(t *testing.T) {
+	h := newHarness(t, Options{})
+	v := enrolling(kiosk.PromptEnrollChoose, nil)
+	h.ui.Show(v)
+	h.see("Back to the start in 2:00")
+	v.Session = inSession(kiosk.PromptSession, true, true, 0).Session
+	h.ui.Show(v)
+	h.see("Back to your session in 2:00")
 }
 
 func TestFlowTapToSignOutIsSaid(t *testing.T) {

@@ -31,8 +31,14 @@ func (u *UI) frame(v kiosk.View, withClock, cancel bool, body ...fyne.CanvasObje
 		l := widget.NewLabel("")
 		l.SizeName = theme.SizeNameSubHeadingText
 		deadline := v.Deadline
+		// Adding a backup during a session goes back to the session at
+		// zero, not to the lock screen.
+		back := "common.back_in"
+		if v.State == kiosk.StateEnrolling && v.Session != nil {
+			back = "common.back_to_session_in"
+		}
 		l.Text = u.addLive(l.SetText, func(now time.Time) string {
-			return u.tr.T("common.back_in", countdown(now, deadline))
+			return u.tr.T(back, countdown(now, deadline))
 		})
 		foot = append(foot, l)
 	}

@@ -113,15 +113,22 @@ func (h *harness) markup() string { return test.RenderToMarkup(h.win.Canvas()) }
 // button finds the button whose text is label on the current screen.
 func (h *harness) button(label string) *widget.Button {
 	h.t.Helper()
+	found := h.findButton(label)
+	if found == nil {
+		h.t.Fatalf("no button %q on screen:\n%s", label, h.markup())
+	}
+	return found
+}
+
+// findButton is the button whose text is label on the current screen, or
+// nil.
+func (h *harness) findButton(label string) *widget.Button {
 	var found *widget.Button
 	walk(h.win.Canvas().Content(), func(o fyne.CanvasObject) {
 		if b, ok := o.(*widget.Button); ok && b.Text == label && b.Visible() {
 			found = b
 		}
 	})
-	if found == nil {
-		h.t.Fatalf("no button %q on screen:\n%s", label, h.markup())
-	}
 	return found
 }
 

@@ -34,16 +34,21 @@ func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 	// The lock screen uses nearly the full width: it carries the most
 	// lines, and a 768 px panel has no height to spare for wrapping.
 	const w = lockTextWidth
-	items := []fyne.CanvasObject{clock}
+	// The date, or a notice in its place (a notice matters more), in a
+	// slot as high as a notice of two lines, so nothing below moves when a
+	// notice comes or goes. The few of three lines (in German) push the
+	// rest down: a slot that high leaves a 768 px panel no room for tiles.
+	var slot fyne.CanvasObject
 	if v.Notice == nil {
-		// A notice matters more than the date; in German it can take
-		// three lines.
 		date := widget.NewLabel("")
 		date.Alignment = fyne.TextAlignCenter
 		date.SizeName = theme.SizeNameSubHeadingText
 		date.Text = u.addLive(date.SetText, u.date)
-		items = append(items, date)
+		slot = date
+	} else {
+		slot = u.noticeBoxW(v.Notice, v.PINMinLength, w)
 	}
+	items := []fyne.CanvasObject{clock, sized(w, noticeSlotHeight(), container.NewCenter(slot))}
 	if v.PlatformAvailable {
 		items = append(items, paraW(u.tr.T("lock.instruction"), theme.SizeNameHeadingText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	} else {
@@ -54,7 +59,6 @@ func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 		// the last session or a failed try needs this.
 		items = append(items, row(target(button(u.tr.T("lock.key_present"), securityKeyIcon, widget.SuccessImportance, u.act(u.cmds.UseKey)), 0)))
 	}
-	items = append(items, u.noticeBoxW(v.Notice, v.PINMinLength, w))
 	if v.PlatformAvailable {
 		if len(v.Tiles) > 0 {
 			items = append(items, u.tiles(v.Tiles))
@@ -68,6 +72,14 @@ func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 		items = append(items, paraW(u.tr.T("lock.platform_unavailable", v.PlatformReason), theme.SizeNameCaptionText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	}
 	return u.frame(v, false, false, items...)
+}
+
+// noticeSlotHeight is the height of a notice of two lines.
+func noticeSlotHeight() float32 {
+	l := widget.NewLabel("A\nA")
+	l.SizeName = theme.SizeNameSubHeadingText
+	l.TextStyle.Bold = true
+	return l.MinSize().Height
 }
 
 func (u *UI) tiles(ts []kiosk.Tile) fyne.CanvasObject {

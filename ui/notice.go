@@ -128,6 +128,11 @@ func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
 			return tr.T(key+"_detail", n.Detail)
 		}
 	case kiosk.NoticeNotAllowed, kiosk.NoticeOutOfHours:
+		// A name with nothing to sign in with here (the engine's "not
+		// found") is told how to get started, in plain words.
+		if n.Code == kiosk.NoticeNotAllowed && n.Kind == kiosk.KindNotFound {
+			return tr.T("notice.no_sign_in_here")
+		}
 		if n.Detail != "" {
 			return tr.T(key+"_detail", n.Detail)
 		}

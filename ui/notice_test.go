@@ -82,6 +82,8 @@ func TestNoticeSentences(t *testing.T) {
 		{kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Tries: -1, Until: t0.Add(75 * time.Second)}, "Too many failed attempts. Try again in 1:15."},
 		{kiosk.Notice{Code: kiosk.NoticeTooManyAttempts, Tries: -1, Until: t0.Add(-time.Second)}, "Too many failed attempts. Please wait a moment."},
 		{kiosk.Notice{Code: kiosk.NoticeNotAllowed, Tries: -1, Detail: "outside your shift hours"}, "You cannot sign in here right now: outside your shift hours."},
+		{kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1, Detail: "no passkey for that name on this terminal"},
+			`There is no sign-in for that name on this terminal yet. Ask IT for an enrollment code, then press "I have an enrollment code".`},
 		{kiosk.Notice{Code: kiosk.NoticePINTooShort, Tries: -1}, "That PIN is too short. Use at least 4 digits."},
 		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndIdle}, "Your session has ended: there was no activity for a while."},
 		{kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndTimeLimit}, "Your session has ended: the time allowed for a session is up."},

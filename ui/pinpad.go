@@ -39,6 +39,12 @@ type pinPad struct {
 
 	dots  *canvas.Text
 	count *widget.Label
+	// digits are the digit keys' buttons, by digit.
+	digits map[rune]*widget.Button
+	// ok is enabled once min characters are typed, which minLine says.
+	ok      *widget.Button
+	min     int
+	minLine *widget.Label
 	// display is the dots and the count, placed by the screen beside the
 	// keys; the pad widget itself draws the keys.
 	display fyne.CanvasObject
@@ -46,30 +52,39 @@ type pinPad struct {
 }
 
 func newPINPad(tr *i18n.Catalog, submit func(), activity func()) *pinPad {
-	p := &pinPad{tr: tr, buf: make([]byte, 0, maxPIN), submit: submit, activity: activity}
+	p := &pinPad{tr: tr, buf: make([]byte, 0, maxPIN), submit: submit, activity: activity, digits: map[rune]*widget.Button{}}
 	p.ExtendBaseWidget(p)
 	p.dots = bigText("", sizePINDots, true)
 	p.count = widget.NewLabel("")
 	p.count.Alignment = fyne.TextAlignCenter
+	p.minLine = widget.NewLabel("")
+	p.minLine.Alignment = fyne.TextAlignCenter
 
 	keys := make([]fyne.CanvasObject, 0, 12)
 	for _, d := range "123456789" {
 		keys = append(keys, p.digitKey(d))
 	}
 	del := button(tr.T("pin.delete"), theme.NavigateBackIcon(), widget.MediumImportance, p.tap(p.backspace))
-	ok := button(tr.T("pin.ok"), theme.ConfirmIcon(), widget.HighImportance, p.tap(func() { p.submit() }))
-	keys = append(keys, del, p.digitKey('0'), ok)
+	p.ok = button(tr.T("pin.ok"), theme.ConfirmIcon(), widget.HighImportance, p.tap(func() { p.submit() }))
+	keys = append(keys, del, p.digitKey('0'), p.ok)
 
 	const keyW = 150
 	p.keys = sized(3*keyW+2*8, 4*pinKey+3*8, container.NewGridWithColumns(3, keys...))
-	p.display = container.NewVBox(sized(3*keyW, sizePINDots+24, p.dots), p.count)
+	p.display = container.NewVBox(sized(3*keyW, sizePINDots+24, p.dots), p.count, p.minLine)
 	p.update()
 	return p
 }
 
+// digitKey is a key of the pad: a button without words under its digit,
+// drawn large. The digit is not the button's own text because that comes
+// in the theme's text size, and a theme override per key (Fyne's
+// container.NewThemeOverride) made the GL driver load a fresh set of font
+// faces, about 6 MB, for every key each time the pad was shown, and keep
+// them for good.
 func (p *pinPad) digitKey(d rune) fyne.CanvasObject {
-	b := widget.NewButton(string(d), p.tap(func() { p.add(d) }))
-	return container.NewThemeOverride(b, padTheme{})
+	b := widget.NewButton("", p.tap(func() { p.add(d) }))
+	p.digits[d] = b
+	return container.NewStack(b, bigText(string(d), sizePINKeyDigit, true))
 }
 
 // tap wraps a key's action: activity, the action, and focus back on the pad
@@ -113,6 +128,12 @@ func (p *pinPad) Clear() {
 	p.update()
 }
 
+// SetMin sets the shortest PIN OK accepts; the pad says it below the count.
+func (p *pinPad) SetMin(n int) {
+	p.min = n
+	p.update()
+}
+
 // Len is the number of characters typed.
 func (p *pinPad) Len() int { return utf8.RuneCount(p.buf) }
 
@@ -130,6 +151,17 @@ func (p *pinPad) update() {
 	p.dots.Text = strings.Repeat("●", min(n, maxDots))
 	p.dots.Refresh()
 	p.count.SetText(p.tr.N("pin.count", n))
+	// The line is there even without a minimum, so the pad does not move.
+	min := ""
+	if p.min > 0 {
+		min = p.tr.T("pin.min", p.min)
+	}
+	p.minLine.SetText(min)
+	if n >= max(p.min, 1) {
+		p.ok.Enable()
+	} else {
+		p.ok.Disable()
+	}
 }
 
 // FocusGained and FocusLost make the pad a keyboard target.

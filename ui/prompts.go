@@ -23,10 +23,19 @@ func (u *UI) padScreen(v kiosk.View, head, sub string) fyne.CanvasObject {
 		left.Add(paraW(sub, theme.SizeNameSubHeadingText, widget.MediumImportance, padTextWidth, fyne.TextAlignCenter))
 	}
 	left.Add(u.noticeBoxW(u.notice(v), v.PINMinLength, padTextWidth))
+	u.pad.SetMin(v.PINMinLength)
 	left.Add(u.pad.display)
 	u.focus = u.pad
-	return u.frame(v, true, true, container.NewHBox(container.NewCenter(left), sized(32, 0), u.pad))
+	// The row is as high as the words with the longest notice, and the
+	// keys sit in its middle at their own size: a notice coming or going
+	// moves the words, never the keys under a finger.
+	keys := container.NewCenter(u.pad)
+	return u.frame(v, true, true, sized(0, padRowHeight, container.NewHBox(container.NewCenter(left), sized(32, 0), keys)))
 }
+
+// padRowHeight holds the words beside the pad with a notice of three lines
+// in every language (TestPINPadKeysStayPut).
+const padRowHeight = 520
 
 // whoLine says whom the prompt is for: signing in, or setting up a new
 // credential (the same prompts serve enrollment).
@@ -52,11 +61,8 @@ func (u *UI) newPINScreen(v kiosk.View) fyne.CanvasObject {
 	if u.newPIN != nil {
 		head = u.tr.T("newpin.again")
 	}
-	sub := ""
-	if v.PINMinLength > 0 {
-		sub = u.tr.T("pin.min", v.PINMinLength)
-	}
-	return u.padScreen(v, head, sub)
+	// The pad itself says how long the PIN must be.
+	return u.padScreen(v, head, "")
 }
 
 // padSubmit is OK or Enter on the PIN pad.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"passkiosk/kiosk"
@@ -97,6 +98,8 @@ func screens() []screen {
 	}
 	tapOut := inSession(kiosk.PromptSession, true, false, 0)
 	tapOut.Session.TapToSignOut = true
+	ending := inSession(kiosk.PromptWorking, true, false, 0)
+	ending.State = kiosk.StateEnding
 	codeBad := enrolling(kiosk.PromptEnrollCode, notice(kiosk.NoticeBadEnrollmentCode))
 	codeBad.Who = ""
 	return []screen{
@@ -112,6 +115,8 @@ func screens() []screen {
 		{name: "pin-wrong-own-tries", view: verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 7))},
 		{name: "lock-too-many-attempts", view: lockView(until(kiosk.NoticeTooManyAttempts, 30*time.Second))},
 		{name: "lock-timed-out", view: lockView(notice(kiosk.NoticeTimedOut))},
+		{name: "lock-no-sign-in-for-name", view: lockView(&kiosk.Notice{Code: kiosk.NoticeNotAllowed, Kind: kiosk.KindNotFound, Tries: -1,
+			Detail: "no passkey for that name on this terminal"})},
 		{name: "lock-many-tiles", view: many},
 		{name: "lock-session-ended-idle", view: lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndIdle})},
 		{name: "enroll-code", view: lockView(nil), setup: func(h *harness) { h.tap("I have an enrollment code") }},
@@ -126,11 +131,16 @@ func screens() []screen {
 		{name: "touch-key", view: verifying(kiosk.PromptTouchKey, nil)},
 		{name: "accounts", view: accounts},
 		{name: "working", view: verifying(kiosk.PromptWorking, nil)},
+		{name: "ending", view: ending},
 		{name: "enroll-choose", view: enrolling(kiosk.PromptEnrollChoose, nil)},
 		{name: "new-pin", view: enrolling(kiosk.PromptNewPIN, nil)},
 		{name: "new-pin-again", view: enrolling(kiosk.PromptNewPIN, nil), setup: typePINs("246810")},
 		{name: "new-pin-mismatch", view: enrolling(kiosk.PromptNewPIN, nil), setup: typePINs("246810", "246811")},
-		{name: "new-pin-too-short", view: enrolling(kiosk.PromptNewPIN, nil), setup: typePINs("123")},
+		{name: "new-pin-too-short", view: enrolling(kiosk.PromptNewPIN, nil), setup: func(h *harness) {
+			// OK waits for the minimum; Enter on a keyboard does not.
+			test.Type(h.ui.pad, "123")
+			h.key(fyne.KeyReturn)
+		}},
 		{name: "insert-key", view: enrolling(kiosk.PromptInsertKey, nil)},
 		{name: "insert-key-present", view: keyIn2},
 		{name: "enroll-touch-key", view: enrolling(kiosk.PromptTouchKey, nil)},

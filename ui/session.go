@@ -76,6 +76,14 @@ func (u *UI) idleScreen(v kiosk.View) fyne.CanvasObject {
 	return container.NewStack(content, newTapCatcher(u.act(still)))
 }
 
+// endingScreen shows while a session ends and its wipe runs. It offers no
+// Cancel: the wipe is not a wait anyone may abandon, and the lock screen
+// follows by itself.
+func (u *UI) endingScreen(v kiosk.View) fyne.CanvasObject {
+	return u.frame(kiosk.View{Terminal: v.Terminal}, true, false,
+		icon(theme.LogoutIcon(), 128), title(u.tr.T("ending.title")), u.noticeBox(u.notice(v), v.PINMinLength))
+}
+
 // outOfServiceScreen offers nothing to press: only IT can fix it.
 func (u *UI) outOfServiceScreen(v kiosk.View) fyne.CanvasObject {
 	items := []fyne.CanvasObject{icon(theme.ErrorIcon(), 128), para(u.tr.T("oos.title"), theme.SizeNameHeadingText, widget.DangerImportance)}

@@ -151,6 +151,8 @@ const (
 	sizeClock      = 96
 	sizeCountdown  = 96
 	sizePINDots    = 56
+	// sizePINKeyDigit is a PIN pad key's digit.
+	sizePINKeyDigit = 44
 
 	// minTouch is the smallest touch target on any screen; pinKey is the
 	// side of a PIN pad key, clearly larger so a gloved finger hits it.
@@ -159,13 +161,3 @@ const (
 )
 
 var transparent = color.NRGBA{}
-
-// padTheme is the kiosk theme with the PIN pad's large digits.
-type padTheme struct{ kioskTheme }
-
-func (t padTheme) Size(n fyne.ThemeSizeName) float32 {
-	if n == theme.SizeNameText {
-		return 44
-	}
-	return t.kioskTheme.Size(n)
-}

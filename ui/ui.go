@@ -42,6 +42,10 @@ type UI struct {
 	// localNotice is a message this package decided on (PINs differ, PIN
 	// too short); it shows instead of View.Notice until the next View.
 	localNotice *kiosk.Notice
+	// personalUntil is when a notice about the last person on the lock
+	// screen (their session ended, add a backup) goes; zero when none
+	// shows.
+	personalUntil time.Time
 
 	live  []liveText
 	focus fyne.Focusable
@@ -116,6 +120,12 @@ func (u *UI) Tick() {
 		u.closeEnrollCode()
 		return
 	}
+	if !u.personalUntil.IsZero() && !now.Before(u.personalUntil) {
+		u.personalUntil = time.Time{}
+		u.view.Notice = nil
+		u.redraw()
+		return
+	}
 	for i := range u.live {
 		l := &u.live[i]
 		if s := l.get(now); s != l.cur {
@@ -125,9 +135,18 @@ func (u *UI) Tick() {
 	}
 }
 
+// personalNoticeFor is how long the lock screen says something about the
+// person who was just here (their session ended, how). The lock screen is
+// shared: the next person, or anyone passing, should not read it.
+const personalNoticeFor = 8 * time.Second
+
 func (u *UI) render(v kiosk.View) {
 	u.view = v
 	u.localNotice = nil
+	u.personalUntil = time.Time{}
+	if v.State == kiosk.StateLocked && personal(v.Notice) {
+		u.personalUntil = u.opts.Now().Add(personalNoticeFor)
+	}
 	if v.State != kiosk.StateLocked {
 		u.enrollCode = false
 	}
@@ -175,7 +194,7 @@ func (u *UI) build(v kiosk.View) fyne.CanvasObject {
 		}
 		return u.sessionScreen(v)
 	case kiosk.StateEnding:
-		return u.workingScreen(v)
+		return u.endingScreen(v)
 	case kiosk.StateLocked:
 		if u.enrollCode {
 			return u.enrollCodeScreen(v)
@@ -213,6 +232,19 @@ func (u *UI) build(v kiosk.View) fyne.CanvasObject {
 	// A state and prompt this package does not know: say we are busy and
 	// offer the way back, rather than a blank window.
 	return u.workingScreen(v)
+}
+
+// personal says whether a notice is about the last person rather than
+// the one at the screen now.
+func personal(n *kiosk.Notice) bool {
+	if n == nil {
+		return false
+	}
+	switch n.Code {
+	case kiosk.NoticeSessionEnded, kiosk.NoticeBackupSuggested, kiosk.NoticeEnrolled:
+		return true
+	}
+	return false
 }
 
 // addLive registers a clock-dependent text and returns its first value.

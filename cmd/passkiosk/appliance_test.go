@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir))
 	}
+	if walk := os.Getenv(windowChildEnv); walk != "" {
+		os.Exit(windowChild(walk))
+	}
 	os.Exit(m.Run())
 }
 

@@ -66,6 +66,10 @@ shot 11-key-tap-and-go-session
 click 1450 322 2.5
 shot 12-key-tapped-signed-out
 
+# The lock screen is shared: a few seconds later nothing says who was here.
+sleep 7
+shot 13-lock-later
+
 # The walk went where the pictures say: the engine's state changes, in
 # order, against the flow above. A click that missed its button shows here.
 want="locked enrolling locked verifying in-session enrolling in-session ending locked verifying in-session ending locked"
