@@ -25,7 +25,7 @@ APT_PACKAGES := \
 	umockdev libumockdev-dev \
 	xvfb x11-apps x11-utils xdotool imagemagick bc \
 	bubblewrap python3 \
-	lintian cage dpkg-dev systemd
+	lintian cage dpkg-dev systemd rsyslog
 
 # The appliance is built without Fyne's animations: a blinking text cursor
 # alone keeps the renderer busy (idle CPU on the lock screen under Xvfb:

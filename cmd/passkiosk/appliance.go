@@ -151,6 +151,9 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	if a.db != nil {
 		go a.maintain(ctx, 24*time.Hour)
 	}
+	if err := a.forwardToSyslog(ctx); err != nil {
+		a.log.Error("audit entries are not forwarded to the syslog collector", "err", err)
+	}
 	a.listenAdmin(ctx, keys, demo)
 	return a, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,6 +36,33 @@ type Config struct {
 	Session      Session      `toml:"session"`
 	Admin        Admin        `toml:"admin"`
 	Retention    Retention    `toml:"retention"`
+	SIEM         SIEM         `toml:"siem"`
+}
+
+// SIEM is where the audit log is forwarded besides the local journal.
+type SIEM struct {
+	// Syslog is a collector's host:port for RFC 5424 over TCP (RFC 6587
+	// octet counting), or over TLS when SyslogTLS; empty: off.
+	Syslog    string `toml:"syslog"`
+	SyslogTLS bool   `toml:"syslog_tls"`
+	// SyslogCA is a PEM file of the certificates that may sign the
+	// collector's (TLS only); empty: the system's.
+	SyslogCA string `toml:"syslog_ca"`
+}
+
+// validate checks the collector's address.
+func (s SIEM) validate(c *collector) {
+	if s.Syslog != "" {
+		if _, port, err := net.SplitHostPort(s.Syslog); err != nil || port == "" {
+			c.add("siem.syslog", "siem.syslog = %q: must be host:port, like siem.example:6514", s.Syslog)
+		}
+	}
+	if s.SyslogCA != "" {
+		c.absolute("siem.syslog_ca", s.SyslogCA)
+		if !s.SyslogTLS {
+			c.add("siem.syslog_ca", "siem.syslog_ca is set but siem.syslog_tls is false")
+		}
+	}
 }
 
 // Retention says how long records that only history needs are kept, in
@@ -176,6 +204,7 @@ func (cfg *Config) validate(c *collector) {
 	cfg.Session.validate(c)
 	cfg.Retention.validate(c)
 	cfg.Admin.validate(c)
+	cfg.SIEM.validate(c)
 }
 
 // oneOf records a problem unless v is one of allowed.

@@ -144,3 +144,25 @@ func TestConfigRefusesRootSessionsAndControlCharacters(t *testing.T) {
 		t.Fatalf("a printable name with non-ASCII letters refused: %v", err)
 	}
 }
+
+// A collector's address that cannot be dialled, or a CA file without TLS,
+// is refused where it is written.
+func TestConfigRefusesABadSIEMCollector(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"no port", "[siem]\nsyslog = \"siem.example\"\n", `c.toml:2: siem.syslog = "siem.example": must be host:port`},
+		{"CA without TLS", "[siem]\nsyslog = \"siem.example:514\"\nsyslog_ca = \"/etc/ca.pem\"\n", `c.toml:3: siem.syslog_ca is set but siem.syslog_tls is false`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.toml", []byte(tc.text))
+			ps := ProblemsOf(err)
+			if kiosk.KindOf(err) != kiosk.KindMalformed || len(ps) != 1 || !strings.HasPrefix(ps[0].String(), tc.want) {
+				t.Fatalf("problems %q (%v), want %q", ps, err, tc.want)
+			}
+		})
+	}
+	if _, err := Parse("c.toml", []byte("[siem]\nsyslog = \"10.0.0.5:6514\"\nsyslog_tls = true\nsyslog_ca = \"/etc/passkiosk/siem-ca.pem\"\n")); err != nil {
+		t.Fatalf("a good collector refused: %v", err)
+	}
+}
