@@ -1,16 +1,25 @@
 package syslog_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -204,4 +213,90 @@ func TestMessageIsRFC5424(t *testing.T) {
 	if !want.MatchString(m) {
 		t.Fatalf("message %q", m)
 	}
+}
+
+// Over TLS (RFC 5425) the same octet-counted messages arrive, to a
+// collector whose certificate the forwarder's CA pool holds; one it does
+// not hold is refused, and the entries wait.
+func TestEntriesReachATLSCollector(t *testing.T) {
+	cert, pool := selfSigned(t)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 64)
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					var n int
+					if _, err := fmt.Fscanf(r, "%d ", &n); err != nil {
+						return
+					}
+					b := make([]byte, n)
+					if _, err := io.ReadFull(r, b); err != nil {
+						return
+					}
+					got <- string(b)
+				}
+			}()
+		}
+	}()
+	db, _ := storetest.Open(t, nil)
+	head := appendEntries(t, db, 5)
+	run := func(roots *x509.CertPool) context.CancelFunc {
+		ctx, cancel := context.WithCancel(context.Background())
+		f := &syslog.Forwarder{Addr: l.Addr().String(), TLS: &tls.Config{ServerName: "collector.test", RootCAs: roots},
+			Cursor: filepath.Join(t.TempDir(), "cursor"), Source: db.Events, Poll: 20 * time.Millisecond,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		go f.Run(ctx)
+		return cancel
+	}
+	stop := run(x509.NewCertPool()) // a pool without the collector's CA
+	select {
+	case m := <-got:
+		t.Fatalf("sent to a collector it cannot trust: %q", m)
+	case <-time.After(500 * time.Millisecond):
+	}
+	stop()
+	stop = run(pool)
+	defer stop()
+	for s := uint64(1); s <= head; s++ {
+		select {
+		case m := <-got:
+			if !strings.Contains(m, fmt.Sprintf(`seq="%d"`, s)) {
+				t.Fatalf("message %d: %q", s, m)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("entry %d never arrived", s)
+		}
+	}
+}
+
+// selfSigned makes a certificate for collector.test and a pool holding it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "collector.test"},
+		DNSNames: []string{"collector.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(c)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }
