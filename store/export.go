@@ -27,7 +27,12 @@ func hashedBody(e *AuditEvent) ([]byte, error) {
 // the export began, one auditfile.Entry per line, and returns how many
 // lines it wrote, the header included. Entries appended meanwhile belong
 // to the next export. auditfile.Verify checks such a file anywhere.
-func (db *DB) Export(w io.Writer, from uint64, terminal string, at time.Time) (int, error) {
+//
+// sign, when not nil, signs the header before it is written
+// (auditfile.Sign with the terminal's TPM); a failure to sign fails the
+// export rather than hand out an unsigned file where a signed one was
+// asked for.
+func (db *DB) Export(w io.Writer, from uint64, terminal string, at time.Time, sign func(*auditfile.Header) error) (int, error) {
 	const op = "export audit log"
 	var anchor, head chainPoint
 	if err := db.view(op, func(tx *bolt.Tx) (err error) {
@@ -41,6 +46,11 @@ func (db *DB) Export(w io.Writer, from uint64, terminal string, at time.Time) (i
 		AnchorSeq: anchor.Seq, AnchorHash: hex.EncodeToString(anchor.Hash), HeadSeq: head.Seq, HeadHash: hex.EncodeToString(head.Hash)}
 	if from <= head.Seq {
 		h.From, h.To, h.Entries = from, head.Seq, head.Seq-from+1
+	}
+	if sign != nil {
+		if err := sign(&h); err != nil {
+			return 0, kiosk.E(kiosk.KindDevice, op+": sign the header", err)
+		}
 	}
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(h); err != nil {

@@ -2,6 +2,10 @@ package store_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -34,7 +38,7 @@ func exportedLog(t *testing.T) (*store.DB, []string) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	n, err := db.Export(&buf, 0, "Ward 7", storetest.Epoch)
+	n, err := db.Export(&buf, 0, "Ward 7", storetest.Epoch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +119,47 @@ func TestVerifyExportNamesTheFirstBadEntry(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A signed header verifies with its key and names it; a header changed
+// after signing (another terminal's name, another head) does not.
+func TestSignedExportHeader(t *testing.T) {
+	db, _ := exportedLog(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(h *auditfile.Header) error {
+		return auditfile.Sign(h, func(st []byte) ([]byte, *ecdsa.PublicKey, error) {
+			d := sha256.Sum256(st)
+			sig, err := ecdsa.SignASN1(rand.Reader, key, d[:])
+			return sig, &key.PublicKey, err
+		})
+	}
+	var buf bytes.Buffer
+	if _, err := db.Export(&buf, 0, "Ward 7", storetest.Epoch, sign); err != nil {
+		t.Fatal(err)
+	}
+	c, err := auditfile.Verify(bytes.NewReader(buf.Bytes()))
+	if err != nil || c.SignedBy != auditfile.KeyFingerprint(&key.PublicKey) {
+		t.Fatalf("signed export: %+v, %v", c, err)
+	}
+	lines := strings.SplitN(buf.String(), "\n", 2)
+	for _, edit := range []func(m map[string]any){
+		func(m map[string]any) { m["terminal"] = "Ward 8" },
+		func(m map[string]any) { m["head_hash"] = strings.Repeat("0", 64) },
+	} {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		b, _ := json.Marshal(m)
+		_, err := auditfile.Verify(strings.NewReader(string(b) + "\n" + lines[1]))
+		mustKind(t, err, kiosk.KindStoreCorrupt)
+		if !strings.Contains(err.Error(), "signature does not verify") {
+			t.Fatalf("a changed header: %v", err)
+		}
 	}
 }

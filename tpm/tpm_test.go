@@ -2,6 +2,8 @@ package tpm_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"sync"
@@ -355,4 +357,28 @@ func TestConcurrentSignInsGetDistinctCounters(t *testing.T) {
 	if len(seen) != workers*each {
 		t.Fatalf("%d counters for %d sign-ins", len(seen), workers*each)
 	}
+}
+
+// A statement signed with the attestation key verifies with its public
+// key, which stays the same from one signature to the next.
+func TestSignStatementWithTheAttestationKey(t *testing.T) {
+	tr := tpmtest.Simulator(t)
+	k := tpmtest.Open(t, tr, tpm.Config{})
+	msg := []byte("passkiosk audit export/1 0123abcd")
+	sig, pub, err := k.SignStatement(context.Background(), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(msg)
+	if !ecdsa.VerifyASN1(pub, d[:], sig) {
+		t.Fatal("signature does not verify")
+	}
+	_, pub2, err := k.SignStatement(context.Background(), []byte("another"))
+	if err != nil || !pub.Equal(pub2) {
+		t.Fatalf("second key %v, %v", pub2, err)
+	}
+	if _, _, err := k.SignStatement(context.Background(), make([]byte, 1025)); kiosk.KindOf(err) != kiosk.KindMalformed {
+		t.Fatalf("an oversized statement: %v", err)
+	}
+	tpmtest.CheckNoHandles(t, tr)
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/user"
+	"passkiosk/kiosk/auditfile"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -226,7 +228,11 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 		},
 	}
 	if a.db != nil {
-		opts.Store = storeport.NewAdmin(a.db, a.cfg.Terminal)
+		st := storeport.NewAdmin(a.db, a.cfg.Terminal)
+		if a.tpm != nil {
+			st = st.WithSigner(a.signExport)
+		}
+		opts.Store = st
 	}
 	if keys != nil {
 		opts.Keys = keys.Present
@@ -246,6 +252,16 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 	if demo {
 		printDemoAdmin(a.cfg.Admin.Socket)
 	}
+}
+
+// signExport signs an audit export's header with the TPM's attestation
+// key, so an auditor can tell the file came from this terminal.
+func (a *appliance) signExport(h *auditfile.Header) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return auditfile.Sign(h, func(st []byte) ([]byte, *ecdsa.PublicKey, error) {
+		return a.tpm.SignStatement(ctx, st)
+	})
 }
 
 // maintain prunes history the configuration no longer keeps, now and then

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -153,4 +154,49 @@ func TestTPMLockoutScreenStatusAndResetThroughPasskioskctl(t *testing.T) {
 	}
 	step(func() { a.eng.TypeUserName("alice") }, prompt(kiosk.PromptPIN))
 	step(func() { a.eng.EnterPIN([]byte("135790")) }, func(v kiosk.View) bool { return v.State == kiosk.StateInSession })
+}
+
+// An export through the real passkioskctl is signed by the terminal's TPM
+// (its attestation key, on the simulator here); passkioskctl audit verify
+// checks the signature away from the appliance and names the key that
+// status shows; a header changed afterwards no longer verifies.
+func TestExportSignedByTheTPMThroughPasskioskctl(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "passkioskctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "passkiosk/cmd/passkioskctl").CombinedOutput(); err != nil {
+		t.Fatalf("build passkioskctl: %v\n%s", err, out)
+	}
+	cfg := testConfig(dir)
+	a, err := start(context.Background(), cfg, false, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	file := filepath.Join(dir, "export.jsonl")
+	if out, code := ctl(t, bin, cfg.Admin.Socket, "audit", "export", "-o", file); code != 0 {
+		t.Fatalf("export: %d %s", code, out)
+	}
+	status, code := ctl(t, bin, cfg.Admin.Socket, "status")
+	m := regexp.MustCompile(`tpm key:\s+([0-9a-f]{64})`).FindStringSubmatch(status)
+	if code != 0 || m == nil {
+		t.Fatalf("status names no TPM key: %d %s", code, status)
+	}
+	out, code := ctl(t, bin, "/nonexistent/admin.sock", "audit", "verify", file)
+	if code != 0 || !strings.Contains(out, "signed:   by the terminal's TPM key "+m[1]) {
+		t.Fatalf("verify: %d %s", code, out)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(string(b), `"terminal":"Test bay"`, `"terminal":"Other bay"`, 1)
+	if forged == string(b) {
+		t.Fatalf("no terminal in the header:\n%s", b)
+	}
+	if err := os.WriteFile(file, []byte(forged), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := ctl(t, bin, "/nonexistent/admin.sock", "audit", "verify", file); code == 0 || !strings.Contains(out, "signature does not verify") {
+		t.Fatalf("a changed header verified: %d %s", code, out)
+	}
 }

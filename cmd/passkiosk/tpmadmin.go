@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/auditfile"
 	"passkiosk/kiosk/config"
 	"passkiosk/store"
 	"passkiosk/tpm"
@@ -84,3 +85,13 @@ func (t tpmAdmin) LockoutStatus(ctx context.Context) (admin.TPMLockout, error) {
 }
 
 func (t tpmAdmin) ResetLockout(context.Context) error { return t.k.ResetLockoutManaged() }
+
+// SigningKey is the fingerprint of the attestation key that signs audit
+// exports (appliance.signExport).
+func (t tpmAdmin) SigningKey(ctx context.Context) (string, error) {
+	pub, err := t.k.AttestationKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	return auditfile.KeyFingerprint(pub), nil
+}

@@ -30,6 +30,9 @@ func (e *env) status(args []string) error {
 		} else {
 			fmt.Fprintf(w, "tpm:       unavailable (%s)\n", orDash(st.TPM.Reason))
 		}
+		if st.TPM.SigningKey != "" {
+			fmt.Fprintf(w, "tpm key:   %s (signs audit exports)\n", st.TPM.SigningKey)
+		}
 		if l := st.TPM.Lockout; l != nil {
 			managed := "set by passkiosk"
 			if !l.Managed {

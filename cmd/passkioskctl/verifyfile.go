@@ -55,6 +55,13 @@ func (e *env) verifyFile(path string) error {
 			fmt.Fprintf(w, "  starts:   after entry %d, whose hash must be %s\n", c.First-1, c.StartPrev)
 			fmt.Fprintf(w, "            (the last hash of the export before this one)\n")
 		}
+		switch {
+		case c.SignedBy != "":
+			fmt.Fprintf(w, "  signed:   by the terminal's TPM key %s\n", c.SignedBy)
+			fmt.Fprintf(w, "            (compare with \"tpm key\" in passkioskctl status on the terminal)\n")
+		case c.Header != nil:
+			fmt.Fprintf(w, "  signed:   no (the terminal had no TPM)\n")
+		}
 		if c.Header != nil {
 			fmt.Fprintf(w, "  ends:     at the head when exported, entry %d, hash %s\n", c.Last, c.LastHash)
 		} else {

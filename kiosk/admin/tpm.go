@@ -25,6 +25,12 @@ type TPM interface {
 	ResetLockout(ctx context.Context) error
 }
 
+// ExportSigner is a TPM that signs audit exports: SigningKey is its key's
+// fingerprint, as auditfile.KeyFingerprint writes it.
+type ExportSigner interface {
+	SigningKey(ctx context.Context) (string, error)
+}
+
 // TPMLockout is the TPM's dictionary-attack state: one counter for the
 // whole terminal, whoever typed the wrong PINs.
 type TPMLockout struct {
@@ -126,6 +132,9 @@ func (c *call) tpmHealth(st *Status) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if s, ok := c.s.opts.TPM.(ExportSigner); ok {
+		st.TPM.SigningKey, _ = s.SigningKey(ctx)
+	}
 	l, err := c.s.opts.TPM.LockoutStatus(ctx)
 	if err != nil {
 		return

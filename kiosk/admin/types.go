@@ -208,6 +208,10 @@ type TPMStatus struct {
 	Reason    string `json:"reason,omitempty"`
 	// Lockout is the TPM's dictionary-attack state and parameters.
 	Lockout *TPMLockout `json:"lockout,omitempty"`
+	// SigningKey is the fingerprint (SHA-256 of the public key's DER) of
+	// the TPM key that signs audit exports, for an auditor to hold an
+	// export's signature against.
+	SigningKey string `json:"signing_key,omitempty"`
 }
 
 // KeyStatus is a plugged-in security key.

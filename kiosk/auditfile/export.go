@@ -31,6 +31,9 @@ type Header struct {
 	AnchorHash string `json:"anchor_hash"` // its hash (zeros: the chain's genesis)
 	HeadSeq    uint64 `json:"head_seq"`
 	HeadHash   string `json:"head_hash"`
+	// Signature, where the terminal has a TPM, is its attestation key's
+	// signature over the rest of the header.
+	Signature *Signature `json:"signature,omitempty"`
 }
 
 // Entry is one entry of an export, readable as it stands: the person by
@@ -102,6 +105,9 @@ type Check struct {
 	StartsChain bool   `json:"starts_chain"`
 	StartPrev   string `json:"start_prev"`
 	LastHash    string `json:"last_hash"`
+	// SignedBy is the fingerprint of the TPM key whose signature over the
+	// header verified ("" when the header is not signed).
+	SignedBy string `json:"signed_by,omitempty"`
 }
 
 var genesis = make([]byte, sha256.Size)
@@ -112,7 +118,8 @@ var genesis = make([]byte, sha256.Size)
 // hashed body says, and the last entry is the head the header names. It
 // fails with kiosk.KindStoreCorrupt naming the first bad entry and its
 // line. What it proves is that the file is an unbroken piece of one
-// chain, as complete as its header says; the header itself is not signed.
+// chain, as complete as its header says; a signed header is checked too,
+// and SignedBy names the key that signed it.
 func Verify(r io.Reader) (Check, error) {
 	const op = "verify audit export"
 	var c Check
@@ -135,6 +142,11 @@ func Verify(r io.Reader) (Check, error) {
 				return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "line 1 is not a %s header: %v", Format, err)
 			}
 			c.Header = &h
+			signedBy, err := checkSignature(h)
+			if err != nil {
+				return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "line 1: %v", err)
+			}
+			c.SignedBy = signedBy
 			continue
 		}
 		var x Entry

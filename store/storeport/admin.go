@@ -10,6 +10,7 @@ import (
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/auditfile"
 	"passkiosk/kiosk/policy"
 	"passkiosk/store"
 )
@@ -19,6 +20,8 @@ import (
 type Admin struct {
 	db       *store.DB
 	terminal string
+	// sign signs export headers (WithSigner); nil: exports are unsigned.
+	sign func(*auditfile.Header) error
 }
 
 var _ admin.Store = Admin{}
@@ -26,6 +29,12 @@ var _ admin.Store = Admin{}
 // NewAdmin serves the admin API from db; changes are audited as made at
 // terminal.
 func NewAdmin(db *store.DB, terminal string) Admin { return Admin{db: db, terminal: terminal} }
+
+// WithSigner has audit exports signed by sign (the terminal's TPM).
+func (s Admin) WithSigner(sign func(*auditfile.Header) error) Admin {
+	s.sign = sign
+	return s
+}
 
 func (s Admin) change(ch admin.Change) store.Change {
 	return store.Change{Actor: ch.Actor, Terminal: s.terminal, Detail: ch.Detail}
@@ -216,7 +225,7 @@ func (s Admin) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
 // and the chain's head, then one readable line per entry with its hashed
 // body (store.Export).
 func (s Admin) ExportAudit(w io.Writer, from uint64) (int, error) {
-	return s.db.Export(w, from, s.terminal, time.Time{})
+	return s.db.Export(w, from, s.terminal, time.Time{}, s.sign)
 }
 
 func (s Admin) VerifyAudit() (admin.Chain, error) {
