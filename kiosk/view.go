@@ -23,6 +23,10 @@ type View struct {
 	// Identifying and verifying.
 	Who      string    // display name of the person being signed in, when known
 	Accounts []Account // for PromptChooseAccount
+	// UnknownAccounts counts the accounts the key offered that are not
+	// registered here (PromptChooseAccount), so the picker can say why
+	// someone's account is missing from it.
+	UnknownAccounts int
 	// PINMinLength is the shortest PIN the PIN pad accepts (for PromptPIN
 	// and PromptNewPIN).
 	PINMinLength int

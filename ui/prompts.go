@@ -139,7 +139,11 @@ func (u *UI) accountsScreen(v kiosk.View) fyne.CanvasObject {
 	if len(v.Accounts) > 5 {
 		picker = sized(680, 5*88, container.NewVScroll(list))
 	}
-	return u.frame(v, true, true, title(u.tr.T("accounts.title")), u.noticeBox(u.notice(v), v.PINMinLength), gap(8), picker)
+	items := []fyne.CanvasObject{title(u.tr.T("accounts.title")), u.noticeBox(u.notice(v), v.PINMinLength), gap(8), picker}
+	if v.UnknownAccounts > 0 {
+		items = append(items, body(u.tr.N("accounts.unknown", v.UnknownAccounts)))
+	}
+	return u.frame(v, true, true, items...)
 }
 
 func (u *UI) workingScreen(v kiosk.View) fyne.CanvasObject {

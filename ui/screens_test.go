@@ -130,6 +130,7 @@ func screens() []screen {
 		{name: "fingerprint-failed-3-left", view: verifying(kiosk.PromptFingerprint, tries(kiosk.NoticeFingerprintFailed, 3))},
 		{name: "touch-key", view: verifying(kiosk.PromptTouchKey, nil)},
 		{name: "accounts", view: accounts},
+		{name: "accounts-unknown", view: func() kiosk.View { v := accounts; v.UnknownAccounts = 1; return v }()},
 		{name: "working", view: verifying(kiosk.PromptWorking, nil)},
 		{name: "ending", view: ending},
 		{name: "enroll-choose", view: enrolling(kiosk.PromptEnrollChoose, nil)},

@@ -244,7 +244,7 @@ func (e *Engine) lockLocked(n *kiosk.Notice) {
 		e.gen++
 	}
 	e.stopWaitLocked()
-	e.view.Who, e.view.Accounts, e.view.Session = "", nil, nil
+	e.view.Who, e.view.Accounts, e.view.UnknownAccounts, e.view.Session = "", nil, 0, nil
 	e.view.PINMinLength = 0
 	e.view.Notice = n
 	e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()

@@ -177,9 +177,11 @@ type account struct {
 func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 	c := e.cer
 	var ours []account
+	unknown := 0
 	for _, a := range as {
 		cred, err := e.cfg.Store.Credential(a.CredentialID)
 		if err != nil {
+			unknown++
 			continue
 		}
 		u, err := e.cfg.Store.User(cred.User)
@@ -195,7 +197,7 @@ func (e *Engine) pickAccountLocked(as []kiosk.KeyAssertion) {
 		e.verifyRoamingLocked(ours[0])
 	default:
 		c.accounts = ours
-		e.view.Accounts = nil
+		e.view.Accounts, e.view.UnknownAccounts = nil, unknown
 		for i, k := range ours {
 			e.view.Accounts = append(e.view.Accounts, kiosk.Account{Index: i, DisplayName: k.user.DisplayName, Name: k.user.Name})
 		}
@@ -213,7 +215,7 @@ func (e *Engine) ChooseAccount(i int) {
 		return
 	}
 	acc := c.accounts[i]
-	c.accounts, e.view.Accounts = nil, nil
+	c.accounts, e.view.Accounts, e.view.UnknownAccounts = nil, nil, 0
 	e.verifyRoamingLocked(acc)
 }
 

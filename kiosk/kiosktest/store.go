@@ -2,6 +2,7 @@ package kiosktest
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,6 +118,14 @@ func (s *Store) Credentials(u kiosk.UserID) ([]kiosk.Credential, error) {
 		}
 	}
 	return out, nil
+}
+
+// RemoveCredential deletes a credential, as an administrator's revoke
+// would.
+func (s *Store) RemoveCredential(id []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creds = slices.DeleteFunc(s.creds, func(c kiosk.Credential) bool { return bytes.Equal(c.ID, id) })
 }
 
 func (s *Store) AddCredential(c kiosk.Credential) error {
