@@ -54,11 +54,7 @@ func TestConnectionLimits(t *testing.T) {
 	// read deadline; meanwhile others are told the appliance is busy.
 	var held []net.Conn
 	for range 2 {
-		conn, err := net.Dial("unix", a.sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, conn)
+		held = append(held, holdSlot(t, a.sock))
 	}
 	resp := waitBusy(t, a.sock)
 	if !strings.Contains(resp, "busy with other admin requests") {
@@ -68,6 +64,29 @@ func TestConnectionLimits(t *testing.T) {
 		c.Close()
 	}
 	a.ok("status")
+}
+
+// holdSlot connects and says nothing, once the server has taken one of
+// its slots for the connection: a connection it refused is answered at
+// once and closed, so one that stays silent for a moment holds a slot.
+func holdSlot(t *testing.T, sock string) net.Conn {
+	t.Helper()
+	for guard := time.Now().Add(10 * time.Second); time.Now().Before(guard); {
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		var b [1]byte
+		_, err = conn.Read(b[:])
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			conn.SetReadDeadline(time.Time{})
+			return conn
+		}
+		conn.Close() // refused: busy for a moment, try again
+	}
+	t.Fatal("the server never kept an idle connection")
+	return nil
 }
 
 // waitBusy connects until the server answers that it is busy (the held
