@@ -16,6 +16,7 @@ cleanup() { [ -n "${app:-}" ] && kill "$app" 2>/dev/null && wait "$app" 2>/dev/n
 trap cleanup EXIT
 
 go build -tags no_animations -o "$work/passkiosk" ./cmd/passkiosk
+go build -o "$work/passkioskctl" ./cmd/passkioskctl
 Xvfb "$disp" -screen 0 1920x1080x24 >"$work/xvfb.log" 2>&1 & xvfb=$!
 export DISPLAY=$disp LANG=en_US.UTF-8
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
@@ -28,7 +29,7 @@ waitlog() { for _ in $(seq 100); do grep -q "$1" "$work/app.log" && return 0; sl
 t0=$(date +%s.%N)
 "$work/passkiosk" --demo --state-dir "$work/state" >"$work/app.log" 2>&1 & app=$!
 # Shown: the engine has reached the lock screen and the window is mapped.
-waitlog "to=locked"
+waitlog "msg=state start=locked"
 timeout 20 xdotool search --sync --onlyvisible --name "passkiosk" >/dev/null
 t1=$(date +%s.%N)
 sleep 2
@@ -70,10 +71,22 @@ shot 12-key-tapped-signed-out
 sleep 7
 shot 13-lock-later
 
+# A session left alone ends by itself: IT applies a short idle time, as
+# with passkioskctl on a terminal; alice signs in and walks away.
+printf '[default]\nidle_timeout = "16s"\nidle_warning = "8s"\n\n[groups.nurses]\n\n[groups.porters]\n' >"$work/idle.toml"
+"$work/passkioskctl" --socket "$work/state/admin.sock" policy apply "$work/idle.toml" --yes >/dev/null
+xdotool type --delay 40 alice; xdotool key Return; sleep 1
+xdotool type --delay 60 135790; xdotool key Return; sleep 11
+shot 14-idle-warning
+sleep 8
+shot 15-lock-after-idle
+sleep 8
+shot 16-lock-after-idle-later
+
 # The walk went where the pictures say: the engine's state changes, in
 # order, against the flow above. A click that missed its button shows here.
-want="locked enrolling locked verifying in-session enrolling in-session ending locked verifying in-session ending locked"
-got=$(sed -n 's/.*msg=state from=[^ ]* to=\([^ ]*\).*/\1/p' "$work/app.log" | tr '\n' ' ' | sed 's/ $//')
+want="locked enrolling locked verifying in-session enrolling in-session ending locked verifying in-session ending locked verifying in-session ending locked"
+got=$(sed -n 's/.*msg=state \(from=[^ ]* to\|start\)=\([^ ]*\).*/\2/p' "$work/app.log" | tr '\n' ' ' | sed 's/ $//')
 if [ "$got" != "$want" ]; then
 	echo "the walk took another path than the screenshots say:" >&2
 	echo "  want: $want" >&2

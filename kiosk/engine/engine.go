@@ -70,6 +70,7 @@ type Engine struct {
 	// anyone in; starting is set while a verified person's session starts.
 	outOfService string
 	starting     bool
+	started      bool        // the first state has been entered (and logged)
 	wait         kiosk.Timer // the deadline of the current bounded wait
 	clear        kiosk.Timer // clears a notice on the lock screen
 	// pinMem counts wrong TPM PINs in a row when the store does not
@@ -105,7 +106,6 @@ func New(cfg Config) *Engine {
 	e.mu.Lock()
 	defer e.unlock()
 	e.view.Terminal = cfg.Terminal
-	e.view.State = kiosk.StateLocked // where a start normally goes: no "from out-of-service" in the log
 	if cfg.OutOfService != "" {
 		e.outOfServiceLocked(cfg.OutOfService)
 		return e
@@ -192,7 +192,11 @@ func (e *Engine) is(s kiosk.State) bool {
 // enterLocked puts the derived state in the view and publishes it.
 func (e *Engine) enterLocked() {
 	s, p := e.stateLocked()
-	if e.view.State != s {
+	switch {
+	case !e.started:
+		e.started = true
+		e.cfg.Log.Info("state", "start", s)
+	case e.view.State != s:
 		e.cfg.Log.Info("state", "from", e.view.State, "to", s)
 	}
 	e.view.State, e.view.Prompt = s, p
