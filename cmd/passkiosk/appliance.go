@@ -226,6 +226,7 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 				a.log.Error("policy", "err", err)
 			}
 		},
+		OnPeople: a.eng.PeopleChanged,
 	}
 	if a.db != nil {
 		st := storeport.NewAdmin(a.db, a.cfg.Terminal)

@@ -200,3 +200,56 @@ func TestExportSignedByTheTPMThroughPasskioskctl(t *testing.T) {
 		t.Fatalf("a changed header verified: %d %s", code, out)
 	}
 }
+
+// passkioskctl users disable takes the person's tile off the lock screen
+// at once.
+func TestDisablingThroughPasskioskctlDropsTheTile(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "passkioskctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "passkiosk/cmd/passkioskctl").CombinedOutput(); err != nil {
+		t.Fatalf("build passkioskctl: %v\n%s", err, out)
+	}
+	cfg := testConfig(dir)
+	cfg.PolicyFile = ""
+	db, err := store.Open(filepath.Join(dir, "passkiosk.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := store.Change{Actor: "test"}
+	if err := db.PutUser(store.User{ID: []byte("alice"), Name: "alice", DisplayName: "Alice", State: store.UserActive}, ch); err != nil {
+		t.Fatal(err)
+	}
+	code, _, err := db.IssueEnrollmentCode([]byte("alice"), store.PurposeEnroll, time.Hour, ch)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), cfg, false, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, s := range []struct {
+		do   func()
+		want kiosk.Prompt
+	}{
+		{func() {}, kiosk.PromptTouchOrChoose},
+		{func() { a.eng.StartEnrollment(code) }, kiosk.PromptNewPIN},
+		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptEnrollDone},
+		{func() { a.eng.Cancel() }, kiosk.PromptTouchOrChoose},
+	} {
+		s.do()
+		if err := waitView(a, func(v kiosk.View) bool { return v.Prompt == s.want }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := a.eng.View(); len(v.Tiles) != 1 {
+		t.Fatalf("tiles before: %+v", v.Tiles)
+	}
+	if out, code := ctl(t, bin, cfg.Admin.Socket, "users", "disable", "alice"); code != 0 {
+		t.Fatalf("disable: %d %s", code, out)
+	}
+	if v := a.eng.View(); len(v.Tiles) != 0 {
+		t.Fatalf("alice's tile is still on the lock screen: %+v", v.Tiles)
+	}
+}

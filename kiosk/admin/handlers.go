@@ -56,12 +56,12 @@ func init() {
 		CmdUsersList:         (*call).usersList,
 		CmdUsersShow:         (*call).usersShow,
 		CmdUsersAdd:          (*call).usersAdd,
-		CmdUsersDisable:      func(c *call) (any, error) { return c.usersSetState("disabled") },
-		CmdUsersEnable:       func(c *call) (any, error) { return c.usersSetState("active") },
-		CmdUsersRemove:       (*call).usersRemove,
-		CmdUsersEdit:         (*call).usersEdit,
+		CmdUsersDisable:      changesPeople(func(c *call) (any, error) { return c.usersSetState("disabled") }),
+		CmdUsersEnable:       changesPeople(func(c *call) (any, error) { return c.usersSetState("active") }),
+		CmdUsersRemove:       changesPeople((*call).usersRemove),
+		CmdUsersEdit:         changesPeople((*call).usersEdit),
 		CmdCredentialsList:   (*call).credentialsList,
-		CmdCredentialsRevoke: (*call).credentialsRevoke,
+		CmdCredentialsRevoke: changesPeople((*call).credentialsRevoke),
 		CmdCodesIssue:        (*call).codesIssue,
 		CmdCodesList:         (*call).codesList,
 		CmdCodesCancel:       (*call).codesCancel,
@@ -73,6 +73,19 @@ func init() {
 		CmdAuditFollow:       (*call).auditFollow,
 		CmdAuditExport:       (*call).auditExport,
 		CmdAuditVerify:       (*call).auditVerify,
+	}
+}
+
+// changesPeople tells the appliance (Options.OnPeople) after h changed who
+// may sign in, so the lock screen drops a disabled or removed person's
+// tile at once, not when someone next taps it.
+func changesPeople(h handler) handler {
+	return func(c *call) (any, error) {
+		res, err := h(c)
+		if err == nil && c.s.opts.OnPeople != nil {
+			c.s.opts.OnPeople()
+		}
+		return res, err
 	}
 }
 

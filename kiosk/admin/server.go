@@ -53,6 +53,9 @@ type Options struct {
 	// OnPolicy, when set, is called with every newly applied policy so
 	// the engine enforces it from then on.
 	OnPolicy func(policy.Policy)
+	// OnPeople, when set, is called after a command changed people or
+	// their credentials (disabled, enabled, removed, edited, revoked).
+	OnPeople func()
 
 	Version  string
 	Terminal string

@@ -389,6 +389,20 @@ func zero(b []byte) {
 	}
 }
 
+// PeopleChanged is told that people or their credentials changed (an
+// administrator disabled, removed or edited someone): the lock screen, if
+// it shows, drops the tiles of people who can no longer sign in here at
+// once.
+func (e *Engine) PeopleChanged() {
+	e.mu.Lock()
+	defer e.unlock()
+	if e.is(kiosk.StateLocked) {
+		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
+		e.view.Tiles = e.tiles()
+		e.publishLocked()
+	}
+}
+
 // SetPolicy applies a new, validated policy. Ceremonies already under way
 // finish under the policy they started with where it matters (their
 // challenge and client data), but every decision from now on uses the new

@@ -173,3 +173,19 @@ func TestSetPolicyTurnsSecurityKeysOff(t *testing.T) {
 		t.Fatalf("audit %v", h.auditTypes())
 	}
 }
+
+// A person an administrator disables leaves the lock screen's tiles at
+// once, not when someone next taps their tile.
+func TestDisabledPersonsTileGoesAtOnce(t *testing.T) {
+	h := newHarness(t)
+	h.enrollPlatform(alice, "CODE-A", "135790")
+	v := h.e.View()
+	if len(v.Tiles) != 1 || v.Tiles[0].User != alice.ID {
+		t.Fatalf("tiles %+v, want alice's", v.Tiles)
+	}
+	h.store.SetDisabled(alice.ID, true)
+	h.e.PeopleChanged()
+	if v := h.waitFor("alice's tile gone", func(v kiosk.View) bool { return len(v.Tiles) == 0 }); v.State != kiosk.StateLocked {
+		t.Fatalf("state %v", v.State)
+	}
+}
