@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"passkiosk/kiosk/admin"
@@ -25,22 +26,7 @@ func (e *env) status(args []string) error {
 			fmt.Fprintf(w, "reason:    %s\n", st.OutOfService)
 		}
 		fmt.Fprintf(w, "state:     %s\n", st.State)
-		if st.TPM.Available {
-			fmt.Fprintf(w, "tpm:       available\n")
-		} else {
-			fmt.Fprintf(w, "tpm:       unavailable (%s)\n", orDash(st.TPM.Reason))
-		}
-		if st.TPM.SigningKey != "" {
-			fmt.Fprintf(w, "tpm key:   %s (signs audit exports)\n", st.TPM.SigningKey)
-		}
-		if l := st.TPM.Lockout; l != nil {
-			managed := "set by passkiosk"
-			if !l.Managed {
-				managed = "the chip's own, not managed: " + orDash(l.Reason)
-			}
-			fmt.Fprintf(w, "tpm pins:  %d of %d wrong, one forgotten every %ds, lockout %s (%s)\n",
-				l.Counter, l.Max, l.Interval, yesNo(l.InLockout), managed)
-		}
+		printTPM(w, st.TPM)
 		for _, d := range st.Degraded {
 			fmt.Fprintf(w, "degraded:  %s\n", d)
 		}
@@ -68,6 +54,27 @@ func (e *env) status(args []string) error {
 		fmt.Fprintf(w, "users:     %d\n", st.Users)
 		fmt.Fprintf(w, "audit:     newest entry %d, hash %s\n", st.AuditHead, orDash(short(st.AuditHash)))
 	})
+}
+
+// printTPM is the status's TPM lines: available or why not, the key
+// that signs exports, and the wrong-PIN counter.
+func printTPM(w io.Writer, t admin.TPMStatus) {
+	if t.Available {
+		fmt.Fprintf(w, "tpm:       available\n")
+	} else {
+		fmt.Fprintf(w, "tpm:       unavailable (%s)\n", orDash(t.Reason))
+	}
+	if t.SigningKey != "" {
+		fmt.Fprintf(w, "tpm key:   %s (signs audit exports)\n", t.SigningKey)
+	}
+	if l := t.Lockout; l != nil {
+		managed := "set by passkiosk"
+		if !l.Managed {
+			managed = "the chip's own, not managed: " + orDash(l.Reason)
+		}
+		fmt.Fprintf(w, "tpm pins:  %d of %d wrong, one forgotten every %ds, lockout %s (%s)\n",
+			l.Counter, l.Max, l.Interval, yesNo(l.InLockout), managed)
+	}
 }
 
 func (e *env) users(verb string, args []string) error {
