@@ -135,11 +135,16 @@ func (d *Device) Unplug() {
 		d.b.remove(d.syspaths)
 		d.port.Unplug()
 		d.stop()
-		_ = d.f.Close()
 		// umockdev keeps a map from pty name to device number and
 		// asserts when a new device gets a pty with a name already in it;
-		// the kernel reuses the name once the pty is closed.
+		// the kernel reuses the name once the pty is closed. Closing and
+		// forgetting happen under the testbed's lock, which Plug's add
+		// takes too, so a key plugged meanwhile (a test's next key while
+		// a fault pulls this one) cannot get the name in between.
+		d.b.mu.Lock()
+		_ = d.f.Close()
 		_ = os.Remove(d.ptymap)
+		d.b.mu.Unlock()
 		d.wg.Wait()
 		d.mu.Lock()
 		d.gone = true
