@@ -185,6 +185,7 @@ func TestExportSignedByTheTPMThroughPasskioskctl(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "signed:   by the terminal's TPM key "+m[1]) {
 		t.Fatalf("verify: %d %s", code, out)
 	}
+	t.Logf("passkioskctl audit verify:\n%s", out)
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
