@@ -261,6 +261,23 @@ func (r *rig) newKey(cfg softkey.Config) *key {
 	return &key{r: r, k: k}
 }
 
+// enrollKey registers k, plugged in when asked, with an enrollment code
+// and the key's PIN, from the lock screen to "done".
+func (r *rig) enrollKey(k *key, code, pin string) {
+	r.t.Helper()
+	r.waitPrompt(kiosk.PromptTouchOrChoose)
+	r.e.StartEnrollment(code)
+	r.waitPrompt(kiosk.PromptEnrollChoose)
+	r.e.ChooseAttachment(kiosk.AttachRoaming)
+	r.waitPrompt(kiosk.PromptInsertKey)
+	k.plug()
+	r.waitPrompt(kiosk.PromptPIN)
+	r.e.EnterPIN([]byte(pin))
+	r.waitPrompt(kiosk.PromptTouchKey)
+	k.touch()
+	r.waitPrompt(kiosk.PromptEnrollDone)
+}
+
 func (k *key) plug() {
 	k.r.t.Helper()
 	d, err := k.r.bed.Plug(k.k.Plug(), hidtest.Identity{})

@@ -84,22 +84,8 @@ func crashChild(dir string) int {
 	if err != nil {
 		return fail(err)
 	}
-	steps := []struct {
-		do   func()
-		want kiosk.Prompt
-	}{
-		{func() {}, kiosk.PromptTouchOrChoose},
-		{func() { a.eng.StartEnrollment(code) }, kiosk.PromptNewPIN}, // no security keys: the terminal's own passkey
-		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptEnrollDone},
-		{func() { a.eng.Cancel() }, kiosk.PromptTouchOrChoose},
-		{func() { a.eng.TypeUserName("alice") }, kiosk.PromptPIN},
-		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptSession},
-	}
-	for _, s := range steps {
-		s.do()
-		if err := waitView(a, func(v kiosk.View) bool { return v.Prompt == s.want }); err != nil {
-			return fail(err)
-		}
+	if err := enrollPlatform(a, code, "alice", true); err != nil {
+		return fail(err)
 	}
 	// The survivor's pid, once the session program has written it.
 	for guard := time.Now().Add(20 * time.Second); time.Now().Before(guard); time.Sleep(10 * time.Millisecond) {
@@ -112,6 +98,38 @@ func crashChild(dir string) int {
 		}
 	}
 	return fail(fmt.Errorf("the session program never started"))
+}
+
+// enrollPlatform registers a terminal passkey for name with the
+// enrollment code and the PIN 135790 (no security keys: the terminal's
+// own), as the screens would, and then, with signIn, signs them in to a
+// session.
+func enrollPlatform(a *appliance, code, name string, signIn bool) error {
+	steps := []struct {
+		do   func()
+		want kiosk.Prompt
+	}{
+		{func() {}, kiosk.PromptTouchOrChoose},
+		{func() { a.eng.StartEnrollment(code) }, kiosk.PromptNewPIN},
+		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptEnrollDone},
+		{func() { a.eng.Cancel() }, kiosk.PromptTouchOrChoose},
+	}
+	if signIn {
+		steps = append(steps, []struct {
+			do   func()
+			want kiosk.Prompt
+		}{
+			{func() { a.eng.TypeUserName(name) }, kiosk.PromptPIN},
+			{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptSession},
+		}...)
+	}
+	for _, s := range steps {
+		s.do()
+		if err := waitView(a, func(v kiosk.View) bool { return v.Prompt == s.want }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func waitView(a *appliance, ok func(kiosk.View) bool) error {
@@ -310,22 +328,9 @@ func TestCleanStopThenStartIsNotARecovery(t *testing.T) {
 		a.Close()
 		t.Fatal(err)
 	}
-	for _, s := range []struct {
-		do   func()
-		want kiosk.Prompt
-	}{
-		{func() {}, kiosk.PromptTouchOrChoose},
-		{func() { a.eng.StartEnrollment(code) }, kiosk.PromptNewPIN},
-		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptEnrollDone},
-		{func() { a.eng.Cancel() }, kiosk.PromptTouchOrChoose},
-		{func() { a.eng.TypeUserName(name) }, kiosk.PromptPIN},
-		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptSession},
-	} {
-		s.do()
-		if err := waitView(a, func(v kiosk.View) bool { return v.Prompt == s.want }); err != nil {
-			a.Close()
-			t.Fatal(err)
-		}
+	if err := enrollPlatform(a, code, name, true); err != nil {
+		a.Close()
+		t.Fatal(err)
 	}
 	open, err := a.db.Sessions(true)
 	if err != nil || len(open) != 1 || string(open[0].UserID) != id {

@@ -230,19 +230,8 @@ func TestDisablingThroughPasskioskctlDropsTheTile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	for _, s := range []struct {
-		do   func()
-		want kiosk.Prompt
-	}{
-		{func() {}, kiosk.PromptTouchOrChoose},
-		{func() { a.eng.StartEnrollment(code) }, kiosk.PromptNewPIN},
-		{func() { a.eng.EnterPIN([]byte("135790")) }, kiosk.PromptEnrollDone},
-		{func() { a.eng.Cancel() }, kiosk.PromptTouchOrChoose},
-	} {
-		s.do()
-		if err := waitView(a, func(v kiosk.View) bool { return v.Prompt == s.want }); err != nil {
-			t.Fatal(err)
-		}
+	if err := enrollPlatform(a, code, "alice", false); err != nil {
+		t.Fatal(err)
 	}
 	if v := a.eng.View(); len(v.Tiles) != 1 {
 		t.Fatalf("tiles before: %+v", v.Tiles)
