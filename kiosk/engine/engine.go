@@ -389,6 +389,16 @@ func zero(b []byte) {
 	}
 }
 
+// refreshLockScreenLocked recomputes what the lock screen offers (the
+// platform passkey, the tiles) and shows it, if the lock screen is up.
+func (e *Engine) refreshLockScreenLocked() {
+	if e.is(kiosk.StateLocked) {
+		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
+		e.view.Tiles = e.tiles()
+		e.publishLocked()
+	}
+}
+
 // PeopleChanged is told that people or their credentials changed (an
 // administrator disabled, removed or edited someone): the lock screen, if
 // it shows, drops the tiles of people who can no longer sign in here at
@@ -396,11 +406,7 @@ func zero(b []byte) {
 func (e *Engine) PeopleChanged() {
 	e.mu.Lock()
 	defer e.unlock()
-	if e.is(kiosk.StateLocked) {
-		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
-		e.view.Tiles = e.tiles()
-		e.publishLocked()
-	}
+	e.refreshLockScreenLocked()
 }
 
 // SetPolicy applies a new, validated policy. Ceremonies already under way
@@ -417,11 +423,7 @@ func (e *Engine) SetPolicy(p policy.Policy) error {
 	e.pol = &e.cfg.Policy
 	e.fails.pol = p.Lockout
 	e.audit(kiosk.AuditEvent{Type: kiosk.EventPolicyApplied, Outcome: "ok", Detail: map[string]string{"version": strconv.Itoa(p.Version)}})
-	if e.is(kiosk.StateLocked) {
-		e.view.PlatformAvailable, e.view.PlatformReason = e.platformStatus()
-		e.view.Tiles = e.tiles()
-		e.publishLocked()
-	}
+	e.refreshLockScreenLocked()
 	return nil
 }
 
