@@ -239,7 +239,7 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 		opts.Keys = keys.Present
 	}
 	if a.tpm != nil {
-		opts.TPM = tpmAdmin{a.tpm}
+		opts.TPM = &tpmAdmin{k: a.tpm}
 	}
 	if a.manager != nil {
 		opts.Isolation = a.isolation

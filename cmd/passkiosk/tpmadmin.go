@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,11 +66,19 @@ func readRootOnly(path string) ([]byte, error) {
 }
 
 // tpmAdmin serves the admin API's TPM commands from the open TPM.
-type tpmAdmin struct{ k *tpm.TPM }
+type tpmAdmin struct {
+	k *tpm.TPM
+	// signingKey caches SigningKey's answer: the attestation key is the
+	// same for as long as the TPM keeps its endorsement seed, and making
+	// it (TPM2_CreatePrimary) costs a real chip tens of milliseconds that
+	// status need not spend, holding the TPM, each time it is asked.
+	mu         sync.Mutex
+	signingKey string
+}
 
-var _ admin.TPM = tpmAdmin{}
+var _ admin.TPM = (*tpmAdmin)(nil)
 
-func (t tpmAdmin) LockoutStatus(ctx context.Context) (admin.TPMLockout, error) {
+func (t *tpmAdmin) LockoutStatus(ctx context.Context) (admin.TPMLockout, error) {
 	s, err := t.k.Lockout(ctx)
 	if err != nil {
 		return admin.TPMLockout{}, err
@@ -84,14 +93,20 @@ func (t tpmAdmin) LockoutStatus(ctx context.Context) (admin.TPMLockout, error) {
 		Managed: da.Managed, Source: da.Source, Reason: da.Reason}, nil
 }
 
-func (t tpmAdmin) ResetLockout(context.Context) error { return t.k.ResetLockoutManaged() }
+func (t *tpmAdmin) ResetLockout(context.Context) error { return t.k.ResetLockoutManaged() }
 
 // SigningKey is the fingerprint of the attestation key that signs audit
 // exports (appliance.signExport).
-func (t tpmAdmin) SigningKey(ctx context.Context) (string, error) {
+func (t *tpmAdmin) SigningKey(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.signingKey != "" {
+		return t.signingKey, nil
+	}
 	pub, err := t.k.AttestationKey(ctx)
 	if err != nil {
 		return "", err
 	}
-	return auditfile.KeyFingerprint(pub), nil
+	t.signingKey = auditfile.KeyFingerprint(pub)
+	return t.signingKey, nil
 }
