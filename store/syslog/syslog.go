@@ -80,11 +80,21 @@ func (f *Forwarder) Run(ctx context.Context) {
 			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
-		backoff = time.Second
+		began := time.Now()
 		err = f.serve(ctx, conn, poll)
 		conn.Close()
+		if time.Since(began) > 30*time.Second {
+			backoff = time.Second // it worked for a while: a fresh outage
+		}
 		if err != nil && ctx.Err() == nil {
-			f.Log.Warn("syslog connection lost; unconfirmed entries will be sent again", "addr", f.Addr, "err", err)
+			f.Log.Warn("syslog connection lost; unconfirmed entries will be sent again", "addr", f.Addr, "err", err, "retry", backoff)
+			// A failure that comes back at once (the audit log unreadable,
+			// a collector that hangs up on every connection) must not
+			// spin: wait as after a failed dial.
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 30*time.Second)
 		}
 	}
 }
