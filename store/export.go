@@ -22,6 +22,20 @@ func hashedBody(e *AuditEvent) ([]byte, error) {
 	return b, nil
 }
 
+// exportBatch bounds how many entries one read transaction holds, so a slow
+// writer w never keeps a transaction open long (a long reader stalls a
+// writer that must grow the file's mapping).
+const exportBatch = 512
+
+// Entry is e read as an export line.
+func (e *AuditEvent) Entry() (auditfile.Entry, error) {
+	body, err := hashedBody(e)
+	if err != nil {
+		return auditfile.Entry{}, err
+	}
+	return auditfile.EntryOf(auditfile.Wire(e.wire()), body), nil
+}
+
 // Export writes an auditfile.Header line and then every audit entry from
 // sequence number from (or the oldest kept) up to the head as it was when
 // the export began, one auditfile.Entry per line, and returns how many
@@ -69,11 +83,11 @@ func (db *DB) Export(w io.Writer, from uint64, terminal string, at time.Time, si
 			if batch[i].Seq != from {
 				return lines, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "entry %d is missing: next stored entry is %d", from, batch[i].Seq)
 			}
-			body, err := hashedBody(&batch[i])
+			line, err := batch[i].Entry()
 			if err != nil {
 				return lines, err
 			}
-			if err := enc.Encode(auditfile.EntryOf(auditfile.Wire(batch[i].wire()), body)); err != nil {
+			if err := enc.Encode(line); err != nil {
 				return lines, kiosk.E(kiosk.KindUnknown, op, err)
 			}
 			lines++

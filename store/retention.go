@@ -1,11 +1,8 @@
 package store
 
 import (
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,74 +75,4 @@ func (db *DB) Prune(r Retention, now time.Time) (int, error) {
 		return 0, err
 	}
 	return removed, nil
-}
-
-// jsonEvent is the export form of an audit event: one JSON object per line,
-// IDs in unpadded base64url as WebAuthn writes them, hashes in hex.
-type jsonEvent struct {
-	Seq          uint64            `json:"seq"`
-	Time         string            `json:"time"`
-	Type         string            `json:"type"`
-	Actor        string            `json:"actor,omitempty"`
-	Terminal     string            `json:"terminal,omitempty"`
-	UserID       string            `json:"user,omitempty"`
-	CredentialID string            `json:"credential,omitempty"`
-	SessionID    uint64            `json:"session,omitempty"`
-	Reason       string            `json:"reason,omitempty"`
-	Cause        string            `json:"cause,omitempty"`
-	Detail       map[string]string `json:"detail,omitempty"`
-	Items        []string          `json:"items,omitempty"`
-	Prev         string            `json:"prev"`
-	Hash         string            `json:"hash"`
-}
-
-func (e *AuditEvent) jsonForm() jsonEvent {
-	j := jsonEvent{
-		Seq: e.Seq, Time: e.Time.Format(time.RFC3339Nano), Type: e.Type.String(),
-		Actor: e.Actor, Terminal: e.Terminal, SessionID: e.SessionID,
-		Detail: e.Detail, Items: e.Items,
-		Prev: hex.EncodeToString(e.Prev), Hash: hex.EncodeToString(e.Hash),
-	}
-	if len(e.UserID) > 0 {
-		j.UserID = base64.RawURLEncoding.EncodeToString(e.UserID)
-	}
-	if len(e.CredentialID) > 0 {
-		j.CredentialID = base64.RawURLEncoding.EncodeToString(e.CredentialID)
-	}
-	if e.Reason != kiosk.KindUnknown {
-		j.Reason = e.Reason.String()
-	}
-	if e.Type == kiosk.EventSessionEnded || e.Cause != kiosk.EndUnknown {
-		j.Cause = e.Cause.String()
-	}
-	return j
-}
-
-// exportBatch bounds how many entries one read transaction holds, so a slow
-// writer w never keeps a transaction open long (a long reader stalls a
-// writer that must grow the file's mapping).
-const exportBatch = 512
-
-// ExportJSONL writes every audit entry from sequence number from onwards to
-// w as JSON lines, oldest first, and returns how many it wrote. Each line
-// carries prev and hash, so the export can be checked on its own.
-func (db *DB) ExportJSONL(w io.Writer, from uint64) (int, error) {
-	enc := json.NewEncoder(w)
-	n := 0
-	for {
-		batch, err := db.Events(from, exportBatch)
-		if err != nil {
-			return n, err
-		}
-		for i := range batch {
-			if err := enc.Encode(batch[i].jsonForm()); err != nil {
-				return n, kiosk.E(kiosk.KindUnknown, "export audit log", err)
-			}
-			n++
-		}
-		if len(batch) < exportBatch {
-			return n, nil
-		}
-		from = batch[len(batch)-1].Seq + 1
-	}
 }

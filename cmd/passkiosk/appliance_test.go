@@ -235,7 +235,7 @@ func TestApplianceKilledMidSessionIsWipedAtNextStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	if _, err := a.db.ExportJSONL(&log, 0); err != nil {
+	if _, err := a.db.Export(&log, 0, "", time.Time{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	recovered := false

@@ -142,7 +142,7 @@ func TestTPMLockoutScreenStatusAndResetThroughPasskioskctl(t *testing.T) {
 		t.Fatalf("tpm lockout reset: exit %d\n%s", code, out)
 	}
 	var log bytes.Buffer
-	if _, err := a.db.ExportJSONL(&log, 0); err != nil {
+	if _, err := a.db.Export(&log, 0, "", time.Time{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), `"type":"tpm-lockout-reset"`) || !strings.Contains(log.String(), `"admin-uid":"`+strconv.Itoa(os.Getuid())+`"`) {

@@ -30,7 +30,10 @@ const (
 // auditLine prints one entry as a table row, with the header before the
 // first.
 func (e *env) auditLine(a admin.AuditEntry) {
-	at := a.Time.Local().Format(time.RFC3339)
+	at := a.Time
+	if t, err := time.Parse(time.RFC3339Nano, a.Time); err == nil {
+		at = t.Local().Format(time.RFC3339)
+	}
 	termWidth := tableWidth - (seqWidth + 1 + utf8.RuneCountInString(at) + 1 + eventWidth + 1 + userWidth + 1)
 	if !e.auditHeader {
 		e.auditHeader = true
@@ -64,10 +67,10 @@ func detailsOf(a admin.AuditEntry) []string {
 		out = append(out, "by "+a.Actor+";")
 	}
 	switch {
-	case a.CredentialLabel != "":
-		out = append(out, "with "+a.CredentialLabel+";")
 	case a.Credential != "":
-		out = append(out, "with credential "+short(a.Credential)+";")
+		out = append(out, "with "+a.Credential+";")
+	case a.CredentialID != "":
+		out = append(out, "with credential "+short(a.CredentialID)+";")
 	}
 	if a.SessionID != 0 {
 		out = append(out, fmt.Sprintf("session=%d", a.SessionID))

@@ -61,8 +61,8 @@ func TestAuditReadsAsPeopleAndVerifiesOffline(t *testing.T) {
 		if e.UserID != "" && (e.User != "alice" || e.UserID != aliceID || e.Terminal != terminal) {
 			t.Fatalf("--json entry does not name alice at %s: %+v", terminal, e)
 		}
-		if e.Type == "sign-in" && e.CredentialLabel != "YubiKey 5 NFC "+cred[:6] {
-			t.Fatalf("sign-in credential %q", e.CredentialLabel)
+		if e.Type == "sign-in" && e.Credential != "YubiKey 5 NFC "+cred[:6] {
+			t.Fatalf("sign-in credential %q", e.Credential)
 		}
 	}
 

@@ -195,23 +195,33 @@ func (c *call) findUser(ref string) (User, error) {
 	return User{}, kiosk.Errorf(kiosk.KindNotFound, "find user", "no user %q (see passkioskctl users list)", ref)
 }
 
+// userArg decodes a call whose argument names one user and finds them.
+func (c *call) userArg() (User, error) {
+	var a UserRef
+	if err := c.decode(&a); err != nil {
+		return User{}, err
+	}
+	return c.findUser(a.User)
+}
+
+// list is what a listing answers: never null, so a client reads an empty
+// list as one.
+func list[T any](s []T, err error) ([]T, error) {
+	if s == nil {
+		s = []T{}
+	}
+	return s, err
+}
+
 func (c *call) usersList() (any, error) {
 	if err := c.decode(&struct{}{}); err != nil {
 		return nil, err
 	}
-	users, err := c.s.opts.Store.Users()
-	if users == nil {
-		users = []User{}
-	}
-	return users, err
+	return list(c.s.opts.Store.Users())
 }
 
 func (c *call) usersShow() (any, error) {
-	var a UserRef
-	if err := c.decode(&a); err != nil {
-		return nil, err
-	}
-	u, err := c.findUser(a.User)
+	u, err := c.userArg()
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +247,7 @@ func (c *call) credentialsOf(u User) ([]Credential, error) {
 	for i := range creds {
 		creds[i].UserName = u.Name
 	}
-	if creds == nil {
-		creds = []Credential{}
-	}
-	return creds, err
+	return list(creds, err)
 }
 
 func validName(s string) bool {
@@ -293,11 +300,7 @@ func (c *call) usersAdd() (any, error) {
 }
 
 func (c *call) usersSetState(state string) (any, error) {
-	var a UserRef
-	if err := c.decode(&a); err != nil {
-		return nil, err
-	}
-	u, err := c.findUser(a.User)
+	u, err := c.userArg()
 	if err != nil {
 		return nil, err
 	}
@@ -309,11 +312,7 @@ func (c *call) usersSetState(state string) (any, error) {
 }
 
 func (c *call) usersRemove() (any, error) {
-	var a UserRef
-	if err := c.decode(&a); err != nil {
-		return nil, err
-	}
-	u, err := c.findUser(a.User)
+	u, err := c.userArg()
 	if err != nil {
 		return nil, err
 	}
@@ -359,13 +358,14 @@ func (c *call) allCredentials() ([]Credential, error) {
 
 // byPrefix finds the one ID that ref is, or is a prefix of (at least 6
 // hex digits, so a typo does not pick an arbitrary record).
-func byPrefix(what, ref string, ids []string) (string, error) {
+func byPrefix[T any](what, ref string, records []T, idOf func(T) string) (string, error) {
 	ref = strings.ToLower(strings.TrimSpace(ref))
 	if _, err := hex.DecodeString(ref + ref[:len(ref)%2]); err != nil || len(ref) < 6 {
 		return "", invalid("%s ID %q: give the hex ID or at least its first 6 digits", what, ref)
 	}
 	var match []string
-	for _, id := range ids {
+	for _, r := range records {
+		id := idOf(r)
 		if id == ref {
 			return id, nil
 		}
@@ -391,11 +391,7 @@ func (c *call) credentialsRevoke() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(all))
-	for i, cr := range all {
-		ids[i] = cr.ID
-	}
-	id, err := byPrefix("credential", a.ID, ids)
+	id, err := byPrefix("credential", a.ID, all, func(c Credential) string { return c.ID })
 	if err != nil {
 		return nil, err
 	}
@@ -462,10 +458,7 @@ func (c *call) codesList() (any, error) {
 	for i := range codes {
 		codes[i].UserName = names[codes[i].UserID]
 	}
-	if codes == nil {
-		codes = []Code{}
-	}
-	return codes, nil
+	return list(codes, nil)
 }
 
 func (c *call) codesCancel() (any, error) {
@@ -477,11 +470,7 @@ func (c *call) codesCancel() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(codes))
-	for i, code := range codes {
-		ids[i] = code.ID
-	}
-	id, err := byPrefix("code", a.ID, ids)
+	id, err := byPrefix("code", a.ID, codes, func(c Code) string { return c.ID })
 	if err != nil {
 		return nil, err
 	}
@@ -507,9 +496,7 @@ func (c *call) sessionsList() (any, error) {
 	for i := range journal {
 		journal[i].UserName = names[journal[i].UserID]
 	}
-	if journal == nil {
-		journal = []SessionRecord{}
-	}
+	journal, _ = list(journal, nil)
 	return SessionsList{Current: current(c.s.opts.Appliance.View()), Journal: journal}, nil
 }
 

@@ -101,11 +101,7 @@ func (c *call) auditTail() (any, error) {
 	if head.Seq > uint64(a.N) {
 		from = head.Seq - uint64(a.N) + 1
 	}
-	evs, err := c.s.opts.Store.Events(from, a.N)
-	if evs == nil {
-		evs = []AuditEntry{}
-	}
-	return evs, err
+	return list(c.s.opts.Store.Events(from, a.N))
 }
 
 func (c *call) auditFollow() (any, error) {

@@ -105,11 +105,7 @@ func (c *call) tpmLockoutReset() (any, error) {
 }
 
 func (c *call) usersUnsuspend() (any, error) {
-	var a UserRef
-	if err := c.decode(&a); err != nil {
-		return nil, err
-	}
-	u, err := c.findUser(a.User)
+	u, err := c.userArg()
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/auditfile"
 )
 
 // Records as the admin API shows them. IDs are lower-case hex.
@@ -73,27 +74,12 @@ type StoredPolicy struct {
 	ChangedBy string
 }
 
-// AuditEntry is one entry of the audit log. The person is named by
-// sign-in name (User) and ID (UserID, in kiosk.ReadableID's form: the ID
-// as text where it is printable, else hex); the credential by its label
-// (store.CredentialLabel: the person's label, the key model or "TPM", and
-// the start of its ID) and its hex ID. Time is RFC 3339 with its zone.
-type AuditEntry struct {
-	Seq             uint64            `json:"seq"`
-	Time            time.Time         `json:"time"`
-	Type            string            `json:"type"`
-	Actor           string            `json:"actor,omitempty"`
-	Terminal        string            `json:"terminal,omitempty"`
-	User            string            `json:"user,omitempty"`
-	UserID          string            `json:"user_id,omitempty"`
-	CredentialLabel string            `json:"credential,omitempty"`
-	Credential      string            `json:"credential_id,omitempty"`
-	SessionID       uint64            `json:"session_id,omitempty"`
-	Reason          string            `json:"reason,omitempty"`
-	Cause           string            `json:"cause,omitempty"`
-	Detail          map[string]string `json:"detail,omitempty"`
-	Items           []string          `json:"items,omitempty"`
-}
+// AuditEntry is one entry of the audit log, read as the export file has
+// it (auditfile.Entry): the person by sign-in name and readable ID, the
+// credential by its label and hex ID, the time in RFC 3339 with its zone,
+// and the hashed body, so an entry read here can be checked against the
+// chain like an exported one.
+type AuditEntry = auditfile.Entry
 
 // Chain is a verified audit chain.
 type Chain struct {

@@ -190,24 +190,6 @@ func (s Admin) AuditHead() (admin.ChainHead, error) {
 	return admin.ChainHead{Seq: seq, Hash: hex.EncodeToString(hash)}, err
 }
 
-func adminEvent(e store.AuditEvent) admin.AuditEntry {
-	a := admin.AuditEntry{Seq: e.Seq, Time: e.Time, Type: e.Type.String(), Actor: e.Actor, Terminal: e.Terminal,
-		User: e.UserName, CredentialLabel: e.CredentialLabel, SessionID: e.SessionID, Detail: e.Detail, Items: e.Items}
-	if len(e.UserID) > 0 {
-		a.UserID = kiosk.ReadableID(e.UserID)
-	}
-	if len(e.CredentialID) > 0 {
-		a.Credential = hex.EncodeToString(e.CredentialID)
-	}
-	if e.Reason != kiosk.KindUnknown {
-		a.Reason = e.Reason.String()
-	}
-	if e.Cause != kiosk.EndUnknown {
-		a.Cause = e.Cause.String()
-	}
-	return a
-}
-
 func (s Admin) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
 	evs, err := s.db.Events(from, limit)
 	if err != nil {
@@ -215,8 +197,10 @@ func (s Admin) Events(from uint64, limit int) ([]admin.AuditEntry, error) {
 	}
 	nameOld(s.db, evs)
 	out := make([]admin.AuditEntry, len(evs))
-	for i, e := range evs {
-		out[i] = adminEvent(e)
+	for i := range evs {
+		if out[i], err = evs[i].Entry(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
