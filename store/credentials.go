@@ -236,18 +236,10 @@ func (db *DB) RemoveCredential(id []byte, ch Change) error {
 }
 
 func credentialIn(tx *bolt.Tx, op string, id []byte) (*Credential, error) {
-	creds, err := bucket(tx, bucketCredentials)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := bucket(tx, bucketCredByUser); err != nil {
 		return nil, err
 	}
-	v := creds.Get(id)
-	if v == nil {
-		return nil, kiosk.Errorf(kiosk.KindNotFound, op, "no credential %x", id)
-	}
-	return decodeCredential(id, v)
+	return getRecord(tx, op, "credential", bucketCredentials, id, decodeCredential)
 }
 
 // CredentialByID returns a credential, or a kiosk.KindNotFound error.

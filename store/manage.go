@@ -27,22 +27,14 @@ func (db *DB) CancelEnrollmentCode(id []byte, ch Change) error {
 	const op = "cancel enrollment code"
 	at := db.at(ch.At)
 	return db.update(op, func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketEnroll)
-		if err != nil {
-			return err
-		}
-		v := b.Get(id)
-		if v == nil {
-			return kiosk.Errorf(kiosk.KindNotFound, op, "no code with ID %x", id)
-		}
-		c, err := decodeEnroll(id, v)
+		c, err := getRecord(tx, op, "code with ID", bucketEnroll, id, decodeEnroll)
 		if err != nil {
 			return err
 		}
 		if !c.UsedAt.IsZero() {
 			return kiosk.Errorf(kiosk.KindConflict, op, "code %x was already used at %s", id, c.UsedAt.Format("2006-01-02 15:04"))
 		}
-		if err := b.Delete(id); err != nil {
+		if err := tx.Bucket(bucketEnroll).Delete(id); err != nil {
 			return err
 		}
 		ev := ch.event(kiosk.EventEnrollCodeCancelled, at)
@@ -60,71 +52,55 @@ func (db *DB) RemoveUser(id []byte, ch Change) error {
 	const op = "remove user"
 	at := db.at(ch.At)
 	return db.update(op, func(tx *bolt.Tx) error {
-		users, err := bucket(tx, bucketUsers)
+		u, err := getRecord(tx, op, "user", bucketUsers, id, decodeUser)
 		if err != nil {
 			return err
 		}
-		v := users.Get(id)
-		if v == nil {
-			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", id)
-		}
-		u, err := decodeUser(id, v)
+		creds, err := removeCredentialsOf(tx, id)
 		if err != nil {
 			return err
 		}
-		creds, err := bucket(tx, bucketCredentials)
-		if err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketCredByUser)
-		if err != nil {
-			return err
-		}
-		var credIDs [][]byte
-		if ub := idx.Bucket(id); ub != nil {
-			if err := ub.ForEach(func(k, _ []byte) error { credIDs = append(credIDs, clone(k)); return nil }); err != nil {
-				return err
-			}
-			if err := idx.DeleteBucket(id); err != nil {
-				return err
-			}
-		}
-		for _, c := range credIDs {
-			if err := creds.Delete(c); err != nil {
-				return err
-			}
-		}
-		codes, err := bucket(tx, bucketEnroll)
-		if err != nil {
-			return err
-		}
-		var gone [][]byte
-		err = codes.ForEach(func(k, v []byte) error {
-			c, err := decodeEnroll(k, v)
-			if err != nil {
-				return err
-			}
-			if bytes.Equal(c.UserID, id) && c.UsedAt.IsZero() {
-				gone = append(gone, clone(k))
-			}
-			return nil
+		codes, err := pruneIn(tx, bucketEnroll, decodeEnroll, func(c *EnrollmentCode) bool {
+			return bytes.Equal(c.UserID, id) && c.UsedAt.IsZero()
 		})
 		if err != nil {
 			return err
 		}
-		for _, k := range gone {
-			if err := codes.Delete(k); err != nil {
-				return err
-			}
-		}
-		if err := users.Delete(id); err != nil {
+		if err := tx.Bucket(bucketUsers).Delete(id); err != nil {
 			return err
 		}
 		ev := ch.event(kiosk.EventUserRemoved, at)
 		ev.UserID, ev.UserName = id, u.Name
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"name": u.Name,
-			"credentials": strconv.Itoa(len(credIDs)), "codes": strconv.Itoa(len(gone))})
+			"credentials": strconv.Itoa(creds), "codes": strconv.Itoa(codes)})
 		_, err = appendAudit(tx, &ev)
 		return err
 	})
+}
+
+// removeCredentialsOf deletes every credential of a user and their index,
+// and counts them.
+func removeCredentialsOf(tx *bolt.Tx, user []byte) (int, error) {
+	creds, err := bucket(tx, bucketCredentials)
+	if err != nil {
+		return 0, err
+	}
+	idx, err := bucket(tx, bucketCredByUser)
+	if err != nil {
+		return 0, err
+	}
+	ub := idx.Bucket(user)
+	if ub == nil {
+		return 0, nil
+	}
+	var ids [][]byte
+	if err := ub.ForEach(func(k, _ []byte) error { ids = append(ids, clone(k)); return nil }); err != nil {
+		return 0, err
+	}
+	for _, c := range ids {
+		if err := creds.Delete(c); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), idx.DeleteBucket(user)
 }

@@ -181,16 +181,8 @@ func nameFree(users *bolt.Bucket, op string, id []byte, name string) error {
 func (db *DB) User(id []byte) (*User, error) {
 	const op = "read user"
 	var u *User
-	err := db.view(op, func(tx *bolt.Tx) error {
-		users, err := bucket(tx, bucketUsers)
-		if err != nil {
-			return err
-		}
-		v := users.Get(id)
-		if v == nil {
-			return kiosk.Errorf(kiosk.KindNotFound, op, "no user %x", id)
-		}
-		u, err = decodeUser(id, v)
+	err := db.view(op, func(tx *bolt.Tx) (err error) {
+		u, err = getRecord(tx, op, "user", bucketUsers, id, decodeUser)
 		return err
 	})
 	return u, err
