@@ -241,13 +241,7 @@ func (db *DB) RedeemEnrollmentCode(code, terminal string, at time.Time) (*Enroll
 		_, err = appendAudit(tx, &ev)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if refusal != nil {
-		return nil, refusal
-	}
-	return found, nil
+	return codeOutcome(found, refusal, err)
 }
 
 // LookupEnrollmentCode says whether code would be accepted at time at,
@@ -268,11 +262,17 @@ func (db *DB) LookupEnrollmentCode(code string, at time.Time) (*EnrollmentCode, 
 		found, refusal, err = matchCode(b, op, code, at)
 		return err
 	})
+	return codeOutcome(found, refusal, err)
+}
+
+// codeOutcome is what a redemption or a lookup answers: the code, or the
+// store's error, or the reason the code is refused.
+func codeOutcome(found *EnrollmentCode, refusal, err error) (*EnrollmentCode, error) {
+	if err == nil {
+		err = refusal
+	}
 	if err != nil {
 		return nil, err
-	}
-	if refusal != nil {
-		return nil, refusal
 	}
 	return found, nil
 }
