@@ -256,17 +256,13 @@ func (k *TPM) unsealLocked(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	loaded, err := (tpm2.Load{
-		ParentHandle: tpm2.AuthHandle{Handle: k.srk.Handle, Name: k.srk.Name, Auth: tpm2.PasswordAuth(nil)},
-		InPrivate:    *priv,
-		InPublic:     *pub,
-	}).Execute(k.t)
+	loaded, err := k.loadUnderSRK(pub, priv)
 	if err != nil {
-		return nil, fmt.Errorf("TPM2_Load (sealed): %w", err)
+		return nil, fmt.Errorf("sealed: %w", err)
 	}
-	defer k.flush(loaded.ObjectHandle)
+	defer k.flush(loaded.Handle)
 	rsp, err := (tpm2.Unseal{
-		ItemHandle: tpm2.AuthHandle{Handle: loaded.ObjectHandle, Name: loaded.Name,
+		ItemHandle: tpm2.AuthHandle{Handle: loaded.Handle, Name: loaded.Name,
 			Auth: tpm2.HMAC(tpm2.TPMAlgSHA256, 16, tpm2.Auth(nil),
 				tpm2.Salted(k.srk.Handle, k.srkPub), tpm2.AESEncryption(128, tpm2.EncryptOut))},
 	}).Execute(k.t)

@@ -174,19 +174,28 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 	if err != nil {
 		return kiosk.E(kiosk.KindMalformed, op, err)
 	}
-	// The SRK's authorization is empty and public: a password session
-	// carries nothing secret, and TPM2_Load's inPrivate is already
-	// encrypted to the SRK.
+	loaded, err := k.loadUnderSRK(pub, priv)
+	if err != nil {
+		return k.loadError(op, blobs, err)
+	}
+	defer k.flush(loaded.Handle)
+	return fn(loaded, id)
+}
+
+// loadUnderSRK loads a key made under the storage root key. The SRK's
+// authorization is empty and public: a password session carries nothing
+// secret, and TPM2_Load's inPrivate is already encrypted to the SRK. The
+// caller flushes the handle.
+func (k *TPM) loadUnderSRK(pub *tpm2.TPM2BPublic, priv *tpm2.TPM2BPrivate) (tpm2.NamedHandle, error) {
 	loaded, err := (tpm2.Load{
 		ParentHandle: tpm2.AuthHandle{Handle: k.srk.Handle, Name: k.srk.Name, Auth: tpm2.PasswordAuth(nil)},
 		InPrivate:    *priv,
 		InPublic:     *pub,
 	}).Execute(k.t)
 	if err != nil {
-		return k.loadError(op, blobs, fmt.Errorf("TPM2_Load: %w", err))
+		return tpm2.NamedHandle{}, fmt.Errorf("TPM2_Load: %w", err)
 	}
-	defer k.flush(loaded.ObjectHandle)
-	return fn(tpm2.NamedHandle{Handle: loaded.ObjectHandle, Name: loaded.Name}, id)
+	return tpm2.NamedHandle{Handle: loaded.ObjectHandle, Name: loaded.Name}, nil
 }
 
 // sign runs TPM2_Sign (Part 3 §20.2) with the key's own ECDSA-SHA256
