@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -123,10 +124,6 @@ var genesis = make([]byte, sha256.Size)
 func Verify(r io.Reader) (Check, error) {
 	const op = "verify audit export"
 	var c Check
-	bad := func(line int, seq uint64, format string, args ...any) error {
-		args = append([]any{seq, line}, args...)
-		return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "entry %d (line %d): "+format, args...)
-	}
 	dec := json.NewDecoder(r)
 	var prev []byte
 	for line := 1; ; line++ {
@@ -137,89 +134,129 @@ func Verify(r io.Reader) (Check, error) {
 			return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "line %d is not JSON: %v", line, err)
 		}
 		if line == 1 && bytes.Contains(raw, []byte(`"format"`)) {
-			var h Header
-			if err := strictJSON(raw, &h); err != nil || h.Format != Format {
-				return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "line 1 is not a %s header: %v", Format, err)
-			}
-			c.Header = &h
-			signedBy, err := checkSignature(h)
-			if err != nil {
+			if err := c.readHeader(raw); err != nil {
 				return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "line 1: %v", err)
 			}
-			c.SignedBy = signedBy
 			continue
 		}
 		var x Entry
 		if err := strictJSON(raw, &x); err != nil {
 			return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "line %d is not an audit entry: %v", line, err)
 		}
-		body, err := base64.StdEncoding.DecodeString(x.Body)
-		if err != nil {
-			return c, bad(line, x.Seq, "body is not base64")
+		w, body, problem := unpack(x)
+		seq := x.Seq
+		if problem == "" {
+			seq, problem = w.Seq, c.place(w, prev)
 		}
-		var w Wire
-		if err := cbor.Unmarshal(body, &w); err != nil {
-			return c, bad(line, x.Seq, "body does not decode: %v", err)
+		if problem == "" {
+			seq, problem = x.Seq, matches(x, w, body)
 		}
-		if len(w.Prev) != sha256.Size || len(w.Hash) != 0 {
-			return c, bad(line, x.Seq, "body is not an audit entry without its hash")
+		if problem != "" {
+			return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "entry %d (line %d): %s", seq, line, problem)
 		}
-		if again, err := Body(w); err != nil || !bytes.Equal(again, body) {
-			return c, bad(line, x.Seq, "body is not in canonical form")
-		}
-		hash, err := hex.DecodeString(x.Hash)
-		if err != nil || len(hash) != sha256.Size {
-			return c, bad(line, x.Seq, "hash is not 32 bytes of hex")
-		}
-		sum := sha256.New()
-		sum.Write(w.Prev)
-		sum.Write(body)
-		if !bytes.Equal(sum.Sum(nil), hash) {
-			return c, bad(line, x.Seq, "modified: hash does not match")
-		}
-		w.Hash = hash
-		if c.Entries == 0 {
-			c.First, c.StartPrev = w.Seq, hex.EncodeToString(w.Prev)
-			switch {
-			case c.Header != nil && w.Seq == c.Header.AnchorSeq+1:
-				c.StartsChain = c.StartPrev == c.Header.AnchorHash
-			case c.Header == nil && w.Seq == 1:
-				c.StartsChain = bytes.Equal(w.Prev, genesis)
-			}
-			if c.Header != nil && w.Seq != c.Header.From {
-				return c, bad(line, x.Seq, "the header says the file starts at entry %d", c.Header.From)
-			}
-		} else {
-			switch {
-			case w.Seq <= c.Last:
-				return c, bad(line, w.Seq, "out of order: it comes after entry %d", c.Last)
-			case w.Seq == c.Last+2:
-				return c, bad(line, w.Seq, "entry %d is missing", c.Last+1)
-			case w.Seq != c.Last+1:
-				return c, bad(line, w.Seq, "entries %d to %d are missing", c.Last+1, w.Seq-1)
-			}
-			if !bytes.Equal(w.Prev, prev) {
-				return c, bad(line, x.Seq, "does not follow entry %d: its prev hash differs", c.Last)
-			}
-		}
-		if x.Seq != w.Seq {
-			return c, bad(line, x.Seq, "its seq says %d but its hashed body says %d", x.Seq, w.Seq)
-		}
-		if field := differs(x, EntryOf(w, body)); field != "" {
-			return c, bad(line, x.Seq, "%s was edited: it is not what the hashed body says", field)
-		}
-		prev, c.Last, c.LastHash = hash, w.Seq, x.Hash
+		prev, c.Last, c.LastHash = w.Hash, w.Seq, x.Hash
 		c.Entries++
 	}
-	if h := c.Header; h != nil {
-		switch {
-		case uint64(c.Entries) != h.Entries:
-			return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "the header counts %d entries but the file holds %d: entries after %d are missing", h.Entries, c.Entries, c.Last)
-		case c.Entries > 0 && (c.Last != h.HeadSeq || c.LastHash != h.HeadHash):
-			return c, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "the file ends at entry %d, not at the head (entry %d) its header names", c.Last, h.HeadSeq)
-		}
+	if err := c.matchesHeader(); err != nil {
+		return c, kiosk.E(kiosk.KindStoreCorrupt, op, err)
 	}
 	return c, nil
+}
+
+// readHeader takes the file's header line and checks its signature.
+func (c *Check) readHeader(raw []byte) error {
+	var h Header
+	if err := strictJSON(raw, &h); err != nil || h.Format != Format {
+		return fmt.Errorf("not a %s header: %v", Format, err)
+	}
+	c.Header = &h
+	signedBy, err := checkSignature(h)
+	c.SignedBy = signedBy
+	return err
+}
+
+// unpack decodes an entry's hashed body and checks its hash; it returns
+// the body with its hash set, or what is wrong.
+func unpack(x Entry) (w Wire, body []byte, problem string) {
+	body, err := base64.StdEncoding.DecodeString(x.Body)
+	if err != nil {
+		return w, nil, "body is not base64"
+	}
+	if err := cbor.Unmarshal(body, &w); err != nil {
+		return w, nil, fmt.Sprintf("body does not decode: %v", err)
+	}
+	if len(w.Prev) != sha256.Size || len(w.Hash) != 0 {
+		return w, nil, "body is not an audit entry without its hash"
+	}
+	if again, err := Body(w); err != nil || !bytes.Equal(again, body) {
+		return w, nil, "body is not in canonical form"
+	}
+	hash, err := hex.DecodeString(x.Hash)
+	if err != nil || len(hash) != sha256.Size {
+		return w, nil, "hash is not 32 bytes of hex"
+	}
+	sum := sha256.New()
+	sum.Write(w.Prev)
+	sum.Write(body)
+	if !bytes.Equal(sum.Sum(nil), hash) {
+		return w, nil, "modified: hash does not match"
+	}
+	w.Hash = hash
+	return w, body, ""
+}
+
+// place checks that w comes where it stands: the first entry where the
+// header says the file starts (and whether it starts the chain), each
+// later one right after the one before and chained to it.
+func (c *Check) place(w Wire, prev []byte) string {
+	if c.Entries == 0 {
+		c.First, c.StartPrev = w.Seq, hex.EncodeToString(w.Prev)
+		switch {
+		case c.Header != nil && w.Seq == c.Header.AnchorSeq+1:
+			c.StartsChain = c.StartPrev == c.Header.AnchorHash
+		case c.Header == nil && w.Seq == 1:
+			c.StartsChain = bytes.Equal(w.Prev, genesis)
+		}
+		if c.Header != nil && w.Seq != c.Header.From {
+			return fmt.Sprintf("the header says the file starts at entry %d", c.Header.From)
+		}
+		return ""
+	}
+	switch {
+	case w.Seq <= c.Last:
+		return fmt.Sprintf("out of order: it comes after entry %d", c.Last)
+	case w.Seq == c.Last+2:
+		return fmt.Sprintf("entry %d is missing", c.Last+1)
+	case w.Seq != c.Last+1:
+		return fmt.Sprintf("entries %d to %d are missing", c.Last+1, w.Seq-1)
+	case !bytes.Equal(w.Prev, prev):
+		return fmt.Sprintf("does not follow entry %d: its prev hash differs", c.Last)
+	}
+	return ""
+}
+
+// matches checks the readable fields of x against its hashed body.
+func matches(x Entry, w Wire, body []byte) string {
+	if x.Seq != w.Seq {
+		return fmt.Sprintf("its seq says %d but its hashed body says %d", x.Seq, w.Seq)
+	}
+	if field := differs(x, EntryOf(w, body)); field != "" {
+		return field + " was edited: it is not what the hashed body says"
+	}
+	return ""
+}
+
+// matchesHeader checks the file ends where its header says.
+func (c *Check) matchesHeader() error {
+	h := c.Header
+	switch {
+	case h == nil:
+	case uint64(c.Entries) != h.Entries:
+		return fmt.Errorf("the header counts %d entries but the file holds %d: entries after %d are missing", h.Entries, c.Entries, c.Last)
+	case c.Entries > 0 && (c.Last != h.HeadSeq || c.LastHash != h.HeadHash):
+		return fmt.Errorf("the file ends at entry %d, not at the head (entry %d) its header names", c.Last, h.HeadSeq)
+	}
+	return nil
 }
 
 // differs names the first readable field of got that is not want's.
