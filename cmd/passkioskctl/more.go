@@ -79,72 +79,84 @@ func (e *env) policy(verb string, args []string) error {
 	fs := flag.NewFlagSet("policy "+verb, flag.ContinueOnError)
 	switch verb {
 	case "show", "":
-		if _, err := e.parse(fs, args, 0, 0, "policy show"); err != nil {
-			return err
-		}
-		var p admin.PolicyShown
-		if err := e.call(admin.CmdPolicyShow, nil, &p); err != nil {
-			return err
-		}
-		return e.emit(p, func() {
-			if p.Version == 0 {
-				fmt.Fprintf(e.stdout, "# built-in default policy (none applied yet)\n")
-			} else {
-				fmt.Fprintf(e.stdout, "# version %d, applied %s by %s\n", p.Version, when(p.ChangedAt, "-"), p.ChangedBy)
-			}
-			fmt.Fprint(e.stdout, p.Text)
-		})
+		return e.policyShow(fs, args)
 	case "validate":
-		pos, err := e.parse(fs, args, 1, 1, "policy validate FILE")
-		if err != nil {
-			return err
-		}
-		p, err := config.LoadPolicy(pos[0])
-		if err != nil {
-			return err
-		}
-		return e.emit(map[string]any{"valid": true, "file": pos[0], "canonical": string(config.RenderPolicy(p))}, func() {
-			fmt.Fprintf(e.stdout, "%s: valid (%d groups, platform %s, security keys %s)\n", pos[0], len(p.Groups), onOff(p.Platform.Enabled), onOff(p.Roaming.Enabled))
-		})
+		return e.policyValidate(fs, args)
 	case "apply":
-		dry := fs.Bool("dry-run", false, "show the diff, change nothing")
-		base := fs.Uint64("base", 0, "refuse unless the current version is this one (the one you reviewed)")
-		yes := fs.Bool("yes", false, "apply without showing the change and asking first (for scripts)")
-		pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION] [--yes]")
-		if err != nil {
-			return err
-		}
-		// Checked here first, so errors name the administrator's own file
-		// and its trust anchors are read on this side.
-		p, err := config.LoadPolicy(pos[0])
-		if err != nil {
-			return err
-		}
-		a := admin.PolicyApplyArgs{Name: filepath.Base(pos[0]), Text: string(config.RenderPolicy(p)), Base: *base, DryRun: *dry}
-		if !*dry {
-			if done, err := e.confirmApply(&a, *yes); done || err != nil {
-				return err
-			}
-		}
-		var r admin.PolicyApplied
-		if err := e.call(admin.CmdPolicyApply, a, &r); err != nil {
-			return err
-		}
-		return e.emit(r, func() {
-			switch {
-			case !r.Changed:
-				fmt.Fprintf(e.stdout, "no change: the policy in force (version %d) already says this\n", r.Previous)
-			default:
-				printDiff(e.stdout, r.Diff)
-				if *dry {
-					fmt.Fprintf(e.stdout, "dry run: nothing applied (current version %d)\n", r.Previous)
-				} else {
-					fmt.Fprintf(e.stdout, "applied as version %d (was %d)\n", r.Version, r.Previous)
-				}
-			}
-		})
+		return e.policyApply(fs, args)
 	}
 	return usagef("policy: unknown action %q (show, validate, apply)", verb)
+}
+
+func (e *env) policyShow(fs *flag.FlagSet, args []string) error {
+	if _, err := e.parse(fs, args, 0, 0, "policy show"); err != nil {
+		return err
+	}
+	var p admin.PolicyShown
+	if err := e.call(admin.CmdPolicyShow, nil, &p); err != nil {
+		return err
+	}
+	return e.emit(p, func() {
+		if p.Version == 0 {
+			fmt.Fprintf(e.stdout, "# built-in default policy (none applied yet)\n")
+		} else {
+			fmt.Fprintf(e.stdout, "# version %d, applied %s by %s\n", p.Version, when(p.ChangedAt, "-"), p.ChangedBy)
+		}
+		fmt.Fprint(e.stdout, p.Text)
+	})
+}
+
+func (e *env) policyValidate(fs *flag.FlagSet, args []string) error {
+	pos, err := e.parse(fs, args, 1, 1, "policy validate FILE")
+	if err != nil {
+		return err
+	}
+	p, err := config.LoadPolicy(pos[0])
+	if err != nil {
+		return err
+	}
+	return e.emit(map[string]any{"valid": true, "file": pos[0], "canonical": string(config.RenderPolicy(p))}, func() {
+		fmt.Fprintf(e.stdout, "%s: valid (%d groups, platform %s, security keys %s)\n", pos[0], len(p.Groups), onOff(p.Platform.Enabled), onOff(p.Roaming.Enabled))
+	})
+}
+
+func (e *env) policyApply(fs *flag.FlagSet, args []string) error {
+	dry := fs.Bool("dry-run", false, "show the diff, change nothing")
+	base := fs.Uint64("base", 0, "refuse unless the current version is this one (the one you reviewed)")
+	yes := fs.Bool("yes", false, "apply without showing the change and asking first (for scripts)")
+	pos, err := e.parse(fs, args, 1, 1, "policy apply FILE [--dry-run] [--base VERSION] [--yes]")
+	if err != nil {
+		return err
+	}
+	// Checked here first, so errors name the administrator's own file
+	// and its trust anchors are read on this side.
+	p, err := config.LoadPolicy(pos[0])
+	if err != nil {
+		return err
+	}
+	a := admin.PolicyApplyArgs{Name: filepath.Base(pos[0]), Text: string(config.RenderPolicy(p)), Base: *base, DryRun: *dry}
+	if !*dry {
+		if done, err := e.confirmApply(&a, *yes); done || err != nil {
+			return err
+		}
+	}
+	var r admin.PolicyApplied
+	if err := e.call(admin.CmdPolicyApply, a, &r); err != nil {
+		return err
+	}
+	return e.emit(r, func() {
+		switch {
+		case !r.Changed:
+			fmt.Fprintf(e.stdout, "no change: the policy in force (version %d) already says this\n", r.Previous)
+		default:
+			printDiff(e.stdout, r.Diff)
+			if *dry {
+				fmt.Fprintf(e.stdout, "dry run: nothing applied (current version %d)\n", r.Previous)
+			} else {
+				fmt.Fprintf(e.stdout, "applied as version %d (was %d)\n", r.Version, r.Previous)
+			}
+		}
+	})
 }
 
 func onOff(b bool) string {
@@ -220,95 +232,111 @@ func (e *env) audit(verb string, args []string) error {
 	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
 	switch verb {
 	case "tail", "":
-		n := fs.Int("n", 20, "how many of the newest entries")
-		if _, err := e.parse(fs, args, 0, 0, "audit tail [-n 20]"); err != nil {
-			return err
-		}
-		if *n < 1 || *n > admin.MaxTail {
-			return usagef("audit tail: -n must be 1..%d, got %d", admin.MaxTail, *n)
-		}
-		var evs []admin.AuditEntry
-		if err := e.call(admin.CmdAuditTail, admin.AuditArgs{N: *n}, &evs); err != nil {
-			return err
-		}
-		return emitLines(e, evs, func() {
-			for _, a := range evs {
-				e.auditLine(a)
-			}
-		})
+		return e.auditTail(fs, args)
 	case "follow":
-		from := fs.Uint64("from", 0, "start at this sequence number (default: only new entries)")
-		count := fs.Int("count", 0, "stop after this many entries (0: until interrupted)")
-		dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
-		if _, err := e.parse(fs, args, 0, 0, "audit follow [--from SEQ] [--count N] [--for DURATION]"); err != nil {
-			return err
-		}
-		ctx := e.ctx
-		if *dur > 0 {
-			c, cancel := context.WithTimeout(ctx, *dur)
-			defer cancel()
-			ctx = c
-		}
-		seen := 0
-		started := false
-		enc := json.NewEncoder(e.stdout)
-		_, err := e.client.Stream(ctx, admin.CmdAuditFollow, admin.AuditArgs{From: *from}, func(raw json.RawMessage) bool {
-			if !started {
-				// The first part only says the stream is open.
-				started = true
-				if !e.json {
-					fmt.Fprintln(e.stderr, "following the audit log…")
-				}
-				return *count <= 0 || seen < *count
-			}
-			var a admin.AuditEntry
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return false
-			}
-			if e.json {
-				enc.Encode(a)
-			} else {
-				e.auditLine(a)
-			}
-			seen++
-			return *count <= 0 || seen < *count
-		})
-		if kiosk.KindOf(err) == kiosk.KindCancelled {
-			// Interrupted or --for ran out: how a follow ends.
-			return nil
-		}
-		return err
+		return e.auditFollow(fs, args)
 	case "export":
-		from := fs.Uint64("from", 0, "start at this sequence number")
-		out := fs.String("o", "-", "write to this file instead of standard output")
-		if _, err := e.parse(fs, args, 0, 0, "audit export [--from SEQ] [-o FILE]"); err != nil {
-			return err
-		}
-		if *out == "-" {
-			_, err := e.export(e.stdout, *from, func(lines int) string {
-				if lines == 0 {
-					return ""
-				}
-				return "the output is incomplete"
-			})
-			return err
-		}
-		return e.exportFile(*out, *from)
+		return e.auditExport(fs, args)
 	case "verify":
-		pos, err := e.parse(fs, args, 0, 1, "audit verify [FILE]")
-		if err != nil {
-			return err
-		}
-		if len(pos) == 1 {
-			return e.verifyFile(pos[0])
-		}
-		var c admin.Chain
-		if err := e.call(admin.CmdAuditVerify, nil, &c); err != nil {
-			return err
-		}
-		return e.emit(c, func() {
-			fmt.Fprintf(e.stdout, "audit chain intact: %d entries, %d..%d, head hash %s\n", c.Entries, c.Anchor+1, c.Head, c.Hash)
-		})
+		return e.auditVerify(fs, args)
 	}
 	return usagef("audit: unknown action %q (tail, follow, export, verify)", verb)
+}
+
+func (e *env) auditTail(fs *flag.FlagSet, args []string) error {
+	n := fs.Int("n", 20, "how many of the newest entries")
+	if _, err := e.parse(fs, args, 0, 0, "audit tail [-n 20]"); err != nil {
+		return err
+	}
+	if *n < 1 || *n > admin.MaxTail {
+		return usagef("audit tail: -n must be 1..%d, got %d", admin.MaxTail, *n)
+	}
+	var evs []admin.AuditEntry
+	if err := e.call(admin.CmdAuditTail, admin.AuditArgs{N: *n}, &evs); err != nil {
+		return err
+	}
+	return emitLines(e, evs, func() {
+		for _, a := range evs {
+			e.auditLine(a)
+		}
+	})
+}
+
+func (e *env) auditFollow(fs *flag.FlagSet, args []string) error {
+	from := fs.Uint64("from", 0, "start at this sequence number (default: only new entries)")
+	count := fs.Int("count", 0, "stop after this many entries (0: until interrupted)")
+	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
+	if _, err := e.parse(fs, args, 0, 0, "audit follow [--from SEQ] [--count N] [--for DURATION]"); err != nil {
+		return err
+	}
+	ctx := e.ctx
+	if *dur > 0 {
+		c, cancel := context.WithTimeout(ctx, *dur)
+		defer cancel()
+		ctx = c
+	}
+	seen := 0
+	started := false
+	enc := json.NewEncoder(e.stdout)
+	_, err := e.client.Stream(ctx, admin.CmdAuditFollow, admin.AuditArgs{From: *from}, func(raw json.RawMessage) bool {
+		if !started {
+			// The first part only says the stream is open.
+			started = true
+			if !e.json {
+				fmt.Fprintln(e.stderr, "following the audit log…")
+			}
+			return *count <= 0 || seen < *count
+		}
+		var a admin.AuditEntry
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return false
+		}
+		if e.json {
+			enc.Encode(a)
+		} else {
+			e.auditLine(a)
+		}
+		seen++
+		return *count <= 0 || seen < *count
+	})
+	if kiosk.KindOf(err) == kiosk.KindCancelled {
+		// Interrupted or --for ran out: how a follow ends.
+		return nil
+	}
+	return err
+}
+
+func (e *env) auditExport(fs *flag.FlagSet, args []string) error {
+	from := fs.Uint64("from", 0, "start at this sequence number")
+	out := fs.String("o", "-", "write to this file instead of standard output")
+	if _, err := e.parse(fs, args, 0, 0, "audit export [--from SEQ] [-o FILE]"); err != nil {
+		return err
+	}
+	if *out == "-" {
+		_, err := e.export(e.stdout, *from, func(lines int) string {
+			if lines == 0 {
+				return ""
+			}
+			return "the output is incomplete"
+		})
+		return err
+	}
+	return e.exportFile(*out, *from)
+}
+
+func (e *env) auditVerify(fs *flag.FlagSet, args []string) error {
+	pos, err := e.parse(fs, args, 0, 1, "audit verify [FILE]")
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		return e.verifyFile(pos[0])
+	}
+	var c admin.Chain
+	if err := e.call(admin.CmdAuditVerify, nil, &c); err != nil {
+		return err
+	}
+	return e.emit(c, func() {
+		fmt.Fprintf(e.stdout, "audit chain intact: %d entries, %d..%d, head hash %s\n", c.Entries, c.Anchor+1, c.Head, c.Hash)
+	})
 }

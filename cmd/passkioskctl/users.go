@@ -81,94 +81,114 @@ func (e *env) users(verb string, args []string) error {
 	fs := flag.NewFlagSet("users "+verb, flag.ContinueOnError)
 	switch verb {
 	case "list", "ls", "":
-		if _, err := e.parse(fs, args, 0, 0, "users list"); err != nil {
-			return err
-		}
-		var users []admin.User
-		if err := e.call(admin.CmdUsersList, nil, &users); err != nil {
-			return err
-		}
-		return e.emit(users, func() {
-			rows := make([][]string, len(users))
-			for i, u := range users {
-				rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, admin.ReadableUserID(u.ID), when(u.Created, "-")}
-			}
-			e.table([]string{"NAME", "DISPLAY NAME", "GROUPS", "STATE", "ID", "CREATED"}, rows)
-		})
+		return e.usersList(fs, args)
 	case "show":
-		pos, err := e.parse(fs, args, 1, 1, "users show USER")
-		if err != nil {
-			return err
-		}
-		var d admin.UserDetail
-		if err := e.call(admin.CmdUsersShow, admin.UserRef{User: pos[0]}, &d); err != nil {
-			return err
-		}
-		return e.emit(d, func() {
-			u := d.User
-			fmt.Fprintf(e.stdout, "name:          %s\ndisplay name:  %s\nid:            %s\ngroups:        %s\nstate:         %s\ncreated:       %s\n",
-				u.Name, u.DisplayName, admin.ReadableUserID(u.ID), orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
-			fmt.Fprintf(e.stdout, "\ncredentials (%d):\n", len(d.Credentials))
-			e.credentialTable(d.Credentials)
-			if len(d.Codes) > 0 {
-				fmt.Fprintf(e.stdout, "\nenrollment codes (%d):\n", len(d.Codes))
-				e.codeTable(d.Codes)
-			}
-		})
+		return e.usersShow(fs, args)
 	case "add":
-		display := fs.String("display-name", "", "name shown on screen (default: NAME)")
-		groups := fs.String("groups", "", "comma-separated groups")
-		force := fs.Bool("force", false, "accept groups the policy in force does not name")
-		pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b] [--force]")
-		if err != nil {
-			return err
-		}
-		a := admin.UserAddArgs{Name: pos[0], DisplayName: *display, Groups: splitGroups(*groups), Force: *force}
-		var u admin.User
-		if err := e.call(admin.CmdUsersAdd, a, &u); err != nil {
-			return err
-		}
-		return e.emit(u, func() {
-			fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, admin.ReadableUserID(u.ID), u.Name)
-		})
+		return e.usersAdd(fs, args)
 	case "edit":
 		return e.usersEdit(fs, args)
 	case "disable", "enable", "remove":
-		yes := fs.Bool("yes", false, "remove without asking first (for scripts)")
-		pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")
-		if err != nil {
-			return err
-		}
-		if verb == "remove" {
-			if err := e.confirmRemove(pos[0], *yes); err != nil {
-				return err
-			}
-		}
-		cmd := map[string]string{"disable": admin.CmdUsersDisable, "enable": admin.CmdUsersEnable, "remove": admin.CmdUsersRemove}[verb]
-		var u admin.User
-		if err := e.call(cmd, admin.UserRef{User: pos[0]}, &u); err != nil {
-			return err
-		}
-		past := map[string]string{"disable": "disabled", "enable": "enabled", "remove": "removed"}[verb]
-		return e.emit(u, func() { fmt.Fprintf(e.stdout, "%s %s\n", past, u.Name) })
+		return e.usersChange(fs, args, verb)
 	case "unsuspend":
-		pos, err := e.parse(fs, args, 1, 1, "users unsuspend USER")
-		if err != nil {
-			return err
-		}
-		var r admin.Unsuspended
-		if err := e.call(admin.CmdUsersUnsuspend, admin.UserRef{User: pos[0]}, &r); err != nil {
-			return err
-		}
-		return e.emit(r, func() {
-			if r.HadTries {
-				fmt.Fprintf(e.stdout, "%s may use their passkey on this terminal again; their wrong PINs are forgotten\n", r.User.Name)
-			} else {
-				fmt.Fprintf(e.stdout, "%s had no wrong PINs counted\n", r.User.Name)
-			}
-		})
+		return e.usersUnsuspend(fs, args)
 	}
 	return usagef("users: unknown action %q (list, show, add, edit, disable, enable, remove, unsuspend)", verb)
+}
+
+func (e *env) usersList(fs *flag.FlagSet, args []string) error {
+	if _, err := e.parse(fs, args, 0, 0, "users list"); err != nil {
+		return err
+	}
+	var users []admin.User
+	if err := e.call(admin.CmdUsersList, nil, &users); err != nil {
+		return err
+	}
+	return e.emit(users, func() {
+		rows := make([][]string, len(users))
+		for i, u := range users {
+			rows[i] = []string{u.Name, u.DisplayName, orDash(strings.Join(u.Groups, ",")), u.State, admin.ReadableUserID(u.ID), when(u.Created, "-")}
+		}
+		e.table([]string{"NAME", "DISPLAY NAME", "GROUPS", "STATE", "ID", "CREATED"}, rows)
+	})
+}
+
+func (e *env) usersShow(fs *flag.FlagSet, args []string) error {
+	pos, err := e.parse(fs, args, 1, 1, "users show USER")
+	if err != nil {
+		return err
+	}
+	var d admin.UserDetail
+	if err := e.call(admin.CmdUsersShow, admin.UserRef{User: pos[0]}, &d); err != nil {
+		return err
+	}
+	return e.emit(d, func() {
+		u := d.User
+		fmt.Fprintf(e.stdout, "name:          %s\ndisplay name:  %s\nid:            %s\ngroups:        %s\nstate:         %s\ncreated:       %s\n",
+			u.Name, u.DisplayName, admin.ReadableUserID(u.ID), orDash(strings.Join(u.Groups, ",")), u.State, when(u.Created, "-"))
+		fmt.Fprintf(e.stdout, "\ncredentials (%d):\n", len(d.Credentials))
+		e.credentialTable(d.Credentials)
+		if len(d.Codes) > 0 {
+			fmt.Fprintf(e.stdout, "\nenrollment codes (%d):\n", len(d.Codes))
+			e.codeTable(d.Codes)
+		}
+	})
+}
+
+func (e *env) usersAdd(fs *flag.FlagSet, args []string) error {
+	display := fs.String("display-name", "", "name shown on screen (default: NAME)")
+	groups := fs.String("groups", "", "comma-separated groups")
+	force := fs.Bool("force", false, "accept groups the policy in force does not name")
+	pos, err := e.parse(fs, args, 1, 1, "users add NAME [--display-name TEXT] [--groups a,b] [--force]")
+	if err != nil {
+		return err
+	}
+	a := admin.UserAddArgs{Name: pos[0], DisplayName: *display, Groups: splitGroups(*groups), Force: *force}
+	var u admin.User
+	if err := e.call(admin.CmdUsersAdd, a, &u); err != nil {
+		return err
+	}
+	return e.emit(u, func() {
+		fmt.Fprintf(e.stdout, "added %s (%s), id %s\nnext: passkioskctl codes issue %s\n", u.Name, u.DisplayName, admin.ReadableUserID(u.ID), u.Name)
+	})
+}
+
+func (e *env) usersChange(fs *flag.FlagSet, args []string, verb string) error {
+	yes := fs.Bool("yes", false, "remove without asking first (for scripts)")
+	pos, err := e.parse(fs, args, 1, 1, "users "+verb+" USER")
+	if err != nil {
+		return err
+	}
+	if verb == "remove" {
+		if err := e.confirmRemove(pos[0], *yes); err != nil {
+			return err
+		}
+	}
+	cmd := map[string]string{"disable": admin.CmdUsersDisable, "enable": admin.CmdUsersEnable, "remove": admin.CmdUsersRemove}[verb]
+	var u admin.User
+	if err := e.call(cmd, admin.UserRef{User: pos[0]}, &u); err != nil {
+		return err
+	}
+	past := map[string]string{"disable": "disabled", "enable": "enabled", "remove": "removed"}[verb]
+	return e.emit(u, func() { fmt.Fprintf(e.stdout, "%s %s\n", past, u.Name) })
+}
+
+func (e *env) usersUnsuspend(fs *flag.FlagSet, args []string) error {
+	pos, err := e.parse(fs, args, 1, 1, "users unsuspend USER")
+	if err != nil {
+		return err
+	}
+	var r admin.Unsuspended
+	if err := e.call(admin.CmdUsersUnsuspend, admin.UserRef{User: pos[0]}, &r); err != nil {
+		return err
+	}
+	return e.emit(r, func() {
+		if r.HadTries {
+			fmt.Fprintf(e.stdout, "%s may use their passkey on this terminal again; their wrong PINs are forgotten\n", r.User.Name)
+		} else {
+			fmt.Fprintf(e.stdout, "%s had no wrong PINs counted\n", r.User.Name)
+		}
+	})
 }
 
 func (e *env) credentialTable(creds []admin.Credential) {
