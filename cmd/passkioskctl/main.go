@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -152,6 +153,50 @@ func (e *env) report(err error) int {
 	return code
 }
 
+// action is one verb of a command: it parses its own flags and arguments.
+type action struct {
+	verbs string // the verb and its other names, space-separated
+	run   func(e *env, fs *flag.FlagSet, args []string) error
+}
+
+// actions are the verbs of the commands that pick runs; a command's first
+// action is the one run without a verb.
+var actions = map[string][]action{
+	"users": {
+		{"list ls", (*env).usersList},
+		{"show", (*env).usersShow},
+		{"add", (*env).usersAdd},
+		{"edit", (*env).usersEdit},
+		{"disable", func(e *env, fs *flag.FlagSet, args []string) error { return e.usersChange(fs, args, "disable") }},
+		{"enable", func(e *env, fs *flag.FlagSet, args []string) error { return e.usersChange(fs, args, "enable") }},
+		{"remove", func(e *env, fs *flag.FlagSet, args []string) error { return e.usersChange(fs, args, "remove") }},
+		{"unsuspend", (*env).usersUnsuspend},
+	},
+	"policy": {
+		{"show", (*env).policyShow},
+		{"validate", (*env).policyValidate},
+		{"apply", (*env).policyApply},
+	},
+	"audit": {
+		{"tail", (*env).auditTail},
+		{"follow", (*env).auditFollow},
+		{"export", (*env).auditExport},
+		{"verify", (*env).auditVerify},
+	},
+}
+
+// pick runs the action of command noun that verb names.
+func (e *env) pick(noun, verb string, args []string) error {
+	var names []string
+	for i, a := range actions[noun] {
+		if verb == "" && i == 0 || slices.Contains(strings.Fields(a.verbs), verb) {
+			return a.run(e, flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError), args)
+		}
+		names = append(names, strings.Fields(a.verbs)[0])
+	}
+	return usagef("%s: unknown action %q (%s)", noun, verb, strings.Join(names, ", "))
+}
+
 func (e *env) dispatch(args []string) error {
 	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
 		gs := flag.NewFlagSet("passkioskctl", flag.ContinueOnError)
@@ -183,17 +228,17 @@ func (e *env) dispatch(args []string) error {
 		}
 		return e.status(rest)
 	case "users", "user":
-		return e.users(verb, rest)
+		return e.pick("users", verb, rest)
 	case "credentials", "credential", "creds":
 		return e.credentials(verb, rest)
 	case "codes", "code":
 		return e.codes(verb, rest)
 	case "policy":
-		return e.policy(verb, rest)
+		return e.pick("policy", verb, rest)
 	case "sessions", "session":
 		return e.sessions(verb, rest)
 	case "audit":
-		return e.audit(verb, rest)
+		return e.pick("audit", verb, rest)
 	case "tpm":
 		return e.tpm(verb, rest)
 	}

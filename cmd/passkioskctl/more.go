@@ -75,19 +75,6 @@ func (e *env) codes(verb string, args []string) error {
 	return usagef("codes: unknown action %q (issue, list, cancel)", verb)
 }
 
-func (e *env) policy(verb string, args []string) error {
-	fs := flag.NewFlagSet("policy "+verb, flag.ContinueOnError)
-	switch verb {
-	case "show", "":
-		return e.policyShow(fs, args)
-	case "validate":
-		return e.policyValidate(fs, args)
-	case "apply":
-		return e.policyApply(fs, args)
-	}
-	return usagef("policy: unknown action %q (show, validate, apply)", verb)
-}
-
 func (e *env) policyShow(fs *flag.FlagSet, args []string) error {
 	if _, err := e.parse(fs, args, 0, 0, "policy show"); err != nil {
 		return err
@@ -226,21 +213,6 @@ func (e *env) sessions(verb string, args []string) error {
 		return e.emit(r, func() { fmt.Fprintln(e.stdout, "session ended; its workspace is being wiped") })
 	}
 	return usagef("sessions: unknown action %q (list, end)", verb)
-}
-
-func (e *env) audit(verb string, args []string) error {
-	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
-	switch verb {
-	case "tail", "":
-		return e.auditTail(fs, args)
-	case "follow":
-		return e.auditFollow(fs, args)
-	case "export":
-		return e.auditExport(fs, args)
-	case "verify":
-		return e.auditVerify(fs, args)
-	}
-	return usagef("audit: unknown action %q (tail, follow, export, verify)", verb)
 }
 
 func (e *env) auditTail(fs *flag.FlagSet, args []string) error {

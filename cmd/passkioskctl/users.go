@@ -77,25 +77,6 @@ func printTPM(w io.Writer, t admin.TPMStatus) {
 	}
 }
 
-func (e *env) users(verb string, args []string) error {
-	fs := flag.NewFlagSet("users "+verb, flag.ContinueOnError)
-	switch verb {
-	case "list", "ls", "":
-		return e.usersList(fs, args)
-	case "show":
-		return e.usersShow(fs, args)
-	case "add":
-		return e.usersAdd(fs, args)
-	case "edit":
-		return e.usersEdit(fs, args)
-	case "disable", "enable", "remove":
-		return e.usersChange(fs, args, verb)
-	case "unsuspend":
-		return e.usersUnsuspend(fs, args)
-	}
-	return usagef("users: unknown action %q (list, show, add, edit, disable, enable, remove, unsuspend)", verb)
-}
-
 func (e *env) usersList(fs *flag.FlagSet, args []string) error {
 	if _, err := e.parse(fs, args, 0, 0, "users list"); err != nil {
 		return err
