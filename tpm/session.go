@@ -147,31 +147,8 @@ func sessionHMAC(key, pHash, nonceNewer, nonceOlder, addNonces []byte, attrs tpm
 	m.Write(nonceNewer)
 	m.Write(nonceOlder)
 	m.Write(addNonces)
-	m.Write([]byte{attrsByte(attrs)})
+	m.Write(tpm2.Marshal(attrs)) // the one byte of TPMA_SESSION
 	return m.Sum(nil)
-}
-
-func attrsByte(a tpm2.TPMASession) byte {
-	var b byte
-	if a.ContinueSession {
-		b |= 1 << 0
-	}
-	if a.AuditExclusive {
-		b |= 1 << 1
-	}
-	if a.AuditReset {
-		b |= 1 << 2
-	}
-	if a.Decrypt {
-		b |= 1 << 5
-	}
-	if a.Encrypt {
-		b |= 1 << 6
-	}
-	if a.Audit {
-		b |= 1 << 7
-	}
-	return b
 }
 
 // Authorize computes the command's authorization HMAC (Part 1 §19.6.5):
