@@ -126,7 +126,14 @@ func (c *call) auditFollow() (any, error) {
 	c.release()
 	ctx, stop := c.clientGone()
 	defer stop()
-	tick := time.NewTicker(c.s.opts.FollowPoll)
+	// A store that signals its writes wakes the follow at once; the
+	// ticker is then only a safety net.
+	written, _ := c.s.opts.Store.(WriteSignal)
+	poll := c.s.opts.FollowPoll
+	if written != nil {
+		poll = max(poll, 5*time.Second)
+	}
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	// The first part says the stream is open and where it starts, so a
 	// client knows entries after that point will reach it.
@@ -134,6 +141,10 @@ func (c *call) auditFollow() (any, error) {
 		return streamed, nil
 	}
 	for {
+		var wake <-chan struct{}
+		if written != nil {
+			wake = written.Written() // before reading, so no write goes unnoticed
+		}
 		evs, err := c.s.opts.Store.Events(next, 256)
 		if err != nil {
 			return nil, err
@@ -149,6 +160,7 @@ func (c *call) auditFollow() (any, error) {
 			c.w.ok(nil)
 			return streamed, nil
 		case <-tick.C:
+		case <-wake:
 		}
 	}
 }

@@ -144,6 +144,13 @@ type Store interface {
 	EndRequested(userID string, accepted bool, ch Change) error
 }
 
+// WriteSignal is a Store that says when it was written to, so audit
+// follow wakes for a new entry instead of polling for it.
+type WriteSignal interface {
+	// Written returns a channel closed by the next committed write.
+	Written() <-chan struct{}
+}
+
 // Appliance is the running engine, as the admin API sees it.
 type Appliance interface {
 	View() kiosk.View

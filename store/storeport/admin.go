@@ -182,6 +182,10 @@ func (s Admin) Sessions(openOnly bool) ([]admin.SessionRecord, error) {
 	return out, err
 }
 
+// Written is closed by the store's next committed write
+// (admin.WriteSignal).
+func (s Admin) Written() <-chan struct{} { return s.db.Written() }
+
 // AuditHead reads meta/audit-head alone: status, tail and follow ask
 // for it, and walking the whole log for each would grow with the log.
 // VerifyAudit walks it.
