@@ -163,7 +163,7 @@ func TestVerifyChainDetectsTampering(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path, clock, last := logWith(t, 6)
+			path, clock, last := logWith(t, 5) // after the three migrations
 			if last != 8 {
 				t.Fatalf("log ends at %d, cases assume 8", last)
 			}

@@ -58,18 +58,6 @@ func BenchmarkSignInBookkeeping(b *testing.B) {
 	}
 }
 
-// BenchmarkFailedAttempt is one failed sign-in: three window counters and
-// the audit entry.
-func BenchmarkFailedAttempt(b *testing.B) {
-	db := benchStore(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := db.RecordFailedAttempt(FailedAttempt{UserID: []byte("alice"), CredentialID: []byte("k1"), Terminal: "ward3-a", Reason: kiosk.KindPINInvalid}, 15*time.Minute); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkAuditAppend(b *testing.B) {
 	db := benchStore(b)
 	b.ReportAllocs()

@@ -12,17 +12,11 @@ var (
 	bucketEnroll      = []byte("enroll-codes")
 	bucketSessions    = []byte("sessions")
 	bucketAudit       = []byte("audit")
-	bucketAttempts    = []byte("attempts")
 	// Created by their first write, not by a migration: an absent one
 	// reads as empty, so files of schema 2 need no upgrade to gain them
 	// (pintries.go).
 	bucketPINTries = []byte("pin-tries")
 	bucketTPM      = []byte("tpm")
-
-	// Sub-buckets of attempts, one per subject kind.
-	bucketAttemptsUser       = []byte("user")
-	bucketAttemptsCredential = []byte("credential")
-	bucketAttemptsTerminal   = []byte("terminal")
 
 	// Keys in tpm.
 	keyLockoutAuth = []byte("lockout-auth")
@@ -36,5 +30,13 @@ var (
 // topBuckets are the buckets migration 1 creates, in drawing order.
 var topBuckets = [][]byte{
 	bucketMeta, bucketUsers, bucketCredentials, bucketPolicy, bucketEnroll,
-	bucketSessions, bucketAudit, bucketAttempts,
+	bucketSessions, bucketAudit,
 }
+
+// Failed sign-ins had a bucket of their own, with a sub-bucket per
+// subject kind, until the engine came to count them from the audit log:
+// migration 1 makes it and migration 3 drops it.
+var (
+	bucketAttempts    = []byte("attempts")
+	bucketAttemptKind = [][]byte{[]byte("user"), []byte("credential"), []byte("terminal")}
+)

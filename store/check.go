@@ -75,7 +75,8 @@ func (db *DB) check() error {
 	return err
 }
 
-// maxNesting is deeper than any bucket the schema has (attempts/kind/id).
+// maxNesting is deeper than any bucket the schema has (cred-by-user/id), and
+// than the attempts/kind/id of files from before schema 3.
 const maxNesting = 4
 
 func walk(b *bolt.Bucket, depth int, budget *int64) error {
@@ -162,9 +163,6 @@ func checkRecords(tx *bolt.Tx) error {
 	}
 	if err := checkTPMBuckets(tx); err != nil {
 		return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%v", err)
-	}
-	if err := checkAttempts(tx.Bucket(bucketAttempts)); err != nil {
-		return kiosk.E(kiosk.KindStoreCorrupt, op, err)
 	}
 	if idx := tx.Bucket(bucketCredByUser); idx != nil {
 		if err := checkCredentialIndex(tx, idx); err != nil {
@@ -262,33 +260,6 @@ func checkCredentialIndex(tx *bolt.Tx, idx *bolt.Bucket) error {
 	}
 	if n := creds.Stats().KeyN; n != indexed {
 		return fmt.Errorf("%d credentials, %d indexed", n, indexed)
-	}
-	return nil
-}
-
-// checkAttempts proves every failed-attempt value is sealed under its key.
-func checkAttempts(root *bolt.Bucket) error {
-	for _, kind := range [][]byte{bucketAttemptsUser, bucketAttemptsCredential, bucketAttemptsTerminal} {
-		kb := root.Bucket(kind)
-		if kb == nil {
-			return fmt.Errorf("bucket attempts/%s missing", kind)
-		}
-		err := kb.ForEach(func(id, v []byte) error {
-			sb := kb.Bucket(id)
-			if v != nil || sb == nil {
-				return fmt.Errorf("attempts/%s/%x is not a bucket", kind, id)
-			}
-			return sb.ForEach(func(k, v []byte) error {
-				if len(k) != 16 {
-					return fmt.Errorf("attempts/%s/%x: key %x", kind, id, k)
-				}
-				_, err := unseal("check attempts", k, v)
-				return err
-			})
-		})
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func crashWriter(path string) int {
 			}
 			report("ended %d", s.ID)
 		case op < 8:
-			_, seq, err := db.RecordFailedAttempt(store.FailedAttempt{UserID: []byte(fmt.Sprintf("user-%d", i)), Terminal: "t1", Reason: kiosk.KindPINInvalid}, time.Minute)
+			seq, err := db.Append(store.AuditEvent{Type: kiosk.EventSignInFailed, UserID: []byte(fmt.Sprintf("user-%d", i)), Terminal: "t1", Reason: kiosk.KindPINInvalid})
 			if err != nil {
 				return fail(err)
 			}

@@ -42,10 +42,6 @@ type Options struct {
 	// recover can catch, and the appliance must come up out of service
 	// rather than crash. A child that dies is reported as KindStoreCorrupt.
 	IsolateCheck bool
-
-	// AttemptHorizon is how long failed-attempt records are kept for the
-	// sliding windows; 0 means DefaultAttemptHorizon.
-	AttemptHorizon time.Duration
 }
 
 // DB is an open store. Its methods are safe for concurrent use: bbolt
@@ -54,7 +50,6 @@ type DB struct {
 	bolt    *bolt.DB
 	path    string
 	now     func() time.Time
-	horizon time.Duration
 	fwd     atomic.Pointer[forwarder] // OnAudit's, if set
 	written atomic.Pointer[chan struct{}]
 }
@@ -146,12 +141,9 @@ func isFirstStart(path string) (bool, error) {
 }
 
 func newDB(file string, opts Options) *DB {
-	db := &DB{path: file, now: opts.Now, horizon: opts.AttemptHorizon}
+	db := &DB{path: file, now: opts.Now}
 	if db.now == nil {
 		db.now = time.Now
-	}
-	if db.horizon <= 0 {
-		db.horizon = DefaultAttemptHorizon
 	}
 	return db
 }

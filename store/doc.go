@@ -32,7 +32,7 @@
 // "<path>.new" and renamed into place, so a first start that crashes leaves
 // no half-made file; an existing empty file is refused, not reinitialised.
 //
-// # Layout (schema 2)
+// # Layout (schema 3)
 //
 // Bucket names are in buckets.go. Every value is followed by a 4-byte
 // big-endian CRC-32C (Castagnoli) of its key and its bytes: bbolt checksums
@@ -43,7 +43,7 @@
 // does not re-encode to its stored bytes is refused.
 //
 //	meta/
-//	  schema        → uint64 BE                         schema version (2)
+//	  schema        → uint64 BE                         schema version (3)
 //	  audit-head    → CBOR {1: seq, 2: hash}            newest audit entry
 //	  audit-anchor  → CBOR {1: seq, 2: hash}            newest pruned entry (absent: genesis, seq 0, 32 zero bytes)
 //	users/
@@ -75,10 +75,8 @@
 //	                                     15 user name, 16 credential label}
 //	                  15 and 16 are absent from entries written before they existed; those
 //	                  entries keep hashing as they were written
-//	attempts/
-//	  user/<user id>/<unix ns uint64 BE ‖ n uint64 BE>         → reason (kiosk.Kind) uint16 BE
-//	  credential/<cred id>/<unix ns uint64 BE ‖ n uint64 BE>   → reason uint16 BE
-//	  terminal/<name>/<unix ns uint64 BE ‖ n uint64 BE>        → reason uint16 BE
+//	(attempts/, failed sign-ins by subject, was dropped by schema 3: the
+//	engine counts failures from the audit log)
 //	pin-tries/                          (made by its first write; absent reads as empty)
 //	  <user id> → wrong TPM PINs in a row uint64 BE ‖ last one unix ns int64 BE
 //	tpm/                                (made by its first write; absent reads as empty)

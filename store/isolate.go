@@ -60,7 +60,7 @@ func checkFile(path string, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
-	db := &DB{path: path, now: time.Now, horizon: DefaultAttemptHorizon}
+	db := &DB{path: path, now: time.Now}
 	err := guard(op, path, func() error {
 		b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 		if err != nil {

@@ -22,6 +22,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "create buckets", migrateCreateBuckets},
 	{2, "index credentials by user", migrateCredentialsByUser},
+	{3, "drop the failed-attempts bucket", migrateDropAttempts},
 }
 
 // SchemaVersion is the schema this build writes.
@@ -33,13 +34,26 @@ func migrateCreateBuckets(tx *bolt.Tx) error {
 			return fmt.Errorf("bucket %q: %w", name, err)
 		}
 	}
-	att := tx.Bucket(bucketAttempts)
-	for _, name := range [][]byte{bucketAttemptsUser, bucketAttemptsCredential, bucketAttemptsTerminal} {
+	att, err := tx.CreateBucketIfNotExists(bucketAttempts)
+	if err != nil {
+		return fmt.Errorf("bucket %q: %w", bucketAttempts, err)
+	}
+	for _, name := range bucketAttemptKind {
 		if _, err := att.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("bucket attempts/%q: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// migrateDropAttempts removes the failed-attempts bucket: the engine
+// counts failures from the audit log, which keeps them anyway, and nothing
+// has read the bucket since.
+func migrateDropAttempts(tx *bolt.Tx) error {
+	if tx.Bucket(bucketAttempts) == nil {
+		return nil
+	}
+	return tx.DeleteBucket(bucketAttempts)
 }
 
 // migrateCredentialsByUser adds the cred-by-user index so CredentialsOf does

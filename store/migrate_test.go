@@ -27,7 +27,7 @@ func openAtSchema(t *testing.T, path string, list []migration) *DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := &DB{bolt: b, path: path, now: func() time.Time { return migrateEpoch }, horizon: DefaultAttemptHorizon}
+	db := &DB{bolt: b, path: path, now: func() time.Time { return migrateEpoch }}
 	if err := db.migrate(list); err != nil {
 		b.Close()
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestMigration1CreatesBuckets(t *testing.T) {
 		if tx.Bucket(bucketCredByUser) != nil {
 			t.Error("schema 1 has the schema 2 index")
 		}
-		for _, sub := range [][]byte{bucketAttemptsUser, bucketAttemptsCredential, bucketAttemptsTerminal} {
+		for _, sub := range bucketAttemptKind {
 			if tx.Bucket(bucketAttempts).Bucket(sub) == nil {
 				t.Errorf("bucket attempts/%s missing", sub)
 			}
@@ -119,7 +119,7 @@ func TestMigration2IndexesExistingCredentials(t *testing.T) {
 // writeSchema1Records and then opened by this build.
 func checkUpgraded(t *testing.T, db *DB) {
 	t.Helper()
-	if v, err := db.Schema(); err != nil || v != 2 {
+	if v, err := db.Schema(); err != nil || v != 3 {
 		t.Fatalf("schema %d, %v", v, err)
 	}
 	cs, err := db.CredentialsOf([]byte("alice"))
@@ -134,7 +134,7 @@ func checkUpgraded(t *testing.T, db *DB) {
 		t.Fatal(err)
 	}
 	last, _ := db.Events(st.Head, 1)
-	if len(last) != 1 || last[0].Type != kiosk.EventStoreMigrated || last[0].Detail["from"] != "1" || last[0].Detail["to"] != "2" {
+	if len(last) != 1 || last[0].Type != kiosk.EventStoreMigrated || last[0].Detail["from"] != "1" || last[0].Detail["to"] != "3" {
 		t.Errorf("last audit entry = %+v", last)
 	}
 	// The index is live: a new credential lands in it.
@@ -143,6 +143,44 @@ func checkUpgraded(t *testing.T, db *DB) {
 	}
 	if cs, _ := db.CredentialsOf([]byte("bob")); len(cs) != 2 {
 		t.Errorf("bob after adding a key = %+v", cs)
+	}
+}
+
+// A file of schema 2 holding failed attempts loses the bucket, keeps
+// everything else, and its chain still verifies.
+func TestMigration3DropsTheAttemptsBucket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s2.db")
+	old := openAtSchema(t, path, migrations[:2])
+	err := old.bolt.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(bucketAttempts).Bucket(bucketAttemptKind[0]).CreateBucket([]byte("alice"))
+		if err != nil {
+			return err
+		}
+		return put(b, make([]byte, 16), []byte{0, 7})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.bolt.Close()
+
+	db, err := Open(path, Options{Now: func() time.Time { return migrateEpoch.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketAttempts) != nil {
+			t.Error("the attempts bucket is still there")
+		}
+		return nil
+	})
+	st, err := db.VerifyChain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := db.Events(st.Head, 1)
+	if v, _ := db.Schema(); v != 3 || len(last) != 1 || last[0].Detail["from"] != "2" || last[0].Detail["to"] != "3" {
+		t.Errorf("schema %d, last audit entry %+v", v, last)
 	}
 }
 
@@ -156,19 +194,19 @@ func TestMigrationsAreAtomic(t *testing.T) {
 	}
 	boom := errors.New("disk says no")
 	list := append(append([]migration(nil), migrations...),
-		migration{3, "add a bucket", func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("new")); return err }},
-		migration{4, "fail", func(*bolt.Tx) error { return boom }},
+		migration{4, "add a bucket", func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("new")); return err }},
+		migration{5, "fail", func(*bolt.Tx) error { return boom }},
 	)
 	err = db.migrate(list)
 	if kiosk.KindOf(err) != kiosk.KindStoreCorrupt || !errors.Is(err, boom) {
 		t.Fatalf("failing migration: %v", err)
 	}
-	if v, _ := db.Schema(); v != 2 {
-		t.Errorf("schema %d after failed migrations, want 2", v)
+	if v, _ := db.Schema(); v != 3 {
+		t.Errorf("schema %d after failed migrations, want 3", v)
 	}
 	db.bolt.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte("new")) != nil {
-			t.Error("migration 3 committed although migration 4 failed")
+			t.Error("migration 4 committed although migration 5 failed")
 		}
 		return nil
 	})
