@@ -159,11 +159,15 @@ type WipeReport struct {
 	RemainingProcs  int // after the wipe: must be 0
 	RemainingFiles  int // after the wipe: must be 0
 	WorkspaceExists bool
+	// DisplayAccessLeft counts X display access entries that still admit
+	// the session's account after the wipe (-1: could not be checked);
+	// must be 0.
+	DisplayAccessLeft int
 }
 
 // Clean reports whether the wipe left nothing behind.
 func (r WipeReport) Clean() bool {
-	return r.RemainingProcs == 0 && r.RemainingFiles == 0 && !r.WorkspaceExists
+	return r.RemainingProcs == 0 && r.RemainingFiles == 0 && !r.WorkspaceExists && r.DisplayAccessLeft == 0
 }
 
 // Session is a running isolated session.

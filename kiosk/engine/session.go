@@ -332,6 +332,10 @@ func (e *Engine) endSessionLocked(cause kiosk.EndCause) {
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionEnded, User: as.user.ID, Credential: as.credID, Outcome: cause.String(), Detail: detail})
 		if err != nil || !rep.Clean() {
 			reason := fmt.Sprintf("the last session was not wiped completely (%d processes, %d files left)", rep.RemainingProcs, rep.RemainingFiles)
+			if rep.DisplayAccessLeft != 0 {
+				reason = fmt.Sprintf("the last session was not wiped completely (%d processes, %d files, %d display access entries left)",
+					rep.RemainingProcs, rep.RemainingFiles, rep.DisplayAccessLeft)
+			}
 			if err != nil {
 				reason = "the last session could not be wiped: " + err.Error()
 			}
