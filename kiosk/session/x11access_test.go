@@ -1,0 +1,151 @@
+package session_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/session"
+)
+
+// x11Client connects to display as uid with no cookie, the way an X11
+// session program does (xdpyinfo, from x11-utils), and reports whether
+// the server let it in.
+func x11Client(t *testing.T, display string, uid uint32) bool {
+	t.Helper()
+	xdpyinfo, err := exec.LookPath("xdpyinfo")
+	if err != nil {
+		t.Skip("xdpyinfo not installed (Debian package x11-utils)")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, xdpyinfo, "-display", display)
+	cmd.Env = []string{"HOME=/", "XAUTHORITY=/nonexistent", "PATH=/usr/bin:/bin"}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return true
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(string(out), "unable to open display") {
+		t.Fatalf("xdpyinfo as uid %d: %v\n%s", uid, err, out)
+	}
+	return false
+}
+
+// x11Manager runs sessions as the dedicated testUID, in a plain process
+// group, on a fresh Xvfb that has access control on (no -ac) and a cookie
+// only the appliance (root) can read.
+func x11Manager(t *testing.T) (*session.Manager, string, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("session tests need root")
+	}
+	cookie := make([]byte, 16)
+	rand.Read(cookie)
+	display, auth := session.StartXvfb(t, cookie)
+	m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) {
+		c.DedicatedUID = true
+		c.X11Display, c.X11Authority = display, auth
+	})
+	if ok, why := m.X11(); !ok {
+		t.Fatalf("sessions not admitted to the display: %s", why)
+	}
+	return m, display, auth
+}
+
+// The session uid is refused by the X server before the session, let in
+// during it (its own program and any other client of the uid), and
+// refused again after the wipe, which removed and counted the entry.
+func TestX11SessionUIDAdmittedOnlyDuringTheSession(t *testing.T) {
+	m, display, _ := x11Manager(t)
+	if x11Client(t, display, testUID) {
+		t.Fatal("the session uid reached the display before any session")
+	}
+	// The program itself opens the display, as an X11 program would.
+	prog := []string{"/bin/sh", "-c", `xdpyinfo >/dev/null 2>&1 && echo ready || echo refused; exec sleep 300`}
+	s := startWaitReady(t, m, session.Spec{User: "u-x11", Program: prog})
+	if !x11Client(t, display, testUID) {
+		s.End(kiosk.EndLogout)
+		t.Fatal("a client of the session uid was refused during the session")
+	}
+	if x11Client(t, display, testUID+1) {
+		t.Error("another uid reached the display during the session")
+	}
+	r, err := s.End(kiosk.EndLogout)
+	if err != nil || !r.Clean() {
+		t.Fatalf("End: %v, report %+v", err, r)
+	}
+	if r.X11Removed != 1 || r.X11Left != 0 {
+		t.Errorf("X11 removed %d, left %d; want 1 and 0", r.X11Removed, r.X11Left)
+	}
+	if x11Client(t, display, testUID) {
+		t.Fatal("the session uid still reaches the display after the wipe")
+	}
+}
+
+// When the entry cannot be removed (here: the appliance's cookie file is
+// gone, so the display refuses it), End reports it like any incomplete wipe:
+// an error, a report that is not clean, the journal record left open;
+// and the next start's recovery removes the entry.
+func TestX11EntryThatCannotBeRemovedFailsTheWipeAndRecoveryRemovesIt(t *testing.T) {
+	m, display, auth := x11Manager(t)
+	prog := []string{"/bin/sh", "-c", `echo ready; exec sleep 300`}
+	s := startWaitReady(t, m, session.Spec{User: "u-x11", Program: prog})
+	if err := os.Rename(auth, auth+".away"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.End(kiosk.EndLogout)
+	if err == nil || r.Clean() || r.X11Left == 0 {
+		t.Fatalf("End = %v, report %+v: want an error and a wipe that is not clean", err, r)
+	}
+	if r.Summary().Clean() {
+		t.Fatal("the engine's summary calls the wipe clean")
+	}
+	if !x11Client(t, display, testUID) {
+		t.Fatal("test setup: the entry was removed after all")
+	}
+	if err := os.Rename(auth+".away", auth); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := m.Recover()
+	if err != nil || len(reports) != 1 || reports[0].X11Removed != 1 || !reports[0].Clean() {
+		t.Fatalf("Recover = %v, reports %+v", err, reports)
+	}
+	if x11Client(t, display, testUID) {
+		t.Fatal("the session uid reaches the display after recovery")
+	}
+}
+
+// A session program admitted to the display may change the host list
+// itself (a local client may): it adds another uid and turns access
+// control off. The wipe puts the list back as it was.
+func TestX11WipeUndoesHostListChangesMadeDuringTheSession(t *testing.T) {
+	m, display, _ := x11Manager(t)
+	if _, err := exec.LookPath("xhost"); err != nil {
+		t.Skip("xhost not installed (Debian package x11-xserver-utils)")
+	}
+	prog := []string{"/bin/sh", "-c", `xhost +si:localuser:#4242 >/dev/null && xhost + >/dev/null && echo ready; exec sleep 300`}
+	s := startWaitReady(t, m, session.Spec{User: "u-x11", Program: prog})
+	if !x11Client(t, display, testUID+7) {
+		t.Fatal("test setup: access control is still on")
+	}
+	r, err := s.End(kiosk.EndLogout)
+	if err != nil || !r.Clean() {
+		t.Fatalf("End: %v, report %+v", err, r)
+	}
+	for _, uid := range []uint32{testUID, testUID + 7, 4242} {
+		if x11Client(t, display, uid) {
+			t.Errorf("uid %d reaches the display after the wipe", uid)
+		}
+	}
+}
+
