@@ -148,4 +148,3 @@ func TestX11WipeUndoesHostListChangesMadeDuringTheSession(t *testing.T) {
 		}
 	}
 }
-
