@@ -223,7 +223,7 @@ type Store interface {
 // the subject it counts against (Detail["subject"] of the audit events
 // whose type is Failed); RecentFailures returns those stamped at or after since, by
 // subject, oldest first, leaving out a person's failures that came before
-// their last successful sign-in.
+// their last successful sign-in (or proof, EventReauth).
 type FailureHistory interface {
 	RecentFailures(since time.Time) (map[string][]time.Time, error)
 }
@@ -237,7 +237,7 @@ func FailuresIn(events []AuditEvent) map[string][]time.Time {
 	for _, e := range events {
 		subject := e.Detail["subject"]
 		switch {
-		case e.Type == EventSignIn && e.User != "":
+		case (e.Type == EventSignIn || e.Type == EventReauth) && e.User != "":
 			for s, u := range owner {
 				if u == e.User {
 					delete(out, s)

@@ -200,6 +200,7 @@ func (e *Engine) enterLocked() {
 		e.cfg.Log.Info("state", "from", e.view.State, "to", s)
 	}
 	e.view.State, e.view.Prompt = s, p
+	e.view.Reauth = e.cer != nil && e.cer.kind == proving
 	e.publishLocked()
 }
 

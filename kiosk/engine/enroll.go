@@ -40,21 +40,6 @@ func (e *Engine) StartEnrollment(code string) {
 	e.chooseAttachmentLocked()
 }
 
-// AddBackup registers another credential for the signed-in person.
-func (e *Engine) AddBackup() {
-	e.mu.Lock()
-	defer e.unlock()
-	as := e.sess
-	if as == nil || !e.is(kiosk.StateInSession) {
-		return
-	}
-	c := e.beginLocked(enrolling)
-	u := as.user
-	c.user, c.backup = &u, true
-	c.keyFree = e.stopTapLocked(as)
-	e.chooseAttachmentLocked()
-}
-
 // chooseAttachmentLocked offers the methods this person may register, or
 // goes straight on when there is only one.
 func (e *Engine) chooseAttachmentLocked() {

@@ -168,13 +168,18 @@ func TestAddBackupFromTheSession(t *testing.T) {
 		t.Fatal("one credential, backup not suggested")
 	}
 	h.e.AddBackup()
+	v := h.waitPrompt(kiosk.PromptPIN) // first: prove it is still Alice
+	if !v.Reauth || v.State != kiosk.StateVerifying {
+		t.Fatalf("proof prompt: reauth %v, state %v", v.Reauth, v.State)
+	}
+	h.e.EnterPIN([]byte("135790"))
 	h.waitPrompt(kiosk.PromptInsertKey) // platform already registered: straight to the key
 	k := newKey("backup", "4821", false)
 	h.keys.Plug(k)
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("4821"))
-	v := h.waitPrompt(kiosk.PromptEnrollDone)
-	if v.Notice.Code != kiosk.NoticeEnrolled {
+	v = h.waitPrompt(kiosk.PromptEnrollDone)
+	if v.Notice.Code != kiosk.NoticeEnrolled || v.Reauth {
 		t.Fatalf("notice %+v", v.Notice)
 	}
 	h.e.Cancel()
