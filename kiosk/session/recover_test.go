@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(unprivilegedChildEnv) != "" {
 		os.Exit(unprivilegedChild())
 	}
+	if os.Getenv(x11TamperEnv) != "" {
+		os.Exit(x11Tamper())
+	}
 	os.Exit(m.Run())
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,22 +127,41 @@ func TestX11EntryThatCannotBeRemovedFailsTheWipeAndRecoveryRemovesIt(t *testing.
 	}
 }
 
+// x11TamperEnv makes TestMain act as a session program that changes the
+// display's host list (x11Tamper).
+const x11TamperEnv = "PASSKIOSK_SESSION_TEST_X11_TAMPER"
+
+// x11Tamper admits uid 4242 to $DISPLAY, turns access control off, says
+// ready and waits to be ended.
+func x11Tamper() int {
+	if err := session.TamperHostAccess(os.Getenv("DISPLAY"), 4242); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	fmt.Println("ready")
+	time.Sleep(10 * time.Minute)
+	return 0
+}
+
 // A session program admitted to the display may change the host list
-// itself (a local client may): it adds another uid and turns access
-// control off. The wipe puts the list back as it was.
+// itself (the server lets any local client): it admits another uid and
+// turns access control off. The wipe puts the list back as it was.
 func TestX11WipeUndoesHostListChangesMadeDuringTheSession(t *testing.T) {
 	m, display, _ := x11Manager(t)
-	if _, err := exec.LookPath("xhost"); err != nil {
-		t.Skip("xhost not installed (Debian package x11-xserver-utils)")
+	// The test binary sits in a private build folder: the session uid
+	// runs a copy it can execute.
+	bin := filepath.Join(stateRoot(t), "session.test")
+	if data, err := os.ReadFile(os.Args[0]); err != nil || os.WriteFile(bin, data, 0o755) != nil {
+		t.Fatalf("copy test binary: %v", err)
 	}
-	prog := []string{"/bin/sh", "-c", `xhost +si:localuser:#4242 >/dev/null && xhost + >/dev/null && echo ready; exec sleep 300`}
-	s := startWaitReady(t, m, session.Spec{User: "u-x11", Program: prog})
+	s := startWaitReady(t, m, session.Spec{User: "u-x11", Program: []string{bin, "-test.run=^$"}, Env: []string{x11TamperEnv + "=1"}})
 	if !x11Client(t, display, testUID+7) {
+		s.End(kiosk.EndLogout)
 		t.Fatal("test setup: access control is still on")
 	}
 	r, err := s.End(kiosk.EndLogout)
-	if err != nil || !r.Clean() {
-		t.Fatalf("End: %v, report %+v", err, r)
+	if err != nil || !r.Clean() || r.X11Removed != 2 {
+		t.Fatalf("End: %v, report %+v; want clean, 2 entries removed", err, r)
 	}
 	for _, uid := range []uint32{testUID, testUID + 7, 4242} {
 		if x11Client(t, display, uid) {
