@@ -228,8 +228,12 @@ func (e *Engine) waitLocked(d time.Duration) {
 			e.endCeremonyLocked(e.view.Notice)
 			return
 		}
+		detail := map[string]string{"prompt": e.cer.step.String()}
+		if e.cer.kind == proving {
+			detail["ceremony"] = "reauth"
+		}
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventTimedOut, User: e.cer.userID(), Outcome: "timeout", Kind: kiosk.KindTimeout,
-			Detail: map[string]string{"prompt": e.cer.step.String()}})
+			Detail: detail})
 		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTimedOut, Kind: kiosk.KindTimeout, Tries: -1})
 	})
 }
