@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +187,19 @@ func TestAddBackupFromTheSession(t *testing.T) {
 	v = h.waitPrompt(kiosk.PromptSession)
 	if v.Session.BackupMissing {
 		t.Fatal("backup still suggested after registering one")
+	}
+}
+
+// A session account still admitted to the X display after the wipe is an
+// incomplete wipe like a file left: out of service, and the reason says
+// what was left.
+func TestDisplayAccessLeftTakesTheTerminalOutOfService(t *testing.T) {
+	h := newHarness(t)
+	h.sessions.Report = kiosk.WipeReport{Processes: 1, DisplayAccessLeft: 1}
+	signedIn(t, h)
+	h.e.SignOut()
+	v := h.waitState(kiosk.StateOutOfService)
+	if !strings.Contains(v.OutOfService, "1 display access entries left") || !h.hasAudit(kiosk.EventWipe, "incomplete") {
+		t.Fatalf("out of service %q, audit %v", v.OutOfService, h.auditTypes())
 	}
 }
