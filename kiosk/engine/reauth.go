@@ -34,6 +34,13 @@ func (e *Engine) AddBackup() {
 	c.user, c.backup = &u, true
 	c.keyFree = e.stopTapLocked(as)
 	e.view.Who = u.DisplayName
+	if len(e.registrableLocked(c.user)) == 0 {
+		// Nothing could be registered after the proof: say so now,
+		// without asking for it.
+		c.kind = enrolling
+		e.chooseAttachmentLocked()
+		return
+	}
 	e.askProofLocked(as)
 }
 

@@ -243,3 +243,34 @@ func TestBackupProofAsksForARegisteredKeyWhenThePINCannotBeUsed(t *testing.T) {
 		t.Fatalf("audit %v", h.auditTypes())
 	}
 }
+
+// When nothing could be registered anyway (here: policy allows only the
+// TPM passkey, which the person has), no proof is asked for: the session
+// says why at once.
+func TestBackupWithNothingToRegisterAsksNoProof(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Policy.Roaming.Enabled = false
+		if err := c.Policy.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.issueCode("C", alice)
+	h.e.StartEnrollment("C")
+	h.waitPrompt(kiosk.PromptNewPIN) // the only choice
+	h.e.EnterPIN([]byte("135790"))
+	h.waitPrompt(kiosk.PromptEnrollDone)
+	h.e.Cancel()
+	h.waitPrompt(kiosk.PromptTouchOrChoose)
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	h.waitState(kiosk.StateInSession)
+	h.e.AddBackup()
+	v := h.waitNotice(kiosk.NoticeNotAllowed)
+	if v.Prompt != kiosk.PromptSession || v.Reauth {
+		t.Fatalf("prompt %v, reauth %v", v.Prompt, v.Reauth)
+	}
+	if h.hasAudit(kiosk.EventReauthFailed, "") || !h.hasAudit(kiosk.EventEnrollFailed, kiosk.KindPolicy.String()) {
+		t.Fatalf("audit %v", h.auditTypes())
+	}
+}
