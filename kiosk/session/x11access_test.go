@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/session"
+	"passkiosk/kiosk/session/sessiontest"
 )
 
 // x11Client connects to display as uid with no cookie, the way an X11
@@ -48,12 +50,7 @@ func x11Client(t *testing.T, display string, uid uint32) bool {
 // only the appliance (root) can read.
 func x11Manager(t *testing.T) (*session.Manager, string, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("session tests need root")
-	}
-	cookie := make([]byte, 16)
-	rand.Read(cookie)
-	display, auth := session.StartXvfb(t, cookie)
+	display, auth := x11Display(t)
 	m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) {
 		c.DedicatedUID = true
 		c.X11Display, c.X11Authority = display, auth
@@ -62,6 +59,18 @@ func x11Manager(t *testing.T) (*session.Manager, string, string) {
 		t.Fatalf("sessions not admitted to the display: %s", why)
 	}
 	return m, display, auth
+}
+
+// x11Display starts an Xvfb with access control on and a cookie only
+// root can read.
+func x11Display(t *testing.T) (display, auth string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("session tests need root")
+	}
+	cookie := make([]byte, 16)
+	rand.Read(cookie)
+	return session.StartXvfb(t, cookie)
 }
 
 // The session uid is refused by the X server before the session, let in
@@ -167,5 +176,43 @@ func TestX11WipeUndoesHostListChangesMadeDuringTheSession(t *testing.T) {
 		if x11Client(t, display, uid) {
 			t.Errorf("uid %d reaches the display after the wipe", uid)
 		}
+	}
+}
+
+// The appliance is killed mid-session: the display still admits the
+// session uid, and the next start's recovery removes the entry.
+func TestX11EntryLeftByACrashIsRemovedByRecover(t *testing.T) {
+	display, auth := x11Display(t)
+	reapTestUID(t)
+	state, jdir := stateRoot(t), t.TempDir()
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), crashChildEnv+"=1", "CRASH_STATE="+state, "CRASH_JOURNAL="+jdir,
+		"CRASH_SANDBOX="+strconv.Itoa(int(session.SandboxNone)), "CRASH_DEDICATED=1",
+		"CRASH_X11_DISPLAY="+display, "CRASH_X11_AUTH="+auth)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitStartedAndReady(t, out)
+	child.Process.Kill()
+	child.Wait()
+	if !x11Client(t, display, testUID) {
+		t.Fatal("test setup: the crashed session's entry is not there")
+	}
+
+	rm, err := session.New(session.Config{StateRoot: state, Sandbox: session.SandboxNone, UID: testUID, GID: testUID,
+		DedicatedUID: true, Journal: sessiontest.FileJournal{Dir: jdir}, X11Display: display, X11Authority: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports, err := rm.Recover()
+	if err != nil || len(reports) != 1 || !reports[0].Clean() || reports[0].X11Removed != 1 {
+		t.Fatalf("Recover = %v, reports %+v", err, reports)
+	}
+	if x11Client(t, display, testUID) {
+		t.Fatal("the session uid reaches the display after recovery")
 	}
 }
