@@ -216,3 +216,17 @@ func TestX11EntryLeftByACrashIsRemovedByRecover(t *testing.T) {
 		t.Fatal("the session uid reaches the display after recovery")
 	}
 }
+
+// A shared session uid (nobody) is never admitted to the display, and a
+// display that is not a local X display is refused at New.
+func TestX11NotGrantedToASharedUIDAndRemoteDisplaysRefused(t *testing.T) {
+	m, _ := newManager(t, session.SandboxNone, nobodyUID, func(c *session.Config) { c.X11Display = ":0" })
+	if ok, why := m.X11(); ok || why == "" {
+		t.Errorf("X11() = %v, %q; want not admitted, with the reason", ok, why)
+	}
+	_, err := session.New(session.Config{StateRoot: stateRoot(t), Sandbox: session.SandboxNone, UID: testUID, GID: testUID,
+		DedicatedUID: true, Journal: sessiontest.NewMemJournal(), X11Display: "example.org:0"})
+	if !errors.Is(err, kiosk.ErrMalformed) {
+		t.Errorf("New with a remote display: %v, want kind malformed", err)
+	}
+}
