@@ -101,3 +101,54 @@ func TestBackupFromASessionNeedsTheCurrentPIN(t *testing.T) {
 		t.Fatalf("audit chain: %+v, %v", st, err)
 	}
 }
+
+// The proof on the security key the session was signed in with, through
+// the real libfido2: the key's PIN and a touch, the touch-to-sign-out
+// request withdrawn meanwhile; then a passkey in the TPM as the backup.
+func TestBackupProvedWithTheSignedInKeyThroughLibfido2(t *testing.T) {
+	r := newRig(t, rigOptions{keys: true})
+	bob, code := r.person("bob", "Bob Okafor", "porters")
+	k := r.newKey(softkey.Config{PIN: "4821"})
+	r.enrollKey(k, code, "4821")
+	r.e.Cancel()
+	r.waitFor("the key present", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptTouchOrChoose && v.KeyPresent })
+	r.e.UseKey()
+	r.waitPrompt(kiosk.PromptPIN)
+	r.e.EnterPIN([]byte("4821"))
+	r.waitPrompt(kiosk.PromptTouchKey)
+	k.touch()
+	r.waitFor("the session, waiting for a tap", func(v kiosk.View) bool {
+		return v.State == kiosk.StateInSession && v.Session.TapToSignOut
+	})
+	r.ready()
+
+	r.e.AddBackup()
+	v := r.waitPrompt(kiosk.PromptPIN)
+	if !v.Reauth {
+		t.Fatalf("add a backup: %v %v, want the proof first", v.State, v.Prompt)
+	}
+	r.e.EnterPIN([]byte("4821"))
+	r.waitFor("the touch for the proof", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptTouchKey && v.Reauth })
+	k.touch()
+	r.waitPrompt(kiosk.PromptEnrollChoose)
+	r.e.ChooseAttachment(kiosk.AttachPlatform)
+	r.waitPrompt(kiosk.PromptNewPIN)
+	r.e.EnterPIN([]byte("135790"))
+	r.waitPrompt(kiosk.PromptEnrollDone)
+	creds, err := r.db.CredentialsOf(bob.ID)
+	if err != nil || len(creds) != 2 {
+		t.Fatalf("credentials %d, %v; want 2", len(creds), err)
+	}
+	if !r.audited("reauth", func(e store.AuditEvent) bool { return e.Detail["method"] == kiosk.AttachRoaming.String() }) {
+		t.Fatalf("the proof is not audited: %+v", r.events())
+	}
+	r.e.Cancel()
+	r.waitFor("tap offered again", func(v kiosk.View) bool {
+		return v.Prompt == kiosk.PromptSession && v.Session != nil && v.Session.TapToSignOut
+	})
+	k.touch()
+	v = r.waitNotice(kiosk.NoticeSessionEnded)
+	if v.Notice.Cause != kiosk.EndKeyTapped {
+		t.Fatalf("after the tap: %+v", v.Notice)
+	}
+}

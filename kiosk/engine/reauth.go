@@ -134,17 +134,38 @@ func (e *Engine) proofAssertLocked(uv kiosk.UV) {
 		prompt = kiosk.PromptFingerprint
 	}
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.stepLocked(kiosk.StateVerifying, prompt)
-	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, AllowList: c.proofCreds, UV: uv}
+	// The touch is asked for only once the key has let go of the
+	// session's touch-to-sign-out request: a touch before that would end
+	// the withdrawn request, not answer this one.
 	key, keyFree := c.key.ID, c.keyFree
+	free := keyFree == nil
+	if !free {
+		select {
+		case <-keyFree:
+			free = true
+		default:
+		}
+	}
+	if free {
+		e.stepLocked(kiosk.StateVerifying, prompt)
+	} else {
+		e.stepLocked(kiosk.StateVerifying, kiosk.PromptWorking)
+	}
+	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, AllowList: c.proofCreds, UV: uv}
+	gen := e.gen
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(uv.PIN)
-		if keyFree != nil {
+		if !free {
 			select {
 			case <-keyFree:
 			case <-ctx.Done():
 				return kiosk.E(kiosk.KindDeviceBusy, "confirm it is you", ctx.Err())
 			}
+			e.mu.Lock()
+			if e.gen == gen && e.cer != nil {
+				e.stepLocked(kiosk.StateVerifying, prompt)
+			}
+			e.unlock()
 		}
 		as, err := e.cfg.Keys.Assert(ctx, key, req)
 		if err != nil {
