@@ -274,3 +274,21 @@ func TestBackupWithNothingToRegisterAsksNoProof(t *testing.T) {
 		t.Fatalf("audit %v", h.auditTypes())
 	}
 }
+
+// A key with a fingerprint sensor proves it with the finger, no PIN; the
+// prompt says so once the key is free of the touch-to-sign-out request.
+func TestBackupProofWithAFingerprint(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", true)
+	h.enrollKey(k, alice, "C")
+	h.keys.Plug(k)
+	h.waitState(kiosk.StateInSession)
+	h.e.AddBackup()
+	h.waitFor("the fingerprint prompt for the proof", func(v kiosk.View) bool {
+		return v.Prompt == kiosk.PromptFingerprint && v.Reauth && v.State == kiosk.StateVerifying
+	})
+	h.waitPrompt(kiosk.PromptEnrollChoose)
+	if !h.hasAudit(kiosk.EventReauth, "ok") {
+		t.Fatalf("audit %v", h.auditTypes())
+	}
+}
