@@ -159,6 +159,9 @@ type WipeReport struct {
 	RemainingProcs  int // after the wipe: must be 0
 	RemainingFiles  int // after the wipe: must be 0
 	WorkspaceExists bool
+	// DisplayAccessRemoved counts the X display access entries the wipe
+	// removed (the session account's, and any a session client added).
+	DisplayAccessRemoved int
 	// DisplayAccessLeft counts X display access entries that still admit
 	// the session's account after the wipe (-1: could not be checked);
 	// must be 0.

@@ -203,3 +203,18 @@ func TestDisplayAccessLeftTakesTheTerminalOutOfService(t *testing.T) {
 		t.Fatalf("out of service %q, audit %v", v.OutOfService, h.auditTypes())
 	}
 }
+
+// The wipe's audit entry counts the display access entries removed.
+func TestWipeAuditCountsDisplayAccessRemoved(t *testing.T) {
+	h := newHarness(t)
+	h.sessions.Report = kiosk.WipeReport{Processes: 1, DisplayAccessRemoved: 1}
+	signedIn(t, h)
+	h.e.SignOut()
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	for _, ev := range h.audited() {
+		if ev.Type == kiosk.EventWipe && ev.Outcome == "ok" && ev.Detail["display_access_removed"] == "1" && ev.Detail["display_access_left"] == "0" {
+			return
+		}
+	}
+	t.Fatalf("no wipe entry counting the display access removed: %+v", h.audited())
+}

@@ -98,6 +98,9 @@ func TestX11SessionUIDAdmittedOnlyDuringTheSession(t *testing.T) {
 	if r.X11Removed != 1 || r.X11Left != 0 {
 		t.Errorf("X11 removed %d, left %d; want 1 and 0", r.X11Removed, r.X11Left)
 	}
+	if sum := r.Summary(); sum.DisplayAccessRemoved != 1 || !sum.Clean() {
+		t.Errorf("summary %+v", sum)
+	}
 	if x11Client(t, display, testUID) {
 		t.Fatal("the session uid still reaches the display after the wipe")
 	}
