@@ -52,6 +52,8 @@ const (
 	EventPlatformUnsuspended Event = 39 // a person's suspended platform passkey was allowed again
 	EventTPMLockoutAuthSet   Event = 40 // the appliance set the TPM's lockout authorization and sealed it
 	EventTPMLockoutReset     Event = 41 // an administrator reset the TPM's dictionary-attack lockout
+	EventReauth              Event = 42 // the person in a session proved it is still them, to add a credential
+	EventReauthFailed        Event = 43 // that proof failed; Reason says why
 )
 
 var eventNames = [...]string{
@@ -97,6 +99,8 @@ var eventNames = [...]string{
 	EventPlatformUnsuspended: "platform-unsuspended",
 	EventTPMLockoutAuthSet:   "tpm-lockout-auth-set",
 	EventTPMLockoutReset:     "tpm-lockout-reset",
+	EventReauth:              "reauth",
+	EventReauthFailed:        "reauth-failed",
 }
 
 func (t Event) String() string {
@@ -112,7 +116,7 @@ func (t Event) Known() bool { return t != EventUnknown && int(t) < len(eventName
 // Failed reports whether the event is a failure the engine counts
 // against a subject (Detail["subject"]).
 func (t Event) Failed() bool {
-	return t == EventSignInFailed || t == EventEnrollFailed || t == EventKeyTapFailed
+	return t == EventSignInFailed || t == EventEnrollFailed || t == EventKeyTapFailed || t == EventReauthFailed
 }
 
 // LegacyEvent reads an entry written before the engine's events had

@@ -159,11 +159,18 @@ type WipeReport struct {
 	RemainingProcs  int // after the wipe: must be 0
 	RemainingFiles  int // after the wipe: must be 0
 	WorkspaceExists bool
+	// DisplayAccessRemoved counts the X display access entries the wipe
+	// removed (the session account's, and any a session client added).
+	DisplayAccessRemoved int
+	// DisplayAccessLeft counts X display access entries that still admit
+	// the session's account after the wipe (-1: could not be checked);
+	// must be 0.
+	DisplayAccessLeft int
 }
 
 // Clean reports whether the wipe left nothing behind.
 func (r WipeReport) Clean() bool {
-	return r.RemainingProcs == 0 && r.RemainingFiles == 0 && !r.WorkspaceExists
+	return r.RemainingProcs == 0 && r.RemainingFiles == 0 && !r.WorkspaceExists && r.DisplayAccessLeft == 0
 }
 
 // Session is a running isolated session.
@@ -219,7 +226,7 @@ type Store interface {
 // the subject it counts against (Detail["subject"] of the audit events
 // whose type is Failed); RecentFailures returns those stamped at or after since, by
 // subject, oldest first, leaving out a person's failures that came before
-// their last successful sign-in.
+// their last successful sign-in (or proof, EventReauth).
 type FailureHistory interface {
 	RecentFailures(since time.Time) (map[string][]time.Time, error)
 }
@@ -233,7 +240,7 @@ func FailuresIn(events []AuditEvent) map[string][]time.Time {
 	for _, e := range events {
 		subject := e.Detail["subject"]
 		switch {
-		case e.Type == EventSignIn && e.User != "":
+		case (e.Type == EventSignIn || e.Type == EventReauth) && e.User != "":
 			for s, u := range owner {
 				if u == e.User {
 					delete(out, s)

@@ -30,6 +30,11 @@ type View struct {
 	// PINMinLength is the shortest PIN the PIN pad accepts (for PromptPIN
 	// and PromptNewPIN).
 	PINMinLength int
+	// Reauth: the person in the session is proving it is still them
+	// (their current PIN, or a touch of a security key registered to
+	// them) before a new credential is registered for them; the PIN,
+	// fingerprint, touch and insert-key prompts are for that proof.
+	Reauth bool
 	// Deadline is when the current bounded wait ends and the screen goes
 	// back to the lock screen; zero when nothing is waited for.
 	Deadline time.Time
@@ -124,6 +129,7 @@ const (
 	NoticeAlreadyRegistered             // this key, or a passkey on this terminal, is already registered for you
 	NoticeOutOfHours                    // not allowed at this hour; Detail may say when
 	NoticePlatformSuspended             // too many wrong PINs in a row: this person's passkey on this terminal is suspended until IT lifts it or they sign in another way
+	NoticeBackupNotConfirmed            // no backup was added: the person did not prove it is them (Kind says why: cancelled, timeout, wrong PIN, …; Until a backoff)
 )
 
 // Commands is what the screens can ask of the engine. Every method returns
@@ -148,7 +154,7 @@ type Commands interface {
 	// ChooseAttachment answers PromptEnrollChoose.
 	ChooseAttachment(a Attachment)
 	// AddBackup starts registering another credential for the signed-in
-	// person.
+	// person, once they have proved it is still them.
 	AddBackup()
 	// SignOut ends the session.
 	SignOut()

@@ -37,6 +37,9 @@ func (u *UI) enrollChooseScreen(v kiosk.View) fyne.CanvasObject {
 }
 
 func (u *UI) insertKeyScreen(v kiosk.View) fyne.CanvasObject {
+	if v.Reauth {
+		return u.reauthInsertKeyScreen(v)
+	}
 	head := u.tr.T("enroll.insert.title")
 	if v.KeyPresent {
 		head = u.tr.T("enroll.insert.present")

@@ -31,10 +31,10 @@ func (u *UI) frame(v kiosk.View, withClock, cancel bool, body ...fyne.CanvasObje
 		l := widget.NewLabel("")
 		l.SizeName = theme.SizeNameSubHeadingText
 		deadline := v.Deadline
-		// Adding a backup during a session goes back to the session at
-		// zero, not to the lock screen.
+		// Adding a backup during a session (and the proof before it)
+		// goes back to the session at zero, not to the lock screen.
 		back := "common.back_in"
-		if v.State == kiosk.StateEnrolling && v.Session != nil {
+		if (v.State == kiosk.StateEnrolling || v.Reauth) && v.Session != nil {
 			back = "common.back_to_session_in"
 		}
 		l.Text = u.addLive(l.SetText, func(now time.Time) string {

@@ -27,12 +27,13 @@ const (
 // themselves (signed out, touched their key), which is information; what
 // went well is success.
 func noticeSeverity(n *kiosk.Notice) severity {
-	if n.Code == kiosk.NoticeSessionEnded && n.Cause.ByPerson() {
+	if n.Code == kiosk.NoticeSessionEnded && n.Cause.ByPerson() ||
+		n.Code == kiosk.NoticeBackupNotConfirmed && n.Kind == kiosk.KindCancelled {
 		return sevInfo
 	}
 	switch n.Code {
 	case kiosk.NoticeTimedOut, kiosk.NoticeKeyRemoved, kiosk.NoticeTooManyAttempts,
-		kiosk.NoticeFingerprintLocked, kiosk.NoticeSessionEnded:
+		kiosk.NoticeFingerprintLocked, kiosk.NoticeSessionEnded, kiosk.NoticeBackupNotConfirmed:
 		return sevWarning
 	case kiosk.NoticeBackupSuggested, kiosk.NoticeAlreadyRegistered:
 		return sevInfo
@@ -71,6 +72,7 @@ var noticeKeys = map[kiosk.NoticeCode]string{
 	kiosk.NoticeAlreadyRegistered:  "notice.already_registered",
 	kiosk.NoticeOutOfHours:         "notice.out_of_hours",
 	kiosk.NoticePlatformSuspended:  "notice.platform_suspended",
+	kiosk.NoticeBackupNotConfirmed: "notice.backup_not_confirmed",
 }
 
 // sessionCauses translates why a session ended (Notice.Cause); for any
@@ -138,6 +140,8 @@ func (u *UI) noticeText(n *kiosk.Notice, pinMin int, now time.Time) string {
 		}
 	case kiosk.NoticePINTooShort:
 		return tr.N(key, max(pinMin, 1))
+	case kiosk.NoticeBackupNotConfirmed:
+		return u.backupNotConfirmedText(key, n, now)
 	}
 	return tr.T(key)
 }

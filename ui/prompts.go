@@ -43,6 +43,8 @@ func (u *UI) whoLine(v kiosk.View) string {
 	switch {
 	case v.Who == "":
 		return ""
+	case v.Reauth:
+		return u.reauthLine(v)
 	case v.State == kiosk.StateEnrolling:
 		return u.tr.T("pin.enrolling_for", v.Who)
 	}

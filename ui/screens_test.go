@@ -102,6 +102,16 @@ func screens() []screen {
 	ending.State = kiosk.StateEnding
 	codeBad := enrolling(kiosk.PromptEnrollCode, notice(kiosk.NoticeBadEnrollmentCode))
 	codeBad.Who = ""
+	reauth := func(p kiosk.Prompt, n *kiosk.Notice) kiosk.View {
+		v := verifying(p, n)
+		v.Reauth, v.PINMinLength, v.Session = true, 6, inSession(kiosk.PromptSession, true, true, 0).Session
+		return v
+	}
+	notConfirmed := func(n *kiosk.Notice) kiosk.View {
+		v := inSession(kiosk.PromptSession, true, true, 0)
+		v.Notice = n
+		return v
+	}
 	return []screen{
 		{name: "lock", view: lockView(nil)},
 		{name: "lock-key-present", view: keyIn},
@@ -152,6 +162,14 @@ func screens() []screen {
 		{name: "session-program-exited-backup-missing", view: inSession(kiosk.PromptSession, false, true, 0)},
 		{name: "idle-warning", view: inSession(kiosk.PromptIdleWarning, true, false, 45*time.Second)},
 		{name: "out-of-service", view: oos},
+		{name: "reauth-pin", view: reauth(kiosk.PromptPIN, nil)},
+		{name: "reauth-pin-wrong", view: reauth(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 8))},
+		{name: "reauth-touch-key", view: reauth(kiosk.PromptTouchKey, nil)},
+		{name: "reauth-insert-key", view: reauth(kiosk.PromptInsertKey, nil)},
+		{name: "session-backup-not-confirmed", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindTimeout, Tries: -1})},
+		{name: "session-backup-cancelled", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindCancelled, Tries: -1})},
+		{name: "session-backup-not-confirmed-backoff", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindPolicy, Tries: -1, Until: at(90 * time.Second)})},
+		{name: "de-reauth-pin", lang: "de", view: reauth(kiosk.PromptPIN, nil)},
 		{name: "de-lock", lang: "de", view: lockView(nil)},
 		{name: "de-pin-wrong-2-left", lang: "de", view: verifying(kiosk.PromptPIN, tries(kiosk.NoticeWrongPIN, 2))},
 		{name: "de-idle-warning", lang: "de", view: inSession(kiosk.PromptIdleWarning, true, false, 45*time.Second)},

@@ -15,6 +15,10 @@ const (
 	signInRoaming ceremonyKind = iota + 1
 	signInPlatform
 	enrolling
+	// proving: the person in a session proves it is still them before a
+	// backup is registered (reauth.go); it becomes enrolling once they
+	// have.
+	proving
 )
 
 // ceremony is one sign-in or enrollment under way.
@@ -43,6 +47,20 @@ type ceremony struct {
 	// keyFree is closed once the session's tap-to-sign-out request has
 	// let go of the key (nil outside a backup).
 	keyFree <-chan struct{}
+	// proofCreds are the person's security-key credentials, the allow
+	// list of a proof on a key.
+	proofCreds [][]byte
+}
+
+// failed is the audit event for a failure of this ceremony.
+func (c *ceremony) failed() kiosk.Event {
+	switch c.kind {
+	case enrolling:
+		return kiosk.EventEnrollFailed
+	case proving:
+		return kiosk.EventReauthFailed
+	}
+	return kiosk.EventSignInFailed
 }
 
 func (c *ceremony) userID() kiosk.UserID {
@@ -102,6 +120,9 @@ func (e *Engine) abandonLocked() {
 // or to the session if the ceremony was a backup enrollment.
 func (e *Engine) endCeremonyLocked(n *kiosk.Notice) {
 	backup := e.cer != nil && e.cer.backup
+	if e.cer != nil && e.cer.kind == proving {
+		n = notConfirmed(n)
+	}
 	e.abandonLocked()
 	e.gen++
 	if backup && e.sess != nil {

@@ -16,8 +16,10 @@ func (e *Engine) EnterPIN(pin []byte) {
 		zero(pin)
 	case c.kind == signInRoaming:
 		e.assertLocked(kiosk.UV{PIN: pin})
-	case c.kind == signInPlatform:
+	case c.kind == signInPlatform, c.kind == proving && c.platformCred != nil:
 		e.platformAssertLocked(pin)
+	case c.kind == proving:
+		e.proofAssertLocked(kiosk.UV{PIN: pin})
 	case c.kind == enrolling:
 		e.makeCredentialLocked(kiosk.UV{PIN: pin})
 	default:
@@ -39,8 +41,12 @@ func (e *Engine) Cancel() {
 	}
 	done := e.cer.step == kiosk.PromptEnrollDone
 	if !done {
+		detail := map[string]string{"prompt": e.cer.step.String()}
+		if e.cer.kind == proving {
+			detail["ceremony"] = "reauth"
+		}
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventCancelled, User: e.cer.userID(), Outcome: kiosk.KindCancelled.String(), Kind: kiosk.KindCancelled,
-			Detail: map[string]string{"prompt": e.cer.step.String()}})
+			Detail: detail})
 	}
 	n := e.view.Notice
 	if !done {

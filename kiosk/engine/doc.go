@@ -22,6 +22,11 @@
 // started them is still the current one (the generation check), so a
 // cancelled or timed-out ceremony can never sign anyone in.
 //
+// Adding a backup from a session (AddBackup) starts with a proof that the
+// person is still the one at the terminal: the PIN of their platform
+// passkey or a security key registered to them, verified and counted like
+// a sign-in (reauth.go); only then does the enrollment begin.
+//
 // Methods whose names end in Locked need e.mu held. No I/O that can
 // block happens under it: audit entries are queued and written just after
 // it is released (unlock), and the session's last input is measured

@@ -200,6 +200,7 @@ func (e *Engine) enterLocked() {
 		e.cfg.Log.Info("state", "from", e.view.State, "to", s)
 	}
 	e.view.State, e.view.Prompt = s, p
+	e.view.Reauth = e.cer != nil && e.cer.kind == proving
 	e.publishLocked()
 }
 
@@ -227,8 +228,12 @@ func (e *Engine) waitLocked(d time.Duration) {
 			e.endCeremonyLocked(e.view.Notice)
 			return
 		}
+		detail := map[string]string{"prompt": e.cer.step.String()}
+		if e.cer.kind == proving {
+			detail["ceremony"] = "reauth"
+		}
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventTimedOut, User: e.cer.userID(), Outcome: "timeout", Kind: kiosk.KindTimeout,
-			Detail: map[string]string{"prompt": e.cer.step.String()}})
+			Detail: detail})
 		e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeTimedOut, Kind: kiosk.KindTimeout, Tries: -1})
 	})
 }

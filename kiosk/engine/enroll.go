@@ -40,34 +40,11 @@ func (e *Engine) StartEnrollment(code string) {
 	e.chooseAttachmentLocked()
 }
 
-// AddBackup registers another credential for the signed-in person.
-func (e *Engine) AddBackup() {
-	e.mu.Lock()
-	defer e.unlock()
-	as := e.sess
-	if as == nil || !e.is(kiosk.StateInSession) {
-		return
-	}
-	c := e.beginLocked(enrolling)
-	u := as.user
-	c.user, c.backup = &u, true
-	c.keyFree = e.stopTapLocked(as)
-	e.chooseAttachmentLocked()
-}
-
 // chooseAttachmentLocked offers the methods this person may register, or
 // goes straight on when there is only one.
 func (e *Engine) chooseAttachmentLocked() {
 	c := e.cer
-	var can []kiosk.Attachment
-	if ok, _ := e.platformStatus(); ok && e.pol.MethodAllowed(kiosk.AttachPlatform, c.user.Groups) == nil {
-		if _, has := e.platformCredentialLocked(c.user.ID); !has {
-			can = append(can, kiosk.AttachPlatform)
-		}
-	}
-	if e.cfg.Keys != nil && e.pol.MethodAllowed(kiosk.AttachRoaming, c.user.Groups) == nil {
-		can = append(can, kiosk.AttachRoaming)
-	}
+	can := e.registrableLocked(c.user)
 	e.view.Who = c.user.DisplayName
 	switch len(can) {
 	case 0:
@@ -81,6 +58,23 @@ func (e *Engine) chooseAttachmentLocked() {
 		e.waitLocked(e.cfg.Timeouts.Enroll)
 		e.stepLocked(kiosk.StateEnrolling, kiosk.PromptEnrollChoose)
 	}
+}
+
+// registrableLocked lists the kinds of credential u may register here
+// now: a platform passkey when the TPM works, policy allows it and they
+// have none yet; a security key when there are keys and policy allows
+// them.
+func (e *Engine) registrableLocked(u *kiosk.User) []kiosk.Attachment {
+	var can []kiosk.Attachment
+	if ok, _ := e.platformStatus(); ok && e.pol.MethodAllowed(kiosk.AttachPlatform, u.Groups) == nil {
+		if _, has := e.platformCredentialLocked(u.ID); !has {
+			can = append(can, kiosk.AttachPlatform)
+		}
+	}
+	if e.cfg.Keys != nil && e.pol.MethodAllowed(kiosk.AttachRoaming, u.Groups) == nil {
+		can = append(can, kiosk.AttachRoaming)
+	}
+	return can
 }
 
 // ChooseAttachment answers "this terminal or a security key?".

@@ -118,7 +118,7 @@ func (e *Engine) platformWrongPINLocked(err error, credID []byte) {
 	c := e.cer
 	u := c.user
 	count := e.addPINFailureLocked(u.ID)
-	e.recordFailureLocked(kiosk.EventSignInFailed, err, credID)
+	e.recordFailureLocked(c.failed(), err, credID)
 	left := e.pol.Lockout.SuspendAfter() - count.n
 	if left <= 0 {
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventLockout, User: u.ID, Credential: credID, Outcome: "platform-suspended",
@@ -156,7 +156,7 @@ func (e *Engine) platformLockoutLocked(err error, credID []byte) {
 	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
 		until = e.cfg.Clock.Now().Add(ra.RetryAfter())
 	}
-	e.audit(kiosk.AuditEvent{Type: kiosk.EventSignInFailed, User: e.cer.userID(), Credential: credID,
+	e.audit(kiosk.AuditEvent{Type: e.cer.failed(), User: e.cer.userID(), Credential: credID,
 		Outcome: kiosk.KindTPMLockout.String(), Kind: kiosk.KindTPMLockout,
 		Detail: map[string]string{"error": err.Error(), "terminal-wide": "true"}})
 	e.endCeremonyLocked(e.pausedNoticeLocked(e.cer.user, until))

@@ -78,7 +78,7 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 	hash, err := e.newClientDataLocked(fido.TypeGet)
 	if err != nil {
 		zero(pin)
-		e.failLocked(kiosk.EventSignInFailed, err, nil)
+		e.failLocked(c.failed(), err, nil)
 		return
 	}
 	cred := *c.platformCred
@@ -102,10 +102,14 @@ func (e *Engine) platformAssertLocked(pin []byte) {
 				e.platformLockoutLocked(err, cred.ID)
 				return
 			}
-			e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
+			e.failLocked(c.failed(), err, cred.ID)
 			return
 		}
 		r := res.(result)
-		e.verifyLocked(*c.user, cred, cred.ID, r.authData, r.sig, nil, func() { e.signedInLocked(cred, "") })
+		then := func() { e.signedInLocked(cred, "") }
+		if c.kind == proving {
+			then = func() { e.provedLocked(cred) }
+		}
+		e.verifyLocked(*c.user, cred, cred.ID, r.authData, r.sig, nil, then)
 	})
 }

@@ -21,22 +21,29 @@ func (e *Engine) keyEvent(ev kiosk.KeyEvent) {
 			e.startRoamingLocked(ev.Key)
 		case e.cer != nil && e.cer.kind == enrolling && e.cer.step == kiosk.PromptInsertKey:
 			e.enrollKeyLocked(ev.Key)
+		case e.cer != nil && e.cer.kind == proving && e.cer.step == kiosk.PromptInsertKey:
+			e.proofKeyLocked(ev.Key)
 		default:
 			e.publishLocked()
 		}
 	case kiosk.KeyRemoved:
 		delete(e.keys, ev.Key.ID)
 		e.cfg.Log.Info("key removed", "key", ev.Key.ID)
+		ended := false
 		if e.cer != nil && e.cer.key.ID == ev.Key.ID {
 			e.audit(kiosk.AuditEvent{Type: kiosk.EventKeyRemoved, User: e.cer.userID(), Outcome: "abandoned", Kind: kiosk.KindDeviceGone})
 			e.endCeremonyLocked(&kiosk.Notice{Code: kiosk.NoticeKeyRemoved, Kind: kiosk.KindDeviceGone, Tries: -1})
-			return
+			ended = true
 		}
+		// The key the session signed in with ends it when pulled, even
+		// in the middle of a backup proved with it.
 		if s := e.sess; s != nil && s.keyID == ev.Key.ID && e.pol.KeyRemovalEndsSession {
 			e.endSessionLocked(kiosk.EndKeyRemoved)
 			return
 		}
-		e.publishLocked()
+		if !ended {
+			e.publishLocked()
+		}
 	}
 }
 
@@ -89,7 +96,8 @@ func (e *Engine) askUVLocked(state kiosk.State, run func(kiosk.UV)) {
 
 func (e *Engine) askPINLocked(state kiosk.State) {
 	e.view.PINMinLength = 4 // CTAP 2.1 §6.5.1: a key PIN has at least 4 code points
-	if e.cer.kind == signInPlatform || (e.cer.kind == enrolling && e.cer.attachment == kiosk.AttachPlatform) {
+	if e.cer.kind == signInPlatform || (e.cer.kind == enrolling && e.cer.attachment == kiosk.AttachPlatform) ||
+		(e.cer.kind == proving && e.cer.platformCred != nil) {
 		e.view.PINMinLength = e.pol.MinPINLength
 	}
 	e.waitLocked(e.cfg.Timeouts.PIN)
@@ -259,11 +267,11 @@ func (e *Engine) verifyLocked(user kiosk.User, cred kiosk.Credential, credID, au
 		return
 	}
 	if err := e.admitLocked(&user, cred.Attachment); err != nil {
-		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
+		e.failLocked(c.failed(), err, cred.ID)
 		return
 	}
 	if err := e.challenges.Redeem(c.challenge); err != nil {
-		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
+		e.failLocked(c.failed(), err, cred.ID)
 		return
 	}
 	res, err := fido.VerifyAssertion(fido.AssertionInput{
@@ -274,11 +282,11 @@ func (e *Engine) verifyLocked(user kiosk.User, cred kiosk.Credential, credID, au
 		UserHandle: userHandle, RequireUV: e.pol.RequireUV,
 	})
 	if err != nil {
-		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
+		e.failLocked(c.failed(), err, cred.ID)
 		return
 	}
 	if err := e.cfg.Store.RecordSignIn(cred.ID, res.Counter, e.cfg.Clock.Now()); err != nil {
-		e.failLocked(kiosk.EventSignInFailed, err, cred.ID)
+		e.failLocked(c.failed(), err, cred.ID)
 		return
 	}
 	then()

@@ -329,9 +329,17 @@ func (e *Engine) endSessionLocked(cause kiosk.EndCause) {
 			"processes": strconv.Itoa(rep.Processes), "files": strconv.Itoa(rep.Files),
 			"bytes": strconv.FormatInt(rep.Bytes, 10), "duration": rep.Duration.String(),
 		}
+		if rep.DisplayAccessRemoved != 0 || rep.DisplayAccessLeft != 0 {
+			detail["display_access_removed"] = strconv.Itoa(rep.DisplayAccessRemoved)
+			detail["display_access_left"] = strconv.Itoa(rep.DisplayAccessLeft)
+		}
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionEnded, User: as.user.ID, Credential: as.credID, Outcome: cause.String(), Detail: detail})
 		if err != nil || !rep.Clean() {
 			reason := fmt.Sprintf("the last session was not wiped completely (%d processes, %d files left)", rep.RemainingProcs, rep.RemainingFiles)
+			if rep.DisplayAccessLeft != 0 {
+				reason = fmt.Sprintf("the last session was not wiped completely (%d processes, %d files, %d display access entries left)",
+					rep.RemainingProcs, rep.RemainingFiles, rep.DisplayAccessLeft)
+			}
 			if err != nil {
 				reason = "the last session could not be wiped: " + err.Error()
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -168,13 +169,18 @@ func TestAddBackupFromTheSession(t *testing.T) {
 		t.Fatal("one credential, backup not suggested")
 	}
 	h.e.AddBackup()
+	v := h.waitPrompt(kiosk.PromptPIN) // first: prove it is still Alice
+	if !v.Reauth || v.State != kiosk.StateVerifying {
+		t.Fatalf("proof prompt: reauth %v, state %v", v.Reauth, v.State)
+	}
+	h.e.EnterPIN([]byte("135790"))
 	h.waitPrompt(kiosk.PromptInsertKey) // platform already registered: straight to the key
 	k := newKey("backup", "4821", false)
 	h.keys.Plug(k)
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("4821"))
-	v := h.waitPrompt(kiosk.PromptEnrollDone)
-	if v.Notice.Code != kiosk.NoticeEnrolled {
+	v = h.waitPrompt(kiosk.PromptEnrollDone)
+	if v.Notice.Code != kiosk.NoticeEnrolled || v.Reauth {
 		t.Fatalf("notice %+v", v.Notice)
 	}
 	h.e.Cancel()
@@ -182,4 +188,33 @@ func TestAddBackupFromTheSession(t *testing.T) {
 	if v.Session.BackupMissing {
 		t.Fatal("backup still suggested after registering one")
 	}
+}
+
+// A session account still admitted to the X display after the wipe is an
+// incomplete wipe like a file left: out of service, and the reason says
+// what was left.
+func TestDisplayAccessLeftTakesTheTerminalOutOfService(t *testing.T) {
+	h := newHarness(t)
+	h.sessions.Report = kiosk.WipeReport{Processes: 1, DisplayAccessLeft: 1}
+	signedIn(t, h)
+	h.e.SignOut()
+	v := h.waitState(kiosk.StateOutOfService)
+	if !strings.Contains(v.OutOfService, "1 display access entries left") || !h.hasAudit(kiosk.EventWipe, "incomplete") {
+		t.Fatalf("out of service %q, audit %v", v.OutOfService, h.auditTypes())
+	}
+}
+
+// The wipe's audit entry counts the display access entries removed.
+func TestWipeAuditCountsDisplayAccessRemoved(t *testing.T) {
+	h := newHarness(t)
+	h.sessions.Report = kiosk.WipeReport{Processes: 1, DisplayAccessRemoved: 1}
+	signedIn(t, h)
+	h.e.SignOut()
+	h.waitNotice(kiosk.NoticeSessionEnded)
+	for _, ev := range h.audited() {
+		if ev.Type == kiosk.EventWipe && ev.Outcome == "ok" && ev.Detail["display_access_removed"] == "1" && ev.Detail["display_access_left"] == "0" {
+			return
+		}
+	}
+	t.Fatalf("no wipe entry counting the display access removed: %+v", h.audited())
 }

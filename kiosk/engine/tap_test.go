@@ -95,6 +95,8 @@ func TestBackupWithdrawsAndResumesTheTapWait(t *testing.T) {
 	s := keySession(t, h, k)
 	waitTouchRequests(t, k, 1)
 	h.e.AddBackup()
+	h.waitPrompt(kiosk.PromptPIN) // the proof, on the key signed in with
+	h.e.EnterPIN([]byte(pinOf(k)))
 	h.waitPrompt(kiosk.PromptEnrollChoose)
 	if h.e.View().Session == nil {
 		t.Log("session view hidden while enrolling")

@@ -131,6 +131,19 @@ type Config struct {
 	// out of service. Empty: none. (X11 programs reach the display
 	// through DISPLAY, and Xwayland under cage.)
 	Wayland string
+	// X11Display is the X display that X11 session programs use (":0";
+	// under cage, Xwayland's), and X11Authority the cookie file the
+	// appliance connects to it with ("" is $HOME/.Xauthority; none means
+	// no cookie). Sessions get DISPLAY naming it. When the session uid is
+	// dedicated, each session's uid is admitted to the display by a
+	// si:localuser entry in the server's host access list, added at
+	// Start and removed, and checked removed, by End (x11access.go); a
+	// shared uid (nobody) is never admitted (Manager.X11 says why).
+	// Empty: sessions are not given an X display of their own (DISPLAY
+	// may still pass through PassEnv, as before).
+	X11Display, X11Authority string
+	// X11Timeout bounds each conversation with the X server. Default 2 s.
+	X11Timeout time.Duration
 	// ClearClipboard is called during End, after the processes are gone.
 	// The UI owns the clipboard, so it provides this hook.
 	ClearClipboard func(ctx context.Context) error
@@ -147,6 +160,10 @@ const SandboxWayland = "/run/wayland-0"
 type Manager struct {
 	cfg     Config
 	wayland string // why sessions have no Wayland socket, "" when they have it
+	// x11 admits the session uid to the X display, nil when sessions are
+	// not admitted; x11Why says why not.
+	x11     *x11Access
+	x11Why  string
 	sandbox Sandbox
 	reason  string
 	// fallback says why sessions are confined less than asked ("" when
@@ -225,6 +242,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.shareWayland()
+	if err := m.shareX11(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -430,4 +450,35 @@ func (m *Manager) grantWayland() string {
 		return fmt.Sprintf("granting uid %d the socket %s: %v", m.cfg.UID, sock, err)
 	}
 	return ""
+}
+
+// X11 says whether each session's uid is admitted to the X display
+// (Config.X11Display) for the length of the session, and why not.
+func (m *Manager) X11() (admitted bool, why string) { return m.x11 != nil, m.x11Why }
+
+// shareX11 decides whether sessions get a host access entry on the X
+// display. The server is not asked here: under cage Xwayland may start
+// only when a client first connects.
+func (m *Manager) shareX11() error {
+	d := m.cfg.X11Display
+	switch {
+	case d == "":
+		m.x11Why = "no X display configured"
+		return nil
+	case !m.root:
+		m.x11Why = "the session runs as the appliance's own user, which has the display already"
+	case !m.cfg.DedicatedUID || m.cfg.UID == nobodyUID:
+		m.x11Why = "the session account is shared with other programs; it is not admitted to the X display"
+	}
+	if _, _, err := displaySocket(d); err != nil {
+		return kiosk.E(kiosk.KindMalformed, "session manager", err)
+	}
+	if m.x11Why != "" {
+		return nil
+	}
+	if m.cfg.X11Timeout <= 0 {
+		m.cfg.X11Timeout = 2 * time.Second
+	}
+	m.x11 = &x11Access{display: d, authFile: m.cfg.X11Authority, uid: m.cfg.UID, timeout: m.cfg.X11Timeout}
+	return nil
 }

@@ -126,6 +126,23 @@
 // final lstat must find nothing (WipeReport.WorkspaceGone). Only a clean
 // end closes the journal record; otherwise it stays open for Recover.
 //
+// # The X display
+//
+// With Config.X11Display set and a dedicated session uid, Start admits
+// that uid to the X server for the session: it reads the server's host
+// access list (ListHosts) and adds a si:localuser entry for the uid
+// (ChangeHosts, family ServerInterpreted), as `xhost +si:localuser:U`
+// does, over the same small X11 client as the idle source (x11.go,
+// x11access.go). End, after every process is gone, removes it, and puts
+// back anything a session client changed meanwhile (a local client may
+// change the list: entries added since the start go, access control is
+// turned on again if it was on), then lists the hosts again: anything
+// left is WipeReport.X11Left, an incomplete wipe like a process or a file
+// left. No X server listening means nothing to remove: the list lives in
+// the server's memory. Recover removes every entry that admits the
+// session uid. A shared uid (nobody) is never admitted (Manager.X11).
+// Tested against a real Xvfb with access control on (x11access_test.go).
+//
 // The package keeps no secrets of its own: a credential the engine hands
 // the program (an environment entry, say) is a Go string the engine
 // created, and zeroing its own copies is the engine's part.

@@ -85,10 +85,17 @@ type WipeReport struct {
 	// left in shared folders (/tmp, /var/tmp, /dev/shm, …), removed too.
 	OutsideFiles int   `cbor:"24,keyasint" json:"outside_files"`
 	OutsideBytes int64 `cbor:"25,keyasint" json:"outside_bytes"`
+	// X11Removed counts the X host access entries the wipe removed (the
+	// session uid's, and any added during the session); X11Left what a
+	// final ListHosts still showed of them (must be 0; -1 when the list
+	// could not be read).
+	X11Removed int `cbor:"26,keyasint,omitempty" json:"x11_removed,omitempty"`
+	X11Left    int `cbor:"27,keyasint,omitempty" json:"x11_left,omitempty"`
 }
 
-// Clean reports whether the wipe was complete: no process left and the
-// workspace gone.
+// Clean reports whether the wipe was complete: no process left, the
+// workspace gone, and the session uid no longer admitted to the X
+// display.
 func (r WipeReport) Clean() bool {
-	return r.Remaining == 0 && r.RemainingFiles == 0 && r.WorkspaceGone
+	return r.Remaining == 0 && r.RemainingFiles == 0 && r.WorkspaceGone && r.X11Left == 0
 }

@@ -39,9 +39,15 @@ func (m *Manager) sessionEnv(rec Record, spec Spec, home, tmp string) []string {
 		rec.Marker(),
 	}
 	for _, k := range m.cfg.PassEnv {
+		if k == "DISPLAY" && m.cfg.X11Display != "" {
+			continue // the configured display, below
+		}
 		if v, ok := os.LookupEnv(k); ok && !reservedEnv[k] {
 			env = append(env, k+"="+v)
 		}
+	}
+	if m.cfg.X11Display != "" {
+		env = append(env, "DISPLAY="+m.cfg.X11Display)
 	}
 	if m.cfg.Wayland != "" {
 		// An absolute path: libwayland takes it as the socket itself.

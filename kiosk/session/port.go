@@ -85,5 +85,6 @@ func (r WipeReport) Summary() kiosk.WipeReport {
 	return kiosk.WipeReport{
 		Processes: r.Processes, Files: r.Files + r.OutsideFiles, Bytes: r.Bytes + r.OutsideBytes, Duration: r.Total,
 		RemainingProcs: r.Remaining, RemainingFiles: r.RemainingFiles, WorkspaceExists: !r.WorkspaceGone,
+		DisplayAccessRemoved: r.X11Removed, DisplayAccessLeft: r.X11Left,
 	}
 }

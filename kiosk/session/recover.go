@@ -98,6 +98,22 @@ func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
 		errs = append(errs, err)
 	}
 	r.KillTime = time.Since(t0)
+	// No record of the host list before the crash: remove what admits
+	// the session uid, the record's and today's.
+	if m.x11 != nil {
+		uids := []uint32{m.cfg.UID}
+		if rec.Dedicated && rec.UID != 0 && rec.UID != m.cfg.UID {
+			uids = append(uids, rec.UID)
+		}
+		var removed, left int
+		for _, uid := range uids {
+			if err := m.revokeX11(op, uid, nil, &r); err != nil {
+				errs = append(errs, err)
+			}
+			removed, left = removed+r.X11Removed, left+r.X11Left
+		}
+		r.X11Removed, r.X11Left = removed, left
+	}
 	if mem.workspace == "" {
 		// A record whose workspace is not under our state root is not
 		// ours to delete; refuse rather than remove a stranger's files.

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(unprivilegedChildEnv) != "" {
 		os.Exit(unprivilegedChild())
 	}
+	if os.Getenv(x11TamperEnv) != "" {
+		os.Exit(x11Tamper())
+	}
 	os.Exit(m.Run())
 }
 
@@ -44,6 +47,7 @@ func crashChild() int {
 		StateRoot: os.Getenv("CRASH_STATE"), Sandbox: session.Sandbox(sb),
 		UID: testUID, GID: testUID, Journal: sessiontest.FileJournal{Dir: os.Getenv("CRASH_JOURNAL")},
 		DedicatedUID: os.Getenv("CRASH_DEDICATED") != "",
+		X11Display:   os.Getenv("CRASH_X11_DISPLAY"), X11Authority: os.Getenv("CRASH_X11_AUTH"),
 	})
 	if err != nil {
 		fmt.Println("error", err)

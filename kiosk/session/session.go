@@ -51,6 +51,9 @@ type Session struct {
 	rec   Record
 	spec  Spec
 	tmpfs bool
+	// x11 is the X host list before the session's uid was admitted,
+	// nil when it was not.
+	x11 *x11Before
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -125,6 +128,13 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	}
 	if s.tmpfs, err = m.makeWorkspace(s.Workspace); err != nil {
 		return nil, s.abort(kiosk.E(kiosk.KindUnknown, op+": workspace", err))
+	}
+	if m.x11 != nil {
+		before, err := m.x11.grant()
+		if err != nil {
+			return nil, s.abort(kiosk.E(kiosk.KindDevice, op+": X display", err))
+		}
+		s.x11 = &before
 	}
 	s.mu.Lock()
 	err = s.launchLocked()
@@ -264,6 +274,12 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 		}
 	}
 
+	// The display goes back after the processes are gone: an X client
+	// still connected keeps its connection whatever the host list says,
+	// and one still running could add itself again.
+	if err := m.revokeX11(op, m.cfg.UID, s.x11, &r); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, m.wipe(op, mem.uid, s.Workspace, &r)...)
 	r.Ended = m.cfg.Clock.Now()
 	r.Total = time.Since(t0)
@@ -294,6 +310,22 @@ func (m *Manager) wipe(op string, uid int64, workspace string, r *WipeReport) []
 		errs = append(errs, kiosk.E(kiosk.KindUnknown, op+": wipe", err))
 	}
 	return errs
+}
+
+// revokeX11 takes the X display back from uid (x11access.go) when
+// sessions are admitted to it, into r.
+func (m *Manager) revokeX11(op string, uid uint32, before *x11Before, r *WipeReport) error {
+	if m.x11 == nil {
+		return nil
+	}
+	a := *m.x11
+	a.uid = uid
+	got, err := a.revoke(before)
+	r.X11Removed, r.X11Left = got.removed, got.left
+	if err != nil {
+		return kiosk.E(kiosk.KindDevice, op+": X display access", err)
+	}
+	return nil
 }
 
 // clearClipboard runs the UI's hook, bounded even if the hook ignores its
