@@ -328,15 +328,17 @@ func (s *soak) visit() error {
 	)
 }
 
-// addKeyBackup: Alice signs in with her PIN and, in her session, adds a
-// backup on the virtual security key (plugged in when asked, her finger
+// addKeyBackup: Alice signs in with her PIN and, in her session, confirms
+// it is still her with the PIN again and adds a backup on the virtual
+// security key (plugged in when asked, her finger
 // on its sensor), then signs out.
 func (s *soak) addKeyBackup() error {
 	a := s.a
 	return s.steps(
 		step{func() { a.eng.TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
 		step{func() { a.eng.EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
-		step{a.eng.AddBackup, "the request for the key", prompt(kiosk.PromptInsertKey)},
+		step{a.eng.AddBackup, "the proof that it is still her", prompt(kiosk.PromptPIN)},
+		step{func() { a.eng.EnterPIN([]byte(soakPIN)) }, "the request for the key", prompt(kiosk.PromptInsertKey)},
 		step{a.virtual.Plug, "the backup registered", prompt(kiosk.PromptEnrollDone)},
 		step{a.eng.Cancel, "the session again", prompt(kiosk.PromptSession)},
 		step{a.virtual.Unplug, "the session without the key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptSession && !v.KeyPresent }},
