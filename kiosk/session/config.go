@@ -195,24 +195,7 @@ func New(cfg Config) (*Manager, error) {
 	if _, ok := sandboxNames[cfg.Sandbox]; !ok {
 		return nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown sandbox %d", cfg.Sandbox)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = kiosk.SystemClock{}
-	}
-	if cfg.TmpfsSize <= 0 {
-		cfg.TmpfsSize = 512 << 20
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 2 * time.Second
-	}
-	if cfg.KillTimeout <= 0 {
-		cfg.KillTimeout = 5 * time.Second
-	}
-	if cfg.PassEnv == nil {
-		cfg.PassEnv = defaultPassEnv
-	}
-	if cfg.SharedDirs == nil {
-		cfg.SharedDirs = defaultSharedDirs
-	}
+	cfg.fill()
 	m := &Manager{
 		cfg:      cfg,
 		root:     os.Geteuid() == 0,
@@ -246,6 +229,28 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// fill gives the settings left unset their defaults.
+func (cfg *Config) fill() {
+	if cfg.Clock == nil {
+		cfg.Clock = kiosk.SystemClock{}
+	}
+	if cfg.TmpfsSize <= 0 {
+		cfg.TmpfsSize = 512 << 20
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 2 * time.Second
+	}
+	if cfg.KillTimeout <= 0 {
+		cfg.KillTimeout = 5 * time.Second
+	}
+	if cfg.PassEnv == nil {
+		cfg.PassEnv = defaultPassEnv
+	}
+	if cfg.SharedDirs == nil {
+		cfg.SharedDirs = defaultSharedDirs
+	}
 }
 
 // reachable checks that uid:gid may search every folder from / down to

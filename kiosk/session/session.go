@@ -255,13 +255,8 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 		errs = append(errs, err)
 	}
 	if started {
-		select {
-		case <-exited:
-			s.mu.Lock()
-			r.ExitCode = s.exitCode
-			s.mu.Unlock()
-		case <-time.After(m.cfg.KillTimeout):
-			errs = append(errs, kiosk.Errorf(kiosk.KindTimeout, op, "session program %d not reaped", pgids[len(pgids)-1]))
+		if err := s.reap(op, exited, &r); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	r.KillTime = time.Since(t0)
@@ -289,6 +284,22 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 		}
 	}
 	return r, errors.Join(errs...)
+}
+
+// reap waits, bounded, for the session program's exit status once its
+// processes were stopped.
+func (s *Session) reap(op string, exited <-chan struct{}, r *WipeReport) error {
+	select {
+	case <-exited:
+		s.mu.Lock()
+		r.ExitCode = s.exitCode
+		s.mu.Unlock()
+		return nil
+	case <-time.After(s.m.cfg.KillTimeout):
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return kiosk.Errorf(kiosk.KindTimeout, op, "session program %d not reaped", s.pgids[len(s.pgids)-1])
+	}
 }
 
 // wipe removes what a session left on disk, for End and for crash
