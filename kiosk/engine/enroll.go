@@ -142,12 +142,8 @@ func (e *Engine) makeCredentialLocked(uv kiosk.UV) {
 	}
 	req := kiosk.MakeCredentialRequest{RPID: e.pol.RPID, RPName: e.pol.RPName, ClientDataHash: hash,
 		UserID: []byte(c.user.ID), UserName: c.user.Name, DisplayName: c.user.DisplayName, Exclude: exclude, UV: uv}
-	prompt := kiosk.PromptTouchKey
-	if uv.Fingerprint {
-		prompt = kiosk.PromptFingerprint
-	}
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.stepLocked(kiosk.StateEnrolling, prompt)
+	e.stepLocked(kiosk.StateEnrolling, touchPrompt(uv))
 	key, keyFree := c.key.ID, c.keyFree
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
 		defer zero(uv.PIN)

@@ -129,15 +129,12 @@ func (e *Engine) proofAssertLocked(uv kiosk.UV) {
 		e.failLocked(kiosk.EventReauthFailed, err, nil)
 		return
 	}
-	prompt := kiosk.PromptTouchKey
-	if uv.Fingerprint {
-		prompt = kiosk.PromptFingerprint
-	}
+	prompt := touchPrompt(uv)
 	e.waitLocked(e.cfg.Timeouts.Device)
 	// The touch is asked for only once the key has let go of the
 	// session's touch-to-sign-out request: a touch before that would end
 	// the withdrawn request, not answer this one.
-	key, keyFree := c.key.ID, c.keyFree
+	keyFree := c.keyFree
 	free := keyFree == nil
 	if !free {
 		select {
@@ -146,16 +143,13 @@ func (e *Engine) proofAssertLocked(uv kiosk.UV) {
 		default:
 		}
 	}
+	var ready func(context.Context) error
 	if free {
 		e.stepLocked(kiosk.StateVerifying, prompt)
 	} else {
 		e.stepLocked(kiosk.StateVerifying, kiosk.PromptWorking)
-	}
-	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, AllowList: c.proofCreds, UV: uv}
-	gen := e.gen
-	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
-		defer zero(uv.PIN)
-		if !free {
+		gen := e.gen
+		ready = func(ctx context.Context) error {
 			select {
 			case <-keyFree:
 			case <-ctx.Done():
@@ -166,19 +160,11 @@ func (e *Engine) proofAssertLocked(uv kiosk.UV) {
 				e.stepLocked(kiosk.StateVerifying, prompt)
 			}
 			e.unlock()
+			return nil
 		}
-		as, err := e.cfg.Keys.Assert(ctx, key, req)
-		if err != nil {
-			return err
-		}
-		return as
-	}, func(res any) {
-		if err, ok := res.(error); ok {
-			e.uvErrorLocked(kiosk.EventReauthFailed, err, func(uv kiosk.UV) { e.proofAssertLocked(uv) })
-			return
-		}
-		e.verifyProofLocked(res.([]kiosk.KeyAssertion))
-	})
+	}
+	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, AllowList: c.proofCreds, UV: uv}
+	e.askKeyLocked(c.key.ID, req, ready, kiosk.EventReauthFailed, e.proofAssertLocked, e.verifyProofLocked)
 }
 
 // verifyProofLocked takes the assertion from a credential of the

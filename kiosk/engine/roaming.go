@@ -112,16 +112,34 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 		e.failLocked(kiosk.EventSignInFailed, err, nil)
 		return
 	}
-	prompt := kiosk.PromptTouchKey
-	if uv.Fingerprint {
-		prompt = kiosk.PromptFingerprint
-	}
 	e.waitLocked(e.cfg.Timeouts.Device)
-	e.stepLocked(kiosk.StateVerifying, prompt)
+	e.stepLocked(kiosk.StateVerifying, touchPrompt(uv))
 	req := kiosk.AssertRequest{RPID: e.pol.RPID, ClientDataHash: hash, UV: uv}
-	key := c.key.ID
+	e.askKeyLocked(c.key.ID, req, nil, kiosk.EventSignInFailed, e.assertLocked, e.pickAccountLocked)
+}
+
+// touchPrompt is what a key operation asks of the person: a finger on
+// the sensor when the key verifies them by fingerprint, else a touch.
+func touchPrompt(uv kiosk.UV) kiosk.Prompt {
+	if uv.Fingerprint {
+		return kiosk.PromptFingerprint
+	}
+	return kiosk.PromptTouchKey
+}
+
+// askKeyLocked asks the key for assertions over req on the device
+// goroutine, once ready (nil: at once) lets it, and hands them to done;
+// a failure goes to uvErrorLocked as failed, with retry for another try.
+// It wipes the PIN in req when the key has it.
+func (e *Engine) askKeyLocked(key string, req kiosk.AssertRequest, ready func(context.Context) error,
+	failed kiosk.Event, retry func(kiosk.UV), done func([]kiosk.KeyAssertion)) {
 	e.deviceLocked(e.cfg.Timeouts.Device, func(ctx context.Context) any {
-		defer zero(uv.PIN)
+		defer zero(req.UV.PIN)
+		if ready != nil {
+			if err := ready(ctx); err != nil {
+				return err
+			}
+		}
 		as, err := e.cfg.Keys.Assert(ctx, key, req)
 		if err != nil {
 			return err
@@ -129,10 +147,10 @@ func (e *Engine) assertLocked(uv kiosk.UV) {
 		return as
 	}, func(res any) {
 		if err, ok := res.(error); ok {
-			e.uvErrorLocked(kiosk.EventSignInFailed, err, func(uv kiosk.UV) { e.assertLocked(uv) })
+			e.uvErrorLocked(failed, err, retry)
 			return
 		}
-		e.pickAccountLocked(res.([]kiosk.KeyAssertion))
+		done(res.([]kiosk.KeyAssertion))
 	})
 }
 
