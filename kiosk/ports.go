@@ -149,28 +149,68 @@ type SessionSpec struct {
 	MaxDuration time.Duration
 }
 
-// WipeReport says what ending a session removed, and whether anything
-// remained.
+// WipeReport is the audited result of ending a session (kiosk/session
+// writes it; the engine audits it). Every count comes
+// from a check that ran, not from what was expected.
 type WipeReport struct {
-	Processes       int // processes killed
-	Files           int // files removed
-	Bytes           int64
-	Duration        time.Duration
-	RemainingProcs  int // after the wipe: must be 0
-	RemainingFiles  int // after the wipe: must be 0
-	WorkspaceExists bool
-	// DisplayAccessRemoved counts the X display access entries the wipe
-	// removed (the session account's, and any a session client added).
-	DisplayAccessRemoved int
-	// DisplayAccessLeft counts X display access entries that still admit
-	// the session's account after the wipe (-1: could not be checked);
-	// must be 0.
-	DisplayAccessLeft int
+	ID      string   `cbor:"1,keyasint" json:"id"`
+	User    UserID   `cbor:"2,keyasint" json:"user"`
+	Cause   EndCause `cbor:"3,keyasint" json:"cause"`
+	Sandbox string   `cbor:"4,keyasint" json:"sandbox"` // how the program was confined (kiosk/session's Sandbox names)
+	// Started and Ended come from the Clock.
+	Started time.Time `cbor:"5,keyasint" json:"started"`
+	Ended   time.Time `cbor:"6,keyasint" json:"ended"`
+	// Terminated counts processes sent SIGTERM; Killed those that were
+	// still there for SIGKILL; Remaining those found by the final check
+	// (must be 0, else End returns an error).
+	Terminated int `cbor:"7,keyasint" json:"terminated"`
+	Killed     int `cbor:"8,keyasint" json:"killed"`
+	Remaining  int `cbor:"9,keyasint" json:"remaining"`
+	// Files, Dirs and Bytes count what the workspace held when it was
+	// removed.
+	Files int   `cbor:"10,keyasint" json:"files"`
+	Dirs  int   `cbor:"11,keyasint" json:"dirs"`
+	Bytes int64 `cbor:"12,keyasint" json:"bytes"`
+	// Tmpfs says the workspace was a tmpfs mount (unmounted, not
+	// unlinked file by file). Lazy says the unmount had to be detached.
+	Tmpfs bool `cbor:"13,keyasint" json:"tmpfs"`
+	Lazy  bool `cbor:"14,keyasint" json:"lazy"`
+	// WorkspaceGone is true when a final lstat found no workspace.
+	WorkspaceGone    bool `cbor:"15,keyasint" json:"workspace_gone"`
+	ClipboardCleared bool `cbor:"16,keyasint" json:"clipboard_cleared"`
+	// KillTime, WipeTime and Total are measured with the real monotonic
+	// clock: they are performance figures, not policy.
+	KillTime time.Duration `cbor:"17,keyasint" json:"kill_ns"`
+	WipeTime time.Duration `cbor:"18,keyasint" json:"wipe_ns"`
+	Total    time.Duration `cbor:"19,keyasint" json:"total_ns"`
+	// ExitCode is the program's exit status, -1 when it was killed by a
+	// signal or had not exited by itself.
+	ExitCode int `cbor:"20,keyasint" json:"exit_code"`
+	// Reason is the engine's own words for the end, when it gave some
+	// ("time is up"); Cause is their classification.
+	Reason string `cbor:"21,keyasint,omitempty" json:"reason,omitempty"`
+	// Processes counts the distinct processes stopped, by SIGTERM or
+	// SIGKILL.
+	Processes int `cbor:"22,keyasint" json:"processes"`
+	// RemainingFiles counts what a failed wipe left in the workspace.
+	RemainingFiles int `cbor:"23,keyasint" json:"remaining_files"`
+	// OutsideFiles and OutsideBytes count what a dedicated session uid
+	// left in shared folders (/tmp, /var/tmp, /dev/shm, …), removed too.
+	OutsideFiles int   `cbor:"24,keyasint" json:"outside_files"`
+	OutsideBytes int64 `cbor:"25,keyasint" json:"outside_bytes"`
+	// X11Removed counts the X host access entries the wipe removed (the
+	// session uid's, and any added during the session); X11Left what a
+	// final ListHosts still showed of them (must be 0; -1 when the list
+	// could not be read).
+	X11Removed int `cbor:"26,keyasint,omitempty" json:"x11_removed,omitempty"`
+	X11Left    int `cbor:"27,keyasint,omitempty" json:"x11_left,omitempty"`
 }
 
-// Clean reports whether the wipe left nothing behind.
+// Clean reports whether the wipe was complete: no process left, the
+// workspace gone, and the session uid no longer admitted to the X
+// display.
 func (r WipeReport) Clean() bool {
-	return r.RemainingProcs == 0 && r.RemainingFiles == 0 && !r.WorkspaceExists && r.DisplayAccessLeft == 0
+	return r.Remaining == 0 && r.RemainingFiles == 0 && r.WorkspaceGone && r.X11Left == 0
 }
 
 // Session is a running isolated session.

@@ -367,10 +367,10 @@ func (a *appliance) sayConfinement(records *storeport.Records) {
 func (a *appliance) recoverSessions(records *storeport.Records) error {
 	reports, err := a.manager.Recover()
 	for _, r := range reports {
-		s := r.Summary()
-		a.log.Warn("wiped a session left by a crash", "files", s.Files, "processes", s.Processes)
+		files := r.Files + r.OutsideFiles
+		a.log.Warn("wiped a session left by a crash", "files", files, "processes", r.Processes)
 		records.Audit(kiosk.AuditEvent{Type: kiosk.EventWipe, Outcome: "recovered", Detail: map[string]string{
-			"files": strconv.Itoa(s.Files), "processes": strconv.Itoa(s.Processes)}})
+			"files": strconv.Itoa(files), "processes": strconv.Itoa(r.Processes)}})
 	}
 	if err != nil {
 		return fmt.Errorf("recovering sessions left by a crash: %w", err)

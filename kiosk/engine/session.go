@@ -326,19 +326,19 @@ func (e *Engine) endSessionLocked(cause kiosk.EndCause) {
 		e.sess = nil
 		detail := map[string]string{
 			"session": as.s.ID(), "cause": cause.String(),
-			"processes": strconv.Itoa(rep.Processes), "files": strconv.Itoa(rep.Files),
-			"bytes": strconv.FormatInt(rep.Bytes, 10), "duration": rep.Duration.String(),
+			"processes": strconv.Itoa(rep.Processes), "files": strconv.Itoa(rep.Files + rep.OutsideFiles),
+			"bytes": strconv.FormatInt(rep.Bytes+rep.OutsideBytes, 10), "duration": rep.Total.String(),
 		}
-		if rep.DisplayAccessRemoved != 0 || rep.DisplayAccessLeft != 0 {
-			detail["display_access_removed"] = strconv.Itoa(rep.DisplayAccessRemoved)
-			detail["display_access_left"] = strconv.Itoa(rep.DisplayAccessLeft)
+		if rep.X11Removed != 0 || rep.X11Left != 0 {
+			detail["display_access_removed"] = strconv.Itoa(rep.X11Removed)
+			detail["display_access_left"] = strconv.Itoa(rep.X11Left)
 		}
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionEnded, User: as.user.ID, Credential: as.credID, Outcome: cause.String(), Detail: detail})
 		if err != nil || !rep.Clean() {
-			reason := fmt.Sprintf("the last session was not wiped completely (%d processes, %d files left)", rep.RemainingProcs, rep.RemainingFiles)
-			if rep.DisplayAccessLeft != 0 {
+			reason := fmt.Sprintf("the last session was not wiped completely (%d processes, %d files left)", rep.Remaining, rep.RemainingFiles)
+			if rep.X11Left != 0 {
 				reason = fmt.Sprintf("the last session was not wiped completely (%d processes, %d files, %d display access entries left)",
-					rep.RemainingProcs, rep.RemainingFiles, rep.DisplayAccessLeft)
+					rep.Remaining, rep.RemainingFiles, rep.X11Left)
 			}
 			if err != nil {
 				reason = "the last session could not be wiped: " + err.Error()

@@ -195,7 +195,7 @@ func TestAddBackupFromTheSession(t *testing.T) {
 // what was left.
 func TestDisplayAccessLeftTakesTheTerminalOutOfService(t *testing.T) {
 	h := newHarness(t)
-	h.sessions.Report = kiosk.WipeReport{Processes: 1, DisplayAccessLeft: 1}
+	h.sessions.Report = kiosk.WipeReport{Processes: 1, X11Left: 1}
 	signedIn(t, h)
 	h.e.SignOut()
 	v := h.waitState(kiosk.StateOutOfService)
@@ -207,7 +207,7 @@ func TestDisplayAccessLeftTakesTheTerminalOutOfService(t *testing.T) {
 // The wipe's audit entry counts the display access entries removed.
 func TestWipeAuditCountsDisplayAccessRemoved(t *testing.T) {
 	h := newHarness(t)
-	h.sessions.Report = kiosk.WipeReport{Processes: 1, DisplayAccessRemoved: 1}
+	h.sessions.Report = kiosk.WipeReport{Processes: 1, X11Removed: 1, WorkspaceGone: true}
 	signedIn(t, h)
 	h.e.SignOut()
 	h.waitNotice(kiosk.NoticeSessionEnded)

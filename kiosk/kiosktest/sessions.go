@@ -12,7 +12,8 @@ import (
 type Sessions struct {
 	mu      sync.Mutex
 	Started []*Session
-	// Report is what End returns; Err makes Start fail.
+	// Report is what End returns (unset: a clean wipe); Err makes Start
+	// fail.
 	Report kiosk.WipeReport
 	Err    error
 }
@@ -23,7 +24,11 @@ func (s *Sessions) Start(ctx context.Context, spec kiosk.SessionSpec) (kiosk.Ses
 	if s.Err != nil {
 		return nil, s.Err
 	}
-	ss := &Session{id: fmt.Sprintf("s%d", len(s.Started)+1), Spec: spec, exited: make(chan struct{}), report: s.Report}
+	report := s.Report
+	if report == (kiosk.WipeReport{}) {
+		report.WorkspaceGone = true
+	}
+	ss := &Session{id: fmt.Sprintf("s%d", len(s.Started)+1), Spec: spec, exited: make(chan struct{}), report: report}
 	s.Started = append(s.Started, ss)
 	return ss, nil
 }

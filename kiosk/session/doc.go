@@ -23,8 +23,8 @@
 //
 // The engine reaches it through its ports: Port implements kiosk.Sessions
 // (PortSession is the kiosk.Session, End takes the engine's typed cause
-// and its words for people, and returns report.Summary()) and kiosk.InputIdle (LastInput,
-// from an IdleSource).
+// and its words for people, and returns the kiosk.WipeReport) and
+// kiosk.InputIdle (LastInput, from an IdleSource).
 //
 // Logout, tapping the same key, pulling the key, idle timeout, the
 // session's time limit, an admin command and shutdown are all the
@@ -102,7 +102,7 @@
 // PID namespace (bubblewrap); it runs as the session uid (only with Config.DedicatedUID, which promises
 // that nothing else uses that uid); its working directory or root is in
 // the workspace. The final scan is the check: its count is
-// WipeReport.Remaining, and anything non-zero is an error. Zombies are
+// kiosk.WipeReport.Remaining, and anything non-zero is an error. Zombies are
 // not counted: they hold no memory, files or directory, only a pid until
 // their parent reaps them.
 //

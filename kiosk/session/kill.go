@@ -18,7 +18,7 @@ type killResult struct {
 
 // tally puts what stopProcesses did into r, and says which processes
 // survived SIGKILL, if any did.
-func (kr killResult) tally(op string, r *WipeReport) error {
+func (kr killResult) tally(op string, r *kiosk.WipeReport) error {
 	r.Processes, r.Terminated, r.Killed, r.Remaining = kr.stopped, kr.terminated, kr.killed, kr.remaining
 	if kr.remaining > 0 {
 		return kiosk.Errorf(kiosk.KindTimeout, op, "%d processes survived SIGKILL:%s", kr.remaining, describe(kr.left))

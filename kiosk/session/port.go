@@ -76,15 +76,5 @@ func (ps PortSession) ID() string { return ps.Session.ID }
 // End ends the session for cause; reason, the engine's words for people
 // if it gave some, is kept in the report.
 func (ps PortSession) End(cause kiosk.EndCause, reason string) (kiosk.WipeReport, error) {
-	r, err := ps.Session.endWith(cause, reason)
-	return r.Summary(), err
-}
-
-// Summary is the report in the engine's terms.
-func (r WipeReport) Summary() kiosk.WipeReport {
-	return kiosk.WipeReport{
-		Processes: r.Processes, Files: r.Files + r.OutsideFiles, Bytes: r.Bytes + r.OutsideBytes, Duration: r.Total,
-		RemainingProcs: r.Remaining, RemainingFiles: r.RemainingFiles, WorkspaceExists: !r.WorkspaceGone,
-		DisplayAccessRemoved: r.X11Removed, DisplayAccessLeft: r.X11Left,
-	}
+	return ps.Session.endWith(cause, reason)
 }

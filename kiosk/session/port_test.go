@@ -52,7 +52,7 @@ func TestPortRunsRelaunchesAndEndsASession(t *testing.T) {
 				t.Errorf("Relaunch while running: %v, want kind conflict", err)
 			}
 			r, err := ks.End(kiosk.EndLogout, "signed out")
-			if err != nil || !r.Clean() || r.Processes < 1 || r.Files != 2 || r.WorkspaceExists {
+			if err != nil || !r.Clean() || r.Processes < 1 || r.Files != 2 || !r.WorkspaceGone {
 				t.Fatalf("End = %+v, %v", r, err)
 			}
 			if got, ok := j.Closed(ks.ID()); !ok || got.Cause != kiosk.EndLogout || got.Reason != "signed out" || got.User != "a1b2c3" {

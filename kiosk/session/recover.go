@@ -16,7 +16,7 @@ import (
 // shown and before the first Start. A session is closed in the journal
 // only when its processes are gone and its workspace is removed; the
 // reports say what was found.
-func (m *Manager) Recover() ([]WipeReport, error) {
+func (m *Manager) Recover() ([]kiosk.WipeReport, error) {
 	const op = "recover sessions"
 	// A journal that cannot be read fully is reported, and recovery goes
 	// on with what it returned: the sweep of the state root below needs
@@ -33,7 +33,7 @@ func (m *Manager) Recover() ([]WipeReport, error) {
 	}
 	m.mu.Unlock()
 
-	var reports []WipeReport
+	var reports []kiosk.WipeReport
 	seen := map[string]bool{}
 	for _, rec := range pending {
 		if rec.ID == "" {
@@ -76,10 +76,10 @@ func (m *Manager) Recover() ([]WipeReport, error) {
 
 // recoverOne kills what is left of one session and removes its workspace.
 // The owner of the session is gone, so there is no grace period.
-func (m *Manager) recoverOne(rec Record) (WipeReport, error) {
+func (m *Manager) recoverOne(rec Record) (kiosk.WipeReport, error) {
 	const op = "recover session"
 	t0 := time.Now()
-	r := WipeReport{ID: rec.ID, User: rec.User, Cause: kiosk.EndRecovered, Sandbox: rec.Sandbox, Started: rec.Started, ExitCode: -1}
+	r := kiosk.WipeReport{ID: rec.ID, User: rec.User, Cause: kiosk.EndRecovered, Sandbox: rec.Sandbox.String(), Started: rec.Started, ExitCode: -1}
 	mem := member{marker: []byte(rec.Marker()), uid: -1}
 	if filepath.Clean(rec.Workspace) == rec.Workspace && filepath.Dir(rec.Workspace) == m.sessions {
 		mem.workspace = rec.Workspace

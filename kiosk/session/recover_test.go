@@ -322,7 +322,7 @@ func TestUnprivilegedApplianceEndsAndWipes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)
 			}
-			var r session.WipeReport
+			var r kiosk.WipeReport
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatalf("child said %q", out)
 			}

@@ -65,7 +65,7 @@ type Session struct {
 	ending   bool
 
 	endOnce sync.Once
-	report  WipeReport
+	report  kiosk.WipeReport
 	endErr  error
 }
 
@@ -215,10 +215,10 @@ func (s *Session) abort(cause error) error {
 // survived or the workspace could not be removed, End returns an error of
 // kind KindTimeout or KindUnknown with the report, and the journal record
 // stays open so that Recover tries again at the next start.
-func (s *Session) End(cause kiosk.EndCause) (WipeReport, error) { return s.endWith(cause, "") }
+func (s *Session) End(cause kiosk.EndCause) (kiosk.WipeReport, error) { return s.endWith(cause, "") }
 
 // endWith is End with the engine's own words for the cause.
-func (s *Session) endWith(cause kiosk.EndCause, reason string) (WipeReport, error) {
+func (s *Session) endWith(cause kiosk.EndCause, reason string) (kiosk.WipeReport, error) {
 	s.endOnce.Do(func() {
 		s.report, s.endErr = s.end(cause, reason, true)
 		s.m.mu.Lock()
@@ -228,11 +228,11 @@ func (s *Session) endWith(cause kiosk.EndCause, reason string) (WipeReport, erro
 	return s.report, s.endErr
 }
 
-func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeReport, error) {
+func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (kiosk.WipeReport, error) {
 	const op = "end session"
 	m := s.m
 	t0 := time.Now()
-	r := WipeReport{ID: s.ID, User: s.User, Cause: cause, Reason: reason, Sandbox: s.Sandbox, Started: s.Started, ExitCode: -1}
+	r := kiosk.WipeReport{ID: s.ID, User: s.User, Cause: cause, Reason: reason, Sandbox: s.Sandbox.String(), Started: s.Started, ExitCode: -1}
 	var errs []error
 
 	s.mu.Lock()
@@ -288,7 +288,7 @@ func (s *Session) end(cause kiosk.EndCause, reason string, started bool) (WipeRe
 
 // reap waits, bounded, for the session program's exit status once its
 // processes were stopped.
-func (s *Session) reap(op string, exited <-chan struct{}, r *WipeReport) error {
+func (s *Session) reap(op string, exited <-chan struct{}, r *kiosk.WipeReport) error {
 	select {
 	case <-exited:
 		s.mu.Lock()
@@ -305,7 +305,7 @@ func (s *Session) reap(op string, exited <-chan struct{}, r *WipeReport) error {
 // wipe removes what a session left on disk, for End and for crash
 // recovery alike: what its dedicated uid (uid ≥ 0) left in the shared
 // folders, then its workspace. It fills in r's counts and WipeTime.
-func (m *Manager) wipe(op string, uid int64, workspace string, r *WipeReport) []error {
+func (m *Manager) wipe(op string, uid int64, workspace string, r *kiosk.WipeReport) []error {
 	t0 := time.Now()
 	var errs []error
 	if uid >= 0 {
@@ -325,7 +325,7 @@ func (m *Manager) wipe(op string, uid int64, workspace string, r *WipeReport) []
 
 // revokeX11 takes the X display back from uid (x11access.go) when
 // sessions are admitted to it, into r.
-func (m *Manager) revokeX11(op string, uid uint32, before *x11Before, r *WipeReport) error {
+func (m *Manager) revokeX11(op string, uid uint32, before *x11Before, r *kiosk.WipeReport) error {
 	if m.x11 == nil {
 		return nil
 	}
@@ -359,14 +359,14 @@ func (m *Manager) clearClipboard() error {
 }
 
 // EndAll ends every live session, for an orderly stop of the appliance.
-func (m *Manager) EndAll(cause kiosk.EndCause) ([]WipeReport, error) {
+func (m *Manager) EndAll(cause kiosk.EndCause) ([]kiosk.WipeReport, error) {
 	m.mu.Lock()
 	var all []*Session
 	for _, s := range m.live {
 		all = append(all, s)
 	}
 	m.mu.Unlock()
-	var reports []WipeReport
+	var reports []kiosk.WipeReport
 	var errs []error
 	for _, s := range all {
 		r, err := s.End(cause)

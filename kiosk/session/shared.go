@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"passkiosk/kiosk"
 )
 
 // defaultSharedDirs are the world-writable places a session outside a
@@ -13,7 +15,7 @@ import (
 var defaultSharedDirs = []string{"/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"}
 
 // sweepOutside runs sweepShared into the report when uid is dedicated.
-func sweepOutside(dirs []string, uid uint32, rep *WipeReport) error {
+func sweepOutside(dirs []string, uid uint32, rep *kiosk.WipeReport) error {
 	var r wipeResult
 	err := sweepShared(dirs, uid, &r)
 	rep.OutsideFiles = r.outside + r.files + r.dirs

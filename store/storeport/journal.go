@@ -51,7 +51,7 @@ func (j *Journal) Open(rec session.Record) error {
 	return nil
 }
 
-func (j *Journal) Close(id string, rep session.WipeReport) error {
+func (j *Journal) Close(id string, rep kiosk.WipeReport) error {
 	if j.db == nil {
 		return errNoDB
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"passkiosk/kiosk"
 	"passkiosk/kiosk/session"
 )
 
@@ -17,13 +18,13 @@ import (
 type MemJournal struct {
 	mu      sync.Mutex
 	open    map[string]session.Record
-	closed  map[string]session.WipeReport
+	closed  map[string]kiosk.WipeReport
 	OpenErr error // returned by Open when set
 }
 
 // NewMemJournal returns an empty journal.
 func NewMemJournal() *MemJournal {
-	return &MemJournal{open: map[string]session.Record{}, closed: map[string]session.WipeReport{}}
+	return &MemJournal{open: map[string]session.Record{}, closed: map[string]kiosk.WipeReport{}}
 }
 
 // Open records rec; an ID already open is an error.
@@ -41,7 +42,7 @@ func (j *MemJournal) Open(rec session.Record) error {
 }
 
 // Close moves an open session to the closed ones with its report.
-func (j *MemJournal) Close(id string, r session.WipeReport) error {
+func (j *MemJournal) Close(id string, r kiosk.WipeReport) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if _, ok := j.open[id]; !ok {
@@ -65,7 +66,7 @@ func (j *MemJournal) Pending() ([]session.Record, error) {
 }
 
 // Closed returns the report a session was closed with.
-func (j *MemJournal) Closed(id string) (session.WipeReport, bool) {
+func (j *MemJournal) Closed(id string) (kiosk.WipeReport, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	r, ok := j.closed[id]
@@ -111,7 +112,7 @@ func (j FileJournal) Open(rec session.Record) error {
 }
 
 // Close writes the report to <Dir>/<id>.closed and removes the record.
-func (j FileJournal) Close(id string, r session.WipeReport) error {
+func (j FileJournal) Close(id string, r kiosk.WipeReport) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -148,11 +149,11 @@ func (j FileJournal) Pending() ([]session.Record, error) {
 }
 
 // Closed returns the report a session was closed with.
-func (j FileJournal) Closed(id string) (session.WipeReport, bool) {
+func (j FileJournal) Closed(id string) (kiosk.WipeReport, bool) {
 	b, err := os.ReadFile(filepath.Join(j.Dir, id+".closed"))
 	if err != nil {
-		return session.WipeReport{}, false
+		return kiosk.WipeReport{}, false
 	}
-	var r session.WipeReport
+	var r kiosk.WipeReport
 	return r, json.Unmarshal(b, &r) == nil
 }

@@ -39,7 +39,7 @@ func TestIdleFollowsTheClock(t *testing.T) {
 func TestJournalsRoundTrip(t *testing.T) {
 	for name, j := range map[string]interface {
 		session.Journal
-		Closed(string) (session.WipeReport, bool)
+		Closed(string) (kiosk.WipeReport, bool)
 	}{
 		"memory": sessiontest.NewMemJournal(),
 		"file":   sessiontest.FileJournal{Dir: t.TempDir()},
@@ -55,7 +55,7 @@ func TestJournalsRoundTrip(t *testing.T) {
 		if err != nil || len(p) != 1 || p[0] != rec {
 			t.Errorf("%s: pending %+v, %v", name, p, err)
 		}
-		if err := j.Close("abc", session.WipeReport{ID: "abc", Files: 3, Cause: kiosk.EndIdle}); err != nil {
+		if err := j.Close("abc", kiosk.WipeReport{ID: "abc", Files: 3, Cause: kiosk.EndIdle}); err != nil {
 			t.Fatal(err)
 		}
 		if p, _ := j.Pending(); len(p) != 0 {
