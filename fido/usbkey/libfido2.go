@@ -136,6 +136,20 @@ func cBytes(b []byte) (*C.uchar, C.size_t) {
 	return (*C.uchar)(C.CBytes(b)), C.size_t(len(b))
 }
 
+// forEachID hands each of ids to set as C memory, freed after the call,
+// and stops at the first failure.
+func forEachID(ids [][]byte, set func(p *C.uchar, n C.size_t) C.int) C.int {
+	for _, id := range ids {
+		p, n := cBytes(id)
+		r := set(p, n)
+		C.free(unsafe.Pointer(p))
+		if r != C.FIDO_OK {
+			return r
+		}
+	}
+	return C.FIDO_OK
+}
+
 // cPIN returns a NUL-terminated C copy of pin, or nil for none, and a
 // function that wipes and frees the copy. The PIN stays in bytes all the
 // way: a Go string could not be wiped.

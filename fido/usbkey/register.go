@@ -128,13 +128,5 @@ func setupCred(cred *C.fido_cred_t, req *RegisterRequest, hash []byte, uv bool) 
 			return r
 		}
 	}
-	for _, id := range req.Exclude {
-		p, n := cBytes(id)
-		r := C.fido_cred_exclude(cred, p, n)
-		C.free(unsafe.Pointer(p))
-		if r != C.FIDO_OK {
-			return r
-		}
-	}
-	return C.FIDO_OK
+	return forEachID(req.Exclude, func(p *C.uchar, n C.size_t) C.int { return C.fido_cred_exclude(cred, p, n) })
 }

@@ -169,13 +169,8 @@ func setupAssert(a *C.fido_assert_t, req *SignInRequest, hash []byte, uv bool) C
 	if r := C.fido_assert_set_rp(a, rpID); r != C.FIDO_OK {
 		return r
 	}
-	for _, id := range req.AllowList {
-		p, n := cBytes(id)
-		r := C.fido_assert_allow_cred(a, p, n)
-		C.free(unsafe.Pointer(p))
-		if r != C.FIDO_OK {
-			return r
-		}
+	if r := forEachID(req.AllowList, func(p *C.uchar, n C.size_t) C.int { return C.fido_assert_allow_cred(a, p, n) }); r != C.FIDO_OK {
+		return r
 	}
 	if r := C.fido_assert_set_up(a, C.FIDO_OPT_TRUE); r != C.FIDO_OK {
 		return r
