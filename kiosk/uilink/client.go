@@ -250,6 +250,9 @@ func (c *Client) write(conn net.Conn, out <-chan command, answers <-chan []byte,
 		}
 		err := writeFrame(conn, c.opts.IOTimeout, typ, body)
 		wipe(body)
+		if h := testHookWiped.Load(); h != nil && typ == msgCommand {
+			(*h)("window", body)
+		}
 		if err != nil {
 			stop(err)
 			return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +43,12 @@ func writeFrame(c net.Conn, timeout time.Duration, typ byte, body []byte) error 
 	binary.BigEndian.PutUint32(buf, uint32(1+len(body)))
 	buf[4] = typ
 	copy(buf[5:], body)
-	defer wipe(buf)
+	defer func() {
+		wipe(buf)
+		if h := testHookWiped.Load(); h != nil && typ == msgCommand {
+			(*h)("window frame", buf)
+		}
+	}()
 	if err := c.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
@@ -92,6 +98,10 @@ func unexpected(err error) error {
 	}
 	return err
 }
+
+// testHookWiped, set by tests only, sees every frame body after it was
+// zeroed, on each side.
+var testHookWiped atomic.Pointer[func(side string, b []byte)]
 
 // wipe zeroes b.
 func wipe(b []byte) { clear(b) }

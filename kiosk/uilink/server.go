@@ -339,6 +339,9 @@ func (s *Server) read(sc *serverConn) {
 		err = s.handle(sc, typ, body)
 		// The frame may have held a PIN: zero it before the next read.
 		wipe(body)
+		if h := testHookWiped.Load(); h != nil {
+			(*h)("daemon", body)
+		}
 		if err != nil {
 			s.drop(sc, err)
 			return
