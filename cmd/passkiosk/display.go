@@ -66,6 +66,21 @@ func watchDisplay(ctx context.Context, log *slog.Logger, lost func(error)) {
 	}
 }
 
+// kioskDisplay prepares the process for full screen under a Wayland
+// compositor, before any GL. Mesa's EGL on Wayland waits in every buffer
+// swap for the compositor's frame callback, and headless cage 0.1.4
+// (wlroots 0.15) drops frames whose output test fails ("Basic output
+// test failed for HEADLESS-1", dozens in the first seconds) and then
+// sends no callback until something else is drawn: Fyne's draw loop hung
+// in the swap and the waiting screen stayed over a lock screen already
+// built. vblank_mode=0 is Mesa's own switch for a swap that does not
+// wait for the callback.
+func kioskDisplay() {
+	if os.Getenv("vblank_mode") == "" {
+		os.Setenv("vblank_mode", "0")
+	}
+}
+
 // designSize is the smallest display the screens are made for (ui's
 // TestEveryScreenFitsTheSmallestDisplay): 1280×768 at scale 1.
 var designSize = fyne.NewSize(1280, 768)
@@ -112,7 +127,17 @@ type fitter struct {
 	size    fyne.Size
 	scale   float32
 	redraws int // full redraws still to do after a change
+	ticks   int
 }
+
+// repaintEvery (in fitEvery ticks) draws the screen again once a second
+// even when nothing changed. Headless cage 0.1.4 drops frames whose
+// output test fails ("Basic output test failed for HEADLESS-1", dozens
+// in the first seconds) and draws again only on new damage: the last
+// buffer Fyne committed for a new screen (the lock screen after the
+// waiting one) was never shown until something else moved. Drawing a
+// static screen again costs a few milliseconds of llvmpipe a second.
+const repaintEvery = 5
 
 // fit is one look at the window (keepFitted).
 func (f *fitter) fit(win fyne.Window, log *slog.Logger) {
@@ -123,15 +148,12 @@ func (f *fitter) fit(win fyne.Window, log *slog.Logger) {
 	}
 	pxW, pxH := size.Width*scale, size.Height*scale
 	if want := fitScale(pxW, pxH); math.Abs(float64(want-scale)) >= 0.05 {
-		// FYNE_SCALE is read again on every settings change; setting
-		// the theme again is one.
-		user := float32(1)
-		if v, err := strconv.ParseFloat(os.Getenv("FYNE_SCALE"), 32); err == nil && v > 0 {
-			user = float32(v)
-		}
-		next := user * want / scale
+		// The canvas scale is FYNE_SCALE times what the system asks,
+		// and on Wayland the system asks for 1 (the compositor scales
+		// buffers instead). FYNE_SCALE is read again on every settings
+		// change; setting the theme again is one.
 		log.Info("scaling the screen to fit the output", "output_px", fmt.Sprintf("%.0fx%.0f", pxW, pxH), "scale", fmt.Sprintf("%.1f", want))
-		os.Setenv("FYNE_SCALE", strconv.FormatFloat(float64(next), 'f', 3, 32))
+		os.Setenv("FYNE_SCALE", strconv.FormatFloat(float64(want), 'f', 1, 32))
 		fyne.CurrentApp().Settings().SetTheme(fyne.CurrentApp().Settings().Theme())
 		return
 	}
@@ -145,8 +167,9 @@ func (f *fitter) fit(win fyne.Window, log *slog.Logger) {
 	if content.Size() != size {
 		content.Resize(size)
 	}
-	if f.redraws > 0 {
-		f.redraws--
+	f.ticks++
+	if f.redraws > 0 || f.ticks%repaintEvery == 0 {
+		f.redraws = max(0, f.redraws-1)
 		c.Refresh(content)
 	}
 }

@@ -42,6 +42,9 @@ func exitCode(err error) int {
 // until ctx ends, the display server goes, or (in the demo) the window is
 // closed.
 func (w *window) run(ctx context.Context) error {
+	if !w.windowed {
+		kioskDisplay()
+	}
 	fa := app.NewWithID("passkiosk")
 	fa.Settings().SetTheme(ui.Theme())
 	win := fa.NewWindow(w.title)
