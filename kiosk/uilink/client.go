@@ -104,6 +104,7 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		if err == nil {
 			wait = c.opts.MinBackoff
+			c.opts.Log.Info("connected to the appliance daemon")
 			err = c.serve(ctx, conn)
 			c.opts.Log.Warn("lost the appliance daemon", "err", err)
 		} else if ctx.Err() == nil {
