@@ -53,6 +53,7 @@ func (w *window) run(ctx context.Context) error {
 		Dial:           w.dial,
 		Show:           func(v kiosk.View) { u.Show(v) },
 		Waiting:        func(why string) { u.ShowWaiting(why == "starting") },
+		OnHello:        func(h uilink.Hello) { u.SetProgramName(h.ProgramName) },
 		ClearClipboard: func(ctx context.Context) error { return u.ClearClipboard(ctx) },
 		Log:            w.log.With("part", "window link"),
 	})

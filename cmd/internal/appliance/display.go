@@ -104,7 +104,8 @@ func (d display) env(kiosk.User) []string { return d.x11Env }
 // window in process) and hands it the current View.
 func (a *Appliance) openLink(ctx context.Context) error {
 	opts := uilink.Options{Socket: a.cfg.UI.Socket, UID: a.display.uiUID, GID: a.display.uiGID,
-		Commands: a.eng, Log: a.log.With("part", "window link")}
+		Commands: a.eng, Log: a.log.With("part", "window link"),
+		Hello: func() uilink.Hello { return uilink.Hello{ProgramName: a.ProgramName()} }}
 	var link *uilink.Server
 	if a.opts.NoWindowSocket {
 		link = uilink.NewServer(opts)
