@@ -41,9 +41,11 @@ UI_RUNTIME_LIBS := libwayland-egl1 libwayland-cursor0 libxkbcommon0
 # 17.7% of a core with them, 4.4% without), and a kiosk needs none.
 GOTAGS := no_animations
 # The installed window is a native Wayland client (cage): X11 clients of
-# the session can neither see nor feed it. The demo keeps the X11 build,
-# which runs on any desktop.
-WINDOW_TAGS := $(GOTAGS),wayland
+# the session can neither see nor feed it. nodemo leaves the demo's half
+# of the appliance out of it (no TPM simulator, libfido2 or database in
+# the unprivileged process). The demo keeps the X11 build, which runs on
+# any desktop.
+WINDOW_TAGS := $(GOTAGS),wayland,nodemo
 BINDIR ?= bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
