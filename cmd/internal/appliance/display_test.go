@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -74,3 +75,29 @@ func TestDisplayComesFromTheConfiguration(t *testing.T) {
 }
 
 var nilUser = kiosk.User{}
+
+// The X server is asked for idle time only when X11 session programs are
+// allowed: under cage the query alone starts Xwayland.
+func TestX11IdleOnlyWhenX11ProgramsAreAllowed(t *testing.T) {
+	needRoot(t)
+	for _, x11 := range []bool{false, true} {
+		cfg := testConfig(t.TempDir())
+		cfg.Display.X11, cfg.Display.X11Display = x11, ":99"
+		a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range a.idle {
+			names = append(names, s.name)
+		}
+		a.Close()
+		want := "input devices"
+		if x11 {
+			want = "input devices, X server"
+		}
+		if got := strings.Join(names, ", "); got != want {
+			t.Errorf("display.x11 = %v: idle from %q, want %q", x11, got, want)
+		}
+	}
+}
