@@ -25,6 +25,14 @@ var forbidden = []struct {
 	// The admin command talks to the appliance only through its socket:
 	// it never opens the database, and has no GUI.
 	{"passkiosk/cmd/passkioskctl", []string{"passkiosk/store", "go.etcd.io/bbolt", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2", "github.com/google/go-tpm"}},
+	// The root daemon, and what it assembles, draw nothing: no Fyne, no
+	// GL, no screens. Only the window (cmd/passkiosk) links them.
+	{"passkiosk/cmd/passkioskd", []string{"fyne.io/fyne/v2", "github.com/go-gl", "passkiosk/ui"}},
+	{"passkiosk/cmd/internal/appliance", []string{"fyne.io/fyne/v2", "github.com/go-gl", "passkiosk/ui"}},
+	// The wire between them is the standard library and kiosk's
+	// vocabulary (kiosk/... above forbids the rest).
+	{"passkiosk/kiosk/uilink", []string{"golang.org/x"}},
+	{"passkiosk/kiosk/peercred", []string{"golang.org/x"}},
 	{"passkiosk/ui", []string{"fyne.io/fyne/v2/app", "go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"}},
 }
 
@@ -116,7 +124,10 @@ func TestImportDirection(t *testing.T) {
 	}
 	// The programs that ship link no test-support package (kiosktest,
 	// fidotest, hidtest, …): the demo's key adapter is fido/softkey/demokey.
-	for _, prog := range []string{"passkiosk/cmd/passkiosk", "passkiosk/cmd/passkioskctl"} {
+	for _, prog := range []string{"passkiosk/cmd/passkiosk", "passkiosk/cmd/passkioskd", "passkiosk/cmd/passkioskctl"} {
+		if _, ok := pkgs[prog]; !ok {
+			t.Errorf("program %s not found", prog)
+		}
 		for _, dep := range pkgs[prog].Deps {
 			if strings.HasPrefix(dep, "passkiosk/") && strings.HasSuffix(dep, "test") {
 				t.Errorf("%s depends on the test-support package %s", prog, dep)
@@ -133,6 +144,27 @@ func TestImportDirection(t *testing.T) {
 	for _, path := range append([]string{"passkiosk/fido"}, pkgs["passkiosk/fido"].Deps...) {
 		if strings.HasPrefix(path, "passkiosk/") && len(pkgs[path].CgoFiles) > 0 {
 			t.Errorf("%s uses cgo; fido must stay pure Go", path)
+		}
+	}
+}
+
+// The window as the package ships it (make build: tags wayland and
+// nodemo) runs as an unprivileged account and holds no secrets: it links
+// no TPM, no security-key library, no database, no engine, no sessions.
+func TestShippedWindowLinksNoAppliance(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "no_animations,wayland,nodemo", "-deps", "passkiosk/cmd/passkiosk")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, f := range []string{"passkiosk/tpm", "passkiosk/store", "passkiosk/fido", "passkiosk/kiosk/engine",
+			"passkiosk/kiosk/session", "passkiosk/kiosk/admin", "passkiosk/cmd/internal/appliance",
+			"go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"} {
+			if matches(f+"/...", dep) {
+				t.Errorf("the shipped window depends on %s", dep)
+			}
 		}
 	}
 }

@@ -1,132 +1,71 @@
+//go:build !nodemo
+
 package main
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
+	"context"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
+	"passkiosk/cmd/internal/appliance"
 	"passkiosk/fido/softkey"
-	"passkiosk/kiosk/config"
+	"passkiosk/fido/softkey/demokey"
 	"passkiosk/store"
+	"passkiosk/ui"
 )
 
-// The demo's virtual security key has this PIN and a fingerprint sensor
-// whose finger matches until the panel says otherwise.
-const demoKeyPIN = "1234"
+// The demo's half of the appliance runs in this process. A build with the
+// tag nodemo (make build: the window as the package ships it) leaves it
+// out, and with it the TPM simulator, libfido2 and the database: the
+// unprivileged window then links none of them.
 
-// demoConfig is the embedded configuration of --demo: a fresh state
-// directory each run (the in-process TPM simulator keeps no state across
-// runs, so passkeys enrolled in its TPM could not outlive the process
-// anyway), the simulator, and sessions of a harmless program.
-func demoConfig(stateDir string) (*config.Config, error) {
-	if stateDir == "" {
-		stateDir = "demo-state"
+// serveDemoCheck runs the demo database's check when this process is the
+// check's child (store.ServeCheck); otherwise it returns at once.
+func serveDemoCheck() { store.ServeCheck() }
+
+// runDemo starts the daemon's half on the demo's defaults and returns the
+// window joined to it, and how to stop it.
+func runDemo(ctx context.Context, stateDir string, log *slog.Logger) (*window, func(), error) {
+	a, err := startDemo(ctx, stateDir, log)
+	if err != nil {
+		return nil, nil, err
 	}
-	abs, err := filepath.Abs(stateDir)
+	return demoWindow(a, log), a.Close, nil
+}
+
+// startDemo runs the daemon's half on the demo's embedded defaults.
+func startDemo(ctx context.Context, stateDir string, log *slog.Logger) (*appliance.Appliance, error) {
+	cfg, err := appliance.DemoConfig(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := freshDemoDir(abs); err != nil {
-		return nil, err
-	}
-	cfg := config.Default()
-	cfg.Terminal = "Demo terminal"
-	cfg.StateDir = abs
-	// The built-in rules, with the demo people's groups named, so that
-	// passkioskctl users add --groups nurses is accepted as it would be
-	// on a terminal whose policy has such groups.
-	cfg.PolicyFile = filepath.Join(abs, "policy.toml")
-	if err := os.WriteFile(cfg.PolicyFile, []byte(demoPolicy), 0o644); err != nil {
-		return nil, fmt.Errorf("demo policy: %w", err)
-	}
-	cfg.TPM.Transport = "simulator"
-	cfg.SecurityKeys.Enabled = true
-	cfg.Admin.Socket = filepath.Join(abs, "admin.sock")
-	cfg.Admin.Group = ""
-	cfg.Session.User, cfg.Session.DedicatedUser = "nobody", false
-	return &cfg, nil
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	return appliance.Start(ctx, cfg, appliance.Options{Demo: true, Version: version, Log: log, NoWindowSocket: true})
 }
 
-// demoPolicy is the demo's policy: every setting at its built-in default,
-// and the groups of the people seedDemo adds, with the default rules.
-const demoPolicy = `# The demo's policy: the built-in defaults, and the demo people's groups.
-[groups.nurses]
-
-[groups.porters]
-`
-
-// demoMarker marks a folder as the demo's own, so that a fresh start may
-// empty it.
-const demoMarker = ".passkiosk-demo"
-
-// freshDemoDir empties dir for a new demo and marks it. It refuses a
-// folder that exists and holds anything without the demo's marker: a
-// mistyped --state-dir must never wipe a real appliance's state or
-// anyone's files.
-func freshDemoDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("demo state folder: %w", err)
-	case len(entries) > 0:
-		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
-			return fmt.Errorf("demo state folder %s is not empty and was not made by the demo (no %s in it): choose another --state-dir", dir, demoMarker)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clearing the demo state: %w", err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return fmt.Errorf("demo state folder: %w", err)
-	}
-	return os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o600)
+// demoWindow is the demo's window, joined to its daemon half in process.
+func demoWindow(a *appliance.Appliance, log *slog.Logger) *window {
+	return &window{title: "passkiosk — " + a.Config().Terminal, windowed: true, log: log, language: uiLanguage(log),
+		dial: inProcess(a.Link()), demo: &virtualKeys{a.DemoKeys()}, programName: a.ProgramName()}
 }
 
-func newDemoKey(stateDir string) (*virtualKeys, error) {
-	k, err := softkey.New(softkey.Config{
-		StatePath: filepath.Join(stateDir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("virtual security key: %w", err)
-	}
-	v := newVirtualKeys(k)
-	v.SetTouch(0)
-	return v, nil
-}
+// virtualKeys is the demo's virtual security key (fido/softkey/demokey)
+// as the screens' demo panel drives it. The demo's daemon half and its
+// window share the process, so the panel drives the key directly.
+type virtualKeys struct{ *demokey.Keys }
 
-// seedDemo adds two people with enrollment codes and prints how to walk
-// through the demo.
-func seedDemo(db *store.DB, terminal string) error {
-	people := []store.User{
-		{ID: []byte("alice"), Name: "alice", DisplayName: "Alice Moreau", Groups: []string{"nurses"}, State: store.UserActive},
-		{ID: []byte("bob"), Name: "bob", DisplayName: "Bob Okafor", Groups: []string{"porters"}, State: store.UserActive},
-	}
-	ch := store.Change{Actor: "demo", Terminal: terminal}
-	fmt.Println("passkiosk demo — people and their one-time enrollment codes:")
-	for _, u := range people {
-		if err := db.PutUser(u, ch); err != nil {
-			return err
-		}
-		code, _, err := db.IssueEnrollmentCode(u.ID, store.PurposeEnroll, 24*time.Hour, ch)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  %-14s %s\n", u.DisplayName, code)
-	}
-	fmt.Printf("The virtual security key's PIN is %s; its fingerprint sensor answers from the panel.\n", demoKeyPIN)
-	fmt.Println("Press \"I have an enrollment code\", type a code, and register this terminal or the key.")
-	return nil
-}
+var _ ui.DemoKeyControl = (*virtualKeys)(nil)
 
-// printDemoAdmin says where the demo's admin socket is and how to reach
-// it: passkioskctl finds it by itself when run from this folder (it looks
-// for demo-state/admin.sock), and anywhere with PASSKIOSK_SOCKET.
-func printDemoAdmin(socket string) {
-	fmt.Printf("Admin socket: %s\n", socket)
-	fmt.Printf("Try, in another terminal: PASSKIOSK_SOCKET=%s go run ./cmd/passkioskctl status\n", socket)
-	fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
+// SetTouch is the panel's choice of how the person answers a touch
+// request: a touch after a moment, a refusal, or nothing.
+func (v *virtualKeys) SetTouch(m ui.TouchMode) {
+	switch m {
+	case ui.TouchAccept:
+		v.Keys.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
+	case ui.TouchRefuse:
+		v.Keys.SetTouch(softkey.TouchRefused, 700*time.Millisecond)
+	case ui.TouchIgnore:
+		v.Keys.SetTouch(softkey.TouchNever, 0)
+	}
 }
