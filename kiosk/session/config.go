@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"passkiosk/kiosk"
 )
 
@@ -125,12 +127,15 @@ type Config struct {
 	// ACL entries, search on the socket's folder and read-write on the
 	// socket (nothing changes for anyone else); sessions then get
 	// WAYLAND_DISPLAY naming it, bound at SandboxWayland under bubblewrap.
-	// Granted once, at New: under cage the compositor is the appliance's
-	// parent, so a new socket means a new appliance. When it cannot be
-	// granted, sessions go without it (Manager.Wayland says why), never
-	// out of service. Empty: none. (X11 programs reach the display
+	// Granted at New and again at every Start: the compositor runs in
+	// its own unit and makes a new socket, without the grant, each time
+	// it restarts. When it cannot be granted, sessions go without it
+	// (Manager.Wayland says why), never out of service. Empty: none. (X11 programs reach the display
 	// through DISPLAY, and Xwayland under cage.)
 	Wayland string
+	// WaylandOwner is the uid the compositor's socket must belong to (the
+	// window's account under cage; 0 when the compositor runs as root).
+	WaylandOwner int
 	// X11Display is the X display that X11 session programs use (":0";
 	// under cage, Xwayland's), and X11Authority the cookie file the
 	// appliance connects to it with ("" is $HOME/.Xauthority; none means
@@ -158,8 +163,14 @@ const SandboxWayland = "/run/wayland-0"
 // Manager starts, ends and recovers sessions. It is safe for concurrent
 // use.
 type Manager struct {
-	cfg     Config
-	wayland string // why sessions have no Wayland socket, "" when they have it
+	cfg Config
+	// waylandMu guards shared and wayland: the compositor's socket as
+	// granted to the session uid at the last check ("" when not), and
+	// why not. The check runs again at every Start, since a compositor
+	// that restarts makes a new socket without the grant.
+	waylandMu sync.Mutex
+	shared    string
+	wayland   string
 	// x11 admits the session uid to the X display, nil when sessions are
 	// not admitted; x11Why says why not.
 	x11     *x11Access
@@ -410,7 +421,16 @@ func (m *Manager) StateRoot() string { return m.cfg.StateRoot }
 
 // Wayland says whether sessions get the compositor's socket, and why not.
 func (m *Manager) Wayland() (shared bool, why string) {
-	return m.cfg.Wayland != "", m.wayland
+	m.waylandMu.Lock()
+	defer m.waylandMu.Unlock()
+	return m.shared != "", m.wayland
+}
+
+// waylandSocket is the compositor's socket as last granted, "" for none.
+func (m *Manager) waylandSocket() string {
+	m.waylandMu.Lock()
+	defer m.waylandMu.Unlock()
+	return m.shared
 }
 
 // shareWayland lets the session uid, and it alone, connect to the
@@ -418,28 +438,44 @@ func (m *Manager) Wayland() (shared bool, why string) {
 // on it and search permission on the folders above it. A shared uid
 // (nobody) is never granted it: every other program of that uid could
 // then draw over the lock screen. On any failure Config.Wayland is
-// cleared and m.wayland says why.
+// sessions go without it and m.wayland says why. It runs at New and at
+// every Start.
 func (m *Manager) shareWayland() {
-	if m.cfg.Wayland == "" {
-		m.wayland = "no compositor socket configured"
-		return
+	why := "no compositor socket configured"
+	if m.cfg.Wayland != "" {
+		why = m.grantWayland()
 	}
-	if why := m.grantWayland(); why != "" {
-		m.cfg.Wayland, m.wayland = "", why
+	m.waylandMu.Lock()
+	defer m.waylandMu.Unlock()
+	m.shared, m.wayland = "", why
+	if why == "" {
+		m.shared = m.cfg.Wayland
 	}
 }
 
 func (m *Manager) grantWayland() string {
 	sock := m.cfg.Wayland
-	fi, err := os.Stat(sock)
+	// Checked and granted through one descriptor, opened without
+	// following a link: the folder belongs to the window's account, and
+	// what is granted must be the socket that was checked, not whatever
+	// that account put at the path meanwhile.
+	fd, err := unix.Open(sock, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err.Error()
+		return fmt.Sprintf("%s: %v", sock, err)
 	}
-	if fi.Mode().Type() != os.ModeSocket {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Sprintf("%s: %v", sock, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return sock + " is not a socket"
 	}
 	if !m.root {
 		return "" // the session runs as the appliance's own user
+	}
+	if int(st.Uid) != m.cfg.WaylandOwner {
+		return fmt.Sprintf("%s belongs to uid %d, not to the compositor's account (uid %d)", sock, st.Uid, m.cfg.WaylandOwner)
 	}
 	if !m.cfg.DedicatedUID || m.cfg.UID == nobodyUID {
 		return "the session account is shared with other programs; it is not given the compositor's socket"
@@ -451,7 +487,7 @@ func (m *Manager) grantWayland() string {
 	if err := reachable(filepath.Dir(dir), m.cfg.UID, m.cfg.GID); err != nil {
 		return err.Error()
 	}
-	if err := grantACL(sock, m.cfg.UID, aclRead|aclWrite); err != nil {
+	if err := grantACL(fmt.Sprintf("/proc/self/fd/%d", fd), m.cfg.UID, aclRead|aclWrite); err != nil {
 		return fmt.Sprintf("granting uid %d the socket %s: %v", m.cfg.UID, sock, err)
 	}
 	return ""

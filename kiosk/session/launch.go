@@ -49,9 +49,8 @@ func (m *Manager) sessionEnv(rec Record, spec Spec, home, tmp string) []string {
 	if m.cfg.X11Display != "" {
 		env = append(env, "DISPLAY="+m.cfg.X11Display)
 	}
-	if m.cfg.Wayland != "" {
+	if w := m.waylandSocket(); w != "" {
 		// An absolute path: libwayland takes it as the socket itself.
-		w := m.cfg.Wayland
 		if m.sandbox == SandboxBubblewrap {
 			w = SandboxWayland
 		}
@@ -200,8 +199,8 @@ func (m *Manager) bwrapArgs(ws string) []string {
 		"--bind", filepath.Join(ws, shmDir), "/dev/shm",
 		"--chdir", sandboxHome,
 	)
-	if m.cfg.Wayland != "" {
-		args = append(args, "--bind", m.cfg.Wayland, SandboxWayland)
+	if w := m.waylandSocket(); w != "" {
+		args = append(args, "--bind", w, SandboxWayland)
 	}
 	for _, b := range m.cfg.Binds {
 		flag := "--ro-bind"

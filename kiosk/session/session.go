@@ -111,6 +111,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 	if err != nil {
 		return nil, kiosk.E(kiosk.KindUnknown, op, err)
 	}
+	m.shareWayland() // the compositor may have made a new socket since
 	s := &Session{
 		ID: id, User: spec.User, Sandbox: m.sandbox,
 		Workspace: filepath.Join(m.sessions, id),

@@ -141,3 +141,99 @@ func TestSharedSessionAccountGetsNoCompositorSocket(t *testing.T) {
 		t.Fatalf("the session saw %q", line)
 	}
 }
+
+// A compositor that restarts makes a new socket without the session
+// uid's grant; the next session is granted it again at its start.
+func TestSessionReachesACompositorThatRestarted(t *testing.T) {
+	const python = "/usr/bin/python3"
+	top := t.TempDir()
+	os.Chmod(filepath.Dir(top), 0o711)
+	runtime := filepath.Join(top, "run-user-0")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(runtime, "wayland-0")
+	compositor := func() (net.Listener, chan string) {
+		os.Remove(sock)
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(sock, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan string, 1)
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				got <- "accept: " + err.Error()
+				return
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			got <- line
+		}()
+		return l, got
+	}
+	l, _ := compositor()
+	m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) { c.Wayland, c.DedicatedUID = sock, true })
+	l.Close() // cage restarts: a new socket, made without the grant
+	l, got := compositor()
+	defer l.Close()
+	client := `import os, socket
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["WAYLAND_DISPLAY"])
+s.sendall(b"hello\n")
+`
+	s, err := m.Start(t.Context(), session.Spec{User: "wayland", Program: []string{python, "-c", client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.End(kiosk.EndLogout)
+	select {
+	case line := <-got:
+		if line != "hello\n" {
+			t.Fatalf("the compositor got %q", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the session program never reached the new socket")
+	}
+}
+
+// The socket's folder belongs to the compositor's account, which could put
+// a link where the socket was: the root daemon must not grant the
+// session account whatever the link names.
+func TestALinkInPlaceOfTheCompositorSocketIsNotGranted(t *testing.T) {
+	top := t.TempDir()
+	os.Chmod(filepath.Dir(top), 0o711)
+	secret := filepath.Join(top, "secret")
+	if err := os.WriteFile(secret, []byte("root only"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(top, "wayland-0")
+	if err := os.Symlink(secret, sock); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) { c.Wayland, c.DedicatedUID = sock, true })
+	if ok, why := m.Wayland(); ok || why == "" {
+		t.Fatalf("a link was taken for the compositor's socket: %v %q", ok, why)
+	}
+	if n, err := unix.Getxattr(secret, "system.posix_acl_access", make([]byte, 256)); err == nil && n > 0 {
+		t.Fatal("the file the link names was given an ACL")
+	}
+	// A socket of another account is refused as well.
+	os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := os.Chown(sock, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = newManager(t, session.SandboxNone, testUID, func(c *session.Config) { c.Wayland, c.DedicatedUID = sock, true })
+	if ok, why := m.Wayland(); ok || why == "" {
+		t.Fatalf("a socket of uid 4242 was taken for the compositor's: %v %q", ok, why)
+	}
+}

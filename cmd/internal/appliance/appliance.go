@@ -386,7 +386,8 @@ func (a *Appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	m, err := session.New(session.Config{
 		StateRoot: a.cfg.StateDir, Sandbox: sandbox, UID: uid, GID: gid,
 		DedicatedUID: dedicated, Journal: journal, ClearClipboard: a.clearClipboard,
-		Wayland: a.display.wayland, PassEnv: sessionPassEnv,
+		Wayland: a.display.wayland, WaylandOwner: a.display.uiUID, PassEnv: sessionPassEnv,
+		X11Display: a.display.x11Display, X11Authority: a.display.x11Auth,
 	})
 	if err != nil {
 		return nil, err
@@ -396,7 +397,7 @@ func (a *Appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	if err := a.recoverSessions(records); err != nil {
 		return nil, err
 	}
-	return &session.Port{Manager: m, Idle: a.openIdle(), Env: a.display.env}, nil
+	return &session.Port{Manager: m, Idle: a.openIdle()}, nil
 }
 
 // sayConfinement says out loud, not only on the status screen, when

@@ -2,15 +2,10 @@ package appliance
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"os/user"
 	"strconv"
-	"syscall"
-	"time"
 
-	"passkiosk/kiosk"
 	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/uilink"
 )
@@ -24,9 +19,9 @@ var sessionPassEnv = []string{"LANG", "LC_ALL", "TZ"}
 // configuration and checked here: the window names nothing.
 type display struct {
 	x11        bool
-	x11Env     []string
-	wayland    string // the compositor's socket, checked; "" for none
-	waylandWhy string // why none, when one was configured
+	x11Display string // for X11 session programs, when x11
+	x11Auth    string // the cookie the daemon admits each session's account with
+	wayland    string // the compositor's socket; "" for none
 	uiUID      int    // the window's account, -1 when it does not exist
 	uiGID      int
 }
@@ -43,62 +38,17 @@ func displayOf(cfg *config.Config, log *slog.Logger) display {
 		log.Warn("the window's account does not exist; only root may connect to the window socket", "ui_user", cfg.UI.User, "err", err)
 	}
 	if d.x11 {
-		d.x11Env = []string{"DISPLAY=" + cfg.Display.X11Display}
-		if cfg.Display.XAuthority != "" {
-			d.x11Env = append(d.x11Env, "XAUTHORITY="+cfg.Display.XAuthority)
-		}
+		// Sessions get DISPLAY, and each session's account is admitted
+		// to the display for the session's length (kiosk/session): the
+		// cookie stays the daemon's.
+		d.x11Display, d.x11Auth = cfg.Display.X11Display, cfg.Display.XAuthority
 	}
-	if p := cfg.Display.WaylandSocket; p != "" {
-		waitForSocket(p, waylandWait, log)
-		if err := checkCompositorSocket(p, d.uiUID); err != nil {
-			d.waylandWhy = err.Error()
-			log.Warn("no Wayland socket for sessions", "reason", err)
-		} else {
-			d.wayland = p
-		}
-	}
+	// The socket is checked (a socket, not a link, of the window's
+	// account) and granted to the session account at every session
+	// start (kiosk/session): cage makes a new one each time it restarts.
+	d.wayland = cfg.Display.WaylandSocket
 	return d
 }
-
-// waylandWait bounds how long the daemon waits at start for the
-// compositor's socket. The daemon starts before cage (the window's unit
-// is ordered after it), and the session account is granted the socket
-// once, when sessions are set up (kiosk/session), so a socket that comes
-// later is not shared. The window shows "Starting" meanwhile.
-const waylandWait = 10 * time.Second
-
-// waitForSocket waits until path exists or max has passed.
-func waitForSocket(path string, max time.Duration, log *slog.Logger) {
-	if _, err := os.Lstat(path); err == nil {
-		return
-	}
-	log.Info("waiting for the compositor's socket", "path", path, "at_most", max)
-	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Lstat(path); err == nil {
-			return
-		}
-	}
-}
-
-// checkCompositorSocket says whether path is a socket (not a link to one)
-// owned by uid.
-func checkCompositorSocket(path string, uid int) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("%s is not a socket", path)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || uid < 0 || int(st.Uid) != uid {
-		return fmt.Errorf("%s is not owned by the window's account (uid %d)", path, uid)
-	}
-	return nil
-}
-
-// env is what a session program is given of the display.
-func (d display) env(kiosk.User) []string { return d.x11Env }
 
 // openLink opens the window's socket (not in the demo, which attaches its
 // window in process) and hands it the current View.
