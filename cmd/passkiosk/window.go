@@ -38,14 +38,9 @@ func exitCode(err error) int {
 	return 1
 }
 
-// run opens the window, connects it to the daemon and runs Fyne's loop
-// until ctx ends, the display server goes, or (in the demo) the window is
-// closed.
-func (w *window) run(ctx context.Context) error {
-	if !w.windowed {
-		kioskDisplay()
-	}
-	fa := app.NewWithID("passkiosk")
+// open makes the window, its screens and its link to the daemon, showing
+// the waiting screen until the daemon answers.
+func (w *window) open(fa fyne.App) (fyne.Window, *ui.UI, *uilink.Client, error) {
 	fa.Settings().SetTheme(ui.Theme())
 	win := fa.NewWindow(w.title)
 	var u *ui.UI
@@ -59,7 +54,7 @@ func (w *window) run(ctx context.Context) error {
 	})
 	u, err := ui.New(win, client, ui.Options{Language: w.language, ProgramName: w.programName, Demo: w.demo})
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if w.windowed {
 		win.Resize(fyne.NewSize(1600, 960))
@@ -67,6 +62,21 @@ func (w *window) run(ctx context.Context) error {
 		win.SetFullScreen(true)
 	}
 	u.ShowWaiting(true)
+	return win, u, client, nil
+}
+
+// run opens the window, connects it to the daemon and runs Fyne's loop
+// until ctx ends, the display server goes, or (in the demo) the window is
+// closed.
+func (w *window) run(ctx context.Context) error {
+	if !w.windowed {
+		kioskDisplay()
+	}
+	fa := app.NewWithID("passkiosk")
+	win, u, client, err := w.open(fa)
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/peercred"
 	"passkiosk/kiosk/policy"
 )
 
@@ -123,34 +123,16 @@ func Listen(opts Options) (*Server, error) {
 	} else if opts.AdminGroup != "" {
 		opts.Log.Warn("admin group does not exist: only root may use the admin socket", "group", opts.AdminGroup)
 	}
-	if err := os.MkdirAll(filepath.Dir(opts.Socket), 0o755); err != nil {
-		return nil, kiosk.E(kiosk.KindUnknown, op, err)
-	}
-	if fi, err := os.Lstat(opts.Socket); err == nil {
-		if fi.Mode().Type() != os.ModeSocket {
-			return nil, kiosk.Errorf(kiosk.KindConflict, op, "%s exists and is not a socket", opts.Socket)
-		}
-		if c, err := net.DialTimeout("unix", opts.Socket, time.Second); err == nil {
-			c.Close()
-			return nil, kiosk.Errorf(kiosk.KindConflict, op, "another appliance is answering on %s", opts.Socket)
-		}
-		if err := os.Remove(opts.Socket); err != nil {
-			return nil, kiosk.E(kiosk.KindUnknown, op, err)
-		}
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: opts.Socket, Net: "unix"})
-	if err != nil {
-		return nil, kiosk.E(kiosk.KindUnknown, op, err)
-	}
-	if err := os.Chmod(opts.Socket, opts.SocketMode); err != nil {
-		ln.Close()
-		return nil, kiosk.E(kiosk.KindUnknown, op, err)
-	}
+	group := -1
 	if gid >= 0 && os.Geteuid() == 0 {
-		if err := os.Chown(opts.Socket, 0, gid); err != nil {
-			ln.Close()
-			return nil, kiosk.E(kiosk.KindUnknown, op, err)
-		}
+		group = gid
+	}
+	ln, err := peercred.Listen(opts.Socket, opts.SocketMode, group)
+	switch {
+	case errors.Is(err, peercred.ErrInUse):
+		return nil, kiosk.Errorf(kiosk.KindConflict, op, "another appliance is answering on %s", opts.Socket)
+	case err != nil:
+		return nil, kiosk.E(kiosk.KindConflict, op, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts, ln: ln, gid: gid, slots: newSlots(opts.MaxConns), follows: make(chan struct{}, opts.MaxConns), ctx: ctx, cancel: cancel}, nil

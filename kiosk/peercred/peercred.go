@@ -9,12 +9,15 @@ package peercred
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Cred is the peer's identity at connect time.
@@ -80,4 +83,45 @@ func Groups(pid, uid int) ([]int, error) {
 		return nil, fmt.Errorf("pid %d no longer runs as uid %d", pid, uid)
 	}
 	return groups, nil
+}
+
+// ErrInUse says that something still answers on a socket's path.
+var ErrInUse = errors.New("another program is answering on it")
+
+// Listen makes a Unix socket at path, with its folder, for the peers
+// Of then checks: a socket file left by a previous run is replaced, one
+// that something still answers on is ErrInUse, and a path that is not a
+// socket is left alone and refused. The socket gets mode, and group gid
+// when gid ≥ 0 (its owner stays the caller).
+func Listen(path string, mode os.FileMode, gid int) (*net.UnixListener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", path, ErrInUse)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("socket group: %w", err)
+		}
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	return ln, nil
 }

@@ -437,7 +437,7 @@ print("got", len(data))
 }
 
 // A second daemon on a live socket is refused; a stale socket file is
-// replaced.
+// replaced; a file that is not a socket is left alone and refused.
 func TestListenRefusesALiveSocketAndReplacesAStaleOne(t *testing.T) {
 	sock := filepath.Join(socketDir(t), "ui.sock")
 	d := startDaemon(t, sock, os.Getuid(), -1)
@@ -445,15 +445,22 @@ func TestListenRefusesALiveSocketAndReplacesAStaleOne(t *testing.T) {
 		t.Fatal("a second daemon took a live socket")
 	}
 	d.srv.Close()
-	os.WriteFile(sock+".x", nil, 0o600)
-	if err := os.Rename(sock+".x", sock); err != nil { // a stale file where the socket was
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close() // a socket file nothing answers on, as a crash leaves it
 	s2, err := Listen(Options{Socket: sock, UID: -1, GID: -1, Commands: &recorder{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s2.Close()
+	os.Remove(sock)
+	os.WriteFile(sock, nil, 0o600)
+	if _, err := Listen(Options{Socket: sock, UID: -1, GID: -1, Commands: &recorder{}}); err == nil {
+		t.Fatal("a file that is not a socket was replaced")
+	}
 }
 
 // The daemon's hello tells the window the session program's name before

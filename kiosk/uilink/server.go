@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -98,31 +97,13 @@ func Listen(opts Options) (*Server, error) {
 		return nil, errors.New("uilink: a socket and commands are required")
 	}
 	s := NewServer(opts)
-	if err := os.MkdirAll(filepath.Dir(opts.Socket), 0o755); err != nil {
-		return nil, fmt.Errorf("window socket folder: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", opts.Socket, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("window socket %s: another daemon answers on it", opts.Socket)
-	}
-	if err := os.Remove(opts.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("window socket: %w", err)
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: opts.Socket, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("window socket: %w", err)
-	}
 	mode := os.FileMode(0o600)
 	if opts.GID >= 0 {
-		if err := os.Chown(opts.Socket, -1, opts.GID); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("window socket group: %w", err)
-		}
 		mode = 0o660
 	}
-	if err := os.Chmod(opts.Socket, mode); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("window socket mode: %w", err)
+	ln, err := peercred.Listen(opts.Socket, mode, opts.GID)
+	if err != nil {
+		return nil, fmt.Errorf("window socket: %w", err)
 	}
 	s.ln = ln
 	return s, nil
