@@ -52,6 +52,11 @@ const (
 	EventPlatformUnsuspended Event = 39 // a person's suspended platform passkey was allowed again
 	EventTPMLockoutAuthSet   Event = 40 // the appliance set the TPM's lockout authorization and sealed it
 	EventTPMLockoutReset     Event = 41 // an administrator reset the TPM's dictionary-attack lockout
+	EventFleetSynced         Event = 42 // the fleet directory's changes reached this terminal's mirror (counts in Detail)
+	EventFleetReloaded       Event = 43 // the mirror was loaded in full from the fleet directory
+	EventFleetRevoked        Event = 44 // the directory revoked a credential or disabled or removed a person
+	EventFleetOffline        Event = 45 // the terminal lost the fleet directory; it signs people in from its mirror
+	EventFleetOnline         Event = 46 // the terminal reached the fleet directory again
 )
 
 var eventNames = [...]string{
@@ -97,6 +102,11 @@ var eventNames = [...]string{
 	EventPlatformUnsuspended: "platform-unsuspended",
 	EventTPMLockoutAuthSet:   "tpm-lockout-auth-set",
 	EventTPMLockoutReset:     "tpm-lockout-reset",
+	EventFleetSynced:         "fleet-synced",
+	EventFleetReloaded:       "fleet-reloaded",
+	EventFleetRevoked:        "fleet-revoked",
+	EventFleetOffline:        "fleet-offline",
+	EventFleetOnline:         "fleet-online",
 }
 
 func (t Event) String() string {
@@ -154,13 +164,14 @@ const (
 	EndFailed     EndCause = 8  // the session program could not start
 	EndKeyTapped  EndCause = 9  // the person touched the key they signed in with
 	EndSuperseded EndCause = 10 // started while the engine had moved on; ended at once
+	EndRevoked    EndCause = 11 // the fleet directory revoked the credential or disabled the person
 )
 
 var causeNames = [...]string{
 	EndUnknown: "unknown", EndLogout: "logout", EndIdle: "idle",
 	EndKeyRemoved: "key-removed", EndTimeLimit: "time-limit", EndAdmin: "admin",
 	EndShutdown: "shutdown", EndRecovered: "recovered", EndFailed: "failed",
-	EndKeyTapped: "key-tapped", EndSuperseded: "superseded",
+	EndKeyTapped: "key-tapped", EndSuperseded: "superseded", EndRevoked: "revoked",
 }
 
 func (c EndCause) String() string {

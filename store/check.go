@@ -163,6 +163,9 @@ func checkRecords(tx *bolt.Tx) error {
 	if err := checkTPMBuckets(tx); err != nil {
 		return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%v", err)
 	}
+	if err := checkMirror(tx); err != nil {
+		return kiosk.E(kiosk.KindStoreCorrupt, op, err)
+	}
 	if err := checkAttempts(tx.Bucket(bucketAttempts)); err != nil {
 		return kiosk.E(kiosk.KindStoreCorrupt, op, err)
 	}

@@ -72,59 +72,70 @@ func (db *DB) RemoveUser(id []byte, ch Change) error {
 		if err != nil {
 			return err
 		}
-		creds, err := bucket(tx, bucketCredentials)
+		credIDs, gone, err := deleteUserIn(tx, id)
 		if err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketCredByUser)
-		if err != nil {
-			return err
-		}
-		var credIDs [][]byte
-		if ub := idx.Bucket(id); ub != nil {
-			if err := ub.ForEach(func(k, _ []byte) error { credIDs = append(credIDs, clone(k)); return nil }); err != nil {
-				return err
-			}
-			if err := idx.DeleteBucket(id); err != nil {
-				return err
-			}
-		}
-		for _, c := range credIDs {
-			if err := creds.Delete(c); err != nil {
-				return err
-			}
-		}
-		codes, err := bucket(tx, bucketEnroll)
-		if err != nil {
-			return err
-		}
-		var gone [][]byte
-		err = codes.ForEach(func(k, v []byte) error {
-			c, err := decodeEnroll(k, v)
-			if err != nil {
-				return err
-			}
-			if bytes.Equal(c.UserID, id) && c.UsedAt.IsZero() {
-				gone = append(gone, clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range gone {
-			if err := codes.Delete(k); err != nil {
-				return err
-			}
-		}
-		if err := users.Delete(id); err != nil {
 			return err
 		}
 		ev := ch.event(kiosk.EventUserRemoved, at)
 		ev.UserID, ev.UserName = id, u.Name
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"name": u.Name,
-			"credentials": strconv.Itoa(len(credIDs)), "codes": strconv.Itoa(len(gone))})
+			"credentials": strconv.Itoa(len(credIDs)), "codes": strconv.Itoa(gone)})
 		_, err = appendAudit(tx, &ev)
 		return err
 	})
+}
+
+// deleteUserIn deletes a person, every credential of theirs and their
+// unused codes inside tx, and returns the credentials' IDs and how many
+// codes went. The caller audits.
+func deleteUserIn(tx *bolt.Tx, id []byte) ([][]byte, int, error) {
+	creds, err := bucket(tx, bucketCredentials)
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err := bucket(tx, bucketCredByUser)
+	if err != nil {
+		return nil, 0, err
+	}
+	var credIDs [][]byte
+	if ub := idx.Bucket(id); ub != nil {
+		if err := ub.ForEach(func(k, _ []byte) error { credIDs = append(credIDs, clone(k)); return nil }); err != nil {
+			return nil, 0, err
+		}
+		if err := idx.DeleteBucket(id); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, c := range credIDs {
+		if err := creds.Delete(c); err != nil {
+			return nil, 0, err
+		}
+	}
+	codes, err := bucket(tx, bucketEnroll)
+	if err != nil {
+		return nil, 0, err
+	}
+	var gone [][]byte
+	err = codes.ForEach(func(k, v []byte) error {
+		c, err := decodeEnroll(k, v)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(c.UserID, id) && c.UsedAt.IsZero() {
+			gone = append(gone, clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, k := range gone {
+		if err := codes.Delete(k); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := tx.Bucket(bucketUsers).Delete(id); err != nil {
+		return nil, 0, err
+	}
+	return credIDs, len(gone), nil
 }
