@@ -146,17 +146,30 @@ func (db *DB) MirrorState() (MirrorState, error) {
 	return st, err
 }
 
-// ConfirmMirror records that the mirror matched the directory at time at
-// (a progress notification at the mirror's revision): how old the mirror
-// is, offline, counts from here. Nothing is audited; the agent calls it
-// about once a minute, not on every notification.
-func (db *DB) ConfirmMirror(at time.Time) error {
+// ConfirmMirror records that the mirror matched the directory at
+// revision rev at time at (a progress notification: nothing in the
+// directory changed up to rev). How old the mirror is, offline, counts
+// from here, and a later watch starts after rev, so a compaction of
+// revisions that held nothing for the mirror does not force a full
+// reload. A rev below the stored one keeps the stored one. Nothing is
+// audited; the agent calls it about once a minute, not on every
+// notification.
+func (db *DB) ConfirmMirror(rev int64, at time.Time) error {
 	const op = "confirm mirror"
 	at = db.at(at)
 	return db.update(op, func(tx *bolt.Tx) error {
 		m, _, _, err := mirrorBuckets(tx)
 		if err != nil {
 			return err
+		}
+		prev, err := mirrorRevisionIn(m)
+		if err != nil {
+			return err
+		}
+		if rev > prev {
+			if err := put(m, keyMirrorRevision, u64(uint64(rev))); err != nil {
+				return err
+			}
 		}
 		return put(m, keyMirrorCurrent, u64(uint64(stamp(at))))
 	})

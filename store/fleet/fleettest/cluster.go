@@ -1,0 +1,218 @@
+// Package fleettest starts a real etcd cluster inside a test: three
+// embedded members on 127.0.0.1 with short election timing and no fsync,
+// ready in a fraction of a second. It is test support only, and with
+// cmd/passkiosk-fleetd the only importer of the etcd server module
+// (kiosk/imports_test.go keeps it so): that module's cold build takes
+// minutes and has no place in the appliance.
+package fleettest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Cluster is a running embedded etcd cluster.
+type Cluster struct {
+	t       testing.TB
+	members []*member
+}
+
+type member struct {
+	name   string
+	cfg    *embed.Config
+	mu     sync.Mutex
+	etcd   *embed.Etcd // nil while stopped
+	client string      // the client URL
+}
+
+// Options tune Start.
+type Options struct {
+	// Members is how many members run; 0 means 3.
+	Members int
+	// ProgressNotify is how often idle watches get progress
+	// notifications; 0 means 100 ms.
+	ProgressNotify time.Duration
+}
+
+// Start runs a cluster for the length of the test and stops it when the
+// test ends. Every member listens on free ports of 127.0.0.1 only.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	n := opts.Members
+	if n == 0 {
+		n = 3
+	}
+	if opts.ProgressNotify == 0 {
+		opts.ProgressNotify = 100 * time.Millisecond
+	}
+	dir := t.TempDir()
+	c := &Cluster{t: t}
+	var initial []string
+	for i := range n {
+		name := fmt.Sprintf("m%d", i)
+		peer, client := freeURL(t), freeURL(t)
+		cfg := embed.NewConfig()
+		cfg.Name = name
+		cfg.Dir = filepath.Join(dir, name)
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+		// Timing for a test on a loaded machine: a leader is found within
+		// a few hundred milliseconds, and nothing waits for a disk.
+		cfg.TickMs, cfg.ElectionMs = 10, 100
+		cfg.UnsafeNoFsync = true
+		cfg.WatchProgressNotifyInterval = opts.ProgressNotify
+		cfg.InitialClusterToken = "passkiosk-test"
+		cfg.LogLevel = "error"
+		cfg.Logger = "zap"
+		cfg.LogOutputs = []string{"stderr"}
+		initial = append(initial, name+"="+peer.String())
+		c.members = append(c.members, &member{name: name, cfg: cfg, client: client.String()})
+	}
+	for _, m := range c.members {
+		m.cfg.InitialCluster = strings.Join(initial, ",")
+	}
+	t.Cleanup(c.stopAll)
+	errs := make(chan error, n)
+	for _, m := range c.members {
+		go func() { errs <- m.start() }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("starting etcd: %v", err)
+		}
+	}
+	return c
+}
+
+// freeURL is a free port on 127.0.0.1. The port is free when asked; the
+// member binds it moments later.
+func freeURL(t testing.TB) url.URL {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return url.URL{Scheme: "http", Host: l.Addr().String()}
+}
+
+func (m *member) start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.etcd != nil {
+		return nil
+	}
+	e, err := embed.StartEtcd(m.cfg)
+	if err != nil {
+		return fmt.Errorf("member %s: %w", m.name, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		e.Close()
+		return fmt.Errorf("member %s: not ready after 20 s", m.name)
+	}
+	m.etcd = e
+	return nil
+}
+
+// stop closes the member once; embed.Etcd.Close panics when called twice.
+func (m *member) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.etcd != nil {
+		m.etcd.Close()
+		m.etcd = nil
+	}
+	// A restarted member joins the cluster it already belongs to.
+	m.cfg.ClusterState = embed.ClusterStateFlagExisting
+}
+
+func (c *Cluster) stopAll() {
+	for _, m := range c.members {
+		m.stop()
+	}
+}
+
+// Endpoints are every member's client URL.
+func (c *Cluster) Endpoints() []string {
+	out := make([]string, len(c.members))
+	for i, m := range c.members {
+		out[i] = m.client
+	}
+	return out
+}
+
+// Stop stops member i (as a crash would look to clients: its connections
+// drop). Restart brings it back with its data.
+func (c *Cluster) Stop(i int) { c.members[i].stop() }
+
+// Restart starts a stopped member again.
+func (c *Cluster) Restart(i int) {
+	if err := c.members[i].start(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// StopAll stops every member: the cluster is gone, as for a terminal
+// whose network is down.
+func (c *Cluster) StopAll() { c.stopAll() }
+
+// RestartAll starts every member again.
+func (c *Cluster) RestartAll() {
+	errs := make(chan error, len(c.members))
+	for _, m := range c.members {
+		go func() { errs <- m.start() }()
+	}
+	for range c.members {
+		if err := <-errs; err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// Leader is the index of the member that leads, or -1.
+func (c *Cluster) Leader() int {
+	for i, m := range c.members {
+		m.mu.Lock()
+		e := m.etcd
+		m.mu.Unlock()
+		if e != nil && e.Server.Leader() == e.Server.MemberID() {
+			return i
+		}
+	}
+	return -1
+}
+
+// Client is an etcd client on every endpoint, closed when the test ends.
+func (c *Cluster) Client() *clientv3.Client {
+	cl, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// Compact compacts the key space up to the current revision, so a watch
+// from any older one fails with ErrCompacted.
+func (c *Cluster) Compact(ctx context.Context, cl *clientv3.Client) int64 {
+	r, err := cl.Get(ctx, "compact-probe")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	rev := r.Header.Revision
+	if _, err := cl.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
+		c.t.Fatal(err)
+	}
+	return rev
+}
