@@ -76,6 +76,9 @@ type Engine struct {
 	// pinMem counts wrong TPM PINs in a row when the store does not
 	// (pintries.go).
 	pinMem map[kiosk.UserID]pinCount
+	// offlineSince is when the fleet directory was last reached, while
+	// it cannot be (fleet.go); zero otherwise.
+	offlineSince time.Time
 }
 
 var _ kiosk.Commands = (*Engine)(nil)
@@ -158,6 +161,7 @@ func (e *Engine) View() kiosk.View {
 // publishLocked sends the current view.
 func (e *Engine) publishLocked() {
 	e.view.KeyPresent = len(e.keys) > 0
+	e.view.OfflineSince = e.offlineSince
 	e.cfg.Publish(e.view)
 }
 

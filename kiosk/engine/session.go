@@ -24,6 +24,7 @@ type activeSession struct {
 	running  bool
 	warning  bool
 	ending   bool
+	revoked  bool // the fleet directory stopped the person: ends at idle as "revoked" (fleet.go)
 	ended    chan struct{} // closed once the end is wiped and audited
 	maxTimer kiosk.Timer
 	idle     kiosk.Timer
@@ -189,6 +190,10 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 		last := e.lastInputLocked(as)
 		switch {
 		case !now.Before(last.Add(as.rules.IdleTimeout)):
+			if as.revoked {
+				e.endSessionLocked(kiosk.EndRevoked)
+				return
+			}
 			e.endSessionLocked(kiosk.EndIdle)
 			return
 		case !now.Before(last.Add(as.rules.IdleTimeout - as.rules.IdleWarning)):
@@ -277,7 +282,7 @@ func (e *Engine) RelaunchProgram() {
 	e.mu.Lock()
 	defer e.unlock()
 	as := e.sess
-	if as == nil || as.running || as.ending {
+	if as == nil || as.running || as.ending || as.revoked {
 		return
 	}
 	if err := as.s.Relaunch(); err != nil {
