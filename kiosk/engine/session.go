@@ -24,7 +24,7 @@ type activeSession struct {
 	running  bool
 	warning  bool
 	ending   bool
-	revoked  bool // the fleet directory stopped the person: ends at idle as "revoked" (fleet.go)
+	revoked  bool          // the fleet directory stopped the person: ends at idle as "revoked" (fleet.go)
 	ended    chan struct{} // closed once the end is wiped and audited
 	maxTimer kiosk.Timer
 	idle     kiosk.Timer
