@@ -37,6 +37,7 @@ type Config struct {
 	Admin        Admin        `toml:"admin"`
 	Retention    Retention    `toml:"retention"`
 	SIEM         SIEM         `toml:"siem"`
+	Fleet        Fleet        `toml:"fleet"`
 }
 
 // SIEM is where the audit log is forwarded besides the local journal.
@@ -141,6 +142,7 @@ func Default() Config {
 		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
+		Fleet:        Fleet{OfflineMaxAge: "24h", RevokeEndsSession: "at-once"},
 	}
 }
 
@@ -205,6 +207,7 @@ func (cfg *Config) validate(c *collector) {
 	cfg.Retention.validate(c)
 	cfg.Admin.validate(c)
 	cfg.SIEM.validate(c)
+	cfg.Fleet.validate(c)
 }
 
 // oneOf records a problem unless v is one of allowed.

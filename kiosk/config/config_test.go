@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,8 +22,9 @@ func TestExampleConfigLoads(t *testing.T) {
 		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
+		Fleet:        Fleet{Endpoints: []string{}, OfflineMaxAge: "24h", RevokeEndsSession: "at-once"},
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got %+v\nwant %+v", *c, want)
 	}
 	if c.DatabasePath() != "/var/lib/passkiosk/passkiosk.db" || c.SlogLevel().String() != "INFO" {
@@ -36,7 +38,7 @@ func TestEmptyConfigTakesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Default()
-	if *c != d || c.Terminal == "" {
+	if !reflect.DeepEqual(*c, d) || c.Terminal == "" {
 		t.Fatalf("got %+v, want the defaults %+v", *c, d)
 	}
 }
