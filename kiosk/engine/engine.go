@@ -79,6 +79,9 @@ type Engine struct {
 	// offlineSince is when the fleet directory was last reached, while
 	// it cannot be (fleet.go); zero otherwise.
 	offlineSince time.Time
+	// keysRefused, when not empty, is why security keys are refused:
+	// the terminal's copy of the directory is too old (fleet.go).
+	keysRefused string
 }
 
 var _ kiosk.Commands = (*Engine)(nil)

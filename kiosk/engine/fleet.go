@@ -70,3 +70,14 @@ func (e *Engine) SetOffline(since time.Time) {
 	e.offlineSince = since
 	e.publishLocked()
 }
+
+// RefuseKeys refuses sign-in with security keys for the reason why (the
+// terminal has been offline longer than the fleet's offline_max_age, with
+// offline_strict set: a key revoked meanwhile would not be known here);
+// "" allows them again. Platform passkeys are not affected: they never
+// left this terminal. Each refusal is audited as a failed sign-in.
+func (e *Engine) RefuseKeys(why string) {
+	e.mu.Lock()
+	defer e.unlock()
+	e.keysRefused = why
+}

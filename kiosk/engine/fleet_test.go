@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/kiosktest"
 )
 
 func TestRevocationEndsTheSessionAtOnceAudited(t *testing.T) {
@@ -59,4 +61,49 @@ func TestOfflineSinceReachesTheView(t *testing.T) {
 	h.waitFor("offline mark", func(v kiosk.View) bool { return v.OfflineSince.Equal(at) })
 	h.e.SetOffline(time.Time{})
 	h.waitFor("online", func(v kiosk.View) bool { return v.OfflineSince.IsZero() })
+}
+
+// offlineCodes stands for a fleet terminal's records while the
+// directory cannot be reached: codes cannot be checked.
+type offlineCodes struct{ *kiosktest.Store }
+
+func (offlineCodes) CheckEnrollmentCode(string, time.Time) (kiosk.UserID, error) {
+	return "", kiosk.Errorf(kiosk.KindOffline, "check fleet code", "enrollment needs the fleet's directory, which this terminal has not reached since 14:02")
+}
+
+func TestEnrollmentOfflineSaysWhyAndCountsNoGuess(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Store = offlineCodes{c.Store.(*kiosktest.Store)} })
+	for range 8 {
+		h.e.StartEnrollment("AAAA-BBBB-CCCC-DDDD")
+		v := h.waitNotice(kiosk.NoticeNotAllowed)
+		if v.Notice.Kind != kiosk.KindOffline || !strings.Contains(v.Notice.Detail, "has not reached since 14:02") {
+			t.Fatalf("notice %+v", v.Notice)
+		}
+		h.drain()
+		h.last = kiosk.View{}
+	}
+	h.e.settle()
+	if h.hasAudit(kiosk.EventRefused, "backoff") {
+		t.Fatal("offline refusals were counted as guesses and backed off")
+	}
+}
+
+func TestStaleMirrorRefusesSecurityKeysNotPlatformPasskeys(t *testing.T) {
+	h := newHarness(t)
+	k := newKey("k1", "4821", false)
+	h.enrollKey(k, alice, "C")
+	h.e.RefuseKeys("this terminal's copy of the directory is older than 24h")
+	h.keys.Plug(k)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("4821"))
+	v := h.waitNotice(kiosk.NoticeNotAllowed)
+	if !strings.Contains(v.Notice.Detail, "older than 24h") {
+		t.Fatalf("notice %+v", v.Notice)
+	}
+	h.unplug(k)
+	h.enrollPlatform(bob, "D", "246800")
+	h.e.ChooseUser(bob.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("246800"))
+	h.waitState(kiosk.StateInSession)
 }
