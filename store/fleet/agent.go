@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 
 	"passkiosk/kiosk"
 	"passkiosk/store"
@@ -42,10 +44,14 @@ type Options struct {
 	// the agent's goroutine: the appliance ends a revoked person's
 	// session and applies a new policy from here. It must not block.
 	OnApplied func(store.MirrorApplied)
-	// OnStatus is called when the agent goes online or offline.
+	// OnStatus is called when the agent goes online or offline, and
+	// when the mirror becomes stale.
 	OnStatus func(Status)
-	Now      func() time.Time
-	Log      *slog.Logger
+	// MaxAge is how old the mirror may grow offline before Status.Stale
+	// (config fleet.offline_max_age); 0 means 24 h.
+	MaxAge time.Duration
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Status is where the agent stands.
@@ -60,6 +66,8 @@ type Status struct {
 	Current  time.Time
 	// Reloads counts full loads since the agent started.
 	Reloads int
+	// Stale: offline, and the mirror is older than Options.MaxAge.
+	Stale bool
 }
 
 // Agent keeps the terminal's mirror of the directory.
@@ -71,6 +79,7 @@ type Agent struct {
 	lastAnswer time.Time
 	confirmed  time.Time // last ConfirmMirror or batch
 	reload     bool
+	watches    uint64 // watches opened, on Run's goroutine only
 }
 
 // NewAgent returns an agent; Run starts it.
@@ -83,6 +92,9 @@ func NewAgent(opts Options) (*Agent, error) {
 	}
 	if opts.OfflineAfter <= 0 {
 		opts.OfflineAfter = 3 * opts.Probe
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 24 * time.Hour
 	}
 	if opts.Confirm <= 0 {
 		opts.Confirm = time.Minute
@@ -128,8 +140,19 @@ func (a *Agent) Status() Status {
 	return a.st
 }
 
-// errWatchEnded is a watch channel that closed without saying why.
-var errWatchEnded = errors.New("watch ended")
+// errWatchEnded is a watch channel that closed without saying why;
+// errWatchSilent one that gave no answer for too long.
+var (
+	errWatchEnded  = errors.New("watch ended")
+	errWatchSilent = errors.New("watch silent")
+)
+
+// silentFor is how long the cluster has not answered.
+func (a *Agent) silentFor() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.opts.Now().Sub(a.lastAnswer)
+}
 
 // Run keeps the mirror until ctx ends: a full load when the mirror is
 // empty or its revision was compacted, then a watch from the saved
@@ -228,23 +251,54 @@ func (a *Agent) load(ctx context.Context) error {
 // watch follows the directory from the saved revision until the watch
 // ends, applying each response as one batch.
 func (a *Agent) watch(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	// The client files watch streams by their context's metadata, and
+	// reuses a stream for every watch with the same: after the server
+	// cancelled one for want of a leader, watches opened again on it
+	// stayed silent. Each watch therefore gets a stream of its own.
+	a.watches++
+	wctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx),
+		"passkiosk-watch", strconv.FormatUint(a.watches, 10)))
 	defer cancel()
 	from := a.Status().Revision + 1
 	wch := a.opts.Client.Watch(wctx, DirPrefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
 	probe := time.NewTicker(a.opts.Probe)
 	defer probe.Stop()
+	asking := make(chan struct{}, 1)
+	asked := a.opts.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-probe.C:
+			// A watch silent for twice the offline limit is given up and
+			// opened again: after every member restarted, a stream may
+			// stay quiet for good instead of ending.
+			if a.silentFor() > a.opts.OfflineAfter/2 && a.opts.Now().Sub(asked) > a.opts.OfflineAfter/2 {
+				// No notification for a while: ask with a read, which
+				// needs a leader and a quorum as the watch does. (After
+				// every member restarted, a watch from the revision after
+				// the newest one was seen to get no progress notifications
+				// at all, though its events still came.)
+				asked = a.opts.Now()
+				if err := a.ping(ctx); err != nil {
+					return err
+				}
+			}
 			// Asking is how an idle, healthy watch shows it is alive; the
-			// answer arrives on wch. A stream that is down makes this wait
-			// until its own timeout.
-			pctx, pcancel := context.WithTimeout(wctx, a.opts.Probe)
-			_ = a.opts.Client.RequestProgress(pctx)
-			pcancel()
+			// answer arrives on wch. The request is sent on the watch's
+			// own context: the client files streams by their context, and
+			// one made for a shorter-lived context would be a stream of
+			// its own that dies with it. A stream that is down holds the
+			// request until it is back or the watch ends, so at most one
+			// is outstanding.
+			select {
+			case asking <- struct{}{}:
+				go func() {
+					_ = a.opts.Client.RequestProgress(wctx)
+					<-asking
+				}()
+			default:
+			}
 		case resp, ok := <-wch:
 			if !ok {
 				return errWatchEnded
@@ -292,6 +346,31 @@ func (a *Agent) applyEvents(evs []*clientv3.Event) error {
 	return nil
 }
 
+// ping reads the directory's revision. An answer counts as one from the
+// cluster. A directory at a revision below the mirror's went back in time
+// (restored from a backup, or it lost its last writes): a watch from the
+// future never answers, so the mirror is loaded in full.
+func (a *Agent) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.OfflineAfter)
+	defer cancel()
+	r, err := a.opts.Client.Get(ctx, DirPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return errWatchSilent
+	}
+	a.answered()
+	if mine := a.Status().Revision; r.Header.Revision < mine {
+		a.opts.Log.Warn("fleet: the directory is at an older revision than the mirror (restored from a backup?); loading it in full",
+			"directory", r.Header.Revision, "mirror", mine)
+		a.mu.Lock()
+		a.reload = true
+		a.mu.Unlock()
+		return errWatchSilent
+	}
+	// The read's revision is not the watch's: events up to it may still
+	// be on their way, so it is not saved as the mirror's.
+	return nil
+}
+
 // progress notes a progress notification at rev: nothing in the
 // directory changed up to rev. It is written down about once per
 // Options.Confirm.
@@ -321,7 +400,7 @@ func (a *Agent) answered() {
 	var was time.Time
 	if back {
 		was = a.st.OfflineSince
-		a.st.Online, a.st.OfflineSince = true, time.Time{}
+		a.st.Online, a.st.OfflineSince, a.st.Stale = true, time.Time{}, false
 	}
 	st := a.st
 	a.mu.Unlock()
@@ -348,12 +427,26 @@ func (a *Agent) monitor(ctx context.Context) {
 		if gone {
 			a.st.Online, a.st.OfflineSince = false, a.lastAnswer
 		}
+		current := a.st.Current
+		if current.IsZero() {
+			current = a.st.OfflineSince
+		}
+		stale := !a.st.Online && now.Sub(current) > a.opts.MaxAge
+		staled := stale && !a.st.Stale
+		a.st.Stale = stale
 		st := a.st
 		a.mu.Unlock()
 		if gone {
 			a.opts.Log.Warn("fleet: directory unreachable; signing people in from the mirror", "since", st.OfflineSince)
 			a.audit(kiosk.EventFleetOffline, map[string]string{"last-answer": st.OfflineSince.UTC().Format(time.RFC3339),
 				"revision": fmt.Sprint(st.Revision)})
+		}
+		if staled {
+			a.opts.Log.Warn("fleet: the mirror is older than the offline limit", "current", current, "limit", a.opts.MaxAge)
+			a.audit(kiosk.EventFleetOffline, map[string]string{"stale": "true", "current": current.UTC().Format(time.RFC3339),
+				"max-age": a.opts.MaxAge.String()})
+		}
+		if gone || staled {
 			a.opts.OnStatus(st)
 		}
 	}

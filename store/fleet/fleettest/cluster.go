@@ -19,6 +19,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Cluster is a running embedded etcd cluster.
@@ -128,13 +130,16 @@ func (m *member) start() error {
 }
 
 // stop closes the member once; embed.Etcd.Close panics when called twice.
-func (m *member) stop() {
+// crash skips handing leadership over, as a killed process would; with
+// UnsafeNoFsync a crashed member also loses its last writes, so the whole
+// cluster is only ever stopped gracefully.
+func (m *member) stop(crash bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.etcd != nil {
-		// As a crash: no leadership handed over first, which a graceful
-		// stop waits for.
-		m.etcd.Server.HardStop()
+		if crash {
+			m.etcd.Server.HardStop()
+		}
 		m.etcd.Close()
 		m.etcd = nil
 	}
@@ -144,7 +149,7 @@ func (m *member) stop() {
 
 func (c *Cluster) stopAll() {
 	for _, m := range c.members {
-		m.stop()
+		m.stop(false)
 	}
 }
 
@@ -159,7 +164,7 @@ func (c *Cluster) Endpoints() []string {
 
 // Stop stops member i (as a crash would look to clients: its connections
 // drop). Restart brings it back with its data.
-func (c *Cluster) Stop(i int) { c.members[i].stop() }
+func (c *Cluster) Stop(i int) { c.members[i].stop(true) }
 
 // Restart starts a stopped member again.
 func (c *Cluster) Restart(i int) {
@@ -200,13 +205,21 @@ func (c *Cluster) Leader() int {
 
 // Client is an etcd client on every endpoint, closed when the test ends.
 func (c *Cluster) Client() *clientv3.Client {
-	cl, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
+	cl, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second,
+		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second, DialOptions: []grpc.DialOption{reconnect}})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(func() { cl.Close() })
 	return cl
 }
+
+// reconnect retries a member that went away from 100 ms up to 2 s, as
+// fleet.ClientConfig does; gRPC's default grows to two minutes.
+var reconnect = grpc.WithConnectParams(grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+	MinConnectTimeout: 2 * time.Second,
+})
 
 // Compact compacts the key space up to the current revision, so a watch
 // from any older one fails with ErrCompacted.
