@@ -67,6 +67,7 @@ type appliance struct {
 	admin   *admin.Server
 	virtual *virtualKeys  // the demo's key, nil otherwise
 	idle    []*idleSource // where idle time comes from
+	fleet   *fleetLink    // nil: a terminal on its own (fleet.go)
 
 	mu        sync.Mutex
 	show      func(kiosk.View)                // the UI, once it exists
@@ -145,11 +146,15 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	if err != nil {
 		outOfService = append(outOfService, "sessions cannot be isolated here: "+err.Error())
 	}
+	if a.fleet, err = openFleet(cfg, a.db, records, log); err != nil {
+		log.Error("not joining the fleet", "err", err)
+	}
 	a.eng = engine.New(engine.Config{
-		Terminal: cfg.Terminal, Policy: pol, Store: records, Keys: keys, Platform: platform,
+		Terminal: cfg.Terminal, Policy: pol, Store: a.fleet.store(records), Keys: keys, Platform: platform,
 		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: log,
 	})
 	go a.eng.Run(ctx)
+	a.fleet.start(ctx, a.eng)
 	if a.db != nil {
 		go a.maintain(ctx, 24*time.Hour)
 	}
@@ -227,6 +232,7 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 			}
 		},
 		OnPeople: a.eng.PeopleChanged,
+		Fleet:    a.fleet.statusFunc(),
 	}
 	if a.db != nil {
 		st := storeport.NewAdmin(a.db, a.cfg.Terminal)
@@ -466,6 +472,7 @@ func (a *appliance) Close() {
 	if a.tpm != nil {
 		a.tpm.Close()
 	}
+	a.fleet.close()
 	if a.db != nil {
 		a.db.Close()
 	}

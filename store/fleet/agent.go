@@ -133,6 +133,20 @@ func NewAgent(opts Options) (*Agent, error) {
 	return a, nil
 }
 
+// SetHooks replaces Options.OnApplied and Options.OnStatus (nil keeps
+// one), for an appliance whose engine exists only after the agent: call
+// it before Run.
+func (a *Agent) SetHooks(onApplied func(store.MirrorApplied), onStatus func(Status)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if onApplied != nil {
+		a.opts.OnApplied = onApplied
+	}
+	if onStatus != nil {
+		a.opts.OnStatus = onStatus
+	}
+}
+
 // Status is where the agent stands now.
 func (a *Agent) Status() Status {
 	a.mu.Lock()
