@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"google.golang.org/grpc"
@@ -27,6 +28,8 @@ import (
 type Cluster struct {
 	t       testing.TB
 	members []*member
+	// CA is the cluster's certificate authority when started with TLS.
+	CA *CA
 }
 
 type member struct {
@@ -44,6 +47,11 @@ type Options struct {
 	// ProgressNotify is how often idle watches get progress
 	// notifications; 0 means 100 ms.
 	ProgressNotify time.Duration
+	// TLS serves clients over TLS with client certificates required
+	// (--client-cert-auth), as a fleet runs: a client's certificate
+	// common name is its etcd user once auth is enabled. Clients come
+	// from ClientAs; Client is then the user "root".
+	TLS bool
 }
 
 // Start runs a cluster for the length of the test and stops it when the
@@ -59,10 +67,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	dir := t.TempDir()
 	c := &Cluster{t: t}
+	var server transport.TLSInfo
+	if opts.TLS {
+		c.CA = newCA(t, dir)
+		certFile, keyFile := c.CA.Issue("member", true)
+		server = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile, TrustedCAFile: c.CA.File, ClientCertAuth: true}
+	}
 	var initial []string
 	for i := range n {
 		name := fmt.Sprintf("m%d", i)
 		peer, client := freeURL(t), freeURL(t)
+		if opts.TLS {
+			client.Scheme = "https"
+		}
 		cfg := embed.NewConfig()
 		cfg.Name = name
 		cfg.Dir = filepath.Join(dir, name)
@@ -74,6 +91,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		cfg.UnsafeNoFsync = true
 		cfg.WatchProgressNotifyInterval = opts.ProgressNotify
 		cfg.InitialClusterToken = "passkiosk-test"
+		cfg.ClientTLSInfo = server
 		// A member stopping logs its closed listeners as errors; only
 		// what ends a member matters in a test's output.
 		cfg.LogLevel = "fatal"
@@ -203,8 +221,12 @@ func (c *Cluster) Leader() int {
 	return -1
 }
 
-// Client is an etcd client on every endpoint, closed when the test ends.
+// Client is an etcd client on every endpoint, closed when the test ends
+// (with TLS: the user "root").
 func (c *Cluster) Client() *clientv3.Client {
+	if c.CA != nil {
+		return c.ClientAs("root")
+	}
 	cl, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second,
 		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second, DialOptions: []grpc.DialOption{reconnect}})
 	if err != nil {
