@@ -48,6 +48,10 @@ type MirrorBatch struct {
 	RemovedUsers       [][]byte
 	RemovedCredentials [][]byte
 	Revoked            []Revocation
+	// Suspected are credentials the fleet suspects of being cloned,
+	// audited here (possible-clone); the fleet revokes one when its
+	// policy refuses them, which arrives in Revoked.
+	Suspected []Suspicion
 	// Policy, when set, is the directory's current policy; it is stored
 	// as a new local version when its data differs from the newest.
 	Policy *Policy
@@ -55,6 +59,14 @@ type MirrorBatch struct {
 	// Terminal names this terminal in the audit entries.
 	At       time.Time
 	Terminal string
+}
+
+// Suspicion is a credential whose signature counter went backwards across
+// terminals (WebAuthn §6.1.1): Detail says where and when it was seen.
+type Suspicion struct {
+	CredentialID []byte
+	UserID       []byte
+	Detail       map[string]string
 }
 
 // MirrorApplied is what a batch changed that the running appliance must
@@ -260,6 +272,13 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 	}
 	for _, id := range b.RemovedUsers {
 		if err := a.removeUser(id); err != nil {
+			return err
+		}
+	}
+	for _, sp := range b.Suspected {
+		ev := AuditEvent{Time: a.at, Type: kiosk.EventPossibleClone, Actor: "fleet", Terminal: a.terminal, UserID: sp.UserID,
+			CredentialID: sp.CredentialID, Reason: kiosk.KindCounterRegression, Detail: mergeDetail(sp.Detail, map[string]string{"fleet": "suspected"})}
+		if _, err := appendAudit(a.tx, &ev); err != nil {
 			return err
 		}
 	}

@@ -68,7 +68,7 @@ func openFleet(cfg *config.Config, db *store.DB, local *storeport.Records, log *
 	// transaction; the fleet service is the intended writer (store/fleet
 	// doc.go). Until it runs, the terminal's own client carries the
 	// transaction, which its role must then allow.
-	l.records = fleet.NewRecords(local, &fleet.Directory{Client: client}, l.agent.Status, f.Name)
+	l.records = fleet.NewRecords(local, &fleet.Directory{Client: client}, l.agent)
 	return l, nil
 }
 

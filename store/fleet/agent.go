@@ -80,6 +80,8 @@ type Agent struct {
 	confirmed  time.Time // last ConfirmMirror or batch
 	reload     bool
 	watches    uint64 // watches opened, on Run's goroutine only
+
+	seen chan Seen // counter observations to write (clone.go)
 }
 
 // NewAgent returns an agent; Run starts it.
@@ -121,7 +123,7 @@ func NewAgent(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{opts: opts}
+	a := &Agent{opts: opts, seen: make(chan Seen, 256)}
 	// Until the cluster answers, the terminal is offline since its start
 	// (or since the mirror was last current, if that is known).
 	since := ms.Current
@@ -176,6 +178,9 @@ func (a *Agent) Run(ctx context.Context) {
 	go a.monitor(ctx)
 	if a.opts.Heartbeat > 0 && a.opts.Terminal != "" {
 		go a.heartbeats(ctx)
+	}
+	if a.opts.Terminal != "" {
+		go a.observations(ctx)
 	}
 	delay := 50 * time.Millisecond
 	for ctx.Err() == nil {

@@ -96,6 +96,16 @@ func (b *batch) mirrorBatch(rev int64, full bool, terminal string, log *slog.Log
 				continue
 			}
 			mb.Revoked = append(mb.Revoked, store.Revocation{CredentialID: r.CredentialID, By: r.By, Reason: r.Reason})
+		case strings.HasPrefix(k, suspectPrefix):
+			if v == nil {
+				continue
+			}
+			sp, err := DecodeSuspect(v)
+			if err != nil {
+				bad(k, err)
+				continue
+			}
+			mb.Suspected = append(mb.Suspected, sp.suspicion())
 		case k == policyCurrent:
 			if v == nil {
 				continue

@@ -27,6 +27,7 @@ type Records struct {
 	*storeport.Records
 	codes    Codes
 	status   func() Status
+	observe  func(cred []byte, counter uint32, at time.Time)
 	terminal string
 	timeout  time.Duration
 
@@ -34,11 +35,25 @@ type Records struct {
 	pending map[kiosk.UserID]string // fleet codes redeemed by the engine, awaiting their credential
 }
 
-// NewRecords wraps the local records. status is the agent's Status;
-// terminal is the fleet name redemptions are recorded under.
-func NewRecords(local *storeport.Records, codes Codes, status func() Status, terminal string) *Records {
-	return &Records{Records: local, codes: codes, status: status, terminal: terminal, timeout: 5 * time.Second,
-		pending: map[kiosk.UserID]string{}}
+// NewRecords wraps the local records for agent's terminal; codes is
+// where enrollment codes are checked and redeemed.
+func NewRecords(local *storeport.Records, codes Codes, agent *Agent) *Records {
+	return &Records{Records: local, codes: codes, status: agent.Status, observe: agent.observe, terminal: agent.opts.Terminal,
+		timeout: 5 * time.Second, pending: map[kiosk.UserID]string{}}
+}
+
+// RecordSignIn stores the sign-in here, then hands a roaming key's new
+// counter to the agent, which writes it to this terminal's prefix for
+// clone detection across terminals (clone.go): never on the sign-in's
+// path.
+func (r *Records) RecordSignIn(id []byte, counter uint32, at time.Time) error {
+	if err := r.Records.RecordSignIn(id, counter, at); err != nil {
+		return err
+	}
+	if c, err := r.Records.Credential(id); err == nil && c.Attachment == kiosk.AttachRoaming && r.observe != nil {
+		r.observe(id, counter, at)
+	}
+	return nil
 }
 
 // offline is the refusal of what needs the directory, or nil online.

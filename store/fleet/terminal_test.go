@@ -67,7 +67,7 @@ func newAppliance(t *testing.T, cl *clientv3.Client, dir *fleet.Directory, name 
 	if err := pol.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	records := fleet.NewRecords(storeport.NewRecords(db, name), dir, agent.Status, name)
+	records := fleet.NewRecords(storeport.NewRecords(db, name), dir, agent)
 	eng = engine.New(engine.Config{Terminal: name, Policy: pol, Store: records, Keys: a.keys, Sessions: a.sessions,
 		Clock: kiosk.SystemClock{}, Publish: func(v kiosk.View) { a.views <- v }, Log: quiet})
 	a.eng = eng
