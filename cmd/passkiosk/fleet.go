@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -65,10 +66,15 @@ func openFleet(cfg *config.Config, db *store.DB, local *storeport.Records, log *
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
 	// Codes are checked with the directory and used up in one etcd
-	// transaction; the fleet service is the intended writer (store/fleet
-	// doc.go). Until it runs, the terminal's own client carries the
-	// transaction, which its role must then allow.
-	l.records = fleet.NewRecords(local, &fleet.Directory{Client: client}, l.agent)
+	// transaction, by the fleet service (store/fleet doc.go); without
+	// one configured, the terminal's own client carries the transaction,
+	// which its role must then allow.
+	var codes fleet.Codes = &fleet.Directory{Client: client}
+	if f.Service != "" {
+		codes = &fleet.Service{URL: f.Service, HTTP: &http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: cc.TLS}}}
+	}
+	l.records = fleet.NewRecords(local, codes, l.agent)
 	return l, nil
 }
 

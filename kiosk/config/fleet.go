@@ -25,6 +25,11 @@ type Fleet struct {
 	Certificate string `toml:"certificate"`
 	Key         string `toml:"key"`
 	CA          string `toml:"ca"`
+	// Service is the fleet service (passkiosk-fleetd), https://host:port:
+	// enrollment codes are checked and redeemed there, with the same
+	// client certificate. Empty: the terminal's own etcd client redeems,
+	// which its role must then allow (not the role fleet join makes).
+	Service string `toml:"service"`
 	// OfflineMaxAge is how old the terminal's copy may grow while the
 	// directory cannot be reached before OfflineStrict applies ("24h").
 	OfflineMaxAge string `toml:"offline_max_age"`
@@ -81,6 +86,11 @@ func (f Fleet) validate(c *collector) {
 		}
 		if u != nil {
 			seen[u.Host] = true
+		}
+	}
+	if f.Service != "" {
+		if u, err := url.Parse(f.Service); err != nil || u.Scheme != "https" || u.Host == "" {
+			c.add("fleet.service", "fleet.service = %q: must be the fleet service's https://host:port", f.Service)
 		}
 	}
 	for key, v := range map[string]string{"fleet.certificate": f.Certificate, "fleet.key": f.Key, "fleet.ca": f.CA} {
