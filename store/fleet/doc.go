@@ -5,13 +5,16 @@
 // mirror, online or not.
 //
 // It owns the directory's key layout and value encodings (below), the
-// agent that keeps the mirror (Agent), the redemption of enrollment codes
-// as one etcd transaction (Redeem), a terminal's etcd identity and role
-// (Provision) and the counter observations clone detection compares. It
-// uses only the etcd client module; the server module is imported by
-// fleettest (tests) and cmd/passkiosk-fleetd alone. It must not import
-// fyne, go-tpm or go-libfido2, and it never stands between a person and
-// their sign-in: the engine reads only the local store.
+// agent that keeps the mirror (Agent), the engine's records on a fleet
+// terminal (Records), the redemption of enrollment codes as one etcd
+// transaction (Directory.Redeem) and the fleet service's API for it
+// (Handler, Service), and clone detection over the terminals' counter
+// observations (Detector). A terminal's etcd user and role are made by
+// `passkioskctl fleet join` (cmd/passkioskctl/fleet.go), which may not
+// import the store. It uses only the etcd client module; the server
+// module is for fleettest (tests) and cmd/passkiosk-fleetd alone. It must
+// not import fyne, go-tpm or go-libfido2, and it never stands between a
+// person and their sign-in: the engine reads only the local store.
 //
 // # Key layout
 //
@@ -32,6 +35,10 @@
 //	    revoked/<cred id>      → CBOR Revocation {0 v, 1 cred id, 2 user id, 3 at, 4 by, 5 reason}
 //	                                              any credential, platform ones included; the
 //	                                              credential's own key is deleted in the same txn
+//	    suspect/<cred id>      → CBOR Suspect    {0 v, 1 cred id, 2 counter, 3 terminal, 4 at,
+//	                                              5 earlier counter, 6 earlier terminal, 7 earlier at}
+//	                                              a counter that went backwards across terminals
+//	                                              (clone.go); audited by every mirror
 //	    policy/current         → CBOR Policy     {0 v, 1 version, 2 engine schema, 3 data (config's
 //	                                              canonical TOML), 4 changed at, 5 changed by, 6 comment}
 //	    policy/v/<version, 20 decimal digits> → CBOR Policy   every version, for the auditor
@@ -72,11 +79,18 @@
 // deleted meanwhile. The client is given every member's endpoint, so one
 // member down does not blind it.
 //
-// The agent asks for a progress notification every Options.Probe; when
-// neither an event nor a notification arrives within Options.OfflineAfter
-// it is offline since the last answer. Offline, nothing changes for a
-// person signing in: the engine reads the mirror. Back online, the watch
-// from the saved revision catches up with exactly what was missed.
+// The agent asks for a progress notification every Options.Probe, on the
+// watch's own context (the client files streams by context), and every
+// watch has a stream of its own (a stream the server cancelled for want
+// of a leader stayed silent when reused). When notifications stop it
+// asks with a read, which needs a leader and a quorum as the watch does:
+// after every member restarted, a watch from the newest revision was
+// seen to get no notifications though its events came. When nothing
+// answers within Options.OfflineAfter the terminal is offline since the
+// last answer. Offline, nothing changes for a person signing in: the
+// engine reads the mirror. Back online, the watch from the saved revision
+// catches up with exactly what was missed. A directory at a revision
+// below the mirror's (restored from a backup) is loaded in full.
 //
 // # Enrollment codes and who writes the directory
 //
@@ -101,10 +115,10 @@
 // # Terminal identity
 //
 // Each terminal authenticates with an mTLS client certificate whose common
-// name is its etcd user (etcd's --client-cert-auth). Provision creates the
-// user and its role once (read /passkiosk/v1/dir/ and /passkiosk/v1/terminals/,
-// read-write /passkiosk/v1/term/<name>/); granting costs about 14 ms per
+// name is its etcd user (etcd's --client-cert-auth). `passkioskctl fleet
+// join` creates the user and its role once (read /passkiosk/v1/, write
+// only /passkiosk/v1/term/<name>/); granting costs a raft round per
 // permission, so it is done at join, never at start. Deleting an etcd user
 // does not stop a watch it already has open: decommissioning a terminal
-// revokes its certificate (the cluster's CRL) as well.
+// (`fleet leave`) must revoke its certificate on the members as well.
 package fleet

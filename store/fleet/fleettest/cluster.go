@@ -228,7 +228,9 @@ func (c *Cluster) Client() *clientv3.Client {
 		return c.ClientAs("root")
 	}
 	cl, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second,
-		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second, DialOptions: []grpc.DialOption{reconnect}})
+		// Keepalives as a terminal's, but patient: hundreds of agents on
+		// two cores delay pings by seconds.
+		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 10 * time.Second, DialOptions: []grpc.DialOption{reconnect}})
 	if err != nil {
 		c.t.Fatal(err)
 	}
