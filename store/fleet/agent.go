@@ -44,6 +44,9 @@ type Options struct {
 	// the agent's goroutine: the appliance ends a revoked person's
 	// session and applies a new policy from here. It must not block.
 	OnApplied func(store.MirrorApplied)
+	// OnReceive, when set, is called with a watch response's revision as
+	// it arrives, before it is applied (measurements only).
+	OnReceive func(rev int64)
 	// OnStatus is called when the agent goes online or offline, and
 	// when the mirror becomes stale.
 	OnStatus func(Status)
@@ -303,6 +306,9 @@ func (a *Agent) watch(ctx context.Context) error {
 					return err
 				}
 			}
+			if a.silentFor() < a.opts.Probe {
+				continue // the cluster's own notifications are enough
+			}
 			// Asking is how an idle, healthy watch shows it is alive; the
 			// answer arrives on wch. The request is sent on the watch's
 			// own context: the client files streams by their context, and
@@ -332,6 +338,9 @@ func (a *Agent) watch(ctx context.Context) error {
 			if len(resp.Events) == 0 {
 				a.progress(resp.Header.Revision)
 				continue
+			}
+			if a.opts.OnReceive != nil {
+				a.opts.OnReceive(resp.Events[len(resp.Events)-1].Kv.ModRevision)
 			}
 			if err := a.applyEvents(resp.Events); err != nil {
 				return err

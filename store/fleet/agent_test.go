@@ -28,9 +28,10 @@ type terminal struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu      sync.Mutex
-	applied []store.MirrorApplied
-	revoked chan []byte // every credential or person stopped, as applied
+	mu       sync.Mutex
+	applied  []store.MirrorApplied
+	revoked  chan []byte  // every credential or person stopped, as applied
+	received chan arrival // watch responses, as they arrive
 }
 
 type termOpts struct {
@@ -48,11 +49,17 @@ func startTerminal(t testing.TB, cl *clientv3.Client, name string, o termOpts) *
 
 func runTerminal(t testing.TB, cl *clientv3.Client, name string, db *store.DB, o termOpts) *terminal {
 	t.Helper()
-	term := &terminal{name: name, db: db, done: make(chan struct{}), revoked: make(chan []byte, 1024)}
+	term := &terminal{name: name, db: db, done: make(chan struct{}), revoked: make(chan []byte, 1024), received: make(chan arrival, 1024)}
 	if o.probe == 0 {
 		o.probe = 100 * time.Millisecond
 	}
 	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, Heartbeat: -1, Log: quiet,
+		OnReceive: func(rev int64) {
+			select {
+			case term.received <- arrival{rev, time.Now()}:
+			default:
+			}
+		},
 		OnApplied: func(r store.MirrorApplied) {
 			term.mu.Lock()
 			term.applied = append(term.applied, r)
@@ -73,6 +80,12 @@ func runTerminal(t testing.TB, cl *clientv3.Client, name string, db *store.DB, o
 	go func() { defer close(term.done); a.Run(ctx) }()
 	t.Cleanup(func() { term.stop(); db.Close() })
 	return term
+}
+
+// arrival is a watch response's revision and when it arrived.
+type arrival struct {
+	rev int64
+	at  time.Time
 }
 
 func (term *terminal) stop() {
