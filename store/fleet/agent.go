@@ -287,6 +287,7 @@ func (a *Agent) watch(ctx context.Context) error {
 	defer probe.Stop()
 	asking := make(chan struct{}, 1)
 	asked := a.opts.Now()
+	pings := 0 // reads answered since the watch last said anything
 	for {
 		select {
 		case <-ctx.Done():
@@ -304,6 +305,12 @@ func (a *Agent) watch(ctx context.Context) error {
 				asked = a.opts.Now()
 				if err := a.ping(ctx); err != nil {
 					return err
+				}
+				// A watch that stays silent while reads are answered is
+				// opened again now and then, in case it is the watch that
+				// is stuck rather than the notifications.
+				if pings++; pings >= 10 {
+					return errWatchSilent
 				}
 			}
 			if a.silentFor() < a.opts.Probe {
@@ -335,6 +342,7 @@ func (a *Agent) watch(ctx context.Context) error {
 				return err
 			}
 			a.answered()
+			pings = 0
 			if len(resp.Events) == 0 {
 				a.progress(resp.Header.Revision)
 				continue
