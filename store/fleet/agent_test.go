@@ -35,7 +35,8 @@ type terminal struct {
 }
 
 type termOpts struct {
-	probe time.Duration
+	probe  time.Duration
+	maxAge time.Duration
 }
 
 func startTerminal(t testing.TB, cl *clientv3.Client, name string, o termOpts) *terminal {
@@ -53,7 +54,7 @@ func runTerminal(t testing.TB, cl *clientv3.Client, name string, db *store.DB, o
 	if o.probe == 0 {
 		o.probe = 100 * time.Millisecond
 	}
-	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, Heartbeat: -1, Log: quiet,
+	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, MaxAge: o.maxAge, Heartbeat: -1, Log: quiet,
 		OnReceive: func(rev int64) {
 			select {
 			case term.received <- arrival{rev, time.Now()}:
@@ -363,4 +364,29 @@ func percentiles(ds []time.Duration) (p50, p99, worst time.Duration) {
 	}
 	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
 	return at(0.50), at(0.99), s[len(s)-1]
+}
+
+// Offline, the agent says since when, and once the mirror is older than
+// the limit, that it is stale; back online both clear.
+func TestAgentOfflineThenStaleThenBack(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{})
+	cl := c.Client()
+	rev := seed(t, &fleet.Directory{Client: cl}, 2)
+	term := startTerminal(t, cl, "t1", termOpts{maxAge: 2 * time.Second})
+	term.waitRevision(t, rev, 10*time.Second)
+	stopped := time.Now()
+	c.StopAll()
+	waitFor(t, 10*time.Second, func() bool { return !term.agent.Status().Online })
+	st := term.agent.Status()
+	// The members take a second or two to stop; the last answer came
+	// while they did.
+	if st.OfflineSince.Before(stopped) || st.OfflineSince.After(time.Now()) {
+		t.Fatalf("just offline: %+v (stopping at %s)", st, stopped)
+	}
+	waitFor(t, 10*time.Second, func() bool { return term.agent.Status().Stale })
+	c.RestartAll()
+	waitFor(t, 20*time.Second, func() bool { st := term.agent.Status(); return st.Online && !st.Stale })
+	if st := term.agent.Status(); st.Reloads != 1 || !st.OfflineSince.IsZero() {
+		t.Errorf("back online: %+v", st)
+	}
 }
