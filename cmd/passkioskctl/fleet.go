@@ -63,8 +63,10 @@ func provision(ctx context.Context, cl *clientv3.Client, name string) error {
 
 // decommission removes terminal name's user and role. An open watch of
 // that terminal survives its user's deletion (etcd checks permissions
-// when a watch starts): its certificate must be revoked on the members
-// as well, which this cannot do.
+// when a watch starts): its certificate must be revoked in the members'
+// CRL, which they read at each handshake, and the members restarted one
+// at a time to close its open connections (fleet_test.go shows both);
+// neither can be done from here.
 func decommission(ctx context.Context, cl *clientv3.Client, name string) error {
 	if _, err := cl.UserDelete(ctx, name); err != nil && !errors.Is(err, rpctypes.ErrUserNotFound) {
 		return fmt.Errorf("user %s: %w", name, err)
@@ -180,7 +182,9 @@ func (e *env) fleet(verb string, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "terminal %q left the fleet: its etcd user, role and records are gone.\n"+
-			"Revoke its certificate in the members' CRL too: etcd keeps an open watch of a deleted user alive.\n", pos[0])
+			"etcd keeps an open watch of a deleted user alive: add its certificate to the members' CRL\n"+
+			"(--client-crl-file, read at every handshake) and restart the members one at a time, which\n"+
+			"closes the connections it has open.\n", pos[0])
 		return nil
 	}
 	return usagef("usage: passkioskctl fleet join|leave …")

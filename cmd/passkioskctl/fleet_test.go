@@ -114,3 +114,70 @@ func TestFleetJoinRefusesAKeyOthersCanRead(t *testing.T) {
 		t.Fatalf("join with a world-readable key: %v", err)
 	}
 }
+
+// Leaving the fleet deletes the terminal's user, but etcd keeps a watch
+// it already has open; revoking its certificate refuses its next
+// connection, and restarting the members one by one closes the ones it
+// has: only then does its watch stop.
+func TestALeftTerminalsWatchStopsOnlyWithItsCertificateRevoked(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{TLS: true})
+	root := c.Client()
+	enableAuth(t, root)
+	ctx := context.Background()
+	if err := provision(ctx, root, "ward7"); err != nil {
+		t.Fatal(err)
+	}
+	term := c.ClientAs("ward7")
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := term.Watch(wctx, fleet.DirPrefix, clientv3.WithPrefix())
+	got := func() bool {
+		t.Helper()
+		for {
+			select {
+			case r, ok := <-wch:
+				if !ok || r.Err() != nil {
+					return false
+				}
+				if len(r.Events) > 0 {
+					return true
+				}
+			case <-time.After(2 * time.Second):
+				return false
+			}
+		}
+	}
+	put := func(v string) {
+		t.Helper()
+		if _, err := root.Put(ctx, fleet.UserKey([]byte("u1")), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("1")
+	if !got() {
+		t.Fatal("the joined terminal's watch saw nothing")
+	}
+	if err := decommission(ctx, root, "ward7"); err != nil {
+		t.Fatal(err)
+	}
+	put("2")
+	if !got() {
+		t.Log("etcd stopped the deleted user's watch by itself")
+	} else {
+		t.Log("the deleted user's open watch still receives, as expected of etcd")
+	}
+	c.CA.Revoke("ward7")
+	for i := range 3 {
+		c.Stop(i)
+		c.Restart(i)
+	}
+	put("3")
+	if got() {
+		t.Fatal("a terminal whose certificate was revoked still receives the directory after the members restarted")
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+	defer rcancel()
+	if _, err := term.Get(rctx, fleet.DirPrefix, clientv3.WithPrefix()); err == nil {
+		t.Fatal("a revoked certificate still reads the directory")
+	}
+}

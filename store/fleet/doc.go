@@ -120,5 +120,7 @@
 // only /passkiosk/v1/term/<name>/); granting costs a raft round per
 // permission, so it is done at join, never at start. Deleting an etcd user
 // does not stop a watch it already has open: decommissioning a terminal
-// (`fleet leave`) must revoke its certificate on the members as well.
+// (`fleet leave`) must also put its certificate in the members' CRL, which
+// they read at every handshake, and restart the members one at a time to
+// close the connections it holds.
 package fleet

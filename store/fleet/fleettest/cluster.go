@@ -71,7 +71,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.TLS {
 		c.CA = newCA(t, dir)
 		certFile, keyFile := c.CA.Issue("member", true)
-		server = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile, TrustedCAFile: c.CA.File, ClientCertAuth: true}
+		server = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile, TrustedCAFile: c.CA.File, ClientCertAuth: true, CRLFile: c.CA.CRL}
 	}
 	var initial []string
 	for i := range n {

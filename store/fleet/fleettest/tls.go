@@ -26,9 +26,13 @@ type CA struct {
 	dir  string
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
-	// File is the CA certificate, PEM.
-	File string
-	next int64
+	// File is the CA certificate, PEM; CRL its revocation list, which
+	// the members read at every client's TLS handshake.
+	File    string
+	CRL     string
+	next    int64
+	serials map[string]*big.Int
+	revoked []x509.RevocationListEntry
 }
 
 func newCA(t testing.TB, dir string) *CA {
@@ -45,9 +49,38 @@ func newCA(t testing.TB, dir string) *CA {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	ca := &CA{t: t, dir: dir, cert: cert, key: key, File: filepath.Join(dir, "ca.crt"), next: 2}
+	ca := &CA{t: t, dir: dir, cert: cert, key: key, File: filepath.Join(dir, "ca.crt"), CRL: filepath.Join(dir, "crl.der"),
+		next: 2, serials: map[string]*big.Int{}}
 	writePEM(t, ca.File, "CERTIFICATE", der)
+	ca.writeCRL()
 	return ca
+}
+
+// Revoke adds the certificate issued last for name to the CRL. The
+// members refuse its next handshake; a connection already open stays
+// until it is closed (a member restarted).
+func (ca *CA) Revoke(name string) {
+	ca.t.Helper()
+	serial, ok := ca.serials[name]
+	if !ok {
+		ca.t.Fatalf("no certificate issued for %q", name)
+	}
+	ca.revoked = append(ca.revoked, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: time.Now()})
+	ca.writeCRL()
+}
+
+func (ca *CA) writeCRL() {
+	ca.t.Helper()
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(int64(len(ca.revoked) + 1)),
+		ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(24 * time.Hour), RevokedCertificateEntries: ca.revoked},
+		ca.cert, ca.key)
+	if err != nil {
+		ca.t.Fatal(err)
+	}
+	// etcd parses the file as DER (x509.ParseRevocationList), not PEM.
+	if err := os.WriteFile(ca.CRL, der, 0o600); err != nil {
+		ca.t.Fatal(err)
+	}
 }
 
 func writePEM(t testing.TB, path, typ string, der []byte) {
@@ -66,6 +99,7 @@ func (ca *CA) Issue(name string, server bool) (certFile, keyFile string) {
 		ca.t.Fatal(err)
 	}
 	ca.next++
+	ca.serials[name] = big.NewInt(ca.next)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.next), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
