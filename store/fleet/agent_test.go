@@ -390,3 +390,39 @@ func TestAgentOfflineThenStaleThenBack(t *testing.T) {
 		t.Errorf("back online: %+v", st)
 	}
 }
+
+// A terminal's heartbeat says which revision its mirror holds, under a
+// lease: it is gone once the terminal stops renewing it.
+func TestHeartbeatUnderALease(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{})
+	cl := c.Client()
+	rev := seed(t, &fleet.Directory{Client: cl}, 1)
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: "t1", Probe: 100 * time.Millisecond, Heartbeat: time.Second, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	var hb fleet.Heartbeat
+	waitFor(t, 10*time.Second, func() bool {
+		r, err := cl.Get(ctx, fleet.HeartbeatKey("t1"))
+		if err != nil || len(r.Kvs) == 0 {
+			return false
+		}
+		hb, err = fleet.DecodeHeartbeat(r.Kvs[0].Value)
+		return err == nil && hb.Revision >= rev && r.Kvs[0].Lease != 0
+	})
+	cancel()
+	<-done
+	// The lease is three periods (and a second): the key goes with it.
+	waitFor(t, 10*time.Second, func() bool {
+		r, err := cl.Get(context.Background(), fleet.HeartbeatKey("t1"))
+		return err == nil && len(r.Kvs) == 0
+	})
+}
