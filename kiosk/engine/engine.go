@@ -70,9 +70,10 @@ type Engine struct {
 	// anyone in; starting is set while a verified person's session starts.
 	outOfService string
 	starting     bool
-	started      bool        // the first state has been entered (and logged)
-	wait         kiosk.Timer // the deadline of the current bounded wait
-	clear        kiosk.Timer // clears a notice on the lock screen
+	startingFor  *pendingSession // whose session is starting (fleet.go)
+	started      bool            // the first state has been entered (and logged)
+	wait         kiosk.Timer     // the deadline of the current bounded wait
+	clear        kiosk.Timer     // clears a notice on the lock screen
 	// pinMem counts wrong TPM PINs in a row when the store does not
 	// (pintries.go).
 	pinMem map[kiosk.UserID]pinCount

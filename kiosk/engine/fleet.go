@@ -32,18 +32,17 @@ func (e *Engine) Revoked(users []kiosk.UserID, creds [][]byte, mode RevokeMode) 
 	e.mu.Lock()
 	defer e.unlock()
 	e.refreshLockScreenLocked()
+	if p := e.startingFor; p != nil && e.sess == nil && revokedAny(users, creds, p.user, p.cred) {
+		// Verified from the mirror just before the revocation came:
+		// the session ends as soon as it has started (session.go).
+		p.revoked = true
+		return true
+	}
 	as := e.sess
 	if as == nil || as.ending || as.revoked {
 		return false
 	}
-	hit := false
-	for _, u := range users {
-		hit = hit || u == as.user.ID
-	}
-	for _, c := range creds {
-		hit = hit || bytes.Equal(c, as.credID)
-	}
-	if !hit {
+	if !revokedAny(users, creds, as.user.ID, as.credID) {
 		return false
 	}
 	as.revoked = true
@@ -57,6 +56,28 @@ func (e *Engine) Revoked(users []kiosk.UserID, creds [][]byte, mode RevokeMode) 
 		e.endSessionLocked(kiosk.EndRevoked)
 	}
 	return true
+}
+
+// pendingSession is a verified person's session while it starts.
+type pendingSession struct {
+	user    kiosk.UserID
+	cred    []byte
+	revoked bool // the fleet stopped them meanwhile: end it once started
+}
+
+// revokedAny reports whether user or cred is among those stopped.
+func revokedAny(users []kiosk.UserID, creds [][]byte, user kiosk.UserID, cred []byte) bool {
+	for _, u := range users {
+		if u == user {
+			return true
+		}
+	}
+	for _, c := range creds {
+		if bytes.Equal(c, cred) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetOffline shows on the lock screen since when the terminal has not

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -106,4 +107,39 @@ func TestStaleMirrorRefusesSecurityKeysNotPlatformPasskeys(t *testing.T) {
 	h.waitPrompt(kiosk.PromptPIN)
 	h.e.EnterPIN([]byte("246800"))
 	h.waitState(kiosk.StateInSession)
+}
+
+// gatedSessions holds every session's start until the test lets it go.
+type gatedSessions struct {
+	*kiosktest.Sessions
+	gate chan struct{}
+}
+
+func (g gatedSessions) Start(ctx context.Context, spec kiosk.SessionSpec) (kiosk.Session, error) {
+	<-g.gate
+	return g.Sessions.Start(ctx, spec)
+}
+
+// A person verified from the mirror a moment before their revocation
+// arrived loses the session as soon as it has started.
+func TestRevocationWhileTheSessionStartsEndsItOnceStarted(t *testing.T) {
+	gate := make(chan struct{})
+	h := newHarness(t, func(c *Config) { c.Sessions = gatedSessions{c.Sessions.(*kiosktest.Sessions), gate} })
+	h.enrollPlatform(alice, "C", "135790")
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	// The PIN's check and the session's start look alike on screen;
+	// ask until the start (held at the gate) is under way.
+	for deadline := time.Now().Add(10 * time.Second); !h.e.Revoked([]kiosk.UserID{alice.ID}, nil, RevokeAtOnce); {
+		if time.Now().After(deadline) {
+			t.Fatal("the starting session was never found")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	v := h.waitNotice(kiosk.NoticeSessionEnded)
+	if v.Notice.Cause != kiosk.EndRevoked || h.sessions.Last().Ended() != kiosk.EndRevoked {
+		t.Fatalf("notice %+v", v.Notice)
+	}
 }

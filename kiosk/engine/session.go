@@ -62,6 +62,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	e.gen++
 	e.stopWaitLocked()
 	e.starting = true
+	e.startingFor = &pendingSession{user: user.ID, cred: cred.ID}
 	e.enterLocked()
 	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: limit}
 	gen := e.gen
@@ -72,6 +73,8 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		e.mu.Lock()
 		defer e.unlock()
 		e.starting = false
+		pending := e.startingFor
+		e.startingFor = nil
 		if err != nil {
 			e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: user.ID, Outcome: kiosk.KindOf(err).String(),
 				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
@@ -96,6 +99,13 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		e.watchProgram(as)
 		e.view.Notice = nil
 		e.showSessionLocked()
+		if pending != nil && pending.revoked {
+			// The fleet stopped the person while their session started.
+			as.revoked = true
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventFleetRevoked, User: user.ID, Credential: cred.ID, Outcome: "session-at-once",
+				Detail: map[string]string{"session": s.ID(), "ends": "at-once", "when": "while starting"}})
+			e.endSessionLocked(kiosk.EndRevoked)
+		}
 	}()
 }
 
