@@ -47,7 +47,7 @@
 //	                                              8 used at (0: unused), 9 used at terminal}
 //	                                              not mirrored: codes are redeemed online only
 //	  terminals/<name>            → CBOR Terminal {0 v, 1 name, 2 site, 3 ward, 4 {labels}}
-//	                                              written by IT (passkioskctl fleet join)
+//	                                              reserved for IT's inventory; nothing writes it yet
 //	  term/<name>/                only terminal <name> may write here (its role)
 //	    heartbeat              → CBOR Heartbeat  {0 v, 1 revision applied, 2 at, 3 offline since}
 //	                                              bound to the terminal's lease: gone when it is
@@ -57,7 +57,8 @@
 //	                                              TPM's key blobs never leave the terminal
 //	    seen/<cred id>         → CBOR Seen       {0 v, 1 cred id, 2 counter, 3 at}
 //	                                              the last signature counter this terminal saw
-//	    audit/<seq, 20 decimal digits> → the audit entry's hashed CBOR (store layout), shipped
+//	    audit/<seq, 20 decimal digits> → the audit entry's hashed CBOR (store layout);
+//	                                              reserved for audit shipping, not written yet
 //
 // The directory is one prefix so that the agent reads it at one revision
 // R and watches it from R+1 with one watch: every change reaches the
