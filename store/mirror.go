@@ -32,7 +32,7 @@ type Revocation struct {
 // Revision, applied with Revision in one transaction.
 type MirrorBatch struct {
 	// Revision is the directory's revision the mirror holds once the
-	// batch is applied. It must not go backwards.
+	// batch is applied. Only a full load may go backwards.
 	Revision int64
 	// Full says the batch is the whole directory at Revision: records the
 	// directory owned before and does not name now are removed.
@@ -242,7 +242,9 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 	if err != nil {
 		return err
 	}
-	if b.Revision < prev {
+	// A full load replaces everything, so it may go back: a directory
+	// restored from a backup is at an older revision than the mirror.
+	if b.Revision < prev && !b.Full {
 		return kiosk.Errorf(kiosk.KindConflict, a.op, "revision %d is older than the mirror's %d", b.Revision, prev)
 	}
 	if b.Full {

@@ -62,7 +62,8 @@ func TestMirrorAppliesBatchesWithTheirRevision(t *testing.T) {
 	if err != nil || st.Revision != 12 || !st.Current.Equal(clock.Now()) {
 		t.Fatalf("state %+v, %v", st, err)
 	}
-	// Going backwards is refused, and changes nothing.
+	// Going backwards is refused, and changes nothing; only a full load
+	// (of a directory restored from a backup) may.
 	_, err = db.ApplyMirror(store.MirrorBatch{Revision: 11})
 	mustKind(t, err, kiosk.KindConflict)
 

@@ -344,6 +344,9 @@ func (a *Agent) watch(ctx context.Context) error {
 			a.answered()
 			pings = 0
 			if len(resp.Events) == 0 {
+				if r := resp.Header.Revision; r != 0 && r < from-1 {
+					return a.wentBack(r)
+				}
 				a.progress(resp.Header.Revision)
 				continue
 			}
@@ -394,17 +397,23 @@ func (a *Agent) ping(ctx context.Context) error {
 		return errWatchSilent
 	}
 	a.answered()
-	if mine := a.Status().Revision; r.Header.Revision < mine {
-		a.opts.Log.Warn("fleet: the directory is at an older revision than the mirror (restored from a backup?); loading it in full",
-			"directory", r.Header.Revision, "mirror", mine)
-		a.mu.Lock()
-		a.reload = true
-		a.mu.Unlock()
-		return errWatchSilent
+	if r.Header.Revision < a.Status().Revision {
+		return a.wentBack(r.Header.Revision)
 	}
 	// The read's revision is not the watch's: events up to it may still
 	// be on their way, so it is not saved as the mirror's.
 	return nil
+}
+
+// wentBack asks for a full load: the directory is at revision rev, below
+// the mirror's.
+func (a *Agent) wentBack(rev int64) error {
+	a.opts.Log.Warn("fleet: the directory is at an older revision than the mirror (restored from a backup?); loading it in full",
+		"directory", rev, "mirror", a.Status().Revision)
+	a.mu.Lock()
+	a.reload = true
+	a.mu.Unlock()
+	return errWatchSilent
 }
 
 // progress notes a progress notification at rev: nothing in the

@@ -426,3 +426,30 @@ func TestHeartbeatUnderALease(t *testing.T) {
 		return err == nil && len(r.Kvs) == 0
 	})
 }
+
+// A directory restored from an older backup is at a revision below the
+// mirror's: a watch from the mirror's would wait for the future, so the
+// agent loads it in full.
+func TestAgentReloadsADirectoryThatWentBackInTime(t *testing.T) {
+	old := fleettest.Start(t, fleettest.Options{})
+	rev := seed(t, &fleet.Directory{Client: old.Client()}, 30)
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := runTerminal(t, old.Client(), "t1", db, termOpts{})
+	term.waitRevision(t, rev, 10*time.Second)
+	term.stop()
+	old.StopAll()
+
+	restored := fleettest.Start(t, fleettest.Options{})
+	rrev := seed(t, &fleet.Directory{Client: restored.Client()}, 3)
+	if rrev >= rev {
+		t.Fatalf("the restored directory is at %d, not below the mirror's %d", rrev, rev)
+	}
+	back := runTerminal(t, restored.Client(), "t1", db, termOpts{})
+	waitFor(t, 15*time.Second, func() bool { return back.agent.Status().Reloads == 1 })
+	if users, _ := db.Users(); len(users) != 3 {
+		t.Fatalf("%d people after the reload, want the restored directory's 3", len(users))
+	}
+}
