@@ -93,11 +93,22 @@ func (d *Directory) Redeem(ctx context.Context, r Redemption) (Code, int64, erro
 		return c, 0, err
 	}
 	codeKey := CodeKey(c.Hash)
+	ops := []clientv3.Op{clientv3.OpPut(codeKey, string(uv)), clientv3.OpPut(credKey, credVal)}
+	if c.Purpose == store.PurposeRecovery {
+		// The person lost their keys: whoever holds them now must not
+		// sign in as them, on any terminal. Their other roaming keys are
+		// revoked in the same transaction.
+		more, err := d.revokeOthers(ctx, c.UserID, cred.ID, r.Terminal)
+		if err != nil {
+			return c, 0, err
+		}
+		ops = append(ops, more...)
+	}
 	t, err := d.Client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(codeKey), "=", mod),
 			clientv3.Compare(clientv3.CreateRevision(credKey), "=", 0),
 			clientv3.Compare(clientv3.CreateRevision(RevokedKey(cred.ID)), "=", 0)).
-		Then(clientv3.OpPut(codeKey, string(uv)), clientv3.OpPut(credKey, credVal)).Commit()
+		Then(ops...).Commit()
 	if err != nil {
 		return c, 0, kiosk.E(kiosk.KindOffline, op, err)
 	}
@@ -126,4 +137,28 @@ type platformWire struct {
 func EncodePlatform(c store.Credential) ([]byte, error) {
 	return encode("platform credential", platformWire{V: recordVersion, ID: c.ID, UserID: c.UserID, PublicKey: c.PublicKey,
 		AAGUID: c.AAGUID[:], Label: c.Label, Created: stamp(c.Created)})
+}
+
+// revokeOthers is the operations that revoke every roaming credential of
+// user in the directory but keep. The directory has no index by person,
+// so the credentials are read in full; a recovery is rare.
+func (d *Directory) revokeOthers(ctx context.Context, user, keep []byte, terminal string) ([]clientv3.Op, error) {
+	r, err := d.Client.Get(ctx, credsPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, kiosk.E(kiosk.KindOffline, "recovery", err)
+	}
+	var ops []clientv3.Op
+	for _, kv := range r.Kvs {
+		c, err := DecodeCredential(kv.Value)
+		if err != nil || string(c.UserID) != string(user) || string(c.ID) == string(keep) {
+			continue
+		}
+		v, err := EncodeRevocation(Revocation{CredentialID: c.ID, UserID: user, At: d.now(), By: "recovery",
+			Reason: "recovery code redeemed at " + terminal})
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, clientv3.OpDelete(string(kv.Key)), clientv3.OpPut(RevokedKey(c.ID), string(v)))
+	}
+	return ops, nil
 }

@@ -76,3 +76,30 @@ func TestFiftyTerminalsRedeemingOneCodeOneWins(t *testing.T) {
 }
 
 func clientv3WithPrefix() []clientv3.OpOption { return []clientv3.OpOption{clientv3.WithPrefix()} }
+
+// A recovery code replaces the person's keys everywhere: the new one is
+// stored and every other is revoked in the same transaction.
+func TestRecoveryCodeRevokesThePersonsOtherKeysFleetWide(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{})
+	cl := c.Client()
+	dir := &fleet.Directory{Client: cl}
+	rev := seed(t, dir, 2) // people 0 and 1, keys 0-1 and 2-3
+	term := startTerminal(t, cl, "t1", termOpts{})
+	term.waitRevision(t, rev, 10*time.Second)
+	ctx := context.Background()
+	code, err := dir.IssueCode(ctx, person(1).ID, store.PurposeRecovery, time.Hour, "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rev, err = dir.Redeem(ctx, fleet.Redemption{Code: code, Terminal: "t1", Credential: key(9, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	term.waitRevision(t, rev, 10*time.Second)
+	creds, err := term.db.CredentialsOf(person(1).ID)
+	if err != nil || len(creds) != 1 || string(creds[0].ID) != string(key(9, 1).ID) {
+		t.Fatalf("person 1's keys after recovery: %d, %v", len(creds), err)
+	}
+	if others, _ := term.db.CredentialsOf(person(0).ID); len(others) != 2 {
+		t.Errorf("someone else's keys were touched: %d left", len(others))
+	}
+}
