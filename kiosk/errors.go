@@ -54,6 +54,9 @@ const (
 	KindStoreLocked  Kind = 51 // another process holds the database
 	KindNotFound     Kind = 52 // no such record
 	KindConflict     Kind = 53 // record exists or changed underneath
+
+	// The fleet.
+	KindOffline Kind = 60 // the fleet directory cannot be reached, and this needs it
 )
 
 var kindNames = map[Kind]string{
@@ -92,6 +95,7 @@ var kindNames = map[Kind]string{
 	KindStoreLocked:          "store-locked",
 	KindNotFound:             "not-found",
 	KindConflict:             "conflict",
+	KindOffline:              "offline",
 }
 
 func (k Kind) String() string {

@@ -54,6 +54,11 @@ const (
 	EventTPMLockoutReset     Event = 41 // an administrator reset the TPM's dictionary-attack lockout
 	EventReauth              Event = 42 // the person in a session proved it is still them, to add a credential
 	EventReauthFailed        Event = 43 // that proof failed; Reason says why
+	EventFleetSynced         Event = 44 // the fleet directory's changes reached this terminal's mirror (counts in Detail)
+	EventFleetReloaded       Event = 45 // the mirror was loaded in full from the fleet directory
+	EventFleetRevoked        Event = 46 // the directory revoked a credential or disabled or removed a person
+	EventFleetOffline        Event = 47 // the terminal lost the fleet directory; it signs people in from its mirror
+	EventFleetOnline         Event = 48 // the terminal reached the fleet directory again
 )
 
 var eventNames = [...]string{
@@ -101,6 +106,11 @@ var eventNames = [...]string{
 	EventTPMLockoutReset:     "tpm-lockout-reset",
 	EventReauth:              "reauth",
 	EventReauthFailed:        "reauth-failed",
+	EventFleetSynced:         "fleet-synced",
+	EventFleetReloaded:       "fleet-reloaded",
+	EventFleetRevoked:        "fleet-revoked",
+	EventFleetOffline:        "fleet-offline",
+	EventFleetOnline:         "fleet-online",
 }
 
 func (t Event) String() string {
@@ -158,13 +168,14 @@ const (
 	EndFailed     EndCause = 8  // the session program could not start
 	EndKeyTapped  EndCause = 9  // the person touched the key they signed in with
 	EndSuperseded EndCause = 10 // started while the engine had moved on; ended at once
+	EndRevoked    EndCause = 11 // the fleet directory revoked the credential or disabled the person
 )
 
 var causeNames = [...]string{
 	EndUnknown: "unknown", EndLogout: "logout", EndIdle: "idle",
 	EndKeyRemoved: "key-removed", EndTimeLimit: "time-limit", EndAdmin: "admin",
 	EndShutdown: "shutdown", EndRecovered: "recovered", EndFailed: "failed",
-	EndKeyTapped: "key-tapped", EndSuperseded: "superseded",
+	EndKeyTapped: "key-tapped", EndSuperseded: "superseded", EndRevoked: "revoked",
 }
 
 func (c EndCause) String() string {

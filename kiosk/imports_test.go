@@ -134,6 +134,20 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
+	// The etcd server module is for the fleet service and the tests'
+	// embedded cluster only: the appliance and its tools use the client.
+	etcdServer := map[string]bool{"passkiosk/store/fleet/fleettest": true, "passkiosk/cmd/passkiosk-fleetd": true}
+	for path, p := range pkgs {
+		if etcdServer[path] {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if matches("go.etcd.io/etcd/server/v3/...", dep) {
+				t.Errorf("%s depends on %s; only %s may use the etcd server module", path, dep, "store/fleet/fleettest and cmd/passkiosk-fleetd")
+				break
+			}
+		}
+	}
 	k := pkgs["passkiosk/kiosk"]
 	for _, imp := range k.Imports {
 		if strings.Contains(strings.Split(imp, "/")[0], ".") || strings.HasPrefix(imp, "passkiosk/") {

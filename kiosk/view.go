@@ -44,6 +44,12 @@ type View struct {
 
 	// OutOfService is why the appliance is out of service.
 	OutOfService string
+
+	// OfflineSince is when this terminal last reached its fleet's
+	// directory, while it cannot; zero when it can, or is in no fleet.
+	// People still sign in from the terminal's copy; the lock screen
+	// shows a small "offline since hh:mm".
+	OfflineSince time.Time
 }
 
 // Tile is a person on the lock screen.

@@ -164,6 +164,9 @@ func checkRecords(tx *bolt.Tx) error {
 	if err := checkTPMBuckets(tx); err != nil {
 		return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "%v", err)
 	}
+	if err := checkMirror(tx); err != nil {
+		return kiosk.E(kiosk.KindStoreCorrupt, op, err)
+	}
 	if idx := tx.Bucket(bucketCredByUser); idx != nil {
 		if err := checkCredentialIndex(tx, idx); err != nil {
 			return kiosk.E(kiosk.KindStoreCorrupt, op, err)

@@ -81,6 +81,11 @@
 //	  <user id> → wrong TPM PINs in a row uint64 BE ‖ last one unix ns int64 BE
 //	tpm/                                (made by its first write; absent reads as empty)
 //	  lockout-auth → the TPM's lockout authorization, sealed to this TPM's SRK (tpm package blobs)
+//	mirror/                             (a fleet terminal's; made by its first write, mirror.go)
+//	  revision     → uint64 BE          the fleet directory's revision the file holds
+//	  current-at   → uint64 BE          unix ns the mirror last matched the directory
+//	  users/<user id>        → empty    people the directory owns (a full reload removes the others it had)
+//	  credentials/<cred id>  → empty    roaming credentials the directory owns
 //
 // Times are Unix nanoseconds (int64, 0 for "never"). Integer keys are big
 // endian so bbolt's byte order is numeric order.
@@ -101,6 +106,9 @@
 // Every change (users, credentials, policy, codes, sessions, sign-ins,
 // failures, migrations, prunes) appends its audit entry in the same
 // transaction as the change itself, so neither can exist without the other.
+// The fleet mirror's batches (ApplyMirror) are audited as one fleet-synced
+// entry per batch for what they create or replace, and one entry each for
+// every revocation, removal and person stopped.
 // OnAudit hands every committed entry, in order and once, to a forwarder
 // (store/journald sends them to the systemd journal). Export writes a
 // range with a header naming the terminal and the head, in the layout of

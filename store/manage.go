@@ -56,51 +56,59 @@ func (db *DB) RemoveUser(id []byte, ch Change) error {
 		if err != nil {
 			return err
 		}
-		creds, err := removeCredentialsOf(tx, id)
+		creds, codes, err := deleteUserIn(tx, id)
 		if err != nil {
-			return err
-		}
-		codes, err := pruneIn(tx, bucketEnroll, decodeEnroll, func(c *EnrollmentCode) bool {
-			return bytes.Equal(c.UserID, id) && c.UsedAt.IsZero()
-		})
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketUsers).Delete(id); err != nil {
 			return err
 		}
 		ev := ch.event(kiosk.EventUserRemoved, at)
 		ev.UserID, ev.UserName = id, u.Name
 		ev.Detail = mergeDetail(ev.Detail, map[string]string{"name": u.Name,
-			"credentials": strconv.Itoa(creds), "codes": strconv.Itoa(codes)})
+			"credentials": strconv.Itoa(len(creds)), "codes": strconv.Itoa(codes)})
 		_, err = appendAudit(tx, &ev)
 		return err
 	})
 }
 
+// deleteUserIn deletes a person, every credential of theirs and their
+// unused codes inside tx, and returns the credentials' IDs and how many
+// codes went. The caller audits.
+func deleteUserIn(tx *bolt.Tx, id []byte) ([][]byte, int, error) {
+	creds, err := removeCredentialsOf(tx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	codes, err := pruneIn(tx, bucketEnroll, decodeEnroll, func(c *EnrollmentCode) bool {
+		return bytes.Equal(c.UserID, id) && c.UsedAt.IsZero()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return creds, codes, tx.Bucket(bucketUsers).Delete(id)
+}
+
 // removeCredentialsOf deletes every credential of a user and their index,
-// and counts them.
-func removeCredentialsOf(tx *bolt.Tx, user []byte) (int, error) {
+// and returns their IDs.
+func removeCredentialsOf(tx *bolt.Tx, user []byte) ([][]byte, error) {
 	creds, err := bucket(tx, bucketCredentials)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	idx, err := bucket(tx, bucketCredByUser)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	ub := idx.Bucket(user)
 	if ub == nil {
-		return 0, nil
+		return nil, nil
 	}
 	var ids [][]byte
 	if err := ub.ForEach(func(k, _ []byte) error { ids = append(ids, clone(k)); return nil }); err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, c := range ids {
 		if err := creds.Delete(c); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return len(ids), idx.DeleteBucket(user)
+	return ids, idx.DeleteBucket(user)
 }

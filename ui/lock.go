@@ -71,6 +71,11 @@ func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
 	if !v.PlatformAvailable && v.PlatformReason != "" {
 		items = append(items, paraW(u.tr.T("lock.platform_unavailable", v.PlatformReason), theme.SizeNameCaptionText, widget.MediumImportance, w, fyne.TextAlignCenter))
 	}
+	if !v.OfflineSince.IsZero() {
+		// A fleet terminal that cannot reach its directory still signs
+		// people in; the small line tells staff and IT since when.
+		items = append(items, paraW(u.tr.T("lock.offline_since", v.OfflineSince.Local().Format("15:04")), theme.SizeNameCaptionText, widget.MediumImportance, w, fyne.TextAlignCenter))
+	}
 	return u.frame(v, false, false, items...)
 }
 

@@ -241,6 +241,8 @@ func (e *env) dispatch(args []string) error {
 		return e.pick("audit", verb, rest)
 	case "tpm":
 		return e.tpm(verb, rest)
+	case "fleet":
+		return e.fleet(verb, rest)
 	}
 	return usagef("unknown command %q; run passkioskctl help", noun)
 }
@@ -278,6 +280,9 @@ usage: passkioskctl COMMAND [flags]
   audit verify FILE                       check an exported file here, without the appliance
   tpm lockout                             the TPM's wrong-PIN counter, maximum, recovery, time left
   tpm lockout reset                       end a TPM lockout now (audited)
+  fleet join --endpoints URLS --admin-cert F --admin-key F --ca F [--cert F --key F]
+                                          make this terminal's etcd user and role (once)
+  fleet leave NAME --endpoints … (as join) remove a terminal's user, role and records
   version
 
 flags for every command:

@@ -50,6 +50,9 @@ func (e *env) status(args []string) error {
 		} else {
 			fmt.Fprintf(w, "session:   none\n")
 		}
+		if f := st.Fleet; f != nil {
+			printFleet(w, f)
+		}
 		fmt.Fprintf(w, "policy:    version %d\n", st.PolicyVersion)
 		fmt.Fprintf(w, "users:     %d\n", st.Users)
 		fmt.Fprintf(w, "audit:     newest entry %d, hash %s\n", st.AuditHead, orDash(short(st.AuditHash)))

@@ -132,6 +132,7 @@ func (c *call) status() (any, error) {
 	}
 	st.Session = current(v)
 	c.tpmHealth(&st)
+	c.fleetHealth(&st)
 	if c.s.opts.Isolation != nil {
 		iso := c.s.opts.Isolation()
 		st.Isolation = &iso

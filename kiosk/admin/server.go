@@ -56,6 +56,9 @@ type Options struct {
 	// OnPeople, when set, is called after a command changed people or
 	// their credentials (disabled, enabled, removed, edited, revoked).
 	OnPeople func()
+	// Fleet, when set, says where the terminal stands with its fleet's
+	// directory (status).
+	Fleet func() FleetStatus
 
 	Version  string
 	Terminal string

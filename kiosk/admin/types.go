@@ -175,6 +175,8 @@ type Status struct {
 	Isolation     *Isolation      `json:"isolation,omitempty"`
 	// Degraded says why Health is "degraded", one reason a line.
 	Degraded []string `json:"degraded,omitempty"`
+	// Fleet is set on a terminal that belongs to a fleet (fleet.go).
+	Fleet *FleetStatus `json:"fleet,omitempty"`
 }
 
 // Isolation says how sessions are kept apart and watched here: the

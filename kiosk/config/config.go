@@ -39,6 +39,7 @@ type Config struct {
 	Display      Display      `toml:"display"`
 	Retention    Retention    `toml:"retention"`
 	SIEM         SIEM         `toml:"siem"`
+	Fleet        Fleet        `toml:"fleet"`
 }
 
 // SIEM is where the audit log is forwarded besides the local journal.
@@ -203,6 +204,7 @@ func Default() Config {
 		UI:           UI{Socket: "/run/passkiosk/ui.sock", User: "passkiosk-ui"},
 		Display:      Display{X11Display: ":0", WaylandSocket: "/run/passkiosk-ui/wayland-0"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
+		Fleet:        Fleet{OfflineMaxAge: "24h", RevokeEndsSession: "at-once"},
 	}
 }
 
@@ -269,6 +271,7 @@ func (cfg *Config) validate(c *collector) {
 	cfg.UI.validate(c)
 	cfg.Display.validate(c)
 	cfg.SIEM.validate(c)
+	cfg.Fleet.validate(c)
 }
 
 // oneOf records a problem unless v is one of allowed.

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -23,8 +24,9 @@ func TestExampleConfigLoads(t *testing.T) {
 		UI:           UI{Socket: "/run/passkiosk/ui.sock", User: "passkiosk-ui"},
 		Display:      Display{X11: false, X11Display: ":0", WaylandSocket: "/run/passkiosk-ui/wayland-0"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
+		Fleet:        Fleet{Endpoints: []string{}, OfflineMaxAge: "24h", RevokeEndsSession: "at-once"},
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got %+v\nwant %+v", *c, want)
 	}
 	if c.DatabasePath() != "/var/lib/passkiosk/passkiosk.db" || c.SlogLevel().String() != "INFO" {
@@ -38,7 +40,7 @@ func TestEmptyConfigTakesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Default()
-	if *c != d || c.Terminal == "" {
+	if !reflect.DeepEqual(*c, d) || c.Terminal == "" {
 		t.Fatalf("got %+v, want the defaults %+v", *c, d)
 	}
 }

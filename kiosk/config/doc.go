@@ -1,9 +1,11 @@
 // Package config reads the appliance's two TOML files: its configuration
 // (/etc/passkiosk/passkiosk.toml: terminal name, state directory, TPM
 // transport, security keys, session sandbox and user, admin socket and
-// group, log level) and its policy file (what policy.Policy says, written
-// with durations like "5m", weekday windows like "mon-fri 07:00-19:00",
-// trust anchors as PEM files). REFERENCE.md documents every key.
+// group, log level, and the [fleet] section: the fleet's etcd endpoints,
+// the terminal's client certificate and how long it may run offline) and
+// its policy file (what policy.Policy says, written with durations like
+// "5m", weekday windows like "mon-fri 07:00-19:00", trust anchors as PEM
+// files). REFERENCE.md documents every key.
 //
 // Reading a file reports every problem at once, each with the file, the
 // line and the key, and for unknown keys the known key it is probably a

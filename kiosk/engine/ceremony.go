@@ -166,7 +166,7 @@ func notice(err error) *kiosk.Notice {
 		n.Code = kiosk.NoticeTPMCleared
 	case kiosk.KindNoCredentials, kiosk.KindNotFound:
 		n.Code = kiosk.NoticeUnknownKey
-	case kiosk.KindPolicy:
+	case kiosk.KindPolicy, kiosk.KindOffline:
 		n.Code = kiosk.NoticeNotAllowed
 		var ke *kiosk.Error
 		if errors.As(err, &ke) && ke.Err != nil {
@@ -225,7 +225,7 @@ func (e *Engine) recordFailureLocked(failed kiosk.Event, err error, credID []byt
 	detail := map[string]string{"error": err.Error()}
 	counted := true
 	switch kind {
-	case kiosk.KindDeviceGone, kiosk.KindTimeout, kiosk.KindCancelled, kiosk.KindDeviceBusy:
+	case kiosk.KindDeviceGone, kiosk.KindTimeout, kiosk.KindCancelled, kiosk.KindDeviceBusy, kiosk.KindOffline:
 		counted = false
 	}
 	if s := e.cer.subject(); counted && s != "" {

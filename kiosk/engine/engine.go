@@ -70,12 +70,19 @@ type Engine struct {
 	// anyone in; starting is set while a verified person's session starts.
 	outOfService string
 	starting     bool
-	started      bool        // the first state has been entered (and logged)
-	wait         kiosk.Timer // the deadline of the current bounded wait
-	clear        kiosk.Timer // clears a notice on the lock screen
+	startingFor  *pendingSession // whose session is starting (fleet.go)
+	started      bool            // the first state has been entered (and logged)
+	wait         kiosk.Timer     // the deadline of the current bounded wait
+	clear        kiosk.Timer     // clears a notice on the lock screen
 	// pinMem counts wrong TPM PINs in a row when the store does not
 	// (pintries.go).
 	pinMem map[kiosk.UserID]pinCount
+	// offlineSince is when the fleet directory was last reached, while
+	// it cannot be (fleet.go); zero otherwise.
+	offlineSince time.Time
+	// keysRefused, when not empty, is why security keys are refused:
+	// the terminal's copy of the directory is too old (fleet.go).
+	keysRefused string
 }
 
 var _ kiosk.Commands = (*Engine)(nil)
@@ -158,6 +165,7 @@ func (e *Engine) View() kiosk.View {
 // publishLocked sends the current view.
 func (e *Engine) publishLocked() {
 	e.view.KeyPresent = len(e.keys) > 0
+	e.view.OfflineSince = e.offlineSince
 	e.cfg.Publish(e.view)
 }
 

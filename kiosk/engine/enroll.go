@@ -26,7 +26,13 @@ func (e *Engine) StartEnrollment(code string) {
 		e.cer = &ceremony{kind: enrolling}
 		e.recordFailureLocked(kiosk.EventEnrollFailed, err, nil)
 		e.cer = nil
-		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindOf(err), Tries: -1})
+		n := &kiosk.Notice{Code: kiosk.NoticeBadEnrollmentCode, Kind: kiosk.KindOf(err), Tries: -1}
+		if n.Kind == kiosk.KindOffline {
+			// Not a wrong code: codes are checked by the fleet's
+			// directory, which this terminal cannot reach (fleet.go).
+			n = notice(err)
+		}
+		e.lockLocked(n)
 		return
 	}
 	u, err := e.cfg.Store.User(uid)

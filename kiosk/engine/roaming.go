@@ -254,6 +254,10 @@ func (e *Engine) verifyRoamingLocked(acc account) {
 		e.failLocked(kiosk.EventSignInFailed, kiosk.Errorf(kiosk.KindPolicy, "sign-in", "a platform credential came from a security key"), cred.ID)
 		return
 	}
+	if e.keysRefused != "" {
+		e.failLocked(kiosk.EventSignInFailed, kiosk.Errorf(kiosk.KindPolicy, "sign-in", "%s", e.keysRefused), cred.ID)
+		return
+	}
 	// The key's model must still be allowed, as registered and as it says
 	// now; checked first, so that a refused model never stores a sign-in.
 	// The refusal counts against the person the credential belongs to.

@@ -24,6 +24,7 @@ type activeSession struct {
 	running  bool
 	warning  bool
 	ending   bool
+	revoked  bool          // the fleet directory stopped the person: ends at idle as "revoked" (fleet.go)
 	ended    chan struct{} // closed once the end is wiped and audited
 	maxTimer kiosk.Timer
 	idle     kiosk.Timer
@@ -61,6 +62,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	e.gen++
 	e.stopWaitLocked()
 	e.starting = true
+	e.startingFor = &pendingSession{user: user.ID, cred: cred.ID}
 	e.enterLocked()
 	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: limit}
 	gen := e.gen
@@ -71,6 +73,8 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		e.mu.Lock()
 		defer e.unlock()
 		e.starting = false
+		pending := e.startingFor
+		e.startingFor = nil
 		if err != nil {
 			e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: user.ID, Outcome: kiosk.KindOf(err).String(),
 				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
@@ -95,6 +99,13 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 		e.watchProgram(as)
 		e.view.Notice = nil
 		e.showSessionLocked()
+		if pending != nil && pending.revoked {
+			// The fleet stopped the person while their session started.
+			as.revoked = true
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventFleetRevoked, User: user.ID, Credential: cred.ID, Outcome: "session-at-once",
+				Detail: map[string]string{"session": s.ID(), "ends": "at-once", "when": "while starting"}})
+			e.endSessionLocked(kiosk.EndRevoked)
+		}
 	}()
 }
 
@@ -189,6 +200,10 @@ func (e *Engine) scheduleIdleLocked(as *activeSession) {
 		last := e.lastInputLocked(as)
 		switch {
 		case !now.Before(last.Add(as.rules.IdleTimeout)):
+			if as.revoked {
+				e.endSessionLocked(kiosk.EndRevoked)
+				return
+			}
 			e.endSessionLocked(kiosk.EndIdle)
 			return
 		case !now.Before(last.Add(as.rules.IdleTimeout - as.rules.IdleWarning)):
@@ -277,7 +292,7 @@ func (e *Engine) RelaunchProgram() {
 	e.mu.Lock()
 	defer e.unlock()
 	as := e.sess
-	if as == nil || as.running || as.ending {
+	if as == nil || as.running || as.ending || as.revoked {
 		return
 	}
 	if err := as.s.Relaunch(); err != nil {

@@ -86,7 +86,8 @@ type Appliance struct {
 	virtual *demokey.Keys // the demo's key, nil otherwise
 	idle    []*idleSource // where idle time comes from
 	link    *uilink.Server
-	display display // what session programs are given of the screen
+	display display    // what session programs are given of the screen
+	fleet   *fleetLink // nil: a terminal on its own (fleet.go)
 
 	mu        sync.Mutex
 	last      kiosk.View
@@ -194,8 +195,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Appliance, e
 	if err != nil {
 		outOfService = append(outOfService, "sessions cannot be isolated here: "+err.Error())
 	}
+	if a.fleet, err = openFleet(cfg, a.db, records, a.log); err != nil {
+		a.log.Error("not joining the fleet", "err", err)
+	}
 	a.eng = engine.New(engine.Config{
-		Terminal: cfg.Terminal, Policy: pol, Store: records, Keys: keys, Platform: platform,
+		Terminal: cfg.Terminal, Policy: pol, Store: a.fleet.store(records), Keys: keys, Platform: platform,
 		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: a.log,
 	})
 	if err := a.openLink(ctx); err != nil {
@@ -203,6 +207,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Appliance, e
 		return nil, err
 	}
 	go a.eng.Run(ctx)
+	a.fleet.start(ctx, a.eng)
 	if a.db != nil {
 		go a.maintain(ctx, 24*time.Hour)
 	}
@@ -280,6 +285,7 @@ func (a *Appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 			}
 		},
 		OnPeople: a.eng.PeopleChanged,
+		Fleet:    a.fleet.statusFunc(),
 	}
 	if a.db != nil {
 		st := storeport.NewAdmin(a.db, a.cfg.Terminal)
@@ -508,6 +514,7 @@ func (a *Appliance) Close() {
 	if a.tpm != nil {
 		a.tpm.Close()
 	}
+	a.fleet.close()
 	if a.db != nil {
 		a.db.Close()
 	}

@@ -1,0 +1,120 @@
+package appliance
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/engine"
+	"passkiosk/kiosk/kiosktest"
+	"passkiosk/kiosk/policy"
+	"passkiosk/store"
+	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/fleettest"
+	"passkiosk/store/storeport"
+)
+
+// The appliance's fleet wiring (fleet.go), on a cluster with TLS and
+// client certificates: the terminal enrolls a key with a fleet code,
+// signs in, and the key's revocation in the directory ends the session;
+// status says online; a terminal without endpoints has no link.
+func TestFleetLinkEndsARevokedSession(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	off := config.Default()
+	if l, err := openFleet(&off, nil, nil, log); l != nil || err != nil || l.statusFunc() != nil {
+		t.Fatalf("a terminal on its own got a fleet link: %v %v", l, err)
+	}
+
+	c := fleettest.Start(t, fleettest.Options{TLS: true})
+	dir := &fleet.Directory{Client: c.Client()}
+	ctx := context.Background()
+	nurse := store.User{ID: []byte("u-nurse"), Name: "nurse", DisplayName: "Nina", State: store.UserActive}
+	if _, err := dir.PutUser(ctx, nurse); err != nil {
+		t.Fatal(err)
+	}
+	code, err := dir.IssueCode(ctx, nurse.ID, store.PurposeEnroll, time.Hour, "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := c.CA.Issue("ward7", false)
+	cfg := config.Default()
+	cfg.Fleet = config.Fleet{Name: "ward7", Endpoints: c.Endpoints(), Certificate: cert, Key: key, CA: c.CA.File,
+		OfflineMaxAge: "24h", RevokeEndsSession: "at-once"}
+	db, err := store.Open(filepath.Join(t.TempDir(), "passkiosk.db"), store.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := storeport.NewRecords(db, "ward7")
+	fl, err := openFleet(&cfg, db, records, log)
+	if err != nil || fl == nil {
+		t.Fatalf("openFleet: %v", err)
+	}
+	views := make(chan kiosk.View, 1024)
+	pol := policy.Default()
+	pol.Default.Program = []string{"/bin/true"}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	keys, sessions := kiosktest.NewKeys(), &kiosktest.Sessions{}
+	eng := engine.New(engine.Config{Terminal: "Ward 7", Policy: pol, Store: fl.store(records), Keys: keys, Sessions: sessions,
+		Clock: kiosk.SystemClock{}, Publish: func(v kiosk.View) { views <- v }, Log: log})
+	rctx, cancel := context.WithCancel(ctx)
+	go eng.Run(rctx)
+	fl.start(rctx, eng)
+	t.Cleanup(func() { eng.Shutdown(context.Background()); cancel(); fl.close(); db.Close() })
+	wait := func(what string, ok func(kiosk.View) bool) {
+		t.Helper()
+		guard := time.After(15 * time.Second)
+		for {
+			select {
+			case v := <-views:
+				if ok(v) {
+					return
+				}
+			case <-guard:
+				t.Fatalf("never reached %s", what)
+			}
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !fl.status().Online || fl.status().Revision == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fleet status %+v", fl.status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	k := kiosktest.NewKey("k1", "4821", false)
+	eng.StartEnrollment(code)
+	wait("insert key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptInsertKey })
+	keys.Plug(k)
+	wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
+	eng.EnterPIN([]byte("4821"))
+	wait("enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
+	eng.Cancel()
+	keys.Unplug(k)
+	wait("lock screen", func(v kiosk.View) bool { return v.State == kiosk.StateLocked && !v.KeyPresent })
+	creds, err := db.CredentialsOf(nurse.ID)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("%d credentials, %v", len(creds), err)
+	}
+	keys.Plug(k)
+	wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
+	eng.EnterPIN([]byte("4821"))
+	wait("session", func(v kiosk.View) bool { return v.State == kiosk.StateInSession })
+	if _, err := dir.Revoke(ctx, creds[0].ID, nurse.ID, "it", "lost"); err != nil {
+		t.Fatal(err)
+	}
+	wait("session ended as revoked", func(v kiosk.View) bool {
+		return v.Notice != nil && v.Notice.Code == kiosk.NoticeSessionEnded && v.Notice.Cause == kiosk.EndRevoked
+	})
+	if st := fl.status(); !st.Online || st.Name != "ward7" || !strings.HasPrefix(st.Name, "ward") {
+		t.Errorf("status %+v", st)
+	}
+}

@@ -1,0 +1,117 @@
+// Command passkiosk-fleetd is the fleet service: it holds the directory's
+// write role, which terminals never do, and serves them over HTTPS with
+// client certificates: enrollment codes looked up and redeemed (one etcd
+// transaction per redemption, so a code is single-use across the fleet),
+// and clone detection over every terminal's counter observations
+// (store/fleet). The etcd cluster itself runs beside it (etcd 3.7 members,
+// or members embedded by a later version of this command).
+//
+//	passkiosk-fleetd --endpoints https://e1:2379,https://e2:2379,https://e3:2379 \
+//	    --etcd-cert fleetd.crt --etcd-key fleetd.key --ca ca.crt \
+//	    --listen :8443 --tls-cert service.crt --tls-key service.key --terminal-ca terminals-ca.crt \
+//	    [--refuse-clones]
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"passkiosk/store/fleet"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("passkiosk-fleetd", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	var (
+		endpoints, etcdCert, etcdKey, ca string
+		listen, tlsCert, tlsKey, termCA  string
+		refuseClones                     bool
+	)
+	flag.StringVar(&endpoints, "endpoints", "", "every etcd member, comma-separated https://host:port")
+	flag.StringVar(&etcdCert, "etcd-cert", "", "the service's etcd client certificate (its common name is an etcd user with the directory's write role)")
+	flag.StringVar(&etcdKey, "etcd-key", "", "its private key")
+	flag.StringVar(&ca, "ca", "", "the certificates that sign the etcd members'")
+	flag.StringVar(&listen, "listen", ":8443", "where terminals reach the service")
+	flag.StringVar(&tlsCert, "tls-cert", "", "the service's server certificate")
+	flag.StringVar(&tlsKey, "tls-key", "", "its private key")
+	flag.StringVar(&termCA, "terminal-ca", "", "the certificates that sign terminals' client certificates")
+	flag.BoolVar(&refuseClones, "refuse-clones", false, "revoke a suspected clone, not only report it")
+	flag.Parse()
+	if endpoints == "" || etcdCert == "" || etcdKey == "" || ca == "" || tlsCert == "" || tlsKey == "" || termCA == "" {
+		flag.Usage()
+		return errors.New("every certificate flag and --endpoints are needed")
+	}
+	cc, err := fleet.ClientConfig(strings.Split(endpoints, ","), etcdCert, etcdKey, ca)
+	if err != nil {
+		return err
+	}
+	cl, err := clientv3.New(cc)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	pem, err := os.ReadFile(termCA)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", termCA)
+	}
+	srv := &http.Server{
+		Addr:              listen,
+		Handler:           fleet.Handler(&fleet.Directory{Client: cl}, log),
+		TLSConfig:         &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go detect(ctx, cl, refuseClones, log)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("passkiosk-fleetd serving terminals", "listen", listen, "refuse_clones", refuseClones)
+	if err := srv.ListenAndServeTLS(tlsCert, tlsKey); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// detect runs clone detection until ctx ends, starting again a second
+// after it stops (a lost leader, a member going away).
+func detect(ctx context.Context, cl *clientv3.Client, refuse bool, log *slog.Logger) {
+	for ctx.Err() == nil {
+		d := &fleet.Detector{Client: cl, Refuse: refuse, Log: log}
+		if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("clone detection stopped; starting again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"passkiosk/kiosk/admin"
+)
+
+// printFleet is the status's fleet line: online, or offline since when,
+// and how current the terminal's copy of the directory is.
+func printFleet(w io.Writer, f *admin.FleetStatus) {
+	state := "online"
+	if !f.Online {
+		state = "offline since " + f.OfflineSince.Local().Format("15:04")
+		if f.Stale {
+			state += ", copy older than the offline limit"
+			if f.Strict {
+				state += " (security keys refused)"
+			}
+		}
+	}
+	fmt.Fprintf(w, "fleet:     %s as %s; copy at revision %d, current %s\n", state, f.Name, f.Revision, when(f.Current, "never"))
+}
