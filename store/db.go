@@ -56,6 +56,7 @@ type DB struct {
 	now     func() time.Time
 	horizon time.Duration
 	fwd     atomic.Pointer[forwarder] // OnAudit's, if set
+	written atomic.Pointer[chan struct{}]
 }
 
 // Open opens or creates the store at path (mode 0600), checks that every
@@ -260,8 +261,25 @@ func (db *DB) update(op string, fn func(*bolt.Tx) error) error {
 	err := guard(op, db.path, func() error { return db.bolt.Update(fn) })
 	if err == nil {
 		db.forward()
+		next := make(chan struct{})
+		if old := db.written.Swap(&next); old != nil {
+			close(*old)
+		}
 	}
 	return err
+}
+
+// Written returns a channel closed by the next write that commits: a
+// reader that takes it before reading what it follows (the audit log,
+// say) and then waits on it misses no write.
+func (db *DB) Written() <-chan struct{} {
+	for {
+		if ch := db.written.Load(); ch != nil {
+			return *ch
+		}
+		ch := make(chan struct{})
+		db.written.CompareAndSwap(nil, &ch)
+	}
 }
 
 func guard(op, path string, fn func() error) (err error) {

@@ -55,7 +55,12 @@ type Forwarder struct {
 	// entry sent; it survives restarts.
 	Cursor string
 	Source Source
-	// Poll is how often new entries are looked for; default 500 ms.
+	// Wake, when set, returns a channel closed when new entries may have
+	// been written (store.DB.Written); the forwarder then looks for them
+	// at once, and only every Poll otherwise.
+	Wake func() <-chan struct{}
+	// Poll is how often new entries are looked for; default 500 ms, and
+	// 30 s with Wake.
 	Poll time.Duration
 	Log  *slog.Logger
 }
@@ -66,7 +71,11 @@ const batch = 256
 // Run sends entries until ctx ends, reconnecting with a bounded backoff.
 func (f *Forwarder) Run(ctx context.Context) {
 	poll := f.Poll
-	if poll <= 0 {
+	switch {
+	case poll > 0:
+	case f.Wake != nil:
+		poll = 30 * time.Second
+	default:
 		poll = 500 * time.Millisecond
 	}
 	backoff := time.Second
@@ -143,12 +152,20 @@ func (f *Forwarder) serve(ctx context.Context, conn net.Conn, poll time.Duration
 			}
 			pending = pending[n:]
 		}
+		var wake <-chan struct{}
+		if f.Wake != nil {
+			wake = f.Wake() // before reading, so no write goes unnoticed
+		}
 		evs, err := f.Source(sent+1, batch)
 		if err != nil {
 			return err
 		}
 		if len(evs) == 0 {
-			if !sleep(ctx, poll) {
+			wait := poll
+			if len(pending) > 0 {
+				wait = min(wait, settle-time.Since(pending[0].at))
+			}
+			if !sleepOrWake(ctx, wait, wake) {
 				return nil
 			}
 			continue
@@ -241,15 +258,19 @@ func quote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+func sleep(ctx context.Context, d time.Duration) bool { return sleepOrWake(ctx, d, nil) }
+
+// sleepOrWake waits d, or until wake is closed; false when ctx ended.
+func sleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(max(d, time.Millisecond))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+	case <-wake:
 	}
+	return true
 }
 
 func readCursor(path string) (uint64, error) {

@@ -300,3 +300,22 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(c)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }
+
+// With the store's write signal, an entry is sent when it is written,
+// not at the next poll: here the poll is an hour, and an entry written
+// after the forwarder has gone idle still arrives.
+func TestEntriesAreSentWhenWrittenNotPolled(t *testing.T) {
+	c := newCollector(t)
+	db, _ := storetest.Open(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &syslog.Forwarder{Addr: "127.0.0.1:" + c.port, Hostname: "bay2", App: "passkiosk",
+		Cursor: filepath.Join(t.TempDir(), "syslog.cursor"), Source: db.Events, Wake: db.Written,
+		Poll: time.Hour, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < 3; i++ {
+		c.waitFor(appendEntries(t, db, 1))
+		time.Sleep(2500 * time.Millisecond) // past the settle time: nothing left to confirm, the forwarder idles
+	}
+}
