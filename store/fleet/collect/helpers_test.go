@@ -132,4 +132,3 @@ func shippedLeft(t testing.TB, cl *clientv3.Client, name string) int64 {
 	}
 	return r.Count
 }
-

@@ -111,9 +111,10 @@ func (s *spikes) add(terminal, site string, w *auditfile.Wire) []Spike {
 	return out
 }
 
-// add puts f in the window and reports a spike when the window ending at
-// f holds limit failures (distinct: at limit terminals). One spike is
-// reported per window's length.
+// add puts f in the window and reports a spike when a window of width
+// that holds f (one ending at f or at a later failure) holds limit
+// failures (distinct: at limit terminals). At most one spike is reported
+// per width of time.
 func (w *window) add(f failure, width time.Duration, limit int, distinct bool) (Spike, bool) {
 	i, _ := slices.BinarySearchFunc(w.fails, f.at, func(a failure, t time.Time) int { return a.at.Compare(t) })
 	w.fails = slices.Insert(w.fails, i, f)
@@ -126,29 +127,48 @@ func (w *window) add(f failure, width time.Duration, limit int, distinct bool) (
 		cut++
 	}
 	w.fails = w.fails[cut:]
-	from := f.at.Add(-width)
-	var in []failure
-	for _, g := range w.fails {
-		if !g.at.Before(from) && !g.at.After(f.at) {
-			in = append(in, g)
+	for _, end := range w.fails {
+		if end.at.Before(f.at) || end.at.Sub(f.at) > width {
+			continue
 		}
+		sp, n := w.count(end.at.Add(-width), end.at, distinct)
+		if n < limit {
+			continue
+		}
+		if !w.lastAlarm.IsZero() && absDiff(end.at, w.lastAlarm) < width {
+			return Spike{}, false
+		}
+		w.lastAlarm = end.at
+		return sp, true
 	}
+	return Spike{}, false
+}
+
+// count is the window [from, to]: its failures and its count (distinct:
+// of terminals).
+func (w *window) count(from, to time.Time, distinct bool) (Spike, int) {
+	sp := Spike{From: from, To: to}
 	terms := map[string]bool{}
-	var names []string
-	for _, g := range in {
+	for _, g := range w.fails {
+		if g.at.Before(from) || g.at.After(to) {
+			continue
+		}
+		sp.Failures++
 		if !terms[g.terminal] {
 			terms[g.terminal] = true
-			names = append(names, g.terminal)
+			sp.Terminals = append(sp.Terminals, g.terminal)
 		}
 	}
-	n := len(in)
+	slices.Sort(sp.Terminals)
 	if distinct {
-		n = len(names)
+		return sp, len(sp.Terminals)
 	}
-	if n < limit || (!w.lastAlarm.IsZero() && f.at.Sub(w.lastAlarm) < width && f.at.After(w.lastAlarm)) {
-		return Spike{}, false
+	return sp, sp.Failures
+}
+
+func absDiff(a, b time.Time) time.Duration {
+	if d := a.Sub(b); d >= 0 {
+		return d
 	}
-	w.lastAlarm = f.at
-	slices.Sort(names)
-	return Spike{Failures: len(in), Terminals: names, From: from, To: f.at}, true
+	return b.Sub(a)
 }
