@@ -8,6 +8,10 @@
 #   make fuzz    every fuzz target for FUZZTIME (default 30s) each
 #   make soak    the appliance for SOAK_CYCLES sign-ins (default 1000) in a
 #                real window, measuring what grows
+#   make test-fleet-audit
+#                the fleet's audit shipping simulation at full size (500
+#                terminals, 100,000 entries, a member killed, a tenth of the
+#                terminals cut off), with its throughput and delay
 
 SHELL    := /bin/bash
 GO       ?= go
@@ -36,7 +40,7 @@ GOTAGS := no_animations
 export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
 
-.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging screenshots soak
+.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging screenshots soak test-fleet-audit
 
 # deps installs only what is missing, so it is quick when nothing is.
 deps:
@@ -104,6 +108,25 @@ soak: deps
 # idle CPU and memory.
 screenshots: deps
 	cmd/passkiosk/screenshots.sh screenshots
+
+# test-fleet-audit runs the audit shipping simulation of issue 19 at its
+# full size: FLEET_TERMINALS terminals write FLEET_ENTRIES entries in all
+# (FLEET_RATE per second; 0: as fast as they can) while they ship them
+# to an embedded three-member etcd cluster and the collector archives
+# them; the leader is killed and comes back, a tenth of the terminals
+# are cut off and come back. It checks that every archive is its whole
+# chain once and ends with one line of figures. `make test` runs a short
+# version (20 terminals, 4,000 entries).
+FLEET_TERMINALS ?= 500
+FLEET_ENTRIES   ?= 100000
+FLEET_RATE      ?= 0
+test-fleet-audit: deps
+	@set -o pipefail; log=$$(mktemp); \
+	$(GO) test -count=1 -timeout 60m -run '^TestFleetShipsEveryEntryOnceThroughFailures$$' -v ./store/fleet/collect/ \
+		-args -fleet.terminals=$(FLEET_TERMINALS) -fleet.entries=$(FLEET_ENTRIES) -fleet.rate=$(FLEET_RATE) 2>&1 | tee "$$log"; status=$$?; \
+	line=$$(grep -o 'fleet-audit: .*' "$$log" | tail -n 1); rm -f "$$log"; \
+	if [ $$status -ne 0 ] || [ -z "$$line" ]; then exit 1; fi; \
+	echo "$$line"
 
 # deb builds the Debian package into dist/.
 deb: deps
