@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -18,11 +19,12 @@ import (
 
 // Defaults for Options' zero fields.
 const (
-	DefaultBatch   = 500
-	DefaultWorkers = 4
-	DefaultRescan  = 30 * time.Second
-	DefaultTimeout = 5 * time.Second
-	DefaultRetry   = time.Second
+	DefaultBatch       = 500
+	DefaultWorkers     = 4
+	DefaultRescan      = 30 * time.Second
+	DefaultTimeout     = 5 * time.Second
+	DefaultRetry       = time.Second
+	DefaultDeleteEvery = 500 * time.Millisecond
 )
 
 // Options tune New. Only Dir is required.
@@ -45,6 +47,10 @@ type Options struct {
 	// Retry is the wait before a terminal whose drain failed is tried
 	// again; 0 means DefaultRetry.
 	Retry time.Duration
+	// DeleteEvery is how often archived entries are deleted from etcd,
+	// up to 100 terminals' ranges in one transaction; 0 means
+	// DefaultDeleteEvery.
+	DeleteEvery time.Duration
 	// Spikes are the failure-spike thresholds; the zero value turns all
 	// checks off (DefaultThresholds is a starting point).
 	Spikes Thresholds
@@ -85,6 +91,7 @@ type Collector struct {
 	spk   *spikes
 	sites sites
 	q     *queue
+	del   *deleter
 
 	mu    sync.Mutex
 	terms map[string]*term
@@ -95,7 +102,8 @@ type Collector struct {
 type term struct {
 	name    string
 	arc     *archiveFile
-	clean   bool // etcd holds no entry at or before the archive's last
+	clean   bool        // etcd holds no entry at or before the archive's last, or they are being deleted
+	recheck atomic.Bool // a delete found a range changed: look at it again
 	stopped *Alarm
 }
 
@@ -126,11 +134,12 @@ func New(cl *clientv3.Client, o Options) (*Collector, error) {
 	defD(&o.Rescan, DefaultRescan)
 	defD(&o.Timeout, DefaultTimeout)
 	defD(&o.Retry, DefaultRetry)
+	defD(&o.DeleteEvery, DefaultDeleteEvery)
 	lg := o.Logger
 	if lg == nil {
 		lg = slog.Default()
 	}
-	c := &Collector{cl: cl, o: o, log: lg, spk: newSpikes(o.Spikes), q: newQueue(), terms: map[string]*term{}}
+	c := &Collector{cl: cl, o: o, log: lg, spk: newSpikes(o.Spikes), q: newQueue(), del: newDeleter(), terms: map[string]*term{}}
 	names, err := archivedNames(o.Dir)
 	if err != nil {
 		return nil, err
@@ -219,6 +228,11 @@ func (c *Collector) Run(ctx context.Context) error {
 			c.work(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.deletes(ctx)
+	}()
 	c.follow(ctx)
 	c.q.close()
 	wg.Wait()

@@ -20,6 +20,9 @@ func (c *Collector) drain(ctx context.Context, t *term) error {
 	if t.stopped != nil {
 		return nil
 	}
+	if t.recheck.Swap(false) {
+		t.clean = false
+	}
 	if !t.clean {
 		if err := c.cleanup(ctx, t); err != nil || t.stopped != nil {
 			return err
@@ -66,11 +69,7 @@ func (c *Collector) drain(ctx context.Context, t *term) error {
 				c.stop(t, Alarm{Seq: good[0].wire.Seq, Reason: "archive", Message: fmt.Sprintf("writing the archive: %v", err)})
 				return nil
 			}
-			last := good[len(good)-1].wire.Seq
-			if err := c.deleteUpTo(ctx, t, resp.Kvs[0].Key, last, resp.Header.Revision); err != nil {
-				t.clean = false
-				return err
-			}
+			c.del.add(archived{t: t, first: string(resp.Kvs[0].Key), last: good[len(good)-1].wire.Seq, rev: resp.Header.Revision})
 		}
 		if bad != nil {
 			c.stop(t, *bad)
@@ -113,24 +112,6 @@ func (c *Collector) stop(t *term, a Alarm) {
 	c.alarm(a)
 }
 
-// deleteUpTo deletes t's entries from first to last from etcd, unless
-// one of them changed after rev (when they were read): what is deleted
-// is exactly what was archived.
-func (c *Collector) deleteUpTo(ctx context.Context, t *term, first []byte, last uint64, rev int64) error {
-	end := fleet.AuditKey(t.name, last+1)
-	tctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), c.o.Timeout)
-	defer cancel()
-	resp, err := c.cl.Txn(tctx).
-		If(clientv3.Compare(clientv3.ModRevision(string(first)), "<", rev+1).WithRange(end)).
-		Then(clientv3.OpDelete(string(first), clientv3.WithRange(end))).
-		Commit()
-	if err != nil {
-		return fmt.Errorf("delete archived entries of %s up to %d: %w", t.name, last, err)
-	}
-	t.clean = resp.Succeeded
-	return nil
-}
-
 // cleanup looks at what etcd still holds at or before the archive's
 // last entry (left when a delete failed or the collector stopped between
 // its fsync and its delete): entries the archive holds byte for byte are
@@ -164,7 +145,9 @@ func (c *Collector) cleanup(ctx context.Context, t *term) error {
 			return nil
 		}
 	}
-	return c.deleteUpTo(ctx, t, resp.Kvs[0].Key, last, resp.Header.Revision)
+	c.del.add(archived{t: t, first: string(resp.Kvs[0].Key), last: last, rev: resp.Header.Revision})
+	t.clean = true
+	return nil
 }
 
 func (c *Collector) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {

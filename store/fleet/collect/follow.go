@@ -72,8 +72,8 @@ func (c *Collector) scan(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// watch marks terminals as their entries arrive until the watch ends or
-// it is time to rescan.
+// watch marks terminals as their entries arrive until the watch ends,
+// and scans again every o.Rescan.
 func (c *Collector) watch(ctx context.Context, from int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
@@ -86,7 +86,10 @@ func (c *Collector) watch(ctx context.Context, from int64) {
 		case <-ctx.Done():
 			return
 		case <-rescan.C:
-			return
+			if _, err := c.scan(ctx); err != nil {
+				return
+			}
+			rescan.Reset(c.o.Rescan)
 		case r, ok := <-terms:
 			if !ok || r.Err() != nil {
 				return
