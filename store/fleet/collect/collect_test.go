@@ -135,18 +135,30 @@ func mustHead(t testing.TB, v []byte) uint64 {
 	return h.Seq
 }
 
-func TestARestartResumesFromTheArchiveAndCutsATornLine(t *testing.T) {
+func TestARestartResumesFromTheArchiveCutsATornLineAndDeletesLeftovers(t *testing.T) {
 	c := fleettest.Start(t, fleettest.Options{})
 	cl := audittest.Client(t, c.Endpoints())
 	defer cl.Close()
 	tm := audittest.Open(t, t.TempDir(), "t1")
 	first := tm.Append(t, 50)
 	shipper(t, tm, cl)
+	waitFor(t, 20*time.Second, "shipped", func() bool { return shippedLeft(t, cl, "t1") == int64(first) })
+	kept, err := cl.Get(context.Background(), fleet.AuditKey("t1", 10))
+	if err != nil || len(kept.Kvs) != 1 {
+		t.Fatal(err)
+	}
 	arc := t.TempDir()
-	col, r := collector(t, cl, arc, collect.Options{})
+	var al alarms
+	col, r := collector(t, cl, arc, collect.Options{Alarm: al.add})
 	waitFor(t, 20*time.Second, "archived", func() bool { return archived(col, "t1", first) })
+	waitFor(t, 10*time.Second, "deleted from etcd", func() bool { return shippedLeft(t, cl, "t1") == 0 })
 	r.stop()
 	col.Close()
+	// A delete that never happened: entry 10 is in etcd again, as
+	// archived.
+	if _, err := cl.Put(context.Background(), string(kept.Kvs[0].Key), string(kept.Kvs[0].Value)); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile(filepath.Join(arc, "t1.jsonl"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -154,10 +166,14 @@ func TestARestartResumesFromTheArchiveAndCutsATornLine(t *testing.T) {
 	f.WriteString(`{"seq":999,"time":"20`) // a crash in mid-write
 	f.Close()
 	last := tm.Append(t, 70)
-	col2, _ := collector(t, cl, arc, collect.Options{})
+	col2, _ := collector(t, cl, arc, collect.Options{Alarm: al.add})
 	waitFor(t, 20*time.Second, "archived after the restart", func() bool { return archived(col2, "t1", last) })
 	if ch := verifyFile(t, arc, "t1"); ch.First != 1 || ch.Last != last || ch.Entries != int(last) {
 		t.Fatalf("archive %+v", ch)
+	}
+	waitFor(t, 10*time.Second, "etcd emptied, the leftover entry 10 included", func() bool { return shippedLeft(t, cl, "t1") == 0 })
+	if a := al.list(); len(a) > 0 {
+		t.Errorf("alarms: %+v", a)
 	}
 }
 
