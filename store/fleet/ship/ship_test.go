@@ -16,6 +16,7 @@ import (
 
 	"passkiosk/fido/cbor"
 	"passkiosk/kiosk"
+	"passkiosk/store"
 	"passkiosk/store/fleet"
 	"passkiosk/store/fleet/audittest"
 	"passkiosk/store/fleet/fleettest"
@@ -252,5 +253,47 @@ func checkAllOnce(t *testing.T, cl *clientv3.Client, name string, n int) {
 		if string(kv.Key) != fleet.AuditKey(name, uint64(i+1)) || kv.Version != 1 {
 			t.Fatalf("entry %d: %s version %d", i+1, kv.Key, kv.Version)
 		}
+	}
+}
+
+func TestAnEntryAlreadyThereOrPrunedUnshippedStopsShipping(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		meddle func(t *testing.T, cl *clientv3.Client, tm *audittest.Terminal, shipped uint64)
+		reason string
+	}{
+		{"another terminal's entry under this name", func(t *testing.T, cl *clientv3.Client, tm *audittest.Terminal, shipped uint64) {
+			if _, err := cl.Put(context.Background(), fleet.AuditKey(tm.Name, shipped+2), "someone else's"); err != nil {
+				t.Fatal(err)
+			}
+			tm.Append(t, 5)
+		}, "exists"},
+		{"entries pruned before they were shipped", func(t *testing.T, cl *clientv3.Client, tm *audittest.Terminal, shipped uint64) {
+			tm.Append(t, 20)
+			if _, err := tm.DB.Prune(store.Retention{MaxEntries: 5}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "pruned"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fleettest.Start(t, fleettest.Options{})
+			cl := audittest.Client(t, c.Endpoints())
+			defer cl.Close()
+			tm := audittest.Open(t, t.TempDir(), "t1")
+			shipped := tm.Append(t, 10)
+			_, stop := run(t, tm, cl, ship.Options{})
+			waitShipped(t, cl, "t1", shipped)
+			stop()
+			tc.meddle(t, cl, tm, shipped)
+			s, _ := run(t, tm, cl, ship.Options{})
+			deadline := time.Now().Add(10 * time.Second)
+			for s.Status().Fork == nil && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if f := s.Status().Fork; f == nil || f.Reason != tc.reason {
+				t.Fatalf("fork %v, want %s", f, tc.reason)
+			}
+			waitShipped(t, cl, "t1", shipped)
+		})
 	}
 }
