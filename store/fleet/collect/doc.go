@@ -38,6 +38,23 @@
 // record); Thresholds says when a count is a spike, and each spike is an
 // Alarm (kiosk.EventFailureSpike). Counts start empty at each start.
 //
+// # Wiring
+//
+// The fleet service runs one collector on a client whose role may read
+// /passkiosk/v1/term/ and /passkiosk/v1/terminals/ and delete under
+// /passkiosk/v1/term/:
+//
+//	col, err := collect.New(client, collect.Options{Dir: "/var/lib/passkiosk-fleetd/audit",
+//		Spikes: collect.DefaultThresholds, Alarm: raise, Archived: forward, Logger: logger})
+//	if err != nil { ... }
+//	defer col.Close()
+//	go col.Run(ctx) // returns ctx's error when ctx ends
+//
+// col.Search answers the admin tool's audit queries, col.Status its
+// per-terminal view; Alarm is where chain breaks and spikes reach the
+// service's own audit log and the SIEM, Archived where archived entries
+// are forwarded.
+//
 // The package uses the etcd client module only, and must not import
 // fyne, go-tpm, go-libfido2 or the store.
 package collect

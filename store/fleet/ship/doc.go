@@ -42,6 +42,20 @@
 // It checks again every Options.ForkRecheck, so an IT fix in the cluster
 // (a new name for the terminal) is picked up without a restart.
 //
+// # Wiring
+//
+// The appliance runs one shipper beside the fleet agent, on the same
+// client (every endpoint, the terminal's certificate; its role already
+// may write term/<name>/):
+//
+//	sh, err := ship.New(db, client, ship.Options{Name: cfg.Fleet.Name, Logger: logger})
+//	if err != nil { ... }
+//	go sh.Run(ctx) // returns ctx's error when ctx ends
+//
+// sh.Status() says how far the cluster has the log (Shipped), whether
+// the last request worked (Online) and why shipping stopped (Fork), for
+// `passkioskctl status`. Retention should keep entries after Shipped.
+//
 // The package uses the etcd client module only, and must not import
 // fyne, go-tpm or go-libfido2.
 package ship
