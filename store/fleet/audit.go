@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"passkiosk/kiosk"
 )
@@ -16,6 +17,10 @@ import (
 //	                                             store keeps it, Hash included
 //	term/<name>/audit-head                     → CBOR AuditHead {0 v, 1 seq, 2 hash}
 //	                                             the newest entry shipped
+//	term/<name>/audit-fork                     → CBOR AuditFork {0 v, 1 reason, 2 shipped seq,
+//	                                             3 shipped hash, 4 local seq, 5 local hash, 6 at}
+//	                                             why the terminal stopped shipping; IT deletes
+//	                                             it once resolved
 //
 // Entries are put only if absent, in the transaction that moves the head
 // from the value it held; the collector deletes entries once archived,
@@ -82,4 +87,55 @@ func DecodeAuditHead(b []byte) (AuditHead, error) {
 		return AuditHead{}, kiosk.Errorf(kiosk.KindMalformed, "decode audit head", "hash of %d bytes", len(w.Hash))
 	}
 	return AuditHead{Seq: w.Seq, Hash: w.Hash}, nil
+}
+
+// AuditForkKey names the fork a terminal's shipper found, if any:
+// term/<name>/audit-fork → CBOR AuditFork. The shipper puts it when it
+// stops; the collector raises the fleet's alarm from it.
+func AuditForkKey(name string) string { return TerminalPrefix(name) + "audit-fork" }
+
+// AuditFork is why a terminal stopped shipping (package ship's doc).
+type AuditFork struct {
+	Reason      string
+	ShippedSeq  uint64
+	ShippedHash []byte
+	LocalSeq    uint64
+	LocalHash   []byte
+	At          time.Time
+}
+
+type auditForkWire struct {
+	V           uint   `cbor:"0,keyasint"`
+	Reason      string `cbor:"1,keyasint"`
+	ShippedSeq  uint64 `cbor:"2,keyasint"`
+	ShippedHash []byte `cbor:"3,keyasint"`
+	LocalSeq    uint64 `cbor:"4,keyasint"`
+	LocalHash   []byte `cbor:"5,keyasint"`
+	At          int64  `cbor:"6,keyasint"`
+}
+
+// EncodeAuditFork is the value under AuditForkKey.
+func EncodeAuditFork(f AuditFork) ([]byte, error) {
+	return encode("audit fork", auditForkWire{V: recordVersion, Reason: f.Reason, ShippedSeq: f.ShippedSeq,
+		ShippedHash: f.ShippedHash, LocalSeq: f.LocalSeq, LocalHash: f.LocalHash, At: stamp(f.At)})
+}
+
+// DecodeAuditFork reads a value under AuditForkKey.
+func DecodeAuditFork(b []byte) (AuditFork, error) {
+	w, err := decode("audit fork", b, func(w *auditForkWire) uint { return w.V })
+	if err != nil {
+		return AuditFork{}, err
+	}
+	return AuditFork{Reason: w.Reason, ShippedSeq: w.ShippedSeq, ShippedHash: w.ShippedHash, LocalSeq: w.LocalSeq,
+		LocalHash: w.LocalHash, At: unstamp(w.At)}, nil
+}
+
+// ParseAuditForkKey returns the terminal an audit-fork key is of.
+func ParseAuditForkKey(k string) (string, bool) {
+	rest, ok := strings.CutPrefix(k, termPrefix)
+	if !ok {
+		return "", false
+	}
+	name, ok := strings.CutSuffix(rest, "/audit-fork")
+	return name, ok && ValidTerminalName(name) == nil
 }

@@ -55,8 +55,10 @@ type Options struct {
 	// checks off (DefaultThresholds is a starting point).
 	Spikes Thresholds
 	// Alarm, if set, receives every alarm: a terminal's chain broken or
-	// forked (Event kiosk.EventAuditChainBroken) and failure spikes
-	// (kiosk.EventFailureSpike). It runs on a worker: keep it short.
+	// forked as the collector sees it (Event kiosk.EventAuditChainBroken),
+	// a fork a terminal's shipper reported (kiosk.EventAuditFork) and
+	// failure spikes (kiosk.EventFailureSpike). It runs on a worker or
+	// the watch: keep it short.
 	Alarm func(Alarm)
 	// Archived, if set, is called with every batch once it is on disk
 	// (SIEM forwarding, metrics). It runs on a worker: keep it short.
@@ -67,7 +69,7 @@ type Options struct {
 
 // Alarm is something IT must look at.
 type Alarm struct {
-	Event    kiosk.Event // EventAuditChainBroken or EventFailureSpike
+	Event    kiosk.Event // EventAuditChainBroken, EventAuditFork (a terminal's report) or EventFailureSpike
 	Terminal string
 	Seq      uint64 // the refused entry (chain alarms)
 	Reason   string // chain alarms: gap, hash, fork, moved, canonical, decode, archive
@@ -95,6 +97,7 @@ type Collector struct {
 
 	mu    sync.Mutex
 	terms map[string]*term
+	forks map[string]int64 // the audit-fork reports alarmed, by terminal: their mod revision
 }
 
 // term is one terminal's state; its archive is appended to by one
@@ -139,7 +142,7 @@ func New(cl *clientv3.Client, o Options) (*Collector, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	c := &Collector{cl: cl, o: o, log: lg, spk: newSpikes(o.Spikes), q: newQueue(), del: newDeleter(), terms: map[string]*term{}}
+	c := &Collector{cl: cl, o: o, log: lg, spk: newSpikes(o.Spikes), q: newQueue(), del: newDeleter(), terms: map[string]*term{}, forks: map[string]int64{}}
 	names, err := archivedNames(o.Dir)
 	if err != nil {
 		return nil, err
@@ -250,7 +253,10 @@ func (c *Collector) snapshot() []*term {
 }
 
 func (c *Collector) alarm(a Alarm) {
-	if a.Event == kiosk.EventAuditChainBroken {
+	if a.Event == kiosk.EventAuditFork {
+		c.log.Error("fleet audit: FORK: a terminal's audit log no longer continues what it shipped; it stopped shipping until IT resolves it",
+			"terminal", a.Terminal, "seq", a.Seq, "reason", a.Reason, "detail", a.Message)
+	} else if a.Event == kiosk.EventAuditChainBroken {
 		c.log.Error("fleet audit: CHAIN BROKEN: a terminal's shipped audit log was refused; its archive stops at the last good entry until IT resolves it",
 			"terminal", a.Terminal, "seq", a.Seq, "reason", a.Reason, "detail", a.Message)
 	} else {

@@ -219,3 +219,43 @@ func TestAForkIsRefusedByTheCollector(t *testing.T) {
 		t.Fatalf("archive ends at %d, want %d", ch.Last, last)
 	}
 }
+
+func TestAForkATerminalReportsIsAlarmedAtTheCollector(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{})
+	cl := audittest.Client(t, c.Endpoints())
+	defer cl.Close()
+	tm := audittest.Open(t, t.TempDir(), "t1")
+	tm.Append(t, 20)
+	tm.Close(t)
+	backup, err := os.ReadFile(tm.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.Reopen(t)
+	last := tm.Append(t, 20)
+	sh := shipper(t, tm, cl)
+	var al alarms
+	arc := t.TempDir()
+	col, _ := collector(t, cl, arc, collect.Options{Alarm: al.add})
+	waitFor(t, 20*time.Second, "archived", func() bool { return archived(col, "t1", last) })
+	sh.stop()
+	tm.Close(t)
+	if err := os.WriteFile(tm.Path, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tm.Reopen(t)
+	tm.Append(t, 30)
+	shipper(t, tm, cl)
+	waitFor(t, 20*time.Second, "an alarm", func() bool { return len(al.list()) > 0 })
+	a := al.list()[0]
+	if a.Event != kiosk.EventAuditFork || a.Terminal != "t1" || a.Reason != "differs" {
+		t.Fatalf("alarm %+v", a)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(al.list()); n != 1 {
+		t.Errorf("%d alarms for one fork", n)
+	}
+	if ch := verifyFile(t, arc, "t1"); ch.Last != last {
+		t.Fatalf("archive ends at %d, want %d", ch.Last, last)
+	}
+}

@@ -2,10 +2,12 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"passkiosk/kiosk"
 	"passkiosk/store/fleet"
 )
 
@@ -60,6 +62,15 @@ func (c *Collector) scan(ctx context.Context) (int64, error) {
 				seen[name] = true
 				c.q.mark(name)
 			}
+			if _, ok := fleet.ParseAuditForkKey(string(kv.Key)); ok {
+				f, err := c.get(ctx, string(kv.Key), clientv3.WithRev(rev))
+				if err != nil {
+					return 0, err
+				}
+				for _, kv := range f.Kvs {
+					c.forkReported(string(kv.Key), kv.Value, kv.ModRevision)
+				}
+			}
 		}
 		if !r.More || len(r.Kvs) == 0 {
 			break
@@ -98,6 +109,7 @@ func (c *Collector) watch(ctx context.Context, from int64) {
 				if name, _, ok := fleet.ParseAuditKey(string(ev.Kv.Key)); ok {
 					c.q.mark(name)
 				}
+				c.forkReported(string(ev.Kv.Key), ev.Kv.Value, ev.Kv.ModRevision)
 			}
 		case r, ok := <-places:
 			if !ok || r.Err() != nil {
@@ -112,4 +124,30 @@ func (c *Collector) watch(ctx context.Context, from int64) {
 			}
 		}
 	}
+}
+
+// forkReported raises the alarm for a fork a terminal's shipper reported
+// under term/<name>/audit-fork, once per version of that key.
+func (c *Collector) forkReported(key string, value []byte, rev int64) {
+	name, ok := fleet.ParseAuditForkKey(key)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	seen := c.forks[name] == rev
+	c.forks[name] = rev
+	c.mu.Unlock()
+	if seen {
+		return
+	}
+	a := Alarm{Event: kiosk.EventAuditFork, Terminal: name, Reason: "fork"}
+	f, err := fleet.DecodeAuditFork(value)
+	if err != nil {
+		a.Message = fmt.Sprintf("the terminal reported a fork that does not decode: %v", err)
+	} else {
+		a.Seq, a.Reason = f.LocalSeq, f.Reason
+		a.Message = fmt.Sprintf("the terminal stopped shipping at %s: its chain does not continue the shipped head %d (%x); local entry %d (%x)",
+			f.At.Format(time.RFC3339), f.ShippedSeq, f.ShippedHash, f.LocalSeq, f.LocalHash)
+	}
+	c.alarm(a)
 }

@@ -161,6 +161,7 @@ func (s *Shipper) fork(f Fork) error {
 		return errForked
 	}
 	s.alarmed = id
+	s.report = &f
 	s.log.Error("fleet audit: FORK: this terminal's audit log does not continue the one it shipped to the fleet; shipping stopped until IT resolves it",
 		"reason", f.Reason, "shipped_seq", f.ShippedSeq, "shipped_hash", fmt.Sprintf("%x", f.ShippedHash),
 		"local_seq", f.LocalSeq, "local_hash", fmt.Sprintf("%x", f.LocalHash))

@@ -39,7 +39,9 @@
 //   - "pruned": entries after the shipped head were pruned locally before
 //     they were shipped: they are lost to the fleet.
 //
-// It checks again every Options.ForkRecheck, so an IT fix in the cluster
+// It also puts the fork under term/<name>/audit-fork, where the fleet's
+// collector raises the alarm for IT, and checks again every
+// Options.ForkRecheck, so an IT fix in the cluster
 // (a new name for the terminal) is picked up without a restart.
 //
 // # Wiring

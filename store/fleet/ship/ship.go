@@ -97,6 +97,7 @@ type Shipper struct {
 
 	remote  remote // the cluster's head as last read or written
 	alarmed string // the fork already alarmed
+	report  *Fork  // the fork still to be put under audit-fork
 
 	mu sync.Mutex
 	st Status
@@ -170,6 +171,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 		var wait <-chan time.Time
 		switch {
 		case errors.Is(err, errForked):
+			s.reportFork(ctx)
 			s.remote.known = false
 			written = nil // its own alarm and later entries change nothing
 			wait = time.After(s.o.ForkRecheck)
@@ -196,6 +198,30 @@ func (s *Shipper) Run(ctx context.Context) error {
 		case <-wait:
 		}
 	}
+}
+
+// reportFork puts the fork under term/<name>/audit-fork, where the
+// fleet's collector raises the alarm; a failure is tried again at the
+// next look.
+func (s *Shipper) reportFork(ctx context.Context) {
+	if s.report == nil {
+		return
+	}
+	f := s.report
+	v, err := fleet.EncodeAuditFork(fleet.AuditFork{Reason: f.Reason, ShippedSeq: f.ShippedSeq, ShippedHash: f.ShippedHash,
+		LocalSeq: f.LocalSeq, LocalHash: f.LocalHash, At: time.Now()})
+	if err != nil {
+		s.log.Error("fleet audit: encoding the fork", "err", err)
+		s.report = nil
+		return
+	}
+	tctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), s.o.Timeout)
+	defer cancel()
+	if _, err := s.cl.Put(tctx, fleet.AuditForkKey(s.o.Name), string(v)); err != nil {
+		s.log.Warn("fleet audit: the fork could not be reported to the fleet; trying again later", "err", err)
+		return
+	}
+	s.report = nil
 }
 
 func (s *Shipper) setErr(err error) {
