@@ -134,7 +134,7 @@ func (s *Shipper) refused(resp *clientv3.TxnResponse, batch []entry) error {
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 		raw = kvs[0].Value
 	}
-	if !bytes.Equal(raw, s.remote.raw) || (raw == nil) != !s.remote.present {
+	if (raw != nil) != s.remote.present || !bytes.Equal(raw, s.remote.raw) {
 		return s.setRemote(raw) // next() reconciles with the new head
 	}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
