@@ -59,6 +59,8 @@ const (
 	EventFleetRevoked        Event = 46 // the directory revoked a credential or disabled or removed a person
 	EventFleetOffline        Event = 47 // the terminal lost the fleet directory; it signs people in from its mirror
 	EventFleetOnline         Event = 48 // the terminal reached the fleet directory again
+	EventAuditFork           Event = 49 // this terminal's audit chain and the one it shipped to the fleet differ (a store restored from a backup); shipping stopped
+	EventAuditChainBroken    Event = 50 // the fleet's collector refused a terminal's shipped entry (a gap, a bad hash, a fork) and stopped its archive there
 )
 
 var eventNames = [...]string{
@@ -111,6 +113,8 @@ var eventNames = [...]string{
 	EventFleetRevoked:        "fleet-revoked",
 	EventFleetOffline:        "fleet-offline",
 	EventFleetOnline:         "fleet-online",
+	EventAuditFork:           "audit-fork",
+	EventAuditChainBroken:    "audit-chain-broken",
 }
 
 func (t Event) String() string {
