@@ -2,8 +2,10 @@
 // write role, which terminals never do, and serves them over HTTPS with
 // client certificates: enrollment codes looked up and redeemed (one etcd
 // transaction per redemption, so a code is single-use across the fleet),
-// and clone detection over every terminal's counter observations
-// (store/fleet). The etcd cluster itself runs beside it (etcd 3.7 members,
+// clone detection over every terminal's counter observations
+// (store/fleet), and the fleet's audit trail: each terminal's shipped
+// entries verified, archived on disk and deleted from etcd
+// (store/fleet/collect). The etcd cluster itself runs beside it (etcd 3.7 members,
 // or members embedded by a later version of this command).
 //
 //	passkiosk-fleetd --endpoints https://e1:2379,https://e2:2379,https://e3:2379 \
@@ -30,6 +32,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/collect"
 )
 
 func main() {
@@ -44,6 +47,7 @@ func run(log *slog.Logger) error {
 	var (
 		endpoints, etcdCert, etcdKey, ca string
 		listen, tlsCert, tlsKey, termCA  string
+		archive                          string
 		refuseClones                     bool
 	)
 	flag.StringVar(&endpoints, "endpoints", "", "every etcd member, comma-separated https://host:port")
@@ -55,6 +59,7 @@ func run(log *slog.Logger) error {
 	flag.StringVar(&tlsKey, "tls-key", "", "its private key")
 	flag.StringVar(&termCA, "terminal-ca", "", "the certificates that sign terminals' client certificates")
 	flag.BoolVar(&refuseClones, "refuse-clones", false, "revoke a suspected clone, not only report it")
+	flag.StringVar(&archive, "archive", "/var/lib/passkiosk-fleetd/audit", "the fleet's audit archive: one verified <terminal>.jsonl per terminal (back this up; etcd's copies are deleted once archived)")
 	flag.Parse()
 	if endpoints == "" || etcdCert == "" || etcdKey == "" || ca == "" || tlsCert == "" || tlsKey == "" || termCA == "" {
 		flag.Usage()
@@ -88,6 +93,16 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go detect(ctx, cl, refuseClones, log)
+	col, err := collect.New(cl, collect.Options{Dir: archive, Spikes: collect.DefaultThresholds,
+		Alarm: func(a collect.Alarm) {
+			log.Error("audit alarm", "event", a.Event.String(), "terminal", a.Terminal, "seq", a.Seq, "reason", a.Reason, "message", a.Message)
+		},
+		Logger: log.With("part", "audit collector")})
+	if err != nil {
+		return err
+	}
+	defer col.Close()
+	go col.Run(ctx)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

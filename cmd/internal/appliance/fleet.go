@@ -15,6 +15,7 @@ import (
 	"passkiosk/kiosk/engine"
 	"passkiosk/store"
 	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/ship"
 	"passkiosk/store/storeport"
 )
 
@@ -38,6 +39,7 @@ type fleetLink struct {
 	db      *store.DB
 	client  *clientv3.Client
 	agent   *fleet.Agent
+	shipper *ship.Shipper // the terminal's audit log to the cluster
 	records *fleet.Records
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -75,6 +77,10 @@ func openFleet(cfg *config.Config, db *store.DB, local *storeport.Records, log *
 			Transport: &http.Transport{TLSClientConfig: cc.TLS}}}
 	}
 	l.records = fleet.NewRecords(local, codes, l.agent)
+	if l.shipper, err = ship.New(db, client, ship.Options{Name: f.Name, Logger: log.With("part", "audit shipping")}); err != nil {
+		client.Close()
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -122,8 +128,9 @@ func (l *fleetLink) start(ctx context.Context, eng *engine.Engine) {
 	})
 	eng.SetOffline(l.agent.Status().OfflineSince)
 	ctx, l.cancel = context.WithCancel(ctx)
-	l.done = make(chan struct{})
-	go func() { defer close(l.done); l.agent.Run(ctx) }()
+	l.done = make(chan struct{}, 2)
+	go func() { defer func() { l.done <- struct{}{} }(); l.agent.Run(ctx) }()
+	go func() { defer func() { l.done <- struct{}{} }(); l.shipper.Run(ctx) }()
 }
 
 // applyPolicy gives the engine the policy the directory brought.
@@ -162,10 +169,15 @@ func (l *fleetLink) close() {
 	}
 	if l.cancel != nil {
 		l.cancel()
-		select {
-		case <-l.done:
-		case <-time.After(5 * time.Second):
-			l.log.Error("fleet: the agent did not stop within 5 s")
+		deadline := time.After(5 * time.Second)
+	wait:
+		for range 2 {
+			select {
+			case <-l.done:
+			case <-deadline:
+				l.log.Error("fleet: the agent or the audit shipping did not stop within 5 s")
+				break wait
+			}
 		}
 	}
 	l.client.Close()
