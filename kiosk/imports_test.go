@@ -25,6 +25,14 @@ var forbidden = []struct {
 	// The admin command talks to the appliance only through its socket:
 	// it never opens the database, and has no GUI.
 	{"passkiosk/cmd/passkioskctl", []string{"passkiosk/store", "go.etcd.io/bbolt", "fyne.io/fyne/v2", "github.com/keys-pub/go-libfido2", "github.com/google/go-tpm"}},
+	// The root daemon, and what it assembles, draw nothing: no Fyne, no
+	// GL, no screens. Only the window (cmd/passkiosk) links them.
+	{"passkiosk/cmd/passkioskd", []string{"fyne.io/fyne/v2", "github.com/go-gl", "passkiosk/ui"}},
+	{"passkiosk/cmd/internal/appliance", []string{"fyne.io/fyne/v2", "github.com/go-gl", "passkiosk/ui"}},
+	// The wire between them is the standard library and kiosk's
+	// vocabulary (kiosk/... above forbids the rest).
+	{"passkiosk/kiosk/uilink", []string{"golang.org/x"}},
+	{"passkiosk/kiosk/peercred", []string{"golang.org/x"}},
 	{"passkiosk/ui", []string{"fyne.io/fyne/v2/app", "go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"}},
 }
 
@@ -116,7 +124,10 @@ func TestImportDirection(t *testing.T) {
 	}
 	// The programs that ship link no test-support package (kiosktest,
 	// fidotest, hidtest, …): the demo's key adapter is fido/softkey/demokey.
-	for _, prog := range []string{"passkiosk/cmd/passkiosk", "passkiosk/cmd/passkioskctl"} {
+	for _, prog := range []string{"passkiosk/cmd/passkiosk", "passkiosk/cmd/passkioskd", "passkiosk/cmd/passkioskctl"} {
+		if _, ok := pkgs[prog]; !ok {
+			t.Errorf("program %s not found", prog)
+		}
 		for _, dep := range pkgs[prog].Deps {
 			if strings.HasPrefix(dep, "passkiosk/") && strings.HasSuffix(dep, "test") {
 				t.Errorf("%s depends on the test-support package %s", prog, dep)

@@ -146,6 +146,13 @@ func (u *UI) accountsScreen(v kiosk.View) fyne.CanvasObject {
 	return u.frame(v, true, true, items...)
 }
 
+// waitingScreen is ShowWaiting's: the terminal's name and clock, and
+// what the window waits for, with no button.
+func (u *UI) waitingScreen(key string) fyne.CanvasObject {
+	v := kiosk.View{Terminal: u.view.Terminal}
+	return u.frame(v, true, false, icon(theme.HistoryIcon(), 128), title(u.tr.T(key)), subtitle(u.tr.T("waiting.detail")))
+}
+
 func (u *UI) workingScreen(v kiosk.View) fyne.CanvasObject {
 	return u.frame(v, true, true, icon(theme.HistoryIcon(), 128), title(u.tr.T("working.title")), u.noticeBox(u.notice(v), v.PINMinLength))
 }

@@ -60,6 +60,8 @@ type screenID struct {
 	state  kiosk.State
 	prompt kiosk.Prompt
 	local  bool // the enrollment code entry opened from the lock screen
+	// waiting: the window has no appliance to talk to (ShowWaiting).
+	waiting bool
 }
 
 // liveText is a text that depends on the clock (a countdown, the time of
@@ -95,6 +97,35 @@ func New(win fyne.Window, cmds kiosk.Commands, opts Options) (*UI, error) {
 // Show renders v. It is safe to call from any goroutine.
 func (u *UI) Show(v kiosk.View) {
 	fyne.Do(func() { u.render(v) })
+}
+
+// ShowWaiting replaces whatever shows with a plain screen saying the
+// window waits for the appliance (starting: it has not heard from it
+// yet). Nothing on it can be tapped, and what was being typed, a PIN
+// included, is wiped: the screen before it may be stale. The next View
+// replaces it. It is safe to call from any goroutine.
+func (u *UI) ShowWaiting(starting bool) {
+	fyne.Do(func() { u.renderWaiting(starting) })
+}
+
+func (u *UI) renderWaiting(starting bool) {
+	u.enrollCode = false
+	u.localNotice = nil
+	u.personalUntil = time.Time{}
+	u.resetInputs()
+	u.codeEntry.SetText("")
+	u.screen = screenID{waiting: true}
+	u.live = u.live[:0]
+	u.focus, u.keys, u.runes = nil, nil, nil
+	key := "waiting.appliance"
+	if starting {
+		key = "waiting.starting"
+	}
+	content := u.waitingScreen(key)
+	if u.demo != nil {
+		content = container.NewBorder(nil, nil, nil, u.demo, content)
+	}
+	u.win.SetContent(content)
 }
 
 // Run refreshes the clock and countdowns every second until ctx ends.

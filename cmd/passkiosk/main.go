@@ -1,17 +1,24 @@
-// Command passkiosk is the sign-in appliance: it reads its configuration,
-// opens the database, the TPM and the security-key watcher, recovers what
-// a crash may have left of a session, and runs the full-screen sign-in UI
-// and the local admin socket until it is told to stop.
+// Command passkiosk is the sign-in appliance's full-screen window. It runs
+// as its own unprivileged account (passkiosk-ui) inside cage, connects to
+// the root daemon (cmd/passkioskd) over its socket, shows each kiosk.View
+// the daemon sends through package ui, and sends the person's taps back as
+// kiosk.Commands (kiosk/uilink). It holds nothing secret but the PIN being
+// typed, which it hands over as bytes and wipes. When the daemon is away
+// (starting, restarting) it shows a plain waiting screen and dials again;
+// when the compositor goes away it exits non-zero, so its unit restarts.
 //
-//	passkiosk [--config /etc/passkiosk/passkiosk.toml]
+//	passkiosk [--socket /run/passkiosk/ui.sock] [--windowed]
 //	passkiosk --demo [--state-dir DIR]
 //
-// --demo runs on embedded defaults: the in-process TPM simulator, a
-// virtual security key with an on-screen panel, a fresh state directory
-// with two people and their enrollment codes, in a normal window.
+// --demo runs the daemon's half in this process on embedded defaults (the
+// in-process TPM simulator, a virtual security key with an on-screen
+// panel, a fresh state directory with two people and their enrollment
+// codes), joined to the window over the same link through a socket pair,
+// in a normal window.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -21,20 +28,22 @@ import (
 	"os/signal"
 	"syscall"
 
-	"passkiosk/kiosk/config"
+	"passkiosk/cmd/internal/appliance"
+	"passkiosk/kiosk/uilink"
 	"passkiosk/store"
+	"passkiosk/ui/i18n"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
 var version = "dev"
 
 func main() {
-	// The database check runs in a child of this program (a damaged file
-	// must not crash the appliance); in that child this call never returns.
+	// The demo's database check runs in a child of this program; in that
+	// child this call never returns.
 	store.ServeCheck()
-	configPath := flag.String("config", config.DefaultPath, "appliance configuration file")
-	demo := flag.Bool("demo", false, "run on embedded defaults: TPM simulator, a virtual security key, a fresh state dir")
-	stateDir := flag.String("state-dir", "", "state directory (default: from the configuration; ./demo-state with --demo)")
+	socket := flag.String("socket", uilink.DefaultSocket, "the daemon's socket for its window")
+	demo := flag.Bool("demo", false, "run the daemon's half in this process on embedded defaults: TPM simulator, a virtual security key, a fresh state dir")
+	stateDir := flag.String("state-dir", "", "the demo's state directory (default ./demo-state)")
 	windowed := flag.Bool("windowed", false, "a normal window instead of full screen")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -43,40 +52,50 @@ func main() {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	var cfg *config.Config
-	var err error
-	if *demo {
-		cfg, err = demoConfig(*stateDir)
-	} else {
-		cfg, err = config.Load(*configPath)
-		if err == nil && *stateDir != "" {
-			cfg.StateDir = *stateDir
-		}
-	}
-	if err != nil {
-		// A configuration the appliance cannot understand is reported line
-		// by line and the service manager restarts it once fixed.
-		for _, p := range config.ProblemsOf(err) {
-			log.Error("configuration", "problem", p.String())
-		}
-		if len(config.ProblemsOf(err)) == 0 {
-			log.Error("configuration", "err", err)
-		}
-		os.Exit(2)
-	}
-	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	a, err := start(ctx, cfg, *demo, log)
-	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+
+	w := window{title: "passkiosk", windowed: *windowed, log: log, language: uiLanguage(log),
+		dial: uilink.DialSocket(*socket)}
+	if *demo {
+		a, err := startDemo(ctx, *stateDir, log)
+		if err != nil {
+			log.Error("demo", "err", err)
+			os.Exit(1)
+		}
+		defer a.Close()
+		w = *demoWindow(a, log)
 	}
-	defer a.Close()
-	if err := runWindow(ctx, a, *demo || *windowed); err != nil && !errors.Is(err, context.Canceled) {
+	if err := w.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("window", "err", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// startDemo runs the daemon's half on the demo's embedded defaults.
+func startDemo(ctx context.Context, stateDir string, log *slog.Logger) (*appliance.Appliance, error) {
+	cfg, err := appliance.DemoConfig(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	return appliance.Start(ctx, cfg, appliance.Options{Demo: true, Version: version, Log: log, NoWindowSocket: true})
+}
+
+// demoWindow is the demo's window, joined to its daemon half in process.
+func demoWindow(a *appliance.Appliance, log *slog.Logger) *window {
+	return &window{title: "passkiosk — " + a.Config().Terminal, windowed: true, log: log, language: uiLanguage(log),
+		dial: inProcess(a.Link()), demo: &virtualKeys{a.DemoKeys()}, programName: a.ProgramName()}
+}
+
+// uiLanguage is the locale's language when there is a translation for it,
+// else English: a locale without one (or "C") must not keep the lock
+// screen from showing.
+func uiLanguage(log *slog.Logger) string {
+	locale := cmp.Or(os.Getenv("LC_ALL"), os.Getenv("LC_MESSAGES"), os.Getenv("LANG"))
+	if _, err := i18n.Load(locale); err != nil {
+		log.Warn("no translation for the locale; showing English", "locale", locale, "have", i18n.Languages())
+		return i18n.Default
+	}
+	return locale
 }

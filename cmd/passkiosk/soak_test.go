@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"passkiosk/cmd/internal/appliance"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -109,7 +110,7 @@ func soakChild() int {
 		fmt.Fprintln(os.Stderr, "soak: no folder or cycles")
 		return 2
 	}
-	cfg, err := demoConfig(filepath.Join(dir, "state"))
+	cfg, err := appliance.DemoConfig(filepath.Join(dir, "state"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -132,7 +133,7 @@ func soakChild() int {
 	// The demo prints its people's codes; the soak's stdout is its report.
 	stdout := os.Stdout
 	os.Stdout, _ = os.Open(os.DevNull)
-	a, err := start(ctx, cfg, true, log)
+	a, err := appliance.Start(ctx, cfg, appliance.Options{Demo: true, Log: log, NoWindowSocket: true})
 	os.Stdout = stdout
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -148,7 +149,7 @@ func soakChild() int {
 		}
 		cancel()
 	}()
-	if err := runWindow(ctx, a, true); err != nil && err != context.Canceled {
+	if err := demoWindow(a, log).run(ctx); err != nil && err != context.Canceled {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -156,7 +157,7 @@ func soakChild() int {
 }
 
 type soak struct {
-	a  *appliance
+	a  *appliance.Appliance
 	db string // the bbolt file
 }
 
@@ -182,7 +183,7 @@ func (s *soak) settle() error {
 	}
 	time.Sleep(11 * time.Second)
 	// Showing the lock screen again redraws the window, which cleans.
-	s.a.publish(s.a.eng.View())
+	s.a.Republish()
 	return s.wait("the lock screen", locked)
 }
 
@@ -225,7 +226,7 @@ func (s *soak) run(cycles int) error {
 	// Every cycle has a wrong PIN, and the TPM's dictionary-attack
 	// counter is the whole chip's: a terminal that sees a wrong PIN per
 	// visit is tuned so, as a site would (one try back per second).
-	if err := a.tpm.SetDictionaryAttackParameters(context.Background(), nil, 1000, time.Second, time.Second); err != nil {
+	if err := a.TPM().SetDictionaryAttackParameters(context.Background(), nil, 1000, time.Second, time.Second); err != nil {
 		return fmt.Errorf("TPM dictionary-attack parameters: %w", err)
 	}
 	if err := s.wait("the lock screen", locked); err != nil {
@@ -304,15 +305,15 @@ func (s *soak) run(cycles int) error {
 // code, through the enrollment screens.
 func (s *soak) enroll(name, pin string) error {
 	a := s.a
-	code, _, err := a.db.IssueEnrollmentCode([]byte(name), store.PurposeEnroll, time.Hour, store.Change{Actor: "soak"})
+	code, _, err := a.DB().IssueEnrollmentCode([]byte(name), store.PurposeEnroll, time.Hour, store.Change{Actor: "soak"})
 	if err != nil {
 		return err
 	}
 	return s.steps(
-		step{func() { a.eng.StartEnrollment(code) }, "the choice of passkey", prompt(kiosk.PromptEnrollChoose)},
-		step{func() { a.eng.ChooseAttachment(kiosk.AttachPlatform) }, "the new PIN", prompt(kiosk.PromptNewPIN)},
-		step{func() { a.eng.EnterPIN([]byte(pin)) }, "enrolled", prompt(kiosk.PromptEnrollDone)},
-		step{a.eng.Cancel, "the lock screen", locked},
+		step{func() { a.Engine().StartEnrollment(code) }, "the choice of passkey", prompt(kiosk.PromptEnrollChoose)},
+		step{func() { a.Engine().ChooseAttachment(kiosk.AttachPlatform) }, "the new PIN", prompt(kiosk.PromptNewPIN)},
+		step{func() { a.Engine().EnterPIN([]byte(pin)) }, "enrolled", prompt(kiosk.PromptEnrollDone)},
+		step{a.Engine().Cancel, "the lock screen", locked},
 	)
 }
 
@@ -321,10 +322,10 @@ func (s *soak) enroll(name, pin string) error {
 func (s *soak) visit() error {
 	a := s.a
 	return s.steps(
-		step{func() { a.eng.TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
-		step{func() { a.eng.EnterPIN([]byte(soakWrong)) }, "the wrong PIN notice", noticed(kiosk.NoticeWrongPIN)},
-		step{func() { a.eng.EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
-		step{a.eng.SignOut, "the lock screen after signing out", endedBy("signed out")},
+		step{func() { a.Engine().TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
+		step{func() { a.Engine().EnterPIN([]byte(soakWrong)) }, "the wrong PIN notice", noticed(kiosk.NoticeWrongPIN)},
+		step{func() { a.Engine().EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
+		step{a.Engine().SignOut, "the lock screen after signing out", endedBy("signed out")},
 	)
 }
 
@@ -334,13 +335,13 @@ func (s *soak) visit() error {
 func (s *soak) addKeyBackup() error {
 	a := s.a
 	return s.steps(
-		step{func() { a.eng.TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
-		step{func() { a.eng.EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
-		step{a.eng.AddBackup, "the request for the key", prompt(kiosk.PromptInsertKey)},
-		step{a.virtual.Plug, "the backup registered", prompt(kiosk.PromptEnrollDone)},
-		step{a.eng.Cancel, "the session again", prompt(kiosk.PromptSession)},
-		step{a.virtual.Unplug, "the session without the key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptSession && !v.KeyPresent }},
-		step{a.eng.SignOut, "the lock screen after signing out", endedBy("signed out")},
+		step{func() { a.Engine().TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
+		step{func() { a.Engine().EnterPIN([]byte(soakPIN)) }, "the session", prompt(kiosk.PromptSession)},
+		step{a.Engine().AddBackup, "the request for the key", prompt(kiosk.PromptInsertKey)},
+		step{a.DemoKeys().Plug, "the backup registered", prompt(kiosk.PromptEnrollDone)},
+		step{a.Engine().Cancel, "the session again", prompt(kiosk.PromptSession)},
+		step{a.DemoKeys().Unplug, "the session without the key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptSession && !v.KeyPresent }},
+		step{a.Engine().SignOut, "the lock screen after signing out", endedBy("signed out")},
 	)
 }
 
@@ -349,15 +350,15 @@ func (s *soak) addKeyBackup() error {
 // the only choice).
 func (s *soak) enrollKey(name string) error {
 	a := s.a
-	code, _, err := a.db.IssueEnrollmentCode([]byte(name), store.PurposeEnroll, time.Hour, store.Change{Actor: "soak"})
+	code, _, err := a.DB().IssueEnrollmentCode([]byte(name), store.PurposeEnroll, time.Hour, store.Change{Actor: "soak"})
 	if err != nil {
 		return err
 	}
 	return s.steps(
-		step{func() { a.eng.StartEnrollment(code) }, "the request for the key", prompt(kiosk.PromptInsertKey)},
-		step{a.virtual.Plug, "enrolled", prompt(kiosk.PromptEnrollDone)},
-		step{a.eng.Cancel, "the lock screen", locked},
-		step{a.virtual.Unplug, "the lock screen without the key", func(v kiosk.View) bool { return locked(v) && !v.KeyPresent }},
+		step{func() { a.Engine().StartEnrollment(code) }, "the request for the key", prompt(kiosk.PromptInsertKey)},
+		step{a.DemoKeys().Plug, "enrolled", prompt(kiosk.PromptEnrollDone)},
+		step{a.Engine().Cancel, "the lock screen", locked},
+		step{a.DemoKeys().Unplug, "the lock screen without the key", func(v kiosk.View) bool { return locked(v) && !v.KeyPresent }},
 	)
 }
 
@@ -367,15 +368,15 @@ func (s *soak) enrollKey(name string) error {
 func (s *soak) keyVisit() error {
 	a := s.a
 	return s.steps(
-		step{a.virtual.Plug, "the key's accounts", prompt(kiosk.PromptChooseAccount)},
+		step{a.DemoKeys().Plug, "the key's accounts", prompt(kiosk.PromptChooseAccount)},
 		step{func() {
-			for _, acc := range a.eng.View().Accounts {
+			for _, acc := range a.Engine().View().Accounts {
 				if acc.Name == "alice" {
-					a.eng.ChooseAccount(acc.Index)
+					a.Engine().ChooseAccount(acc.Index)
 				}
 			}
 		}, "the session", prompt(kiosk.PromptSession)},
-		step{a.virtual.Unplug, "the lock screen after the key was pulled", endedBy("key removed")},
+		step{a.DemoKeys().Unplug, "the lock screen after the key was pulled", endedBy("key removed")},
 	)
 }
 
@@ -384,12 +385,12 @@ func (s *soak) keyVisit() error {
 func (s *soak) others() error {
 	a := s.a
 	return s.steps(
-		step{func() { a.eng.StartEnrollment("AAAA-BBBB-CCCC-DDDD") }, "the bad code notice", noticed(kiosk.NoticeBadEnrollmentCode)},
-		step{a.eng.Cancel, "the lock screen", locked},
-		step{func() { a.eng.TypeUserName("nobody-here") }, "a notice for an unknown name", anyNotice},
-		step{a.eng.Cancel, "the lock screen", locked},
-		step{func() { a.eng.TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
-		step{a.eng.Cancel, "the lock screen", locked},
+		step{func() { a.Engine().StartEnrollment("AAAA-BBBB-CCCC-DDDD") }, "the bad code notice", noticed(kiosk.NoticeBadEnrollmentCode)},
+		step{a.Engine().Cancel, "the lock screen", locked},
+		step{func() { a.Engine().TypeUserName("nobody-here") }, "a notice for an unknown name", anyNotice},
+		step{a.Engine().Cancel, "the lock screen", locked},
+		step{func() { a.Engine().TypeUserName("alice") }, "the PIN pad", prompt(kiosk.PromptPIN)},
+		step{a.Engine().Cancel, "the lock screen", locked},
 	)
 }
 
@@ -397,8 +398,8 @@ func (s *soak) others() error {
 func (s *soak) idleVisit() error {
 	a := s.a
 	return s.steps(
-		step{func() { a.eng.TypeUserName("bob") }, "the PIN pad", prompt(kiosk.PromptPIN)},
-		step{func() { a.eng.EnterPIN([]byte(soakBobPIN)) }, "the session", inState(kiosk.StateInSession)},
+		step{func() { a.Engine().TypeUserName("bob") }, "the PIN pad", prompt(kiosk.PromptPIN)},
+		step{func() { a.Engine().EnterPIN([]byte(soakBobPIN)) }, "the session", inState(kiosk.StateInSession)},
 		step{func() {}, "the idle warning", prompt(kiosk.PromptIdleWarning)},
 		step{func() {}, "the lock screen after the idle timeout", endedBy("idle")},
 	)
@@ -424,9 +425,9 @@ func (s *soak) steps(steps ...step) error {
 // have drawn it, as a person would see it before acting.
 func (s *soak) wait(what string, ok func(kiosk.View) bool) error {
 	guard := time.Now().Add(30 * time.Second)
-	for !ok(s.a.eng.View()) {
+	for !ok(s.a.Engine().View()) {
 		if time.Now().After(guard) {
-			v := s.a.eng.View()
+			v := s.a.Engine().View()
 			return fmt.Errorf("waiting for %s: stuck at state %v prompt %v notice %+v", what, v.State, v.Prompt, v.Notice)
 		}
 		time.Sleep(2 * time.Millisecond)

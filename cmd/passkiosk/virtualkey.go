@@ -9,12 +9,11 @@ import (
 )
 
 // virtualKeys is the demo's virtual security key (fido/softkey/demokey)
-// as the screens' demo panel drives it.
+// as the screens' demo panel drives it. The demo's daemon half and its
+// window share the process, so the panel drives the key directly.
 type virtualKeys struct{ *demokey.Keys }
 
 var _ ui.DemoKeyControl = (*virtualKeys)(nil)
-
-func newVirtualKeys(key *softkey.Key) *virtualKeys { return &virtualKeys{demokey.New(key)} }
 
 // SetTouch is the panel's choice of how the person answers a touch
 // request: a touch after a moment, a refusal, or nothing.

@@ -1,74 +1,106 @@
 package main
 
 import (
-	"cmp"
 	"context"
+	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"net"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/uilink"
 	"passkiosk/ui"
-	"passkiosk/ui/i18n"
 )
 
-// runWindow opens the kiosk window and runs Fyne's loop until ctx ends or
-// the window closes.
-func runWindow(ctx context.Context, a *appliance, windowed bool) error {
+// window is the full-screen kiosk window and its link to the daemon.
+type window struct {
+	title       string
+	windowed    bool // a normal window (the demo), not full screen
+	log         *slog.Logger
+	language    string
+	dial        func(context.Context) (net.Conn, error)
+	demo        ui.DemoKeyControl // the demo's key panel, or nil
+	programName string
+}
+
+// errDisplayLost is the display server going away under the window.
+var errDisplayLost = errors.New("the display server's connection is gone")
+
+// exitCode is the process's status for a window that ended with err: any
+// failure is non-zero, so the unit restarts the window.
+func exitCode(err error) int {
+	if errors.Is(err, errDisplayLost) {
+		return 3
+	}
+	return 1
+}
+
+// run opens the window, connects it to the daemon and runs Fyne's loop
+// until ctx ends, the display server goes, or (in the demo) the window is
+// closed.
+func (w *window) run(ctx context.Context) error {
 	fa := app.NewWithID("passkiosk")
 	fa.Settings().SetTheme(ui.Theme())
-	win := fa.NewWindow("passkiosk — " + a.cfg.Terminal)
-	opts := ui.Options{Language: uiLanguage(a.log), ProgramName: programName(a)}
-	if a.virtual != nil {
-		opts.Demo = a.virtual
-	}
-	u, err := ui.New(win, a.eng, opts)
+	win := fa.NewWindow(w.title)
+	var u *ui.UI
+	client := uilink.NewClient(uilink.ClientOptions{
+		Dial:           w.dial,
+		Show:           func(v kiosk.View) { u.Show(v) },
+		Waiting:        func(why string) { u.ShowWaiting(why == "starting") },
+		ClearClipboard: func(ctx context.Context) error { return u.ClearClipboard(ctx) },
+		Log:            w.log.With("part", "window link"),
+	})
+	u, err := ui.New(win, client, ui.Options{Language: w.language, ProgramName: w.programName, Demo: w.demo})
 	if err != nil {
 		return err
 	}
-	if windowed {
+	if w.windowed {
 		win.Resize(fyne.NewSize(1600, 960))
 	} else {
 		win.SetFullScreen(true)
 	}
-	a.attach(u.Show, u.ClearClipboard)
+	u.ShowWaiting(true)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var mu sync.Mutex
+	var lost error
+	quit := func(err error) {
+		mu.Lock()
+		if lost == nil {
+			lost = err
+		}
+		mu.Unlock()
+		fyne.Do(fa.Quit)
+	}
 	go u.Run(ctx)
+	go client.Run(ctx)
+	if !w.windowed {
+		go watchDisplay(ctx, w.log, func(err error) { quit(err) })
+		go keepFitted(ctx, win, w.log)
+	}
 	go func() {
 		<-ctx.Done()
 		fyne.Do(fa.Quit)
 	}()
 	win.SetCloseIntercept(func() {
-		// A kiosk window is closed by stopping the service, not by a
-		// person: in the demo it quits.
-		if windowed {
+		// A kiosk window is closed by stopping its unit, not by a
+		// person: in the demo it quits. In full screen a close request
+		// is what GLFW sends when the display connection broke; the
+		// watch decides.
+		if w.windowed {
 			fa.Quit()
 		}
 	})
 	win.ShowAndRun()
-	a.detach()
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	if lost != nil {
+		return lost
+	}
 	return ctx.Err()
-}
-
-// uiLanguage is the locale's language when there is a translation for it,
-// else English: a locale without one (or "C") must not keep the lock
-// screen from showing.
-func uiLanguage(log *slog.Logger) string {
-	locale := cmp.Or(os.Getenv("LC_ALL"), os.Getenv("LC_MESSAGES"), os.Getenv("LANG"))
-	if _, err := i18n.Load(locale); err != nil {
-		log.Warn("no translation for the locale; showing English", "locale", locale, "have", i18n.Languages())
-		return i18n.Default
-	}
-	return locale
-}
-
-func programName(a *appliance) string {
-	p := a.eng.Policy().Default.Program
-	if len(p) == 0 {
-		return ""
-	}
-	return filepath.Base(p[0])
 }

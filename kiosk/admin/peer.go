@@ -1,16 +1,14 @@
 package admin
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"os/user"
 	"slices"
 	"strconv"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"passkiosk/kiosk/peercred"
 )
 
 // Peer is the process at the other end of the socket, as the kernel
@@ -44,74 +42,22 @@ func (p Peer) change(extra map[string]string) Change {
 	return Change{Actor: p.String(), Detail: d}
 }
 
-// peerOf reads the credentials of conn's peer.
+// peerOf reads the credentials of conn's peer, its name and its
+// supplementary groups.
 func peerOf(conn *net.UnixConn) (Peer, error) {
-	raw, err := conn.SyscallConn()
+	c, err := peercred.Of(conn)
 	if err != nil {
 		return Peer{}, err
 	}
-	var cred *unix.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return Peer{}, err
-	}
-	if credErr != nil {
-		return Peer{}, fmt.Errorf("SO_PEERCRED: %w", credErr)
-	}
-	p := Peer{UID: int(cred.Uid), GID: int(cred.Gid), PID: int(cred.Pid)}
+	p := Peer{UID: c.UID, GID: c.GID, PID: c.PID}
 	if u, err := user.LookupId(strconv.Itoa(p.UID)); err == nil {
 		p.Name = u.Username
 	}
-	// SO_PEERCRED carries only the primary group. The supplementary ones
-	// are in the process's status file, read by the pid the kernel gave.
-	// Should that process have exited and its pid been reused, the uid
-	// check in procGroups limits the mix-up to another process of the
-	// same user.
-	p.Groups, err = procGroups(p.PID, p.UID)
+	p.Groups, err = peercred.Groups(p.PID, p.UID)
 	if err != nil {
 		return p, err
 	}
 	return p, nil
-}
-
-// procGroups reads the Groups: line of /proc/<pid>/status (proc(5)),
-// after checking that the process still has the peer's uid.
-func procGroups(pid, uid int) ([]int, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, fmt.Errorf("read groups of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	var groups []int
-	uidOK := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, _ := strings.Cut(sc.Text(), ":")
-		fields := strings.Fields(val)
-		switch key {
-		case "Uid":
-			// Real, effective, saved, filesystem: the socket reported
-			// the effective uid at connect time.
-			uidOK = len(fields) >= 2 && fields[1] == strconv.Itoa(uid)
-		case "Groups":
-			for _, g := range fields {
-				n, err := strconv.Atoi(g)
-				if err != nil {
-					return nil, fmt.Errorf("pid %d: bad group %q", pid, g)
-				}
-				groups = append(groups, n)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if !uidOK {
-		return nil, fmt.Errorf("pid %d no longer runs as uid %d", pid, uid)
-	}
-	return groups, nil
 }
 
 // access decides who may use the socket: root, the appliance's own user

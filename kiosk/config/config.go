@@ -35,6 +35,8 @@ type Config struct {
 	SecurityKeys SecurityKeys `toml:"security_keys"`
 	Session      Session      `toml:"session"`
 	Admin        Admin        `toml:"admin"`
+	UI           UI           `toml:"ui"`
+	Display      Display      `toml:"display"`
 	Retention    Retention    `toml:"retention"`
 	SIEM         SIEM         `toml:"siem"`
 }
@@ -129,6 +131,64 @@ type Admin struct {
 	Group string `toml:"group"`
 }
 
+// UI is the full-screen window's side of the appliance: the unprivileged
+// account it runs as, and the socket it reaches the daemon on.
+type UI struct {
+	// Socket is the daemon's socket for its window (kiosk/uilink).
+	Socket string `toml:"socket"`
+	// User is the window's account: the only one, besides root, the
+	// daemon serves on Socket, and the owner the daemon requires of the
+	// compositor's socket (Display.WaylandSocket).
+	User string `toml:"user"`
+}
+
+// validate checks the socket's path and the window's account.
+func (u UI) validate(c *collector) {
+	c.absolute("ui.socket", u.Socket)
+	switch {
+	case !groupName.MatchString(u.User):
+		c.add("ui.user", "ui.user = %q: must be an account name like passkiosk-ui", u.User)
+	case u.User == "root":
+		// The window parses what the display server sends and draws with
+		// GL; the split exists to keep that out of root.
+		c.add("ui.user", "ui.user = \"root\": the window must not run as root; use an account of its own such as passkiosk-ui")
+	}
+}
+
+// Display is the screen session programs show their windows on. The
+// daemon takes it from here, never from the window: a window that could
+// name a path would have the root daemon set ACLs on it.
+type Display struct {
+	// X11 allows X11 session programs (through Xwayland under cage). Only
+	// then are they given DISPLAY and does the daemon ask the X server
+	// for idle time: that query alone makes cage start Xwayland (66 MB).
+	// Otherwise idle time comes from the input devices and the window.
+	X11 bool `toml:"x11"`
+	// X11Display is the X display for X11 session programs (":0").
+	X11Display string `toml:"x11_display"`
+	// XAuthority is the X server's cookie file, if it wants one.
+	XAuthority string `toml:"xauthority"`
+	// WaylandSocket is the compositor's socket (cage's
+	// $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY) that Wayland session programs
+	// are given; it must be a socket owned by ui.user. Empty: none.
+	WaylandSocket string `toml:"wayland_socket"`
+}
+
+var x11DisplayName = regexp.MustCompile(`^(unix)?:[0-9]{1,4}(\.[0-9]{1,3})?$`)
+
+// validate checks the display names.
+func (d Display) validate(c *collector) {
+	if d.X11 && !x11DisplayName.MatchString(d.X11Display) {
+		c.add("display.x11_display", "display.x11_display = %q: must be a local X display like \":0\"", d.X11Display)
+	}
+	if d.XAuthority != "" {
+		c.absolute("display.xauthority", d.XAuthority)
+	}
+	if d.WaylandSocket != "" {
+		c.absolute("display.wayland_socket", d.WaylandSocket)
+	}
+}
+
 // Default is the configuration a file's missing keys take.
 func Default() Config {
 	return Config{
@@ -140,6 +200,8 @@ func Default() Config {
 		SecurityKeys: SecurityKeys{Enabled: true},
 		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
+		UI:           UI{Socket: "/run/passkiosk/ui.sock", User: "passkiosk-ui"},
+		Display:      Display{X11Display: ":0", WaylandSocket: "/run/passkiosk-ui/wayland-0"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 	}
 }
@@ -204,6 +266,8 @@ func (cfg *Config) validate(c *collector) {
 	cfg.Session.validate(c)
 	cfg.Retention.validate(c)
 	cfg.Admin.validate(c)
+	cfg.UI.validate(c)
+	cfg.Display.validate(c)
 	cfg.SIEM.validate(c)
 }
 

@@ -20,6 +20,8 @@ func TestExampleConfigLoads(t *testing.T) {
 		SecurityKeys: SecurityKeys{Enabled: true},
 		Session:      Session{Sandbox: "auto", User: "passkiosk-session", DedicatedUser: true},
 		Admin:        Admin{Socket: "/run/passkiosk/admin.sock", Group: "passkiosk-admin"},
+		UI:           UI{Socket: "/run/passkiosk/ui.sock", User: "passkiosk-ui"},
+		Display:      Display{X11: false, X11Display: ":0", WaylandSocket: "/run/passkiosk-ui/wayland-0"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 	}
 	if *c != want {
@@ -164,5 +166,33 @@ func TestConfigRefusesABadSIEMCollector(t *testing.T) {
 	}
 	if _, err := Parse("c.toml", []byte("[siem]\nsyslog = \"10.0.0.5:6514\"\nsyslog_tls = true\nsyslog_ca = \"/etc/passkiosk/siem-ca.pem\"\n")); err != nil {
 		t.Fatalf("a good collector refused: %v", err)
+	}
+}
+
+// The window's account and the display names are checked where they are
+// written: a window as root, a relative socket, an X display that is not
+// local.
+func TestConfigChecksTheWindowAndTheDisplay(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"window as root", "[ui]\nuser = \"root\"\n", `c.toml:2: ui.user = "root": the window must not run as root`},
+		{"bad account", "[ui]\nuser = \"Kiosk UI\"\n", `c.toml:2: ui.user = "Kiosk UI": must be an account name`},
+		{"relative socket", "[ui]\nsocket = \"ui.sock\"\n", `c.toml:2: ui.socket = "ui.sock": must be an absolute path`},
+		{"remote X display", "[display]\nx11 = true\nx11_display = \"host:0\"\n", `c.toml:3: display.x11_display = "host:0": must be a local X display`},
+		{"relative Wayland socket", "[display]\nwayland_socket = \"wayland-0\"\n", `c.toml:2: display.wayland_socket = "wayland-0": must be an absolute path`},
+		{"relative cookie", "[display]\nxauthority = \".Xauthority\"\n", `c.toml:2: display.xauthority = ".Xauthority": must be an absolute path`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.toml", []byte(tc.text))
+			ps := ProblemsOf(err)
+			if kiosk.KindOf(err) != kiosk.KindMalformed || len(ps) != 1 || !strings.HasPrefix(ps[0].String(), tc.want) {
+				t.Fatalf("problems %q (%v), want %q", ps, err, tc.want)
+			}
+		})
+	}
+	c, err := Parse("c.toml", []byte("[display]\nx11 = true\nx11_display = \":1.0\"\nwayland_socket = \"\"\n"))
+	if err != nil || !c.Display.X11 || c.Display.WaylandSocket != "" || c.UI.User != "passkiosk-ui" {
+		t.Fatalf("a good display refused or misread: %+v %v", c, err)
 	}
 }

@@ -1,8 +1,6 @@
-package main
+package appliance
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,30 +44,10 @@ func TestFreshDemoDirEmptiesOnlyItsOwnFolder(t *testing.T) {
 	}
 }
 
-// A locale without a translation ("C", or a language not shipped) shows
-// English instead of stopping the appliance.
-func TestUILanguageFallsBackToEnglish(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, tc := range []struct{ lcAll, lang, want string }{
-		{"", "de_DE.UTF-8", "de_DE.UTF-8"},
-		{"", "C", "en"},
-		{"", "sw_KE.UTF-8", "en"},
-		{"de_AT.UTF-8", "C", "de_AT.UTF-8"},
-		{"", "", ""},
-	} {
-		t.Setenv("LC_ALL", tc.lcAll)
-		t.Setenv("LC_MESSAGES", "")
-		t.Setenv("LANG", tc.lang)
-		if got := uiLanguage(log); got != tc.want {
-			t.Errorf("LC_ALL=%q LANG=%q: %q, want %q", tc.lcAll, tc.lang, got, tc.want)
-		}
-	}
-}
-
 // The demo's policy names the groups of the people it adds, so the admin
 // tool's group check accepts them.
 func TestDemoPolicyNamesTheDemoPeoplesGroups(t *testing.T) {
-	cfg, err := demoConfig(filepath.Join(t.TempDir(), "demo-state"))
+	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo-state"))
 	if err != nil {
 		t.Fatal(err)
 	}

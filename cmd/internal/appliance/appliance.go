@@ -1,4 +1,4 @@
-package main
+package appliance
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"passkiosk/fido/softkey/demokey"
 	"passkiosk/fido/usbkey"
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
@@ -22,6 +23,7 @@ import (
 	"passkiosk/kiosk/engine"
 	"passkiosk/kiosk/policy"
 	"passkiosk/kiosk/session"
+	"passkiosk/kiosk/uilink"
 	"passkiosk/store"
 	"passkiosk/store/storeport"
 	"passkiosk/tpm"
@@ -56,72 +58,115 @@ func (s *idleSource) lastAnswered() bool {
 	return s.answered
 }
 
-// appliance is everything the window and the signal handler need.
-type appliance struct {
+// Options say how the appliance runs.
+type Options struct {
+	// Demo runs on the demo's embedded defaults: the virtual security
+	// key, the demo people.
+	Demo bool
+	// Version is the program's, for passkioskctl status.
+	Version string
+	// Log receives what the appliance says.
+	Log *slog.Logger
+	// NoWindowSocket keeps the window's socket closed: the window is
+	// attached in process (the demo) or not at all (tests).
+	NoWindowSocket bool
+}
+
+// Appliance is everything but the window: engine, TPM, keys, records,
+// sessions, the admin socket and the window's link.
+type Appliance struct {
 	cfg     *config.Config
+	opts    Options
 	log     *slog.Logger
 	eng     *engine.Engine
 	db      *store.DB // nil when the database did not open
 	tpm     *tpm.TPM  // nil without a usable TPM
 	manager *session.Manager
 	admin   *admin.Server
-	virtual *virtualKeys  // the demo's key, nil otherwise
+	virtual *demokey.Keys // the demo's key, nil otherwise
 	idle    []*idleSource // where idle time comes from
+	link    *uilink.Server
+	display display // what session programs are given of the screen
 
 	mu        sync.Mutex
-	show      func(kiosk.View)                // the UI, once it exists
-	clipboard func(ctx context.Context) error // the UI's, once it exists
 	last      kiosk.View
+	published bool // last holds a View from the engine
 }
 
-// publish hands a View to the UI; before the window exists the latest is
-// kept and shown when it opens.
-func (a *appliance) publish(v kiosk.View) {
+// publish hands a View to the window's link; before the link exists the
+// latest is kept and handed over when it does.
+func (a *Appliance) publish(v kiosk.View) {
 	a.mu.Lock()
-	a.last = v
-	show := a.show
+	a.last, a.published = v, true
+	link := a.link
 	a.mu.Unlock()
-	if show != nil {
-		show(v)
+	if link != nil {
+		link.Publish(v)
 	}
 }
 
-func (a *appliance) attach(show func(kiosk.View), clipboard func(context.Context) error) {
-	a.mu.Lock()
-	a.show, a.clipboard = show, clipboard
-	v := a.last
-	a.mu.Unlock()
-	show(v)
-}
-
-// detach forgets the window once its loop has ended.
-func (a *appliance) detach() {
-	a.mu.Lock()
-	a.show, a.clipboard = nil, nil
-	a.mu.Unlock()
-}
+// Republish publishes the engine's current View again (the soak test
+// settles the screen with it).
+func (a *Appliance) Republish() { a.publish(a.eng.View()) }
 
 // clearClipboard is the session wipe's hook: the window empties the
-// display's clipboard. Without a window the appliance holds no clipboard,
-// and the session's own selections went with its processes.
-func (a *appliance) clearClipboard(ctx context.Context) error {
+// display's clipboard (uilink.Server.ClearClipboard says what happens
+// without a window).
+func (a *Appliance) clearClipboard(ctx context.Context) error {
 	a.mu.Lock()
-	clear := a.clipboard
+	link := a.link
 	a.mu.Unlock()
-	if clear == nil {
+	if link == nil {
 		return nil
 	}
-	return clear(ctx)
+	return link.ClearClipboard(ctx)
 }
 
-// start opens everything. Only a failure that leaves nothing to show is an
+// Engine is the sign-in engine: the window's kiosk.Commands in process.
+func (a *Appliance) Engine() *engine.Engine { return a.eng }
+
+// DB is the database, nil when it did not open.
+func (a *Appliance) DB() *store.DB { return a.db }
+
+// TPM is the platform passkeys' TPM, nil without one (the soak test
+// relaxes the simulator's lockout with it).
+func (a *Appliance) TPM() *tpm.TPM { return a.tpm }
+
+// Link is the daemon's side of the window's link.
+func (a *Appliance) Link() *uilink.Server { return a.link }
+
+// DemoKeys is the demo's virtual security key, nil outside the demo.
+func (a *Appliance) DemoKeys() *demokey.Keys { return a.virtual }
+
+// Config is the configuration the appliance runs on.
+func (a *Appliance) Config() *config.Config { return a.cfg }
+
+// ProgramName is the default session program's name, for the window's
+// "Start … again" button.
+func (a *Appliance) ProgramName() string {
+	p := a.eng.Policy().Default.Program
+	if len(p) == 0 {
+		return ""
+	}
+	return filepath.Base(p[0])
+}
+
+// Start opens everything. Only a failure that leaves nothing to show is an
 // error: a broken database or a missing TPM start the appliance out of
 // service or without platform passkeys, as the screens then say.
-func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger) (*appliance, error) {
-	a := &appliance{cfg: cfg, log: log}
+func Start(ctx context.Context, cfg *config.Config, opts Options) (*Appliance, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	a := &Appliance{cfg: cfg, opts: opts, log: opts.Log}
+	demo := opts.Demo
 	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	a.display = displayOf(cfg, a.log)
 	var outOfService []string // every reason, the first the most basic
 	if err := a.openStore(demo); err != nil {
 		if a.db != nil {
@@ -147,8 +192,12 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 	}
 	a.eng = engine.New(engine.Config{
 		Terminal: cfg.Terminal, Policy: pol, Store: records, Keys: keys, Platform: platform,
-		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: log,
+		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: a.log,
 	})
+	if err := a.openLink(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	go a.eng.Run(ctx)
 	if a.db != nil {
 		go a.maintain(ctx, 24*time.Hour)
@@ -163,7 +212,7 @@ func start(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger)
 // openStore opens the database (and, for the demo, seeds its people). An
 // error with a.db nil leaves the appliance to start out of service; with
 // a.db set it is fatal.
-func (a *appliance) openStore(demo bool) error {
+func (a *Appliance) openStore(demo bool) error {
 	db, err := store.Open(a.cfg.DatabasePath(), store.Options{IsolateCheck: true})
 	if err != nil {
 		a.log.Error("database", "err", err, "path", a.cfg.DatabasePath())
@@ -181,7 +230,7 @@ func (a *appliance) openStore(demo bool) error {
 
 // openTPM opens the TPM for platform passkeys and says what its
 // dictionary-attack parameters are; without one, the error says why.
-func (a *appliance) openTPM() (*tpm.TPM, error) {
+func (a *Appliance) openTPM() (*tpm.TPM, error) {
 	k, err := tpm.Open(tpmConfig(a.cfg, a.db, func(f string, args ...any) { a.log.Warn(fmt.Sprintf(f, args...)) }))
 	if err != nil {
 		a.log.Warn("no platform passkeys", "reason", err)
@@ -200,7 +249,7 @@ func (a *appliance) openTPM() (*tpm.TPM, error) {
 
 // openKeys is the demo's virtual key, the USB keys through libfido2, or
 // none when the configuration turns them off.
-func (a *appliance) openKeys(ctx context.Context, demo bool) (kiosk.RoamingKeys, error) {
+func (a *Appliance) openKeys(ctx context.Context, demo bool) (kiosk.RoamingKeys, error) {
 	switch {
 	case demo:
 		v, err := newDemoKey(a.cfg.StateDir)
@@ -217,10 +266,10 @@ func (a *appliance) openKeys(ctx context.Context, demo bool) (kiosk.RoamingKeys,
 
 // listenAdmin opens the admin socket; without it the terminal still signs
 // people in, and the log says why IT cannot reach it.
-func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, demo bool) {
+func (a *Appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, demo bool) {
 	opts := admin.Options{
 		Socket: a.cfg.Admin.Socket, AdminGroup: a.cfg.Admin.Group, Appliance: a.eng,
-		Version: version, Terminal: a.cfg.Terminal, Log: a.log,
+		Version: a.opts.Version, Terminal: a.cfg.Terminal, Log: a.log,
 		OnPolicy: func(p policy.Policy) {
 			if err := a.eng.SetPolicy(p); err != nil {
 				a.log.Error("policy", "err", err)
@@ -257,7 +306,7 @@ func (a *appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 
 // signExport signs an audit export's header with the TPM's attestation
 // key, so an auditor can tell the file came from this terminal.
-func (a *appliance) signExport(h *auditfile.Header) error {
+func (a *Appliance) signExport(h *auditfile.Header) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return auditfile.Sign(h, func(st []byte) ([]byte, *ecdsa.PublicKey, error) {
@@ -267,7 +316,7 @@ func (a *appliance) signExport(h *auditfile.Header) error {
 
 // maintain prunes history the configuration no longer keeps, now and then
 // every period, until ctx ends.
-func (a *appliance) maintain(ctx context.Context, period time.Duration) {
+func (a *Appliance) maintain(ctx context.Context, period time.Duration) {
 	days := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 	r := a.cfg.Retention
 	keep := storeport.Retention{
@@ -314,7 +363,7 @@ func loadPolicy(db *store.DB, cfg *config.Config) (policy.Policy, error) {
 
 // openSessions sets up isolated sessions and wipes whatever the journal
 // says a crash left behind, before anyone can sign in.
-func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, error) {
+func (a *Appliance) openSessions(records *storeport.Records) (kiosk.Sessions, error) {
 	sandbox, err := session.ParseSandbox(a.cfg.Session.Sandbox)
 	if err != nil {
 		return nil, err
@@ -333,7 +382,7 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	m, err := session.New(session.Config{
 		StateRoot: a.cfg.StateDir, Sandbox: sandbox, UID: uid, GID: gid,
 		DedicatedUID: dedicated, Journal: journal, ClearClipboard: a.clearClipboard,
-		Wayland: waylandSocket(a.log),
+		Wayland: a.display.wayland, PassEnv: sessionPassEnv,
 	})
 	if err != nil {
 		return nil, err
@@ -343,13 +392,13 @@ func (a *appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 	if err := a.recoverSessions(records); err != nil {
 		return nil, err
 	}
-	return &session.Port{Manager: m, Idle: a.openIdle()}, nil
+	return &session.Port{Manager: m, Idle: a.openIdle(), Env: a.display.env}, nil
 }
 
 // sayConfinement says out loud, not only on the status screen, when
 // sessions are confined less than the configuration asked: the audit log
 // shows every such start.
-func (a *appliance) sayConfinement(records *storeport.Records) {
+func (a *Appliance) sayConfinement(records *storeport.Records) {
 	m := a.manager
 	if why := m.Fallback(); why != "" {
 		sb, _ := m.Sandbox()
@@ -357,14 +406,14 @@ func (a *appliance) sayConfinement(records *storeport.Records) {
 		records.Audit(kiosk.AuditEvent{Type: kiosk.EventSandboxFallback, Outcome: "degraded", Detail: map[string]string{
 			"sandbox": sb.String(), "configured": a.cfg.Session.Sandbox, "reason": why}})
 	}
-	if ok, why := m.Wayland(); !ok && os.Getenv("WAYLAND_DISPLAY") != "" {
-		a.log.Warn("Wayland session programs cannot show windows; X11 ones can", "reason", why)
+	if ok, why := m.Wayland(); !ok && a.cfg.Display.WaylandSocket != "" {
+		a.log.Warn("Wayland session programs cannot show windows", "reason", why, "x11_allowed", a.display.x11)
 	}
 }
 
 // recoverSessions wipes what the journal says a crash left behind, before
 // the lock screen shows, and audits each wipe.
-func (a *appliance) recoverSessions(records *storeport.Records) error {
+func (a *Appliance) recoverSessions(records *storeport.Records) error {
 	reports, err := a.manager.Recover()
 	for _, r := range reports {
 		s := r.Summary()
@@ -379,21 +428,24 @@ func (a *appliance) recoverSessions(records *storeport.Records) error {
 }
 
 // openIdle is where the engine learns of input to the session programs.
-func (a *appliance) openIdle() session.AnyInput {
+func (a *Appliance) openIdle() session.AnyInput {
 	// Idle is input to anything on the screen: the kernel's input devices
 	// see every touch and key whatever the display server (under cage
-	// they are the only place that does), and the X server also sees
-	// input injected with XTEST. Either answering is enough.
+	// they are the only place that does); the window reports input to
+	// itself as Activity. The X server is asked only when X11 session
+	// programs are allowed: the query connects to Xwayland, which makes
+	// cage start it (66 MB) for nothing otherwise. It also sees input
+	// injected with XTEST. Either answering is enough.
 	a.idle = []*idleSource{{name: "input devices", src: &session.EvdevIdle{}}}
-	if d := os.Getenv("DISPLAY"); d != "" {
-		a.idle = append(a.idle, &idleSource{name: "X server", src: &session.X11Idle{Display: d, XAuthority: os.Getenv("XAUTHORITY")}})
+	if a.display.x11 {
+		a.idle = append(a.idle, &idleSource{name: "X server", src: &session.X11Idle{Display: a.cfg.Display.X11Display, XAuthority: a.cfg.Display.XAuthority}})
 	}
 	var sources session.AnyInput
 	for _, s := range a.idle {
 		sources = append(sources, s)
 	}
 	if _, err := sources.Idle(context.Background()); err != nil {
-		a.log.Warn("input to the session programs cannot be seen; idle time counts input to this window only", "err", err)
+		a.log.Warn("input to the session programs cannot be seen; idle time counts input to the window only", "err", err)
 	}
 	return sources
 }
@@ -401,7 +453,7 @@ func (a *appliance) openIdle() session.AnyInput {
 // isolation is the sessions' sandbox, whether Wayland programs can show
 // windows, and the idle sources whose last query answered, for
 // passkioskctl status.
-func (a *appliance) isolation() admin.Isolation {
+func (a *Appliance) isolation() admin.Isolation {
 	sb, why := a.manager.Sandbox()
 	iso := admin.Isolation{Sandbox: sb.String(), Reason: why, Idle: []string{}, Fallback: a.manager.Fallback()}
 	if ok, why := a.manager.Wayland(); !ok {
@@ -415,34 +467,11 @@ func (a *appliance) isolation() admin.Isolation {
 	return iso
 }
 
-// waylandSocket is the compositor's socket when the appliance runs under a
-// Wayland compositor (cage sets WAYLAND_DISPLAY and XDG_RUNTIME_DIR), so
-// that Wayland session programs can show their windows; "" otherwise.
-func waylandSocket(log *slog.Logger) string {
-	name := os.Getenv("WAYLAND_DISPLAY")
-	if name == "" {
-		return ""
-	}
-	if !filepath.IsAbs(name) {
-		dir := os.Getenv("XDG_RUNTIME_DIR")
-		if !filepath.IsAbs(dir) {
-			log.Warn("WAYLAND_DISPLAY is set but XDG_RUNTIME_DIR is not an absolute path; no Wayland socket for sessions", "dir", dir)
-			return ""
-		}
-		name = filepath.Join(dir, name)
-	}
-	if fi, err := os.Stat(name); err != nil || fi.Mode().Type() != os.ModeSocket {
-		log.Warn("no Wayland socket for sessions; they reach the display through X11 only", "path", name)
-		return ""
-	}
-	return name
-}
-
 // shutdownWait bounds how long a stop waits for the session's wipe.
 const shutdownWait = 20 * time.Second
 
 // Close ends a running session and releases everything.
-func (a *appliance) Close() {
+func (a *Appliance) Close() {
 	if a.eng != nil {
 		// The engine's end wipes, closes the journal record and audits;
 		// EndAll below only catches what it could not finish in time.
@@ -459,6 +488,9 @@ func (a *appliance) Close() {
 	}
 	if a.admin != nil {
 		a.admin.Close()
+	}
+	if a.link != nil {
+		a.link.Close()
 	}
 	for _, s := range a.idle {
 		s.src.Close()

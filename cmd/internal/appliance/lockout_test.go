@@ -1,4 +1,4 @@
-package main
+package appliance
 
 import (
 	"bytes"
@@ -70,7 +70,7 @@ func TestTPMLockoutScreenStatusAndResetThroughPasskioskctl(t *testing.T) {
 	}
 	db.Close()
 
-	a, err := start(context.Background(), cfg, false, quietLog())
+	a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestExportSignedByTheTPMThroughPasskioskctl(t *testing.T) {
 		t.Fatalf("build passkioskctl: %v\n%s", err, out)
 	}
 	cfg := testConfig(dir)
-	a, err := start(context.Background(), cfg, false, quietLog())
+	a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestDisablingThroughPasskioskctlDropsTheTile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := start(context.Background(), cfg, false, quietLog())
+	a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package appliance
 
 import (
 	"bufio"
@@ -33,9 +33,6 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir))
 	}
-	if walk := os.Getenv(windowChildEnv); walk != "" {
-		os.Exit(windowChild(walk))
-	}
 	os.Exit(m.Run())
 }
 
@@ -57,6 +54,8 @@ func testConfig(dir string) *config.Config {
 	cfg.Session.User, cfg.Session.DedicatedUser = "nobody", false
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.Admin.Group = ""
+	cfg.UI.Socket = filepath.Join(dir, "ui.sock")
+	cfg.Display.WaylandSocket = ""
 	return &cfg
 }
 
@@ -76,7 +75,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func crashChild(dir string) int {
 	fail := func(err error) int { fmt.Println("error", err); return 1 }
-	a, err := start(context.Background(), testConfig(dir), false, quietLog())
+	a, err := Start(context.Background(), testConfig(dir), Options{Log: quietLog()})
 	if err != nil {
 		return fail(err)
 	}
@@ -104,7 +103,7 @@ func crashChild(dir string) int {
 // enrollment code and the PIN 135790 (no security keys: the terminal's
 // own), as the screens would, and then, with signIn, signs them in to a
 // session.
-func enrollPlatform(a *appliance, code, name string, signIn bool) error {
+func enrollPlatform(a *Appliance, code, name string, signIn bool) error {
 	steps := []struct {
 		do   func()
 		want kiosk.Prompt
@@ -132,7 +131,7 @@ func enrollPlatform(a *appliance, code, name string, signIn bool) error {
 	return nil
 }
 
-func waitView(a *appliance, ok func(kiosk.View) bool) error {
+func waitView(a *Appliance, ok func(kiosk.View) bool) error {
 	for guard := time.Now().Add(20 * time.Second); time.Now().Before(guard); time.Sleep(5 * time.Millisecond) {
 		if ok(a.eng.View()) {
 			return nil
@@ -220,7 +219,7 @@ func TestApplianceKilledMidSessionIsWipedAtNextStart(t *testing.T) {
 		t.Fatalf("the session's setsid grandchild %d died with the appliance: nothing left to recover", survivor)
 	}
 
-	a, err := start(context.Background(), testConfig(dir), false, quietLog())
+	a, err := Start(context.Background(), testConfig(dir), Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +282,7 @@ func TestCorruptDatabaseStartsOutOfService(t *testing.T) {
 	}
 	cfg := testConfig(dir)
 	cfg.PolicyFile = ""
-	a, err := start(context.Background(), cfg, false, quietLog())
+	a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -319,7 +318,7 @@ func TestCleanStopThenStartIsNotARecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := start(context.Background(), testConfig(dir), false, quietLog())
+	a, err := Start(context.Background(), testConfig(dir), Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +338,7 @@ func TestCleanStopThenStartIsNotARecovery(t *testing.T) {
 	}
 	a.Close()
 
-	a, err = start(context.Background(), testConfig(dir), false, quietLog())
+	a, err = Start(context.Background(), testConfig(dir), Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +390,7 @@ func TestSandboxFallbackIsAuditedAndRequiredKeepsTheTerminalOut(t *testing.T) {
 		cfg := testConfig(t.TempDir())
 		cfg.PolicyFile = ""
 		cfg.Session.Sandbox = "auto"
-		a, err := start(context.Background(), cfg, false, quietLog())
+		a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
@@ -421,7 +420,7 @@ func TestSandboxFallbackIsAuditedAndRequiredKeepsTheTerminalOut(t *testing.T) {
 		cfg := testConfig(t.TempDir())
 		cfg.PolicyFile = ""
 		cfg.Session.Sandbox = "required"
-		a, err := start(context.Background(), cfg, false, quietLog())
+		a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}

@@ -1,4 +1,4 @@
-package main
+package appliance
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"passkiosk/fido/softkey"
+	"passkiosk/fido/softkey/demokey"
 	"passkiosk/kiosk/config"
 	"passkiosk/store"
 )
@@ -21,7 +22,7 @@ const demoKeyPIN = "1234"
 // directory each run (the in-process TPM simulator keeps no state across
 // runs, so passkeys enrolled in its TPM could not outlive the process
 // anyway), the simulator, and sessions of a harmless program.
-func demoConfig(stateDir string) (*config.Config, error) {
+func DemoConfig(stateDir string) (*config.Config, error) {
 	if stateDir == "" {
 		stateDir = "demo-state"
 	}
@@ -47,6 +48,16 @@ func demoConfig(stateDir string) (*config.Config, error) {
 	cfg.Admin.Socket = filepath.Join(abs, "admin.sock")
 	cfg.Admin.Group = ""
 	cfg.Session.User, cfg.Session.DedicatedUser = "nobody", false
+	// The demo's window is in the same process, joined without a socket
+	// (Options.NoWindowSocket); this path is only where one would be.
+	cfg.UI.Socket = filepath.Join(abs, "ui.sock")
+	// The demo runs on someone's desktop: sessions show their windows
+	// there, through X11 when the desktop has it. No Wayland socket: the
+	// session account (nobody) is shared and would not be granted one.
+	cfg.Display.X11 = os.Getenv("DISPLAY") != ""
+	cfg.Display.X11Display = os.Getenv("DISPLAY")
+	cfg.Display.XAuthority = os.Getenv("XAUTHORITY")
+	cfg.Display.WaylandSocket = ""
 	return &cfg, nil
 }
 
@@ -86,15 +97,17 @@ func freshDemoDir(dir string) error {
 	return os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o600)
 }
 
-func newDemoKey(stateDir string) (*virtualKeys, error) {
+// newDemoKey is the demo's virtual key, answering a touch request after
+// a moment until the panel says otherwise.
+func newDemoKey(stateDir string) (*demokey.Keys, error) {
 	k, err := softkey.New(softkey.Config{
 		StatePath: filepath.Join(stateDir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("virtual security key: %w", err)
 	}
-	v := newVirtualKeys(k)
-	v.SetTouch(0)
+	v := demokey.New(k)
+	v.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
 	return v, nil
 }
 

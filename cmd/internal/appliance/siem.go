@@ -1,4 +1,4 @@
-package main
+package appliance
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // ctx ends (nothing when none is configured). Entries wait in the audit
 // log while the collector is away; the cursor in the state folder says
 // which arrived.
-func (a *appliance) forwardToSyslog(ctx context.Context) error {
+func (a *Appliance) forwardToSyslog(ctx context.Context) error {
 	s := a.cfg.SIEM
 	if s.Syslog == "" || a.db == nil {
 		return nil
