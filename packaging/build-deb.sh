@@ -84,8 +84,11 @@ shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$stage"/usr/bin/* 2>/dev/null |
 # libwayland-cursor and libxkbcommon, and EGL with Mesa's drivers (llvmpipe
 # where there is no GPU), with dlopen, so dpkg-shlibdeps cannot see them.
 # xwayland: X11 session programs reach the display through it (cage
-# starts it when it is installed; DISPLAY is passed into the session).
-depends="$shlibs, cage, xwayland, libwayland-egl1, libwayland-cursor0, libxkbcommon0, libegl1, libegl-mesa0, libgl1-mesa-dri"
+# starts it when it is installed; DISPLAY is passed into the session);
+# without xkb-data and xkbcomp (x11-xkb-utils), which xwayland only
+# recommends, it dies at start ("Failed to activate virtual core
+# keyboard").
+depends="$shlibs, cage, xwayland, x11-xkb-utils, xkb-data, libwayland-egl1, libwayland-cursor0, libxkbcommon0, libegl1, libegl-mesa0, libgl1-mesa-dri"
 depends="$depends, systemd (>= 244), libpam-systemd, udev, bubblewrap"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
