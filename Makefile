@@ -25,7 +25,9 @@ APT_PACKAGES := \
 	umockdev libumockdev-dev \
 	xvfb x11-apps x11-utils xdotool imagemagick bc \
 	bubblewrap python3 \
-	lintian cage dpkg-dev systemd rsyslog
+	lintian cage dpkg-dev systemd rsyslog \
+	libwayland-dev libxkbcommon-dev wayland-protocols libegl-dev \
+	debootstrap systemd-container
 
 # The appliance is built without Fyne's animations: a blinking text cursor
 # alone keeps the renderer busy (idle CPU on the lock screen under Xvfb:
@@ -36,7 +38,7 @@ GOTAGS := no_animations
 export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
 
-.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging screenshots soak
+.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging test-appliance screenshots soak
 
 # deps installs only what is missing, so it is quick when nothing is.
 deps:
@@ -113,6 +115,14 @@ deb: deps
 # installs, upgrades and purges it in a throwaway root.
 test-packaging: deps
 	packaging/test.sh
+
+# test-appliance boots Debian 12 (debootstrap, cached in
+# /var/cache/passkiosk-test-root) with systemd-nspawn, upgrades the
+# single-unit package to this one, and checks the lock screen under
+# headless cage, a TPM sign-in to a session with Wayland and X11 windows,
+# the window's crash, sign-out, stop and reboot (packaging/test-appliance.sh).
+test-appliance: deps
+	packaging/test-appliance.sh
 
 clean:
 	rm -rf bin demo-state screenshots dist
