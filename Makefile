@@ -1,7 +1,10 @@
 # passkiosk — build, test and run on Debian 12.
 #
 #   make demo    install what is needed, then run the appliance on its
-#                embedded defaults
+#                embedded defaults (daemon and window in one process)
+#   make build   the programs as the package ships them, in bin/:
+#                passkioskd (the root daemon, no Fyne, no GL), passkiosk
+#                (the window, a native Wayland client) and passkioskctl
 #   make test    install what is needed, then run every test
 #   make check   go vet, gofmt and the tests
 #   make bench   every benchmark
@@ -21,18 +24,32 @@ APT_PACKAGES := \
 	gcc pkg-config \
 	libfido2-dev fido2-tools libssl-dev \
 	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
+	libwayland-dev libxkbcommon-dev \
 	swtpm swtpm-tools \
 	umockdev libumockdev-dev \
 	xvfb x11-apps x11-utils xdotool imagemagick bc \
 	bubblewrap python3 \
-	lintian cage dpkg-dev systemd rsyslog \
-	libwayland-dev libxkbcommon-dev wayland-protocols libegl-dev \
+	lintian cage xwayland grim dpkg-dev systemd rsyslog \
+	wayland-protocols libegl-dev \
 	debootstrap systemd-container
+
+# The window built with Fyne's wayland tag links libwayland-client and
+# loads these at run time with dlopen, which dpkg-shlibdeps does not see:
+# the package's Depends must name them.
+UI_RUNTIME_LIBS := libwayland-egl1 libwayland-cursor0 libxkbcommon0
 
 # The appliance is built without Fyne's animations: a blinking text cursor
 # alone keeps the renderer busy (idle CPU on the lock screen under Xvfb:
 # 17.7% of a core with them, 4.4% without), and a kiosk needs none.
 GOTAGS := no_animations
+# The installed window is a native Wayland client (cage): X11 clients of
+# the session can neither see nor feed it. nodemo leaves the demo's half
+# of the appliance out of it (no TPM simulator, libfido2 or database in
+# the unprivileged process). The demo keeps the X11 build, which runs on
+# any desktop.
+WINDOW_TAGS := $(GOTAGS),wayland,nodemo
+BINDIR ?= bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 # Fyne reads the locale at start and complains about "C".
 export LANG := en_US.UTF-8
@@ -55,6 +72,9 @@ deps:
 
 build: deps
 	$(GO) build -tags $(GOTAGS) ./...
+	$(GO) build -tags $(GOTAGS) -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/passkioskd ./cmd/passkioskd
+	$(GO) build -tags $(WINDOW_TAGS) -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/passkiosk ./cmd/passkiosk
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/passkioskctl ./cmd/passkioskctl
 
 demo: deps
 	@echo "building and starting the demo; a first build of the dependencies takes about 3 minutes on two cores..."

@@ -147,3 +147,24 @@ func TestImportDirection(t *testing.T) {
 		}
 	}
 }
+
+// The window as the package ships it (make build: tags wayland and
+// nodemo) runs as an unprivileged account and holds no secrets: it links
+// no TPM, no security-key library, no database, no engine, no sessions.
+func TestShippedWindowLinksNoAppliance(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "no_animations,wayland,nodemo", "-deps", "passkiosk/cmd/passkiosk")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, f := range []string{"passkiosk/tpm", "passkiosk/store", "passkiosk/fido", "passkiosk/kiosk/engine",
+			"passkiosk/kiosk/session", "passkiosk/kiosk/admin", "passkiosk/cmd/internal/appliance",
+			"go.etcd.io/bbolt", "github.com/google/go-tpm", "github.com/keys-pub/go-libfido2"} {
+			if matches(f+"/...", dep) {
+				t.Errorf("the shipped window depends on %s", dep)
+			}
+		}
+	}
+}

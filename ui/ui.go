@@ -128,6 +128,13 @@ func (u *UI) renderWaiting(starting bool) {
 	u.win.SetContent(content)
 }
 
+// SetProgramName changes the session program's name on "Start … again"
+// (Options.ProgramName), for a window that learns it from the daemon.
+// It is safe to call from any goroutine.
+func (u *UI) SetProgramName(name string) {
+	fyne.Do(func() { u.opts.ProgramName = name })
+}
+
 // Run refreshes the clock and countdowns every second until ctx ends.
 func (u *UI) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -65,6 +66,21 @@ func watchDisplay(ctx context.Context, log *slog.Logger, lost func(error)) {
 	}
 }
 
+// kioskDisplay prepares the process for full screen under a Wayland
+// compositor, before any GL. Mesa's EGL on Wayland waits in every buffer
+// swap for the compositor's frame callback, and headless cage 0.1.4
+// (wlroots 0.15) drops frames whose output test fails ("Basic output
+// test failed for HEADLESS-1", dozens in the first seconds) and then
+// sends no callback until something else is drawn: Fyne's draw loop hung
+// in the swap and the waiting screen stayed over a lock screen already
+// built. vblank_mode=0 is Mesa's own switch for a swap that does not
+// wait for the callback.
+func kioskDisplay() {
+	if os.Getenv("vblank_mode") == "" {
+		os.Setenv("vblank_mode", "0")
+	}
+}
+
 // designSize is the smallest display the screens are made for (ui's
 // TestEveryScreenFitsTheSmallestDisplay): 1280×768 at scale 1.
 var designSize = fyne.NewSize(1280, 768)
@@ -74,56 +90,86 @@ var designSize = fyne.NewSize(1280, 768)
 // than 1 (a bigger output gets more room, not bigger buttons).
 func fitScale(pxW, pxH float32) float32 {
 	s := min(1, pxW/designSize.Width, pxH/designSize.Height)
-	// Round down to a hundredth, so a fit never overshoots by rounding.
-	return float32(math.Floor(float64(s)*100) / 100)
+	// Fyne rounds a canvas scale to a tenth; round down, so that the
+	// screen fits after Fyne's rounding too.
+	return float32(math.Floor(float64(s)*10+1e-3) / 10)
 }
 
-// keepFitted keeps the screen laid out to the output it is given. The
-// Wayland build of GLFW reports a new size (the compositor's configure)
-// without Fyne laying the content out again until the next pointer event,
-// so the screen sat in a corner of a larger output; and an output smaller
-// than designSize (headless wlroots 0.15 is 1280×720) drew the screen
-// 106 px off with clicks landing elsewhere. Every fitEvery, on Fyne's
-// goroutine, it scales the canvas so designSize fits the output and lays
-// the content out to the canvas's size when they differ.
+// keepFitted keeps the screen laid out and drawn to the output it is
+// given. Two bugs of the Wayland build meet here. GLFW resizes its EGL
+// window when the compositor configures it, but Mesa applies a new size
+// only to the buffer after the next one drawn, and Fyne draws only when
+// something changed: the screen stayed at its first size in a corner of
+// the output until a pointer event made Fyne draw again. And an output
+// smaller than designSize (headless wlroots 0.15 is 1280×720) drew the
+// screen 106 px off, with clicks landing elsewhere. Every fitEvery, on
+// Fyne's goroutine, it scales the canvas so designSize fits the output,
+// and after any change of size or scale draws the whole screen again a
+// few times, so the buffer of the new size is the one shown.
 func keepFitted(ctx context.Context, win fyne.Window, log *slog.Logger) {
 	t := time.NewTicker(fitEvery)
 	defer t.Stop()
+	var f fitter
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			fyne.Do(func() { fit(win, log) })
+			fyne.Do(func() { f.fit(win, log) })
 		}
 	}
 }
 
-const fitEvery = 250 * time.Millisecond
+const fitEvery = 200 * time.Millisecond
 
-// fit is one look at the window's size (keepFitted).
-func fit(win fyne.Window, log *slog.Logger) {
+// fitter remembers what the window looked like at the last look.
+type fitter struct {
+	size    fyne.Size
+	scale   float32
+	redraws int // full redraws still to do after a change
+	ticks   int
+}
+
+// repaintEvery (in fitEvery ticks) draws the screen again once a second
+// even when nothing changed. Headless cage 0.1.4 drops frames whose
+// output test fails ("Basic output test failed for HEADLESS-1", dozens
+// in the first seconds) and draws again only on new damage: the last
+// buffer Fyne committed for a new screen (the lock screen after the
+// waiting one) was never shown until something else moved. Drawing a
+// static screen again costs a few milliseconds of llvmpipe a second.
+const repaintEvery = 5
+
+// fit is one look at the window (keepFitted).
+func (f *fitter) fit(win fyne.Window, log *slog.Logger) {
 	c := win.Canvas()
 	size, scale := c.Size(), c.Scale()
 	if size.Width <= 0 || size.Height <= 0 || scale <= 0 {
 		return
 	}
 	pxW, pxH := size.Width*scale, size.Height*scale
-	if want := fitScale(pxW, pxH); math.Abs(float64(want-scale)) >= 0.01 && (want < scale || scale < 1) {
-		// FYNE_SCALE is read again on every settings change; setting
-		// the theme again is one.
-		user := float32(1)
-		if v, err := strconv.ParseFloat(os.Getenv("FYNE_SCALE"), 32); err == nil && v > 0 {
-			user = float32(v)
-		}
-		next := user * want / scale
-		log.Info("scaling the screen to fit the output", "output_px", fyne.NewSize(pxW, pxH), "scale", want)
-		os.Setenv("FYNE_SCALE", strconv.FormatFloat(float64(next), 'f', 3, 32))
+	if want := fitScale(pxW, pxH); math.Abs(float64(want-scale)) >= 0.05 {
+		// The canvas scale is FYNE_SCALE times what the system asks,
+		// and on Wayland the system asks for 1 (the compositor scales
+		// buffers instead). FYNE_SCALE is read again on every settings
+		// change; setting the theme again is one.
+		log.Info("scaling the screen to fit the output", "output_px", fmt.Sprintf("%.0fx%.0f", pxW, pxH), "scale", fmt.Sprintf("%.1f", want))
+		os.Setenv("FYNE_SCALE", strconv.FormatFloat(float64(want), 'f', 1, 32))
 		fyne.CurrentApp().Settings().SetTheme(fyne.CurrentApp().Settings().Theme())
 		return
 	}
-	if content := win.Content(); content != nil && content.Size() != size {
+	if size != f.size || scale != f.scale {
+		f.size, f.scale, f.redraws = size, scale, 3
+	}
+	content := win.Content()
+	if content == nil {
+		return
+	}
+	if content.Size() != size {
 		content.Resize(size)
+	}
+	f.ticks++
+	if f.redraws > 0 || f.ticks%repaintEvery == 0 {
+		f.redraws = max(0, f.redraws-1)
 		c.Refresh(content)
 	}
 }

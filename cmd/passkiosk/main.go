@@ -7,7 +7,7 @@
 // (starting, restarting) it shows a plain waiting screen and dials again;
 // when the compositor goes away it exits non-zero, so its unit restarts.
 //
-//	passkiosk [--socket /run/passkiosk/ui.sock] [--windowed]
+//	passkiosk [--socket /run/passkiosk/ui.sock | --config FILE] [--windowed]
 //	passkiosk --demo [--state-dir DIR]
 //
 // --demo runs the daemon's half in this process on embedded defaults (the
@@ -28,9 +28,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"passkiosk/cmd/internal/appliance"
+	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/uilink"
-	"passkiosk/store"
 	"passkiosk/ui/i18n"
 )
 
@@ -40,8 +39,9 @@ var version = "dev"
 func main() {
 	// The demo's database check runs in a child of this program; in that
 	// child this call never returns.
-	store.ServeCheck()
-	socket := flag.String("socket", uilink.DefaultSocket, "the daemon's socket for its window")
+	serveDemoCheck()
+	socket := flag.String("socket", "", "the daemon's socket for its window (default: ui.socket of --config, else "+uilink.DefaultSocket+")")
+	configPath := flag.String("config", config.DefaultPath, "the appliance's configuration, read for ui.socket when it is readable")
 	demo := flag.Bool("demo", false, "run the daemon's half in this process on embedded defaults: TPM simulator, a virtual security key, a fresh state dir")
 	stateDir := flag.String("state-dir", "", "the demo's state directory (default ./demo-state)")
 	windowed := flag.Bool("windowed", false, "a normal window instead of full screen")
@@ -56,15 +56,15 @@ func main() {
 	defer stop()
 
 	w := window{title: "passkiosk", windowed: *windowed, log: log, language: uiLanguage(log),
-		dial: uilink.DialSocket(*socket)}
+		dial: uilink.DialSocket(windowSocket(*socket, *configPath, log))}
 	if *demo {
-		a, err := startDemo(ctx, *stateDir, log)
+		dw, stopDemo, err := runDemo(ctx, *stateDir, log)
 		if err != nil {
 			log.Error("demo", "err", err)
 			os.Exit(1)
 		}
-		defer a.Close()
-		w = *demoWindow(a, log)
+		defer stopDemo()
+		w = *dw
 	}
 	if err := w.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("window", "err", err)
@@ -72,20 +72,19 @@ func main() {
 	}
 }
 
-// startDemo runs the daemon's half on the demo's embedded defaults.
-func startDemo(ctx context.Context, stateDir string, log *slog.Logger) (*appliance.Appliance, error) {
-	cfg, err := appliance.DemoConfig(stateDir)
-	if err != nil {
-		return nil, err
+// windowSocket is the socket named on the command line, else the
+// configuration's ui.socket when the window may read the file (it need
+// not: the package keeps it from everyone but root), else the default.
+func windowSocket(flagged, configPath string, log *slog.Logger) string {
+	if flagged != "" {
+		return flagged
 	}
-	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
-	return appliance.Start(ctx, cfg, appliance.Options{Demo: true, Version: version, Log: log, NoWindowSocket: true})
-}
-
-// demoWindow is the demo's window, joined to its daemon half in process.
-func demoWindow(a *appliance.Appliance, log *slog.Logger) *window {
-	return &window{title: "passkiosk — " + a.Config().Terminal, windowed: true, log: log, language: uiLanguage(log),
-		dial: inProcess(a.Link()), demo: &virtualKeys{a.DemoKeys()}, programName: a.ProgramName()}
+	if cfg, err := config.Load(configPath); err == nil {
+		return cfg.UI.Socket
+	} else {
+		log.Debug("configuration not read; the default socket", "err", err)
+	}
+	return uilink.DefaultSocket
 }
 
 // uiLanguage is the locale's language when there is a translation for it,

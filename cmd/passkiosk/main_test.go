@@ -5,12 +5,10 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-
-	"passkiosk/store"
 )
 
 func TestMain(m *testing.M) {
-	store.ServeCheck()
+	serveDemoCheck()
 	if walk := os.Getenv(windowChildEnv); walk != "" {
 		os.Exit(windowChild(walk))
 	}

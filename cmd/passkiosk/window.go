@@ -42,6 +42,9 @@ func exitCode(err error) int {
 // until ctx ends, the display server goes, or (in the demo) the window is
 // closed.
 func (w *window) run(ctx context.Context) error {
+	if !w.windowed {
+		kioskDisplay()
+	}
 	fa := app.NewWithID("passkiosk")
 	fa.Settings().SetTheme(ui.Theme())
 	win := fa.NewWindow(w.title)
@@ -50,6 +53,7 @@ func (w *window) run(ctx context.Context) error {
 		Dial:           w.dial,
 		Show:           func(v kiosk.View) { u.Show(v) },
 		Waiting:        func(why string) { u.ShowWaiting(why == "starting") },
+		OnHello:        func(h uilink.Hello) { u.SetProgramName(h.ProgramName) },
 		ClearClipboard: func(ctx context.Context) error { return u.ClearClipboard(ctx) },
 		Log:            w.log.With("part", "window link"),
 	})

@@ -24,6 +24,9 @@ type ClientOptions struct {
 	// first connection and after every loss), with why; the window shows
 	// a plain waiting screen, never the last interactive one.
 	Waiting func(why string)
+	// OnHello is told what the daemon says at connect, before its first
+	// View.
+	OnHello func(Hello)
 	// ClearClipboard empties the display's clipboard when the daemon asks.
 	ClearClipboard func(ctx context.Context) error
 	Log            *slog.Logger
@@ -78,6 +81,9 @@ func NewClient(opts ClientOptions) *Client {
 			*f = func(string) {}
 		}
 	}
+	if opts.OnHello == nil {
+		opts.OnHello = func(Hello) {}
+	}
 	if opts.Show == nil {
 		opts.Show = func(kiosk.View) {}
 	}
@@ -104,6 +110,7 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		if err == nil {
 			wait = c.opts.MinBackoff
+			c.opts.Log.Info("connected to the appliance daemon")
 			err = c.serve(ctx, conn)
 			c.opts.Log.Warn("lost the appliance daemon", "err", err)
 		} else if ctx.Err() == nil {
@@ -124,7 +131,7 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 func (c *Client) hello(conn net.Conn) error {
-	if err := writeFrame(conn, c.opts.IOTimeout, msgHello, encodeHello()); err != nil {
+	if err := writeFrame(conn, c.opts.IOTimeout, msgHello, encodeHello(Hello{})); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	typ, body, err := readFrame(conn, MaxCommandFrame, time.Now().Add(c.opts.IOTimeout))
@@ -134,13 +141,14 @@ func (c *Client) hello(conn net.Conn) error {
 	if typ != msgHello {
 		return frameErr("message %d before the daemon's hello", typ)
 	}
-	v, err := decodeHello(body)
+	v, h, err := decodeHello(body)
 	if err != nil {
 		return err
 	}
 	if v != Version {
 		return frameErr("the daemon speaks protocol version %d, this window %d", v, Version)
 	}
+	c.opts.OnHello(h)
 	return nil
 }
 

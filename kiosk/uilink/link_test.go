@@ -247,7 +247,7 @@ func TestSlowWindowGetsOnlyTheNewestView(t *testing.T) {
 	a, b := net.Pipe() // unbuffered: a writer blocks until the window reads
 	srv.Attach(a, "pipe")
 	// The window's hello, then stop reading for a while.
-	if err := writeFrame(b, time.Second, msgHello, encodeHello()); err != nil {
+	if err := writeFrame(b, time.Second, msgHello, encodeHello(Hello{})); err != nil {
 		t.Fatal(err)
 	}
 	if typ, _, err := readFrame(b, MaxCommandFrame, time.Now().Add(time.Second)); err != nil || typ != msgHello {
@@ -299,7 +299,7 @@ func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		if name != "garbage" {
-			writeFrame(c, time.Second, msgHello, encodeHello())
+			writeFrame(c, time.Second, msgHello, encodeHello(Hello{}))
 			readFrame(c, MaxCommandFrame, time.Now().Add(time.Second))
 		}
 		c.Write(frame)
@@ -454,4 +454,30 @@ func TestListenRefusesALiveSocketAndReplacesAStaleOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close()
+}
+
+// The daemon's hello tells the window the session program's name before
+// the first View.
+func TestHelloTellsTheProgramName(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "ui.sock")
+	srv, err := Listen(Options{Socket: sock, UID: os.Getuid(), GID: -1, Commands: &recorder{},
+		Hello: func() Hello { return Hello{ProgramName: "Ward charts"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	defer srv.Close()
+	srv.Publish(kiosk.View{Terminal: "x"})
+	got := make(chan string, 4)
+	c := NewClient(ClientOptions{Dial: DialSocket(sock), OnHello: func(h Hello) { got <- h.ProgramName },
+		Show: func(kiosk.View) { got <- "view" }})
+	go c.Run(ctx)
+	if a, b := <-got, <-got; a != "Ward charts" || b != "view" {
+		t.Fatalf("window heard %q then %q", a, b)
+	}
+	if _, _, err := decodeHello(append(encodeHello(Hello{}), 0, 'x')); err == nil {
+		t.Fatal("a hello with a NUL in the name was accepted")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 
 	"passkiosk/kiosk"
@@ -14,18 +15,37 @@ const Version = 1
 
 const magic = "passkiosk-ui"
 
-func encodeHello() []byte {
-	b := append([]byte(magic), 0, 0)
-	binary.BigEndian.PutUint16(b[len(magic):], Version)
-	return b
+// Hello is what the daemon tells a window once, at connect: what does
+// not change with every View.
+type Hello struct {
+	// ProgramName is the default session program's name, for the
+	// window's "Start … again"; "" for a generic label.
+	ProgramName string
 }
 
-// decodeHello checks the other side's hello and returns its version.
-func decodeHello(b []byte) (int, error) {
-	if len(b) != len(magic)+2 || string(b[:len(magic)]) != magic {
-		return 0, frameErr("not a passkiosk window hello")
+// encodeHello is the magic, the version and, from the daemon, the
+// Hello's program name (the window sends none).
+func encodeHello(h Hello) []byte {
+	b := append([]byte(magic), 0, 0)
+	binary.BigEndian.PutUint16(b[len(magic):], Version)
+	name := h.ProgramName
+	if len(name) > maxText || !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0 {
+		name = ""
 	}
-	return int(binary.BigEndian.Uint16(b[len(magic):])), nil
+	return append(b, name...)
+}
+
+// decodeHello checks the other side's hello and returns its version and
+// what it told.
+func decodeHello(b []byte) (int, Hello, error) {
+	if len(b) < len(magic)+2 || string(b[:len(magic)]) != magic {
+		return 0, Hello{}, frameErr("not a passkiosk window hello")
+	}
+	name := b[len(magic)+2:]
+	if len(name) > maxText || !utf8.Valid(name) || bytes.IndexByte(name, 0) >= 0 {
+		return 0, Hello{}, frameErr("hello with a program name of %d bytes that is not plain text", len(name))
+	}
+	return int(binary.BigEndian.Uint16(b[len(magic):])), Hello{ProgramName: string(name)}, nil
 }
 
 // op names a kiosk.Commands method on the wire. The numbers are fixed.

@@ -143,6 +143,7 @@ func FuzzDecodeCommand(f *testing.F) {
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 2, msgCommand, byte(opCancel)})
 	f.Add([]byte{0, 0, 0, 1, msgPing})
+	f.Add(append([]byte{0, 0, 0, 16, msgHello}, encodeHello(Hello{ProgramName: "x"})...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, msgView})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		typ, body, err := decodeFrame(bytes.NewReader(b), 64)
@@ -163,6 +164,13 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		if typ == msgCleared {
 			decodeCleared(body)
+		}
+		if typ == msgHello {
+			if _, h, err := decodeHello(body); err == nil {
+				if _, again, err := decodeHello(encodeHello(h)); err != nil || again != h {
+					t.Fatalf("hello %+v does not round-trip: %+v %v", h, again, err)
+				}
+			}
 		}
 	})
 }

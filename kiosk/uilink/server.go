@@ -40,6 +40,8 @@ type Options struct {
 	Keepalive time.Duration
 	// OnConnect, when set, is called after a window's hello.
 	OnConnect func()
+	// Hello, when set, says what each window is told at connect.
+	Hello func() Hello
 }
 
 func (o *Options) fill() {
@@ -318,14 +320,18 @@ func (s *Server) hello(sc *serverConn) error {
 	if typ != msgHello {
 		return frameErr("message %d before the hello", typ)
 	}
-	v, err := decodeHello(body)
+	v, _, err := decodeHello(body)
 	if err != nil {
 		return err
 	}
 	if v != Version {
 		return frameErr("the window speaks protocol version %d, this daemon %d", v, Version)
 	}
-	return writeFrame(sc.c, s.opts.IOTimeout, msgHello, encodeHello())
+	var h Hello
+	if s.opts.Hello != nil {
+		h = s.opts.Hello()
+	}
+	return writeFrame(sc.c, s.opts.IOTimeout, msgHello, encodeHello(h))
 }
 
 // read hands commands to the engine until the window goes.

@@ -133,7 +133,11 @@ func (a *Appliance) DB() *store.DB { return a.db }
 func (a *Appliance) TPM() *tpm.TPM { return a.tpm }
 
 // Link is the daemon's side of the window's link.
-func (a *Appliance) Link() *uilink.Server { return a.link }
+func (a *Appliance) Link() *uilink.Server {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.link
+}
 
 // DemoKeys is the demo's virtual security key, nil outside the demo.
 func (a *Appliance) DemoKeys() *demokey.Keys { return a.virtual }
@@ -463,6 +467,11 @@ func (a *Appliance) isolation() admin.Isolation {
 		if s.lastAnswered() {
 			iso.Idle = append(iso.Idle, s.name)
 		}
+	}
+	// Input to the window itself reaches the engine as Activity while a
+	// window is connected.
+	if link := a.Link(); link != nil && link.Connected() {
+		iso.Idle = append(iso.Idle, "the window")
 	}
 	return iso
 }

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
+	"time"
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/config"
@@ -48,6 +49,7 @@ func displayOf(cfg *config.Config, log *slog.Logger) display {
 		}
 	}
 	if p := cfg.Display.WaylandSocket; p != "" {
+		waitForSocket(p, waylandWait, log)
 		if err := checkCompositorSocket(p, d.uiUID); err != nil {
 			d.waylandWhy = err.Error()
 			log.Warn("no Wayland socket for sessions", "reason", err)
@@ -56,6 +58,26 @@ func displayOf(cfg *config.Config, log *slog.Logger) display {
 		}
 	}
 	return d
+}
+
+// waylandWait bounds how long the daemon waits at start for the
+// compositor's socket. The daemon starts before cage (the window's unit
+// is ordered after it), and the session account is granted the socket
+// once, when sessions are set up (kiosk/session), so a socket that comes
+// later is not shared. The window shows "Starting" meanwhile.
+const waylandWait = 10 * time.Second
+
+// waitForSocket waits until path exists or max has passed.
+func waitForSocket(path string, max time.Duration, log *slog.Logger) {
+	if _, err := os.Lstat(path); err == nil {
+		return
+	}
+	log.Info("waiting for the compositor's socket", "path", path, "at_most", max)
+	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Lstat(path); err == nil {
+			return
+		}
+	}
 }
 
 // checkCompositorSocket says whether path is a socket (not a link to one)
@@ -82,7 +104,8 @@ func (d display) env(kiosk.User) []string { return d.x11Env }
 // window in process) and hands it the current View.
 func (a *Appliance) openLink(ctx context.Context) error {
 	opts := uilink.Options{Socket: a.cfg.UI.Socket, UID: a.display.uiUID, GID: a.display.uiGID,
-		Commands: a.eng, Log: a.log.With("part", "window link")}
+		Commands: a.eng, Log: a.log.With("part", "window link"),
+		Hello: func() uilink.Hello { return uilink.Hello{ProgramName: a.ProgramName()} }}
 	var link *uilink.Server
 	if a.opts.NoWindowSocket {
 		link = uilink.NewServer(opts)
