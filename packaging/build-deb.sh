@@ -31,9 +31,12 @@ build() { # build TAGS OUTPUT PACKAGE
 		-ldflags "$ldflags" -o "$stage/usr/bin/$2" "./cmd/$3")
 }
 # The window: Fyne's native Wayland driver (the wayland tag), so that X11
-# session programs can neither see nor feed it, and no_animations (a
-# blinking cursor keeps the renderer busy on an idle lock screen).
-build no_animations,wayland passkiosk passkiosk
+# session programs can neither see nor feed it; nodemo (the demo's half
+# of the appliance, with the TPM simulator, libfido2 and the database, stays
+# out of the unprivileged window); and no_animations (a blinking cursor
+# keeps the renderer busy on an idle lock screen). The Makefile's
+# WINDOW_TAGS are the same.
+build no_animations,wayland,nodemo passkiosk passkiosk
 build "" passkioskd passkioskd
 build "" passkioskctl passkioskctl
 
