@@ -36,7 +36,9 @@ APT_PACKAGES := \
 	umockdev libumockdev-dev \
 	xvfb x11-apps x11-utils xdotool imagemagick bc \
 	bubblewrap python3 \
-	lintian cage xwayland grim dpkg-dev systemd rsyslog
+	lintian cage xwayland grim dpkg-dev systemd rsyslog \
+	wayland-protocols libegl-dev \
+	debootstrap systemd-container
 
 # The window built with Fyne's wayland tag links libwayland-client and
 # loads these at run time with dlopen, which dpkg-shlibdeps does not see:
@@ -60,7 +62,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
 
-.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging screenshots soak test-fleet test-fleet-audit
+.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging test-appliance screenshots soak test-fleet test-fleet-audit
 
 # deps installs only what is missing, so it is quick when nothing is.
 deps:
@@ -172,6 +174,14 @@ deb: deps
 # installs, upgrades and purges it in a throwaway root.
 test-packaging: deps
 	packaging/test.sh
+
+# test-appliance boots Debian 12 (debootstrap, cached in
+# /var/cache/passkiosk-test-root) with systemd-nspawn, upgrades the
+# single-unit package to this one, and checks the lock screen under
+# headless cage, a TPM sign-in to a session with Wayland and X11 windows,
+# the window's crash, sign-out, stop and reboot (packaging/test-appliance.sh).
+test-appliance: deps
+	packaging/test-appliance.sh
 
 clean:
 	rm -rf bin demo-state screenshots dist

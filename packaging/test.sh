@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2015 # "test || fail": fail exits, so these are if-then.
 # Packaging test: build the .deb, lint it, verify the unit, then install,
 # upgrade, remove and purge it with dpkg itself in a throwaway root.
 #
@@ -10,10 +11,10 @@
 # test's folder writable, so a script that ignored DPKG_ROOT would fail
 # instead of changing this machine. R starts with Debian's base accounts
 # and an empty dpkg database, so the package's dependencies are not
-# installed there (--force-depends). The appliance itself is started from R
-# twice, under Xvfb in a sandbox that shows it R's /etc/passkiosk,
-# accounts, /var and /run: with the shipped configuration it must start,
-# create its database and answer passkioskctl.
+# installed there (--force-depends). The daemon itself is started from R
+# twice, in a sandbox that shows it R's /etc/passkiosk, accounts, /var and
+# /run: with the shipped configuration it must start, create its database
+# and answer passkioskctl.
 #
 # What this proves: the package's files, owners and modes, conffiles,
 # accounts, state handling across upgrade/remove/purge, the unit's enable
@@ -33,9 +34,9 @@ skip() {
 	esac
 }
 for tool in dpkg dpkg-deb lintian systemd-analyze systemctl bwrap systemd-sysusers \
-	systemd-tmpfiles deb-systemd-helper xvfb-run cage; do
+	systemd-tmpfiles deb-systemd-helper cage; do
 	command -v "$tool" >/dev/null ||
-		skip "$tool not installed (apt: dpkg-dev lintian systemd bubblewrap xvfb cage)"
+		skip "$tool not installed (apt: dpkg-dev lintian systemd bubblewrap cage)"
 done
 [ "$(id -u)" = 0 ] || skip "not root: dpkg cannot install files owned by root into the throwaway root"
 t=$(mktemp -d)
@@ -54,20 +55,27 @@ grep -v '^running with root privileges is not recommended!$' "$t/lintian" || tru
 # Each program has its manual page, and the pages are well formed.
 ! grep -Eq 'no-manual-page|groff-message|manpage-has' "$t/lintian" || fail "lintian: manual page warnings"
 
-# The unit, against this machine's systemd. verify exits 0 on unknown keys
-# and bad values but prints them, so any output fails. Nothing is filtered:
-# ExecStart's cage is a dependency and must be installed here (checked
-# above); the passkiosk binary is only cage's argument and is not checked.
+# The units, against this machine's systemd. verify exits 0 on unknown keys
+# and bad values but prints them, so any output fails, except that the
+# package's own programs (passkioskd, stop-window) are not installed here:
+# they are checked in the installed root below. cage, the window's
+# ExecStart, is a dependency and must be installed here (checked above).
 rc=0
-systemd-analyze verify "$here/passkiosk.service" >"$t/verify" 2>&1 || rc=$?
-cat "$t/verify"
-[ "$rc" = 0 ] && [ ! -s "$t/verify" ] || fail "systemd-analyze verify"
-systemd-analyze security --offline=yes "$here/passkiosk.service" | tail -1
+systemd-analyze verify --man=no "$here/passkioskd.service" "$here/passkiosk-ui.service" >"$t/verify" 2>&1 || rc=$?
+grep -v -e '^passkioskd.service: Command /usr/bin/passkioskd is not executable: No such file or directory$' \
+	-e '^passkiosk-ui.service: Command /usr/lib/passkiosk/stop-window is not executable: No such file or directory$' \
+	"$t/verify" >"$t/verify.rest" || true
+cat "$t/verify.rest"
+[ ! -s "$t/verify.rest" ] || fail "systemd-analyze verify"
+for u in passkioskd passkiosk-ui; do
+	printf '%s: ' "$u.service"
+	systemd-analyze security --offline=yes "$here/$u.service" | tail -1
+done
 
 # The control file: Depends names what the scripts and the default
 # configuration use.
 deps=$(dpkg-deb -f "$deb" Depends)
-for p in cage 'systemd (>= 244)' udev bubblewrap; do
+for p in cage 'systemd (>= 244)' udev bubblewrap libwayland-egl1 libwayland-cursor0 libxkbcommon0 libpam-systemd; do
 	echo "$deps" | tr ',' '\n' | sed 's/^ *//' | grep -qxF "$p" || fail "Depends lacks $p: $deps"
 done
 ! echo "$deps" | grep -q 'adduser' || fail "Depends names adduser, which nothing uses: $deps"
@@ -100,12 +108,11 @@ rdpkg() {
 		fail "dpkg $* warned"
 	fi
 }
-# appliance: start R's appliance under Xvfb with R's configuration, state
-# and accounts, wait for its admin socket, run passkioskctl ARGS into
-# $t/ctl.out, stop it.
+# appliance: start R's daemon with R's configuration, state and accounts,
+# wait for its admin socket, run passkioskctl ARGS into $t/ctl.out, stop it.
 appliance() {
 	cat >"$t/appliance.sh" <<-'EOF'
-		/pk/passkiosk --config /etc/passkiosk/passkiosk.toml --windowed >"$T/appliance.log" 2>&1 &
+		/pk/passkioskd --config /etc/passkiosk/passkiosk.toml >"$T/appliance.log" 2>&1 &
 		pid=$!
 		i=0
 		while [ ! -S /run/passkiosk/admin.sock ] && [ $i -lt 150 ] && kill -0 $pid 2>/dev/null; do
@@ -133,11 +140,11 @@ appliance() {
 			set -- --ro-bind "/$d" "/$d" "$@"
 		fi
 	done
-	xvfb-run -a -f "$t/xauth" bwrap --tmpfs / --ro-bind /usr /usr --dev /dev --proc /proc \
+	bwrap --tmpfs / --ro-bind /usr /usr --dev /dev --proc /proc \
 		--tmpfs /tmp --dir /etc "$@" || {
 		rc=$?
 		cat "$t/appliance.log" "$t/ctl.out"
-		fail "the appliance from the package did not start and answer (exit $rc)"
+		fail "the daemon from the package did not start and answer (exit $rc)"
 	}
 }
 # mode PATH: "mode owner:group" of R/PATH.
@@ -147,7 +154,7 @@ mode() { stat -c '%a %U:%G' "$R/$1"; }
 rdpkg -i "$deb"
 dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status} ${Version}\n' passkiosk | grep -qx 'install ok installed 1.0' ||
 	fail "not installed"
-for f in usr/bin/passkiosk usr/bin/passkioskctl; do
+for f in usr/bin/passkiosk usr/bin/passkioskd usr/bin/passkioskctl usr/lib/passkiosk/stop-window; do
 	[ "$(mode "$f")" = "755 root:root" ] || fail "$f: $(mode "$f")"
 done
 # Numeric: the group exists in the root installed into, not necessarily here.
@@ -156,15 +163,18 @@ for f in etc/passkiosk/passkiosk.toml etc/passkiosk/policy.toml; do
 	[ -n "$admin_gid" ] && [ "$(stat -c '%a %u:%g' "$R/$f")" = "640 0:$admin_gid" ] ||
 		fail "$f: $(stat -c '%a %u:%g' "$R/$f"), want 640 0:${admin_gid:-?} (root:passkiosk-admin)"
 done
-for f in usr/lib/systemd/system/passkiosk.service usr/lib/sysusers.d/passkiosk.conf \
+for f in usr/lib/systemd/system/passkioskd.service usr/lib/systemd/system/passkiosk-ui.service \
+	etc/pam.d/passkiosk-ui usr/lib/sysusers.d/passkiosk.conf \
 	usr/lib/tmpfiles.d/passkiosk.conf usr/lib/udev/rules.d/70-passkiosk.rules \
 	usr/share/doc/passkiosk/REFERENCE.md usr/share/doc/passkiosk/README.md; do
 	[ "$(mode "$f")" = "644 root:root" ] || fail "$f: $(mode "$f")"
 done
 [ "$(mode etc/passkiosk)" = "755 root:root" ] || fail "/etc/passkiosk: $(mode etc/passkiosk)"
-cmp -s "$here/passkiosk.service" "$R/usr/lib/systemd/system/passkiosk.service" || fail "installed unit differs"
+for u in passkioskd.service passkiosk-ui.service; do
+	cmp -s "$here/$u" "$R/usr/lib/systemd/system/$u" || fail "installed $u differs"
+done
 dpkg-deb -I "$deb" conffiles | sort >"$t/conffiles"
-printf '/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' | cmp -s - "$t/conffiles" ||
+printf '/etc/pam.d/passkiosk-ui\n/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' | cmp -s - "$t/conffiles" ||
 	fail "conffiles: $(cat "$t/conffiles")"
 # The shipped configuration names no site: no terminal, no relying party.
 ! grep -q '^terminal' "$R/etc/passkiosk/passkiosk.toml" || fail "passkiosk.toml sets a terminal name"
@@ -172,15 +182,24 @@ printf '/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' | cmp -s - 
 grep -q '^passkiosk-session:[^:]*:[0-9]*:[0-9]*:[^:]*:/nonexistent:/usr/sbin/nologin$' "$R/etc/passwd" ||
 	fail "passkiosk-session user"
 grep -q '^passkiosk-session:!' "$R/etc/shadow" || fail "passkiosk-session must have a locked password"
+grep -q '^passkiosk-ui:[^:]*:[0-9]*:[0-9]*:[^:]*:/nonexistent:/usr/sbin/nologin$' "$R/etc/passwd" ||
+	fail "passkiosk-ui user"
+grep -q '^passkiosk-ui:!' "$R/etc/shadow" || fail "passkiosk-ui must have a locked password"
 grep -q '^passkiosk-admin:' "$R/etc/group" || fail "passkiosk-admin group"
 grep -q '^passkiosk:.*root' "$R/etc/group" || fail "root in group passkiosk"
 grep -q '^tss:.*root' "$R/etc/group" || fail "root in group tss"
 [ "$(mode var/lib/passkiosk)" = "711 root:root" ] || fail "/var/lib/passkiosk: $(mode var/lib/passkiosk)"
 [ "$(mode run/passkiosk)" = "755 root:root" ] || fail "/run/passkiosk: $(mode run/passkiosk)"
+# Numeric: R's passkiosk-ui, which this machine may not have.
+ui_ids=$(awk -F: '$1 == "passkiosk-ui" { print $3 ":" $4 }' "$R/etc/passwd")
+[ -n "$ui_ids" ] && [ "$(stat -c '%a %u:%g' "$R/run/passkiosk-ui")" = "711 $ui_ids" ] ||
+	fail "/run/passkiosk-ui: $(stat -c '%a %u:%g' "$R/run/passkiosk-ui"), want 711 ${ui_ids:-?} (passkiosk-ui)"
 grep -q 'GROUP="passkiosk"' "$R/usr/lib/udev/rules.d/70-passkiosk.rules" || fail "udev rule"
 # Enabled (not started) on first install.
-wants=etc/systemd/system/graphical.target.wants/passkiosk.service
-[ -L "$R/$wants" ] || fail "not enabled on first install"
+wants=etc/systemd/system/multi-user.target.wants/passkioskd.service
+wants_ui=etc/systemd/system/graphical.target.wants/passkiosk-ui.service
+[ -L "$R/$wants" ] && [ -L "$R/$wants_ui" ] || fail "not enabled on first install"
+"$R/usr/bin/passkioskd" --version 2>/dev/null | grep -q '1\.0' || fail "passkioskd --version"
 "$R/usr/bin/passkiosk" --version 2>/dev/null | grep -q '1\.0' || fail "passkiosk --version"
 # The appliance starts on the shipped configuration: terminal named after
 # the host, the built-in policy, a database of its own.
@@ -198,24 +217,24 @@ echo "install: ok"
 chmod 0644 "$R/var/lib/passkiosk/passkiosk.db"
 sum=$(sha256sum <"$R/var/lib/passkiosk/passkiosk.db")
 echo 'terminal = "bay 2"' >>"$R/etc/passkiosk/passkiosk.toml"
-systemctl --root="$R" --quiet disable passkiosk.service
-[ ! -e "$R/$wants" ] || fail "systemctl disable"
+systemctl --root="$R" --quiet disable passkioskd.service passkiosk-ui.service
+[ ! -e "$R/$wants" ] && [ ! -e "$R/$wants_ui" ] || fail "systemctl disable"
 rdpkg -i "$deb2"
 dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status} ${Version}\n' passkiosk | grep -qx 'install ok installed 1.1' ||
 	fail "not upgraded"
 [ "$(sha256sum <"$R/var/lib/passkiosk/passkiosk.db")" = "$sum" ] || fail "upgrade changed the database"
 [ "$(mode var/lib/passkiosk/passkiosk.db)" = "600 root:root" ] || fail "database mode after upgrade"
 grep -qx 'terminal = "bay 2"' "$R/etc/passkiosk/passkiosk.toml" || fail "upgrade replaced an edited conffile"
-[ ! -e "$R/$wants" ] || fail "upgrade re-enabled a disabled unit"
+[ ! -e "$R/$wants" ] && [ ! -e "$R/$wants_ui" ] || fail "upgrade re-enabled a disabled unit"
 appliance audit verify
 grep -q '^audit chain intact: ' "$t/ctl.out" || fail "audit after upgrade: $(cat "$t/ctl.out")"
 appliance --json status
 grep -q '"version": "1.1"' "$t/ctl.out" && grep -q '"terminal": "bay 2"' "$t/ctl.out" &&
 	grep -q '"audit_head": [1-9]' "$t/ctl.out" || fail "status after upgrade: $(cat "$t/ctl.out")"
 # Enabled again by the admin, it stays enabled over a reinstall.
-systemctl --root="$R" --quiet enable passkiosk.service
+systemctl --root="$R" --quiet enable passkioskd.service passkiosk-ui.service
 rdpkg -i "$deb2"
-[ -L "$R/$wants" ] || fail "reinstall disabled an enabled unit"
+[ -L "$R/$wants" ] && [ -L "$R/$wants_ui" ] || fail "reinstall disabled an enabled unit"
 echo "upgrade: ok"
 
 # Remove keeps the database and the conffiles; purge removes them, the
@@ -225,8 +244,10 @@ rdpkg -r passkiosk
 [ -f "$R/etc/passkiosk/passkiosk.toml" ] || fail "remove deleted a conffile"
 [ ! -e "$R/usr/bin/passkiosk" ] || fail "remove left /usr/bin/passkiosk"
 rdpkg --purge passkiosk
-for p in var/lib/passkiosk run/passkiosk etc/passkiosk "$wants" etc/systemd/system/passkiosk.service \
-	var/lib/systemd/deb-systemd-helper-enabled/passkiosk.service.dsh-also; do
+for p in var/lib/passkiosk run/passkiosk etc/passkiosk "$wants" "$wants_ui" etc/pam.d/passkiosk-ui \
+	etc/systemd/system/passkioskd.service etc/systemd/system/passkiosk-ui.service \
+	var/lib/systemd/deb-systemd-helper-enabled/passkioskd.service.dsh-also \
+	var/lib/systemd/deb-systemd-helper-enabled/passkiosk-ui.service.dsh-also; do
 	[ ! -e "$R/$p" ] && [ ! -L "$R/$p" ] || fail "purge left /$p"
 done
 st=$(dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status}' passkiosk 2>/dev/null || true)
