@@ -57,6 +57,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	if !*demo {
+		go admitDaemon(*configPath, log)
+	}
 	w := window{title: "passkiosk", windowed: *windowed, log: log, language: uiLanguage(log),
 		dial: uilink.DialSocket(windowSocket(*socket, *configPath, log))}
 	if *demo {
@@ -79,17 +82,16 @@ func main() {
 // not: the package keeps it from everyone but root), else the default.
 // admitDaemon lets the root daemon reach the X display (Xwayland under
 // cage), which admits only its owner, the window's account: when the
-// daemon says X11 session programs are allowed, it asks the display for
-// idle time and admits each session's account. Without X11 programs
+// configuration allows X11 session programs, the daemon asks the display
+// for idle time and admits each session's account. Without X11 programs
 // nothing connects to the display, and cage does not start Xwayland.
-func admitDaemon(log *slog.Logger) {
+func admitDaemon(configPath string, log *slog.Logger) {
 	display := os.Getenv("DISPLAY")
-	if display == "" {
-		log.Error("X11 session programs are allowed but the window has no X display: they will not show")
+	cfg, err := config.Load(configPath)
+	if display == "" || err != nil || !cfg.Display.X11 {
 		return
 	}
 	// Xwayland starts on the first connection and may take a moment.
-	var err error
 	for try := 0; try < 10; try++ {
 		if err = session.Admit(display, os.Getenv("XAUTHORITY"), "root", 2*time.Second); err == nil {
 			log.Info("the daemon may use the X display", "display", display)

@@ -38,9 +38,6 @@ func exitCode(err error) int {
 	return 1
 }
 
-// admitOnce admits the daemon to the X display once per window process.
-var admitOnce sync.Once
-
 // open makes the window, its screens and its link to the daemon, showing
 // the waiting screen until the daemon answers.
 func (w *window) open(fa fyne.App) (fyne.Window, *ui.UI, *uilink.Client, error) {
@@ -48,15 +45,10 @@ func (w *window) open(fa fyne.App) (fyne.Window, *ui.UI, *uilink.Client, error) 
 	win := fa.NewWindow(w.title)
 	var u *ui.UI
 	client := uilink.NewClient(uilink.ClientOptions{
-		Dial:    w.dial,
-		Show:    func(v kiosk.View) { u.Show(v) },
-		Waiting: func(why string) { u.ShowWaiting(why == "starting") },
-		OnHello: func(h uilink.Hello) {
-			u.SetProgramName(h.ProgramName)
-			if h.X11 && !w.windowed {
-				admitOnce.Do(func() { go admitDaemon(w.log) })
-			}
-		},
+		Dial:           w.dial,
+		Show:           func(v kiosk.View) { u.Show(v) },
+		Waiting:        func(why string) { u.ShowWaiting(why == "starting") },
+		OnHello:        func(h uilink.Hello) { u.SetProgramName(h.ProgramName) },
 		ClearClipboard: func(ctx context.Context) error { return u.ClearClipboard(ctx) },
 		Log:            w.log.With("part", "window link"),
 	})

@@ -394,7 +394,7 @@ func TestPeerOfAnotherAccountIsHungUpOnUnread(t *testing.T) {
 import socket, struct, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-hello = b"passkiosk-ui" + struct.pack(">H", 2) + bytes([0])
+hello = b"passkiosk-ui" + struct.pack(">H", 1)
 s.settimeout(5)
 try:
     s.sendall(struct.pack(">I", 1 + len(hello)) + bytes([1]) + hello)

@@ -11,7 +11,7 @@ import (
 )
 
 // Version is the protocol version both sides must speak.
-const Version = 2
+const Version = 1
 
 const magic = "passkiosk-ui"
 
@@ -21,22 +21,13 @@ type Hello struct {
 	// ProgramName is the default session program's name, for the
 	// window's "Start … again"; "" for a generic label.
 	ProgramName string
-	// X11 says X11 session programs are allowed: the window, which owns
-	// the X display under cage, then admits the daemon to it.
-	X11 bool
 }
 
-// Hello flags.
-const helloX11 = 1
-
-// encodeHello is the magic, the version, a byte of flags and, from the
-// daemon, the Hello's program name (the window sends none).
+// encodeHello is the magic, the version and, from the daemon, the
+// Hello's program name (the window sends none).
 func encodeHello(h Hello) []byte {
-	b := append([]byte(magic), 0, 0, 0)
+	b := append([]byte(magic), 0, 0)
 	binary.BigEndian.PutUint16(b[len(magic):], Version)
-	if h.X11 {
-		b[len(magic)+2] |= helloX11
-	}
 	name := h.ProgramName
 	if len(name) > maxText || !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0 {
 		name = ""
@@ -47,15 +38,14 @@ func encodeHello(h Hello) []byte {
 // decodeHello checks the other side's hello and returns its version and
 // what it told.
 func decodeHello(b []byte) (int, Hello, error) {
-	if len(b) < len(magic)+3 || string(b[:len(magic)]) != magic {
+	if len(b) < len(magic)+2 || string(b[:len(magic)]) != magic {
 		return 0, Hello{}, frameErr("not a passkiosk window hello")
 	}
-	name := b[len(magic)+3:]
+	name := b[len(magic)+2:]
 	if len(name) > maxText || !utf8.Valid(name) || bytes.IndexByte(name, 0) >= 0 {
 		return 0, Hello{}, frameErr("hello with a program name of %d bytes that is not plain text", len(name))
 	}
-	flags := b[len(magic)+2]
-	return int(binary.BigEndian.Uint16(b[len(magic):])), Hello{ProgramName: string(name), X11: flags&helloX11 != 0}, nil
+	return int(binary.BigEndian.Uint16(b[len(magic):])), Hello{ProgramName: string(name)}, nil
 }
 
 // op names a kiosk.Commands method on the wire. The numbers are fixed.

@@ -55,7 +55,7 @@ func displayOf(cfg *config.Config, log *slog.Logger) display {
 func (a *Appliance) openLink(ctx context.Context) error {
 	opts := uilink.Options{Socket: a.cfg.UI.Socket, UID: a.display.uiUID, GID: a.display.uiGID,
 		Commands: a.eng, Log: a.log.With("part", "window link"),
-		Hello: func() uilink.Hello { return uilink.Hello{ProgramName: a.ProgramName(), X11: a.display.x11} }}
+		Hello: func() uilink.Hello { return uilink.Hello{ProgramName: a.ProgramName()} }}
 	var link *uilink.Server
 	if a.opts.NoWindowSocket {
 		link = uilink.NewServer(opts)
