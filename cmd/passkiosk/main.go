@@ -27,10 +27,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"passkiosk/kiosk/config"
-	"passkiosk/kiosk/session"
 	"passkiosk/kiosk/uilink"
 	"passkiosk/ui/i18n"
 )
@@ -57,9 +55,6 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	if !*demo {
-		go admitDaemon(*configPath, log)
-	}
 	w := window{title: "passkiosk", windowed: *windowed, log: log, language: uiLanguage(log),
 		dial: uilink.DialSocket(windowSocket(*socket, *configPath, log))}
 	if *demo {
@@ -80,28 +75,6 @@ func main() {
 // windowSocket is the socket named on the command line, else the
 // configuration's ui.socket when the window may read the file (it need
 // not: the package keeps it from everyone but root), else the default.
-// admitDaemon lets the root daemon reach the X display (Xwayland under
-// cage), which admits only its owner, the window's account: when the
-// configuration allows X11 session programs, the daemon asks the display
-// for idle time and admits each session's account. Without X11 programs
-// nothing connects to the display, and cage does not start Xwayland.
-func admitDaemon(configPath string, log *slog.Logger) {
-	display := os.Getenv("DISPLAY")
-	cfg, err := config.Load(configPath)
-	if display == "" || err != nil || !cfg.Display.X11 {
-		return
-	}
-	// Xwayland starts on the first connection and may take a moment.
-	for try := 0; try < 10; try++ {
-		if err = session.Admit(display, os.Getenv("XAUTHORITY"), "root", 2*time.Second); err == nil {
-			log.Info("the daemon may use the X display", "display", display)
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	log.Error("the daemon could not be admitted to the X display: X11 session programs will not show", "display", display, "err", err)
-}
-
 func windowSocket(flagged, configPath string, log *slog.Logger) string {
 	if flagged != "" {
 		return flagged

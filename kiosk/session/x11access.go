@@ -289,20 +289,3 @@ func containsHost(hs []x11Host, h x11Host) bool {
 	}
 	return false
 }
-
-// Admit adds a si:localuser entry for the local account name to the X
-// display's access list, as `xhost +si:localuser:NAME` does. The kiosk
-// window, which owns the display under cage (Xwayland is its
-// compositor's), admits the root daemon with it, so that the daemon can
-// ask the display for idle time and admit each session's account.
-func Admit(display, authFile, name string, timeout time.Duration) error {
-	x, err := dialX11(display, authFile, timeout)
-	if err != nil {
-		return err
-	}
-	defer x.c.Close()
-	if err := x.changeHosts(true, localUserHost(name)); err != nil {
-		return err
-	}
-	return x.sync()
-}
