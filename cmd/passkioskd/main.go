@@ -22,6 +22,7 @@ import (
 
 	"passkiosk/cmd/internal/appliance"
 	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/session"
 	"passkiosk/store"
 )
 
@@ -32,6 +33,9 @@ func main() {
 	// The database check runs in a child of this program (a damaged file
 	// must not crash the daemon); in that child this call never returns.
 	store.ServeCheck()
+	// Under cage this program is also run as the display's owner to let
+	// the daemon into Xwayland (session.AdmitRootAs).
+	session.ServeAdmit()
 	configPath := flag.String("config", config.DefaultPath, "appliance configuration file")
 	stateDir := flag.String("state-dir", "", "state directory (default: from the configuration)")
 	showVersion := flag.Bool("version", false, "print the version and exit")

@@ -2,8 +2,11 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"os/user"
 	"strconv"
 	"syscall"
@@ -288,4 +291,63 @@ func containsHost(hs []x11Host, h x11Host) bool {
 		}
 	}
 	return false
+}
+
+// Admit adds a si:localuser entry for the local account name to the X
+// display's access list, as `xhost +si:localuser:NAME` does.
+func Admit(display, authFile, name string, timeout time.Duration) error {
+	x, err := dialX11(display, authFile, timeout)
+	if err != nil {
+		return err
+	}
+	defer x.c.Close()
+	if err := x.changeHosts(true, localUserHost(name)); err != nil {
+		return err
+	}
+	return x.sync()
+}
+
+// admitEnv names the display a child of the appliance admits root to
+// (AdmitRootAs, ServeAdmit).
+const admitEnv = "PASSKIOSK_X11_ADMIT_ROOT"
+
+// AdmitRootAs admits root to the X display by running this program again
+// as uid:gid, the display's owner: under cage, Xwayland admits only the
+// account that runs the compositor, and a root daemon is refused until
+// that account lets it in. The program must call ServeAdmit first thing
+// in main. Bounded by 5 s.
+func AdmitRootAs(uid, gid int, display string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = []string{admitEnv + "=" + display, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("admitting root to X display %s as uid %d: %v: %s", display, uid, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// ServeAdmit is the child's side of AdmitRootAs: in that child it admits
+// root to the display and exits; anywhere else it returns at once.
+func ServeAdmit() {
+	display := os.Getenv(admitEnv)
+	if display == "" {
+		return
+	}
+	// Xwayland starts on the first connection and may take a moment.
+	var err error
+	for try := 0; try < 8; try++ {
+		if err = Admit(display, "", "root", time.Second); err == nil {
+			os.Exit(0)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }

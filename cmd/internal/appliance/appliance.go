@@ -393,7 +393,7 @@ func (a *Appliance) openSessions(records *storeport.Records) (kiosk.Sessions, er
 		StateRoot: a.cfg.StateDir, Sandbox: sandbox, UID: uid, GID: gid,
 		DedicatedUID: dedicated, Journal: journal, ClearClipboard: a.clearClipboard,
 		Wayland: a.display.wayland, WaylandOwner: a.display.uiUID, PassEnv: sessionPassEnv,
-		X11Display: a.display.x11Display, X11Authority: a.display.x11Auth,
+		X11Display: a.display.x11Display, X11Authority: a.display.x11Auth, X11Admit: a.display.admit,
 	})
 	if err != nil {
 		return nil, err

@@ -3,10 +3,12 @@ package appliance
 import (
 	"context"
 	"log/slog"
+	"os"
 	"os/user"
 	"strconv"
 
 	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/session"
 	"passkiosk/kiosk/uilink"
 )
 
@@ -24,6 +26,9 @@ type display struct {
 	wayland    string // the compositor's socket; "" for none
 	uiUID      int    // the window's account, -1 when it does not exist
 	uiGID      int
+	// admit lets the daemon into the X display as its owner, the window's
+	// account, does; nil when not needed (no X11 programs, or not root).
+	admit func() error
 }
 
 // displayOf reads the display settings and checks the compositor's
@@ -42,6 +47,12 @@ func displayOf(cfg *config.Config, log *slog.Logger) display {
 		// to the display for the session's length (kiosk/session): the
 		// cookie stays the daemon's.
 		d.x11Display, d.x11Auth = cfg.Display.X11Display, cfg.Display.XAuthority
+		if os.Geteuid() == 0 && d.uiUID > 0 {
+			// Under cage Xwayland is the window account's, and admits
+			// only that account until it lets others in.
+			uid, gid, display := d.uiUID, d.uiGID, d.x11Display
+			d.admit = func() error { return session.AdmitRootAs(uid, gid, display) }
+		}
 	}
 	// The socket is checked (a socket, not a link, of the window's
 	// account) and granted to the session account at every session
