@@ -319,3 +319,12 @@ func DecodeSeen(b []byte) (Seen, error) {
 	}
 	return Seen{CredentialID: w.ID, Counter: w.Counter, At: store.Unstamp(w.At)}, nil
 }
+
+// OrDefault is v when it is positive, else d: how the fleet's options
+// take their defaults.
+func OrDefault[T int | time.Duration](v, d T) T {
+	if v > 0 {
+		return v
+	}
+	return d
+}
