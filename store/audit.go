@@ -61,7 +61,7 @@ func (w auditWire) record() (*AuditEvent, error) {
 		return nil, fmt.Errorf("hash of %d bytes", len(w.Hash))
 	}
 	return &AuditEvent{
-		Seq: w.Seq, Time: unstamp(w.Time), Type: w.Type, Actor: w.Actor, Terminal: w.Terminal,
+		Seq: w.Seq, Time: Unstamp(w.Time), Type: w.Type, Actor: w.Actor, Terminal: w.Terminal,
 		UserID: w.UserID, CredentialID: w.CredentialID, SessionID: w.SessionID,
 		Reason: w.Reason, Cause: w.Cause, Detail: w.Detail, Items: w.Items,
 		Prev: w.Prev, Hash: w.Hash, UserName: w.UserName, CredentialLabel: w.CredLabel,
@@ -70,7 +70,7 @@ func (w auditWire) record() (*AuditEvent, error) {
 
 func (e *AuditEvent) wire() auditWire {
 	return auditWire{
-		V: recordVersion, Seq: e.Seq, Time: stamp(e.Time), Type: e.Type, Actor: e.Actor,
+		V: recordVersion, Seq: e.Seq, Time: Stamp(e.Time), Type: e.Type, Actor: e.Actor,
 		Terminal: e.Terminal, UserID: e.UserID, CredentialID: e.CredentialID,
 		SessionID: e.SessionID, Reason: e.Reason, Cause: e.Cause, Detail: e.Detail,
 		Items: e.Items, Prev: e.Prev, Hash: e.Hash, UserName: e.UserName, CredLabel: e.CredentialLabel,

@@ -17,17 +17,18 @@ import (
 // of a migration (migrate.go), never of the reader.
 const recordVersion = 1
 
-// stamp and unstamp carry times as Unix nanoseconds. The zero time is 0, so
-// "never" (an unused code, an open session) has one encoding. Times come back
-// in UTC.
-func stamp(t time.Time) int64 {
+// Stamp and Unstamp carry times as Unix nanoseconds, in the store's
+// records and the fleet directory's alike. The zero time is 0, so "never"
+// (an unused code, an open session) has one encoding. Times come back in
+// UTC.
+func Stamp(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-func unstamp(n int64) time.Time {
+func Unstamp(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}

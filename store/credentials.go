@@ -98,7 +98,7 @@ func (w credentialWire) record() (*Credential, error) {
 	c := &Credential{
 		ID: w.ID, UserID: w.UserID, Kind: w.Kind, PublicKey: w.PublicKey, Counter: w.Counter,
 		Transports: w.Transports, Format: w.Format, Label: w.Label,
-		Created: unstamp(w.Created), LastUsed: unstamp(w.LastUsed), BackupEligible: w.BE,
+		Created: Unstamp(w.Created), LastUsed: Unstamp(w.LastUsed), BackupEligible: w.BE,
 	}
 	copy(c.AAGUID[:], w.AAGUID)
 	if w.TPM != nil {
@@ -111,7 +111,7 @@ func encodeCredential(c *Credential) ([]byte, error) {
 	w := credentialWire{
 		V: recordVersion, ID: c.ID, UserID: c.UserID, Kind: c.Kind, PublicKey: c.PublicKey,
 		Counter: c.Counter, AAGUID: c.AAGUID[:], Transports: c.Transports, Format: c.Format,
-		Label: c.Label, Created: stamp(c.Created), LastUsed: stamp(c.LastUsed), BE: c.BackupEligible,
+		Label: c.Label, Created: Stamp(c.Created), LastUsed: Stamp(c.LastUsed), BE: c.BackupEligible,
 	}
 	if c.TPM != nil {
 		w.TPM = &tpmWire{Public: c.TPM.Public, Private: c.TPM.Private}

@@ -84,16 +84,16 @@ func (w enrollWire) record() (*EnrollmentCode, error) {
 	}
 	return &EnrollmentCode{
 		ID: w.ID, Hash: w.Hash, UserID: w.UserID, Purpose: w.Purpose,
-		IssuedAt: unstamp(w.IssuedAt), ExpiresAt: unstamp(w.ExpiresAt), IssuedBy: w.IssuedBy,
-		UsedAt: unstamp(w.UsedAt), UsedTerminal: w.UsedTerminal,
+		IssuedAt: Unstamp(w.IssuedAt), ExpiresAt: Unstamp(w.ExpiresAt), IssuedBy: w.IssuedBy,
+		UsedAt: Unstamp(w.UsedAt), UsedTerminal: w.UsedTerminal,
 	}, nil
 }
 
 func encodeEnroll(c *EnrollmentCode) ([]byte, error) {
 	return encodeWire("encode enrollment code", enrollWire{
 		V: recordVersion, ID: c.ID, Hash: c.Hash, UserID: c.UserID, Purpose: c.Purpose,
-		IssuedAt: stamp(c.IssuedAt), ExpiresAt: stamp(c.ExpiresAt), IssuedBy: c.IssuedBy,
-		UsedAt: stamp(c.UsedAt), UsedTerminal: c.UsedTerminal,
+		IssuedAt: Stamp(c.IssuedAt), ExpiresAt: Stamp(c.ExpiresAt), IssuedBy: c.IssuedBy,
+		UsedAt: Stamp(c.UsedAt), UsedTerminal: c.UsedTerminal,
 	})
 }
 
@@ -101,9 +101,10 @@ func decodeEnroll(k, b []byte) (*EnrollmentCode, error) {
 	return decodeRecord[EnrollmentCode, enrollWire]("decode enrollment code", k, b, encodeEnroll)
 }
 
-// normaliseCode accepts what a person types: any case, dashes and spaces,
-// and the look-alikes O for 0 and I or L for 1.
-func normaliseCode(s string) (string, bool) {
+// NormaliseCode accepts what a person types of a one-time code (the
+// store's, or the fleet directory's, which are made the same way): any
+// case, dashes and spaces, and the look-alikes O for 0 and I or L for 1.
+func NormaliseCode(s string) (string, bool) {
 	var b strings.Builder
 	for _, r := range strings.ToUpper(s) {
 		switch r {
@@ -127,7 +128,9 @@ func hashCode(norm string) []byte {
 	return h[:]
 }
 
-func newCode() (string, error) {
+// NewCode makes a one-time code: 80 random bits in Crockford's base32,
+// in groups of four.
+func NewCode() (string, error) {
 	var raw [codeLen]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
@@ -160,11 +163,11 @@ func (db *DB) IssueEnrollmentCode(userID []byte, purpose EnrollPurpose, ttl time
 	default:
 		return "", nil, kiosk.Errorf(kiosk.KindMalformed, op, "unknown purpose %d", purpose)
 	}
-	code, err := newCode()
+	code, err := NewCode()
 	if err != nil {
 		return "", nil, kiosk.E(kiosk.KindUnknown, op, err)
 	}
-	norm, _ := normaliseCode(code)
+	norm, _ := NormaliseCode(code)
 	at := db.at(ch.At)
 	rec := &EnrollmentCode{
 		ID: make([]byte, 16), Hash: hashCode(norm), UserID: userID, Purpose: purpose,
@@ -282,7 +285,7 @@ func codeOutcome(found *EnrollmentCode, refusal, err error) (*EnrollmentCode, er
 // matching record (also when refused, for the audit entry) and the reason
 // to refuse it, if any.
 func matchCode(b *bolt.Bucket, op, code string, at time.Time) (*EnrollmentCode, error, error) {
-	norm, ok := normaliseCode(code)
+	norm, ok := NormaliseCode(code)
 	want := hashCode(norm)
 	var found *EnrollmentCode
 	err := b.ForEach(func(k, v []byte) error {

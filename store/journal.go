@@ -47,16 +47,16 @@ func (w sessionWire) record() (*Session, error) {
 	}
 	return &Session{
 		ID: w.ID, UserID: w.UserID, CredentialID: w.CredentialID, Terminal: w.Terminal,
-		Workspace: w.Workspace, OpenedAt: unstamp(w.OpenedAt),
-		EndedAt: unstamp(w.EndedAt), Cause: w.Cause, Wiped: w.Wiped,
+		Workspace: w.Workspace, OpenedAt: Unstamp(w.OpenedAt),
+		EndedAt: Unstamp(w.EndedAt), Cause: w.Cause, Wiped: w.Wiped,
 	}, nil
 }
 
 func encodeSession(s *Session) ([]byte, error) {
 	return encodeWire("encode session", sessionWire{
 		V: recordVersion, ID: s.ID, UserID: s.UserID, CredentialID: s.CredentialID,
-		Terminal: s.Terminal, Workspace: s.Workspace, OpenedAt: stamp(s.OpenedAt),
-		EndedAt: stamp(s.EndedAt), Cause: s.Cause, Wiped: s.Wiped,
+		Terminal: s.Terminal, Workspace: s.Workspace, OpenedAt: Stamp(s.OpenedAt),
+		EndedAt: Stamp(s.EndedAt), Cause: s.Cause, Wiped: s.Wiped,
 	})
 }
 

@@ -151,7 +151,7 @@ func (db *DB) MirrorState() (MirrorState, error) {
 			if !ok {
 				return kiosk.Errorf(kiosk.KindStoreCorrupt, op, "current-at of %d bytes", len(b))
 			}
-			st.Current = unstamp(int64(n))
+			st.Current = Unstamp(int64(n))
 		}
 		return nil
 	})
@@ -183,7 +183,7 @@ func (db *DB) ConfirmMirror(rev int64, at time.Time) error {
 				return err
 			}
 		}
-		return put(m, keyMirrorCurrent, u64(uint64(stamp(at))))
+		return put(m, keyMirrorCurrent, u64(uint64(Stamp(at))))
 	})
 }
 
@@ -292,7 +292,7 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 	if err := put(a.m, keyMirrorRevision, u64(uint64(b.Revision))); err != nil {
 		return err
 	}
-	if err := put(a.m, keyMirrorCurrent, u64(uint64(stamp(a.at)))); err != nil {
+	if err := put(a.m, keyMirrorCurrent, u64(uint64(Stamp(a.at)))); err != nil {
 		return err
 	}
 	return a.auditBatch(b, prev)

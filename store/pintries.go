@@ -26,7 +26,7 @@ const pinTriesLen = 16 // count uint64 BE ‖ last unix ns int64 BE
 func encodePINTries(t PINTries) []byte {
 	b := make([]byte, pinTriesLen)
 	binary.BigEndian.PutUint64(b, uint64(t.Count))
-	binary.BigEndian.PutUint64(b[8:], uint64(stamp(t.Last)))
+	binary.BigEndian.PutUint64(b[8:], uint64(Stamp(t.Last)))
 	return b
 }
 
@@ -42,7 +42,7 @@ func decodePINTries(op string, k, v []byte) (PINTries, error) {
 	if n > 1<<31 {
 		return PINTries{}, kiosk.Errorf(kiosk.KindStoreCorrupt, op, "pin-tries/%x counts %d", k, n)
 	}
-	return PINTries{Count: int(n), Last: unstamp(int64(binary.BigEndian.Uint64(body[8:])))}, nil
+	return PINTries{Count: int(n), Last: Unstamp(int64(binary.BigEndian.Uint64(body[8:])))}, nil
 }
 
 // PINTriesOf returns a person's wrong TPM PINs in a row (zero when none).

@@ -40,14 +40,14 @@ func (w policyWire) record() (*Policy, error) {
 	}
 	return &Policy{
 		Version: w.Version, Schema: w.Schema, Data: w.Data,
-		ChangedAt: unstamp(w.ChangedAt), ChangedBy: w.ChangedBy, Comment: w.Comment,
+		ChangedAt: Unstamp(w.ChangedAt), ChangedBy: w.ChangedBy, Comment: w.Comment,
 	}, nil
 }
 
 func encodePolicy(p *Policy) ([]byte, error) {
 	return encodeWire("encode policy", policyWire{
 		V: recordVersion, Version: p.Version, Schema: p.Schema, Data: p.Data,
-		ChangedAt: stamp(p.ChangedAt), ChangedBy: p.ChangedBy, Comment: p.Comment,
+		ChangedAt: Stamp(p.ChangedAt), ChangedBy: p.ChangedBy, Comment: p.Comment,
 	})
 }
 

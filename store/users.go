@@ -71,14 +71,14 @@ func (w userWire) record() (*User, error) {
 	}
 	return &User{
 		ID: w.ID, Name: w.Name, DisplayName: w.DisplayName, Groups: w.Groups,
-		State: w.State, Created: unstamp(w.Created), Updated: unstamp(w.Updated),
+		State: w.State, Created: Unstamp(w.Created), Updated: Unstamp(w.Updated),
 	}, nil
 }
 
 func encodeUser(u *User) ([]byte, error) {
 	return encodeWire("encode user", userWire{
 		V: recordVersion, ID: u.ID, Name: u.Name, DisplayName: u.DisplayName,
-		Groups: u.Groups, State: u.State, Created: stamp(u.Created), Updated: stamp(u.Updated),
+		Groups: u.Groups, State: u.State, Created: Stamp(u.Created), Updated: Stamp(u.Updated),
 	})
 }
 

@@ -74,13 +74,9 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
-	pem, err := os.ReadFile(termCA)
+	pool, err := certPool(termCA)
 	if err != nil {
 		return err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("%s holds no PEM certificate", termCA)
 	}
 	srv := &http.Server{
 		Addr:              listen,
@@ -93,11 +89,7 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go detect(ctx, cl, refuseClones, log)
-	col, err := collect.New(cl, collect.Options{Dir: archive, Spikes: collect.DefaultThresholds,
-		Alarm: func(a collect.Alarm) {
-			log.Error("audit alarm", "event", a.Event.String(), "terminal", a.Terminal, "seq", a.Seq, "reason", a.Reason, "message", a.Message)
-		},
-		Logger: log.With("part", "audit collector")})
+	col, err := collector(cl, archive, log)
 	if err != nil {
 		return err
 	}
@@ -114,6 +106,29 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// certPool reads the PEM certificates of file.
+func certPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// collector archives every terminal's shipped audit entries in dir;
+// its alarms go to the log.
+func collector(cl *clientv3.Client, dir string, log *slog.Logger) (*collect.Collector, error) {
+	return collect.New(cl, collect.Options{Dir: dir, Spikes: collect.DefaultThresholds,
+		Alarm: func(a collect.Alarm) {
+			log.Error("audit alarm", "event", a.Event.String(), "terminal", a.Terminal, "seq", a.Seq, "reason", a.Reason, "message", a.Message)
+		},
+		Logger: log.With("part", "audit collector")})
 }
 
 // detect runs clone detection until ctx ends, starting again a second

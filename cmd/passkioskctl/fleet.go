@@ -91,6 +91,18 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ca, "ca", "", "the certificates that sign the members' (PEM)")
 }
 
+// with runs fn with a client of the cluster, for at most 30 s.
+func (f *fleetFlags) with(ctx context.Context, fn func(context.Context, *clientv3.Client) error) error {
+	cl, err := f.dial()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return fn(ctx, cl)
+}
+
 func (f *fleetFlags) dial() (*clientv3.Client, error) {
 	if f.endpoints == "" || f.cert == "" || f.key == "" || f.ca == "" {
 		return nil, usagef("name the cluster: --endpoints, --admin-cert, --admin-key and --ca")
@@ -151,14 +163,7 @@ func (e *env) fleet(verb string, args []string) error {
 		if err != nil {
 			return err
 		}
-		cl, err := ff.dial()
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
-		defer cancel()
-		if err := provision(ctx, cl, name); err != nil {
+		if err := ff.with(e.ctx, func(ctx context.Context, cl *clientv3.Client) error { return provision(ctx, cl, name) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "terminal %q joined the fleet: etcd user %s, role %s (reads %s, writes %s%s/).\n",
@@ -171,14 +176,7 @@ func (e *env) fleet(verb string, args []string) error {
 		if err != nil {
 			return err
 		}
-		cl, err := ff.dial()
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
-		defer cancel()
-		if err := decommission(ctx, cl, pos[0]); err != nil {
+		if err := ff.with(e.ctx, func(ctx context.Context, cl *clientv3.Client) error { return decommission(ctx, cl, pos[0]) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "terminal %q left the fleet: its etcd user, role and records are gone.\n"+

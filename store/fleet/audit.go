@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"passkiosk/kiosk"
+	"passkiosk/store"
 )
 
 // A terminal's shipped audit log (doc.go draws the tree; package
@@ -117,7 +118,7 @@ type auditForkWire struct {
 // EncodeAuditFork is the value under AuditForkKey.
 func EncodeAuditFork(f AuditFork) ([]byte, error) {
 	return encode("audit fork", auditForkWire{V: recordVersion, Reason: f.Reason, ShippedSeq: f.ShippedSeq,
-		ShippedHash: f.ShippedHash, LocalSeq: f.LocalSeq, LocalHash: f.LocalHash, At: stamp(f.At)})
+		ShippedHash: f.ShippedHash, LocalSeq: f.LocalSeq, LocalHash: f.LocalHash, At: store.Stamp(f.At)})
 }
 
 // DecodeAuditFork reads a value under AuditForkKey.
@@ -127,7 +128,7 @@ func DecodeAuditFork(b []byte) (AuditFork, error) {
 		return AuditFork{}, err
 	}
 	return AuditFork{Reason: w.Reason, ShippedSeq: w.ShippedSeq, ShippedHash: w.ShippedHash, LocalSeq: w.LocalSeq,
-		LocalHash: w.LocalHash, At: unstamp(w.At)}, nil
+		LocalHash: w.LocalHash, At: store.Unstamp(w.At)}, nil
 }
 
 // ParseAuditForkKey returns the terminal an audit-fork key is of.

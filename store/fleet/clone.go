@@ -55,8 +55,8 @@ type suspectWire struct {
 
 // EncodeSuspect is a value under SuspectKey.
 func EncodeSuspect(s Suspect) ([]byte, error) {
-	return encode("suspect", suspectWire{V: recordVersion, ID: s.CredentialID, Counter: s.Counter, Terminal: s.Terminal, At: stamp(s.At),
-		Earlier: s.Earlier, EarlierTerminal: s.EarlierTerminal, EarlierAt: stamp(s.EarlierAt)})
+	return encode("suspect", suspectWire{V: recordVersion, ID: s.CredentialID, Counter: s.Counter, Terminal: s.Terminal, At: store.Stamp(s.At),
+		Earlier: s.Earlier, EarlierTerminal: s.EarlierTerminal, EarlierAt: store.Stamp(s.EarlierAt)})
 }
 
 // DecodeSuspect reads a value under SuspectKey.
@@ -65,8 +65,8 @@ func DecodeSuspect(b []byte) (Suspect, error) {
 	if err != nil {
 		return Suspect{}, err
 	}
-	return Suspect{CredentialID: w.ID, Counter: w.Counter, Terminal: w.Terminal, At: unstamp(w.At),
-		Earlier: w.Earlier, EarlierTerminal: w.EarlierTerminal, EarlierAt: unstamp(w.EarlierAt)}, nil
+	return Suspect{CredentialID: w.ID, Counter: w.Counter, Terminal: w.Terminal, At: store.Unstamp(w.At),
+		Earlier: w.Earlier, EarlierTerminal: w.EarlierTerminal, EarlierAt: store.Unstamp(w.EarlierAt)}, nil
 }
 
 func (s Suspect) detail() map[string]string {

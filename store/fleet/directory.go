@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -140,34 +139,11 @@ func (d *Directory) PutPolicy(ctx context.Context, schema uint32, data []byte, b
 	return p.Version, nil
 }
 
-// codeAlphabet is the store's: Crockford's base32, 16 symbols, 80 bits.
-const codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// normaliseCode accepts what a person types, as the store does.
-func normaliseCode(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		switch r {
-		case '-', ' ':
-			continue
-		case 'O':
-			r = '0'
-		case 'I', 'L':
-			r = '1'
-		}
-		if !strings.ContainsRune(codeAlphabet, r) {
-			return "", false
-		}
-		b.WriteRune(r)
-	}
-	return b.String(), b.Len() == 16
-}
-
 // HashCode is the SHA-256 a code is stored and looked up by. Its domain
 // label differs from the store's local codes, so a hash of one cannot
 // stand for the other.
 func HashCode(code string) ([]byte, bool) {
-	norm, ok := normaliseCode(code)
+	norm, ok := store.NormaliseCode(code)
 	h := sha256.Sum256([]byte("passkiosk fleet enrollment code v1\x00" + norm))
 	return h[:], ok
 }
@@ -179,22 +155,14 @@ func (d *Directory) IssueCode(ctx context.Context, userID []byte, purpose store.
 	if ttl <= 0 || ttl > store.MaxEnrollTTL {
 		return "", kiosk.Errorf(kiosk.KindMalformed, op, "ttl %s outside (0, %s]", ttl, store.MaxEnrollTTL)
 	}
-	var raw [16]byte
-	id := make([]byte, 16)
-	if _, err := rand.Read(raw[:]); err != nil {
+	code, err := store.NewCode()
+	if err != nil {
 		return "", err
 	}
+	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	for i, x := range raw {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte('-')
-		}
-		b.WriteByte(codeAlphabet[x&31])
-	}
-	code := b.String()
 	h, _ := HashCode(code)
 	now := d.now()
 	v, err := EncodeCode(Code{ID: id, Hash: h, UserID: userID, Purpose: purpose, Issued: now, Expires: now.Add(ttl), IssuedBy: by})

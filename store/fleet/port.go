@@ -70,25 +70,38 @@ func (r *Records) offline(op string) error {
 		"enrollment codes need the fleet's directory, which this terminal has not reached since %s; try again when it is back, or at another terminal", since)
 }
 
-// CheckEnrollmentCode asks the directory; a code it does not know may
-// still be one issued on this terminal alone.
-func (r *Records) CheckEnrollmentCode(code string, now time.Time) (kiosk.UserID, error) {
-	const op = "check fleet code"
+// lookup asks the directory for a code: found, or local (the directory
+// does not know it, so it may be one issued on this terminal alone), or
+// refused.
+func (r *Records) lookup(op, code string) (c Code, local bool, err error) {
 	if err := r.offline(op); err != nil {
-		return "", err
+		return Code{}, false, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
-	c, err := r.codes.LookupCode(ctx, code)
+	c, err = r.codes.LookupCode(ctx, code)
 	switch {
 	case err == nil:
-		return kiosk.UserID(c.UserID), nil
+		return c, false, nil
 	case kiosk.KindOf(err) == kiosk.KindChallenge && c.ID == nil:
-		return r.Records.CheckEnrollmentCode(code, now)
+		return c, true, nil
 	case kiosk.KindOf(err) == kiosk.KindChallenge:
-		return "", kiosk.E(kiosk.KindNotFound, op, err)
+		return c, false, kiosk.E(kiosk.KindNotFound, op, err)
 	}
-	return "", err
+	return c, false, err
+}
+
+// CheckEnrollmentCode asks the directory; a code it does not know may
+// still be one issued on this terminal alone.
+func (r *Records) CheckEnrollmentCode(code string, now time.Time) (kiosk.UserID, error) {
+	c, local, err := r.lookup("check fleet code", code)
+	switch {
+	case err != nil:
+		return "", err
+	case local:
+		return r.Records.CheckEnrollmentCode(code, now)
+	}
+	return kiosk.UserID(c.UserID), nil
 }
 
 // RedeemEnrollmentCode notes a fleet code for the credential the engine
@@ -96,25 +109,17 @@ func (r *Records) CheckEnrollmentCode(code string, now time.Time) (kiosk.UserID,
 // stores that credential (AddCredential). A local code is redeemed
 // locally.
 func (r *Records) RedeemEnrollmentCode(code string, now time.Time) (kiosk.UserID, error) {
-	const op = "redeem fleet code"
-	if err := r.offline(op); err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-	defer cancel()
-	c, err := r.codes.LookupCode(ctx, code)
+	c, local, err := r.lookup("redeem fleet code", code)
 	switch {
-	case err == nil:
-		r.mu.Lock()
-		r.pending[kiosk.UserID(c.UserID)] = code
-		r.mu.Unlock()
-		return kiosk.UserID(c.UserID), nil
-	case kiosk.KindOf(err) == kiosk.KindChallenge && c.ID == nil:
+	case err != nil:
+		return "", err
+	case local:
 		return r.Records.RedeemEnrollmentCode(code, now)
-	case kiosk.KindOf(err) == kiosk.KindChallenge:
-		return "", kiosk.E(kiosk.KindNotFound, op, err)
 	}
-	return "", err
+	r.mu.Lock()
+	r.pending[kiosk.UserID(c.UserID)] = code
+	r.mu.Unlock()
+	return kiosk.UserID(c.UserID), nil
 }
 
 // AddCredential stores a credential registered with a fleet code: first

@@ -69,20 +69,6 @@ func ValidTerminalName(name string) error {
 	return nil
 }
 
-func stamp(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func unstamp(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // decode reads a versioned record and insists it re-encodes to the same
 // bytes, as the store does: a value that is not canonical, or holds a
 // field this build does not know, is refused rather than half-read.
@@ -123,7 +109,7 @@ type userWire struct {
 // EncodeUser is a person's value under UserKey.
 func EncodeUser(u store.User) ([]byte, error) {
 	return encode("user", userWire{V: recordVersion, ID: u.ID, Name: u.Name, DisplayName: u.DisplayName,
-		Groups: u.Groups, State: u.State, Created: stamp(u.Created), Updated: stamp(u.Updated)})
+		Groups: u.Groups, State: u.State, Created: store.Stamp(u.Created), Updated: store.Stamp(u.Updated)})
 }
 
 // DecodeUser reads a value under UserKey.
@@ -133,7 +119,7 @@ func DecodeUser(b []byte) (store.User, error) {
 		return store.User{}, err
 	}
 	return store.User{ID: w.ID, Name: w.Name, DisplayName: w.DisplayName, Groups: w.Groups, State: w.State,
-		Created: unstamp(w.Created), Updated: unstamp(w.Updated)}, nil
+		Created: store.Unstamp(w.Created), Updated: store.Unstamp(w.Updated)}, nil
 }
 
 type credentialWire struct {
@@ -159,7 +145,7 @@ func EncodeCredential(c store.Credential) ([]byte, error) {
 	}
 	return encode("credential", credentialWire{V: recordVersion, ID: c.ID, UserID: c.UserID, PublicKey: c.PublicKey,
 		Counter: c.Counter, AAGUID: c.AAGUID[:], Transports: c.Transports, Format: c.Format, Label: c.Label,
-		Created: stamp(c.Created), BE: c.BackupEligible})
+		Created: store.Stamp(c.Created), BE: c.BackupEligible})
 }
 
 // DecodeCredential reads a value under CredentialKey.
@@ -172,7 +158,7 @@ func DecodeCredential(b []byte) (store.Credential, error) {
 		return store.Credential{}, kiosk.Errorf(kiosk.KindMalformed, "decode credential", "AAGUID of %d bytes", len(w.AAGUID))
 	}
 	c := store.Credential{ID: w.ID, UserID: w.UserID, Kind: store.KindRoaming, PublicKey: w.PublicKey, Counter: w.Counter,
-		Transports: w.Transports, Format: w.Format, Label: w.Label, Created: unstamp(w.Created), BackupEligible: w.BE}
+		Transports: w.Transports, Format: w.Format, Label: w.Label, Created: store.Unstamp(w.Created), BackupEligible: w.BE}
 	copy(c.AAGUID[:], w.AAGUID)
 	return c, nil
 }
@@ -197,7 +183,7 @@ type revocationWire struct {
 
 // EncodeRevocation is a value under RevokedKey.
 func EncodeRevocation(r Revocation) ([]byte, error) {
-	return encode("revocation", revocationWire{V: recordVersion, ID: r.CredentialID, UserID: r.UserID, At: stamp(r.At), By: r.By, Reason: r.Reason})
+	return encode("revocation", revocationWire{V: recordVersion, ID: r.CredentialID, UserID: r.UserID, At: store.Stamp(r.At), By: r.By, Reason: r.Reason})
 }
 
 // DecodeRevocation reads a value under RevokedKey.
@@ -206,7 +192,7 @@ func DecodeRevocation(b []byte) (Revocation, error) {
 	if err != nil {
 		return Revocation{}, err
 	}
-	return Revocation{CredentialID: w.ID, UserID: w.UserID, At: unstamp(w.At), By: w.By, Reason: w.Reason}, nil
+	return Revocation{CredentialID: w.ID, UserID: w.UserID, At: store.Unstamp(w.At), By: w.By, Reason: w.Reason}, nil
 }
 
 type policyWire struct {
@@ -222,7 +208,7 @@ type policyWire struct {
 // EncodePolicy is a value under policy/current and policy/v/.
 func EncodePolicy(p store.Policy) ([]byte, error) {
 	return encode("policy", policyWire{V: recordVersion, Version: p.Version, Schema: p.Schema, Data: p.Data,
-		ChangedAt: stamp(p.ChangedAt), ChangedBy: p.ChangedBy, Comment: p.Comment})
+		ChangedAt: store.Stamp(p.ChangedAt), ChangedBy: p.ChangedBy, Comment: p.Comment})
 }
 
 // DecodePolicy reads a policy value.
@@ -231,7 +217,7 @@ func DecodePolicy(b []byte) (store.Policy, error) {
 	if err != nil {
 		return store.Policy{}, err
 	}
-	return store.Policy{Version: w.Version, Schema: w.Schema, Data: w.Data, ChangedAt: unstamp(w.ChangedAt),
+	return store.Policy{Version: w.Version, Schema: w.Schema, Data: w.Data, ChangedAt: store.Unstamp(w.ChangedAt),
 		ChangedBy: w.ChangedBy, Comment: w.Comment}, nil
 }
 
@@ -264,7 +250,7 @@ type codeWire struct {
 // EncodeCode is a value under CodeKey.
 func EncodeCode(c Code) ([]byte, error) {
 	return encode("code", codeWire{V: recordVersion, ID: c.ID, Hash: c.Hash, UserID: c.UserID, Purpose: c.Purpose,
-		Issued: stamp(c.Issued), Expires: stamp(c.Expires), IssuedBy: c.IssuedBy, UsedAt: stamp(c.UsedAt), UsedTerminal: c.UsedTerminal})
+		Issued: store.Stamp(c.Issued), Expires: store.Stamp(c.Expires), IssuedBy: c.IssuedBy, UsedAt: store.Stamp(c.UsedAt), UsedTerminal: c.UsedTerminal})
 }
 
 // DecodeCode reads a value under CodeKey.
@@ -273,8 +259,8 @@ func DecodeCode(b []byte) (Code, error) {
 	if err != nil {
 		return Code{}, err
 	}
-	return Code{ID: w.ID, Hash: w.Hash, UserID: w.UserID, Purpose: w.Purpose, Issued: unstamp(w.Issued),
-		Expires: unstamp(w.Expires), IssuedBy: w.IssuedBy, UsedAt: unstamp(w.UsedAt), UsedTerminal: w.UsedTerminal}, nil
+	return Code{ID: w.ID, Hash: w.Hash, UserID: w.UserID, Purpose: w.Purpose, Issued: store.Unstamp(w.Issued),
+		Expires: store.Unstamp(w.Expires), IssuedBy: w.IssuedBy, UsedAt: store.Unstamp(w.UsedAt), UsedTerminal: w.UsedTerminal}, nil
 }
 
 // Heartbeat is what a terminal says about itself under its lease.
@@ -293,7 +279,7 @@ type heartbeatWire struct {
 
 // EncodeHeartbeat is a value under HeartbeatKey.
 func EncodeHeartbeat(h Heartbeat) ([]byte, error) {
-	return encode("heartbeat", heartbeatWire{V: recordVersion, Revision: h.Revision, At: stamp(h.At), OfflineSince: stamp(h.OfflineSince)})
+	return encode("heartbeat", heartbeatWire{V: recordVersion, Revision: h.Revision, At: store.Stamp(h.At), OfflineSince: store.Stamp(h.OfflineSince)})
 }
 
 // DecodeHeartbeat reads a value under HeartbeatKey.
@@ -302,7 +288,7 @@ func DecodeHeartbeat(b []byte) (Heartbeat, error) {
 	if err != nil {
 		return Heartbeat{}, err
 	}
-	return Heartbeat{Revision: w.Revision, At: unstamp(w.At), OfflineSince: unstamp(w.OfflineSince)}, nil
+	return Heartbeat{Revision: w.Revision, At: store.Unstamp(w.At), OfflineSince: store.Unstamp(w.OfflineSince)}, nil
 }
 
 // Seen is the last signature counter a terminal saw for a roaming
@@ -322,7 +308,7 @@ type seenWire struct {
 
 // EncodeSeen is a value under SeenKey.
 func EncodeSeen(s Seen) ([]byte, error) {
-	return encode("observation", seenWire{V: recordVersion, ID: s.CredentialID, Counter: s.Counter, At: stamp(s.At)})
+	return encode("observation", seenWire{V: recordVersion, ID: s.CredentialID, Counter: s.Counter, At: store.Stamp(s.At)})
 }
 
 // DecodeSeen reads a value under SeenKey.
@@ -331,5 +317,14 @@ func DecodeSeen(b []byte) (Seen, error) {
 	if err != nil {
 		return Seen{}, err
 	}
-	return Seen{CredentialID: w.ID, Counter: w.Counter, At: unstamp(w.At)}, nil
+	return Seen{CredentialID: w.ID, Counter: w.Counter, At: store.Unstamp(w.At)}, nil
+}
+
+// OrDefault is v when it is positive, else d: how the fleet's options
+// take their defaults.
+func OrDefault[T int | time.Duration](v, d T) T {
+	if v > 0 {
+		return v
+	}
+	return d
 }

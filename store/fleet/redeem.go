@@ -136,7 +136,7 @@ type platformWire struct {
 // PlatformKey: never its TPM key blobs.
 func EncodePlatform(c store.Credential) ([]byte, error) {
 	return encode("platform credential", platformWire{V: recordVersion, ID: c.ID, UserID: c.UserID, PublicKey: c.PublicKey,
-		AAGUID: c.AAGUID[:], Label: c.Label, Created: stamp(c.Created)})
+		AAGUID: c.AAGUID[:], Label: c.Label, Created: store.Stamp(c.Created)})
 }
 
 // revokeOthers is the operations that revoke every roaming credential of

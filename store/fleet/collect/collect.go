@@ -122,22 +122,12 @@ func New(cl *clientv3.Client, o Options) (*Collector, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	defD := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.Batch, DefaultBatch)
-	def(&o.Workers, DefaultWorkers)
-	defD(&o.Rescan, DefaultRescan)
-	defD(&o.Timeout, DefaultTimeout)
-	defD(&o.Retry, DefaultRetry)
-	defD(&o.DeleteEvery, DefaultDeleteEvery)
+	o.Batch = fleet.OrDefault(o.Batch, DefaultBatch)
+	o.Workers = fleet.OrDefault(o.Workers, DefaultWorkers)
+	o.Rescan = fleet.OrDefault(o.Rescan, DefaultRescan)
+	o.Timeout = fleet.OrDefault(o.Timeout, DefaultTimeout)
+	o.Retry = fleet.OrDefault(o.Retry, DefaultRetry)
+	o.DeleteEvery = fleet.OrDefault(o.DeleteEvery, DefaultDeleteEvery)
 	lg := o.Logger
 	if lg == nil {
 		lg = slog.Default()

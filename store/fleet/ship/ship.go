@@ -121,22 +121,12 @@ func New(db Log, cl *clientv3.Client, o Options) (*Shipper, error) {
 	if db == nil || cl == nil {
 		return nil, errors.New("fleet audit shipping: a store and an etcd client are needed")
 	}
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	defD := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.Batch, DefaultBatch)
-	def(&o.MaxBatchBytes, DefaultMaxBatchBytes)
-	defD(&o.Timeout, DefaultTimeout)
-	defD(&o.RetryMin, DefaultRetryMin)
-	defD(&o.RetryMax, DefaultRetryMax)
-	defD(&o.ForkRecheck, DefaultForkRecheck)
+	o.Batch = fleet.OrDefault(o.Batch, DefaultBatch)
+	o.MaxBatchBytes = fleet.OrDefault(o.MaxBatchBytes, DefaultMaxBatchBytes)
+	o.Timeout = fleet.OrDefault(o.Timeout, DefaultTimeout)
+	o.RetryMin = fleet.OrDefault(o.RetryMin, DefaultRetryMin)
+	o.RetryMax = fleet.OrDefault(o.RetryMax, DefaultRetryMax)
+	o.ForkRecheck = fleet.OrDefault(o.ForkRecheck, DefaultForkRecheck)
 	lg := o.Logger
 	if lg == nil {
 		lg = slog.Default()
