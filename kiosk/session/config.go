@@ -147,10 +147,10 @@ type Config struct {
 	// Empty: sessions are not given an X display of their own (DISPLAY
 	// may still pass through PassEnv, as before).
 	X11Display, X11Authority string
-	// X11Admit, when set, is called at every Start before the display is
-	// asked anything: under cage the display admits only its owner, who
-	// must let the appliance in again each time the display restarts
-	// (AdmitRootAs).
+	// X11Admit, when set, is called before every conversation with the
+	// display (a session's grant, its wipe, recovery): under cage the
+	// display admits only its owner, who must let the appliance in again
+	// each time the display restarts (AdmitRootAs).
 	X11Admit func() error
 	// X11Timeout bounds each conversation with the X server. Default 2 s.
 	X11Timeout time.Duration
@@ -525,6 +525,6 @@ func (m *Manager) shareX11() error {
 	if m.cfg.X11Timeout <= 0 {
 		m.cfg.X11Timeout = 2 * time.Second
 	}
-	m.x11 = &x11Access{display: d, authFile: m.cfg.X11Authority, uid: m.cfg.UID, timeout: m.cfg.X11Timeout}
+	m.x11 = &x11Access{display: d, authFile: m.cfg.X11Authority, uid: m.cfg.UID, timeout: m.cfg.X11Timeout, admit: m.cfg.X11Admit}
 	return nil
 }

@@ -131,13 +131,6 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Session, error) {
 		return nil, s.abort(kiosk.E(kiosk.KindUnknown, op+": workspace", err))
 	}
 	if m.x11 != nil {
-		if m.cfg.X11Admit != nil {
-			// The display's owner may have restarted it since: it then
-			// admits the appliance again before anything is asked of it.
-			if err := m.cfg.X11Admit(); err != nil {
-				return nil, s.abort(kiosk.E(kiosk.KindDevice, op+": X display", err))
-			}
-		}
 		before, err := m.x11.grant()
 		if err != nil {
 			return nil, s.abort(kiosk.E(kiosk.KindDevice, op+": X display", err))

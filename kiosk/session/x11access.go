@@ -154,6 +154,7 @@ type x11Access struct {
 	display, authFile string
 	uid               uint32
 	timeout           time.Duration
+	admit             func() error // Config.X11Admit, or nil
 }
 
 // x11Before is the host list as it was before the grant, what the wipe
@@ -164,6 +165,14 @@ type x11Before struct {
 }
 
 func (a x11Access) dial() (*x11conn, error) {
+	if a.admit != nil {
+		// The display's owner may have restarted it since the last
+		// conversation (a new Xwayland with a fresh host list): it lets
+		// the appliance in again first.
+		if err := a.admit(); err != nil {
+			return nil, err
+		}
+	}
 	c, err := dialX11(a.display, a.authFile, a.timeout)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to X display %s: %w", a.display, err)
