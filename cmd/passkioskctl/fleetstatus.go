@@ -21,4 +21,9 @@ func printFleet(w io.Writer, f *admin.FleetStatus) {
 		}
 	}
 	fmt.Fprintf(w, "fleet:     %s as %s; copy at revision %d, current %s\n", state, f.Name, f.Revision, when(f.Current, "never"))
+	audit := fmt.Sprintf("%d of %d entries shipped", f.AuditShipped, f.AuditLocal)
+	if f.AuditStopped != "" {
+		audit += "; shipping stopped: " + f.AuditStopped
+	}
+	fmt.Fprintf(w, "           audit: %s\n", audit)
 }

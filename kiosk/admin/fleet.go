@@ -1,6 +1,9 @@
 package admin
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // FleetStatus is where a fleet terminal stands with the fleet's
 // directory: online or since when not, which revision its copy holds and
@@ -18,6 +21,13 @@ type FleetStatus struct {
 	Stale   bool `json:"stale,omitempty"`
 	Strict  bool `json:"strict,omitempty"`
 	Reloads int  `json:"reloads"`
+	// AuditShipped and AuditLocal are the newest audit entry the cluster
+	// holds of this terminal's and the newest one here; AuditStopped
+	// says why shipping stopped (a fork: a store restored from a backup,
+	// or entries pruned before they were shipped), "" while it runs.
+	AuditShipped uint64 `json:"audit_shipped"`
+	AuditLocal   uint64 `json:"audit_local"`
+	AuditStopped string `json:"audit_stopped,omitempty"`
 }
 
 // fleetHealth adds the fleet's state to the status: offline is a reason
@@ -28,6 +38,12 @@ func (c *call) fleetHealth(st *Status) {
 	}
 	f := c.s.opts.Fleet()
 	st.Fleet = &f
+	if f.AuditStopped != "" {
+		st.Degraded = append(st.Degraded, "fleet: audit shipping stopped at entry "+strconv.FormatUint(f.AuditShipped, 10)+": "+f.AuditStopped)
+		if st.Health == "ok" {
+			st.Health = "degraded"
+		}
+	}
 	if f.Online {
 		return
 	}

@@ -41,3 +41,25 @@ func TestStatusShowsTheFleet(t *testing.T) {
 		}
 	}
 }
+
+// Audit shipping shows in the fleet's status, and a stop (a fork) makes
+// the terminal degraded with the reason.
+func TestStatusShowsAuditShipping(t *testing.T) {
+	stopped := ""
+	a := newAppliance(t, func(o *admin.Options) {
+		o.Fleet = func() admin.FleetStatus {
+			return admin.FleetStatus{Name: "ward7-bay2", Online: true, Revision: 41, AuditShipped: 120, AuditLocal: 123, AuditStopped: stopped}
+		}
+	})
+	if r := a.ok("status"); !strings.Contains(r.out, "audit: 120 of 123 entries shipped") || strings.Contains(r.out, "degraded:") {
+		t.Fatalf("status while shipping: %s", r)
+	}
+	stopped = "behind"
+	st := decode[admin.Status](t, a.ok("status", "--json"))
+	if st.Health != "degraded" || len(st.Degraded) != 1 || !strings.Contains(st.Degraded[0], "audit shipping stopped at entry 120: behind") {
+		t.Fatalf("stopped: %+v", st)
+	}
+	if r := a.ok("status"); !strings.Contains(r.out, "shipping stopped: behind") {
+		t.Fatalf("status when stopped: %s", r)
+	}
+}

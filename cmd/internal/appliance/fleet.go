@@ -157,9 +157,14 @@ func (l *fleetLink) statusFunc() func() admin.FleetStatus {
 
 // status is the fleet line of passkioskctl status.
 func (l *fleetLink) status() admin.FleetStatus {
-	st := l.agent.Status()
-	return admin.FleetStatus{Name: l.cfg.Name, Online: st.Online, OfflineSince: st.OfflineSince, Revision: st.Revision,
-		Current: st.Current, Stale: st.Stale, Strict: l.cfg.OfflineStrict, Reloads: st.Reloads}
+	st, sh := l.agent.Status(), l.shipper.Status()
+	f := admin.FleetStatus{Name: l.cfg.Name, Online: st.Online, OfflineSince: st.OfflineSince, Revision: st.Revision,
+		Current: st.Current, Stale: st.Stale, Strict: l.cfg.OfflineStrict, Reloads: st.Reloads,
+		AuditShipped: sh.Shipped, AuditLocal: sh.Local}
+	if sh.Fork != nil {
+		f.AuditStopped = sh.Fork.Reason
+	}
+	return f
 }
 
 // close stops the agent and the client.
