@@ -147,10 +147,11 @@ type Config struct {
 	// Empty: sessions are not given an X display of their own (DISPLAY
 	// may still pass through PassEnv, as before).
 	X11Display, X11Authority string
-	// X11Admit, when set, is called before every conversation with the
-	// display (a session's grant, its wipe, recovery): under cage the
-	// display admits only its owner, who must let the appliance in again
-	// each time the display restarts (AdmitRootAs).
+	// X11Admit, when set, is called when the display refuses the
+	// appliance (a session's grant, its wipe, recovery), and the
+	// connection is tried once more: under cage the display admits only
+	// its owner, who must let the appliance in again each time the
+	// display restarts (AdmitRootAs).
 	X11Admit func() error
 	// X11Timeout bounds each conversation with the X server. Default 2 s.
 	X11Timeout time.Duration

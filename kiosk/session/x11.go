@@ -42,6 +42,9 @@ func displaySocket(display string) (string, string, error) {
 	return "/tmp/.X11-unix/X" + num, num, nil
 }
 
+// errX11Refused is a server that answered and did not admit the client.
+var errX11Refused = errors.New("x11 server refused the connection")
+
 func dialX11(display, authFile string, timeout time.Duration) (*x11conn, error) {
 	sock, num, err := displaySocket(display)
 	if err != nil {
@@ -92,7 +95,7 @@ func (x *x11conn) setup(cookie []byte) error {
 		if n := int(head[1]); n <= len(body) {
 			reason = body[:n]
 		}
-		return fmt.Errorf("x11 server refused the connection: %q", reason)
+		return fmt.Errorf("%w: %q", errX11Refused, reason)
 	}
 	if len(body) < 32 {
 		return errors.New("x11 setup reply too short")

@@ -165,15 +165,16 @@ type x11Before struct {
 }
 
 func (a x11Access) dial() (*x11conn, error) {
-	if a.admit != nil {
-		// The display's owner may have restarted it since the last
-		// conversation (a new Xwayland with a fresh host list): it lets
-		// the appliance in again first.
+	c, err := dialX11(a.display, a.authFile, a.timeout)
+	if errors.Is(err, errX11Refused) && a.admit != nil {
+		// The display's owner restarted it since it last let the
+		// appliance in (a new Xwayland with a fresh host list): it lets
+		// it in again. A display that is not there stays not there.
 		if err := a.admit(); err != nil {
 			return nil, err
 		}
+		c, err = dialX11(a.display, a.authFile, a.timeout)
 	}
-	c, err := dialX11(a.display, a.authFile, a.timeout)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to X display %s: %w", a.display, err)
 	}

@@ -227,3 +227,35 @@ func TestX11NotGrantedToASharedUIDAndRemoteDisplaysRefused(t *testing.T) {
 		t.Errorf("New with a remote display: %v, want kind malformed", err)
 	}
 }
+
+// A display that refuses the appliance (under cage: a restarted Xwayland
+// that admits only its owner) is asked to let it in through X11Admit,
+// and the conversation is tried again; a display that admits it is never
+// asked.
+func TestX11AdmitIsAskedOnlyWhenTheDisplayRefuses(t *testing.T) {
+	display, auth := x11Display(t)
+	admits := 0
+	m, _ := newManager(t, session.SandboxNone, testUID, func(c *session.Config) {
+		c.DedicatedUID = true
+		c.X11Display, c.X11Authority = display, auth
+		c.X11Admit = func() error {
+			admits++
+			return os.Rename(auth+".away", auth) // the owner lets the appliance in again
+		}
+	})
+	prog := []string{"/bin/sh", "-c", `echo ready; exec sleep 300`}
+	s := startWaitReady(t, m, session.Spec{User: "u-x11", Program: prog})
+	if admits != 0 {
+		t.Fatalf("admitted %d times by a display that let the appliance in", admits)
+	}
+	if err := os.Rename(auth, auth+".away"); err != nil { // the display now refuses the appliance
+		t.Fatal(err)
+	}
+	r, err := s.End(kiosk.EndLogout)
+	if err != nil || !r.Clean() || r.X11Removed != 1 || admits != 1 {
+		t.Fatalf("End = %v, report %+v, %d admits: want a clean wipe after one admit", err, r, admits)
+	}
+	if x11Client(t, display, testUID) {
+		t.Fatal("the session uid still reaches the display after the wipe")
+	}
+}
