@@ -72,7 +72,7 @@ func TestFleetJoinGivesATerminalItsOwnPrefixOnly(t *testing.T) {
 	if _, err := term.Put(ctx, fleet.HeartbeatKey("ward7-bay2"), "up"); err != nil {
 		t.Fatalf("terminal writes its own heartbeat: %v", err)
 	}
-	for _, k := range []string{fleet.UserKey([]byte("u-evil")), fleet.HeartbeatKey("theatre2"), fleet.CodeKey([]byte{1}), fleet.Prefix + "terminals/ward7-bay2"} {
+	for _, k := range []string{fleet.UserKey([]byte("u-evil")), fleet.HeartbeatKey("theatre2"), fleet.CodeKey([]byte{1}), fleet.TerminalKey("ward7-bay2")} {
 		if _, err := term.Put(ctx, k, "x"); !isDenied(err) {
 			t.Errorf("terminal wrote %s: %v, want permission denied", k, err)
 		}

@@ -39,9 +39,6 @@ func AuditHeadKey(name string) string { return TerminalPrefix(name) + "audit-hea
 // TermPrefix is the prefix of every terminal's own keys.
 const TermPrefix = termPrefix
 
-// TerminalsPrefix is where IT's terminal records live.
-const TerminalsPrefix = terminalsPrefix
-
 // ParseAuditKey splits a key under term/ into the terminal's name and an
 // entry's sequence number; ok is false for any other key.
 func ParseAuditKey(k string) (name string, seq uint64, ok bool) {

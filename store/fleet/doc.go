@@ -42,12 +42,14 @@
 //	    policy/current         → CBOR Policy     {0 v, 1 version, 2 engine schema, 3 data (config's
 //	                                              canonical TOML), 4 changed at, 5 changed by, 6 comment}
 //	    policy/v/<version, 20 decimal digits> → CBOR Policy   every version, for the auditor
+//	    terminals/<name>       → CBOR Terminal   {0 v, 1 name, 2 site, 3 ward, 4 {labels}, 5 updated,
+//	                                              6 updated by}   IT's inventory (terminals.go); in
+//	                                              the directory so that a terminal's one watch sees
+//	                                              its own labels change
 //	  codes/<SHA-256 of the code> → CBOR Code    {0 v, 1 id, 2 hash, 3 user id, 4 purpose (1 enroll,
 //	                                              2 recovery), 5 issued, 6 expires, 7 issued by,
 //	                                              8 used at (0: unused), 9 used at terminal}
 //	                                              not mirrored: codes are redeemed online only
-//	  terminals/<name>            → CBOR Terminal {0 v, 1 name, 2 site, 3 ward, 4 {labels}}
-//	                                              reserved for IT's inventory; nothing writes it yet
 //	  term/<name>/                only terminal <name> may write here (its role)
 //	    heartbeat              → CBOR Heartbeat  {0 v, 1 revision applied, 2 at, 3 offline since}
 //	                                              bound to the terminal's lease: gone when it is

@@ -17,15 +17,14 @@ const Prefix = "/passkiosk/v1/"
 
 // Key prefixes (doc.go draws the tree).
 const (
-	DirPrefix       = Prefix + "dir/"
-	usersPrefix     = DirPrefix + "users/"
-	credsPrefix     = DirPrefix + "creds/"
-	revokedPrefix   = DirPrefix + "revoked/"
-	policyCurrent   = DirPrefix + "policy/current"
-	policyVersions  = DirPrefix + "policy/v/"
-	codesPrefix     = Prefix + "codes/"
-	terminalsPrefix = Prefix + "terminals/"
-	termPrefix      = Prefix + "term/"
+	DirPrefix      = Prefix + "dir/"
+	usersPrefix    = DirPrefix + "users/"
+	credsPrefix    = DirPrefix + "creds/"
+	revokedPrefix  = DirPrefix + "revoked/"
+	policyCurrent  = DirPrefix + "policy/current"
+	policyVersions = DirPrefix + "policy/v/"
+	codesPrefix    = Prefix + "codes/"
+	termPrefix     = Prefix + "term/"
 )
 
 // recordVersion is the version of every value written here; key 0 of

@@ -114,7 +114,7 @@ type term struct {
 // (auditfile.Verify); a file that fails stops its terminal with an alarm
 // raised when Run starts. cl should name every member's endpoint and
 // hold a role that may read and delete term/*/audit/ and read
-// terminals/.
+// dir/terminals/.
 func New(cl *clientv3.Client, o Options) (*Collector, error) {
 	if o.Dir == "" || cl == nil {
 		return nil, errors.New("fleet audit collector: an archive directory and an etcd client are needed")
@@ -203,7 +203,7 @@ func (c *Collector) Close() error {
 }
 
 // Run collects until ctx ends and returns ctx's error: it finds every
-// terminal with shipped entries, watches term/ for more (and terminals/
+// terminal with shipped entries, watches term/ for more (and dir/terminals/
 // for sites), and drains each terminal that has news on o.Workers
 // workers. Failures of the cluster are retried for as long as they last.
 func (c *Collector) Run(ctx context.Context) error {

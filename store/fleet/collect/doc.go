@@ -34,14 +34,14 @@
 // # Spikes
 //
 // Every archived failed sign-in counts against its person (across
-// terminals), its terminal and its site (the site of IT's terminals/<name>
+// terminals), its terminal and its site (the site of IT's dir/terminals/<name>
 // record); Thresholds says when a count is a spike, and each spike is an
 // Alarm (kiosk.EventFailureSpike). Counts start empty at each start.
 //
 // # Wiring
 //
 // The fleet service runs one collector on a client whose role may read
-// /passkiosk/v1/term/ and /passkiosk/v1/terminals/ and delete under
+// /passkiosk/v1/term/ and /passkiosk/v1/dir/terminals/ and delete under
 // /passkiosk/v1/term/:
 //
 //	col, err := collect.New(client, collect.Options{Dir: "/var/lib/passkiosk-fleetd/audit",

@@ -12,7 +12,7 @@ import (
 )
 
 // follow finds the terminals with news until ctx ends: a scan of term/
-// and terminals/ at one revision, then watches from the revision after
+// and dir/terminals/ at one revision, then watches from the revision after
 // it. A watch that ends (a member gone, no leader, a compacted revision)
 // is followed by a new scan; every o.Rescan every terminal is looked at
 // again whatever the watches said.
@@ -41,7 +41,7 @@ func (c *Collector) follow(ctx context.Context) {
 // an archive) and reads every terminal's site. It returns the revision
 // it read at.
 func (c *Collector) scan(ctx context.Context) (int64, error) {
-	sites, err := c.get(ctx, fleet.TerminalsPrefix, clientv3.WithPrefix())
+	sites, err := c.get(ctx, fleet.TerminalKey(""), clientv3.WithPrefix())
 	if err != nil {
 		return 0, err
 	}
@@ -89,7 +89,7 @@ func (c *Collector) watch(ctx context.Context, from int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	terms := c.cl.Watch(wctx, fleet.TermPrefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithFilterDelete())
-	places := c.cl.Watch(wctx, fleet.TerminalsPrefix, clientv3.WithPrefix(), clientv3.WithRev(from))
+	places := c.cl.Watch(wctx, fleet.TerminalKey(""), clientv3.WithPrefix(), clientv3.WithRev(from))
 	rescan := time.NewTimer(c.o.Rescan)
 	defer rescan.Stop()
 	for {

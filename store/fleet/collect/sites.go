@@ -4,19 +4,8 @@ import (
 	"strings"
 	"sync"
 
-	"passkiosk/fido/cbor"
 	"passkiosk/store/fleet"
 )
-
-// terminalWire is IT's record of a terminal, terminals/<name> (package
-// fleet's doc.go): only its site is read here.
-type terminalWire struct {
-	V      uint              `cbor:"0,keyasint"`
-	Name   string            `cbor:"1,keyasint"`
-	Site   string            `cbor:"2,keyasint,omitempty"`
-	Ward   string            `cbor:"3,keyasint,omitempty"`
-	Labels map[string]string `cbor:"4,keyasint,omitempty"`
-}
 
 // sites maps terminals to their sites.
 type sites struct {
@@ -24,14 +13,13 @@ type sites struct {
 	m  map[string]string
 }
 
-// set records the site a terminals/<name> value names; a value that
-// does not decode leaves the terminal without a site.
+// set records the site a terminal's inventory record (fleet.Terminal)
+// names; a value that does not decode leaves the terminal without a site.
 func (s *sites) set(key string, value []byte) {
-	name := strings.TrimPrefix(key, fleet.TerminalsPrefix)
-	var w terminalWire
+	name := strings.TrimPrefix(key, fleet.TerminalKey(""))
 	site := ""
-	if value != nil && cbor.Unmarshal(value, &w) == nil {
-		site = w.Site
+	if t, err := fleet.DecodeTerminal(value); value != nil && err == nil {
+		site = t.Site
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -22,7 +22,7 @@ type Thresholds struct {
 	// TerminalFailures: this many failures at one terminal.
 	TerminalFailures int
 	// SiteFailures: this many failures across one site's terminals
-	// (the site from IT's terminals/<name> record).
+	// (the site from IT's dir/terminals/<name> record).
 	SiteFailures int
 	// Failed says which entries count; nil means failed sign-ins
 	// (kiosk.EventSignInFailed).
