@@ -158,11 +158,12 @@ problem() {
 	echo "PROBLEM: $*"
 	problems+=("$*")
 }
-# known TEXT: a check that fails for a known defect that issue 16 keeps
-# open: reported at the end, not failed. Only the Wayland window's frames
-# on headless cage 0.1.4's output are this (the window keeps its first
-# 892x432 buffer and cage stops showing new frames after its output tests
-# fail); the daemon's state is checked as well, and that check fails.
+# known TEXT: a check that fails for a known defect of the test's tools:
+# reported at the end, not failed. Only screenshots of the Wayland window
+# under headless cage 0.1.4 are this: grim returns an earlier screen while
+# the output shows the window's newest frame (README, "Screenshots of the
+# Wayland window"). The daemon's state is checked as well, and that check
+# fails.
 known=()
 known() {
 	echo "KNOWN PROBLEM: $*"
@@ -596,7 +597,7 @@ printf '  %-34s %6s s\n' "total" "$(elapsed)"
 echo "systemctl start to the first non-blank frame: ${start_to_frame} s; to the first lock-screen frame: ${start_to_lock} s"
 echo "screenshots and logs: $art"
 if [ ${#known[@]} -gt 0 ]; then
-	printf 'KNOWN PROBLEM (issue 16, not failed): %s\n' "${known[@]}"
+	printf 'KNOWN PROBLEM (a stale screenshot, not failed): %s\n' "${known[@]}"
 fi
 if [ ${#problems[@]} -gt 0 ]; then
 	printf 'FAIL: %s\n' "${problems[@]}"

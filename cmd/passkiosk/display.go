@@ -131,11 +131,11 @@ type fitter struct {
 }
 
 // repaintEvery (in fitEvery ticks) draws the screen again once a second
-// even when nothing changed. Headless cage 0.1.4 drops frames whose
-// output test fails ("Basic output test failed for HEADLESS-1", dozens
-// in the first seconds) and draws again only on new damage: the last
-// buffer Fyne committed for a new screen (the lock screen after the
-// waiting one) was never shown until something else moved. Drawing a
+// even when nothing changed. It was added when screenshots of headless
+// cage 0.1.4 showed an old screen for seconds; measured since (README,
+// "Screenshots of the Wayland window"), the window commits every frame
+// and the output holds the newest one: the screenshots, not the screen,
+// lag behind, and a new frame each second lets them catch up. Drawing a
 // static screen again costs a few milliseconds of llvmpipe a second.
 const repaintEvery = 5
 
