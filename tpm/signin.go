@@ -151,6 +151,18 @@ func (k *TPM) signLocked(ctx context.Context, op string, key tpm2.NamedHandle, a
 // is reported (srkGoneLocked), and provisioned again only by Open or an
 // enrollment.
 func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(key tpm2.NamedHandle, id []byte) error) error {
+	var id []byte
+	return k.withLoaded(ctx, op, blobs, func(pub *tpm2.TPMTPublic) (err error) {
+		if id, _, err = credentialFromPublic(pub); err != nil {
+			return kiosk.E(kiosk.KindMalformed, op, err)
+		}
+		return nil
+	}, func(key tpm2.NamedHandle) error { return fn(key, id) })
+}
+
+// withLoaded loads blobs under the SRK once check accepts their public
+// area, runs fn, and flushes the key.
+func (k *TPM) withLoaded(ctx context.Context, op string, blobs *KeyBlobs, check func(*tpm2.TPMTPublic) error, fn func(key tpm2.NamedHandle) error) error {
 	if err := ctx.Err(); err != nil {
 		return kiosk.E(kiosk.KindCancelled, op, err)
 	}
@@ -170,16 +182,15 @@ func (k *TPM) withKey(ctx context.Context, op string, blobs *KeyBlobs, fn func(k
 	if err != nil {
 		return kiosk.E(kiosk.KindMalformed, op, fmt.Errorf("public blob: %w", err))
 	}
-	id, _, err := credentialFromPublic(contents)
-	if err != nil {
-		return kiosk.E(kiosk.KindMalformed, op, err)
+	if err := check(contents); err != nil {
+		return err
 	}
 	loaded, err := k.loadUnderSRK(pub, priv)
 	if err != nil {
 		return k.loadError(op, blobs, err)
 	}
 	defer k.flush(loaded.Handle)
-	return fn(loaded, id)
+	return fn(loaded)
 }
 
 // loadUnderSRK loads a key made under the storage root key. The SRK's
