@@ -147,6 +147,8 @@ func (e *env) fleet(verb string, args []string) error {
 	fs := flag.NewFlagSet("fleet "+verb, flag.ContinueOnError)
 	ff.register(fs)
 	switch verb {
+	case "key":
+		return e.fleetKey(args)
 	case "join":
 		var cert, key string
 		fs.StringVar(&cert, "cert", "/etc/passkiosk/fleet/terminal.crt", "this terminal's client certificate; its common name is its fleet name")
@@ -185,7 +187,7 @@ func (e *env) fleet(verb string, args []string) error {
 			"closes the connections it has open.\n", pos[0])
 		return nil
 	}
-	return usagef("usage: passkioskctl fleet join|leave …")
+	return usagef("usage: passkioskctl fleet key|join|leave …")
 }
 
 func quoteList(xs []string) string {

@@ -280,6 +280,8 @@ usage: passkioskctl COMMAND [flags]
   audit verify FILE                       check an exported file here, without the appliance
   tpm lockout                             the TPM's wrong-PIN counter, maximum, recovery, time left
   tpm lockout reset                       end a TPM lockout now (audited)
+  fleet key NAME [--replace] [--out FILE] make this terminal's fleet key in its TPM; prints the
+                                          certificate request for the fleet's CA
   fleet join --endpoints URLS --admin-cert F --admin-key F --ca F [--cert F --key F]
                                           make this terminal's etcd user and role (once)
   fleet leave NAME --endpoints … (as join) remove a terminal's user, role and records

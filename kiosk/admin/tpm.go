@@ -63,6 +63,7 @@ func init() {
 	handlers[CmdTPMLockout] = (*call).tpmLockout
 	handlers[CmdTPMLockoutReset] = (*call).tpmLockoutReset
 	handlers[CmdUsersUnsuspend] = (*call).usersUnsuspend
+	handlers[CmdFleetKey] = (*call).fleetKey
 }
 
 func (c *call) tpm() (TPM, error) {

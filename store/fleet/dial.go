@@ -1,8 +1,10 @@
 package fleet
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"time"
@@ -27,17 +29,49 @@ var Reconnect = grpc.WithConnectParams(grpc.ConnectParams{
 // certificate (its common name is its etcd user), the cluster's CA, and
 // quick reconnects.
 func ClientConfig(endpoints []string, certFile, keyFile, caFile string) (clientv3.Config, error) {
-	const op = "fleet client"
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return clientv3.Config{}, kiosk.E(kiosk.KindMalformed, "fleet client", err)
+	}
+	return clientConfig(endpoints, cert, caFile)
+}
+
+// ClientConfigSigner is ClientConfig with the private key held elsewhere
+// (the terminal's TPM): key signs for the certificate in certFile.
+func ClientConfigSigner(endpoints []string, certFile string, key crypto.Signer, caFile string) (clientv3.Config, error) {
+	const op = "fleet client"
+	b, err := os.ReadFile(certFile)
 	if err != nil {
 		return clientv3.Config{}, kiosk.E(kiosk.KindMalformed, op, err)
 	}
-	pem, err := os.ReadFile(caFile)
+	var cert tls.Certificate
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		if blk.Type == "CERTIFICATE" {
+			cert.Certificate = append(cert.Certificate, blk.Bytes)
+		}
+	}
+	if len(cert.Certificate) == 0 {
+		return clientv3.Config{}, kiosk.Errorf(kiosk.KindMalformed, op, "%s holds no PEM certificate", certFile)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return clientv3.Config{}, kiosk.E(kiosk.KindMalformed, op, err)
+	}
+	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.Public()) {
+		return clientv3.Config{}, kiosk.Errorf(kiosk.KindMalformed, op, "%s is not the certificate of this terminal's key (signed for another request?)", certFile)
+	}
+	cert.PrivateKey, cert.Leaf = key, leaf
+	return clientConfig(endpoints, cert, caFile)
+}
+
+func clientConfig(endpoints []string, cert tls.Certificate, caFile string) (clientv3.Config, error) {
+	const op = "fleet client"
+	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		return clientv3.Config{}, kiosk.E(kiosk.KindMalformed, op, err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
+	if !pool.AppendCertsFromPEM(caPEM) {
 		return clientv3.Config{}, kiosk.E(kiosk.KindMalformed, op, fmt.Errorf("%s holds no PEM certificate", caFile))
 	}
 	return clientv3.Config{

@@ -118,7 +118,10 @@
 // # Terminal identity
 //
 // Each terminal authenticates with an mTLS client certificate whose common
-// name is its etcd user (etcd's --client-cert-auth). `passkioskctl fleet
+// name is its etcd user (etcd's --client-cert-auth). Its private key is
+// made in the terminal's TPM (`passkioskctl fleet key`, tpm.ClientKey) and
+// signs every handshake there; ClientConfigSigner takes it. A terminal
+// without a TPM uses a PEM key file (ClientConfig). `passkioskctl fleet
 // join` creates the user and its role once (read /passkiosk/v1/, write
 // only /passkiosk/v1/term/<name>/); granting costs a raft round per
 // permission, so it is done at join, never at start. Deleting an etcd user

@@ -195,7 +195,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Appliance, e
 	if err != nil {
 		outOfService = append(outOfService, "sessions cannot be isolated here: "+err.Error())
 	}
-	if a.fleet, err = openFleet(cfg, a.db, records, a.log); err != nil {
+	if a.fleet, err = openFleet(cfg, a.db, a.tpm, records, a.log); err != nil {
 		a.log.Error("not joining the fleet", "err", err)
 	}
 	a.eng = engine.New(engine.Config{
@@ -298,7 +298,7 @@ func (a *Appliance) listenAdmin(ctx context.Context, keys kiosk.RoamingKeys, dem
 		opts.Keys = keys.Present
 	}
 	if a.tpm != nil {
-		opts.TPM = &tpmAdmin{k: a.tpm}
+		opts.TPM = &tpmAdmin{k: a.tpm, fleetKey: filepath.Join(a.cfg.StateDir, fleetKeyFile)}
 	}
 	if a.manager != nil {
 		opts.Isolation = a.isolation

@@ -17,6 +17,7 @@ import (
 	"passkiosk/store/fleet"
 	"passkiosk/store/fleet/ship"
 	"passkiosk/store/storeport"
+	"passkiosk/tpm"
 )
 
 // fleetLink is the appliance's membership of a fleet ([fleet] in the
@@ -48,12 +49,12 @@ type fleetLink struct {
 // openFleet dials the cluster (the client connects in the background: no
 // network is needed to start) and prepares the agent. It returns nil, nil
 // for a terminal on its own or without a database.
-func openFleet(cfg *config.Config, db *store.DB, local *storeport.Records, log *slog.Logger) (*fleetLink, error) {
+func openFleet(cfg *config.Config, db *store.DB, k *tpm.TPM, local *storeport.Records, log *slog.Logger) (*fleetLink, error) {
 	if !cfg.Fleet.Enabled() || db == nil {
 		return nil, nil
 	}
 	f := cfg.Fleet
-	cc, err := fleet.ClientConfig(f.Endpoints, f.Certificate, f.Key, f.CA)
+	cc, err := fleetClientConfig(f, k)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}

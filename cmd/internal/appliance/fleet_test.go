@@ -27,7 +27,7 @@ import (
 func TestFleetLinkEndsARevokedSession(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	off := config.Default()
-	if l, err := openFleet(&off, nil, nil, log); l != nil || err != nil || l.statusFunc() != nil {
+	if l, err := openFleet(&off, nil, nil, nil, log); l != nil || err != nil || l.statusFunc() != nil {
 		t.Fatalf("a terminal on its own got a fleet link: %v %v", l, err)
 	}
 
@@ -51,7 +51,7 @@ func TestFleetLinkEndsARevokedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	records := storeport.NewRecords(db, "ward7")
-	fl, err := openFleet(&cfg, db, records, log)
+	fl, err := openFleet(&cfg, db, nil, records, log)
 	if err != nil || fl == nil {
 		t.Fatalf("openFleet: %v", err)
 	}

@@ -68,6 +68,8 @@ func readRootOnly(path string) ([]byte, error) {
 // tpmAdmin serves the admin API's TPM commands from the open TPM.
 type tpmAdmin struct {
 	k *tpm.TPM
+	// fleetKey is the file of the TPM's fleet key (fleetkey.go).
+	fleetKey string
 	// signingKey caches SigningKey's answer: the attestation key is the
 	// same for as long as the TPM keeps its endorsement seed, and making
 	// it (TPM2_CreatePrimary) costs a real chip tens of milliseconds that
