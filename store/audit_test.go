@@ -243,6 +243,32 @@ func TestPruneByAge(t *testing.T) {
 	}
 }
 
+// Entries a fleet terminal has not shipped stay, whatever the limits:
+// pruning stops at KeepFrom, and the chain still verifies.
+func TestPruneKeepsWhatIsNotShipped(t *testing.T) {
+	path, clock, last := logWith(t, 40)
+	db := openAt(t, path, clock)
+	defer db.Close()
+	n, err := db.Prune(store.Retention{MaxEntries: 5, KeepFrom: 21}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 20 {
+		t.Errorf("pruned %d, want the 20 before entry 21", n)
+	}
+	evs, _ := db.Events(0, 1000)
+	if len(evs) == 0 || evs[0].Seq != 21 || uint64(len(evs)) != last-20+1 {
+		t.Fatalf("kept %d entries from %d; want every one from 21 and the prune entry", len(evs), evs[0].Seq)
+	}
+	if _, err := db.VerifyChain(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing shipped yet (KeepFrom 1): nothing goes.
+	if n, err := db.Prune(store.Retention{MaxEntries: 1, KeepFrom: 1}, time.Time{}); err != nil || n != 0 {
+		t.Fatalf("with nothing shipped: pruned %d, %v", n, err)
+	}
+}
+
 func TestPruneRefusesToHideTampering(t *testing.T) {
 	path, clock, _ := logWith(t, 10)
 	tamper(t, path, func(a, _ *bolt.Bucket) error { return a.Delete(key(3)) })

@@ -12,9 +12,13 @@ import (
 
 // Retention says which audit entries Prune may remove: those older than
 // MaxAge, and the oldest ones beyond MaxEntries. A zero field is no limit.
+// KeepFrom, when not 0, keeps every entry from that sequence number on,
+// whatever their age or number: a fleet terminal's entries its fleet has
+// not received yet (store/fleet/ship) are not the terminal's to drop.
 type Retention struct {
 	MaxAge     time.Duration
 	MaxEntries int
+	KeepFrom   uint64
 }
 
 // Prune removes old audit entries and keeps the chain verifiable: the hash
@@ -46,7 +50,8 @@ func (db *DB) Prune(r Retention, now time.Time) (int, error) {
 				return err
 			}
 			byAge := r.MaxAge > 0 && now.Sub(e.Time) > r.MaxAge
-			if !byCount && !byAge {
+			kept := r.KeepFrom > 0 && e.Seq >= r.KeepFrom
+			if kept || !byCount && !byAge {
 				break
 			}
 			h, err := verifyEntry(k, v, prev)

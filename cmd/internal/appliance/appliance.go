@@ -336,6 +336,8 @@ func (a *Appliance) maintain(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
+		// On a fleet terminal what the fleet has not received stays.
+		keep.Audit.KeepFrom = a.fleet.keepFrom()
 		m, err := storeport.Maintain(a.db, time.Time{}, keep)
 		if err != nil {
 			a.log.Error("pruning history", "err", err)

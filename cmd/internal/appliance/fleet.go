@@ -168,6 +168,16 @@ func (l *fleetLink) status() admin.FleetStatus {
 	return f
 }
 
+// keepFrom is store.Retention.KeepFrom: the first audit entry the
+// cluster has not received (1 while the shipper has not heard from it),
+// which local pruning must keep; 0 for a terminal on its own.
+func (l *fleetLink) keepFrom() uint64 {
+	if l == nil {
+		return 0
+	}
+	return l.shipper.Status().Shipped + 1
+}
+
 // close stops the agent and the client.
 func (l *fleetLink) close() {
 	if l == nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,52 @@ func TestFleetLinkEndsARevokedSession(t *testing.T) {
 	})
 	if st := fl.status(); !st.Online || st.Name != "ward7" || !strings.HasPrefix(st.Name, "ward") {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// Local retention never drops what the fleet has not received: with the
+// cluster gone, entries written since the last shipped one stay however
+// small the limit, and the chain still verifies.
+func TestRetentionKeepsWhatTheFleetHasNotReceived(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{TLS: true})
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cert, key := c.CA.Issue("ward7", false)
+	cfg.Fleet = config.Fleet{Name: "ward7", Endpoints: c.Endpoints(), Certificate: cert, Key: key, CA: c.CA.File,
+		OfflineMaxAge: "24h", RevokeEndsSession: "at-once"}
+	a, err := Start(context.Background(), cfg, Options{Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	head := func() uint64 { s, _, _ := a.db.AuditHead(); return s }
+	deadline := time.Now().Add(20 * time.Second)
+	for sh := a.fleet.shipper.Status(); sh.Shipped == 0 || sh.Shipped < head(); sh = a.fleet.shipper.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not shipped: %+v, local head %d", sh, head())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.StopAll()
+	// What the cluster got before it went: nothing more reaches it.
+	shipped := a.fleet.shipper.Status().Shipped
+	for i := range 20 {
+		if _, err := a.db.Append(store.AuditEvent{Type: kiosk.EventSignIn, Actor: "test", Detail: map[string]string{"n": strconv.Itoa(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keep := a.fleet.keepFrom(); keep != shipped+1 {
+		t.Fatalf("keepFrom %d, shipped %d", keep, shipped)
+	}
+	n, err := a.db.Prune(store.Retention{MaxEntries: 3, KeepFrom: a.fleet.keepFrom()}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := a.db.Events(shipped+1, 1000)
+	if err != nil || len(evs) < 20 || evs[0].Seq != shipped+1 {
+		t.Fatalf("after pruning %d: %d entries from %d, %v; want every one after the shipped %d", n, len(evs), evs[0].Seq, err, shipped)
+	}
+	if _, err := a.db.VerifyChain(); err != nil {
+		t.Fatal(err)
 	}
 }
