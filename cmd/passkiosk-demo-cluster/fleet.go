@@ -48,7 +48,7 @@ type demoFleet struct {
 	root    *clientv3.Client
 	d       *fleet.Directory
 	service *http.Server
-	url     string           // the service's address
+	url     string            // the service's address
 	codes   map[string]string // each person's first enrollment code
 }
 
