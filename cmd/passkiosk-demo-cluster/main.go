@@ -74,12 +74,18 @@ func run() (err error) {
 	return f.serve(ctx, *prog, os.Stdin, os.Stdout)
 }
 
+// searchable is the demo folder's mode: the session account must pass
+// through it to the terminals' session workspaces, as through
+// /var/lib/passkiosk; it lists nothing to others, and the certificates'
+// keys inside are the owner's alone.
+const searchable = 0o711
+
 // demoDir is the folder named, made if missing and refused unless empty
 // (the members' data of another run must not be mixed in), or a new
 // temporary one that the returned function removes.
 func demoDir(named string) (string, func(), error) {
 	if named != "" {
-		if err := os.MkdirAll(named, 0o700); err != nil {
+		if err := os.MkdirAll(named, searchable); err != nil {
 			return "", nil, err
 		}
 		if entries, err := os.ReadDir(named); err != nil || len(entries) > 0 {
@@ -88,6 +94,9 @@ func demoDir(named string) (string, func(), error) {
 		return named, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "passkiosk-demo-fleet-")
+	if err == nil {
+		err = os.Chmod(dir, searchable)
+	}
 	if err != nil {
 		return "", nil, err
 	}
