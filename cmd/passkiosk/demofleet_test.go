@@ -162,18 +162,7 @@ func TestDemoFleetEnrollAtOneSignInAtTheOtherRevokeRefused(t *testing.T) {
 	}
 
 	enrollAt(t, a, keyA, codes["Alice"])
-	alice := kiosk.UserID("alice")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		creds, err := b.DB().CredentialsOf([]byte(alice))
-		if err == nil && len(creds) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Ward 3B's mirror never got the key enrolled at 3A: %d credentials, %v", len(creds), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitMirrored(t, b, "alice")
 
 	// The key moves: plugged in at 3B it leaves 3A, and 3B signs her in
 	// with its fingerprint.
@@ -215,4 +204,21 @@ func enrollAt(t *testing.T, a *appliance.Appliance, key interface{ Plug() }, cod
 	waitView(t, a, "enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
 	eng.Cancel()
 	waitView(t, a, "the lock screen", func(v kiosk.View) bool { return v.State == kiosk.StateLocked })
+}
+
+// waitMirrored waits until terminal a's mirror holds one credential of
+// the person.
+func waitMirrored(t *testing.T, a *appliance.Appliance, user string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		creds, err := a.DB().CredentialsOf([]byte(user))
+		if err == nil && len(creds) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's mirror never got %s's key: %d credentials, %v", a.Config().Terminal, user, len(creds), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
