@@ -104,13 +104,22 @@ func newDemoKey(stateDir string, shared *softkey.Key) (*demokey.Keys, error) {
 	k := shared
 	if k == nil {
 		var err error
-		if k, err = NewDemoFleetKey(stateDir); err != nil {
+		if k, err = virtualKey(stateDir); err != nil {
 			return nil, err
 		}
 	}
 	v := demokey.New(k)
 	v.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
 	return v, nil
+}
+
+// virtualKey is the demo's virtual security key, its state kept in dir.
+func virtualKey(dir string) (*softkey.Key, error) {
+	k, err := softkey.New(softkey.Config{StatePath: filepath.Join(dir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true})
+	if err != nil {
+		return nil, fmt.Errorf("virtual security key: %w", err)
+	}
+	return k, nil
 }
 
 // seedDemo adds two people with enrollment codes and prints how to walk

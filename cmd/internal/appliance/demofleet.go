@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"passkiosk/fido/softkey"
 	"passkiosk/kiosk/config"
@@ -36,10 +35,4 @@ func DemoFleetConfig(stateDir, file, swtpmAddr string) (*config.Config, error) {
 // NewDemoFleetKey is the one virtual security key the demo fleet's
 // terminals share (Options.DemoKey), kept in dir: one person's key,
 // carried from terminal to terminal, with one signature counter.
-func NewDemoFleetKey(dir string) (*softkey.Key, error) {
-	k, err := softkey.New(softkey.Config{StatePath: filepath.Join(dir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true})
-	if err != nil {
-		return nil, fmt.Errorf("virtual security key: %w", err)
-	}
-	return k, nil
-}
+func NewDemoFleetKey(dir string) (*softkey.Key, error) { return virtualKey(dir) }
