@@ -157,5 +157,7 @@ func seedDemo(db *store.DB, cfg *config.Config) error {
 func printDemoAdmin(socket string) {
 	fmt.Printf("Admin socket: %s\n", socket)
 	fmt.Printf("Try, in another terminal: PASSKIOSK_SOCKET=%s go run ./cmd/passkioskctl status\n", socket)
-	fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
+	if filepath.Base(filepath.Dir(socket)) == "demo-state" {
+		fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
+	}
 }
