@@ -22,6 +22,7 @@ const consoleHelp = `IT's console — type here:
   revoke NAME    revoke every security key of NAME (alice, bob) in the directory
   disable NAME   disable NAME; enable NAME gives the account back
   code NAME      a new enrollment code for NAME
+  offline        stop the cluster (the network is down); online starts it again
 `
 
 // applianceStop bounds how long the appliance may take to stop after
@@ -136,29 +137,40 @@ func (f *demoFleet) command(ctx context.Context, line string, out io.Writer) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	u, ok := person(name)
-	if !ok && verb != "help" {
-		fmt.Fprintf(out, "%s: no person %q in the demo (alice, bob)\n", verb, name)
-		return
-	}
 	var msg string
 	var err error
 	switch verb {
-	case "revoke":
-		msg, err = f.revoke(ctx, u)
-	case "disable", "enable":
-		msg, err = f.setState(ctx, u, verb == "disable")
-	case "code":
-		var code string
-		code, err = f.d.IssueCode(ctx, u.ID, store.PurposeEnroll, 24*time.Hour, it)
-		msg = fmt.Sprintf("new enrollment code for %s: %s", u.DisplayName, code)
+	case "offline":
+		f.cluster.StopAll()
+		msg = "all three members stopped: within about 3 s the terminals show offline, and still sign people in from their mirrors; enrollment waits for online"
+	case "online":
+		f.cluster.RestartAll()
+		msg = "the members are back: the terminals catch up with what they missed"
+	case "revoke", "disable", "enable", "code":
+		msg, err = f.personCommand(ctx, verb, name)
 	default:
 		msg = strings.TrimRight(consoleHelp, "\n")
 	}
 	if err != nil {
-		msg = fmt.Sprintf("%s %s: %v", verb, name, err)
+		msg = fmt.Sprintf("%s: %v", strings.TrimSpace(verb+" "+name), err)
 	}
 	fmt.Fprintln(out, msg)
+}
+
+// personCommand runs a command about one of the demo's people.
+func (f *demoFleet) personCommand(ctx context.Context, verb, name string) (string, error) {
+	u, ok := person(name)
+	if !ok {
+		return "", fmt.Errorf("no person %q in the demo (alice, bob)", name)
+	}
+	switch verb {
+	case "revoke":
+		return f.revoke(ctx, u)
+	case "code":
+		code, err := f.d.IssueCode(ctx, u.ID, store.PurposeEnroll, 24*time.Hour, it)
+		return fmt.Sprintf("new enrollment code for %s: %s", u.DisplayName, code), err
+	}
+	return f.setState(ctx, u, verb == "disable")
 }
 
 func person(name string) (store.User, bool) {

@@ -15,7 +15,8 @@
 // stops when that does; without, when its input ends.
 //
 // Lines typed on its input are IT's console: revoke NAME, disable NAME,
-// enable NAME, code NAME. Everything it started (members, service, the
+// enable NAME, code NAME, and offline and online, which stop and start
+// every member as a network cut would. Everything it started (members, service, the
 // appliance) stops with it, and a DIR it made itself is removed.
 //
 // It is a demo program: it links the etcd server module (kiosk's import

@@ -65,8 +65,12 @@ func TestDemoFleetComesUpAndTheConsoleAnswers(t *testing.T) {
 		{"disable bob", "disabled Bob Okafor at revision"},
 		{"enable bob", "enabled Bob Okafor at revision"},
 		{"code bob", "new enrollment code for Bob Okafor: "},
-		{"revoke carol", `revoke: no person "carol" in the demo (alice, bob)`},
+		{"revoke carol", `revoke carol: no person "carol" in the demo (alice, bob)`},
+		{"code", `code: no person "" in the demo (alice, bob)`},
 		{"help", "IT's console"},
+		{"offline", "all three members stopped"},
+		{"online", "the members are back"},
+		{"disable alice", "disabled Alice Moreau at revision"},
 	} {
 		var out bytes.Buffer
 		f.command(ctx, tc.line, &out)

@@ -83,6 +83,14 @@ shot 06-revoked-at-3b
 click 1318 562 3
 shot 07-refused-at-3b
 
+# The network goes: the lock screens say since when they are offline.
+echo "offline" >"$work/console"
+waitlog "all three members stopped"
+sleep 5
+shot 08-offline
+echo "online" >"$work/console"
+waitlog "the members are back"
+
 pid=$(pgrep -P "$cluster" -f -- '--demo-fleet' | head -n 1)
 rss=$(awk '/^RssAnon/ {print int($2/1024)}' "/proc/$pid/status")
 crss=$(awk '/^RssAnon/ {print int($2/1024)}' "/proc/$cluster/status")
