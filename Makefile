@@ -2,6 +2,9 @@
 #
 #   make demo    install what is needed, then run the appliance on its
 #                embedded defaults (daemon and window in one process)
+#   make demo-fleet  two terminals in a fleet on this machine: an embedded
+#                three-member etcd cluster and the fleet service, and two
+#                windows sharing one virtual security key
 #   make build   the programs as the package ships them, in bin/:
 #                passkioskd (the root daemon, no Fyne, no GL), passkiosk
 #                (the window, a native Wayland client) and passkioskctl
@@ -62,7 +65,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export LANG := en_US.UTF-8
 export CGO_ENABLED := 1
 
-.PHONY: deps demo test check vet fmt bench fuzz race build clean deb test-packaging test-appliance screenshots soak test-fleet test-fleet-audit
+.PHONY: deps demo demo-fleet test check vet fmt bench fuzz race build clean deb test-packaging test-appliance screenshots soak test-fleet test-fleet-audit
 
 # deps installs only what is missing, so it is quick when nothing is.
 deps:
@@ -86,6 +89,19 @@ build: deps
 demo: deps
 	@echo "building and starting the demo; a first build of the dependencies takes about 3 minutes on two cores..."
 	$(GO) run -tags $(GOTAGS) ./cmd/passkiosk --demo
+
+# demo-fleet builds the window (with the demo), passkioskctl and the demo
+# cluster (cmd/passkiosk-demo-cluster), then runs the cluster, which joins
+# two terminals with passkioskctl fleet join and starts the window on
+# them; its terminal is IT's console. Ctrl-C or closing a window stops it
+# all.
+DEMO_FLEET_BIN := $(BINDIR)/demo-fleet
+demo-fleet: deps
+	@echo "building the demo fleet; a first build takes about 5 minutes on two cores (the etcd server is most of it)..."
+	$(GO) build -tags $(GOTAGS) -o $(DEMO_FLEET_BIN)/passkiosk ./cmd/passkiosk
+	$(GO) build -o $(DEMO_FLEET_BIN)/passkioskctl ./cmd/passkioskctl
+	$(GO) build -o $(DEMO_FLEET_BIN)/passkiosk-demo-cluster ./cmd/passkiosk-demo-cluster
+	$(DEMO_FLEET_BIN)/passkiosk-demo-cluster --ctl $(DEMO_FLEET_BIN)/passkioskctl --run $(DEMO_FLEET_BIN)/passkiosk
 
 test: deps
 	$(GO) test -count=1 -timeout 25m $(TESTFLAGS) ./...

@@ -34,6 +34,15 @@ type DemoKeyControl interface {
 	Touch()
 }
 
+// DemoKeyChanges is a DemoKeyControl whose key can be plugged in or out
+// by something other than its panel: the demo fleet's terminals share
+// one key, and plugging it in at one pulls it out of the others. The
+// panel calls OnChange once with a function to call (on any goroutine)
+// after such a change.
+type DemoKeyChanges interface {
+	OnChange(func())
+}
+
 // spawn runs the demo key's slow calls off the UI goroutine. Tests replace
 // it: Fyne's test driver runs fyne.Do on the calling goroutine, so the
 // refresh would otherwise race the test reading the widgets.
@@ -75,6 +84,9 @@ func demoPanel(ctrl DemoKeyControl, tr *i18n.Catalog) fyne.CanvasObject {
 	}
 	plug = button(tr.T("demo.plug"), securityKeyIcon, widget.HighImportance, async(ctrl.Plug))
 	unplug = button(tr.T("demo.unplug"), theme.LogoutIcon(), widget.MediumImportance, async(ctrl.Unplug))
+	if c, ok := ctrl.(DemoKeyChanges); ok {
+		c.OnChange(func() { fyne.Do(refresh) })
+	}
 	tap := button(tr.T("demo.tap"), theme.RadioButtonCheckedIcon(), widget.MediumImportance, ctrl.Touch)
 	refresh()
 

@@ -9,12 +9,18 @@
 //
 //	passkiosk [--socket /run/passkiosk/ui.sock | --config FILE] [--windowed]
 //	passkiosk --demo [--state-dir DIR]
+//	passkiosk --demo-fleet DIR
 //
 // --demo runs the daemon's half in this process on embedded defaults (the
 // in-process TPM simulator, a virtual security key with an on-screen
 // panel, a fresh state directory with two people and their enrollment
 // codes), joined to the window over the same link through a socket pair,
 // in a normal window.
+//
+// --demo-fleet runs every terminal that passkiosk-demo-cluster (make
+// demo-fleet) joined to its directory and described in DIR/terminals: a
+// daemon half each in this process, with a swtpm each and one virtual
+// security key they share, and a normal window each.
 package main
 
 import (
@@ -44,6 +50,7 @@ func main() {
 	configPath := flag.String("config", config.DefaultPath, "the appliance's configuration, read for ui.socket when it is readable")
 	demo := flag.Bool("demo", false, "run the daemon's half in this process on embedded defaults: TPM simulator, a virtual security key, a fresh state dir")
 	stateDir := flag.String("state-dir", "", "the demo's state directory (default ./demo-state)")
+	demoFleet := flag.String("demo-fleet", "", "run the terminals of the demo fleet in `DIR` (written by passkiosk-demo-cluster: make demo-fleet), a window each")
 	windowed := flag.Bool("windowed", false, "a normal window instead of full screen")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -55,6 +62,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	if *demoFleet != "" {
+		if err := runDemoFleet(ctx, *demoFleet, log); err != nil {
+			log.Error("demo fleet", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	w := window{title: "passkiosk", windowed: *windowed, log: log, language: uiLanguage(log),
 		dial: uilink.DialSocket(windowSocket(*socket, *configPath, log))}
 	if *demo {

@@ -16,3 +16,7 @@ func serveDemoCheck() {}
 func runDemo(context.Context, string, *slog.Logger) (*window, func(), error) {
 	return nil, nil, errors.New("this passkiosk was built without the demo (tag nodemo); the demo is go run ./cmd/passkiosk --demo from the source")
 }
+
+func runDemoFleet(context.Context, string, *slog.Logger) error {
+	return errors.New("this passkiosk was built without the demo (tag nodemo); the demo fleet is make demo-fleet from the source")
+}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"passkiosk/fido/softkey"
 	"passkiosk/fido/softkey/demokey"
 	"passkiosk/fido/usbkey"
 	"passkiosk/kiosk"
@@ -70,6 +71,9 @@ type Options struct {
 	// NoWindowSocket keeps the window's socket closed: the window is
 	// attached in process (the demo) or not at all (tests).
 	NoWindowSocket bool
+	// DemoKey is the demo's virtual security key when it is shared (the
+	// demo fleet's terminals, NewDemoFleetKey); nil: the demo's own.
+	DemoKey *softkey.Key
 }
 
 // Appliance is everything but the window: engine, TPM, keys, records,
@@ -230,7 +234,7 @@ func (a *Appliance) openStore(demo bool) error {
 	a.db = db
 	forwardToJournal(db, a.log)
 	if demo {
-		if err := seedDemo(db, a.cfg.Terminal); err != nil {
+		if err := seedDemo(db, a.cfg); err != nil {
 			return fmt.Errorf("demo people: %w", err)
 		}
 	}
@@ -261,7 +265,7 @@ func (a *Appliance) openTPM() (*tpm.TPM, error) {
 func (a *Appliance) openKeys(ctx context.Context, demo bool) (kiosk.RoamingKeys, error) {
 	switch {
 	case demo:
-		v, err := newDemoKey(a.cfg.StateDir)
+		v, err := newDemoKey(a.cfg.StateDir, a.opts.DemoKey)
 		if err != nil {
 			return nil, err
 		}

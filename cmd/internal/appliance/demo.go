@@ -98,22 +98,38 @@ func freshDemoDir(dir string) error {
 }
 
 // newDemoKey is the demo's virtual key, answering a touch request after
-// a moment until the panel says otherwise.
-func newDemoKey(stateDir string) (*demokey.Keys, error) {
-	k, err := softkey.New(softkey.Config{
-		StatePath: filepath.Join(stateDir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("virtual security key: %w", err)
+// a moment until the panel says otherwise: shared when given (the demo
+// fleet's terminals share one), else the demo's own, kept in stateDir.
+func newDemoKey(stateDir string, shared *softkey.Key) (*demokey.Keys, error) {
+	k := shared
+	if k == nil {
+		var err error
+		if k, err = virtualKey(stateDir); err != nil {
+			return nil, err
+		}
 	}
 	v := demokey.New(k)
 	v.SetTouch(softkey.TouchAfterDelay, 700*time.Millisecond)
 	return v, nil
 }
 
+// virtualKey is the demo's virtual security key, its state kept in dir.
+func virtualKey(dir string) (*softkey.Key, error) {
+	k, err := softkey.New(softkey.Config{StatePath: filepath.Join(dir, "virtual-key.state"), PIN: demoKeyPIN, Fingerprint: true})
+	if err != nil {
+		return nil, fmt.Errorf("virtual security key: %w", err)
+	}
+	return k, nil
+}
+
 // seedDemo adds two people with enrollment codes and prints how to walk
-// through the demo.
-func seedDemo(db *store.DB, terminal string) error {
+// through the demo. A demo fleet terminal's people come from the
+// directory (passkiosk-demo-cluster), so it adds none.
+func seedDemo(db *store.DB, cfg *config.Config) error {
+	if cfg.Fleet.Enabled() {
+		return nil
+	}
+	terminal := cfg.Terminal
 	people := []store.User{
 		{ID: []byte("alice"), Name: "alice", DisplayName: "Alice Moreau", Groups: []string{"nurses"}, State: store.UserActive},
 		{ID: []byte("bob"), Name: "bob", DisplayName: "Bob Okafor", Groups: []string{"porters"}, State: store.UserActive},
@@ -141,5 +157,7 @@ func seedDemo(db *store.DB, terminal string) error {
 func printDemoAdmin(socket string) {
 	fmt.Printf("Admin socket: %s\n", socket)
 	fmt.Printf("Try, in another terminal: PASSKIOSK_SOCKET=%s go run ./cmd/passkioskctl status\n", socket)
-	fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
+	if filepath.Base(filepath.Dir(socket)) == "demo-state" {
+		fmt.Println("(passkioskctl finds the socket by itself when run from this folder.)")
+	}
 }
