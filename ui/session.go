@@ -21,11 +21,8 @@ func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
 	}
 	items := []fyne.CanvasObject{icon(theme.AccountIcon(), 64), title(u.tr.T("session.signed_in", s.DisplayName))}
 	if !s.EndsAt.IsZero() {
-		l := widget.NewLabel("")
-		l.SizeName = theme.SizeNameSubHeadingText
+		l := u.countdownLabel("session.time_left", &s.EndsAt)
 		l.Alignment = fyne.TextAlignCenter
-		end := s.EndsAt
-		l.Text = u.addLive(l.SetText, func(now time.Time) string { return u.tr.T("session.time_left", countdown(now, end)) })
 		items = append(items, l)
 	}
 	items = append(items, u.noticeBox(u.notice(v), v.PINMinLength), gap(16))
