@@ -20,47 +20,67 @@ func Theme() fyne.Theme { return kioskTheme{} }
 
 type kioskTheme struct{}
 
-// The palette: every colour the kiosk sets, by the name Fyne asks for.
-// Each foreground is checked against the background it is drawn on in
-// theme_test.go (contrast ratio ≥ 7 for text); a name not here falls back
-// to Fyne's dark theme.
+// The palette. Each foreground is checked against the background it is drawn
+// on in theme_test.go (contrast ratio ≥ 7 for text).
+var (
+	colBackground   = color.NRGBA{0x10, 0x14, 0x18, 0xff}
+	colForeground   = color.NRGBA{0xf5, 0xf7, 0xfa, 0xff}
+	colButton       = color.NRGBA{0x2b, 0x35, 0x40, 0xff}
+	colPrimary      = color.NRGBA{0x9c, 0xcc, 0xff, 0xff} // light blue; dark text on it
+	colOnPrimary    = color.NRGBA{0x0a, 0x0f, 0x14, 0xff}
+	colError        = color.NRGBA{0xff, 0x9a, 0x8f, 0xff} // light red: readable on the dark background
+	colSuccess      = color.NRGBA{0x8f, 0xe3, 0xa1, 0xff}
+	colWarning      = color.NRGBA{0xff, 0xd5, 0x80, 0xff}
+	colDisabled     = color.NRGBA{0x9a, 0xa3, 0xad, 0xff}
+	colDisabledBtn  = color.NRGBA{0x1f, 0x26, 0x2e, 0xff}
+	colInput        = color.NRGBA{0x1c, 0x23, 0x2b, 0xff}
+	colInputBorder  = color.NRGBA{0x9a, 0xa3, 0xad, 0xff}
+	colPlaceholder  = color.NRGBA{0xb8, 0xc0, 0xc8, 0xff}
+	colFocus        = color.NRGBA{0x9c, 0xcc, 0xff, 0x66}
+	colHover        = color.NRGBA{0xff, 0xff, 0xff, 0x1a}
+	colPressed      = color.NRGBA{0xff, 0xff, 0xff, 0x33}
+	colSeparator    = color.NRGBA{0x3a, 0x44, 0x50, 0xff}
+	colOverlay      = color.NRGBA{0x18, 0x1e, 0x25, 0xff}
+	colShadow       = color.NRGBA{0x00, 0x00, 0x00, 0x66}
+	colSelection    = color.NRGBA{0x9c, 0xcc, 0xff, 0x40}
+	colHeaderBg     = color.NRGBA{0x1e, 0x2a, 0x36, 0xff}
+	colScrollBar    = color.NRGBA{0xff, 0xff, 0xff, 0x66}
+	colScrollBarBg  = color.NRGBA{0x00, 0x00, 0x00, 0x00}
+	colOnDangerText = color.NRGBA{0x0a, 0x0f, 0x14, 0xff}
+)
+
+// palette is the colour the kiosk sets for each name Fyne asks for; a
+// name not here falls back to Fyne's dark theme.
 var palette = map[fyne.ThemeColorName]color.Color{
-	theme.ColorNameBackground:          color.NRGBA{0x10, 0x14, 0x18, 0xff},
-	theme.ColorNameForeground:          color.NRGBA{0xf5, 0xf7, 0xfa, 0xff},
-	theme.ColorNameButton:              color.NRGBA{0x2b, 0x35, 0x40, 0xff},
-	theme.ColorNameDisabledButton:      color.NRGBA{0x1f, 0x26, 0x2e, 0xff},
-	theme.ColorNameDisabled:            color.NRGBA{0x9a, 0xa3, 0xad, 0xff},
-	theme.ColorNamePrimary:             colPrimary, // light blue; dark text on it
+	theme.ColorNameBackground:          colBackground,
+	theme.ColorNameForeground:          colForeground,
+	theme.ColorNameButton:              colButton,
+	theme.ColorNameDisabledButton:      colDisabledBtn,
+	theme.ColorNameDisabled:            colDisabled,
+	theme.ColorNamePrimary:             colPrimary,
 	theme.ColorNameHyperlink:           colPrimary,
-	theme.ColorNameForegroundOnPrimary: colOnBright,
-	theme.ColorNameError:               color.NRGBA{0xff, 0x9a, 0x8f, 0xff}, // light red: readable on the dark background
-	theme.ColorNameForegroundOnError:   colOnBright,
-	theme.ColorNameForegroundOnSuccess: colOnBright,
-	theme.ColorNameForegroundOnWarning: colOnBright,
-	theme.ColorNameSuccess:             color.NRGBA{0x8f, 0xe3, 0xa1, 0xff},
-	theme.ColorNameWarning:             color.NRGBA{0xff, 0xd5, 0x80, 0xff},
-	theme.ColorNameInputBackground:     color.NRGBA{0x1c, 0x23, 0x2b, 0xff},
-	theme.ColorNameInputBorder:         color.NRGBA{0x9a, 0xa3, 0xad, 0xff},
-	theme.ColorNamePlaceHolder:         color.NRGBA{0xb8, 0xc0, 0xc8, 0xff},
-	theme.ColorNameFocus:               color.NRGBA{0x9c, 0xcc, 0xff, 0x66},
-	theme.ColorNameHover:               color.NRGBA{0xff, 0xff, 0xff, 0x1a},
-	theme.ColorNamePressed:             color.NRGBA{0xff, 0xff, 0xff, 0x33},
-	theme.ColorNameSeparator:           color.NRGBA{0x3a, 0x44, 0x50, 0xff},
+	theme.ColorNameForegroundOnPrimary: colOnPrimary,
+	theme.ColorNameError:               colError,
+	theme.ColorNameForegroundOnError:   colOnDangerText,
+	theme.ColorNameForegroundOnSuccess: colOnDangerText,
+	theme.ColorNameForegroundOnWarning: colOnDangerText,
+	theme.ColorNameSuccess:             colSuccess,
+	theme.ColorNameWarning:             colWarning,
+	theme.ColorNameInputBackground:     colInput,
+	theme.ColorNameInputBorder:         colInputBorder,
+	theme.ColorNamePlaceHolder:         colPlaceholder,
+	theme.ColorNameFocus:               colFocus,
+	theme.ColorNameHover:               colHover,
+	theme.ColorNamePressed:             colPressed,
+	theme.ColorNameSeparator:           colSeparator,
 	theme.ColorNameOverlayBackground:   colOverlay,
 	theme.ColorNameMenuBackground:      colOverlay,
-	theme.ColorNameShadow:              color.NRGBA{0x00, 0x00, 0x00, 0x66},
-	theme.ColorNameSelection:           color.NRGBA{0x9c, 0xcc, 0xff, 0x40},
-	theme.ColorNameHeaderBackground:    color.NRGBA{0x1e, 0x2a, 0x36, 0xff},
-	theme.ColorNameScrollBar:           color.NRGBA{0xff, 0xff, 0xff, 0x66},
-	theme.ColorNameScrollBarBackground: color.NRGBA{0x00, 0x00, 0x00, 0x00},
+	theme.ColorNameShadow:              colShadow,
+	theme.ColorNameSelection:           colSelection,
+	theme.ColorNameHeaderBackground:    colHeaderBg,
+	theme.ColorNameScrollBar:           colScrollBar,
+	theme.ColorNameScrollBarBackground: colScrollBarBg,
 }
-
-// The colours that stand under more than one name.
-var (
-	colPrimary  = color.NRGBA{0x9c, 0xcc, 0xff, 0xff}
-	colOnBright = color.NRGBA{0x0a, 0x0f, 0x14, 0xff} // text on the primary, error, success and warning colours
-	colOverlay  = color.NRGBA{0x18, 0x1e, 0x25, 0xff}
-)
 
 func (kioskTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
 	if c, ok := palette[n]; ok {
