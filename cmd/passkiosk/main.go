@@ -45,12 +45,12 @@ func main() {
 	demo := flag.Bool("demo", false, "run the daemon's half in this process on embedded defaults: TPM simulator, a virtual security key, a fresh state dir")
 	stateDir := flag.String("state-dir", "", "the demo's state directory (default ./demo-state)")
 	windowed := flag.Bool("windowed", false, "a normal window instead of full screen")
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
+	flag.BoolFunc("version", "print the version and exit", func(string) error {
 		fmt.Println("passkiosk", version)
-		return
-	}
+		os.Exit(0)
+		return nil
+	})
+	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

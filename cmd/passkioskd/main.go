@@ -38,12 +38,12 @@ func main() {
 	session.ServeAdmit()
 	configPath := flag.String("config", config.DefaultPath, "appliance configuration file")
 	stateDir := flag.String("state-dir", "", "state directory (default: from the configuration)")
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
+	flag.BoolFunc("version", "print the version and exit", func(string) error {
 		fmt.Println("passkioskd", version)
-		return
-	}
+		os.Exit(0)
+		return nil
+	})
+	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load(*configPath)
 	if err != nil {
