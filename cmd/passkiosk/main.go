@@ -22,12 +22,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"passkiosk/cmd/internal/cmdline"
 	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/uilink"
 	"passkiosk/ui/i18n"
@@ -45,11 +45,7 @@ func main() {
 	demo := flag.Bool("demo", false, "run the daemon's half in this process on embedded defaults: TPM simulator, a virtual security key, a fresh state dir")
 	stateDir := flag.String("state-dir", "", "the demo's state directory (default ./demo-state)")
 	windowed := flag.Bool("windowed", false, "a normal window instead of full screen")
-	flag.BoolFunc("version", "print the version and exit", func(string) error {
-		fmt.Println("passkiosk", version)
-		os.Exit(0)
-		return nil
-	})
+	cmdline.VersionFlag("passkiosk", version)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -14,13 +14,13 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"passkiosk/cmd/internal/appliance"
+	"passkiosk/cmd/internal/cmdline"
 	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/session"
 	"passkiosk/store"
@@ -38,11 +38,7 @@ func main() {
 	session.ServeAdmit()
 	configPath := flag.String("config", config.DefaultPath, "appliance configuration file")
 	stateDir := flag.String("state-dir", "", "state directory (default: from the configuration)")
-	flag.BoolFunc("version", "print the version and exit", func(string) error {
-		fmt.Println("passkioskd", version)
-		os.Exit(0)
-		return nil
-	})
+	cmdline.VersionFlag("passkioskd", version)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load(*configPath)
