@@ -38,7 +38,7 @@ const (
 	SandboxRequired Sandbox = 4
 )
 
-var sandboxNames = map[Sandbox]string{
+var sandboxNames = kiosk.Names[Sandbox]{
 	SandboxAuto:       "auto",
 	SandboxBubblewrap: "bubblewrap",
 	SandboxSystemdRun: "systemd-run",
@@ -46,20 +46,13 @@ var sandboxNames = map[Sandbox]string{
 	SandboxRequired:   "required",
 }
 
-func (s Sandbox) String() string {
-	if n, ok := sandboxNames[s]; ok {
-		return n
-	}
-	return fmt.Sprintf("sandbox(%d)", uint8(s))
-}
+func (s Sandbox) String() string { return sandboxNames.Name("sandbox", s) }
 
 // ParseSandbox maps a configuration word ("auto", "bubblewrap",
 // "systemd-run", "none", "required") to a Sandbox.
 func ParseSandbox(word string) (Sandbox, error) {
-	for s, n := range sandboxNames {
-		if n == word {
-			return s, nil
-		}
+	if s, ok := sandboxNames.Value(word); ok {
+		return s, nil
 	}
 	return 0, kiosk.Errorf(kiosk.KindMalformed, "parse sandbox", "unknown sandbox %q (want auto, bubblewrap, systemd-run, none or required)", word)
 }
