@@ -28,8 +28,7 @@ var tileSize = fyne.NewSize(276, 72)
 // platform (TPM) sign-in, so they are hidden when platform passkeys cannot
 // be used here; a small line then says why.
 func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
-	clock := bigText("", sizeClock, true)
-	clock.Text = u.addLive(func(s string) { clock.Text = s; clock.Refresh() }, u.clock)
+	clock := u.liveBigText(sizeClock, u.clock)
 	// The lock screen uses nearly the full width: it carries the most
 	// lines, and a 768 px panel has no height to spare for wrapping.
 	const w = lockTextWidth

@@ -50,6 +50,19 @@ func (u *UI) countdownLabel(key string, end *time.Time) *widget.Label {
 	return l
 }
 
+// liveBigText is a big line of text (the clock, a countdown) that Tick
+// keeps current with get.
+func (u *UI) liveBigText(size float32, get func(now time.Time) string) *canvas.Text {
+	t := bigText("", size, true)
+	t.Text = u.addLive(func(s string) { t.Text = s; t.Refresh() }, get)
+	return t
+}
+
+// timeLeft is the time left until end, for live text.
+func timeLeft(end time.Time) func(now time.Time) string {
+	return func(now time.Time) string { return countdown(now, end) }
+}
+
 // para is a wrapped, centred paragraph of text at a theme size.
 func para(text string, size fyne.ThemeSizeName, imp widget.Importance) *fyne.Container {
 	return paraW(text, size, imp, textWidth, fyne.TextAlignCenter)
