@@ -10,6 +10,10 @@
 // journal and the audit log, with one String each; the numbers are stored,
 // so they never change and new ones are added at the end.
 //
+// Names is the table that gives a fixed-number type its words (and reads
+// them back, where configuration names a value): one table per type, and
+// a number no table holds prints as type(n), never as nothing.
+//
 // It imports nothing outside the standard library, so every other package
 // may import it.
 package kiosk
