@@ -10,9 +10,11 @@
 // journal and the audit log, with one String each; the numbers are stored,
 // so they never change and new ones are added at the end.
 //
-// Names is the table that gives a fixed-number type its words (and reads
-// them back, where configuration names a value): one table per type, and
-// a number no table holds prints as type(n), never as nothing.
+// Names is a word table for a fixed-number type whose numbers have gaps
+// or are read back from configuration (State, Kind, session.Sandbox, the
+// store's record states): String reads it, and a number it does not hold
+// prints as type(n), never as nothing. Dense ones starting at 0 (Prompt,
+// Event, EndCause) index an array instead.
 //
 // It imports nothing outside the standard library, so every other package
 // may import it.
