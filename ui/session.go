@@ -19,7 +19,8 @@ func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
 	}
 	items := []fyne.CanvasObject{icon(theme.AccountIcon(), 64), title(u.tr.T("session.signed_in", s.DisplayName))}
 	if !s.EndsAt.IsZero() {
-		l := u.countdownLabel("session.time_left", &s.EndsAt)
+		end := s.EndsAt // the screen's own copy: the View is not ours
+		l := u.countdownLabel("session.time_left", &end)
 		l.Alignment = fyne.TextAlignCenter
 		items = append(items, l)
 	}
