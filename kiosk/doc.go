@@ -10,6 +10,12 @@
 // journal and the audit log, with one String each; the numbers are stored,
 // so they never change and new ones are added at the end.
 //
+// Names is the word table of a fixed-number type (State, Kind,
+// session.Sandbox, the store's record states): String reads it, a parser
+// reads it backwards, and a number it does not hold prints as type(n),
+// never as nothing. Prompt, Event and EndCause, numbered densely from 0
+// with their own Known checks, index an array instead.
+//
 // It imports nothing outside the standard library, so every other package
 // may import it.
 package kiosk

@@ -59,7 +59,7 @@ const (
 	KindOffline Kind = 60 // the fleet directory cannot be reached, and this needs it
 )
 
-var kindNames = map[Kind]string{
+var kindNames = Names[Kind]{
 	KindUnknown:              "unknown",
 	KindMalformed:            "malformed",
 	KindBadSignature:         "bad-signature",
@@ -98,12 +98,7 @@ var kindNames = map[Kind]string{
 	KindOffline:              "offline",
 }
 
-func (k Kind) String() string {
-	if s, ok := kindNames[k]; ok {
-		return s
-	}
-	return fmt.Sprintf("kind(%d)", uint16(k))
-}
+func (k Kind) String() string { return kindNames.Name("kind", k) }
 
 // Error is a failure with a stable kind. Op names what was being done
 // ("verify assertion", "tpm sign"); Err carries the detail.

@@ -28,25 +28,17 @@ const (
 	StateEnding State = 6
 )
 
-func (s State) String() string {
-	switch s {
-	case StateOutOfService:
-		return "out-of-service"
-	case StateLocked:
-		return "locked"
-	case StateIdentifying:
-		return "identifying"
-	case StateVerifying:
-		return "verifying"
-	case StateEnrolling:
-		return "enrolling"
-	case StateInSession:
-		return "in-session"
-	case StateEnding:
-		return "ending"
-	}
-	return fmt.Sprintf("state(%d)", uint8(s))
+var stateNames = Names[State]{
+	StateOutOfService: "out-of-service",
+	StateLocked:       "locked",
+	StateIdentifying:  "identifying",
+	StateVerifying:    "verifying",
+	StateEnrolling:    "enrolling",
+	StateInSession:    "in-session",
+	StateEnding:       "ending",
 }
+
+func (s State) String() string { return stateNames.Name("state", s) }
 
 // Prompt is what the person is being asked to do right now.
 type Prompt uint8

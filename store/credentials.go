@@ -18,15 +18,9 @@ const (
 	KindRoaming  CredentialKind = 2 // on a USB security key
 )
 
-func (k CredentialKind) String() string {
-	switch k {
-	case KindPlatform:
-		return "platform"
-	case KindRoaming:
-		return "roaming"
-	}
-	return fmt.Sprintf("credential-kind(%d)", uint8(k))
-}
+var credentialKindNames = kiosk.Names[CredentialKind]{KindPlatform: "platform", KindRoaming: "roaming"}
+
+func (k CredentialKind) String() string { return credentialKindNames.Name("credential-kind", k) }
 
 // TPMKey holds what a platform credential's key needs at sign-in, in the
 // form package tpm hands it over (tpm.KeyBlobs.StoredForm); the store keeps

@@ -27,17 +27,9 @@ const (
 	PurposeBootstrap EnrollPurpose = 3
 )
 
-func (p EnrollPurpose) String() string {
-	switch p {
-	case PurposeEnroll:
-		return "enroll"
-	case PurposeRecovery:
-		return "recovery"
-	case PurposeBootstrap:
-		return "bootstrap"
-	}
-	return fmt.Sprintf("purpose(%d)", uint8(p))
-}
+var purposeNames = kiosk.Names[EnrollPurpose]{PurposeEnroll: "enroll", PurposeRecovery: "recovery", PurposeBootstrap: "bootstrap"}
+
+func (p EnrollPurpose) String() string { return purposeNames.Name("purpose", p) }
 
 // MaxEnrollTTL bounds how long a code stays valid.
 const MaxEnrollTTL = 7 * 24 * time.Hour

@@ -21,17 +21,9 @@ const (
 	UserLocked   UserState = 3 // locked after too many failures until cleared
 )
 
-func (s UserState) String() string {
-	switch s {
-	case UserActive:
-		return "active"
-	case UserDisabled:
-		return "disabled"
-	case UserLocked:
-		return "locked"
-	}
-	return fmt.Sprintf("user-state(%d)", uint8(s))
-}
+var userStateNames = kiosk.Names[UserState]{UserActive: "active", UserDisabled: "disabled", UserLocked: "locked"}
+
+func (s UserState) String() string { return userStateNames.Name("user-state", s) }
 
 // MaxIDLen bounds user and credential IDs. WebAuthn user handles are at most
 // 64 bytes (WebAuthn §5.4.3) and credential IDs at most 1023 (§4,

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"time"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -28,19 +26,13 @@ func (u *UI) frame(v kiosk.View, withClock, cancel bool, body ...fyne.CanvasObje
 
 	var foot []fyne.CanvasObject
 	if !v.Deadline.IsZero() {
-		l := widget.NewLabel("")
-		l.SizeName = theme.SizeNameSubHeadingText
-		deadline := v.Deadline
 		// Adding a backup during a session (and the proof before it)
 		// goes back to the session at zero, not to the lock screen.
 		back := "common.back_in"
 		if (v.State == kiosk.StateEnrolling || v.Reauth) && v.Session != nil {
 			back = "common.back_to_session_in"
 		}
-		l.Text = u.addLive(l.SetText, func(now time.Time) string {
-			return u.tr.T(back, countdown(now, deadline))
-		})
-		foot = append(foot, l)
+		foot = append(foot, u.countdownLabel(back, &v.Deadline))
 	}
 	if cancel {
 		foot = append(foot, target(button(u.tr.T("common.cancel"), theme.CancelIcon(), widget.MediumImportance, u.act(u.cmds.Cancel)), 240))

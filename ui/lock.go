@@ -2,7 +2,6 @@ package ui
 
 import (
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -29,8 +28,7 @@ var tileSize = fyne.NewSize(276, 72)
 // platform (TPM) sign-in, so they are hidden when platform passkeys cannot
 // be used here; a small line then says why.
 func (u *UI) lockScreen(v kiosk.View) fyne.CanvasObject {
-	clock := bigText("", sizeClock, true)
-	clock.Text = u.addLive(func(s string) { clock.Text = s; clock.Refresh() }, u.clock)
+	clock := u.liveBigText(sizeClock, u.clock)
 	// The lock screen uses nearly the full width: it carries the most
 	// lines, and a 768 px panel has no height to spare for wrapping.
 	const w = lockTextWidth
@@ -104,13 +102,17 @@ func (u *UI) tiles(ts []kiosk.Tile) fyne.CanvasObject {
 	return container.NewCenter(sized(n*tileSize.Width+(n-1)*theme.Padding(), tileSize.Height, container.NewGridWithColumns(len(objs), objs...)))
 }
 
-func (u *UI) submitName(name string) {
-	name = strings.TrimSpace(name)
-	if name == "" {
+func (u *UI) submitName(name string) { submit(u.nameEntry, name, u.cmds.TypeUserName) }
+
+// submit sends what was typed into e, trimmed, and empties e; an entry of
+// nothing but spaces sends nothing.
+func submit(e *kioskEntry, text string, send func(string)) {
+	text = strings.TrimSpace(text)
+	if text == "" {
 		return
 	}
-	u.nameEntry.SetText("")
-	u.cmds.TypeUserName(name)
+	e.SetText("")
+	send(text)
 }
 
 // openEnrollCode shows the code entry. The engine has no state for it: the
@@ -135,14 +137,7 @@ func (u *UI) enrollActivity() {
 	}
 }
 
-func (u *UI) submitCode(code string) {
-	code = strings.TrimSpace(code)
-	if code == "" {
-		return
-	}
-	u.codeEntry.SetText("")
-	u.cmds.StartEnrollment(code)
-}
+func (u *UI) submitCode(code string) { submit(u.codeEntry, code, u.cmds.StartEnrollment) }
 
 // enrollCodeScreen asks for the one-time code, either from the lock
 // screen's button or when the engine asks (PromptEnrollCode).
@@ -161,12 +156,7 @@ func (u *UI) enrollCodeScreen(v kiosk.View) fyne.CanvasObject {
 	if local {
 		// The lock screen's own entry point has no engine deadline; this
 		// one keeps it from waiting forever.
-		l := widget.NewLabel("")
-		l.SizeName = theme.SizeNameSubHeadingText
-		l.Text = u.addLive(l.SetText, func(now time.Time) string {
-			return u.tr.T("common.back_in", countdown(now, u.enrollCodeUntil))
-		})
-		wait = container.NewCenter(l)
+		wait = container.NewCenter(u.countdownLabel("common.back_in", &u.enrollCodeUntil))
 	}
 	items := []fyne.CanvasObject{
 		icon(theme.AccountIcon(), 96),

@@ -106,20 +106,22 @@ func (u *UI) padSubmit() {
 }
 
 func (u *UI) fingerprintScreen(v kiosk.View) fyne.CanvasObject {
-	items := []fyne.CanvasObject{icon(fingerprintIcon, 128), title(u.tr.T("fingerprint.title"))}
-	if w := u.whoLine(v); w != "" {
-		items = append(items, subtitle(w))
-	}
-	items = append(items, body(u.tr.T("fingerprint.hint")), u.noticeBox(u.notice(v), v.PINMinLength))
-	return u.frame(v, true, true, items...)
+	return u.askKeyScreen(v, fingerprintIcon, "fingerprint")
 }
 
 func (u *UI) touchScreen(v kiosk.View) fyne.CanvasObject {
-	items := []fyne.CanvasObject{icon(securityKeyIcon, 128), title(u.tr.T("touch.title"))}
+	return u.askKeyScreen(v, securityKeyIcon, "touch")
+}
+
+// askKeyScreen asks for something done on the key itself (a finger on its
+// sensor, a touch): what, for whom, and how it went last time. The
+// translations are under the key's own prefix (prefix.title, prefix.hint).
+func (u *UI) askKeyScreen(v kiosk.View, res fyne.Resource, prefix string) fyne.CanvasObject {
+	items := []fyne.CanvasObject{icon(res, 128), title(u.tr.T(prefix + ".title"))}
 	if w := u.whoLine(v); w != "" {
 		items = append(items, subtitle(w))
 	}
-	items = append(items, body(u.tr.T("touch.hint")), u.noticeBox(u.notice(v), v.PINMinLength))
+	items = append(items, body(u.tr.T(prefix+".hint")), u.noticeBox(u.notice(v), v.PINMinLength))
 	return u.frame(v, true, true, items...)
 }
 

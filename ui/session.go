@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"time"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -21,11 +19,9 @@ func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
 	}
 	items := []fyne.CanvasObject{icon(theme.AccountIcon(), 64), title(u.tr.T("session.signed_in", s.DisplayName))}
 	if !s.EndsAt.IsZero() {
-		l := widget.NewLabel("")
-		l.SizeName = theme.SizeNameSubHeadingText
+		end := s.EndsAt // the screen's own copy: the View is not ours
+		l := u.countdownLabel("session.time_left", &end)
 		l.Alignment = fyne.TextAlignCenter
-		end := s.EndsAt
-		l.Text = u.addLive(l.SetText, func(now time.Time) string { return u.tr.T("session.time_left", countdown(now, end)) })
 		items = append(items, l)
 	}
 	items = append(items, u.noticeBox(u.notice(v), v.PINMinLength), gap(16))
@@ -54,15 +50,10 @@ func (u *UI) sessionScreen(v kiosk.View) fyne.CanvasObject {
 // idleScreen warns that the session is about to end for inactivity. A tap
 // anywhere or any key answers it.
 func (u *UI) idleScreen(v kiosk.View) fyne.CanvasObject {
-	var end time.Time
-	if v.Session != nil {
+	end := v.Deadline
+	if v.Session != nil && !v.Session.IdleEndsAt.IsZero() {
 		end = v.Session.IdleEndsAt
 	}
-	if end.IsZero() {
-		end = v.Deadline
-	}
-	count := bigText("", sizeCountdown, true)
-	count.Text = u.addLive(func(s string) { count.Text = s; count.Refresh() }, func(now time.Time) string { return countdown(now, end) })
 	still := func() { u.cmds.StillHere() }
 	u.keys = func(*fyne.KeyEvent) { still() }
 	u.runes = func(rune) { still() }
@@ -70,7 +61,7 @@ func (u *UI) idleScreen(v kiosk.View) fyne.CanvasObject {
 		icon(theme.WarningIcon(), 128),
 		title(u.tr.T("idle.title")),
 		subtitle(u.tr.T("idle.countdown")),
-		count,
+		u.liveBigText(sizeCountdown, timeLeft(end)),
 		gap(16),
 		para(u.tr.T("idle.tap"), theme.SizeNameSubHeadingText, widget.WarningImportance))
 	return container.NewStack(content, newTapCatcher(u.act(still)))

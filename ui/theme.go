@@ -49,56 +49,42 @@ var (
 	colOnDangerText = color.NRGBA{0x0a, 0x0f, 0x14, 0xff}
 )
 
+// palette is the colour the kiosk sets for each name Fyne asks for; a
+// name not here falls back to Fyne's dark theme.
+var palette = map[fyne.ThemeColorName]color.Color{
+	theme.ColorNameBackground:          colBackground,
+	theme.ColorNameForeground:          colForeground,
+	theme.ColorNameButton:              colButton,
+	theme.ColorNameDisabledButton:      colDisabledBtn,
+	theme.ColorNameDisabled:            colDisabled,
+	theme.ColorNamePrimary:             colPrimary,
+	theme.ColorNameHyperlink:           colPrimary,
+	theme.ColorNameForegroundOnPrimary: colOnPrimary,
+	theme.ColorNameError:               colError,
+	theme.ColorNameForegroundOnError:   colOnDangerText,
+	theme.ColorNameForegroundOnSuccess: colOnDangerText,
+	theme.ColorNameForegroundOnWarning: colOnDangerText,
+	theme.ColorNameSuccess:             colSuccess,
+	theme.ColorNameWarning:             colWarning,
+	theme.ColorNameInputBackground:     colInput,
+	theme.ColorNameInputBorder:         colInputBorder,
+	theme.ColorNamePlaceHolder:         colPlaceholder,
+	theme.ColorNameFocus:               colFocus,
+	theme.ColorNameHover:               colHover,
+	theme.ColorNamePressed:             colPressed,
+	theme.ColorNameSeparator:           colSeparator,
+	theme.ColorNameOverlayBackground:   colOverlay,
+	theme.ColorNameMenuBackground:      colOverlay,
+	theme.ColorNameShadow:              colShadow,
+	theme.ColorNameSelection:           colSelection,
+	theme.ColorNameHeaderBackground:    colHeaderBg,
+	theme.ColorNameScrollBar:           colScrollBar,
+	theme.ColorNameScrollBarBackground: colScrollBarBg,
+}
+
 func (kioskTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
-	switch n {
-	case theme.ColorNameBackground:
-		return colBackground
-	case theme.ColorNameForeground:
-		return colForeground
-	case theme.ColorNameButton:
-		return colButton
-	case theme.ColorNameDisabledButton:
-		return colDisabledBtn
-	case theme.ColorNameDisabled:
-		return colDisabled
-	case theme.ColorNamePrimary, theme.ColorNameHyperlink:
-		return colPrimary
-	case theme.ColorNameForegroundOnPrimary:
-		return colOnPrimary
-	case theme.ColorNameError:
-		return colError
-	case theme.ColorNameForegroundOnError, theme.ColorNameForegroundOnSuccess, theme.ColorNameForegroundOnWarning:
-		return colOnDangerText
-	case theme.ColorNameSuccess:
-		return colSuccess
-	case theme.ColorNameWarning:
-		return colWarning
-	case theme.ColorNameInputBackground:
-		return colInput
-	case theme.ColorNameInputBorder:
-		return colInputBorder
-	case theme.ColorNamePlaceHolder:
-		return colPlaceholder
-	case theme.ColorNameFocus:
-		return colFocus
-	case theme.ColorNameHover:
-		return colHover
-	case theme.ColorNamePressed:
-		return colPressed
-	case theme.ColorNameSeparator:
-		return colSeparator
-	case theme.ColorNameOverlayBackground, theme.ColorNameMenuBackground:
-		return colOverlay
-	case theme.ColorNameShadow:
-		return colShadow
-	case theme.ColorNameSelection:
-		return colSelection
-	case theme.ColorNameHeaderBackground:
-		return colHeaderBg
-	case theme.ColorNameScrollBar:
-		return colScrollBar
-	case theme.ColorNameScrollBarBackground:
-		return colScrollBarBg
+	if c, ok := palette[n]; ok {
+		return c
 	}
 	return theme.DefaultTheme().Color(n, theme.VariantDark)
 }
@@ -112,35 +98,27 @@ func (kioskTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return theme.Defaul
 // With 22 pt text and 14 px inner padding a standard button is about 58 px
 // tall, above the 48 px minimum touch target.
 func (kioskTheme) Size(n fyne.ThemeSizeName) float32 {
-	switch n {
-	case theme.SizeNameText:
-		return sizeText
-	case theme.SizeNameHeadingText:
-		return sizeHeading
-	case theme.SizeNameSubHeadingText:
-		return sizeSubHeading
-	case theme.SizeNameCaptionText:
-		return 18
-	case theme.SizeNamePadding:
-		return 8
-	case theme.SizeNameInnerPadding:
-		return 14
-	case theme.SizeNameLineSpacing:
-		return 6
-	case theme.SizeNameInlineIcon:
-		return 32
-	case theme.SizeNameInputBorder:
-		return 3
-	case theme.SizeNameInputRadius, theme.SizeNameSelectionRadius:
-		return 8
-	case theme.SizeNameScrollBar:
-		return 24
-	case theme.SizeNameScrollBarSmall:
-		return 8
-	case theme.SizeNameSeparatorThickness:
-		return 2
+	if v, ok := sizes[n]; ok {
+		return v
 	}
 	return theme.DefaultTheme().Size(n)
+}
+
+var sizes = map[fyne.ThemeSizeName]float32{
+	theme.SizeNameText:               sizeText,
+	theme.SizeNameHeadingText:        sizeHeading,
+	theme.SizeNameSubHeadingText:     sizeSubHeading,
+	theme.SizeNameCaptionText:        18,
+	theme.SizeNamePadding:            8,
+	theme.SizeNameInnerPadding:       14,
+	theme.SizeNameLineSpacing:        6,
+	theme.SizeNameInlineIcon:         32,
+	theme.SizeNameInputBorder:        3,
+	theme.SizeNameInputRadius:        8,
+	theme.SizeNameSelectionRadius:    8,
+	theme.SizeNameScrollBar:          24,
+	theme.SizeNameScrollBarSmall:     8,
+	theme.SizeNameSeparatorThickness: 2,
 }
 
 // Sizes the screens use directly.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -36,6 +37,30 @@ func (l minLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 
 func sized(w, h float32, objs ...fyne.CanvasObject) *fyne.Container {
 	return container.New(minLayout{fyne.NewSize(w, h)}, objs...)
+}
+
+// countdownLabel is a subheading that counts down to *end in the sentence
+// key (its one argument is the time left); Tick keeps it current. End is
+// read at every tick, so a wait that is extended while the screen shows
+// (someone typing the enrollment code) counts from its new end.
+func (u *UI) countdownLabel(key string, end *time.Time) *widget.Label {
+	l := widget.NewLabel("")
+	l.SizeName = theme.SizeNameSubHeadingText
+	l.Text = u.addLive(l.SetText, func(now time.Time) string { return u.tr.T(key, countdown(now, *end)) })
+	return l
+}
+
+// liveBigText is a big line of text (the clock, a countdown) that Tick
+// keeps current with get.
+func (u *UI) liveBigText(size float32, get func(now time.Time) string) *canvas.Text {
+	t := bigText("", size, true)
+	t.Text = u.addLive(func(s string) { t.Text = s; t.Refresh() }, get)
+	return t
+}
+
+// timeLeft is the time left until end, for live text.
+func timeLeft(end time.Time) func(now time.Time) string {
+	return func(now time.Time) string { return countdown(now, end) }
 }
 
 // para is a wrapped, centred paragraph of text at a theme size.

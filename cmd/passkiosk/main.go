@@ -28,12 +28,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"passkiosk/cmd/internal/cmdline"
 	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/uilink"
 	"passkiosk/ui/i18n"
@@ -52,12 +52,8 @@ func main() {
 	stateDir := flag.String("state-dir", "", "the demo's state directory (default ./demo-state)")
 	demoFleet := flag.String("demo-fleet", "", "run the terminals of the demo fleet in `DIR` (written by passkiosk-demo-cluster: make demo-fleet), a window each")
 	windowed := flag.Bool("windowed", false, "a normal window instead of full screen")
-	showVersion := flag.Bool("version", false, "print the version and exit")
+	cmdline.VersionFlag("passkiosk", version)
 	flag.Parse()
-	if *showVersion {
-		fmt.Println("passkiosk", version)
-		return
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -14,13 +14,13 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"passkiosk/cmd/internal/appliance"
+	"passkiosk/cmd/internal/cmdline"
 	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/session"
 	"passkiosk/store"
@@ -38,12 +38,8 @@ func main() {
 	session.ServeAdmit()
 	configPath := flag.String("config", config.DefaultPath, "appliance configuration file")
 	stateDir := flag.String("state-dir", "", "state directory (default: from the configuration)")
-	showVersion := flag.Bool("version", false, "print the version and exit")
+	cmdline.VersionFlag("passkioskd", version)
 	flag.Parse()
-	if *showVersion {
-		fmt.Println("passkioskd", version)
-		return
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load(*configPath)
 	if err != nil {

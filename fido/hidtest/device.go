@@ -10,17 +10,15 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"passkiosk/fido/softkey/host"
 )
 
 // Port is the USB side of a virtual authenticator: 64-byte HID reports in
 // both directions (CTAPHID, CTAP 2.1 §11.2.4), without report IDs.
 // softkey's *Conn satisfies it.
 type Port interface {
-	// Write delivers one host-to-device report.
-	Write(pkt []byte) error
-	// Read returns the next device-to-host report; it fails once the
-	// port is unplugged.
-	Read(ctx context.Context) ([]byte, error)
+	host.Device
 	// Unplug cuts power: the authenticator forgets its volatile state.
 	Unplug()
 }

@@ -22,36 +22,50 @@ type attestation struct {
 	key  *ecdsa.PrivateKey
 }
 
-// newAttestation makes the CA and the leaf.
+// newAttestation makes the CA and the leaf, valid for twenty years from an
+// hour ago.
 func newAttestation(aaguid fido.AAGUID) (*attestation, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	notBefore := time.Now().Add(-time.Hour)
+	root, leaf, key, err := NewAttestationCA(aaguid, notBefore, notBefore.AddDate(20, 0, 0))
 	if err != nil {
 		return nil, err
+	}
+	return &attestation{root: root, leaf: leaf, key: key}, nil
+}
+
+// NewAttestationCA makes a test attestation CA and the certificate it
+// issues to the authenticator model aaguid for packed basic attestation
+// (WebAuthn §8.2), both valid from notBefore to notAfter; key is the
+// leaf's private key, the attestation key. Tests that check attestation
+// chains (expired ones included) use it as well as the virtual key.
+func NewAttestationCA(aaguid fido.AAGUID, notBefore, notAfter time.Time) (root, leaf *x509.Certificate, key *ecdsa.PrivateKey, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	notBefore := time.Now().Add(-time.Hour)
-	caTmpl := caTemplate(notBefore)
-	root, err := issue("attestation CA", caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	caTmpl := caTemplate(notBefore, notAfter)
+	root, err = issue("attestation CA", caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	leafTmpl, err := leafTemplate(aaguid, notBefore)
+	leafTmpl, err := leafTemplate(aaguid, notBefore, notAfter)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	leaf, err := issue("attestation certificate", leafTmpl, root, &leafKey.PublicKey, caKey)
+	leaf, err = issue("attestation certificate", leafTmpl, root, &leafKey.PublicKey, caKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return &attestation{root: root, leaf: leaf, key: leafKey}, nil
+	return root, leaf, leafKey, nil
 }
 
-// caTemplate describes the test CA: twenty years, certificates only, no
-// intermediates below it.
-func caTemplate(notBefore time.Time) *x509.Certificate {
+// caTemplate describes the test CA: certificates only, no intermediates
+// below it.
+func caTemplate(notBefore, notAfter time.Time) *x509.Certificate {
 	return &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject: pkix.Name{
@@ -59,7 +73,7 @@ func caTemplate(notBefore time.Time) *x509.Certificate {
 			CommonName: "passkiosk virtual key test attestation CA",
 		},
 		NotBefore:             notBefore,
-		NotAfter:              notBefore.AddDate(20, 0, 0),
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -71,7 +85,7 @@ func caTemplate(notBefore time.Time) *x509.Certificate {
 // requires it of packed attestation: version 3; subject C, O, OU
 // "Authenticator Attestation" and CN; basic constraints CA=false; and the
 // AAGUID extension, not critical.
-func leafTemplate(aaguid fido.AAGUID, notBefore time.Time) (*x509.Certificate, error) {
+func leafTemplate(aaguid fido.AAGUID, notBefore, notAfter time.Time) (*x509.Certificate, error) {
 	ext, err := asn1.Marshal(aaguid[:])
 	if err != nil {
 		return nil, err
@@ -85,7 +99,7 @@ func leafTemplate(aaguid fido.AAGUID, notBefore time.Time) (*x509.Certificate, e
 			CommonName:         "passkiosk virtual key " + aaguid.String(),
 		},
 		NotBefore:             notBefore,
-		NotAfter:              notBefore.AddDate(20, 0, 0),
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  false,

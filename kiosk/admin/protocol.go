@@ -122,3 +122,31 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 // deadline is how long one read or write may take on the socket. An
 // administrator's command is small; a client that stalls longer is gone.
 const deadline = 10 * time.Second
+
+// parseRequest reads one request line.
+func parseRequest(line []byte) (Request, *Error) {
+	var req Request
+	if err := strictJSON(line, &req); err != nil {
+		return Request{}, invalid("the request is not valid JSON: %v", err)
+	}
+	if req.Command == "" {
+		return Request{}, invalid("the request names no command")
+	}
+	return req, nil
+}
+
+// strictJSON decodes exactly one JSON value with no unknown fields.
+func strictJSON(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		b = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}

@@ -2,11 +2,9 @@ package admin
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -249,34 +247,6 @@ func (s *Server) serveConn(conn *net.UnixConn, peer Peer, release func()) {
 	} else {
 		log.Debug("admin: command done")
 	}
-}
-
-// parseRequest reads one request line.
-func parseRequest(line []byte) (Request, *Error) {
-	var req Request
-	if err := strictJSON(line, &req); err != nil {
-		return Request{}, invalid("the request is not valid JSON: %v", err)
-	}
-	if req.Command == "" {
-		return Request{}, invalid("the request names no command")
-	}
-	return req, nil
-}
-
-// strictJSON decodes exactly one JSON value with no unknown fields.
-func strictJSON(b []byte, v any) error {
-	if len(bytes.TrimSpace(b)) == 0 {
-		b = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after the JSON value")
-	}
-	return nil
 }
 
 // responder writes a command's responses.

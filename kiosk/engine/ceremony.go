@@ -148,42 +148,45 @@ func (e *Engine) newClientDataLocked(typ string) ([32]byte, error) {
 
 // notice turns an error into what the person is told.
 func notice(err error) *kiosk.Notice {
-	n := &kiosk.Notice{Kind: kiosk.KindOf(err), Tries: kiosk.TriesLeft(err)}
-	switch n.Kind {
-	case kiosk.KindPINInvalid:
-		n.Code = kiosk.NoticeWrongPIN
-	case kiosk.KindPINAuthBlocked:
-		n.Code = kiosk.NoticeReplugKey
-	case kiosk.KindPINBlocked:
-		n.Code = kiosk.NoticeKeyBlocked
-	case kiosk.KindUVInvalid:
-		n.Code = kiosk.NoticeFingerprintFailed
-	case kiosk.KindUVBlocked:
-		n.Code = kiosk.NoticeFingerprintLocked
-	case kiosk.KindTPMLockout:
-		n.Code = kiosk.NoticePlatformLocked
-	case kiosk.KindTPMCleared:
-		n.Code = kiosk.NoticeTPMCleared
-	case kiosk.KindNoCredentials, kiosk.KindNotFound:
-		n.Code = kiosk.NoticeUnknownKey
-	case kiosk.KindPolicy, kiosk.KindOffline:
-		n.Code = kiosk.NoticeNotAllowed
-		var ke *kiosk.Error
-		if errors.As(err, &ke) && ke.Err != nil {
-			n.Detail = ke.Err.Error()
-		}
-	case kiosk.KindTimeout, kiosk.KindNotAllowed:
-		n.Code = kiosk.NoticeTimedOut
-	case kiosk.KindDeviceGone:
-		n.Code = kiosk.NoticeKeyRemoved
-	case kiosk.KindBadSignature, kiosk.KindWrongRP, kiosk.KindNoUserPresence, kiosk.KindUVMissing,
-		kiosk.KindChallenge, kiosk.KindCounterRegression, kiosk.KindClientData, kiosk.KindAlgorithm,
-		kiosk.KindUntrustedAttestation, kiosk.KindBadAttestation:
-		n.Code = kiosk.NoticeVerificationFailed
-	default:
-		n.Code = kiosk.NoticeKeyProblem
+	n := &kiosk.Notice{Kind: kiosk.KindOf(err), Tries: kiosk.TriesLeft(err), Code: kiosk.NoticeKeyProblem}
+	if c, ok := noticeOfKind[n.Kind]; ok {
+		n.Code = c
+	}
+	var ke *kiosk.Error
+	if n.Code == kiosk.NoticeNotAllowed && errors.As(err, &ke) && ke.Err != nil {
+		// A refusal by policy or by an offline directory says why.
+		n.Detail = ke.Err.Error()
 	}
 	return n
+}
+
+// noticeOfKind is the notice for each kind of error; any other kind is a
+// problem with the key (NoticeKeyProblem).
+var noticeOfKind = map[kiosk.Kind]kiosk.NoticeCode{
+	kiosk.KindPINInvalid:           kiosk.NoticeWrongPIN,
+	kiosk.KindPINAuthBlocked:       kiosk.NoticeReplugKey,
+	kiosk.KindPINBlocked:           kiosk.NoticeKeyBlocked,
+	kiosk.KindUVInvalid:            kiosk.NoticeFingerprintFailed,
+	kiosk.KindUVBlocked:            kiosk.NoticeFingerprintLocked,
+	kiosk.KindTPMLockout:           kiosk.NoticePlatformLocked,
+	kiosk.KindTPMCleared:           kiosk.NoticeTPMCleared,
+	kiosk.KindNoCredentials:        kiosk.NoticeUnknownKey,
+	kiosk.KindNotFound:             kiosk.NoticeUnknownKey,
+	kiosk.KindPolicy:               kiosk.NoticeNotAllowed,
+	kiosk.KindOffline:              kiosk.NoticeNotAllowed,
+	kiosk.KindTimeout:              kiosk.NoticeTimedOut,
+	kiosk.KindNotAllowed:           kiosk.NoticeTimedOut,
+	kiosk.KindDeviceGone:           kiosk.NoticeKeyRemoved,
+	kiosk.KindBadSignature:         kiosk.NoticeVerificationFailed,
+	kiosk.KindWrongRP:              kiosk.NoticeVerificationFailed,
+	kiosk.KindNoUserPresence:       kiosk.NoticeVerificationFailed,
+	kiosk.KindUVMissing:            kiosk.NoticeVerificationFailed,
+	kiosk.KindChallenge:            kiosk.NoticeVerificationFailed,
+	kiosk.KindCounterRegression:    kiosk.NoticeVerificationFailed,
+	kiosk.KindClientData:           kiosk.NoticeVerificationFailed,
+	kiosk.KindAlgorithm:            kiosk.NoticeVerificationFailed,
+	kiosk.KindUntrustedAttestation: kiosk.NoticeVerificationFailed,
+	kiosk.KindBadAttestation:       kiosk.NoticeVerificationFailed,
 }
 
 // failLocked audits a failed sign-in or enrollment, counts it towards

@@ -9,23 +9,23 @@ import (
 
 // ChooseUser starts a platform (TPM) sign-in for a lock-screen tile.
 func (e *Engine) ChooseUser(id kiosk.UserID) {
-	e.mu.Lock()
-	defer e.unlock()
-	if !e.is(kiosk.StateLocked) {
-		return
-	}
-	u, err := e.cfg.Store.User(id)
-	e.startPlatformLocked(u, err)
+	e.startPlatform(func() (kiosk.User, error) { return e.cfg.Store.User(id) })
 }
 
 // TypeUserName starts a platform sign-in for a typed name.
 func (e *Engine) TypeUserName(name string) {
+	e.startPlatform(func() (kiosk.User, error) { return e.cfg.Store.UserByName(name) })
+}
+
+// startPlatform starts a platform sign-in for the person lookup finds,
+// from the lock screen only.
+func (e *Engine) startPlatform(lookup func() (kiosk.User, error)) {
 	e.mu.Lock()
 	defer e.unlock()
 	if !e.is(kiosk.StateLocked) {
 		return
 	}
-	u, err := e.cfg.Store.UserByName(name)
+	u, err := lookup()
 	e.startPlatformLocked(u, err)
 }
 

@@ -65,48 +65,60 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	e.startingFor = &pendingSession{user: user.ID, cred: cred.ID}
 	e.enterLocked()
 	spec := kiosk.SessionSpec{User: user, Program: rules.Program, MaxDuration: limit}
-	gen := e.gen
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeouts.Device)
-		defer cancel()
-		s, err := e.cfg.Sessions.Start(ctx, spec)
-		e.mu.Lock()
-		defer e.unlock()
-		e.starting = false
-		pending := e.startingFor
-		e.startingFor = nil
-		if err != nil {
-			e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: user.ID, Outcome: kiosk.KindOf(err).String(),
-				Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
-			e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Kind: kiosk.KindOf(err), Tries: -1, Detail: "the session could not start"})
-			return
-		}
-		if e.gen != gen {
-			// Something else happened meanwhile (should not: nothing else
-			// runs in this state); do not leave the session behind.
-			go s.End(kiosk.EndSuperseded, "started after the engine had moved on")
-			e.enterLocked()
-			return
-		}
-		as := &activeSession{s: s, user: user, credID: cred.ID, keyID: keyID, rules: rules,
-			started: now, endsAt: now.Add(limit), activity: e.cfg.Clock.Now(), running: true, ended: make(chan struct{}),
-			tapEnds: e.pol.KeyTapEndsSession}
-		e.sess = as
-		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionOpened, User: user.ID, Credential: cred.ID, Outcome: "ok",
-			Detail: map[string]string{"session": s.ID(), "max": limit.String()}})
-		as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, kiosk.EndTimeLimit) })
-		e.scheduleIdleLocked(as)
-		e.watchProgram(as)
-		e.view.Notice = nil
-		e.showSessionLocked()
-		if pending != nil && pending.revoked {
-			// The fleet stopped the person while their session started.
-			as.revoked = true
-			e.audit(kiosk.AuditEvent{Type: kiosk.EventFleetRevoked, User: user.ID, Credential: cred.ID, Outcome: "session-at-once",
-				Detail: map[string]string{"session": s.ID(), "ends": "at-once", "when": "while starting"}})
-			e.endSessionLocked(kiosk.EndRevoked)
-		}
-	}()
+	as := &activeSession{user: user, credID: cred.ID, keyID: keyID, rules: rules,
+		started: now, endsAt: now.Add(limit), running: true, ended: make(chan struct{})}
+	go e.startSession(spec, e.gen, as)
+}
+
+// startSession starts the session program for as, bounded by the device
+// timeout, off the engine's lock (a sandbox takes a while), then opens the
+// session, unless the engine moved on meanwhile (gen).
+func (e *Engine) startSession(spec kiosk.SessionSpec, gen uint64, as *activeSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeouts.Device)
+	defer cancel()
+	s, err := e.cfg.Sessions.Start(ctx, spec)
+	e.mu.Lock()
+	defer e.unlock()
+	e.starting = false
+	pending := e.startingFor
+	e.startingFor = nil
+	if err != nil {
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionStartFailed, User: as.user.ID, Outcome: kiosk.KindOf(err).String(),
+			Kind: kiosk.KindOf(err), Detail: map[string]string{"error": err.Error()}})
+		e.lockLocked(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Kind: kiosk.KindOf(err), Tries: -1, Detail: "the session could not start"})
+		return
+	}
+	if e.gen != gen {
+		// Something else happened meanwhile (should not: nothing else
+		// runs in this state); do not leave the session behind.
+		go s.End(kiosk.EndSuperseded, "started after the engine had moved on")
+		e.enterLocked()
+		return
+	}
+	as.s, as.activity, as.tapEnds = s, e.cfg.Clock.Now(), e.pol.KeyTapEndsSession
+	e.openSessionLocked(as, spec.MaxDuration, pending)
+}
+
+// openSessionLocked makes as, whose program runs, the session: audited,
+// ended at its time limit or when idle, its program watched, the session
+// screen shown. A person the fleet stopped while it started (pending) is
+// signed out at once.
+func (e *Engine) openSessionLocked(as *activeSession, limit time.Duration, pending *pendingSession) {
+	e.sess = as
+	e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionOpened, User: as.user.ID, Credential: as.credID, Outcome: "ok",
+		Detail: map[string]string{"session": as.s.ID(), "max": limit.String()}})
+	as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, kiosk.EndTimeLimit) })
+	e.scheduleIdleLocked(as)
+	e.watchProgram(as)
+	e.view.Notice = nil
+	e.showSessionLocked()
+	if pending != nil && pending.revoked {
+		// The fleet stopped the person while their session started.
+		as.revoked = true
+		e.audit(kiosk.AuditEvent{Type: kiosk.EventFleetRevoked, User: as.user.ID, Credential: as.credID, Outcome: "session-at-once",
+			Detail: map[string]string{"session": as.s.ID(), "ends": "at-once", "when": "while starting"}})
+		e.endSessionLocked(kiosk.EndRevoked)
+	}
 }
 
 // watchProgram marks the program as exited when it exits.

@@ -2,7 +2,7 @@ package kiosktest
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sync"
 	"time"
 
@@ -72,7 +72,7 @@ func (p *Platform) Assert(ctx context.Context, cred kiosk.Credential, rpID strin
 		if p.failures >= p.MaxTries {
 			return nil, nil, kiosk.E(kiosk.KindTPMLockout, "fake tpm", lockout{})
 		}
-		return nil, nil, kiosk.WithTries(kiosk.KindPINInvalid, "fake tpm", p.MaxTries-p.failures, fmt.Errorf("bad auth"))
+		return nil, nil, kiosk.WithTries(kiosk.KindPINInvalid, "fake tpm", p.MaxTries-p.failures, errors.New("bad auth"))
 	}
 	ad, sig := k.auth.GetAssertionHash(rpID, h)
 	return ad, sig, nil

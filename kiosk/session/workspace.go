@@ -6,9 +6,33 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
+
+// reachable checks that uid:gid may search every folder from / down to
+// dir: otherwise the session program could not reach its own workspace
+// and would fail with a bare "permission denied" at every start.
+func reachable(dir string, uid, gid uint32) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		mode := fi.Mode().Perm()
+		ok := mode&0o001 != 0 ||
+			(st != nil && st.Uid == uid && mode&0o100 != 0) ||
+			(st != nil && st.Gid == gid && mode&0o010 != 0)
+		if !ok {
+			return fmt.Errorf("session uid %d cannot reach %s: %s has mode %v (every folder above the workspaces needs o+x)", uid, dir, d, mode)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
 
 // makeWorkspace creates a fresh workspace at path: a size-limited tmpfs
 // when running as root and mounting works, a plain directory otherwise;

@@ -158,34 +158,27 @@ func decodeCommand(b []byte) (command, error) {
 
 // apply calls the command on cmds, which takes over the PIN.
 func (c command) apply(cmds kiosk.Commands) {
-	switch c.op {
-	case opChooseUser:
-		cmds.ChooseUser(c.user)
-	case opTypeUserName:
-		cmds.TypeUserName(c.text)
-	case opEnterPIN:
-		cmds.EnterPIN(c.pin)
-	case opUseKey:
-		cmds.UseKey()
-	case opChooseAccount:
-		cmds.ChooseAccount(c.index)
-	case opCancel:
-		cmds.Cancel()
-	case opStartEnrollment:
-		cmds.StartEnrollment(c.text)
-	case opChooseAttachment:
-		cmds.ChooseAttachment(c.att)
-	case opAddBackup:
-		cmds.AddBackup()
-	case opSignOut:
-		cmds.SignOut()
-	case opStillHere:
-		cmds.StillHere()
-	case opRelaunchProgram:
-		cmds.RelaunchProgram()
-	case opActivity:
-		cmds.Activity()
+	if f, ok := commandCalls[c.op]; ok {
+		f(c, cmds)
 	}
+}
+
+// commandCalls is the Commands method each operation calls, with its
+// argument.
+var commandCalls = map[op]func(command, kiosk.Commands){
+	opChooseUser:       func(c command, k kiosk.Commands) { k.ChooseUser(c.user) },
+	opTypeUserName:     func(c command, k kiosk.Commands) { k.TypeUserName(c.text) },
+	opEnterPIN:         func(c command, k kiosk.Commands) { k.EnterPIN(c.pin) },
+	opUseKey:           func(_ command, k kiosk.Commands) { k.UseKey() },
+	opChooseAccount:    func(c command, k kiosk.Commands) { k.ChooseAccount(c.index) },
+	opCancel:           func(_ command, k kiosk.Commands) { k.Cancel() },
+	opStartEnrollment:  func(c command, k kiosk.Commands) { k.StartEnrollment(c.text) },
+	opChooseAttachment: func(c command, k kiosk.Commands) { k.ChooseAttachment(c.att) },
+	opAddBackup:        func(_ command, k kiosk.Commands) { k.AddBackup() },
+	opSignOut:          func(_ command, k kiosk.Commands) { k.SignOut() },
+	opStillHere:        func(_ command, k kiosk.Commands) { k.StillHere() },
+	opRelaunchProgram:  func(_ command, k kiosk.Commands) { k.RelaunchProgram() },
+	opActivity:         func(_ command, k kiosk.Commands) { k.Activity() },
 }
 
 // clipboard request and answer bodies.

@@ -22,7 +22,10 @@ import (
 
 // Device is the report pipe of a key, as softkey.Conn provides it.
 type Device interface {
+	// Write delivers one host-to-device report.
 	Write(pkt []byte) error
+	// Read returns the next device-to-host report; it fails once the
+	// key is unplugged.
 	Read(ctx context.Context) ([]byte, error)
 }
 
