@@ -451,6 +451,14 @@ func TestFlowTapToSignOutIsSaid(t *testing.T) {
 	h.see("Your session has ended: you touched your security key.")
 }
 
+// A session the fleet's directory ended (a revoked passkey, a disabled
+// account) says so, not only that it ended.
+func TestFlowARevokedSessionSaysWhy(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.ui.Show(lockView(&kiosk.Notice{Code: kiosk.NoticeSessionEnded, Tries: -1, Cause: kiosk.EndRevoked}))
+	h.see("Your session has ended: IT withdrew your passkey or your account.")
+}
+
 func TestTypingSurvivesANewViewOfTheSameScreen(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.ui.Show(verifying(kiosk.PromptPIN, nil))

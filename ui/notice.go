@@ -84,6 +84,7 @@ var sessionCauses = map[kiosk.EndCause]string{
 	kiosk.EndTimeLimit:  "cause.time_up",
 	kiosk.EndAdmin:      "cause.admin",
 	kiosk.EndKeyTapped:  "cause.key_tapped",
+	kiosk.EndRevoked:    "cause.revoked",
 }
 
 // noticeText is the exact sentence for n at now. pinMin is the View's
