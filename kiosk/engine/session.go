@@ -44,7 +44,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	c := e.cer
 	user := *c.user
 	now := e.cfg.Clock.Now()
-	rules := e.pol.RulesFor(user.Groups)
+	rules := e.rulesLocked(user.Groups)
 	limit := rules.SessionLimit(now) // ends with the person's hours
 	if limit <= 0 {
 		// The hours ended between admission and now.
