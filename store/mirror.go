@@ -348,12 +348,8 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 			return err
 		}
 	}
-	for _, sp := range b.Suspected {
-		ev := AuditEvent{Time: a.at, Type: kiosk.EventPossibleClone, Actor: "fleet", Terminal: a.terminal, UserID: sp.UserID,
-			CredentialID: sp.CredentialID, Reason: kiosk.KindCounterRegression, Detail: mergeDetail(sp.Detail, map[string]string{"fleet": "suspected"})}
-		if _, err := appendAudit(a.tx, &ev); err != nil {
-			return err
-		}
+	if err := a.auditSuspects(b.Suspected); err != nil {
+		return err
 	}
 	if b.Policy != nil {
 		if err := a.putPolicy(b.Policy); err != nil {
@@ -370,6 +366,19 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 		return err
 	}
 	return a.auditBatch(b, prev)
+}
+
+// auditSuspects audits each credential the fleet suspects of being
+// cloned.
+func (a *mirrorTx) auditSuspects(sps []Suspicion) error {
+	for _, sp := range sps {
+		ev := AuditEvent{Time: a.at, Type: kiosk.EventPossibleClone, Actor: "fleet", Terminal: a.terminal, UserID: sp.UserID,
+			CredentialID: sp.CredentialID, Reason: kiosk.KindCounterRegression, Detail: mergeDetail(sp.Detail, map[string]string{"fleet": "suspected"})}
+		if _, err := appendAudit(a.tx, &ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // auditBatch writes the batch's summary entry.

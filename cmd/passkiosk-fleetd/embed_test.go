@@ -119,51 +119,8 @@ func TestThreeEmbeddedMembersFormACluster(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ca := fleettest.NewCA(t, dir)
-	svcCert, svcKey := ca.Issue("service", true)
-	type proc struct {
-		name, client string
-		cmd          *exec.Cmd
-		out          *syncBuffer
-	}
-	var ps []*proc
-	var initial []string
-	peers := map[string]string{}
-	for i := range 3 {
-		name := fmt.Sprintf("m%d", i)
-		peers[name] = "https://" + freePort(t)
-		initial = append(initial, name+"="+peers[name])
-		ps = append(ps, &proc{name: name, client: "https://" + freePort(t), out: &syncBuffer{}})
-	}
-	var endpoints []string
-	for _, p := range ps {
-		endpoints = append(endpoints, p.client)
-	}
 	start := time.Now()
-	for _, p := range ps {
-		cert, key := ca.Issue("member-"+p.name, true)
-		etcdCert, etcdKey := ca.Issue("fleetd-"+p.name, false)
-		p.cmd = exec.Command(bin, "--embed", "--name", p.name, "--data-dir", filepath.Join(dir, p.name),
-			"--listen-peer-urls", peers[p.name], "--listen-client-urls", p.client, "--initial-cluster", strings.Join(initial, ","),
-			"--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca.File, "--client-crl-file", ca.CRL,
-			"--embed-ready-timeout", "60s",
-			"--etcd-cert", etcdCert, "--etcd-key", etcdKey, "--ca", ca.File, "--endpoints", strings.Join(endpoints, ","),
-			"--listen", freePort(t), "--tls-cert", svcCert, "--tls-key", svcKey, "--terminal-ca", ca.File,
-			"--archive", filepath.Join(dir, p.name+"-audit"))
-		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if p.cmd.ProcessState == nil {
-				_ = p.cmd.Process.Kill()
-				_ = p.cmd.Wait()
-			}
-		})
-	}
-	for _, p := range ps {
-		waitFor(t, p.name+" serving terminals", 60*time.Second, func() bool { return strings.Contains(p.out.String(), "serving terminals") },
-			func() string { return p.out.String() })
-	}
+	ps, endpoints := startFleetds(t, bin, dir, ca)
 	t.Logf("three fleetd processes with embedded members serving after %v", time.Since(start).Round(time.Millisecond))
 
 	cert, key := ca.Issue("it-admin", false)
@@ -198,10 +155,70 @@ func TestThreeEmbeddedMembersFormACluster(t *testing.T) {
 	}, func() string { return ps[1].out.String() })
 	t.Logf("writes with one member killed after %v", time.Since(killed).Round(time.Millisecond))
 
-	for _, p := range ps[1:] {
+	terminate(t, ps[1:])
+	if _, err := os.Stat(filepath.Join(dir, "m1", "member")); err != nil {
+		t.Errorf("m1's data directory: %v", err)
+	}
+}
+
+// fleetdProc is one passkiosk-fleetd process of the cluster test.
+type fleetdProc struct {
+	name, client string
+	cmd          *exec.Cmd
+	out          *syncBuffer
+}
+
+// startFleetds starts three fleetd processes, each embedding one member
+// of one cluster on 127.0.0.1, and waits until each serves terminals.
+func startFleetds(t *testing.T, bin, dir string, ca *fleettest.CA) ([]*fleetdProc, []string) {
+	t.Helper()
+	svcCert, svcKey := ca.Issue("service", true)
+	var ps []*fleetdProc
+	var initial, endpoints []string
+	peers := map[string]string{}
+	for i := range 3 {
+		p := &fleetdProc{name: fmt.Sprintf("m%d", i), client: "https://" + freePort(t), out: &syncBuffer{}}
+		peers[p.name] = "https://" + freePort(t)
+		initial = append(initial, p.name+"="+peers[p.name])
+		endpoints = append(endpoints, p.client)
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		cert, key := ca.Issue("member-"+p.name, true)
+		etcdCert, etcdKey := ca.Issue("fleetd-"+p.name, false)
+		p.cmd = exec.Command(bin, "--embed", "--name", p.name, "--data-dir", filepath.Join(dir, p.name),
+			"--listen-peer-urls", peers[p.name], "--listen-client-urls", p.client, "--initial-cluster", strings.Join(initial, ","),
+			"--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca.File, "--client-crl-file", ca.CRL,
+			"--embed-ready-timeout", "60s",
+			"--etcd-cert", etcdCert, "--etcd-key", etcdKey, "--ca", ca.File, "--endpoints", strings.Join(endpoints, ","),
+			"--listen", freePort(t), "--tls-cert", svcCert, "--tls-key", svcKey, "--terminal-ca", ca.File,
+			"--archive", filepath.Join(dir, p.name+"-audit"))
+		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Kill()
+				_ = p.cmd.Wait()
+			}
+		})
+	}
+	for _, p := range ps {
+		waitFor(t, p.name+" serving terminals", 60*time.Second, func() bool { return strings.Contains(p.out.String(), "serving terminals") },
+			func() string { return p.out.String() })
+	}
+	return ps, endpoints
+}
+
+// terminate stops the processes with SIGTERM and expects each to exit
+// cleanly within 20 s.
+func terminate(t *testing.T, ps []*fleetdProc) {
+	t.Helper()
+	for _, p := range ps {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	for _, p := range ps[1:] {
+	for _, p := range ps {
 		done := make(chan error, 1)
 		go func() { done <- p.cmd.Wait() }()
 		select {
@@ -212,9 +229,6 @@ func TestThreeEmbeddedMembersFormACluster(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Errorf("%s did not stop within 20 s of SIGTERM", p.name)
 		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "m1", "member")); err != nil {
-		t.Errorf("m1's data directory: %v", err)
 	}
 }
 

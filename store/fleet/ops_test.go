@@ -16,6 +16,30 @@ import (
 	"passkiosk/store/fleet/fleettest"
 )
 
+// saveSnapshot writes a member's snapshot to path, as etcdctl snapshot
+// save does, and returns its size.
+func saveSnapshot(ctx context.Context, t *testing.T, cl *clientv3.Client, path string) int64 {
+	t.Helper()
+	rc, err := cl.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := io.Copy(f, rc)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil || n == 0 {
+		t.Fatalf("snapshot: %d bytes, %v", n, err)
+	}
+	return n
+}
+
 // The operations the README's "Running the fleet" describes, on a
 // directory of 10,000 people and 20,000 keys rewritten once (so half the
 // history is old): a snapshot through one member, a compaction, a
@@ -45,25 +69,8 @@ func TestSnapshotCompactDefragmentOnALoadedDirectory(t *testing.T) {
 	}
 	want := count()
 
-	snap := filepath.Join(t.TempDir(), "fleet.snapshot")
 	t1 := time.Now()
-	rc, err := cl.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(f, rc)
-	if err == nil {
-		err = f.Sync()
-	}
-	f.Close()
-	rc.Close()
-	if err != nil || n == 0 {
-		t.Fatalf("snapshot: %d bytes, %v", n, err)
-	}
+	n := saveSnapshot(ctx, t, cl, filepath.Join(t.TempDir(), "fleet.snapshot"))
 	t.Logf("snapshot of one member: %.1f MB in %v", float64(n)/1e6, time.Since(t1).Round(time.Millisecond))
 
 	t2 := time.Now()

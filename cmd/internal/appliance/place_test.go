@@ -110,6 +110,35 @@ func (pt *placeTerminal) signIn(k *kiosktest.Key, pin string) kiosk.View {
 	return v
 }
 
+// enroll registers key k with a fleet code at this terminal.
+func (pt *placeTerminal) enroll(code string, k *kiosktest.Key, pin string) {
+	pt.t.Helper()
+	pt.eng.StartEnrollment(code)
+	pt.wait("insert key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptInsertKey })
+	pt.keys.Plug(k)
+	pt.wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
+	pt.eng.EnterPIN([]byte(pin))
+	pt.wait("enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
+	pt.eng.Cancel()
+	pt.keys.Unplug(k)
+	pt.wait("lock screen", func(v kiosk.View) bool { return v.State == kiosk.StateLocked && !v.KeyPresent })
+}
+
+// putPlacePolicy makes the fleet's policy the default with these place
+// rules, through the directory as passkioskctl policy apply would.
+func putPlacePolicy(t *testing.T, dir *fleet.Directory, places ...policy.PlaceRules) {
+	t.Helper()
+	pol := policy.Default()
+	pol.Default.Program = []string{"/bin/true"}
+	pol.Places = places
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.PutPolicy(context.Background(), config.PolicySchema, config.RenderPolicy(pol), 0, "it"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // IT moves a terminal to the ICU with PutTerminal: its next sign-in
 // follows the ICU's hours (closed now) while the terminal on ward 7 lets
 // the same person in with the same key; neither needed a restart, and the
@@ -125,15 +154,7 @@ func TestFleetPlaceChangeFollowsTheWardsHours(t *testing.T) {
 	if to == 0 {
 		to = 24 * time.Hour
 	}
-	pol := policy.Default()
-	pol.Default.Program = []string{"/bin/true"}
-	pol.Places = []policy.PlaceRules{{Name: "icu", Match: policy.Match{Ward: "icu"}, Hours: []policy.Window{{From: from, To: to}}}}
-	if err := pol.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dir.PutPolicy(ctx, config.PolicySchema, config.RenderPolicy(pol), 0, "it"); err != nil {
-		t.Fatal(err)
-	}
+	putPlacePolicy(t, dir, policy.PlaceRules{Name: "icu", Match: policy.Match{Ward: "icu"}, Hours: []policy.Window{{From: from, To: to}}})
 	nurse := store.User{ID: []byte("u-nurse"), Name: "nurse", DisplayName: "Nina", State: store.UserActive}
 	if _, err := dir.PutUser(ctx, nurse); err != nil {
 		t.Fatal(err)
@@ -149,24 +170,18 @@ func TestFleetPlaceChangeFollowsTheWardsHours(t *testing.T) {
 	}
 
 	k := kiosktest.NewKey("k1", "4821", false)
-	ward7.eng.StartEnrollment(code)
-	ward7.wait("insert key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptInsertKey })
-	ward7.keys.Plug(k)
-	ward7.wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
-	ward7.eng.EnterPIN([]byte("4821"))
-	ward7.wait("enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
-	ward7.eng.Cancel()
-	ward7.keys.Unplug(k)
-	ward7.wait("lock screen", func(v kiosk.View) bool { return v.State == kiosk.StateLocked && !v.KeyPresent })
+	ward7.enroll(code, k, "4821")
 	until(t, "the key reaches bay-2's mirror", func() bool { cs, err := bay.db.CredentialsOf(nurse.ID); return err == nil && len(cs) == 1 })
 
 	if v := bay.signIn(k, "4821"); v.State != kiosk.StateInSession {
 		t.Fatalf("bay-2 on ward 7 refused: %+v", v.Notice)
 	}
+	moved := time.Now()
 	if _, err := dir.PutTerminal(ctx, fleet.Terminal{Name: "bay-2", Site: "north", Ward: "icu", Labels: map[string]string{"floor": "3"}}, "it-anna"); err != nil {
 		t.Fatal(err)
 	}
 	until(t, "bay-2 knows it is on the ICU", func() bool { return bay.eng.Place().Ward == "icu" })
+	t.Logf("bay-2's engine had its new place %v after PutTerminal", time.Since(moved).Round(time.Millisecond))
 	v := bay.signIn(k, "4821")
 	if v.State == kiosk.StateInSession || v.Notice == nil || v.Notice.Code != kiosk.NoticeNotAllowed {
 		t.Fatalf("bay-2 on the ICU let the nurse in outside the ICU's hours: %+v", v)
