@@ -141,8 +141,9 @@ func putPlacePolicy(t *testing.T, dir *fleet.Directory, places ...policy.PlaceRu
 
 // IT moves a terminal to the ICU with PutTerminal: its next sign-in
 // follows the ICU's hours (closed now) while the terminal on ward 7 lets
-// the same person in with the same key; neither needed a restart, and the
-// moved terminal's place is kept in its store.
+// the same person in with the same key; neither needed a restart, the
+// moved terminal's place is kept in its store, and it still holds with
+// the cluster stopped.
 func TestFleetPlaceChangeFollowsTheWardsHours(t *testing.T) {
 	c := fleettest.Start(t, fleettest.Options{TLS: true})
 	dir := &fleet.Directory{Client: c.Client()}
@@ -200,5 +201,12 @@ func TestFleetPlaceChangeFollowsTheWardsHours(t *testing.T) {
 	}
 	if got := bay.fl.place(policy.Place{Ward: "ward7"}); got.Ward != "icu" || got.Site != "north" {
 		t.Errorf("after a restart bay-2 would stand at %+v", got)
+	}
+
+	// Offline, the last place it saw holds.
+	c.StopAll()
+	until(t, "bay-2 offline", func() bool { return !bay.fl.status().Online })
+	if v := bay.signIn(k, "4821"); v.State == kiosk.StateInSession || bay.eng.Place().Ward != "icu" {
+		t.Fatalf("offline, bay-2 forgot its place: %+v, place %+v", v, bay.eng.Place())
 	}
 }
