@@ -139,6 +139,16 @@ func putPlacePolicy(t *testing.T, dir *fleet.Directory, places ...policy.PlaceRu
 	}
 }
 
+// closedNow is a window of one hour that starts two hours from now.
+func closedNow() policy.Window {
+	h := time.Now().Hour()
+	from, to := time.Duration((h+2)%24)*time.Hour, time.Duration((h+3)%24)*time.Hour
+	if to == 0 {
+		to = 24 * time.Hour
+	}
+	return policy.Window{From: from, To: to}
+}
+
 // IT moves a terminal to the ICU with PutTerminal: its next sign-in
 // follows the ICU's hours (closed now) while the terminal on ward 7 lets
 // the same person in with the same key; neither needed a restart, the
@@ -149,13 +159,7 @@ func TestFleetPlaceChangeFollowsTheWardsHours(t *testing.T) {
 	dir := &fleet.Directory{Client: c.Client()}
 	ctx := context.Background()
 
-	// The ICU is open for one hour that starts two hours from now.
-	h := time.Now().Hour()
-	from, to := time.Duration((h+2)%24)*time.Hour, time.Duration((h+3)%24)*time.Hour
-	if to == 0 {
-		to = 24 * time.Hour
-	}
-	putPlacePolicy(t, dir, policy.PlaceRules{Name: "icu", Match: policy.Match{Ward: "icu"}, Hours: []policy.Window{{From: from, To: to}}})
+	putPlacePolicy(t, dir, policy.PlaceRules{Name: "icu", Match: policy.Match{Ward: "icu"}, Hours: []policy.Window{closedNow()}})
 	nurse := store.User{ID: []byte("u-nurse"), Name: "nurse", DisplayName: "Nina", State: store.UserActive}
 	if _, err := dir.PutUser(ctx, nurse); err != nil {
 		t.Fatal(err)
