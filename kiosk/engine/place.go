@@ -40,3 +40,14 @@ func (e *Engine) outOfHoursLocked(groups []string, t time.Time) string {
 	}
 	return ""
 }
+
+// sessionDetailLocked is a session-opened entry's detail: the session,
+// its limit and, when the terminal has one, the place whose rules it
+// started under, so the audit trail says which ward's rules applied.
+func (e *Engine) sessionDetailLocked(id string, limit time.Duration) map[string]string {
+	d := map[string]string{"session": id, "max": limit.String()}
+	if p := e.cfg.Place.String(); p != "" {
+		d["place"] = p
+	}
+	return d
+}

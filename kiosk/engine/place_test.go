@@ -33,6 +33,18 @@ func TestPlaceRulesFollowTheTerminalsPlace(t *testing.T) {
 	if spec.MaxDuration != 30*time.Minute || !slices.Equal(spec.Program, []string{"/usr/bin/icu-chart"}) {
 		t.Fatalf("ICU session: %v %v, want 30m in the ICU's program", spec.MaxDuration, spec.Program)
 	}
+	opened := 0
+	for _, ev := range h.audited() {
+		if ev.Type == kiosk.EventSessionOpened {
+			opened++
+			if ev.Detail["place"] != "site=north ward=icu" || ev.Detail["max"] != "30m0s" {
+				t.Errorf("session-opened detail %v", ev.Detail)
+			}
+		}
+	}
+	if opened != 1 {
+		t.Errorf("%d session-opened entries", opened)
+	}
 	h.e.SignOut()
 	h.waitState(kiosk.StateLocked)
 	h.clock.Advance(90 * time.Minute) // 15:30: the ICU is closed

@@ -93,7 +93,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 			tapEnds: e.pol.KeyTapEndsSession}
 		e.sess = as
 		e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionOpened, User: user.ID, Credential: cred.ID, Outcome: "ok",
-			Detail: map[string]string{"session": s.ID(), "max": limit.String()}})
+			Detail: e.sessionDetailLocked(s.ID(), limit)})
 		as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, kiosk.EndTimeLimit) })
 		e.scheduleIdleLocked(as)
 		e.watchProgram(as)
