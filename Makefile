@@ -7,7 +7,8 @@
 #                windows sharing one virtual security key
 #   make build   the programs as the package ships them, in bin/:
 #                passkioskd (the root daemon, no Fyne, no GL), passkiosk
-#                (the window, a native Wayland client) and passkioskctl
+#                (the window, a native Wayland client), passkioskctl and
+#                passkiosk-fleetd (the fleet service, for the fleet's servers)
 #   make test    install what is needed, then run every test
 #   make check   go vet, gofmt and the tests
 #   make bench   every benchmark
@@ -85,6 +86,7 @@ build: deps
 	$(GO) build -tags $(GOTAGS) -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/passkioskd ./cmd/passkioskd
 	$(GO) build -tags $(WINDOW_TAGS) -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/passkiosk ./cmd/passkiosk
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/passkioskctl ./cmd/passkioskctl
+	$(GO) build -o $(BINDIR)/passkiosk-fleetd ./cmd/passkiosk-fleetd
 
 demo: deps
 	@echo "building and starting the demo; a first build of the dependencies takes about 3 minutes on two cores..."

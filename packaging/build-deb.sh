@@ -39,6 +39,7 @@ build() { # build TAGS OUTPUT PACKAGE
 build no_animations,wayland,nodemo passkiosk passkiosk
 build "" passkioskd passkioskd
 build "" passkioskctl passkioskctl
+build "" passkiosk-fleetd passkiosk-fleetd
 
 # The conffiles: every key at its built-in default (commented out), so a
 # fresh terminal is named after its host and uses the built-in policy until
@@ -49,6 +50,9 @@ install -m 0640 "$here/passkiosk.toml" "$stage/etc/passkiosk/passkiosk.toml"
 install -m 0640 "$here/policy.toml" "$stage/etc/passkiosk/policy.toml"
 install -m 0644 "$here/passkioskd.service" "$stage/usr/lib/systemd/system/passkioskd.service"
 install -m 0644 "$here/passkiosk-ui.service" "$stage/usr/lib/systemd/system/passkiosk-ui.service"
+install -m 0644 "$here/passkiosk-fleetd.service" "$stage/usr/lib/systemd/system/passkiosk-fleetd.service"
+install -d "$stage/etc/default"
+install -m 0644 "$here/passkiosk-fleetd.default" "$stage/etc/default/passkiosk-fleetd"
 install -m 0755 "$here/stop-window" "$stage/usr/lib/passkiosk/stop-window"
 install -m 0644 "$here/passkiosk-ui.pam" "$stage/etc/pam.d/passkiosk-ui"
 install -m 0644 "$here/passkiosk.sysusers" "$stage/usr/lib/sysusers.d/passkiosk.conf"
@@ -57,7 +61,7 @@ install -m 0644 "$here/70-passkiosk.rules" "$stage/usr/lib/udev/rules.d/70-passk
 install -m 0644 "$root/kiosk/config/REFERENCE.md" "$stage/usr/share/doc/passkiosk/REFERENCE.md"
 install -m 0644 "$here/README.md" "$stage/usr/share/doc/passkiosk/README.md"
 install -m 0644 "$here/copyright" "$stage/usr/share/doc/passkiosk/copyright"
-for m in passkiosk.8 passkioskd.8 passkioskctl.8; do
+for m in passkiosk.8 passkioskd.8 passkioskctl.8 passkiosk-fleetd.8; do
 	gzip -9n <"$here/man/$m" >"$stage/usr/share/man/man8/$m.gz"
 	chmod 0644 "$stage/usr/share/man/man8/$m.gz"
 done
@@ -68,7 +72,7 @@ printf 'passkiosk (%s) unstable; urgency=medium\n\n  * Package build of %s.\n\n 
 for s in preinst postinst prerm postrm; do
 	install -m 0755 "$here/debian/$s" "$stage/DEBIAN/$s"
 done
-printf '/etc/pam.d/passkiosk-ui\n/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' >"$stage/DEBIAN/conffiles"
+printf '/etc/default/passkiosk-fleetd\n/etc/pam.d/passkiosk-ui\n/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' >"$stage/DEBIAN/conffiles"
 
 # Library dependencies from the binaries' ELF NEEDED entries, via
 # dpkg-shlibdeps (which wants a debian/control to exist).

@@ -61,13 +61,14 @@ grep -v '^running with root privileges is not recommended!$' "$t/lintian" || tru
 # they are checked in the installed root below. cage, the window's
 # ExecStart, is a dependency and must be installed here (checked above).
 rc=0
-systemd-analyze verify --man=no "$here/passkioskd.service" "$here/passkiosk-ui.service" >"$t/verify" 2>&1 || rc=$?
+systemd-analyze verify --man=no "$here/passkioskd.service" "$here/passkiosk-ui.service" "$here/passkiosk-fleetd.service" >"$t/verify" 2>&1 || rc=$?
 grep -v -e '^passkioskd.service: Command /usr/bin/passkioskd is not executable: No such file or directory$' \
+	-e '^passkiosk-fleetd.service: Command /usr/bin/passkiosk-fleetd is not executable: No such file or directory$' \
 	-e '^passkiosk-ui.service: Command /usr/lib/passkiosk/stop-window is not executable: No such file or directory$' \
 	"$t/verify" >"$t/verify.rest" || true
 cat "$t/verify.rest"
 [ ! -s "$t/verify.rest" ] || fail "systemd-analyze verify"
-for u in passkioskd passkiosk-ui; do
+for u in passkioskd passkiosk-ui passkiosk-fleetd; do
 	printf '%s: ' "$u.service"
 	systemd-analyze security --offline=yes "$here/$u.service" | tail -1
 done
@@ -154,7 +155,7 @@ mode() { stat -c '%a %U:%G' "$R/$1"; }
 rdpkg -i "$deb"
 dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status} ${Version}\n' passkiosk | grep -qx 'install ok installed 1.0' ||
 	fail "not installed"
-for f in usr/bin/passkiosk usr/bin/passkioskd usr/bin/passkioskctl usr/lib/passkiosk/stop-window; do
+for f in usr/bin/passkiosk usr/bin/passkioskd usr/bin/passkioskctl usr/bin/passkiosk-fleetd usr/lib/passkiosk/stop-window; do
 	[ "$(mode "$f")" = "755 root:root" ] || fail "$f: $(mode "$f")"
 done
 # Numeric: the group exists in the root installed into, not necessarily here.
@@ -164,17 +165,18 @@ for f in etc/passkiosk/passkiosk.toml etc/passkiosk/policy.toml; do
 		fail "$f: $(stat -c '%a %u:%g' "$R/$f"), want 640 0:${admin_gid:-?} (root:passkiosk-admin)"
 done
 for f in usr/lib/systemd/system/passkioskd.service usr/lib/systemd/system/passkiosk-ui.service \
+	usr/lib/systemd/system/passkiosk-fleetd.service etc/default/passkiosk-fleetd \
 	etc/pam.d/passkiosk-ui usr/lib/sysusers.d/passkiosk.conf \
 	usr/lib/tmpfiles.d/passkiosk.conf usr/lib/udev/rules.d/70-passkiosk.rules \
 	usr/share/doc/passkiosk/REFERENCE.md usr/share/doc/passkiosk/README.md; do
 	[ "$(mode "$f")" = "644 root:root" ] || fail "$f: $(mode "$f")"
 done
 [ "$(mode etc/passkiosk)" = "755 root:root" ] || fail "/etc/passkiosk: $(mode etc/passkiosk)"
-for u in passkioskd.service passkiosk-ui.service; do
+for u in passkioskd.service passkiosk-ui.service passkiosk-fleetd.service; do
 	cmp -s "$here/$u" "$R/usr/lib/systemd/system/$u" || fail "installed $u differs"
 done
 dpkg-deb -I "$deb" conffiles | sort >"$t/conffiles"
-printf '/etc/pam.d/passkiosk-ui\n/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' | cmp -s - "$t/conffiles" ||
+printf '/etc/default/passkiosk-fleetd\n/etc/pam.d/passkiosk-ui\n/etc/passkiosk/passkiosk.toml\n/etc/passkiosk/policy.toml\n' | cmp -s - "$t/conffiles" ||
 	fail "conffiles: $(cat "$t/conffiles")"
 # The shipped configuration names no site: no terminal, no relying party.
 ! grep -q '^terminal' "$R/etc/passkiosk/passkiosk.toml" || fail "passkiosk.toml sets a terminal name"
@@ -199,6 +201,13 @@ grep -q 'GROUP="passkiosk"' "$R/usr/lib/udev/rules.d/70-passkiosk.rules" || fail
 wants=etc/systemd/system/multi-user.target.wants/passkioskd.service
 wants_ui=etc/systemd/system/graphical.target.wants/passkiosk-ui.service
 [ -L "$R/$wants" ] && [ -L "$R/$wants_ui" ] || fail "not enabled on first install"
+# The fleet service is for the fleet's servers: shipped, never enabled.
+wants_fleetd=etc/systemd/system/multi-user.target.wants/passkiosk-fleetd.service
+[ ! -e "$R/$wants_fleetd" ] && [ ! -L "$R/$wants_fleetd" ] || fail "passkiosk-fleetd.service enabled by the package"
+grep -q '^passkiosk-fleetd:[^:]*:[0-9]*:[0-9]*:[^:]*:/nonexistent:/usr/sbin/nologin$' "$R/etc/passwd" ||
+	fail "passkiosk-fleetd user"
+grep -qx 'FLEETD_ARGS=""' "$R/etc/default/passkiosk-fleetd" || fail "/etc/default/passkiosk-fleetd sets flags"
+"$R/usr/bin/passkiosk-fleetd" --help 2>&1 | grep -q -- '-embed' || fail "passkiosk-fleetd --help lacks -embed"
 "$R/usr/bin/passkioskd" --version 2>/dev/null | grep -q '1\.0' || fail "passkioskd --version"
 "$R/usr/bin/passkiosk" --version 2>/dev/null | grep -q '1\.0' || fail "passkiosk --version"
 # The appliance starts on the shipped configuration: terminal named after
@@ -235,6 +244,7 @@ grep -q '"version": "1.1"' "$t/ctl.out" && grep -q '"terminal": "bay 2"' "$t/ctl
 systemctl --root="$R" --quiet enable passkioskd.service passkiosk-ui.service
 rdpkg -i "$deb2"
 [ -L "$R/$wants" ] && [ -L "$R/$wants_ui" ] || fail "reinstall disabled an enabled unit"
+[ ! -e "$R/$wants_fleetd" ] || fail "an upgrade enabled passkiosk-fleetd.service"
 echo "upgrade: ok"
 
 # Remove keeps the database and the conffiles; purge removes them, the
@@ -245,7 +255,7 @@ rdpkg -r passkiosk
 [ ! -e "$R/usr/bin/passkiosk" ] || fail "remove left /usr/bin/passkiosk"
 rdpkg --purge passkiosk
 for p in var/lib/passkiosk run/passkiosk etc/passkiosk "$wants" "$wants_ui" etc/pam.d/passkiosk-ui \
-	etc/systemd/system/passkioskd.service etc/systemd/system/passkiosk-ui.service \
+	etc/systemd/system/passkioskd.service etc/systemd/system/passkiosk-ui.service etc/default/passkiosk-fleetd \
 	var/lib/systemd/deb-systemd-helper-enabled/passkioskd.service.dsh-also \
 	var/lib/systemd/deb-systemd-helper-enabled/passkiosk-ui.service.dsh-also; do
 	[ ! -e "$R/$p" ] && [ ! -L "$R/$p" ] || fail "purge left /$p"

@@ -84,6 +84,8 @@
 //	mirror/                             (a fleet terminal's; made by its first write, mirror.go)
 //	  revision     → uint64 BE          the fleet directory's revision the file holds
 //	  current-at   → uint64 BE          unix ns the mirror last matched the directory
+//	  place        → CBOR Place {0 v, 1 site, 2 ward, 3 {labels}, 4 updated, 5 updated by}
+//	                                    this terminal's own inventory record, absent when the directory has none
 //	  users/<user id>        → empty    people the directory owns (a full reload removes the others it had)
 //	  credentials/<cred id>  → empty    roaming credentials the directory owns
 //

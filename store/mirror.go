@@ -55,10 +55,78 @@ type MirrorBatch struct {
 	// Policy, when set, is the directory's current policy; it is stored
 	// as a new local version when its data differs from the newest.
 	Policy *Policy
+	// Place, when set, is this terminal's own inventory record (its
+	// site, ward and labels), new or changed; PlaceRemoved says the
+	// directory deleted it. A full load without Place removes it.
+	Place        *Place
+	PlaceRemoved bool
 	// At is when the batch was applied (zero: the store's clock);
 	// Terminal names this terminal in the audit entries.
 	At       time.Time
 	Terminal string
+}
+
+// Place is where this terminal stands, as the directory's inventory
+// says: the policy's place rules match it. The mirror keeps the last one
+// it saw, so a terminal that restarts offline keeps its place.
+type Place struct {
+	Site      string
+	Ward      string
+	Labels    map[string]string
+	Updated   time.Time
+	UpdatedBy string
+}
+
+type placeWire struct {
+	V         uint              `cbor:"0,keyasint"`
+	Site      string            `cbor:"1,keyasint,omitempty"`
+	Ward      string            `cbor:"2,keyasint,omitempty"`
+	Labels    map[string]string `cbor:"3,keyasint,omitempty"`
+	Updated   int64             `cbor:"4,keyasint,omitempty"`
+	UpdatedBy string            `cbor:"5,keyasint,omitempty"`
+}
+
+func (w placeWire) version() uint { return w.V }
+
+func (w placeWire) record() (*Place, error) {
+	return &Place{Site: w.Site, Ward: w.Ward, Labels: w.Labels, Updated: Unstamp(w.Updated), UpdatedBy: w.UpdatedBy}, nil
+}
+
+func encodePlace(p *Place) ([]byte, error) {
+	labels := p.Labels
+	if len(labels) == 0 {
+		labels = nil
+	}
+	return encodeWire("encode place", placeWire{V: recordVersion, Site: p.Site, Ward: p.Ward, Labels: labels,
+		Updated: Stamp(p.Updated), UpdatedBy: p.UpdatedBy})
+}
+
+func decodePlace(k, v []byte) (*Place, error) {
+	return decodeRecord[Place, placeWire]("decode place", k, v, encodePlace)
+}
+
+// MirrorPlace reads this terminal's place as the mirror last saw it;
+// false when the directory has none for it (or this is no fleet
+// terminal).
+func (db *DB) MirrorPlace() (Place, bool, error) {
+	var p *Place
+	err := db.view("read mirror place", func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMirror)
+		if m == nil {
+			return nil
+		}
+		v := m.Get(keyMirrorPlace)
+		if v == nil {
+			return nil
+		}
+		var err error
+		p, err = decodePlace(keyMirrorPlace, v)
+		return err
+	})
+	if err != nil || p == nil {
+		return Place{}, false, err
+	}
+	return *p, true, nil
 }
 
 // Suspicion is a credential whose signature counter went backwards across
@@ -80,7 +148,9 @@ type MirrorApplied struct {
 	Revoked [][]byte
 	// Policy is the new local policy version when the batch brought one,
 	// else 0.
-	Policy  uint64
+	Policy uint64
+	// Place says this terminal's place changed or was removed.
+	Place   bool
 	Users   int // created or replaced
 	Creds   int // created or replaced
 	Skipped int // credentials whose person is unknown
@@ -98,6 +168,7 @@ var (
 	bucketMirrorCreds = []byte("credentials")
 	keyMirrorRevision = []byte("revision")
 	keyMirrorCurrent  = []byte("current-at")
+	keyMirrorPlace    = []byte("place")
 )
 
 // mirrorBuckets returns mirror/ and its two sets, made by their first
@@ -277,17 +348,16 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 			return err
 		}
 	}
-	for _, sp := range b.Suspected {
-		ev := AuditEvent{Time: a.at, Type: kiosk.EventPossibleClone, Actor: "fleet", Terminal: a.terminal, UserID: sp.UserID,
-			CredentialID: sp.CredentialID, Reason: kiosk.KindCounterRegression, Detail: mergeDetail(sp.Detail, map[string]string{"fleet": "suspected"})}
-		if _, err := appendAudit(a.tx, &ev); err != nil {
-			return err
-		}
+	if err := a.auditSuspects(b.Suspected); err != nil {
+		return err
 	}
 	if b.Policy != nil {
 		if err := a.putPolicy(b.Policy); err != nil {
 			return err
 		}
+	}
+	if err := a.putPlace(b); err != nil {
+		return err
 	}
 	if err := put(a.m, keyMirrorRevision, u64(uint64(b.Revision))); err != nil {
 		return err
@@ -296,6 +366,19 @@ func (a *mirrorTx) apply(b *MirrorBatch) error {
 		return err
 	}
 	return a.auditBatch(b, prev)
+}
+
+// auditSuspects audits each credential the fleet suspects of being
+// cloned.
+func (a *mirrorTx) auditSuspects(sps []Suspicion) error {
+	for _, sp := range sps {
+		ev := AuditEvent{Time: a.at, Type: kiosk.EventPossibleClone, Actor: "fleet", Terminal: a.terminal, UserID: sp.UserID,
+			CredentialID: sp.CredentialID, Reason: kiosk.KindCounterRegression, Detail: mergeDetail(sp.Detail, map[string]string{"fleet": "suspected"})}
+		if _, err := appendAudit(a.tx, &ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // auditBatch writes the batch's summary entry.
@@ -545,6 +628,45 @@ func (a *mirrorTx) putPolicy(p *Policy) error {
 	return err
 }
 
+// putPlace keeps this terminal's place as the batch has it: stored when
+// new or changed, removed when the directory deleted it or a full load
+// does not have it. A change is audited as fleet-synced with the place.
+func (a *mirrorTx) putPlace(b *MirrorBatch) error {
+	old := a.m.Get(keyMirrorPlace)
+	if b.Place == nil {
+		if old == nil || (!b.PlaceRemoved && !b.Full) {
+			return nil
+		}
+		if err := a.m.Delete(keyMirrorPlace); err != nil {
+			return err
+		}
+		a.res.Place = true
+		return a.auditPlace(map[string]string{"what": "place", "place": "removed"})
+	}
+	v, err := encodePlace(b.Place)
+	if err != nil {
+		return err
+	}
+	if old != nil && bytes.Equal(seal(keyMirrorPlace, v), old) {
+		return nil
+	}
+	if err := put(a.m, keyMirrorPlace, v); err != nil {
+		return err
+	}
+	a.res.Place = true
+	detail := map[string]string{"what": "place", "site": b.Place.Site, "ward": b.Place.Ward, "by": b.Place.UpdatedBy}
+	for k, l := range b.Place.Labels {
+		detail["label."+k] = l
+	}
+	return a.auditPlace(detail)
+}
+
+func (a *mirrorTx) auditPlace(detail map[string]string) error {
+	ev := AuditEvent{Time: a.at, Type: kiosk.EventFleetSynced, Actor: "fleet", Terminal: a.terminal, Detail: detail}
+	_, err := appendAudit(a.tx, &ev)
+	return err
+}
+
 // checkMirror proves the mirror's values are sealed (absent: never a
 // fleet terminal).
 func checkMirror(tx *bolt.Tx) error {
@@ -553,6 +675,10 @@ func checkMirror(tx *bolt.Tx) error {
 		return nil
 	}
 	return m.ForEach(func(k, v []byte) error {
+		if v != nil && bytes.Equal(k, keyMirrorPlace) {
+			_, err := decodePlace(k, v)
+			return err
+		}
 		if v != nil {
 			if _, err := unseal("check mirror", k, v); err != nil {
 				return err

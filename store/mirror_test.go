@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -120,5 +121,80 @@ func TestMirrorPolicyBecomesALocalVersionOnce(t *testing.T) {
 	cur, err := db.CurrentPolicy()
 	if err != nil || string(cur.Data) != "a = 1" || cur.Version != 1 {
 		t.Fatalf("current %+v, %v", cur, err)
+	}
+}
+
+// The terminal's own place from the directory is kept in the mirror: a
+// change is reported and audited once, it survives a restart, a batch
+// that does not name it leaves it, and a full load without it (or its
+// deletion) removes it.
+func TestMirrorKeepsTheTerminalsPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "passkiosk.db")
+	db, err := store.Open(path, store.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := db.MirrorPlace(); ok || err != nil {
+		t.Fatalf("a new store has a place: %v %v", ok, err)
+	}
+	icu := store.Place{Site: "north", Ward: "icu", Labels: map[string]string{"floor": "3"}, UpdatedBy: "it-anna"}
+	res, err := db.ApplyMirror(store.MirrorBatch{Revision: 5, Full: true, Place: &icu, Terminal: "t1"})
+	if err != nil || !res.Place {
+		t.Fatalf("full load with a place: %+v, %v", res, err)
+	}
+	if res, err = db.ApplyMirror(store.MirrorBatch{Revision: 6, Place: &icu}); err != nil || res.Place {
+		t.Fatalf("the same place again is no change: %+v, %v", res, err)
+	}
+	if res, err = db.ApplyMirror(store.MirrorBatch{Revision: 7, Users: []store.User{storetest.User("ann")}}); err != nil || res.Place {
+		t.Fatalf("a batch without the place changed it: %+v, %v", res, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening runs the store's check, which reads the place too.
+	db, err = store.Open(path, store.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, ok, err := db.MirrorPlace()
+	if err != nil || !ok || got.Ward != "icu" || got.Site != "north" || got.Labels["floor"] != "3" || got.UpdatedBy != "it-anna" {
+		t.Fatalf("after a restart: %+v %v %v", got, ok, err)
+	}
+	entries, err := db.Events(1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	places := 0
+	for _, e := range entries {
+		if e.Type == kiosk.EventFleetSynced && e.Detail["what"] == "place" {
+			places++
+			if e.Detail["ward"] != "icu" || e.Detail["label.floor"] != "3" || e.Detail["by"] != "it-anna" || e.Terminal != "t1" {
+				t.Errorf("place audited as %+v", e)
+			}
+		}
+	}
+	if places != 1 {
+		t.Errorf("%d place entries, want 1", places)
+	}
+
+	ward7 := store.Place{Ward: "ward7"}
+	if res, err = db.ApplyMirror(store.MirrorBatch{Revision: 8, Place: &ward7}); err != nil || !res.Place {
+		t.Fatalf("moved to ward 7: %+v, %v", res, err)
+	}
+	if res, err = db.ApplyMirror(store.MirrorBatch{Revision: 9, PlaceRemoved: true}); err != nil || !res.Place {
+		t.Fatalf("record deleted: %+v, %v", res, err)
+	}
+	if _, ok, _ := db.MirrorPlace(); ok {
+		t.Fatal("a deleted place is still there")
+	}
+	if _, err = db.ApplyMirror(store.MirrorBatch{Revision: 10, Place: &ward7}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = db.ApplyMirror(store.MirrorBatch{Revision: 11, Full: true}); err != nil || !res.Place {
+		t.Fatalf("full load without the place: %+v, %v", res, err)
+	}
+	if _, ok, _ := db.MirrorPlace(); ok {
+		t.Fatal("a full load without the place kept it")
 	}
 }

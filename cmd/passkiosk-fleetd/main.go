@@ -6,7 +6,8 @@
 // (store/fleet), and the fleet's audit trail: each terminal's shipped
 // entries verified, archived on disk and deleted from etcd
 // (store/fleet/collect). The etcd cluster itself runs beside it (etcd 3.7 members,
-// or members embedded by a later version of this command).
+// named with --endpoints), or each fleetd embeds one of its members (--embed and
+// etcd's own member flags, embed.go).
 //
 //	passkiosk-fleetd --endpoints https://e1:2379,https://e2:2379,https://e3:2379 \
 //	    --etcd-cert fleetd.crt --etcd-key fleetd.key --ca ca.crt \
@@ -60,10 +61,19 @@ func run(log *slog.Logger) error {
 	flag.StringVar(&termCA, "terminal-ca", "", "the certificates that sign terminals' client certificates")
 	flag.BoolVar(&refuseClones, "refuse-clones", false, "revoke a suspected clone, not only report it")
 	flag.StringVar(&archive, "archive", "/var/lib/passkiosk-fleetd/audit", "the fleet's audit archive: one verified <terminal>.jsonl per terminal (back this up; etcd's copies are deleted once archived)")
+	embedded := memberFlags(flag.CommandLine) // embed.go
 	flag.Parse()
+	m, err := startMember(embedded, log)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	if endpoints == "" && m != nil {
+		endpoints = m.endpoints()
+	}
 	if endpoints == "" || etcdCert == "" || etcdKey == "" || ca == "" || tlsCert == "" || tlsKey == "" || termCA == "" {
 		flag.Usage()
-		return errors.New("every certificate flag and --endpoints are needed")
+		return errors.New("every certificate flag and --endpoints (or --embed) are needed")
 	}
 	cc, err := fleet.ClientConfig(strings.Split(endpoints, ","), etcdCert, etcdKey, ca)
 	if err != nil {

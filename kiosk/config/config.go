@@ -40,6 +40,7 @@ type Config struct {
 	Retention    Retention    `toml:"retention"`
 	SIEM         SIEM         `toml:"siem"`
 	Fleet        Fleet        `toml:"fleet"`
+	Place        Place        `toml:"place"`
 }
 
 // SIEM is where the audit log is forwarded besides the local journal.
@@ -272,6 +273,7 @@ func (cfg *Config) validate(c *collector) {
 	cfg.Display.validate(c)
 	cfg.SIEM.validate(c)
 	cfg.Fleet.validate(c)
+	cfg.Place.validate(c)
 }
 
 // oneOf records a problem unless v is one of allowed.

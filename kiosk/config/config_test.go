@@ -25,6 +25,7 @@ func TestExampleConfigLoads(t *testing.T) {
 		Display:      Display{X11: false, X11Display: ":0", WaylandSocket: "/run/passkiosk-ui/wayland-0"},
 		Retention:    Retention{AuditDays: 400, SessionDays: 30, CodeDays: 30},
 		Fleet:        Fleet{Endpoints: []string{}, OfflineMaxAge: "24h", RevokeEndsSession: "at-once"},
+		Place:        Place{Site: "north", Ward: "ward7", Labels: map[string]string{"floor": "3"}},
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got %+v\nwant %+v", *c, want)
@@ -110,7 +111,7 @@ func TestExampleAndReferenceCoverEveryKey(t *testing.T) {
 	}
 	lines := keyLines(example)
 	for _, k := range keyPatternsOf(Config{}) {
-		if _, ok := lines[k]; !ok && k != "tpm.socket" {
+		if !hasKey(lines, k) && k != "tpm.socket" {
 			t.Errorf("example lacks %s", k)
 		}
 		if !strings.Contains(string(ref), "`"+k+"`") {
@@ -197,4 +198,14 @@ func TestConfigChecksTheWindowAndTheDisplay(t *testing.T) {
 	if err != nil || !c.Display.X11 || c.Display.WaylandSocket != "" || c.UI.User != "passkiosk-ui" {
 		t.Fatalf("a good display refused or misread: %+v %v", c, err)
 	}
+}
+
+// hasKey reports whether lines has key k, "*" in k standing for any key.
+func hasKey(lines map[string]int, k string) bool {
+	for l := range lines {
+		if patternMatch(k, l) {
+			return true
+		}
+	}
+	return false
 }

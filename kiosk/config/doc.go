@@ -2,10 +2,12 @@
 // (/etc/passkiosk/passkiosk.toml: terminal name, state directory, TPM
 // transport, security keys, session sandbox and user, admin socket and
 // group, log level, and the [fleet] section: the fleet's etcd endpoints,
-// the terminal's client certificate and how long it may run offline) and
-// its policy file (what policy.Policy says, written with durations like
-// "5m", weekday windows like "mon-fri 07:00-19:00", trust anchors as PEM
-// files). REFERENCE.md documents every key.
+// the terminal's client certificate and how long it may run offline; and
+// [place]: the site, ward and labels of a terminal the fleet's inventory
+// does not place) and its policy file (what policy.Policy says, written
+// with durations like "5m", weekday windows like "mon-fri 07:00-19:00",
+// trust anchors as PEM files, and [places.NAME] rules for the terminals
+// whose place they match, places.go). REFERENCE.md documents every key.
 //
 // Reading a file reports every problem at once, each with the file, the
 // line and the key, and for unknown keys the known key it is probably a

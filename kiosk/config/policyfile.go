@@ -40,6 +40,7 @@ type policyFile struct {
 	Roaming               *methodFile           `toml:"roaming"`
 	Default               *rulesFile            `toml:"default"`
 	Groups                map[string]*rulesFile `toml:"groups"`
+	Places                map[string]*placeFile `toml:"places"`
 	Lockout               *lockoutFile          `toml:"lockout"`
 }
 
@@ -105,6 +106,7 @@ func ParsePolicy(name string, data []byte, readAnchor func(string) ([]byte, erro
 	p.Roaming = method(p.Roaming, f.Roaming)
 	p.Default = rules(c, "default", p.Default, f.Default)
 	p.Groups = groups(c, md, p.Default, f.Groups)
+	p.Places = places(c, md, f.Places)
 	p.Lockout = lockout(c, p.Lockout, f.Lockout)
 	platformOnlyCredentials(c, &p, f.MinCredentials)
 	validatePolicy(c, &p)
@@ -211,11 +213,16 @@ func fileKey(field string, p policy.Policy) string {
 	if m == nil {
 		return field
 	}
-	if m[1] == "groups" {
-		i, _ := strconv.Atoi(m[2])
-		if i < len(p.Groups) {
-			return "groups." + p.Groups[i].Group + m[3]
-		}
+	i, _ := strconv.Atoi(m[2])
+	rest := indexed.ReplaceAllString(strings.TrimPrefix(m[3], "."), "$1")
+	if rest != "" {
+		rest = "." + rest
+	}
+	switch {
+	case m[1] == "groups" && i < len(p.Groups):
+		return "groups." + p.Groups[i].Group + rest
+	case m[1] == "places" && i < len(p.Places):
+		return "places." + p.Places[i].Name + rest
 	}
 	if strings.HasPrefix(m[3], ".hours") {
 		return m[1] + ".hours"
@@ -277,17 +284,24 @@ func rules(c *collector, table string, r policy.Rules, f *rulesFile) policy.Rule
 		r.Program = *f.Program
 	}
 	if f.Hours != nil {
-		r.Hours = nil
-		for _, s := range *f.Hours {
-			w, err := ParseWindow(s)
-			if err != nil {
-				c.add(table+".hours", "%s.hours: %v", table, err)
-				continue
-			}
-			r.Hours = append(r.Hours, w)
-		}
+		r.Hours = parseHours(c, table, *f.Hours)
 	}
 	return r
+}
+
+// parseHours reads a table's hours; a window that does not parse is a
+// problem and left out.
+func parseHours(c *collector, table string, list []string) []policy.Window {
+	var ws []policy.Window
+	for _, s := range list {
+		w, err := ParseWindow(s)
+		if err != nil {
+			c.add(table+".hours", "%s.hours: %v", table, err)
+			continue
+		}
+		ws = append(ws, w)
+	}
+	return ws
 }
 
 func lockout(c *collector, l policy.Lockout, f *lockoutFile) policy.Lockout {

@@ -52,6 +52,7 @@ func RenderPolicy(p policy.Policy) []byte {
 		fmt.Fprintf(&b, "\n[groups.%s]\n", quoteKey(g.Group))
 		renderRules(&b, g.Rules)
 	}
+	renderPlaces(&b, p.Places)
 	b.WriteString("\n[lockout]\n")
 	kv("max_failures", fmt.Sprint(p.Lockout.MaxFailures))
 	kv("window", quote(FormatDuration(p.Lockout.Window)))

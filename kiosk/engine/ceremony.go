@@ -278,8 +278,8 @@ func (e *Engine) admitLocked(u *kiosk.User, a kiosk.Attachment) error {
 	if err := e.pol.MethodAllowed(a, u.Groups); err != nil {
 		return err
 	}
-	if !e.pol.RulesFor(u.Groups).AllowedAt(e.cfg.Clock.Now()) {
-		return kiosk.Errorf(kiosk.KindPolicy, "policy", "sign-in is not allowed at this hour for your group")
+	if why := e.outOfHoursLocked(u.Groups, e.cfg.Clock.Now()); why != "" {
+		return kiosk.Errorf(kiosk.KindPolicy, "policy", "%s", why)
 	}
 	return nil
 }

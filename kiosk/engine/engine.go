@@ -43,7 +43,10 @@ type Config struct {
 	// OutOfService, when not empty, starts the engine out of service with
 	// this reason (for example: the database did not open).
 	OutOfService string
-	Log          *slog.Logger
+	// Place is where the terminal stands, for the policy's place rules
+	// (SetPlace changes it).
+	Place policy.Place
+	Log   *slog.Logger
 }
 
 // Engine is the sign-in state machine. It implements kiosk.Commands.

@@ -44,7 +44,7 @@ func (e *Engine) signedInLocked(cred kiosk.Credential, keyID string) {
 	c := e.cer
 	user := *c.user
 	now := e.cfg.Clock.Now()
-	rules := e.pol.RulesFor(user.Groups)
+	rules := e.rulesLocked(user.Groups)
 	limit := rules.SessionLimit(now) // ends with the person's hours
 	if limit <= 0 {
 		// The hours ended between admission and now.
@@ -106,7 +106,7 @@ func (e *Engine) startSession(spec kiosk.SessionSpec, gen uint64, as *activeSess
 func (e *Engine) openSessionLocked(as *activeSession, limit time.Duration, pending *pendingSession) {
 	e.sess = as
 	e.audit(kiosk.AuditEvent{Type: kiosk.EventSessionOpened, User: as.user.ID, Credential: as.credID, Outcome: "ok",
-		Detail: map[string]string{"session": as.s.ID(), "max": limit.String()}})
+		Detail: e.sessionDetailLocked(as.s.ID(), limit)})
 	as.maxTimer = e.cfg.Clock.AfterFunc(limit, func() { e.endSession(as, kiosk.EndTimeLimit) })
 	e.scheduleIdleLocked(as)
 	e.watchProgram(as)

@@ -2,9 +2,10 @@
 // conditional rules: which authenticators may be used (per group, for
 // pilot rollouts), which authenticator models (AAGUID allow and block
 // lists, attestation with trust anchors), user verification, PIN length,
-// how many credentials a person should have, and per-group rules (hours,
-// session length, idle timeout, the session program), plus lockout and
-// backoff after failures.
+// how many credentials a person should have, per-group rules (hours,
+// session length, idle timeout, the session program), place rules that
+// narrow them on the terminals whose site, ward or labels they match
+// (place.go, RulesAt), plus lockout and backoff after failures.
 //
 // Decisions here are pure functions of the policy, the person and the
 // time; the engine calls them and audits the outcome. It imports only the
@@ -76,6 +77,8 @@ type Policy struct {
 	// Groups apply in order: a person gets the rules of the first group
 	// here that they belong to.
 	Groups []GroupRules
+	// Places narrow those rules on the terminals they match (RulesAt).
+	Places []PlaceRules
 
 	Lockout Lockout
 
@@ -107,6 +110,10 @@ type Rules struct {
 	// IdleWarning is how long before the idle timeout the warning shows.
 	IdleWarning time.Duration
 	Program     []string
+	// PlaceHours are the hours of the place rules that matched the
+	// terminal (RulesAt): sign-in needs every one of them to allow it as
+	// well as Hours. Never set in a policy file's rules.
+	PlaceHours [][]Window
 }
 
 // Window is a weekly time window. From after To crosses midnight (a night
@@ -196,6 +203,7 @@ func (p *Policy) Validate() error {
 	p.validateRequirements(&ps)
 	p.validateAttestation(&ps)
 	p.validateGroups(&ps)
+	p.validatePlaces(&ps)
 	p.validatePilotGroups(&ps)
 	p.Lockout.validate(&ps)
 	return errors.Join(ps...)
@@ -302,15 +310,28 @@ func (r Rules) validate(ps *problems, field string) {
 	if r.IdleWarning < 0 || r.IdleWarning >= r.IdleTimeout {
 		ps.add(field+".idle_warning", "must be shorter than idle_timeout")
 	}
-	if len(r.Program) == 0 {
-		ps.add(field+".program", "must name the session program")
-	} else if !path.IsAbs(r.Program[0]) {
+	validateProgram(ps, field, r.Program, true)
+	validateHours(ps, field, r.Hours)
+}
+
+// validateProgram checks a session program: required says it must be
+// given.
+func validateProgram(ps *problems, field string, program []string, required bool) {
+	if len(program) == 0 {
+		if required {
+			ps.add(field+".program", "must name the session program")
+		}
+	} else if !path.IsAbs(program[0]) {
 		// The session manager runs the program without a search path
 		// (the session's PATH is not the appliance's), so a bare name
 		// fails at every sign-in while the terminal looks in service.
-		ps.add(field+".program", "must start with an absolute path like /usr/bin/chromium, got %q", r.Program[0])
+		ps.add(field+".program", "must start with an absolute path like /usr/bin/chromium, got %q", program[0])
 	}
-	for i, w := range r.Hours {
+}
+
+// validateHours checks that every window lies within a day.
+func validateHours(ps *problems, field string, hours []Window) {
+	for i, w := range hours {
 		if w.From < 0 || w.From >= 24*time.Hour || w.To <= 0 || w.To > 24*time.Hour || w.From == w.To {
 			ps.add(fmt.Sprintf("%s.hours[%d]", field, i), "must be a window within a day, got %v-%v", w.From, w.To)
 		}
@@ -408,15 +429,49 @@ func (p *Policy) RulesFor(groups []string) Rules {
 	return p.Default
 }
 
-// AllowedAt reports whether sign-in is allowed at t (in t's location).
+// AllowedAt reports whether sign-in is allowed at t (in t's location):
+// within Hours, and within every set of PlaceHours.
 func (r Rules) AllowedAt(t time.Time) bool {
-	if len(r.Hours) == 0 {
+	if !hours(r.Hours).allows(t) {
+		return false
+	}
+	for _, h := range r.PlaceHours {
+		if !hours(h).allows(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// SessionLimit is how long a session that starts at t may last: MaxSession,
+// cut short where the person's allowed hours end (windows that follow on
+// without a gap count as one), and 0 outside them. A porter allowed
+// 07:00–19:00 who signs in at 18:30 gets 30 minutes, not eight hours. A
+// place's hours cut it the same way: the session ends where the first of
+// the sets of hours ends.
+func (r Rules) SessionLimit(t time.Time) time.Duration {
+	if !r.AllowedAt(t) {
+		return 0
+	}
+	limit := hours(r.Hours).limit(t, r.MaxSession)
+	for _, h := range r.PlaceHours {
+		limit = min(limit, hours(h).limit(t, r.MaxSession))
+	}
+	return limit
+}
+
+// hours is one set of weekly windows; empty allows every time.
+type hours []Window
+
+// allows reports whether t falls in one of the windows.
+func (hs hours) allows(t time.Time) bool {
+	if len(hs) == 0 {
 		return true
 	}
 	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 	since := t.Sub(midnight)
 	yesterday := midnight.AddDate(0, 0, -1).Weekday()
-	for _, w := range r.Hours {
+	for _, w := range hs {
 		onDay := func(d time.Weekday) bool { return len(w.Days) == 0 || slices.Contains(w.Days, d) }
 		if w.From < w.To {
 			if onDay(t.Weekday()) && since >= w.From && since < w.To {
@@ -433,32 +488,27 @@ func (r Rules) AllowedAt(t time.Time) bool {
 	return false
 }
 
-// SessionLimit is how long a session that starts at t may last: MaxSession,
-// cut short where the person's allowed hours end (windows that follow on
-// without a gap count as one), and 0 outside them. A porter allowed
-// 07:00–19:00 who signs in at 18:30 gets 30 minutes, not eight hours.
-func (r Rules) SessionLimit(t time.Time) time.Duration {
-	if len(r.Hours) == 0 {
-		return r.MaxSession
-	}
-	if !r.AllowedAt(t) {
-		return 0
+// limit is how long from t, up to most, the windows stay open without a
+// gap; t must be allowed.
+func (hs hours) limit(t time.Time, most time.Duration) time.Duration {
+	if len(hs) == 0 {
+		return most
 	}
 	end := t
 	// Each step moves to the end of the latest window open at end; eight
 	// days of steps cover any weekly pattern.
-	for i := 0; i < 64 && end.Sub(t) < r.MaxSession && r.AllowedAt(end); i++ {
-		next := r.windowEnd(end)
+	for i := 0; i < 64 && end.Sub(t) < most && hs.allows(end); i++ {
+		next := hs.windowEnd(end)
 		if !next.After(end) {
 			break
 		}
 		end = next
 	}
-	return min(end.Sub(t), r.MaxSession)
+	return min(end.Sub(t), most)
 }
 
 // windowEnd is the latest end of the windows open at t.
-func (r Rules) windowEnd(t time.Time) time.Time {
+func (hs hours) windowEnd(t time.Time) time.Time {
 	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 	tomorrow := midnight.AddDate(0, 0, 1)
 	since := t.Sub(midnight)
@@ -469,7 +519,7 @@ func (r Rules) windowEnd(t time.Time) time.Time {
 			end = e
 		}
 	}
-	for _, w := range r.Hours {
+	for _, w := range hs {
 		onDay := func(d time.Weekday) bool { return len(w.Days) == 0 || slices.Contains(w.Days, d) }
 		switch {
 		case w.From < w.To:

@@ -106,6 +106,8 @@ func (b *batch) mirrorBatch(rev int64, full bool, terminal string, log *slog.Log
 				continue
 			}
 			mb.Suspected = append(mb.Suspected, sp.suspicion())
+		case strings.HasPrefix(k, dirTerminals):
+			placeOf(&mb, k, v, terminal, log)
 		case k == policyCurrent:
 			if v == nil {
 				continue

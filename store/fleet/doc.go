@@ -66,7 +66,10 @@
 // R and watches it from R+1 with one watch: every change reaches the
 // mirror in revision order, and the mirror's revision says exactly what it
 // holds. Heartbeats and observations are outside it, so five hundred
-// terminals' heartbeats do not wake five hundred watches.
+// terminals' heartbeats do not wake five hundred watches. A batch that
+// holds this terminal's own inventory record (terminals/<its name>)
+// carries it to the store as the terminal's place (place.go), which the
+// policy's place rules match; every other terminal's record is ignored.
 //
 // # The agent
 //

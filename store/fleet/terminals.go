@@ -2,15 +2,14 @@ package fleet
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/policy"
 	"passkiosk/store"
 )
 
@@ -43,17 +42,9 @@ const dirTerminals = DirPrefix + "terminals/"
 // TerminalKey names terminal name's inventory record.
 func TerminalKey(name string) string { return dirTerminals + name }
 
-// ValidLabel says whether k=v can be a terminal label: the key as a
-// terminal name, the value printable and at most 128 bytes.
-func ValidLabel(k, v string) error {
-	if err := ValidTerminalName(k); err != nil {
-		return fmt.Errorf("label %q: letters, digits, '.', '_' and '-' only, 1 to 64 of them", k)
-	}
-	if len(v) > 128 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("label %s: the value must be printable and at most 128 bytes", k)
-	}
-	return nil
-}
+// ValidLabel says whether k=v can be a terminal label
+// (policy.ValidLabel: the policy's place rules check theirs the same way).
+func ValidLabel(k, v string) error { return policy.ValidLabel(k, v) }
 
 // EncodeTerminal is a value under TerminalKey.
 func EncodeTerminal(t Terminal) ([]byte, error) {

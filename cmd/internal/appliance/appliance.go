@@ -205,6 +205,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Appliance, e
 	a.eng = engine.New(engine.Config{
 		Terminal: cfg.Terminal, Policy: pol, Store: a.fleet.store(records), Keys: keys, Platform: platform,
 		Sessions: sessions, Clock: kiosk.SystemClock{}, Publish: a.publish, OutOfService: strings.Join(outOfService, "; "), Log: a.log,
+		Place: a.fleet.place(cfg.Place.Policy()),
 	})
 	if err := a.openLink(ctx); err != nil {
 		a.Close()

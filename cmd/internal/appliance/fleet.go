@@ -13,6 +13,7 @@ import (
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/config"
 	"passkiosk/kiosk/engine"
+	"passkiosk/kiosk/policy"
 	"passkiosk/store"
 	"passkiosk/store/fleet"
 	"passkiosk/store/fleet/ship"
@@ -44,6 +45,7 @@ type fleetLink struct {
 	records *fleet.Records
 	cancel  context.CancelFunc
 	done    chan struct{}
+	home    policy.Place // the configuration's [place]: this terminal's place while the directory has none (place.go)
 }
 
 // openFleet dials the cluster (the client connects in the background: no
@@ -62,7 +64,7 @@ func openFleet(cfg *config.Config, db *store.DB, k *tpm.TPM, local *storeport.Re
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	l := &fleetLink{cfg: f, log: log, db: db, client: client}
+	l := &fleetLink{cfg: f, log: log, db: db, client: client, home: cfg.Place.Policy()}
 	l.agent, err = fleet.NewAgent(fleet.Options{Client: client, DB: db, Terminal: f.Name, MaxAge: f.MaxAge(), Log: log})
 	if err != nil {
 		client.Close()
@@ -117,6 +119,9 @@ func (l *fleetLink) start(ctx context.Context, eng *engine.Engine) {
 		}
 		if r.Policy != 0 {
 			l.applyPolicy(eng)
+		}
+		if r.Place {
+			eng.SetPlace(l.place(l.home))
 		}
 	}, func(st fleet.Status) {
 		eng.SetOffline(st.OfflineSince)
