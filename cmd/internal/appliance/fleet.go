@@ -29,7 +29,7 @@ import (
 //
 // The appliance needs four lines for it, in this order:
 //
-//	fl, err := openFleet(cfg, a.db, records, log)    // before engine.New; err: log it, fl stays nil
+//	fl, err := openFleet(cfg, a.db, a.tpm, records, log) // before engine.New; err: log it, fl stays nil
 //	engine.Config{Store: fl.store(records), …}         // the engine's records
 //	fl.start(ctx, a.eng)                               // after engine.New
 //	admin.Options{Fleet: fl.statusFunc(), …}           // passkioskctl status

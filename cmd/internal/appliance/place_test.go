@@ -45,7 +45,7 @@ func startPlaceTerminal(t *testing.T, c *fleettest.Cluster, name string, home po
 		t.Fatal(err)
 	}
 	records := storeport.NewRecords(db, name)
-	fl, err := openFleet(&cfg, db, records, log)
+	fl, err := openFleet(&cfg, db, nil, records, log)
 	if err != nil || fl == nil {
 		t.Fatalf("openFleet: %v", err)
 	}
