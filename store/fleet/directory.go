@@ -28,11 +28,16 @@ func (d *Directory) now() time.Time {
 
 // PutUser creates or replaces a person.
 func (d *Directory) PutUser(ctx context.Context, u store.User) (int64, error) {
+	return d.PutUserBy(ctx, u, "")
+}
+
+// PutUserBy is PutUser recording the administrator who made the change.
+func (d *Directory) PutUserBy(ctx context.Context, u store.User, by string) (int64, error) {
 	if u.Created.IsZero() {
 		u.Created = d.now()
 	}
 	u.Updated = d.now()
-	v, err := EncodeUser(u)
+	v, err := EncodeUserBy(u, by)
 	if err != nil {
 		return 0, err
 	}
@@ -44,8 +49,9 @@ func (d *Directory) PutUser(ctx context.Context, u store.User) (int64, error) {
 }
 
 // SetUserState disables, locks or enables a person, keeping the rest of
-// their record; the revision it returns is the change's.
-func (d *Directory) SetUserState(ctx context.Context, id []byte, s store.UserState) (int64, error) {
+// their record; the revision it returns is the change's. by is the
+// administrator who made the change.
+func (d *Directory) SetUserState(ctx context.Context, id []byte, s store.UserState, by string) (int64, error) {
 	const op = "set user state"
 	r, err := d.Client.Get(ctx, UserKey(id))
 	if err != nil {
@@ -59,7 +65,7 @@ func (d *Directory) SetUserState(ctx context.Context, id []byte, s store.UserSta
 		return 0, err
 	}
 	u.State, u.Updated = s, d.now()
-	v, err := EncodeUser(u)
+	v, err := EncodeUserBy(u, by)
 	if err != nil {
 		return 0, err
 	}
