@@ -11,7 +11,13 @@
 //	passkiosk-fleetd --endpoints https://e1:2379,https://e2:2379,https://e3:2379 \
 //	    --etcd-cert fleetd.crt --etcd-key fleetd.key --ca ca.crt \
 //	    --listen :8443 --tls-cert service.crt --tls-key service.key --terminal-ca terminals-ca.crt \
-//	    [--refuse-clones]
+//	    [--admin-ca admins-ca.crt] [--refuse-clones]
+//
+// The same listener serves administrators (passkioskctl --fleet, package
+// store/fleet/fleetadmin) under /v1/admin/ when --admin-ca is given: a
+// client certificate signed by it whose common name has a role in the
+// cluster (passkioskctl fleet admin add). Terminals' certificates reach
+// only the terminals' API and administrators' only the admin API.
 package main
 
 import (
@@ -31,8 +37,10 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"passkiosk/kiosk/fleetapi"
 	"passkiosk/store/fleet"
 	"passkiosk/store/fleet/collect"
+	"passkiosk/store/fleet/fleetadmin"
 )
 
 func main() {
@@ -47,6 +55,7 @@ func run(log *slog.Logger) error {
 	var (
 		endpoints, etcdCert, etcdKey, ca string
 		listen, tlsCert, tlsKey, termCA  string
+		adminCA                          string
 		archive                          string
 		refuseClones                     bool
 	)
@@ -58,6 +67,7 @@ func run(log *slog.Logger) error {
 	flag.StringVar(&tlsCert, "tls-cert", "", "the service's server certificate")
 	flag.StringVar(&tlsKey, "tls-key", "", "its private key")
 	flag.StringVar(&termCA, "terminal-ca", "", "the certificates that sign terminals' client certificates")
+	flag.StringVar(&adminCA, "admin-ca", "", "the certificates that sign administrators' client certificates (passkioskctl --fleet); none: no admin API")
 	flag.BoolVar(&refuseClones, "refuse-clones", false, "revoke a suspected clone, not only report it")
 	flag.StringVar(&archive, "archive", "/var/lib/passkiosk-fleetd/audit", "the fleet's audit archive: one verified <terminal>.jsonl per terminal (back this up; etcd's copies are deleted once archived)")
 	flag.Parse()
@@ -74,14 +84,14 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
-	pool, err := certPool(termCA)
+	handler, clients, err := handlers(cl, termCA, adminCA, log)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
 		Addr:              listen,
-		Handler:           fleet.Handler(&fleet.Directory{Client: cl}, log),
-		TLSConfig:         &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12},
+		Handler:           handler,
+		TLSConfig:         &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -101,24 +111,75 @@ func run(log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("passkiosk-fleetd serving terminals", "listen", listen, "refuse_clones", refuseClones)
+	log.Info("passkiosk-fleetd serving terminals", "listen", listen, "admin_api", adminCA != "", "refuse_clones", refuseClones)
 	if err := srv.ListenAndServeTLS(tlsCert, tlsKey); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// certPool reads the PEM certificates of file.
-func certPool(file string) (*x509.CertPool, error) {
+// handlers are the terminals' API and, with adminCA, the admin API, each
+// for the certificates of its own CA, and the pool the TLS handshake
+// accepts: both CAs.
+func handlers(cl *clientv3.Client, termCA, adminCA string, log *slog.Logger) (http.Handler, *x509.CertPool, error) {
+	terms, err := certPool(termCA)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := &fleet.Directory{Client: cl}
+	if adminCA == "" {
+		return fleet.Handler(dir, log), terms, nil
+	}
+	admins, err := certPool(adminCA)
+	if err != nil {
+		return nil, nil, err
+	}
+	both, _ := certPool(termCA)
+	if err := appendPEM(both, adminCA); err != nil {
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(fleetapi.PathPrefix, fleetadmin.Handler(fleetadmin.Options{Dir: dir, AdminCAs: admins, Log: log}))
+	mux.Handle("/", onlyFrom(terms, fleet.Handler(dir, log)))
+	return mux, both, nil
+}
+
+// onlyFrom passes on requests whose client certificate verifies against
+// pool (a terminal's, not an administrator's).
+func onlyFrom(pool *x509.CertPool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			http.Error(w, "a terminal's client certificate is required", http.StatusForbidden)
+			return
+		}
+		inter := x509.NewCertPool()
+		for _, c := range r.TLS.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		if _, err := r.TLS.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			http.Error(w, "this API is for terminals: the certificate is not signed by --terminal-ca", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func appendPEM(pool *x509.CertPool, file string) error {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+		return fmt.Errorf("%s holds no PEM certificate", file)
 	}
-	return pool, nil
+	return nil
+}
+
+// certPool reads the PEM certificates of file.
+func certPool(file string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	return pool, appendPEM(pool, file)
 }
 
 // collector archives every terminal's shipped audit entries in dir;

@@ -16,6 +16,7 @@ import (
 
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/fleetapi"
 )
 
 // DefaultSocket is where the appliance listens unless configured
@@ -31,8 +32,11 @@ type env struct {
 	json           bool
 	socket         string
 	timeout        time.Duration
-	client         *admin.Client
-	ctx            context.Context
+	// fleet names the fleet service's admin API: with it, commands go
+	// to the fleet (fleetadmin.go) instead of this machine's appliance.
+	fleet   fleetTarget
+	client  caller
+	ctx     context.Context
 	// auditHeader says the audit table's header was printed;
 	// exportHeader that an export began with its header line.
 	auditHeader, exportHeader bool
@@ -53,7 +57,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second}
+	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second, fleet: fleetFromEnv()}
 	if e.socket == "" {
 		e.socket = findSocket()
 	}
@@ -80,6 +84,7 @@ func (e *env) globals(fs *flag.FlagSet) {
 	fs.BoolVar(&e.json, "json", e.json, "print JSON for scripts")
 	fs.StringVar(&e.socket, "socket", e.socket, "the appliance's admin socket (or $PASSKIOSK_SOCKET)")
 	fs.DurationVar(&e.timeout, "timeout", e.timeout, "how long to wait for the appliance")
+	e.fleet.register(fs)
 }
 
 // parse parses flags placed anywhere among the arguments and returns the
@@ -102,6 +107,14 @@ func (e *env) parse(fs *flag.FlagSet, args []string, minPos, maxPos int, usage s
 	if len(pos) < minPos || len(pos) > maxPos {
 		return nil, usagef("usage: passkioskctl %s", usage)
 	}
+	if e.fleet.url != "" {
+		c, err := e.fleet.client(e.timeout)
+		if err != nil {
+			return nil, err
+		}
+		e.client = c
+		return pos, nil
+	}
 	e.client = &admin.Client{Socket: e.socket, Timeout: e.timeout}
 	return pos, nil
 }
@@ -116,6 +129,7 @@ func (e *env) report(err error) int {
 		ue   usageError
 		we   *admin.Error
 		unr  *admin.Unreachable
+		funr *fleetapi.Unreachable
 		code = admin.ExitFailed
 		msg  = err.Error()
 		list []string
@@ -128,6 +142,9 @@ func (e *env) report(err error) int {
 	case errors.As(err, &unr):
 		code = admin.ExitUnreachable
 		msg += "; " + unreachableHint
+	case errors.As(err, &funr):
+		code = admin.ExitUnreachable
+		msg += "; " + fleetUnreachableHint
 	case config.ProblemsOf(err) != nil:
 		code, msg = admin.ExitInvalid, "the file has errors:"
 		for _, p := range config.ProblemsOf(err) {
@@ -242,7 +259,16 @@ func (e *env) dispatch(args []string) error {
 	case "tpm":
 		return e.tpm(verb, rest)
 	case "fleet":
-		return e.fleet(verb, rest)
+		return e.fleetCmd(verb, rest)
+	case "terminals", "terminal":
+		return e.terminals(verb, rest)
+	case "revocations":
+		return e.revocations(verb, rest)
+	case "whoami":
+		if verb != "" {
+			rest = append([]string{verb}, rest...)
+		}
+		return e.whoAmI(rest)
 	}
 	return usagef("unknown command %q; run passkioskctl help", noun)
 }

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"passkiosk/kiosk/admin"
+	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/fleetadmin"
+	"passkiosk/store/fleet/fleettest"
+)
+
+// fleetRig is an embedded cluster, the fleet service's admin API over
+// TLS with client certificates, and the real passkioskctl binary.
+type fleetRig struct {
+	t        *testing.T
+	c        *fleettest.Cluster
+	root     *clientv3.Client
+	dir      *fleet.Directory
+	url, bin string
+	log      *syncBuffer
+}
+
+// syncBuffer is the service's log, written by its handlers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// ctlBinary builds passkioskctl once for the package's tests.
+func ctlBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "passkioskctl-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "passkioskctl")
+		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build passkioskctl: %v", buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+func startFleetRig(t *testing.T) *fleetRig {
+	c := fleettest.Start(t, fleettest.Options{TLS: true})
+	r := &fleetRig{t: t, c: c, root: c.Client(), log: &syncBuffer{}, bin: ctlBinary(t)}
+	enableAuth(t, r.root)
+	r.dir = &fleet.Directory{Client: r.root}
+	pem, err := os.ReadFile(c.CA.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	log := slog.New(slog.NewTextHandler(r.log, nil))
+	srv := httptest.NewUnstartedServer(fleetadmin.Handler(fleetadmin.Options{Dir: r.dir, AdminCAs: pool, Log: log}))
+	certFile, keyFile := c.CA.Issue("fleetd", true)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+// run runs passkioskctl with args and returns its output and exit code.
+func (r *fleetRig) run(args ...string) (stdout, stderr string, code int) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.bin, args...)
+	cmd.Env = append(os.Environ(), "PASSKIOSK_SOCKET=/nonexistent/admin.sock")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		r.t.Fatalf("passkioskctl %v: %v", args, err)
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+// as runs a fleet command with the certificate of administrator name.
+func (r *fleetRig) as(name string, args ...string) (stdout, stderr string, code int) {
+	cert, key := r.c.CA.Issue(name, false)
+	return r.run(append(args, "--fleet", r.url, "--fleet-cert", cert, "--fleet-key", key, "--fleet-ca", r.c.CA.File)...)
+}
+
+// mustAs is as, failing the test unless the command succeeds.
+func (r *fleetRig) mustAs(name string, args ...string) string {
+	r.t.Helper()
+	out, errOut, code := r.as(name, args...)
+	if code != 0 {
+		r.t.Fatalf("passkioskctl %v as %s: exit %d\n%s%s", args, name, code, out, errOut)
+	}
+	return out
+}
+
+// grant gives name a role with the cluster's root certificate, as IT
+// does once per administrator.
+func (r *fleetRig) grant(name, role string) {
+	r.t.Helper()
+	cert, key := r.c.CA.Issue("root", false)
+	out, errOut, code := r.run("fleet", "admin", "add", name, "--role", role, "--endpoints", strings.Join(r.c.Endpoints(), ","),
+		"--admin-cert", cert, "--admin-key", key, "--ca", r.c.CA.File)
+	if code != 0 {
+		r.t.Fatalf("fleet admin add %s: exit %d\n%s%s", name, code, out, errOut)
+	}
+}
+
+func decodeJSON[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%v in %q", err, s)
+	}
+	return v
+}
+
+// A certificate without a role, and an auditor asking for a change, are
+// refused with exit code 3 and a message that says who can grant the
+// role; nothing changes.
+func TestFleetAdminRefusesCertificatesWithoutTheRole(t *testing.T) {
+	r := startFleetRig(t)
+	r.grant("carol", "auditor")
+
+	out, errOut, code := r.as("mallory", "users", "list")
+	if code != admin.ExitRefused || !strings.Contains(errOut, `"mallory" has no role in the fleet`) || !strings.Contains(errOut, "fleet admin add mallory --role") {
+		t.Fatalf("no role: exit %d, want %d with what to do\n%s%s", code, admin.ExitRefused, out, errOut)
+	}
+	if out := r.mustAs("carol", "users", "list", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("auditor reads: %q", out)
+	}
+	out, errOut, code = r.as("carol", "users", "add", "ann")
+	if code != admin.ExitRefused || !strings.Contains(errOut, "carol is an auditor") || !strings.Contains(errOut, "needs the admin role") {
+		t.Fatalf("auditor changes: exit %d\n%s%s", code, out, errOut)
+	}
+	if us, err := r.dir.Users(context.Background()); err != nil || len(us) != 0 {
+		t.Fatalf("after refusals the directory holds %d users (%v)", len(us), err)
+	}
+	// Removing the role takes effect at the next command.
+	r.grant("dave", "admin")
+	r.mustAs("dave", "whoami")
+	cert, key := r.c.CA.Issue("root", false)
+	if _, e, code := r.run("fleet", "admin", "remove", "dave", "--endpoints", strings.Join(r.c.Endpoints(), ","),
+		"--admin-cert", cert, "--admin-key", key, "--ca", r.c.CA.File); code != 0 {
+		t.Fatalf("fleet admin remove: %s", e)
+	}
+	if _, errOut, code := r.as("dave", "whoami"); code != admin.ExitRefused {
+		t.Fatalf("removed admin: exit %d %s", code, errOut)
+	}
+	if !strings.Contains(r.log.String(), "fleet admin: refused") || !strings.Contains(r.log.String(), "admin=mallory") {
+		t.Errorf("the service's log has no refusal of mallory:\n%s", r.log.String())
+	}
+	// A terminal's name cannot be made an administrator.
+	if _, err := r.root.UserAddWithOptions(context.Background(), "ward1", "", &clientv3.UserAddOptions{NoPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(context.Background(), r.root, "ward1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := r.run("fleet", "admin", "add", "ward1", "--role", "admin", "--endpoints", strings.Join(r.c.Endpoints(), ","),
+		"--admin-cert", cert, "--admin-key", key, "--ca", r.c.CA.File); code != admin.ExitConflict || !strings.Contains(e, "is a terminal") {
+		t.Fatalf("terminal as admin: exit %d %s", code, e)
+	}
+}
