@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/fleetapi"
+	"passkiosk/store"
 	"passkiosk/store/fleet"
 	"passkiosk/store/fleet/fleetadmin"
 	"passkiosk/store/fleet/fleettest"
@@ -212,5 +215,142 @@ func TestFleetAdminRefusesCertificatesWithoutTheRole(t *testing.T) {
 	if _, e, code := r.run("fleet", "admin", "add", "ward1", "--role", "admin", "--endpoints", strings.Join(r.c.Endpoints(), ","),
 		"--admin-cert", cert, "--admin-key", key, "--ca", r.c.CA.File); code != admin.ExitConflict || !strings.Contains(e, "is a terminal") {
 		t.Fatalf("terminal as admin: exit %d %s", code, e)
+	}
+}
+
+// An administrator manages people, passkeys, codes, the policy and the
+// terminals of the whole fleet with the real passkioskctl, and every
+// change carries their name in its directory record and in the service's
+// log.
+func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
+	r := startFleetRig(t)
+	ctx := context.Background()
+	r.grant("alice", "admin")
+	if out := r.mustAs("alice", "whoami"); !strings.Contains(out, "alice (admin)") {
+		t.Fatalf("whoami: %q", out)
+	}
+
+	added := decodeJSON[admin.User](t, r.mustAs("alice", "users", "add", "ann", "--display-name", "Ann Smith", "--json"))
+	if _, _, code := r.as("alice", "users", "add", "ann"); code != admin.ExitConflict {
+		t.Errorf("a second ann: exit %d, want %d", code, admin.ExitConflict)
+	}
+	r.mustAs("alice", "users", "disable", "ann")
+	id, _ := hex.DecodeString(added.ID)
+	resp, err := r.root.Get(ctx, fleet.UserKey(id))
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("ann in the directory: %v", err)
+	}
+	u, by, err := fleet.DecodeUserBy(resp.Kvs[0].Value)
+	if err != nil || u.State != store.UserDisabled || by != "alice" || u.DisplayName != "Ann Smith" {
+		t.Fatalf("ann's record: %+v by %q (%v), want disabled by alice", u, by, err)
+	}
+	r.mustAs("alice", "users", "enable", "ann")
+	if out := r.mustAs("alice", "users", "list"); !strings.Contains(out, "ann") || !strings.Contains(out, "active") {
+		t.Errorf("users list:\n%s", out)
+	}
+
+	// A roaming credential as a terminal registers it; alice revokes it.
+	cred := store.Credential{ID: []byte("cred-of-ann-0001"), UserID: id, Kind: store.KindRoaming, PublicKey: []byte{1, 2, 3}, Label: "blue key"}
+	if _, err := r.dir.PutCredential(ctx, cred); err != nil {
+		t.Fatal(err)
+	}
+	creds := decodeJSON[[]admin.Credential](t, r.mustAs("alice", "credentials", "list", "ann", "--json"))
+	if len(creds) != 1 || creds[0].UserName != "ann" {
+		t.Fatalf("ann's credentials: %+v", creds)
+	}
+	r.mustAs("alice", "credentials", "revoke", creds[0].ID[:8], "--yes", "--reason", "key lost")
+	revs := decodeJSON[[]fleetapi.Revocation](t, r.mustAs("alice", "revocations", "list", "--json"))
+	if len(revs) != 1 || revs[0].By != "alice" || revs[0].Reason != "key lost" || revs[0].UserName != "ann" {
+		t.Fatalf("revocations: %+v", revs)
+	}
+
+	issued := decodeJSON[admin.IssuedCode](t, r.mustAs("alice", "codes", "issue", "ann", "--ttl", "2h", "--json"))
+	k, err := r.dir.LookupCode(ctx, issued.Code)
+	if err != nil || k.IssuedBy != "alice" || string(k.UserID) != string(id) {
+		t.Fatalf("the issued code in the directory: %+v (%v)", k, err)
+	}
+
+	policyFile := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(policyFile, []byte("show_tiles = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	applied := decodeJSON[admin.PolicyApplied](t, r.mustAs("alice", "policy", "apply", policyFile, "--yes", "--json"))
+	if applied.Version != 1 || !applied.Changed {
+		t.Fatalf("policy apply: %+v", applied)
+	}
+	if _, _, code := r.as("alice", "policy", "apply", policyFile, "--yes", "--base", "7"); code != admin.ExitConflict {
+		t.Errorf("apply against a stale base: exit %d, want %d", code, admin.ExitConflict)
+	}
+	p, err := r.dir.Policy(ctx)
+	if err != nil || p.Version != 1 || p.ChangedBy != "alice" {
+		t.Fatalf("fleet policy: %+v (%v)", p, err)
+	}
+	if out := r.mustAs("alice", "policy", "show"); !strings.Contains(out, "version 1") || !strings.Contains(out, "by alice") {
+		t.Errorf("policy show:\n%s", out)
+	}
+
+	r.mustAs("alice", "terminals", "set", "ward7-bay2", "--site", "North", "--ward", "7", "--label", "floor=2")
+	runAgent(t, r, "ward7-bay2")
+	var term fleetapi.Terminal
+	waitFor(t, 10*time.Second, "ward7-bay2 to report a current copy", func() bool {
+		l := decodeJSON[fleetapi.TerminalList](t, r.mustAs("alice", "terminals", "list", "--json"))
+		if len(l.Terminals) != 1 {
+			return false
+		}
+		term = l.Terminals[0]
+		return term.Health == "ok" && term.Applied >= l.Revision
+	})
+	if term.Site != "North" || term.Ward != "7" || term.Labels["floor"] != "2" || term.UpdatedBy != "alice" || term.LastHeartbeat.IsZero() {
+		t.Fatalf("terminal: %+v", term)
+	}
+	t.Logf("terminals list:\n%s", r.mustAs("alice", "terminals", "list"))
+
+	for _, want := range []string{"admin=alice command=users.add", "admin=alice command=credentials.revoke", "admin=alice command=policy.apply",
+		"admin=alice command=codes.issue", "admin=alice command=terminals.set"} {
+		if !strings.Contains(r.log.String(), want) {
+			t.Errorf("the service's log has no %q", want)
+		}
+	}
+	// A command the fleet does not have is a usage error, not a crash.
+	if _, e, code := r.as("alice", "tpm", "lockout"); code != admin.ExitUsage || !strings.Contains(e, "no command") {
+		t.Errorf("tpm lockout on the fleet: exit %d %s", code, e)
+	}
+}
+
+// runAgent runs terminal name's agent, heartbeats included, on its own
+// store until the test ends.
+func runAgent(t *testing.T, r *fleetRig, name string) {
+	db, err := store.Open(filepath.Join(t.TempDir(), name+".db"), store.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := fleet.NewAgent(fleet.Options{Client: r.root, DB: db, Terminal: name, Probe: 100 * time.Millisecond, Heartbeat: 100 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(&syncBuffer{}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the agent did not stop within 10 s")
+		}
+		db.Close()
+	})
+}
+
+// waitFor polls ok every 100 ms for at most d.
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(end) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -34,9 +34,9 @@ type env struct {
 	timeout        time.Duration
 	// fleet names the fleet service's admin API: with it, commands go
 	// to the fleet (fleetadmin.go) instead of this machine's appliance.
-	fleet   fleetTarget
-	client  caller
-	ctx     context.Context
+	fleet  fleetTarget
+	client caller
+	ctx    context.Context
 	// auditHeader says the audit table's header was printed;
 	// exportHeader that an export began with its header line.
 	auditHeader, exportHeader bool
