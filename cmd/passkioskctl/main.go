@@ -309,7 +309,28 @@ usage: passkioskctl COMMAND [flags]
   fleet join --endpoints URLS --admin-cert F --admin-key F --ca F [--cert F --key F]
                                           make this terminal's etcd user and role (once)
   fleet leave NAME --endpoints … (as join) remove a terminal's user, role and records
+  fleet admin add NAME --role admin|auditor --endpoints … (as join)
+                                          let the holder of a client certificate named NAME use --fleet:
+                                          admin reads and changes, auditor only reads
+  fleet admin list | fleet admin remove NAME --endpoints … (as join)
   version
+
+on the fleet: add --fleet https://FLEETD:PORT --fleet-cert F --fleet-key F --fleet-ca F
+(or set PASSKIOSK_FLEET, PASSKIOSK_FLEET_CERT, PASSKIOSK_FLEET_KEY, PASSKIOSK_FLEET_CA)
+and the command runs on the fleet service (passkiosk-fleetd) with your own certificate:
+  users list | users show USER | users add NAME [--display-name TEXT] [--groups a,b] [--force]
+  users disable USER | users enable USER   recorded with your name
+  credentials list [USER]                 roaming keys, and TPM passkeys with their terminal
+  credentials revoke ID [--yes] [--reason TEXT]
+                                          every terminal removes it at its next change
+  codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes list
+  policy show | policy apply FILE [--dry-run] [--base VERSION] [--yes]
+  revocations list                        what was revoked, when, by whom, why
+  terminals list                          site, ward, labels, health, last heartbeat,
+                                          revision applied, offline since, version
+  terminals set NAME [--site S] [--ward W] [--label KEY=VALUE]…
+                                          the inventory record; KEY= removes a label
+  whoami                                  your certificate's name and role
 
 flags for every command:
   --json             JSON output for scripts
@@ -318,6 +339,7 @@ flags for every command:
                      when that is absent, a demo's demo-state/admin.sock here or above)
   --timeout 30s      how long to wait for the appliance
 
-exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 refused, 4 not found,
+exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 refused (on the fleet: your
+            certificate has no role, or only auditor), 4 not found,
             5 appliance unreachable, 6 conflict, 7 invalid input
 `
