@@ -84,7 +84,14 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
-	handler, clients, err := handlers(cl, termCA, adminCA, log)
+	feed := fleetadmin.NewFeed()
+	col, err := collector(cl, archive, feed, log)
+	if err != nil {
+		return err
+	}
+	defer col.Close()
+	api := fleetadmin.Options{Dir: &fleet.Directory{Client: cl}, Archive: col, ArchiveDir: archive, Feed: feed, Log: log}
+	handler, clients, err := handlers(api, termCA, adminCA)
 	if err != nil {
 		return err
 	}
@@ -99,11 +106,6 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go detect(ctx, cl, refuseClones, log)
-	col, err := collector(cl, archive, log)
-	if err != nil {
-		return err
-	}
-	defer col.Close()
 	go col.Run(ctx)
 	go func() {
 		<-ctx.Done()
@@ -121,14 +123,13 @@ func run(log *slog.Logger) error {
 // handlers are the terminals' API and, with adminCA, the admin API, each
 // for the certificates of its own CA, and the pool the TLS handshake
 // accepts: both CAs.
-func handlers(cl *clientv3.Client, termCA, adminCA string, log *slog.Logger) (http.Handler, *x509.CertPool, error) {
+func handlers(o fleetadmin.Options, termCA, adminCA string) (http.Handler, *x509.CertPool, error) {
 	terms, err := certPool(termCA)
 	if err != nil {
 		return nil, nil, err
 	}
-	dir := &fleet.Directory{Client: cl}
 	if adminCA == "" {
-		return fleet.Handler(dir, log), terms, nil
+		return fleet.Handler(o.Dir, o.Log), terms, nil
 	}
 	admins, err := certPool(adminCA)
 	if err != nil {
@@ -139,8 +140,9 @@ func handlers(cl *clientv3.Client, termCA, adminCA string, log *slog.Logger) (ht
 		return nil, nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(fleetapi.PathPrefix, fleetadmin.Handler(fleetadmin.Options{Dir: dir, AdminCAs: admins, Log: log}))
-	mux.Handle("/", onlyFrom(terms, fleet.Handler(dir, log)))
+	o.AdminCAs = admins
+	mux.Handle(fleetapi.PathPrefix, fleetadmin.Handler(o))
+	mux.Handle("/", onlyFrom(terms, fleet.Handler(o.Dir, o.Log)))
 	return mux, both, nil
 }
 
@@ -182,10 +184,11 @@ func certPool(file string) (*x509.CertPool, error) {
 	return pool, appendPEM(pool, file)
 }
 
-// collector archives every terminal's shipped audit entries in dir;
-// its alarms go to the log.
-func collector(cl *clientv3.Client, dir string, log *slog.Logger) (*collect.Collector, error) {
-	return collect.New(cl, collect.Options{Dir: dir, Spikes: collect.DefaultThresholds,
+// collector archives every terminal's shipped audit entries in dir and
+// passes them to the admin API's follows (feed); its alarms go to the
+// log.
+func collector(cl *clientv3.Client, dir string, feed *fleetadmin.Feed, log *slog.Logger) (*collect.Collector, error) {
+	return collect.New(cl, collect.Options{Dir: dir, Spikes: collect.DefaultThresholds, Archived: feed.Publish,
 		Alarm: func(a collect.Alarm) {
 			log.Error("audit alarm", "event", a.Event.String(), "terminal", a.Terminal, "seq", a.Seq, "reason", a.Reason, "message", a.Message)
 		},

@@ -24,6 +24,7 @@ import (
 	"passkiosk/kiosk/fleetapi"
 	"passkiosk/store"
 	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/collect"
 	"passkiosk/store/fleet/fleetadmin"
 	"passkiosk/store/fleet/fleettest"
 )
@@ -37,6 +38,7 @@ type fleetRig struct {
 	dir      *fleet.Directory
 	url, bin string
 	log      *syncBuffer
+	col      *collect.Collector
 }
 
 // syncBuffer is the service's log, written by its handlers' goroutines.
@@ -91,7 +93,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startFleetRig(t *testing.T) *fleetRig {
+// startFleetRig starts the rig; with archive, the fleet's audit
+// collector runs too, archiving in a temporary directory.
+func startFleetRig(t *testing.T, archive bool) *fleetRig {
 	c := fleettest.Start(t, fleettest.Options{TLS: true})
 	r := &fleetRig{t: t, c: c, root: c.Client(), log: &syncBuffer{}, bin: ctlBinary(t)}
 	enableAuth(t, r.root)
@@ -103,7 +107,20 @@ func startFleetRig(t *testing.T) *fleetRig {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	log := slog.New(slog.NewTextHandler(r.log, nil))
-	srv := httptest.NewUnstartedServer(fleetadmin.Handler(fleetadmin.Options{Dir: r.dir, AdminCAs: pool, Log: log}))
+	o := fleetadmin.Options{Dir: r.dir, AdminCAs: pool, Log: log}
+	if archive {
+		o.Feed, o.ArchiveDir = fleetadmin.NewFeed(), t.TempDir()
+		col, err := collect.New(r.root, collect.Options{Dir: o.ArchiveDir, Archived: o.Feed.Publish, Rescan: time.Second, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Archive, r.col = col, col
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = col.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done; col.Close() })
+	}
+	srv := httptest.NewUnstartedServer(fleetadmin.Handler(o))
 	certFile, keyFile := c.CA.Issue("fleetd", true)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -174,7 +191,7 @@ func decodeJSON[T any](t *testing.T, s string) T {
 // refused with exit code 3 and a message that says who can grant the
 // role; nothing changes.
 func TestFleetAdminRefusesCertificatesWithoutTheRole(t *testing.T) {
-	r := startFleetRig(t)
+	r := startFleetRig(t, false)
 	r.grant("carol", "auditor")
 
 	out, errOut, code := r.as("mallory", "users", "list")
@@ -223,7 +240,7 @@ func TestFleetAdminRefusesCertificatesWithoutTheRole(t *testing.T) {
 // change carries their name in its directory record and in the service's
 // log.
 func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
-	r := startFleetRig(t)
+	r := startFleetRig(t, false)
 	ctx := context.Background()
 	r.grant("alice", "admin")
 	if out := r.mustAs("alice", "whoami"); !strings.Contains(out, "alice (admin)") {

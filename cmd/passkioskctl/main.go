@@ -255,6 +255,9 @@ func (e *env) dispatch(args []string) error {
 	case "sessions", "session":
 		return e.sessions(verb, rest)
 	case "audit":
+		if e.wantsFleet(rest) && !(verb == "verify" && hasFile(rest)) {
+			return e.fleetAudit(verb, rest)
+		}
 		return e.pick("audit", verb, rest)
 	case "tpm":
 		return e.tpm(verb, rest)
@@ -331,6 +334,14 @@ and the command runs on the fleet service (passkiosk-fleetd) with your own certi
   terminals set NAME [--site S] [--ward W] [--label KEY=VALUE]…
                                           the inventory record; KEY= removes a label
   whoami                                  your certificate's name and role
+  audit tail [-n 20] [--person P] [--terminal T] [--since T] [--until T] [--event E,…]
+                                          the newest archived entries of every terminal
+                                          (T: RFC 3339, or a duration ago such as 90m)
+  audit follow [--count N] [--for DURATION] [filters as tail]
+                                          entries as the fleet service archives them
+  audit export [-o FILE] [filters as tail] JSON lines; with --terminal, that terminal's
+                                          chain as an export's lines (audit verify FILE checks it)
+  audit verify                            check every terminal's archived chain on disk
 
 flags for every command:
   --json             JSON output for scripts

@@ -1,6 +1,10 @@
 package fleetapi
 
-import "time"
+import (
+	"time"
+
+	"passkiosk/kiosk/auditfile"
+)
 
 // PathPrefix is where the admin API's commands are: PathPrefix+command.
 const PathPrefix = "/v1/admin/"
@@ -79,4 +83,53 @@ type Revocation struct {
 type RevokeArgs struct {
 	ID     string `json:"id"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// AuditQuery selects entries of the fleet's audit archive (tail, export,
+// follow); zero fields select everything.
+type AuditQuery struct {
+	// N is how many of the newest entries tail returns.
+	N        int       `json:"n,omitempty"`
+	Person   string    `json:"person,omitempty"`   // sign-in name or readable user ID
+	Terminal string    `json:"terminal,omitempty"` // fleet name
+	Since    time.Time `json:"since,omitzero"`
+	Until    time.Time `json:"until,omitzero"`
+	Events   []string  `json:"events,omitempty"` // event names, as the audit log writes them
+}
+
+// AuditHit is one archived entry and the terminal (fleet name) whose
+// chain holds it.
+type AuditHit struct {
+	FleetName string          `json:"fleet_name"`
+	Entry     auditfile.Entry `json:"entry"`
+}
+
+// FollowPart is one part of audit.follow's stream: the first says the
+// stream is open, later ones carry an entry or, with none, only keep the
+// connection alive.
+type FollowPart struct {
+	Hit *AuditHit `json:"hit,omitempty"`
+}
+
+// ArchiveCheck is what checking one terminal's archive found.
+type ArchiveCheck struct {
+	Terminal string `json:"terminal"`
+	Entries  int    `json:"entries"`
+	First    uint64 `json:"first"`
+	Last     uint64 `json:"last"`
+	LastHash string `json:"last_hash"`
+	// StartsChain: the archive begins at the chain's genesis, so nothing
+	// is missing before it.
+	StartsChain bool `json:"starts_chain"`
+	// Problem is why the file does not verify; Stopped why the collector
+	// stopped archiving this terminal ("" while it runs).
+	Problem string `json:"problem,omitempty"`
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// AuditVerified is audit.verify's result on the fleet.
+type AuditVerified struct {
+	Terminals []ArchiveCheck `json:"terminals"`
+	// Broken counts terminals with a Problem or Stopped.
+	Broken int `json:"broken"`
 }

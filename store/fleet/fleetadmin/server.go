@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/fleetapi"
 	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/collect"
 )
 
 // Options configure Handler.
@@ -27,17 +29,30 @@ type Options struct {
 	// AdminCAs reaches a command. Nil: the TLS configuration's check is
 	// the only one (tests with one CA).
 	AdminCAs *x509.CertPool
-	Log      *slog.Logger
+	// Archive is the fleet's audit collector and ArchiveDir its
+	// directory (collect.Options.Dir); Feed passes what it archives to
+	// audit follows (collect.Options.Archived = Feed.Publish). Nil: no
+	// audit commands.
+	Archive    *collect.Collector
+	ArchiveDir string
+	Feed       *Feed
+	Log        *slog.Logger
 }
 
 // maxArgs bounds a request's body: a policy file is the largest.
 const maxArgs = 1 << 20
 
-// command is one command of the API: the role it needs and its handler.
+// command is one command of the API: the role it needs and its handler,
+// which answers once (run) or streams (stream).
 type command struct {
-	role fleetapi.Role
-	run  func(c *call, args []byte) (any, error)
+	role   fleetapi.Role
+	run    func(c *call, args []byte) (any, error)
+	stream func(c *call, args []byte, send sendFunc) error
 }
+
+// sendFunc sends one part of a streamed answer; more says another
+// follows.
+type sendFunc func(more bool, v any) error
 
 // call is one request of an authorized administrator.
 type call struct {
@@ -70,21 +85,25 @@ func Handler(o Options) http.Handler {
 func (s *server) table() map[string]command {
 	read, change := fleetapi.RoleAuditor, fleetapi.RoleAdmin
 	return map[string]command{
-		fleetapi.CmdWhoAmI:          {read, (*call).whoAmI},
-		admin.CmdUsersList:          {read, (*call).usersList},
-		admin.CmdUsersShow:          {read, (*call).usersShow},
-		admin.CmdUsersAdd:           {change, (*call).usersAdd},
-		admin.CmdUsersDisable:       {change, func(c *call, a []byte) (any, error) { return c.userState(a, "disabled") }},
-		admin.CmdUsersEnable:        {change, func(c *call, a []byte) (any, error) { return c.userState(a, "active") }},
-		admin.CmdCredentialsList:    {read, (*call).credentialsList},
-		admin.CmdCredentialsRevoke:  {change, (*call).credentialsRevoke},
-		admin.CmdCodesIssue:         {change, (*call).codesIssue},
-		admin.CmdCodesList:          {read, (*call).codesList},
-		admin.CmdPolicyShow:         {read, (*call).policyShow},
-		admin.CmdPolicyApply:        {change, (*call).policyApply},
-		fleetapi.CmdRevocationsList: {read, (*call).revocationsList},
-		fleetapi.CmdTerminalsList:   {read, (*call).terminalsList},
-		fleetapi.CmdTerminalsSet:    {change, (*call).terminalsSet},
+		fleetapi.CmdWhoAmI:          {read, (*call).whoAmI, nil},
+		admin.CmdUsersList:          {read, (*call).usersList, nil},
+		admin.CmdUsersShow:          {read, (*call).usersShow, nil},
+		admin.CmdUsersAdd:           {change, (*call).usersAdd, nil},
+		admin.CmdUsersDisable:       {change, func(c *call, a []byte) (any, error) { return c.userState(a, "disabled") }, nil},
+		admin.CmdUsersEnable:        {change, func(c *call, a []byte) (any, error) { return c.userState(a, "active") }, nil},
+		admin.CmdCredentialsList:    {read, (*call).credentialsList, nil},
+		admin.CmdCredentialsRevoke:  {change, (*call).credentialsRevoke, nil},
+		admin.CmdCodesIssue:         {change, (*call).codesIssue, nil},
+		admin.CmdCodesList:          {read, (*call).codesList, nil},
+		admin.CmdPolicyShow:         {read, (*call).policyShow, nil},
+		admin.CmdPolicyApply:        {change, (*call).policyApply, nil},
+		fleetapi.CmdRevocationsList: {read, (*call).revocationsList, nil},
+		fleetapi.CmdTerminalsList:   {read, (*call).terminalsList, nil},
+		fleetapi.CmdTerminalsSet:    {change, (*call).terminalsSet, nil},
+		admin.CmdAuditTail:          {read, (*call).auditTail, nil},
+		admin.CmdAuditVerify:        {read, (*call).auditVerify, nil},
+		admin.CmdAuditExport:        {read, nil, (*call).auditExport},
+		admin.CmdAuditFollow:        {read, nil, (*call).auditFollow},
 	}
 }
 
@@ -117,6 +136,10 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &admin.Error{Code: admin.ExitInvalid, Kind: kiosk.KindMalformed.String(), Message: fmt.Sprintf("the request is over %d bytes or was cut off", maxArgs)})
 		return
 	}
+	if cmd.stream != nil {
+		s.serveStream(w, &call{ctx: r.Context(), s: s, who: who, role: role, name: name}, cmd, body)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
 	res, err := cmd.run(&call{ctx: ctx, s: s, who: who, role: role, name: name}, body)
@@ -126,6 +149,45 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeLine(w, http.StatusOK, admin.Response{OK: true, Result: mustJSON(res)})
+}
+
+// streamWrite bounds each write of a stream: the server's own
+// WriteTimeout would cut a follow that runs longer.
+const streamWrite = 30 * time.Second
+
+// serveStream runs a streaming command: its parts are admin.Response
+// lines, flushed as they are sent. An error before the first part is
+// answered with its status; after it, as the stream's last line.
+func (s *server) serveStream(w http.ResponseWriter, c *call, cmd command, body []byte) {
+	rc := http.NewResponseController(w)
+	started := false
+	send := func(more bool, v any) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWrite)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		r := admin.Response{OK: true, Result: mustJSON(v), More: more}
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+		}
+		b, _ := json.Marshal(r)
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	err := cmd.stream(c, body, send)
+	switch {
+	case err == nil:
+	case !started:
+		s.log.Info("fleet admin: failed", "admin", c.who, "command", c.name, "err", err)
+		writeError(w, err)
+	case c.ctx.Err() == nil:
+		s.log.Info("fleet admin: stream failed", "admin", c.who, "command", c.name, "err", err)
+		b, _ := json.Marshal(admin.Response{Error: admin.ErrorOf(err)})
+		_, _ = w.Write(append(b, '\n'))
+	}
 }
 
 // refused is a permission error with its exit code.
