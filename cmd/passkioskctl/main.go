@@ -253,6 +253,9 @@ func (e *env) dispatch(args []string) error {
 	case "policy":
 		return e.pick("policy", verb, rest)
 	case "sessions", "session":
+		if e.wantsFleet(rest) {
+			return e.fleetSessions(verb, rest)
+		}
 		return e.sessions(verb, rest)
 	case "audit":
 		if e.wantsFleet(rest) && !(verb == "verify" && hasFile(rest)) {
@@ -334,6 +337,8 @@ and the command runs on the fleet service (passkiosk-fleetd) with your own certi
   terminals set NAME [--site S] [--ward W] [--label KEY=VALUE]…
                                           the inventory record; KEY= removes a label
   whoami                                  your certificate's name and role
+  sessions list                           the session in progress at every terminal
+  sessions end TERMINAL [--user USER]     end it there (wiped); the terminal audits who asked
   audit tail [-n 20] [--person P] [--terminal T] [--since T] [--until T] [--event E,…]
                                           the newest archived entries of every terminal
                                           (T: RFC 3339, or a duration ago such as 90m)

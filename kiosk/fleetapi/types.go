@@ -133,3 +133,30 @@ type AuditVerified struct {
 	// Broken counts terminals with a Problem or Stopped.
 	Broken int `json:"broken"`
 }
+
+// FleetSession is a session in progress at a terminal, as the terminal
+// last published it. Silent: the terminal's heartbeat is gone, so the
+// session may have ended meanwhile.
+type FleetSession struct {
+	Terminal    string    `json:"terminal"`
+	UserID      string    `json:"user_id"`
+	UserName    string    `json:"user_name,omitempty"`
+	DisplayName string    `json:"display_name"`
+	Started     time.Time `json:"started"`
+	EndsAt      time.Time `json:"ends_at,omitzero"`
+	Silent      bool      `json:"silent,omitempty"`
+}
+
+// SessionEndArgs ends the session at Terminal; User, when given, must be
+// the person in it (so a session that changed meanwhile is not ended).
+type SessionEndArgs struct {
+	Terminal string `json:"terminal"`
+	User     string `json:"user,omitempty"`
+}
+
+// SessionEnded is sessions.end's result on the fleet.
+type SessionEnded struct {
+	Terminal string `json:"terminal"`
+	UserName string `json:"user_name,omitempty"`
+	UserID   string `json:"user_id"`
+}

@@ -65,6 +65,13 @@
 //	                                              TPM's key blobs never leave the terminal
 //	    seen/<cred id>         → CBOR Seen       {0 v, 1 cred id, 2 counter, 3 at}
 //	                                              the last signature counter this terminal saw
+//	    state                  → CBOR TermState  {0 v, 1 session {1 user id, 2 display name, 3 started,
+//	                                              4 ends at} (absent: none), 2 at, 3 last end request
+//	                                              answered, 4 whether it ended the session}
+//	                                              (sessions.go; nothing secret)
+//	    end                    → CBOR EndRequest {0 v, 1 id, 2 user id, 3 by (administrator), 4 at}
+//	                                              written by the fleet service (sessions end), deleted
+//	                                              by the terminal once answered; refused after a minute
 //	    audit/<seq, 20 decimal digits> → the audit entry's hashed CBOR (store layout);
 //	                                              reserved for audit shipping, not written yet
 //

@@ -100,6 +100,8 @@ func (s *server) table() map[string]command {
 		fleetapi.CmdRevocationsList: {read, (*call).revocationsList, nil},
 		fleetapi.CmdTerminalsList:   {read, (*call).terminalsList, nil},
 		fleetapi.CmdTerminalsSet:    {change, (*call).terminalsSet, nil},
+		admin.CmdSessionsList:       {read, (*call).sessionsList, nil},
+		admin.CmdSessionsEnd:        {change, (*call).sessionsEnd, nil},
 		admin.CmdAuditTail:          {read, (*call).auditTail, nil},
 		admin.CmdAuditVerify:        {read, (*call).auditVerify, nil},
 		admin.CmdAuditExport:        {read, nil, (*call).auditExport},

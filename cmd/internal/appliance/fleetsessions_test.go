@@ -1,0 +1,117 @@
+package appliance
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"passkiosk/kiosk"
+	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/fleetapi"
+	"passkiosk/store/fleet/fleetadmin"
+)
+
+// An administrator sees the session in progress at a fleet terminal
+// through the fleet service and ends it there: the terminal's engine
+// ends it as an administrator's end, and the terminal's audit log says
+// which administrator asked.
+func TestFleetAdministratorEndsASessionAtATerminal(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ft := startFleetTerminal(t, log)
+	ft.signIn()
+
+	ctx := context.Background()
+	rec, err := fleetapi.EncodeAdmin(fleetapi.Admin{Name: "alice", Role: fleetapi.RoleAdmin, Added: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ft.dir.Client.Put(ctx, fleetapi.AdminKey("alice"), string(rec)); err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(ft.c.CA.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	srv := httptest.NewUnstartedServer(fleetadmin.Handler(fleetadmin.Options{Dir: ft.dir, AdminCAs: pool, Log: log}))
+	sc, sk := ft.c.CA.Issue("fleetd", true)
+	cert, err := tls.LoadX509KeyPair(sc, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ac, ak := ft.c.CA.Issue("alice", false)
+	cl, err := fleetapi.NewClient(srv.URL, ac, ak, ft.c.CA.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var list []fleetapi.FleetSession
+	deadline := time.Now().Add(15 * time.Second)
+	for len(list) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the terminal's session never showed in sessions list")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := cl.Call(ctx, admin.CmdSessionsList, nil, &list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := list[0]; s.Terminal != "ward7" || s.UserName != "nurse" || s.DisplayName != "Nina" || s.Started.IsZero() {
+		t.Fatalf("sessions list: %+v", list)
+	}
+	var wrong fleetapi.SessionEnded
+	if err := cl.Call(ctx, admin.CmdSessionsEnd, fleetapi.SessionEndArgs{Terminal: "ward7", User: "someone-else"}, &wrong); !isCode(err, admin.ExitConflict) {
+		t.Fatalf("ending another person's session: %v", err)
+	}
+	start := time.Now()
+	var ended fleetapi.SessionEnded
+	if err := cl.Call(ctx, admin.CmdSessionsEnd, fleetapi.SessionEndArgs{Terminal: "ward7", User: "nurse"}, &ended); err != nil {
+		t.Fatalf("sessions end: %v", err)
+	}
+	t.Logf("sessions end answered in %s", time.Since(start))
+	ft.wait("session ended by an administrator", func(v kiosk.View) bool {
+		return v.Notice != nil && v.Notice.Code == kiosk.NoticeSessionEnded && v.Notice.Cause == kiosk.EndAdmin
+	})
+	evs, err := ft.db.Events(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		if e.Type == kiosk.EventSessionEndRequested && e.Actor == "fleet admin alice" && e.Detail["accepted"] == "true" && e.Detail["via"] == "fleet" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no audited end request by alice among %d entries", len(evs))
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for len(list) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ended session still shows: %+v", list)
+		}
+		time.Sleep(100 * time.Millisecond)
+		list = nil
+		if err := cl.Call(ctx, admin.CmdSessionsList, nil, &list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.Call(ctx, admin.CmdSessionsEnd, fleetapi.SessionEndArgs{Terminal: "ward7"}, nil); !isCode(err, admin.ExitNotFound) {
+		t.Fatalf("ending a session that ended: %v", err)
+	}
+}
+
+func isCode(err error, code int) bool {
+	we, ok := err.(*admin.Error)
+	return ok && we.Code == code
+}
