@@ -51,31 +51,41 @@ func main() {
 	}
 }
 
-func run(log *slog.Logger) error {
-	var (
-		endpoints, etcdCert, etcdKey, ca string
-		listen, tlsCert, tlsKey, termCA  string
-		adminCA                          string
-		archive                          string
-		refuseClones                     bool
-	)
-	flag.StringVar(&endpoints, "endpoints", "", "every etcd member, comma-separated https://host:port")
-	flag.StringVar(&etcdCert, "etcd-cert", "", "the service's etcd client certificate (its common name is an etcd user with the directory's write role)")
-	flag.StringVar(&etcdKey, "etcd-key", "", "its private key")
-	flag.StringVar(&ca, "ca", "", "the certificates that sign the etcd members'")
-	flag.StringVar(&listen, "listen", ":8443", "where terminals reach the service")
-	flag.StringVar(&tlsCert, "tls-cert", "", "the service's server certificate")
-	flag.StringVar(&tlsKey, "tls-key", "", "its private key")
-	flag.StringVar(&termCA, "terminal-ca", "", "the certificates that sign terminals' client certificates")
-	flag.StringVar(&adminCA, "admin-ca", "", "the certificates that sign administrators' client certificates (passkioskctl --fleet); none: no admin API")
-	flag.BoolVar(&refuseClones, "refuse-clones", false, "revoke a suspected clone, not only report it")
-	flag.StringVar(&archive, "archive", "/var/lib/passkiosk-fleetd/audit", "the fleet's audit archive: one verified <terminal>.jsonl per terminal (back this up; etcd's copies are deleted once archived)")
+// options are the command line's.
+type options struct {
+	endpoints, etcdCert, etcdKey, ca string
+	listen, tlsCert, tlsKey, termCA  string
+	adminCA, archive                 string
+	refuseClones                     bool
+}
+
+func parseFlags() (options, error) {
+	var o options
+	flag.StringVar(&o.endpoints, "endpoints", "", "every etcd member, comma-separated https://host:port")
+	flag.StringVar(&o.etcdCert, "etcd-cert", "", "the service's etcd client certificate (its common name is an etcd user with the directory's write role)")
+	flag.StringVar(&o.etcdKey, "etcd-key", "", "its private key")
+	flag.StringVar(&o.ca, "ca", "", "the certificates that sign the etcd members'")
+	flag.StringVar(&o.listen, "listen", ":8443", "where terminals and administrators reach the service")
+	flag.StringVar(&o.tlsCert, "tls-cert", "", "the service's server certificate")
+	flag.StringVar(&o.tlsKey, "tls-key", "", "its private key")
+	flag.StringVar(&o.termCA, "terminal-ca", "", "the certificates that sign terminals' client certificates")
+	flag.StringVar(&o.adminCA, "admin-ca", "", "the certificates that sign administrators' client certificates (passkioskctl --fleet); none: no admin API")
+	flag.BoolVar(&o.refuseClones, "refuse-clones", false, "revoke a suspected clone, not only report it")
+	flag.StringVar(&o.archive, "archive", "/var/lib/passkiosk-fleetd/audit", "the fleet's audit archive: one verified <terminal>.jsonl per terminal (back this up; etcd's copies are deleted once archived)")
 	flag.Parse()
-	if endpoints == "" || etcdCert == "" || etcdKey == "" || ca == "" || tlsCert == "" || tlsKey == "" || termCA == "" {
+	if o.endpoints == "" || o.etcdCert == "" || o.etcdKey == "" || o.ca == "" || o.tlsCert == "" || o.tlsKey == "" || o.termCA == "" {
 		flag.Usage()
-		return errors.New("every certificate flag and --endpoints are needed")
+		return o, errors.New("every certificate flag and --endpoints are needed")
 	}
-	cc, err := fleet.ClientConfig(strings.Split(endpoints, ","), etcdCert, etcdKey, ca)
+	return o, nil
+}
+
+func run(log *slog.Logger) error {
+	o, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	cc, err := fleet.ClientConfig(strings.Split(o.endpoints, ","), o.etcdCert, o.etcdKey, o.ca)
 	if err != nil {
 		return err
 	}
@@ -85,18 +95,18 @@ func run(log *slog.Logger) error {
 	}
 	defer cl.Close()
 	feed := fleetadmin.NewFeed()
-	col, err := collector(cl, archive, feed, log)
+	col, err := collector(cl, o.archive, feed, log)
 	if err != nil {
 		return err
 	}
 	defer col.Close()
-	api := fleetadmin.Options{Dir: &fleet.Directory{Client: cl}, Archive: col, ArchiveDir: archive, Feed: feed, Log: log}
-	handler, clients, err := handlers(api, termCA, adminCA)
+	api := fleetadmin.Options{Dir: &fleet.Directory{Client: cl}, Archive: col, ArchiveDir: o.archive, Feed: feed, Log: log}
+	handler, clients, err := handlers(api, o.termCA, o.adminCA)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Addr:              listen,
+		Addr:              o.listen,
 		Handler:           handler,
 		TLSConfig:         &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 5 * time.Second,
@@ -105,7 +115,7 @@ func run(log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	go detect(ctx, cl, refuseClones, log)
+	go detect(ctx, cl, o.refuseClones, log)
 	go col.Run(ctx)
 	go func() {
 		<-ctx.Done()
@@ -113,8 +123,8 @@ func run(log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("passkiosk-fleetd serving terminals", "listen", listen, "admin_api", adminCA != "", "refuse_clones", refuseClones)
-	if err := srv.ListenAndServeTLS(tlsCert, tlsKey); !errors.Is(err, http.ErrServerClosed) {
+	log.Info("passkiosk-fleetd serving terminals", "listen", o.listen, "admin_api", o.adminCA != "", "refuse_clones", o.refuseClones)
+	if err := srv.ListenAndServeTLS(o.tlsCert, o.tlsKey); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

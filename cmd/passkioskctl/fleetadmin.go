@@ -56,6 +56,31 @@ func (f *fleetTarget) client(timeout time.Duration) (*fleetapi.Client, error) {
 // answer.
 const fleetUnreachableHint = "check --fleet (or PASSKIOSK_FLEET) and that passkiosk-fleetd runs; a TLS error names a certificate the service does not accept"
 
+// dispatchFleet runs the commands only the fleet has, and sessions and
+// audit when they go to the fleet (their flags differ there); false:
+// the command is the appliance's.
+func (e *env) dispatchFleet(noun, verb string, rest []string) (bool, error) {
+	onFleet := e.wantsFleet(rest)
+	switch {
+	case onFleet && (noun == "sessions" || noun == "session"):
+		return true, e.fleetSessions(verb, rest)
+	case onFleet && noun == "audit" && (verb != "verify" || !hasFile(rest)):
+		return true, e.fleetAudit(verb, rest)
+	}
+	switch noun {
+	case "terminals", "terminal":
+		return true, e.terminals(verb, rest)
+	case "revocations":
+		return true, e.revocations(verb, rest)
+	case "whoami":
+		if verb != "" {
+			rest = append([]string{verb}, rest...)
+		}
+		return true, e.whoAmI(rest)
+	}
+	return false, nil
+}
+
 // fleetOnly parses a fleet command's flags and refuses it without
 // --fleet.
 func (e *env) fleetOnly(fs *flag.FlagSet, args []string, minPos, maxPos int, usage string) ([]string, error) {

@@ -241,12 +241,30 @@ func TestFleetAdminRefusesCertificatesWithoutTheRole(t *testing.T) {
 // log.
 func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
 	r := startFleetRig(t, false)
-	ctx := context.Background()
 	r.grant("alice", "admin")
 	if out := r.mustAs("alice", "whoami"); !strings.Contains(out, "alice (admin)") {
 		t.Fatalf("whoami: %q", out)
 	}
 
+	id := adminPeople(t, r)
+	adminCredentials(t, r, id)
+	adminCodesAndPolicy(t, r, id)
+	adminTerminals(t, r)
+	for _, want := range []string{"admin=alice command=users.add", "admin=alice command=credentials.revoke", "admin=alice command=policy.apply",
+		"admin=alice command=codes.issue", "admin=alice command=terminals.set"} {
+		if !strings.Contains(r.log.String(), want) {
+			t.Errorf("the service's log has no %q", want)
+		}
+	}
+	// A command the fleet does not have is a usage error, not a crash.
+	if _, e, code := r.as("alice", "tpm", "lockout"); code != admin.ExitUsage || !strings.Contains(e, "no command") {
+		t.Errorf("tpm lockout on the fleet: exit %d %s", code, e)
+	}
+}
+
+// adminPeople adds, disables and enables ann; it returns her ID.
+func adminPeople(t *testing.T, r *fleetRig) []byte {
+	ctx := context.Background()
 	added := decodeJSON[admin.User](t, r.mustAs("alice", "users", "add", "ann", "--display-name", "Ann Smith", "--json"))
 	if _, _, code := r.as("alice", "users", "add", "ann"); code != admin.ExitConflict {
 		t.Errorf("a second ann: exit %d, want %d", code, admin.ExitConflict)
@@ -266,6 +284,12 @@ func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
 		t.Errorf("users list:\n%s", out)
 	}
 
+	return id
+}
+
+// adminCredentials revokes a credential of ann's with a reason.
+func adminCredentials(t *testing.T, r *fleetRig, id []byte) {
+	ctx := context.Background()
 	// A roaming credential as a terminal registers it; alice revokes it.
 	cred := store.Credential{ID: []byte("cred-of-ann-0001"), UserID: id, Kind: store.KindRoaming, PublicKey: []byte{1, 2, 3}, Label: "blue key"}
 	if _, err := r.dir.PutCredential(ctx, cred); err != nil {
@@ -281,6 +305,11 @@ func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
 		t.Fatalf("revocations: %+v", revs)
 	}
 
+}
+
+// adminCodesAndPolicy issues a code for ann and applies a policy.
+func adminCodesAndPolicy(t *testing.T, r *fleetRig, id []byte) {
+	ctx := context.Background()
 	issued := decodeJSON[admin.IssuedCode](t, r.mustAs("alice", "codes", "issue", "ann", "--ttl", "2h", "--json"))
 	k, err := r.dir.LookupCode(ctx, issued.Code)
 	if err != nil || k.IssuedBy != "alice" || string(k.UserID) != string(id) {
@@ -306,6 +335,11 @@ func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
 		t.Errorf("policy show:\n%s", out)
 	}
 
+}
+
+// adminTerminals sets a terminal's inventory record and lists it with
+// its agent's heartbeat.
+func adminTerminals(t *testing.T, r *fleetRig) {
 	r.mustAs("alice", "terminals", "set", "ward7-bay2", "--site", "North", "--ward", "7", "--label", "floor=2")
 	runAgent(t, r, "ward7-bay2")
 	var term fleetapi.Terminal
@@ -322,16 +356,6 @@ func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
 	}
 	t.Logf("terminals list:\n%s", r.mustAs("alice", "terminals", "list"))
 
-	for _, want := range []string{"admin=alice command=users.add", "admin=alice command=credentials.revoke", "admin=alice command=policy.apply",
-		"admin=alice command=codes.issue", "admin=alice command=terminals.set"} {
-		if !strings.Contains(r.log.String(), want) {
-			t.Errorf("the service's log has no %q", want)
-		}
-	}
-	// A command the fleet does not have is a usage error, not a crash.
-	if _, e, code := r.as("alice", "tpm", "lockout"); code != admin.ExitUsage || !strings.Contains(e, "no command") {
-		t.Errorf("tpm lockout on the fleet: exit %d %s", code, e)
-	}
 }
 
 // runAgent runs terminal name's agent, heartbeats included, on its own

@@ -232,6 +232,9 @@ func (e *env) dispatch(args []string) error {
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		verb, rest = rest[0], rest[1:]
 	}
+	if ok, err := e.dispatchFleet(noun, verb, rest); ok {
+		return err
+	}
 	switch noun {
 	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, helpText)
@@ -253,28 +256,13 @@ func (e *env) dispatch(args []string) error {
 	case "policy":
 		return e.pick("policy", verb, rest)
 	case "sessions", "session":
-		if e.wantsFleet(rest) {
-			return e.fleetSessions(verb, rest)
-		}
 		return e.sessions(verb, rest)
 	case "audit":
-		if e.wantsFleet(rest) && !(verb == "verify" && hasFile(rest)) {
-			return e.fleetAudit(verb, rest)
-		}
 		return e.pick("audit", verb, rest)
 	case "tpm":
 		return e.tpm(verb, rest)
 	case "fleet":
 		return e.fleetCmd(verb, rest)
-	case "terminals", "terminal":
-		return e.terminals(verb, rest)
-	case "revocations":
-		return e.revocations(verb, rest)
-	case "whoami":
-		if verb != "" {
-			rest = append([]string{verb}, rest...)
-		}
-		return e.whoAmI(rest)
 	}
 	return usagef("unknown command %q; run passkioskctl help", noun)
 }

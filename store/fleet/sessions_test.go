@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"passkiosk/store"
 	"passkiosk/store/fleet"
 	"passkiosk/store/fleet/fleettest"
@@ -65,22 +67,7 @@ func TestSessionLinkAnswersEndRequests(t *testing.T) {
 	go func() { defer close(done); link.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	answered := func(id []byte) fleet.TermState {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			r, err := cl.Get(context.Background(), fleet.StateKey("t1"))
-			if err == nil && len(r.Kvs) == 1 {
-				if st, err := fleet.DecodeTermState(r.Kvs[0].Value); err == nil && bytes.Equal(st.LastEnd, id) {
-					return st
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("request %x never answered", id)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	answered := func(id []byte) fleet.TermState { return answeredState(t, cl, "t1", id) }
 	mu.Lock()
 	clock = now.Add(-2 * fleet.EndRequestTTL)
 	mu.Unlock()
@@ -105,14 +92,38 @@ func TestSessionLinkAnswersEndRequests(t *testing.T) {
 	if st := answered(id); !st.Ended || st.Session != nil {
 		t.Fatalf("the request was not taken: %+v", st)
 	}
+	waitDeleted(t, cl, fleet.EndKey("t1"))
+}
+
+// answeredState waits for terminal's state to answer request id.
+func answeredState(t *testing.T, cl *clientv3.Client, terminal string, id []byte) fleet.TermState {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, err := cl.Get(context.Background(), fleet.EndKey("t1"))
-		if err == nil && len(r.Kvs) == 0 {
-			break
+		r, err := cl.Get(context.Background(), fleet.StateKey(terminal))
+		if err == nil && len(r.Kvs) == 1 {
+			if st, err := fleet.DecodeTermState(r.Kvs[0].Value); err == nil && bytes.Equal(st.LastEnd, id) {
+				return st
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the answered request is still there: %v", err)
+			t.Fatalf("request %x never answered", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitDeleted waits for key to be gone.
+func waitDeleted(t *testing.T, cl *clientv3.Client, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := cl.Get(context.Background(), key)
+		if err == nil && len(r.Kvs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still there: %v", key, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -27,45 +27,8 @@ func TestFleetAdministratorEndsASessionAtATerminal(t *testing.T) {
 	ft.signIn()
 
 	ctx := context.Background()
-	rec, err := fleetapi.EncodeAdmin(fleetapi.Admin{Name: "alice", Role: fleetapi.RoleAdmin, Added: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ft.dir.Client.Put(ctx, fleetapi.AdminKey("alice"), string(rec)); err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(ft.c.CA.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	srv := httptest.NewUnstartedServer(fleetadmin.Handler(fleetadmin.Options{Dir: ft.dir, AdminCAs: pool, Log: log}))
-	sc, sk := ft.c.CA.Issue("fleetd", true)
-	cert, err := tls.LoadX509KeyPair(sc, sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	ac, ak := ft.c.CA.Issue("alice", false)
-	cl, err := fleetapi.NewClient(srv.URL, ac, ak, ft.c.CA.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	var list []fleetapi.FleetSession
-	deadline := time.Now().Add(15 * time.Second)
-	for len(list) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the terminal's session never showed in sessions list")
-		}
-		time.Sleep(100 * time.Millisecond)
-		if err := cl.Call(ctx, admin.CmdSessionsList, nil, &list); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cl := fleetAdmin(t, ft, "alice", log)
+	list := sessionsUntil(t, cl, func(l []fleetapi.FleetSession) bool { return len(l) > 0 })
 	if s := list[0]; s.Terminal != "ward7" || s.UserName != "nurse" || s.DisplayName != "Nina" || s.Started.IsZero() {
 		t.Fatalf("sessions list: %+v", list)
 	}
@@ -95,19 +58,63 @@ func TestFleetAdministratorEndsASessionAtATerminal(t *testing.T) {
 	if !found {
 		t.Fatalf("no audited end request by alice among %d entries", len(evs))
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for len(list) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the ended session still shows: %+v", list)
-		}
-		time.Sleep(100 * time.Millisecond)
-		list = nil
-		if err := cl.Call(ctx, admin.CmdSessionsList, nil, &list); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sessionsUntil(t, cl, func(l []fleetapi.FleetSession) bool { return len(l) == 0 })
 	if err := cl.Call(ctx, admin.CmdSessionsEnd, fleetapi.SessionEndArgs{Terminal: "ward7"}, nil); !isCode(err, admin.ExitNotFound) {
 		t.Fatalf("ending a session that ended: %v", err)
+	}
+}
+
+// fleetAdmin serves the fleet's admin API over TLS for the terminal's
+// cluster and returns a client with the certificate of name, an admin.
+func fleetAdmin(t *testing.T, ft *fleetTerminal, name string, log *slog.Logger) *fleetapi.Client {
+	ctx := context.Background()
+	rec, err := fleetapi.EncodeAdmin(fleetapi.Admin{Name: name, Role: fleetapi.RoleAdmin, Added: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ft.dir.Client.Put(ctx, fleetapi.AdminKey(name), string(rec)); err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(ft.c.CA.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	srv := httptest.NewUnstartedServer(fleetadmin.Handler(fleetadmin.Options{Dir: ft.dir, AdminCAs: pool, Log: log}))
+	sc, sk := ft.c.CA.Issue("fleetd", true)
+	cert, err := tls.LoadX509KeyPair(sc, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ac, ak := ft.c.CA.Issue(name, false)
+	cl, err := fleetapi.NewClient(srv.URL, ac, ak, ft.c.CA.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// sessionsUntil lists the fleet's sessions until ok says the list is
+// the one waited for, for at most 15 s.
+func sessionsUntil(t *testing.T, cl *fleetapi.Client, ok func([]fleetapi.FleetSession) bool) []fleetapi.FleetSession {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var list []fleetapi.FleetSession
+		if err := cl.Call(context.Background(), admin.CmdSessionsList, nil, &list); err != nil {
+			t.Fatal(err)
+		}
+		if ok(list) {
+			return list
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions list stayed %+v", list)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
