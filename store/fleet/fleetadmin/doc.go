@@ -35,6 +35,14 @@
 // "updated by". The service's log has a line for every change (who, the
 // command, the record, the etcd revision) and for every refusal.
 //
+// # What the service's etcd user needs
+//
+// Besides the directory's write role (dir/, codes/) and the collector's
+// (read term/, delete term/*/audit/), the admin API reads admins/ and
+// term/ (heartbeats, published sessions, platform credentials) and
+// writes term/<name>/end, the end requests (package fleet,
+// sessions.go).
+//
 // It must not import fyne, go-tpm or go-libfido2; like package fleet it
 // uses only the etcd client module.
 package fleetadmin
