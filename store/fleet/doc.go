@@ -67,7 +67,8 @@
 //	                                              the last signature counter this terminal saw
 //	    state                  → CBOR TermState  {0 v, 1 session {1 user id, 2 display name, 3 started,
 //	                                              4 ends at} (absent: none), 2 at, 3 last end request
-//	                                              answered, 4 whether it ended the session}
+//	                                              answered, 4 whether it ended the session,
+//	                                              5 build, 6 why out of service ("": in service)}
 //	                                              (sessions.go; nothing secret)
 //	    end                    → CBOR EndRequest {0 v, 1 id, 2 user id, 3 by (administrator), 4 at}
 //	                                              written by the fleet service (sessions end), deleted

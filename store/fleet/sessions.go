@@ -34,10 +34,13 @@ type TermSession struct {
 }
 
 // TermState is what a terminal publishes about itself under StateKey:
-// its session (nil: none) and the answer to the last end request.
+// its session (nil: none), its build, why it is out of service ("" in
+// service) and the answer to the last end request.
 type TermState struct {
-	Session *TermSession
-	At      time.Time
+	Session      *TermSession
+	At           time.Time
+	Build        string
+	OutOfService string
 	// LastEnd is the ID of the last end request the terminal answered,
 	// and Ended whether it ended the session.
 	LastEnd []byte
@@ -57,11 +60,13 @@ type termStateWire struct {
 	At      int64            `cbor:"2,keyasint"`
 	LastEnd []byte           `cbor:"3,keyasint,omitempty"`
 	Ended   bool             `cbor:"4,keyasint,omitempty"`
+	Build   string           `cbor:"5,keyasint,omitempty"`
+	OOS     string           `cbor:"6,keyasint,omitempty"`
 }
 
 // EncodeTermState is a value under StateKey.
 func EncodeTermState(s TermState) ([]byte, error) {
-	w := termStateWire{V: recordVersion, At: store.Stamp(s.At), LastEnd: s.LastEnd, Ended: s.Ended}
+	w := termStateWire{V: recordVersion, At: store.Stamp(s.At), LastEnd: s.LastEnd, Ended: s.Ended, Build: s.Build, OOS: s.OutOfService}
 	if x := s.Session; x != nil {
 		w.Session = &termSessionWire{UserID: x.UserID, DisplayName: x.DisplayName, Started: store.Stamp(x.Started), EndsAt: store.Stamp(x.EndsAt)}
 	}
@@ -74,7 +79,7 @@ func DecodeTermState(b []byte) (TermState, error) {
 	if err != nil {
 		return TermState{}, err
 	}
-	s := TermState{At: store.Unstamp(w.At), LastEnd: w.LastEnd, Ended: w.Ended}
+	s := TermState{At: store.Unstamp(w.At), LastEnd: w.LastEnd, Ended: w.Ended, Build: w.Build, OutOfService: w.OOS}
 	if x := w.Session; x != nil {
 		s.Session = &TermSession{UserID: x.UserID, DisplayName: x.DisplayName, Started: store.Unstamp(x.Started), EndsAt: store.Unstamp(x.EndsAt)}
 	}
@@ -140,6 +145,11 @@ type SessionLink struct {
 	Terminal string
 	// Current is the session in progress, nil for none.
 	Current func() *TermSession
+	// OutOfService, if set, says why the terminal signs no one in (""
+	// while it does); Build is its build, both published with the
+	// session.
+	OutOfService func() string
+	Build        string
 	// End ends the session of r.UserID if it is the one in progress,
 	// audits the request with r.By, and says whether it ended it.
 	End func(r EndRequest) bool
@@ -244,11 +254,14 @@ func (s *SessionLink) answer(ctx context.Context, st *linkState, kv *mvccpb.KeyV
 // publish writes the terminal's state when the session changed or an
 // end request was answered (id: its ID).
 func (s *SessionLink) publish(ctx context.Context, st *linkState, id *[]byte, ended bool) {
-	next := TermState{Session: s.Current(), At: s.now(), LastEnd: st.published.LastEnd, Ended: st.published.Ended}
+	next := TermState{Session: s.Current(), At: s.now(), Build: s.Build, LastEnd: st.published.LastEnd, Ended: st.published.Ended}
+	if s.OutOfService != nil {
+		next.OutOfService = s.OutOfService()
+	}
 	if id != nil {
 		next.LastEnd, next.Ended = *id, ended
 	}
-	if st.ok && id == nil && sameSession(next.Session, st.published.Session) {
+	if st.ok && id == nil && sameSession(next.Session, st.published.Session) && next.OutOfService == st.published.OutOfService {
 		return
 	}
 	v, err := EncodeTermState(next)

@@ -18,14 +18,15 @@ import (
 
 func TestSessionRecordsRoundTrip(t *testing.T) {
 	at := time.Unix(1700000000, 5).UTC()
-	st := fleet.TermState{At: at, LastEnd: []byte{1, 2}, Ended: true,
+	st := fleet.TermState{At: at, LastEnd: []byte{1, 2}, Ended: true, Build: "1.4.0", OutOfService: "no database",
 		Session: &fleet.TermSession{UserID: []byte("u-1"), DisplayName: "Ann", Started: at, EndsAt: at.Add(time.Hour)}}
 	b, err := fleet.EncodeTermState(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := fleet.DecodeTermState(b)
-	if err != nil || got.Session == nil || got.Session.DisplayName != "Ann" || !got.Session.EndsAt.Equal(st.Session.EndsAt) || !got.Ended {
+	if err != nil || got.Session == nil || got.Session.DisplayName != "Ann" || !got.Session.EndsAt.Equal(st.Session.EndsAt) || !got.Ended ||
+		got.Build != "1.4.0" || got.OutOfService != "no database" {
 		t.Fatalf("state: %+v (%v)", got, err)
 	}
 	r := fleet.EndRequest{ID: []byte{9}, UserID: []byte("u-1"), By: "alice", At: at}

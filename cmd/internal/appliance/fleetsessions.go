@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"runtime/debug"
 	"time"
 
 	"passkiosk/kiosk"
@@ -25,7 +26,9 @@ func (l *fleetLink) runSessions(ctx context.Context, eng *engine.Engine) {
 			}
 			return &fleet.TermSession{UserID: []byte(s.User), DisplayName: s.DisplayName, Started: s.Started, EndsAt: s.EndsAt}
 		},
-		End: func(r fleet.EndRequest) bool { return l.endSession(eng, r) },
+		End:          func(r fleet.EndRequest) bool { return l.endSession(eng, r) },
+		OutOfService: func() string { return eng.View().OutOfService },
+		Build:        build(),
 	}
 	link.Run(ctx)
 }
@@ -47,4 +50,30 @@ func (l *fleetLink) endSession(eng *engine.Engine, r fleet.EndRequest) bool {
 	}
 	l.log.Info("fleet: session end requested", "by", r.By, "accepted", accepted)
 	return accepted
+}
+
+// build names this build for the fleet's terminal list: the module
+// version when it has one, else the commit it was built from (with
+// "+dirty" for uncommitted changes), else "".
+func build() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, st := range bi.Settings {
+		switch {
+		case st.Key == "vcs.revision" && len(st.Value) >= 12:
+			rev = st.Value[:12]
+		case st.Key == "vcs.modified" && st.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + dirty
 }

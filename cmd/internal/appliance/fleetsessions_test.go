@@ -32,6 +32,11 @@ func TestFleetAdministratorEndsASessionAtATerminal(t *testing.T) {
 	if s := list[0]; s.Terminal != "ward7" || s.UserName != "nurse" || s.DisplayName != "Nina" || s.Started.IsZero() {
 		t.Fatalf("sessions list: %+v", list)
 	}
+	var terms fleetapi.TerminalList
+	if err := cl.Call(ctx, fleetapi.CmdTerminalsList, nil, &terms); err != nil || len(terms.Terminals) != 1 || terms.Terminals[0].Health == "silent" {
+		t.Fatalf("terminals list: %+v (%v)", terms, err)
+	}
+	t.Logf("terminals list: %+v", terms.Terminals[0])
 	var wrong fleetapi.SessionEnded
 	if err := cl.Call(ctx, admin.CmdSessionsEnd, fleetapi.SessionEndArgs{Terminal: "ward7", User: "someone-else"}, &wrong); !isCode(err, admin.ExitConflict) {
 		t.Fatalf("ending another person's session: %v", err)

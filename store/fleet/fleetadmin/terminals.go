@@ -11,12 +11,15 @@ import (
 )
 
 // health says how a terminal stands: silent when its heartbeat is gone
-// (its lease ran out), offline when its agent says the cluster does not
-// answer it, behind when its copy is older than the directory.
-func health(t fleetapi.Terminal, rev int64) string {
+// (its lease ran out), out of service when it says it signs no one in,
+// offline when its agent says the cluster does not answer it, behind
+// when its copy is older than the directory.
+func health(t fleetapi.Terminal, rev int64, st fleet.TermState) string {
 	switch {
 	case t.LastHeartbeat.IsZero():
 		return "silent"
+	case st.OutOfService != "":
+		return "out of service: " + st.OutOfService
 	case !t.OfflineSince.IsZero():
 		return "offline"
 	case t.Applied < rev:
@@ -58,10 +61,14 @@ func (c *call) terminalsList([]byte) (any, error) {
 		}
 		t.LastHeartbeat, t.Applied, t.OfflineSince = h.At, h.Revision, h.OfflineSince
 	}
+	states, err := c.states()
+	if err != nil {
+		return nil, err
+	}
 	out := fleetapi.TerminalList{Revision: rev, Terminals: []fleetapi.Terminal{}}
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		t := byName[name]
-		t.Health = health(*t, rev)
+		t.Health, t.Version = health(*t, rev, states[name]), states[name].Build
 		out.Terminals = append(out.Terminals, *t)
 	}
 	return out, nil
