@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -20,11 +21,15 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/fleetapi"
 	"passkiosk/store/fleet"
+	"passkiosk/store/fleet/audittest"
 	"passkiosk/store/fleet/fleetadmin"
 	"passkiosk/store/fleet/fleettest"
+	"passkiosk/store/fleet/ship"
 )
 
 // adminCA is a second certificate authority, for administrators.
@@ -137,5 +142,85 @@ func TestTerminalsAndAdministratorsStayOnTheirOwnAPI(t *testing.T) {
 	}
 	if code := post(fake.HTTP); code == http.StatusForbidden {
 		t.Errorf("a terminal's certificate on the terminals' API: %d", code)
+	}
+}
+
+// The service's wiring carries the collector's archived entries to an
+// administrator's audit follow (collector → feed → admin API), here with
+// a server write timeout shorter than the wait for the entry.
+func TestAuditFollowGetsEntriesAsTheServiceArchivesThem(t *testing.T) {
+	c := fleettest.Start(t, fleettest.Options{TLS: true})
+	root := c.Client()
+	rec, _ := fleetapi.EncodeAdmin(fleetapi.Admin{Name: "carol", Role: fleetapi.RoleAuditor, Added: time.Now()})
+	if _, err := root.Put(context.Background(), fleetapi.AdminKey("carol"), string(rec)); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	feed := fleetadmin.NewFeed()
+	col, err := collector(root, dir, feed, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = col.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; col.Close() })
+	admins := newAdminCA(t)
+	opts := fleetadmin.Options{Dir: &fleet.Directory{Client: root}, Archive: col, ArchiveDir: dir, Feed: feed, Log: log}
+	h, clients, err := handlers(opts, c.CA.File, admins.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	sc, sk := c.CA.Issue("fleetd", true)
+	cert, err := tls.LoadX509KeyPair(sc, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	srv.Config.WriteTimeout = 300 * time.Millisecond
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ac, ak := admins.issue(t, "carol")
+	carol, err := fleetapi.NewClient(srv.URL, ac, ak, c.CA.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	followOne(t, ctx, root, carol, log)
+}
+
+// followOne starts a follow, writes and ships one entry on a terminal a
+// second later, and expects it.
+func followOne(t *testing.T, ctx context.Context, root *clientv3.Client, carol *fleetapi.Client, log *slog.Logger) {
+	tm := audittest.Open(t, t.TempDir(), "t1")
+	t.Cleanup(func() { tm.Close(t) })
+	s, err := ship.New(tm.DB, root, ship.Options{Name: "t1", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	shipped := make(chan struct{})
+	go func() { defer close(shipped); _ = s.Run(sctx) }()
+	t.Cleanup(func() { scancel(); <-shipped })
+	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer fcancel()
+	var got *fleetapi.AuditHit
+	_, err = carol.Stream(fctx, admin.CmdAuditFollow, fleetapi.AuditQuery{}, func(raw json.RawMessage) bool {
+		var p fleetapi.FollowPart
+		if json.Unmarshal(raw, &p) != nil {
+			return false
+		}
+		if p.Hit == nil {
+			// Longer than the write timeout before anything is written.
+			time.Sleep(time.Second)
+			tm.Append(t, 1)
+			return true
+		}
+		got = p.Hit
+		return false
+	})
+	if err != nil || got == nil || got.FleetName != "t1" {
+		t.Fatalf("follow: %+v, %v", got, err)
 	}
 }
