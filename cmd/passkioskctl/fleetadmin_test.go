@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -250,6 +251,7 @@ func TestFleetAdminChangesRecordWhoMadeThem(t *testing.T) {
 	adminCredentials(t, r, id)
 	adminCodesAndPolicy(t, r, id)
 	adminTerminals(t, r)
+	adminRemoval(t, r, id)
 	for _, want := range []string{"admin=alice command=users.add", "admin=alice command=credentials.revoke", "admin=alice command=policy.apply",
 		"admin=alice command=codes.issue", "admin=alice command=terminals.set"} {
 		if !strings.Contains(r.log.String(), want) {
@@ -356,6 +358,40 @@ func adminTerminals(t *testing.T, r *fleetRig) {
 	}
 	t.Logf("terminals list:\n%s", r.mustAs("alice", "terminals", "list"))
 
+}
+
+// adminRemoval edits ann, cancels a code of hers and removes her: her
+// remaining credential is revoked by alice and her unused codes go.
+func adminRemoval(t *testing.T, r *fleetRig, id []byte) {
+	ctx := context.Background()
+	r.mustAs("alice", "users", "edit", "ann", "--display-name", "Ann Jones")
+	if u := decodeJSON[admin.UserDetail](t, r.mustAs("alice", "users", "show", "ann", "--json")); u.User.DisplayName != "Ann Jones" {
+		t.Fatalf("after users edit: %+v", u.User)
+	}
+	issued := decodeJSON[admin.IssuedCode](t, r.mustAs("alice", "codes", "issue", "ann", "--json"))
+	r.mustAs("alice", "codes", "cancel", issued.Info.ID[:8])
+	if _, err := r.dir.LookupCode(ctx, issued.Code); err == nil {
+		t.Fatal("a cancelled code is still valid")
+	}
+	cred := store.Credential{ID: []byte("cred-of-ann-0002"), UserID: id, Kind: store.KindRoaming, PublicKey: []byte{4}, Label: "red key"}
+	if _, err := r.dir.PutCredential(ctx, cred); err != nil {
+		t.Fatal(err)
+	}
+	r.mustAs("alice", "users", "remove", "ann", "--yes")
+	if _, _, code := r.as("alice", "users", "show", "ann"); code != admin.ExitNotFound {
+		t.Fatalf("ann after removal: exit %d", code)
+	}
+	revs := decodeJSON[[]fleetapi.Revocation](t, r.mustAs("alice", "revocations", "list", "--json"))
+	found := false
+	for _, rv := range revs {
+		found = found || rv.CredentialID == hex.EncodeToString(cred.ID) && rv.By == "alice" && rv.Reason == "user removed"
+	}
+	if !found {
+		t.Fatalf("ann's red key was not revoked by alice: %+v", revs)
+	}
+	if codes := decodeJSON[[]admin.Code](t, r.mustAs("alice", "codes", "list", "--json")); slices.ContainsFunc(codes, func(c admin.Code) bool { return c.UsedAt.IsZero() }) {
+		t.Fatalf("ann's unused codes remain: %+v", codes)
+	}
 }
 
 // runAgent runs terminal name's agent, heartbeats included, on its own

@@ -314,10 +314,12 @@ on the fleet: add --fleet https://FLEETD:PORT --fleet-cert F --fleet-key F --fle
 and the command runs on the fleet service (passkiosk-fleetd) with your own certificate:
   users list | users show USER | users add NAME [--display-name TEXT] [--groups a,b] [--force]
   users disable USER | users enable USER   recorded with your name
+  users edit USER [--display-name TEXT] [--groups a,b] [--enable|--disable] [--force]
+  users remove USER [--yes]               revokes their passkeys fleet-wide, drops unused codes
   credentials list [USER]                 roaming keys, and TPM passkeys with their terminal
   credentials revoke ID [--yes] [--reason TEXT]
                                           every terminal removes it at its next change
-  codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes list
+  codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes list | codes cancel ID
   policy show | policy apply FILE [--dry-run] [--base VERSION] [--yes]
   revocations list                        what was revoked, when, by whom, why
   terminals list                          site, ward, labels, health, last heartbeat,
