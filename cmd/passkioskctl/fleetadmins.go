@@ -31,7 +31,7 @@ func (e *env) fleetAdmin(ff *fleetFlags, fs *flag.FlagSet, args []string) error 
 	case pos[0] == "add" && len(pos) == 2:
 		r, err := fleetapi.ParseRole(*role)
 		if err != nil {
-			return usagef("%v", err)
+			return usagef("fleet admin add %s needs --role admin (reads and changes) or --role auditor (reads only)", pos[1])
 		}
 		by, err := certName(ff.cert)
 		if err != nil {
