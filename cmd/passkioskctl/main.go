@@ -318,7 +318,7 @@ and the command runs on the fleet service (passkiosk-fleetd) with your own certi
   users remove USER [--yes]               revokes their passkeys fleet-wide, drops unused codes
   credentials list [USER]                 roaming keys, and TPM passkeys with their terminal
   credentials revoke ID [--yes] [--reason TEXT]
-                                          every terminal removes it at its next change
+                                          every terminal's copy drops it within moments
   codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes list | codes cancel ID
   policy show | policy apply FILE [--dry-run] [--base VERSION] [--yes]
   revocations list                        what was revoked, when, by whom, why
