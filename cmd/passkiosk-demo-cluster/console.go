@@ -213,7 +213,7 @@ func (f *demoFleet) setState(ctx context.Context, u store.User, disable bool) (s
 	if disable {
 		state, word = store.UserDisabled, "disabled"
 	}
-	rev, err := f.d.SetUserState(ctx, u.ID, state)
+	rev, err := f.d.SetUserState(ctx, u.ID, state, "demo console")
 	if err != nil {
 		return "", err
 	}

@@ -15,8 +15,12 @@
 //	7  invalid input: a policy file or value with errors (each is listed with its line)
 //
 // It owns the command line and the output formats only: every command goes
-// through the appliance's admin socket (package kiosk/admin), and the
+// through the appliance's admin socket (package kiosk/admin), or with
+// --fleet through the fleet service's admin API over HTTPS with the
+// administrator's own client certificate (package kiosk/fleetapi; the
+// same commands, plus terminals, revocations and whoami), and the
 // command never opens the database itself, so it must not import
 // passkiosk/store, bbolt or fyne. "policy validate" is the one command that
-// runs without the appliance.
+// runs without the appliance. "fleet join", "fleet leave" and "fleet
+// admin" talk to the etcd cluster itself with its root credentials.
 package main

@@ -140,9 +140,9 @@ func certName(path string) (string, error) {
 	return c.Subject.CommonName, nil
 }
 
-// fleet runs the fleet commands: join and leave. They talk to the
-// cluster as its administrator, not to the appliance.
-func (e *env) fleet(verb string, args []string) error {
+// fleetCmd runs the fleet commands: join, leave and admin. They talk to
+// the cluster as its administrator, not to the appliance.
+func (e *env) fleetCmd(verb string, args []string) error {
 	var ff fleetFlags
 	fs := flag.NewFlagSet("fleet "+verb, flag.ContinueOnError)
 	ff.register(fs)
@@ -186,8 +186,10 @@ func (e *env) fleet(verb string, args []string) error {
 			"(--client-crl-file, read at every handshake) and restart the members one at a time, which\n"+
 			"closes the connections it has open.\n", pos[0])
 		return nil
+	case "admin":
+		return e.fleetAdmin(&ff, fs, args)
 	}
-	return usagef("usage: passkioskctl fleet key|join|leave …")
+	return usagef("usage: passkioskctl fleet key|join|leave|admin …")
 }
 
 func quoteList(xs []string) string {

@@ -16,6 +16,7 @@ import (
 
 	"passkiosk/kiosk/admin"
 	"passkiosk/kiosk/config"
+	"passkiosk/kiosk/fleetapi"
 )
 
 // DefaultSocket is where the appliance listens unless configured
@@ -31,8 +32,11 @@ type env struct {
 	json           bool
 	socket         string
 	timeout        time.Duration
-	client         *admin.Client
-	ctx            context.Context
+	// fleet names the fleet service's admin API: with it, commands go
+	// to the fleet (fleetadmin.go) instead of this machine's appliance.
+	fleet  fleetTarget
+	client caller
+	ctx    context.Context
 	// auditHeader says the audit table's header was printed;
 	// exportHeader that an export began with its header line.
 	auditHeader, exportHeader bool
@@ -53,7 +57,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second}
+	e := &env{stdout: stdout, stderr: stderr, ctx: ctx, socket: os.Getenv("PASSKIOSK_SOCKET"), timeout: 30 * time.Second, fleet: fleetFromEnv()}
 	if e.socket == "" {
 		e.socket = findSocket()
 	}
@@ -80,6 +84,7 @@ func (e *env) globals(fs *flag.FlagSet) {
 	fs.BoolVar(&e.json, "json", e.json, "print JSON for scripts")
 	fs.StringVar(&e.socket, "socket", e.socket, "the appliance's admin socket (or $PASSKIOSK_SOCKET)")
 	fs.DurationVar(&e.timeout, "timeout", e.timeout, "how long to wait for the appliance")
+	e.fleet.register(fs)
 }
 
 // parse parses flags placed anywhere among the arguments and returns the
@@ -102,6 +107,14 @@ func (e *env) parse(fs *flag.FlagSet, args []string, minPos, maxPos int, usage s
 	if len(pos) < minPos || len(pos) > maxPos {
 		return nil, usagef("usage: passkioskctl %s", usage)
 	}
+	if e.fleet.url != "" {
+		c, err := e.fleet.client(e.timeout)
+		if err != nil {
+			return nil, err
+		}
+		e.client = c
+		return pos, nil
+	}
 	e.client = &admin.Client{Socket: e.socket, Timeout: e.timeout}
 	return pos, nil
 }
@@ -116,6 +129,7 @@ func (e *env) report(err error) int {
 		ue   usageError
 		we   *admin.Error
 		unr  *admin.Unreachable
+		funr *fleetapi.Unreachable
 		code = admin.ExitFailed
 		msg  = err.Error()
 		list []string
@@ -128,6 +142,9 @@ func (e *env) report(err error) int {
 	case errors.As(err, &unr):
 		code = admin.ExitUnreachable
 		msg += "; " + unreachableHint
+	case errors.As(err, &funr):
+		code = admin.ExitUnreachable
+		msg += "; " + fleetUnreachableHint
 	case config.ProblemsOf(err) != nil:
 		code, msg = admin.ExitInvalid, "the file has errors:"
 		for _, p := range config.ProblemsOf(err) {
@@ -215,6 +232,9 @@ func (e *env) dispatch(args []string) error {
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		verb, rest = rest[0], rest[1:]
 	}
+	if ok, err := e.dispatchFleet(noun, verb, rest); ok {
+		return err
+	}
 	switch noun {
 	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, helpText)
@@ -242,7 +262,7 @@ func (e *env) dispatch(args []string) error {
 	case "tpm":
 		return e.tpm(verb, rest)
 	case "fleet":
-		return e.fleet(verb, rest)
+		return e.fleetCmd(verb, rest)
 	}
 	return usagef("unknown command %q; run passkioskctl help", noun)
 }
@@ -285,7 +305,40 @@ usage: passkioskctl COMMAND [flags]
   fleet join --endpoints URLS --admin-cert F --admin-key F --ca F [--cert F --key F]
                                           make this terminal's etcd user and role (once)
   fleet leave NAME --endpoints … (as join) remove a terminal's user, role and records
+  fleet admin add NAME --role admin|auditor --endpoints … (as join)
+                                          let the holder of a client certificate named NAME use --fleet:
+                                          admin reads and changes, auditor only reads
+  fleet admin list | fleet admin remove NAME --endpoints … (as join)
   version
+
+on the fleet: add --fleet https://FLEETD:PORT --fleet-cert F --fleet-key F --fleet-ca F
+(or set PASSKIOSK_FLEET, PASSKIOSK_FLEET_CERT, PASSKIOSK_FLEET_KEY, PASSKIOSK_FLEET_CA)
+and the command runs on the fleet service (passkiosk-fleetd) with your own certificate:
+  users list | users show USER | users add NAME [--display-name TEXT] [--groups a,b] [--force]
+  users disable USER | users enable USER   recorded with your name
+  users edit USER [--display-name TEXT] [--groups a,b] [--enable|--disable] [--force]
+  users remove USER [--yes]               revokes their passkeys fleet-wide, drops unused codes
+  credentials list [USER]                 roaming keys, and TPM passkeys with their terminal
+  credentials revoke ID [--yes] [--reason TEXT]
+                                          every terminal's copy drops it within moments
+  codes issue USER [--ttl 24h] [--purpose enroll|recovery] | codes list | codes cancel ID
+  policy show | policy apply FILE [--dry-run] [--base VERSION] [--yes]
+  revocations list                        what was revoked, when, by whom, why
+  terminals list                          site, ward, labels, health, last heartbeat,
+                                          revision applied, offline since, version
+  terminals set NAME [--site S] [--ward W] [--label KEY=VALUE]…
+                                          the inventory record; KEY= removes a label
+  whoami                                  your certificate's name and role
+  sessions list                           the session in progress at every terminal
+  sessions end TERMINAL [--user USER]     end it there (wiped); the terminal audits who asked
+  audit tail [-n 20] [--person P] [--terminal T] [--since T] [--until T] [--event E,…]
+                                          the newest archived entries of every terminal
+                                          (T: RFC 3339, or a duration ago such as 90m)
+  audit follow [--count N] [--for DURATION] [filters as tail]
+                                          entries as the fleet service archives them
+  audit export [-o FILE] [filters as tail] JSON lines; with --terminal, that terminal's
+                                          chain as an export's lines (audit verify FILE checks it)
+  audit verify                            check every terminal's archived chain on disk
 
 flags for every command:
   --json             JSON output for scripts
@@ -294,6 +347,7 @@ flags for every command:
                      when that is absent, a demo's demo-state/admin.sock here or above)
   --timeout 30s      how long to wait for the appliance
 
-exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 refused, 4 not found,
+exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 refused (on the fleet: your
+            certificate has no role, or only auditor), 4 not found,
             5 appliance unreachable, 6 conflict, 7 invalid input
 `

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/fleetapi"
 )
 
 func (e *env) status(args []string) error {
@@ -212,15 +213,23 @@ func (e *env) credentials(verb string, args []string) error {
 		return e.emit(creds, func() { e.credentialTable(creds) })
 	case "revoke":
 		yes := fs.Bool("yes", false, "revoke without asking first (for scripts)")
-		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID [--yes]")
+		reason := fs.String("reason", "", "why, kept with the revocation (--fleet only)")
+		pos, err := e.parse(fs, args, 1, 1, "credentials revoke ID [--yes] [--reason TEXT]")
 		if err != nil {
 			return err
+		}
+		var a any = admin.IDRef{ID: pos[0]}
+		switch {
+		case e.fleet.url != "":
+			a = fleetapi.RevokeArgs{ID: pos[0], Reason: *reason}
+		case *reason != "":
+			return usagef("--reason is kept by the fleet's directory: add --fleet, or leave it out")
 		}
 		if err := e.confirmRevoke(pos[0], *yes); err != nil {
 			return err
 		}
 		var c admin.Credential
-		if err := e.call(admin.CmdCredentialsRevoke, admin.IDRef{ID: pos[0]}, &c); err != nil {
+		if err := e.call(admin.CmdCredentialsRevoke, a, &c); err != nil {
 			return err
 		}
 		return e.emit(c, func() {

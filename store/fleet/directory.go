@@ -28,11 +28,16 @@ func (d *Directory) now() time.Time {
 
 // PutUser creates or replaces a person.
 func (d *Directory) PutUser(ctx context.Context, u store.User) (int64, error) {
+	return d.PutUserBy(ctx, u, "")
+}
+
+// PutUserBy is PutUser recording the administrator who made the change.
+func (d *Directory) PutUserBy(ctx context.Context, u store.User, by string) (int64, error) {
 	if u.Created.IsZero() {
 		u.Created = d.now()
 	}
 	u.Updated = d.now()
-	v, err := EncodeUser(u)
+	v, err := EncodeUserBy(u, by)
 	if err != nil {
 		return 0, err
 	}
@@ -44,35 +49,13 @@ func (d *Directory) PutUser(ctx context.Context, u store.User) (int64, error) {
 }
 
 // SetUserState disables, locks or enables a person, keeping the rest of
-// their record; the revision it returns is the change's.
-func (d *Directory) SetUserState(ctx context.Context, id []byte, s store.UserState) (int64, error) {
-	const op = "set user state"
-	r, err := d.Client.Get(ctx, UserKey(id))
-	if err != nil {
-		return 0, kiosk.E(kiosk.KindOffline, op, err)
-	}
-	if len(r.Kvs) == 0 {
-		return 0, kiosk.Errorf(kiosk.KindNotFound, op, "no user %x in the directory", id)
-	}
-	u, err := DecodeUser(r.Kvs[0].Value)
-	if err != nil {
-		return 0, err
-	}
-	u.State, u.Updated = s, d.now()
-	v, err := EncodeUser(u)
-	if err != nil {
-		return 0, err
-	}
-	key := UserKey(id)
-	t, err := d.Client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", r.Kvs[0].ModRevision)).
-		Then(clientv3.OpPut(key, string(v))).Commit()
-	if err != nil {
-		return 0, kiosk.E(kiosk.KindOffline, op, err)
-	}
-	if !t.Succeeded {
-		return 0, kiosk.Errorf(kiosk.KindConflict, op, "user %x changed meanwhile; try again", id)
-	}
-	return t.Header.Revision, nil
+// their record; the revision it returns is the change's. by is the
+// administrator who made the change.
+func (d *Directory) SetUserState(ctx context.Context, id []byte, s store.UserState, by string) (int64, error) {
+	return d.UpdateUser(ctx, id, by, func(u *store.User) error {
+		u.State = s
+		return nil
+	})
 }
 
 // PutCredential stores a roaming credential's public part.

@@ -27,7 +27,8 @@
 //	  dir/                          the directory: what every terminal mirrors,
 //	                                with one watch and one revision
 //	    users/<user id>        → CBOR User       {0 v, 1 id, 2 name, 3 display name, 4 [groups],
-//	                                              5 state (1 active, 2 disabled, 3 locked), 6 created, 7 updated}
+//	                                              5 state (1 active, 2 disabled, 3 locked), 6 created, 7 updated,
+//	                                              8 updated by (the administrator; the mirror drops it)}
 //	    creds/<cred id>        → CBOR Credential {0 v, 1 id, 2 user id, 4 COSE key, 5 counter at registration,
 //	                                              6 AAGUID, 7 [transports], 8 attestation format, 9 label,
 //	                                              10 created, 13 backup eligible}
@@ -50,6 +51,11 @@
 //	                                              2 recovery), 5 issued, 6 expires, 7 issued by,
 //	                                              8 used at (0: unused), 9 used at terminal}
 //	                                              not mirrored: codes are redeemed online only
+//	  admins/<common name>     → JSON fleetapi.Admin {"v": 1, "name", "role": "admin"|"auditor", "added", "added_by"}
+//	                                              who may use the fleet service's admin API
+//	                                              (store/fleet/fleetadmin); written with the root
+//	                                              credentials by `passkioskctl fleet admin add`, which
+//	                                              may not link this package's CBOR codecs
 //	  term/<name>/                only terminal <name> may write here (its role)
 //	    heartbeat              → CBOR Heartbeat  {0 v, 1 revision applied, 2 at, 3 offline since}
 //	                                              bound to the terminal's lease: gone when it is
@@ -59,6 +65,14 @@
 //	                                              TPM's key blobs never leave the terminal
 //	    seen/<cred id>         → CBOR Seen       {0 v, 1 cred id, 2 counter, 3 at}
 //	                                              the last signature counter this terminal saw
+//	    state                  → CBOR TermState  {0 v, 1 session {1 user id, 2 display name, 3 started,
+//	                                              4 ends at} (absent: none), 2 at, 3 last end request
+//	                                              answered, 4 whether it ended the session,
+//	                                              5 build, 6 why out of service ("": in service)}
+//	                                              (sessions.go; nothing secret)
+//	    end                    → CBOR EndRequest {0 v, 1 id, 2 user id, 3 by (administrator), 4 at}
+//	                                              written by the fleet service (sessions end), deleted
+//	                                              by the terminal once answered; refused after a minute
 //	    audit/<seq, 20 decimal digits> → the audit entry's hashed CBOR (store layout);
 //	                                              reserved for audit shipping, not written yet
 //

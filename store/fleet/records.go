@@ -103,22 +103,33 @@ type userWire struct {
 	State       store.UserState `cbor:"5,keyasint"`
 	Created     int64           `cbor:"6,keyasint,omitempty"`
 	Updated     int64           `cbor:"7,keyasint,omitempty"`
+	UpdatedBy   string          `cbor:"8,keyasint,omitempty"`
 }
 
 // EncodeUser is a person's value under UserKey.
-func EncodeUser(u store.User) ([]byte, error) {
+func EncodeUser(u store.User) ([]byte, error) { return EncodeUserBy(u, "") }
+
+// EncodeUserBy is EncodeUser recording the administrator who made the
+// change (the mirror does not keep it; the directory does, for IT).
+func EncodeUserBy(u store.User, by string) ([]byte, error) {
 	return encode("user", userWire{V: recordVersion, ID: u.ID, Name: u.Name, DisplayName: u.DisplayName,
-		Groups: u.Groups, State: u.State, Created: store.Stamp(u.Created), Updated: store.Stamp(u.Updated)})
+		Groups: u.Groups, State: u.State, Created: store.Stamp(u.Created), Updated: store.Stamp(u.Updated), UpdatedBy: by})
 }
 
 // DecodeUser reads a value under UserKey.
 func DecodeUser(b []byte) (store.User, error) {
+	u, _, err := DecodeUserBy(b)
+	return u, err
+}
+
+// DecodeUserBy reads a value under UserKey and who changed it last.
+func DecodeUserBy(b []byte) (store.User, string, error) {
 	w, err := decode("user", b, func(w *userWire) uint { return w.V })
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, "", err
 	}
 	return store.User{ID: w.ID, Name: w.Name, DisplayName: w.DisplayName, Groups: w.Groups, State: w.State,
-		Created: store.Unstamp(w.Created), Updated: store.Unstamp(w.Updated)}, nil
+		Created: store.Unstamp(w.Created), Updated: store.Unstamp(w.Updated)}, w.UpdatedBy, nil
 }
 
 type credentialWire struct {

@@ -36,16 +36,17 @@ import (
 //
 // and fl.close() in Close, before the database closes.
 type fleetLink struct {
-	cfg     config.Fleet
-	log     *slog.Logger
-	db      *store.DB
-	client  *clientv3.Client
-	agent   *fleet.Agent
-	shipper *ship.Shipper // the terminal's audit log to the cluster
-	records *fleet.Records
-	cancel  context.CancelFunc
-	done    chan struct{}
-	home    policy.Place // the configuration's [place]: this terminal's place while the directory has none (place.go)
+	cfg      config.Fleet
+	terminal string // the appliance's display name, for its audit entries
+	log      *slog.Logger
+	db       *store.DB
+	client   *clientv3.Client
+	agent    *fleet.Agent
+	shipper  *ship.Shipper // the terminal's audit log to the cluster
+	records  *fleet.Records
+	cancel   context.CancelFunc
+	done     chan struct{}
+	home     policy.Place // the configuration's [place]: this terminal's place while the directory has none (place.go)
 }
 
 // openFleet dials the cluster (the client connects in the background: no
@@ -64,7 +65,7 @@ func openFleet(cfg *config.Config, db *store.DB, k *tpm.TPM, local *storeport.Re
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	l := &fleetLink{cfg: f, log: log, db: db, client: client, home: cfg.Place.Policy()}
+	l := &fleetLink{cfg: f, terminal: cfg.Terminal, log: log, db: db, client: client, home: cfg.Place.Policy()}
 	l.agent, err = fleet.NewAgent(fleet.Options{Client: client, DB: db, Terminal: f.Name, MaxAge: f.MaxAge(), Log: log})
 	if err != nil {
 		client.Close()
@@ -134,9 +135,10 @@ func (l *fleetLink) start(ctx context.Context, eng *engine.Engine) {
 	})
 	eng.SetOffline(l.agent.Status().OfflineSince)
 	ctx, l.cancel = context.WithCancel(ctx)
-	l.done = make(chan struct{}, 2)
+	l.done = make(chan struct{}, 3)
 	go func() { defer func() { l.done <- struct{}{} }(); l.agent.Run(ctx) }()
 	go func() { defer func() { l.done <- struct{}{} }(); l.shipper.Run(ctx) }()
+	go func() { defer func() { l.done <- struct{}{} }(); l.runSessions(ctx, eng) }()
 }
 
 // applyPolicy gives the engine the policy the directory brought.
@@ -192,11 +194,11 @@ func (l *fleetLink) close() {
 		l.cancel()
 		deadline := time.After(5 * time.Second)
 	wait:
-		for range 2 {
+		for range cap(l.done) {
 			select {
 			case <-l.done:
 			case <-deadline:
-				l.log.Error("fleet: the agent or the audit shipping did not stop within 5 s")
+				l.log.Error("fleet: the agent, the audit shipping or the sessions link did not stop within 5 s")
 				break wait
 			}
 		}

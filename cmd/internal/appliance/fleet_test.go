@@ -32,6 +32,42 @@ func TestFleetLinkEndsARevokedSession(t *testing.T) {
 		t.Fatalf("a terminal on its own got a fleet link: %v %v", l, err)
 	}
 
+	ft := startFleetTerminal(t, log)
+	ft.signIn()
+	ctx, dir, fl, nurse, db := context.Background(), ft.dir, ft.fl, ft.nurse, ft.db
+	creds, err := db.CredentialsOf(nurse.ID)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("%d credentials, %v", len(creds), err)
+	}
+	wait := ft.wait
+	if _, err := dir.Revoke(ctx, creds[0].ID, nurse.ID, "it", "lost"); err != nil {
+		t.Fatal(err)
+	}
+	wait("session ended as revoked", func(v kiosk.View) bool {
+		return v.Notice != nil && v.Notice.Code == kiosk.NoticeSessionEnded && v.Notice.Cause == kiosk.EndRevoked
+	})
+	if st := fl.status(); !st.Online || st.Name != "ward7" || !strings.HasPrefix(st.Name, "ward") {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// fleetTerminal is an appliance's engine and fleet link on a cluster
+// with TLS and client certificates, with one person (nurse) who has an
+// enrollment code.
+type fleetTerminal struct {
+	t     *testing.T
+	c     *fleettest.Cluster
+	dir   *fleet.Directory
+	fl    *fleetLink
+	eng   *engine.Engine
+	db    *store.DB
+	keys  *kiosktest.Keys
+	views chan kiosk.View
+	nurse store.User
+	code  string
+}
+
+func startFleetTerminal(t *testing.T, log *slog.Logger) *fleetTerminal {
 	c := fleettest.Start(t, fleettest.Options{TLS: true})
 	dir := &fleet.Directory{Client: c.Client()}
 	ctx := context.Background()
@@ -45,6 +81,7 @@ func TestFleetLinkEndsARevokedSession(t *testing.T) {
 	}
 	cert, key := c.CA.Issue("ward7", false)
 	cfg := config.Default()
+	cfg.Terminal = "Ward 7"
 	cfg.Fleet = config.Fleet{Name: "ward7", Endpoints: c.Endpoints(), Certificate: cert, Key: key, CA: c.CA.File,
 		OfflineMaxAge: "24h", RevokeEndsSession: "at-once"}
 	db, err := store.Open(filepath.Join(t.TempDir(), "passkiosk.db"), store.Options{LockTimeout: time.Second})
@@ -69,20 +106,30 @@ func TestFleetLinkEndsARevokedSession(t *testing.T) {
 	go eng.Run(rctx)
 	fl.start(rctx, eng)
 	t.Cleanup(func() { eng.Shutdown(context.Background()); cancel(); fl.close(); db.Close() })
-	wait := func(what string, ok func(kiosk.View) bool) {
-		t.Helper()
-		guard := time.After(15 * time.Second)
-		for {
-			select {
-			case v := <-views:
-				if ok(v) {
-					return
-				}
-			case <-guard:
-				t.Fatalf("never reached %s", what)
+	return &fleetTerminal{t: t, c: c, dir: dir, fl: fl, eng: eng, db: db, keys: keys, views: views, nurse: nurse, code: code}
+}
+
+// wait reads views until ok says one is what the test waits for.
+func (ft *fleetTerminal) wait(what string, ok func(kiosk.View) bool) {
+	ft.t.Helper()
+	guard := time.After(15 * time.Second)
+	for {
+		select {
+		case v := <-ft.views:
+			if ok(v) {
+				return
 			}
+		case <-guard:
+			ft.t.Fatalf("never reached %s", what)
 		}
 	}
+}
+
+// signIn waits for the terminal to be online, enrolls a key for the
+// nurse with the code and signs her in with it.
+func (ft *fleetTerminal) signIn() {
+	t, fl, eng, keys := ft.t, ft.fl, ft.eng, ft.keys
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !fl.status().Online || fl.status().Revision == 0 {
 		if time.Now().After(deadline) {
@@ -90,34 +137,20 @@ func TestFleetLinkEndsARevokedSession(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-
 	k := kiosktest.NewKey("k1", "4821", false)
-	eng.StartEnrollment(code)
-	wait("insert key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptInsertKey })
+	eng.StartEnrollment(ft.code)
+	ft.wait("insert key", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptInsertKey })
 	keys.Plug(k)
-	wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
+	ft.wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
 	eng.EnterPIN([]byte("4821"))
-	wait("enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
+	ft.wait("enrolled", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptEnrollDone })
 	eng.Cancel()
 	keys.Unplug(k)
-	wait("lock screen", func(v kiosk.View) bool { return v.State == kiosk.StateLocked && !v.KeyPresent })
-	creds, err := db.CredentialsOf(nurse.ID)
-	if err != nil || len(creds) != 1 {
-		t.Fatalf("%d credentials, %v", len(creds), err)
-	}
+	ft.wait("lock screen", func(v kiosk.View) bool { return v.State == kiosk.StateLocked && !v.KeyPresent })
 	keys.Plug(k)
-	wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
+	ft.wait("PIN", func(v kiosk.View) bool { return v.Prompt == kiosk.PromptPIN })
 	eng.EnterPIN([]byte("4821"))
-	wait("session", func(v kiosk.View) bool { return v.State == kiosk.StateInSession })
-	if _, err := dir.Revoke(ctx, creds[0].ID, nurse.ID, "it", "lost"); err != nil {
-		t.Fatal(err)
-	}
-	wait("session ended as revoked", func(v kiosk.View) bool {
-		return v.Notice != nil && v.Notice.Code == kiosk.NoticeSessionEnded && v.Notice.Cause == kiosk.EndRevoked
-	})
-	if st := fl.status(); !st.Online || st.Name != "ward7" || !strings.HasPrefix(st.Name, "ward") {
-		t.Errorf("status %+v", st)
-	}
+	ft.wait("session", func(v kiosk.View) bool { return v.State == kiosk.StateInSession })
 }
 
 // Local retention never drops what the fleet has not received: with the
