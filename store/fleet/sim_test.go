@@ -1,12 +1,14 @@
 package fleet_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,11 @@ func TestFleetSimulation(t *testing.T) {
 	if s := os.Getenv("PASSKIOSK_FLEET_AGENTS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	c := fleettest.Start(t, fleettest.Options{ProgressNotify: time.Second})
+	// The members run as processes of their own, as in a fleet, unless
+	// PASSKIOSK_FLEET_MEMBERS=embedded puts them in this process.
+	embedded := os.Getenv("PASSKIOSK_FLEET_MEMBERS") == "embedded"
+	t.Logf("%d agents; members in their own processes: %v", n, !embedded)
+	c := fleettest.Start(t, fleettest.Options{ProgressNotify: time.Second, Processes: !embedded})
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, 100)
@@ -50,7 +56,11 @@ func TestFleetSimulation(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	t.Logf("heap per agent (with its client and bbolt file): %.1f KiB", float64(after.HeapAlloc-before.HeapAlloc)/float64(n)/1024)
 
-	revocationsToAll(t, dir, terms)
+	idle := startCPU(c)
+	time.Sleep(5 * time.Second)
+	idle.report(t, "idle, every agent watching")
+	revocationsToAll(t, c, dir, terms)
+	membersKilled(t, c, dir, terms)
 
 	ctx := context.Background()
 	// An outage: a tenth of the terminals stop, 100 updates happen, they
@@ -168,11 +178,12 @@ func (term *terminal) waitArrival(t testing.TB, ch chan arrival, rev int64, t0 t
 // revocationsToAll revokes 20 keys one after the other and reports, over
 // every terminal and revocation, the time from the revoking write until
 // the agent's watch delivered it, until it was committed to the agent's
-// bbolt file (the time that counts), and the two parts of that: the
-// cluster's commit and delivery after the writer's answer, and the
-// agent's apply. PASSKIOSK_FLEET_CPUPROFILE names a file for a CPU
-// profile of this phase alone.
-func revocationsToAll(t *testing.T, dir *fleet.Directory, terms []*terminal) {
+// bbolt file (the time that counts), and the two parts of that: delivery
+// after the writer's answer, and the agent's apply. It reports the CPU
+// the test process and the member processes used meanwhile.
+// PASSKIOSK_FLEET_CPUPROFILE names a file for a CPU profile of this
+// process during this phase.
+func revocationsToAll(t *testing.T, c *fleettest.Cluster, dir *fleet.Directory, terms []*terminal) {
 	if path := os.Getenv("PASSKIOSK_FLEET_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -184,36 +195,128 @@ func revocationsToAll(t *testing.T, dir *fleet.Directory, terms []*terminal) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx := context.Background()
-	var written, delivered, afterWrite, committed, apply []time.Duration
+	cpu := startCPU(c)
+	var s spread
 	for r := range 20 {
-		id := key(2*r, r).ID
-		for _, term := range terms {
-			drainRevisions(term.received)
-			drainRevisions(term.committed)
-		}
-		t0 := time.Now()
-		var rrev int64
-		if err := retry(func() (err error) { rrev, err = dir.Revoke(ctx, id, person(r).ID, "it", "lost"); return err }); err != nil {
-			t.Fatal(err)
-		}
-		w := time.Since(t0)
-		written = append(written, w)
-		for _, term := range terms {
-			d := term.waitArrival(t, term.received, rrev, t0)
-			c := term.waitArrival(t, term.committed, rrev, t0)
-			delivered, committed = append(delivered, d), append(committed, c)
-			afterWrite, apply = append(afterWrite, max(0, d-w)), append(apply, c-d)
-		}
+		s.revoke(t, dir, terms, r)
 	}
-	report := func(what string, ds []time.Duration) {
-		p50, p99, worst := percentiles(ds)
-		t.Logf("%s: p50 %s, p99 %s, max %s", what, p50.Round(time.Millisecond), p99.Round(time.Millisecond), worst.Round(time.Millisecond))
-	}
+	cpu.report(t, "during the 20 revocations")
 	n := len(terms)
-	report("revocation written (the writer's answer, 20 revocations)", written)
-	report(fmt.Sprintf("revocation delivered to %d agents' watches", n), delivered)
-	report(fmt.Sprintf("revocation committed to %d mirrors (bbolt files on one shared disk)", n), committed)
-	report("  of which: delivery after the writer's answer", afterWrite)
-	report("  of which: the agent's apply (decode, bbolt transaction, fsync)", apply)
+	s.report(t, fmt.Sprintf("revocation delivered to %d agents' watches", n), s.delivered)
+	s.report(t, fmt.Sprintf("revocation committed to %d mirrors (bbolt files on one shared disk)", n), s.committed)
+	s.report(t, "  of which: the revoking write until its writer had the answer", s.written)
+	s.report(t, "  of which: delivery to the watch after the writer's answer", s.afterWrite)
+	s.report(t, "  of which: the agent's apply (decode, bbolt transaction, fsync)", s.apply)
+}
+
+// spread collects, over terminals and revocations, how long each took.
+type spread struct {
+	written, delivered, committed, afterWrite, apply []time.Duration
+}
+
+// revoke revokes key(2r, r), retrying for up to 30 s (a member may just
+// have been killed), and waits until every terminal committed it.
+func (s *spread) revoke(t *testing.T, dir *fleet.Directory, terms []*terminal, r int) {
+	t.Helper()
+	for _, term := range terms {
+		drainRevisions(term.received)
+		drainRevisions(term.committed)
+	}
+	t0 := time.Now()
+	rrev := writeWithin(t, 30*time.Second, func(ctx context.Context) (int64, error) {
+		return dir.Revoke(ctx, key(2*r, r).ID, person(r).ID, "it", "lost")
+	})
+	w := time.Since(t0)
+	s.written = append(s.written, w)
+	for _, term := range terms {
+		d := term.waitArrival(t, term.received, rrev, t0)
+		c := term.waitArrival(t, term.committed, rrev, t0)
+		s.delivered, s.committed = append(s.delivered, d), append(s.committed, c)
+		s.afterWrite, s.apply = append(s.afterWrite, max(0, d-w)), append(s.apply, c-d)
+	}
+}
+
+func (s *spread) report(t *testing.T, what string, ds []time.Duration) {
+	t.Helper()
+	p50, p99, worst := percentiles(ds)
+	t.Logf("%s: p50 %s, p99 %s, max %s", what, p50.Round(time.Millisecond), p99.Round(time.Millisecond), worst.Round(time.Millisecond))
+}
+
+// membersKilled kills the leader with SIGKILL and revokes a key, then,
+// with that member still down, revokes another: terminals whose client
+// was connected to it must find another member on their own (they were
+// given every endpoint). It reports how long each revocation took to
+// reach every mirror, and checks that none reloaded in full.
+func membersKilled(t *testing.T, c *fleettest.Cluster, dir *fleet.Directory, terms []*terminal) {
+	leader := c.Leader()
+	if leader < 0 {
+		t.Fatal("no leader to kill")
+	}
+	c.Stop(leader)
+	killedAt := time.Now()
+	waitFor(t, 30*time.Second, func() bool { l := c.Leader(); return l >= 0 && l != leader })
+	t.Logf("leader killed (SIGKILL): a new leader %s later", time.Since(killedAt).Round(time.Millisecond))
+	var killed, down spread
+	killed.revoke(t, dir, terms, 20)
+	killed.report(t, fmt.Sprintf("then a revocation: written in %s; committed to %d mirrors",
+		killed.written[0].Round(time.Millisecond), len(terms)), killed.committed)
+	down.revoke(t, dir, terms, 21)
+	down.report(t, fmt.Sprintf("with that member still down, a revocation: written in %s; committed to %d mirrors",
+		down.written[0].Round(time.Millisecond), len(terms)), down.committed)
+	c.Restart(leader)
+	for _, term := range terms {
+		if st := term.agent.Status(); st.Reloads != 1 {
+			t.Errorf("%s: %d full loads, want 1 (the one at its start)", term.name, st.Reloads)
+		}
+	}
+}
+
+// cpuMeter measures the CPU time this process and the member processes
+// use from its start.
+type cpuMeter struct {
+	pids  []int
+	start time.Time
+	self  time.Duration
+	procs []time.Duration
+}
+
+func startCPU(c *fleettest.Cluster) *cpuMeter {
+	m := &cpuMeter{pids: c.PIDs(), start: time.Now(), self: cpuOf(os.Getpid())}
+	for _, pid := range m.pids {
+		m.procs = append(m.procs, cpuOf(pid))
+	}
+	return m
+}
+
+func (m *cpuMeter) report(t *testing.T, what string) {
+	t.Helper()
+	wall := time.Since(m.start).Seconds()
+	line := fmt.Sprintf("CPU %s (%.1f s): test process (agents, clients) %.2f cores", what, wall, (cpuOf(os.Getpid())-m.self).Seconds()/wall)
+	for i, pid := range m.pids {
+		if pid != 0 {
+			line += fmt.Sprintf(", member %d %.2f cores", i, (cpuOf(pid)-m.procs[i]).Seconds()/wall)
+		}
+	}
+	t.Log(line)
+}
+
+// cpuOf is the user and system CPU time process pid has used (0 for pid
+// 0 or a process that is gone).
+func cpuOf(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in parentheses;
+	// utime and stime are the 14th and 15th, in clock ticks (100 a second).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
