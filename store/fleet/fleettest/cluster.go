@@ -43,6 +43,11 @@ type Options struct {
 	// ProgressNotify is how often idle watches get progress
 	// notifications; 0 means 100 ms.
 	ProgressNotify time.Duration
+	// Heartbeat and Election are raft's heartbeat interval and election
+	// timeout; 0 means 10 ms and 100 ms, which find a new leader within a
+	// few hundred milliseconds of a kill. etcd's own defaults are 100 ms
+	// and 1 s.
+	Heartbeat, Election time.Duration
 	// TLS serves clients over TLS with client certificates required
 	// (--client-cert-auth), as a fleet runs: a client's certificate
 	// common name is its etcd user once auth is enabled. Clients come
@@ -66,6 +71,12 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.ProgressNotify == 0 {
 		opts.ProgressNotify = 100 * time.Millisecond
 	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 10 * time.Millisecond
+	}
+	if opts.Election == 0 {
+		opts.Election = 10 * opts.Heartbeat
+	}
 	dir := t.TempDir()
 	c := &Cluster{t: t}
 	var certFile, keyFile string
@@ -81,7 +92,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 			client.Scheme = "https"
 		}
 		mc := memberConfig{Name: name, Dir: filepath.Join(dir, name), Peer: peer.String(), Client: client.String(),
-			ProgressNotify: opts.ProgressNotify}
+			ProgressNotify: opts.ProgressNotify, Heartbeat: opts.Heartbeat, Election: opts.Election}
 		if opts.TLS {
 			mc.CertFile, mc.KeyFile, mc.CAFile, mc.CRLFile = certFile, keyFile, c.CA.File, c.CA.CRL
 		}

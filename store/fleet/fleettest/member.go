@@ -19,8 +19,8 @@ type memberConfig struct {
 	InitialCluster string
 	// Existing: the member joins the cluster it already belongs to (a
 	// restart) rather than forming a new one.
-	Existing       bool
-	ProgressNotify time.Duration
+	Existing                            bool
+	ProgressNotify, Heartbeat, Election time.Duration
 	// TLS files, empty without TLS.
 	CertFile, KeyFile, CAFile, CRLFile string
 }
@@ -40,9 +40,8 @@ func (mc memberConfig) embedConfig() (*embed.Config, error) {
 	cfg.Dir = mc.Dir
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
-	// Timing for a test on a loaded machine: a leader is found within a
-	// few hundred milliseconds, and nothing waits for a disk.
-	cfg.TickMs, cfg.ElectionMs = 10, 100
+	cfg.TickMs, cfg.ElectionMs = uint(mc.Heartbeat.Milliseconds()), uint(mc.Election.Milliseconds())
+	// Nothing waits for a disk.
 	cfg.UnsafeNoFsync = true
 	cfg.WatchProgressNotifyInterval = mc.ProgressNotify
 	cfg.InitialClusterToken = "passkiosk-test"
