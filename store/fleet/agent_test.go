@@ -337,10 +337,15 @@ func TestRevocationReachesEveryAgent(t *testing.T) {
 	revocationSpread(t, agents, 5)
 }
 
+// asAFleet is a cluster as a fleet runs one: each member a process of
+// its own, with etcd's own timing (100 ms heartbeats, 1 s election
+// timeout, progress notifications every ten minutes).
+var asAFleet = fleettest.Options{Processes: true, Heartbeat: 100 * time.Millisecond, ProgressNotify: 10 * time.Minute}
+
 // revocationSpread starts n agents, revokes rounds credentials one by
 // one, and reports how long each took to reach every mirror.
 func revocationSpread(t testing.TB, n, rounds int) {
-	c := fleettest.Start(t, fleettest.Options{})
+	c := fleettest.Start(t, asAFleet)
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, rounds)

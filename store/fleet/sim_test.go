@@ -42,10 +42,11 @@ func TestFleetSimulation(t *testing.T) {
 	// PASSKIOSK_FLEET_MEMBERS=embedded puts them in this process.
 	embedded := os.Getenv("PASSKIOSK_FLEET_MEMBERS") == "embedded"
 	t.Logf("%d agents; members in their own processes: %v", n, !embedded)
-	// etcd's own timing (100 ms heartbeats, 1 s election timeout, progress
-	// notifications every ten minutes), as a fleet's cluster runs: the
-	// agents' own progress requests keep their watches talking.
-	c := fleettest.Start(t, fleettest.Options{Processes: !embedded, Heartbeat: 100 * time.Millisecond, ProgressNotify: 10 * time.Minute})
+	// With etcd's own timing, the agents' own progress requests keep
+	// their watches talking.
+	copts := asAFleet
+	copts.Processes = !embedded
+	c := fleettest.Start(t, copts)
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, 100)
