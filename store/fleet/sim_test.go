@@ -127,7 +127,7 @@ func TestFleetSimulation(t *testing.T) {
 // BenchmarkColdLoad is a new terminal loading a directory of 10,000
 // people and 20,000 security keys into an empty bbolt file on disk.
 func BenchmarkColdLoad(b *testing.B) {
-	c := fleettest.Start(b, fleettest.Options{})
+	c := fleettest.Start(b, asAFleet)
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(b, dir, 10000)
