@@ -36,8 +36,9 @@ type terminal struct {
 }
 
 type termOpts struct {
-	probe  time.Duration
-	maxAge time.Duration
+	probe    time.Duration
+	maxAge   time.Duration
+	pageSize int64
 }
 
 func startTerminal(t testing.TB, cl *clientv3.Client, name string, o termOpts) *terminal {
@@ -56,7 +57,7 @@ func runTerminal(t testing.TB, cl *clientv3.Client, name string, db *store.DB, o
 	if o.probe == 0 {
 		o.probe = 100 * time.Millisecond
 	}
-	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, MaxAge: o.maxAge, Heartbeat: -1, Log: quiet,
+	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, MaxAge: o.maxAge, PageSize: o.pageSize, Heartbeat: -1, Log: quiet,
 		OnReceive: func(rev int64) {
 			select {
 			case term.received <- arrival{rev, time.Now()}:
@@ -165,11 +166,17 @@ func TestAgentLoadsInFullThenFollowsTheWatch(t *testing.T) {
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, 50)
-	term := startTerminal(t, cl, "ward7-bay2", termOpts{})
+	// Pages of 7 keys: the load reads 22 of them, all at one revision.
+	term := startTerminal(t, cl, "ward7-bay2", termOpts{pageSize: 7})
 	term.waitRevision(t, rev, 10*time.Second)
 	users, _ := term.db.Users()
 	if len(users) != 50 {
 		t.Fatalf("%d users mirrored, want 50", len(users))
+	}
+	for i := range 100 {
+		if _, err := term.db.CredentialByID(key(i, i/2).ID); err != nil {
+			t.Fatalf("key %d not mirrored: %v", i, err)
+		}
 	}
 	if st := term.agent.Status(); st.Reloads != 1 || !st.Online {
 		t.Errorf("status %+v, want one full load and online", st)
