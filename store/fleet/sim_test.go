@@ -75,11 +75,16 @@ func TestFleetSimulation(t *testing.T) {
 	asked.report(t, n)
 	revocationsToAll(t, c, dir, terms)
 	membersKilled(t, c, dir, terms)
+	outageThenCompaction(t, c, dir, terms[:max(1, n/10)])
+}
 
+// outageThenCompaction stops the terminals away, makes 100 updates, and
+// starts them again from their saved revision: they catch up by watch.
+// Then it stops them again, makes 10 more updates, compacts, and starts
+// them: they reload in full.
+func outageThenCompaction(t *testing.T, c *fleettest.Cluster, dir *fleet.Directory, away []*terminal) {
 	ctx := context.Background()
-	// An outage: a tenth of the terminals stop, 100 updates happen, they
-	// start again from their saved revision.
-	away := terms[:max(1, n/10)]
+	var rev int64
 	for _, term := range away {
 		term.stop()
 	}
@@ -110,7 +115,7 @@ func TestFleetSimulation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.Compact(ctx, cl)
+	c.Compact(ctx, dir.Client)
 	t0 = time.Now()
 	for i, term := range back {
 		back[i] = runTerminal(t, c.Client(), term.name, term.db, termOpts{probe: time.Second})
