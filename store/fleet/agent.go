@@ -369,9 +369,8 @@ func (p *prober) probe(ctx context.Context) error {
 	now := a.opts.Now()
 	// A progress request unanswered for half a period, or one that could
 	// not be sent: ask with a read, which needs a leader and a quorum as
-	// the watch does. (After every member restarted, a watch from the
-	// revision after the newest one was seen to get no progress
-	// notifications at all, though its events still came.)
+	// the watch does. (etcd withholds progress from a watch it has not
+	// caught up with, and a stream may go quiet when members restart.)
 	stuck := !p.asked.IsZero() && now.Sub(p.asked) >= a.opts.Probe/2
 	if stuck && now.Sub(p.pinged) > a.opts.OfflineAfter/2 {
 		p.pinged = now
