@@ -28,15 +28,17 @@ type terminal struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu       sync.Mutex
-	applied  []store.MirrorApplied
-	revoked  chan []byte  // every credential or person stopped, as applied
-	received chan arrival // watch responses, as they arrive
+	mu        sync.Mutex
+	applied   []store.MirrorApplied
+	revoked   chan []byte  // every credential or person stopped, as applied
+	received  chan arrival // watch responses, as they arrive
+	committed chan arrival // batches, as committed to the mirror
 }
 
 type termOpts struct {
-	probe  time.Duration
-	maxAge time.Duration
+	probe    time.Duration
+	maxAge   time.Duration
+	pageSize int64
 }
 
 func startTerminal(t testing.TB, cl *clientv3.Client, name string, o termOpts) *terminal {
@@ -50,11 +52,12 @@ func startTerminal(t testing.TB, cl *clientv3.Client, name string, o termOpts) *
 
 func runTerminal(t testing.TB, cl *clientv3.Client, name string, db *store.DB, o termOpts) *terminal {
 	t.Helper()
-	term := &terminal{name: name, db: db, done: make(chan struct{}), revoked: make(chan []byte, 1024), received: make(chan arrival, 1024)}
+	term := &terminal{name: name, db: db, done: make(chan struct{}), revoked: make(chan []byte, 1024),
+		received: make(chan arrival, 1024), committed: make(chan arrival, 1024)}
 	if o.probe == 0 {
 		o.probe = 100 * time.Millisecond
 	}
-	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, MaxAge: o.maxAge, Heartbeat: -1, Log: quiet,
+	a, err := fleet.NewAgent(fleet.Options{Client: cl, DB: db, Terminal: name, Probe: o.probe, MaxAge: o.maxAge, PageSize: o.pageSize, Heartbeat: -1, Log: quiet,
 		OnReceive: func(rev int64) {
 			select {
 			case term.received <- arrival{rev, time.Now()}:
@@ -62,6 +65,10 @@ func runTerminal(t testing.TB, cl *clientv3.Client, name string, db *store.DB, o
 			}
 		},
 		OnApplied: func(r store.MirrorApplied) {
+			select {
+			case term.committed <- arrival{r.Revision, time.Now()}:
+			default:
+			}
 			term.mu.Lock()
 			term.applied = append(term.applied, r)
 			term.mu.Unlock()
@@ -159,11 +166,17 @@ func TestAgentLoadsInFullThenFollowsTheWatch(t *testing.T) {
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, 50)
-	term := startTerminal(t, cl, "ward7-bay2", termOpts{})
+	// Pages of 7 keys: the load reads 22 of them, all at one revision.
+	term := startTerminal(t, cl, "ward7-bay2", termOpts{pageSize: 7})
 	term.waitRevision(t, rev, 10*time.Second)
 	users, _ := term.db.Users()
 	if len(users) != 50 {
 		t.Fatalf("%d users mirrored, want 50", len(users))
+	}
+	for i := range 100 {
+		if _, err := term.db.CredentialByID(key(i, i/2).ID); err != nil {
+			t.Fatalf("key %d not mirrored: %v", i, err)
+		}
 	}
 	if st := term.agent.Status(); st.Reloads != 1 || !st.Online {
 		t.Errorf("status %+v, want one full load and online", st)
@@ -272,39 +285,54 @@ func TestAgentReloadsInFullWhenItsRevisionWasCompacted(t *testing.T) {
 	}
 }
 
+// Each member in turn, the leader first, is killed with SIGKILL (the
+// members are processes of their own) while the terminal's client knows
+// every endpoint: whichever member it was connected to, the cluster takes
+// a write without the dead one and the mirror gets it by its watch.
 func TestAgentKeepsGoingWhenAMemberIsKilled(t *testing.T) {
-	c := fleettest.Start(t, fleettest.Options{})
+	c := fleettest.Start(t, fleettest.Options{Processes: true})
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, 3)
 	term := startTerminal(t, cl, "t1", termOpts{})
 	term.waitRevision(t, rev, 10*time.Second)
-	ctx := context.Background()
-	for round := range 2 {
-		// Stop the leader (round 0), then another member (round 1).
-		victim := c.Leader()
-		if victim < 0 {
-			victim = 0
+	victims := []int{c.Leader()}
+	if victims[0] < 0 {
+		t.Fatal("no leader")
+	}
+	for i := range 3 {
+		if i != victims[0] {
+			victims = append(victims, i)
 		}
+	}
+	for round, victim := range victims {
 		c.Stop(victim)
-		var err error
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			wctx, cancel := context.WithTimeout(ctx, time.Second)
-			rev, err = dir.PutUser(wctx, person(100+round))
-			cancel()
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("round %d: the cluster took no write with member %d down: %v", round, victim, err)
-		}
+		start := time.Now()
+		rev = writeWithin(t, 10*time.Second, func(ctx context.Context) (int64, error) { return dir.PutUser(ctx, person(100+round)) })
 		term.waitRevision(t, rev, 10*time.Second)
+		t.Logf("member %d killed (leader: %v): written and mirrored %s later", victim, round == 0, time.Since(start).Round(time.Millisecond))
 		c.Restart(victim)
 	}
 	if st := term.agent.Status(); st.Reloads != 1 {
 		t.Errorf("%d full loads, want 1", st.Reloads)
+	}
+}
+
+// writeWithin tries write, one second at a time, until it succeeds or d
+// has passed, and returns its revision.
+func writeWithin(t testing.TB, d time.Duration, write func(context.Context) (int64, error)) int64 {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		rev, err := write(ctx)
+		cancel()
+		if err == nil {
+			return rev
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster took no write within %s: %v", d, err)
+		}
 	}
 }
 
@@ -316,10 +344,15 @@ func TestRevocationReachesEveryAgent(t *testing.T) {
 	revocationSpread(t, agents, 5)
 }
 
+// asAFleet is a cluster as a fleet runs one: each member a process of
+// its own, with etcd's own timing (100 ms heartbeats, 1 s election
+// timeout, progress notifications every ten minutes).
+var asAFleet = fleettest.Options{Processes: true, Heartbeat: 100 * time.Millisecond, ProgressNotify: 10 * time.Minute}
+
 // revocationSpread starts n agents, revokes rounds credentials one by
 // one, and reports how long each took to reach every mirror.
 func revocationSpread(t testing.TB, n, rounds int) {
-	c := fleettest.Start(t, fleettest.Options{})
+	c := fleettest.Start(t, asAFleet)
 	cl := c.Client()
 	dir := &fleet.Directory{Client: cl}
 	rev := seed(t, dir, rounds)
@@ -336,7 +369,8 @@ func revocationSpread(t testing.TB, n, rounds int) {
 	for r := range rounds {
 		id := key(2*r, r).ID
 		start := time.Now()
-		if _, err := dir.Revoke(ctx, id, person(r).ID, "it", "lost"); err != nil {
+		rrev, err := dir.Revoke(ctx, id, person(r).ID, "it", "lost")
+		if err != nil {
 			t.Fatal(err)
 		}
 		for _, term := range terms {
@@ -345,10 +379,12 @@ func revocationSpread(t testing.TB, n, rounds int) {
 				if string(got) != string(id) {
 					t.Fatalf("%s: revoked %q, want %q", term.name, got, id)
 				}
-				all = append(all, time.Since(start))
 			case <-time.After(10 * time.Second):
 				t.Fatalf("%s: revocation %d not applied within 10 s", term.name, r)
 			}
+			// The time the agent committed it, not the time this loop
+			// got round to its terminal.
+			all = append(all, term.waitArrival(t, term.committed, rrev, start))
 		}
 	}
 	p50, p99, worst := percentiles(all)

@@ -77,7 +77,7 @@
 //	                                              reserved for audit shipping, not written yet
 //
 // The directory is one prefix so that the agent reads it at one revision
-// R and watches it from R+1 with one watch: every change reaches the
+// R and watches it from there with one watch: every change reaches the
 // mirror in revision order, and the mirror's revision says exactly what it
 // holds. Heartbeats and observations are outside it, so five hundred
 // terminals' heartbeats do not wake five hundred watches. A batch that
@@ -88,8 +88,9 @@
 // # The agent
 //
 // Agent.Run reads the whole directory at one revision (paged, every page
-// at that revision) and applies it as a full reload, then watches from the
-// revision after it with progress notifications and require-leader. Each
+// at that revision) and applies it as a full reload, then watches from
+// that revision (skipping its events, which the mirror holds) with
+// progress notifications and require-leader. Each
 // watch response is one batch: its changes and its last event's revision
 // go to the store in one transaction (store.DB.ApplyMirror). When a watch
 // ends (a member going away, no leader, a cancelled stream) the agent
@@ -99,13 +100,16 @@
 // deleted meanwhile. The client is given every member's endpoint, so one
 // member down does not blind it.
 //
-// The agent asks for a progress notification every Options.Probe, on the
-// watch's own context (the client files streams by context), and every
-// watch has a stream of its own (a stream the server cancelled for want
-// of a leader stayed silent when reused). When notifications stop it
-// asks with a read, which needs a leader and a quorum as the watch does:
-// after every member restarted, a watch from the newest revision was
-// seen to get no notifications though its events came. When nothing
+// After half of Options.OfflineAfter without an answer the agent asks for
+// a progress notification, on the watch's own context (the client files
+// streams by context), and every watch has a stream of its own (a stream
+// the server cancelled for want of a leader stayed silent when reused).
+// etcd answers progress requests only on a watch whose start revision it
+// has reached: a watch from the revision after the newest got none until
+// something anywhere in the cluster was written, which is why the watch
+// starts at the mirror's own revision. A request unanswered for half a
+// probe is followed by a read of one key, which needs a leader and a
+// quorum as the watch does. When nothing
 // answers within Options.OfflineAfter the terminal is offline since the
 // last answer. Offline, nothing changes for a person signing in: the
 // engine reads the mirror. Back online, the watch from the saved revision

@@ -1,6 +1,9 @@
 // Package fleettest starts a real etcd cluster inside a test: three
 // embedded members on 127.0.0.1 with short election timing and no fsync,
-// ready in a fraction of a second. It is test support only, and with
+// ready in a fraction of a second. The members run in the test's process,
+// or each in a child process of its own (Options.Processes: the test
+// binary started again, which this package's init turns into the member),
+// where stopping one is a real SIGKILL. It is test support only, and with
 // cmd/passkiosk-fleetd the only importer of the etcd server module
 // (kiosk/imports_test.go keeps it so): that module's cold build takes
 // minutes and has no place in the appliance.
@@ -17,9 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 )
@@ -30,14 +31,9 @@ type Cluster struct {
 	members []*member
 	// CA is the cluster's certificate authority when started with TLS.
 	CA *CA
-}
 
-type member struct {
-	name   string
-	cfg    *embed.Config
-	mu     sync.Mutex
-	etcd   *embed.Etcd // nil while stopped
-	client string      // the client URL
+	adminOnce sync.Once
+	admin     *clientv3.Client // for Leader with member processes
 }
 
 // Options tune Start.
@@ -47,11 +43,21 @@ type Options struct {
 	// ProgressNotify is how often idle watches get progress
 	// notifications; 0 means 100 ms.
 	ProgressNotify time.Duration
+	// Heartbeat and Election are raft's heartbeat interval and election
+	// timeout; 0 means 10 ms and 100 ms, which find a new leader within a
+	// few hundred milliseconds of a kill. etcd's own defaults are 100 ms
+	// and 1 s.
+	Heartbeat, Election time.Duration
 	// TLS serves clients over TLS with client certificates required
 	// (--client-cert-auth), as a fleet runs: a client's certificate
 	// common name is its etcd user once auth is enabled. Clients come
 	// from ClientAs; Client is then the user "root".
 	TLS bool
+	// Processes runs each member in a child process of its own (this
+	// test binary, started again as the member): Stop is then a SIGKILL
+	// of a real process, and the members do not share the test's Go
+	// scheduler and collector with what it runs against them.
+	Processes bool
 }
 
 // Start runs a cluster for the length of the test and stops it when the
@@ -65,13 +71,18 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.ProgressNotify == 0 {
 		opts.ProgressNotify = 100 * time.Millisecond
 	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 10 * time.Millisecond
+	}
+	if opts.Election == 0 {
+		opts.Election = 10 * opts.Heartbeat
+	}
 	dir := t.TempDir()
 	c := &Cluster{t: t}
-	var server transport.TLSInfo
+	var certFile, keyFile string
 	if opts.TLS {
 		c.CA = newCA(t, dir)
-		certFile, keyFile := c.CA.Issue("member", true)
-		server = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile, TrustedCAFile: c.CA.File, ClientCertAuth: true, CRLFile: c.CA.CRL}
+		certFile, keyFile = c.CA.Issue("member", true)
 	}
 	var initial []string
 	for i := range n {
@@ -80,25 +91,13 @@ func Start(t testing.TB, opts Options) *Cluster {
 		if opts.TLS {
 			client.Scheme = "https"
 		}
-		cfg := embed.NewConfig()
-		cfg.Name = name
-		cfg.Dir = filepath.Join(dir, name)
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-		// Timing for a test on a loaded machine: a leader is found within
-		// a few hundred milliseconds, and nothing waits for a disk.
-		cfg.TickMs, cfg.ElectionMs = 10, 100
-		cfg.UnsafeNoFsync = true
-		cfg.WatchProgressNotifyInterval = opts.ProgressNotify
-		cfg.InitialClusterToken = "passkiosk-test"
-		cfg.ClientTLSInfo = server
-		// A member stopping logs its closed listeners as errors; only
-		// what ends a member matters in a test's output.
-		cfg.LogLevel = "fatal"
-		cfg.Logger = "zap"
-		cfg.LogOutputs = []string{"stderr"}
+		mc := memberConfig{Name: name, Dir: filepath.Join(dir, name), Peer: peer.String(), Client: client.String(),
+			ProgressNotify: opts.ProgressNotify, Heartbeat: opts.Heartbeat, Election: opts.Election}
+		if opts.TLS {
+			mc.CertFile, mc.KeyFile, mc.CAFile, mc.CRLFile = certFile, keyFile, c.CA.File, c.CA.CRL
+		}
 		initial = append(initial, name+"="+peer.String())
-		c.members = append(c.members, &member{name: name, cfg: cfg, client: client.String()})
+		c.members = append(c.members, &member{cfg: mc, processes: opts.Processes})
 	}
 	for _, m := range c.members {
 		m.cfg.InitialCluster = strings.Join(initial, ",")
@@ -127,44 +126,6 @@ func freeURL(t testing.TB) url.URL {
 	return url.URL{Scheme: "http", Host: l.Addr().String()}
 }
 
-func (m *member) start() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.etcd != nil {
-		return nil
-	}
-	e, err := embed.StartEtcd(m.cfg)
-	if err != nil {
-		return fmt.Errorf("member %s: %w", m.name, err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		e.Close()
-		return fmt.Errorf("member %s: not ready after 20 s", m.name)
-	}
-	m.etcd = e
-	return nil
-}
-
-// stop closes the member once; embed.Etcd.Close panics when called twice.
-// crash skips handing leadership over, as a killed process would; with
-// UnsafeNoFsync a crashed member also loses its last writes, so the whole
-// cluster is only ever stopped gracefully.
-func (m *member) stop(crash bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.etcd != nil {
-		if crash {
-			m.etcd.Server.HardStop()
-		}
-		m.etcd.Close()
-		m.etcd = nil
-	}
-	// A restarted member joins the cluster it already belongs to.
-	m.cfg.ClusterState = embed.ClusterStateFlagExisting
-}
-
 func (c *Cluster) stopAll() {
 	for _, m := range c.members {
 		m.stop(false)
@@ -175,13 +136,14 @@ func (c *Cluster) stopAll() {
 func (c *Cluster) Endpoints() []string {
 	out := make([]string, len(c.members))
 	for i, m := range c.members {
-		out[i] = m.client
+		out[i] = m.cfg.Client
 	}
 	return out
 }
 
-// Stop stops member i (as a crash would look to clients: its connections
-// drop). Restart brings it back with its data.
+// Stop stops member i as a crash would: its connections drop, and
+// with Options.Processes its process is killed with SIGKILL. Restart
+// brings it back with its data.
 func (c *Cluster) Stop(i int) { c.members[i].stop(true) }
 
 // Restart starts a stopped member again.
@@ -211,14 +173,35 @@ func (c *Cluster) RestartAll() {
 // Leader is the index of the member that leads, or -1.
 func (c *Cluster) Leader() int {
 	for i, m := range c.members {
-		m.mu.Lock()
-		e := m.etcd
-		m.mu.Unlock()
-		if e != nil && e.Server.Leader() == e.Server.MemberID() {
+		embedded, leads := m.leads()
+		if leads {
+			return i
+		}
+		if !embedded && m.running() && c.askLeads(m) {
 			return i
 		}
 	}
 	return -1
+}
+
+// PIDs are the members' processes (Options.Processes), 0 for a member
+// that is stopped or runs in this process: for measuring what the members
+// themselves cost.
+func (c *Cluster) PIDs() []int {
+	out := make([]int, len(c.members))
+	for i, m := range c.members {
+		out[i] = m.pid()
+	}
+	return out
+}
+
+// askLeads asks a member in a child process whether it leads.
+func (c *Cluster) askLeads(m *member) bool {
+	c.adminOnce.Do(func() { c.admin = c.Client() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.admin.Status(ctx, m.cfg.Client)
+	return err == nil && st.Leader == st.Header.MemberId
 }
 
 // Client is an etcd client on every endpoint, closed when the test ends
