@@ -62,6 +62,11 @@ func decodeRecord[R any, W record[R]](op string, k, v []byte, enc func(*R) ([]by
 	if err != nil {
 		return nil, err
 	}
+	return decodeWire[R, W](op, b, enc)
+}
+
+// decodeWire is decodeRecord's check of the CBOR inside the seal.
+func decodeWire[R any, W record[R]](op string, b []byte, enc func(*R) ([]byte, error)) (*R, error) {
 	var w W
 	if err := cbor.Unmarshal(b, &w); err != nil {
 		return nil, kiosk.E(kiosk.KindStoreCorrupt, op, err)

@@ -55,6 +55,19 @@ func decodePolicy(k, b []byte) (*Policy, error) {
 	return decodeRecord[Policy, policyWire]("decode policy", k, b, encodePolicy)
 }
 
+// EncodePolicy and DecodePolicy are the policy record's canonical CBOR
+// without the store's seal: the fleet's directory keeps its policies in
+// this form (store/fleet).
+func EncodePolicy(p Policy) ([]byte, error) { return encodePolicy(&p) }
+
+func DecodePolicy(b []byte) (Policy, error) {
+	p, err := decodeWire[Policy, policyWire]("decode policy", b, encodePolicy)
+	if err != nil {
+		return Policy{}, err
+	}
+	return *p, nil
+}
+
 // PutPolicy stores a new policy version and audits it. base is the version
 // the change was made against (0 when there is none yet): if another change
 // landed since, nothing is written and the error is kiosk.KindConflict, so

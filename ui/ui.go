@@ -137,16 +137,7 @@ func (u *UI) SetProgramName(name string) {
 
 // Run refreshes the clock and countdowns every second until ctx ends.
 func (u *UI) Run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fyne.Do(u.Tick)
-		}
-	}
+	kiosk.Every(ctx, time.Second, func() { fyne.Do(u.Tick) })
 }
 
 // Tick refreshes everything that depends on the clock and closes the local

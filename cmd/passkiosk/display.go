@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+
+	"passkiosk/kiosk"
 )
 
 // waylandSocketPath is the compositor's socket this process was given
@@ -107,17 +109,8 @@ func fitScale(pxW, pxH float32) float32 {
 // and after any change of size or scale draws the whole screen again a
 // few times, so the buffer of the new size is the one shown.
 func keepFitted(ctx context.Context, win fyne.Window, log *slog.Logger) {
-	t := time.NewTicker(fitEvery)
-	defer t.Stop()
 	var f fitter
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fyne.Do(func() { f.fit(win, log) })
-		}
-	}
+	kiosk.Every(ctx, fitEvery, func() { fyne.Do(func() { f.fit(win, log) }) })
 }
 
 const fitEvery = 200 * time.Millisecond

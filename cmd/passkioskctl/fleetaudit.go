@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -134,8 +133,8 @@ func paren(s string) string {
 }
 
 func (e *env) fleetFollow(fs *flag.FlagSet, f *auditFilters, args []string) error {
-	count := fs.Int("count", 0, "stop after this many entries (0: until interrupted)")
-	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
+	lim := followFlags(fs)
+	count := lim.count
 	f.register(fs)
 	if _, err := e.fleetOnly(fs, args, 0, 0, "audit follow [--count N] [--for DURATION] "+auditFilterUsage); err != nil {
 		return err
@@ -144,12 +143,8 @@ func (e *env) fleetFollow(fs *flag.FlagSet, f *auditFilters, args []string) erro
 	if err != nil {
 		return err
 	}
-	ctx := e.ctx
-	if *dur > 0 {
-		c, cancel := context.WithTimeout(ctx, *dur)
-		defer cancel()
-		ctx = c
-	}
+	ctx, cancel := lim.context(e.ctx)
+	defer cancel()
 	seen, started := 0, false
 	enc := json.NewEncoder(e.stdout)
 	_, err = e.client.Stream(ctx, admin.CmdAuditFollow, q, func(raw json.RawMessage) bool {

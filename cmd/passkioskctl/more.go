@@ -234,19 +234,35 @@ func (e *env) auditTail(fs *flag.FlagSet, args []string) error {
 	})
 }
 
+// followLimits are audit follow's --count and --for, here and on the
+// fleet.
+type followLimits struct {
+	count *int
+	dur   *time.Duration
+}
+
+func followFlags(fs *flag.FlagSet) followLimits {
+	return followLimits{count: fs.Int("count", 0, "stop after this many entries (0: until interrupted)"),
+		dur: fs.Duration("for", 0, "stop after this long (0: until interrupted)")}
+}
+
+// context ends at --for, when given.
+func (l followLimits) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	if *l.dur > 0 {
+		return context.WithTimeout(ctx, *l.dur)
+	}
+	return context.WithCancel(ctx)
+}
+
 func (e *env) auditFollow(fs *flag.FlagSet, args []string) error {
 	from := fs.Uint64("from", 0, "start at this sequence number (default: only new entries)")
-	count := fs.Int("count", 0, "stop after this many entries (0: until interrupted)")
-	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
+	lim := followFlags(fs)
+	count := lim.count
 	if _, err := e.parse(fs, args, 0, 0, "audit follow [--from SEQ] [--count N] [--for DURATION]"); err != nil {
 		return err
 	}
-	ctx := e.ctx
-	if *dur > 0 {
-		c, cancel := context.WithTimeout(ctx, *dur)
-		defer cancel()
-		ctx = c
-	}
+	ctx, cancel := lim.context(e.ctx)
+	defer cancel()
 	seen := 0
 	started := false
 	enc := json.NewEncoder(e.stdout)

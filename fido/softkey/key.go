@@ -63,18 +63,10 @@ func (c *Config) fill() {
 	if c.AAGUID == (fido.AAGUID{}) {
 		c.AAGUID = DefaultAAGUID
 	}
-	if c.TouchTimeout == 0 {
-		c.TouchTimeout = 30 * time.Second
-	}
-	if c.MessageTimeout == 0 {
-		c.MessageTimeout = 500 * time.Millisecond
-	}
-	if c.KeepaliveInterval == 0 {
-		c.KeepaliveInterval = 100 * time.Millisecond
-	}
-	if c.ResetWindow == 0 {
-		c.ResetWindow = 10 * time.Second
-	}
+	c.TouchTimeout = kiosk.OrDefault(c.TouchTimeout, 30*time.Second)
+	c.MessageTimeout = kiosk.OrDefault(c.MessageTimeout, 500*time.Millisecond)
+	c.KeepaliveInterval = kiosk.OrDefault(c.KeepaliveInterval, 100*time.Millisecond)
+	c.ResetWindow = kiosk.OrDefault(c.ResetWindow, 10*time.Second)
 	if c.PINProtocols == nil {
 		c.PINProtocols = []int{2, 1}
 	}

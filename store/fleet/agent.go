@@ -514,42 +514,39 @@ func (a *Agent) answered() {
 // monitor turns a silence longer than OfflineAfter into "offline since
 // the last answer".
 func (a *Agent) monitor(ctx context.Context) {
-	t := time.NewTicker(a.opts.Probe / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := a.opts.Now()
-		a.mu.Lock()
-		gone := a.st.Online && now.Sub(a.lastAnswer) > a.opts.OfflineAfter
-		if gone {
-			a.st.Online, a.st.OfflineSince = false, a.lastAnswer
-		}
-		current := a.st.Current
-		if current.IsZero() {
-			current = a.st.OfflineSince
-		}
-		stale := !a.st.Online && now.Sub(current) > a.opts.MaxAge
-		staled := stale && !a.st.Stale
-		a.st.Stale = stale
-		st := a.st
-		a.mu.Unlock()
-		if gone {
-			a.opts.Log.Warn("fleet: directory unreachable; signing people in from the mirror", "since", st.OfflineSince)
-			a.audit(kiosk.EventFleetOffline, map[string]string{"last-answer": st.OfflineSince.UTC().Format(time.RFC3339),
-				"revision": fmt.Sprint(st.Revision)})
-		}
-		if staled {
-			a.opts.Log.Warn("fleet: the mirror is older than the offline limit", "current", current, "limit", a.opts.MaxAge)
-			a.audit(kiosk.EventFleetOffline, map[string]string{"stale": "true", "current": current.UTC().Format(time.RFC3339),
-				"max-age": a.opts.MaxAge.String()})
-		}
-		if gone || staled {
-			a.opts.OnStatus(st)
-		}
+	kiosk.Every(ctx, a.opts.Probe/2, a.checkSilence)
+}
+
+// checkSilence is one look of monitor: offline after OfflineAfter without
+// an answer, stale past MaxAge; each change audited once and reported.
+func (a *Agent) checkSilence() {
+	now := a.opts.Now()
+	a.mu.Lock()
+	gone := a.st.Online && now.Sub(a.lastAnswer) > a.opts.OfflineAfter
+	if gone {
+		a.st.Online, a.st.OfflineSince = false, a.lastAnswer
+	}
+	current := a.st.Current
+	if current.IsZero() {
+		current = a.st.OfflineSince
+	}
+	stale := !a.st.Online && now.Sub(current) > a.opts.MaxAge
+	staled := stale && !a.st.Stale
+	a.st.Stale = stale
+	st := a.st
+	a.mu.Unlock()
+	if gone {
+		a.opts.Log.Warn("fleet: directory unreachable; signing people in from the mirror", "since", st.OfflineSince)
+		a.audit(kiosk.EventFleetOffline, map[string]string{"last-answer": st.OfflineSince.UTC().Format(time.RFC3339),
+			"revision": fmt.Sprint(st.Revision)})
+	}
+	if staled {
+		a.opts.Log.Warn("fleet: the mirror is older than the offline limit", "current", current, "limit", a.opts.MaxAge)
+		a.audit(kiosk.EventFleetOffline, map[string]string{"stale": "true", "current": current.UTC().Format(time.RFC3339),
+			"max-age": a.opts.MaxAge.String()})
+	}
+	if gone || staled {
+		a.opts.OnStatus(st)
 	}
 }
 

@@ -205,30 +205,17 @@ func DecodeRevocation(b []byte) (Revocation, error) {
 	return Revocation{CredentialID: w.ID, UserID: w.UserID, At: store.Unstamp(w.At), By: w.By, Reason: w.Reason}, nil
 }
 
-type policyWire struct {
-	V         uint   `cbor:"0,keyasint"`
-	Version   uint64 `cbor:"1,keyasint"`
-	Schema    uint32 `cbor:"2,keyasint"`
-	Data      []byte `cbor:"3,keyasint"`
-	ChangedAt int64  `cbor:"4,keyasint"`
-	ChangedBy string `cbor:"5,keyasint,omitempty"`
-	Comment   string `cbor:"6,keyasint,omitempty"`
-}
+// EncodePolicy is a value under policy/current and policy/v/: the
+// store's own policy record.
+func EncodePolicy(p store.Policy) ([]byte, error) { return store.EncodePolicy(p) }
 
-// EncodePolicy is a value under policy/current and policy/v/.
-func EncodePolicy(p store.Policy) ([]byte, error) {
-	return encode("policy", policyWire{V: recordVersion, Version: p.Version, Schema: p.Schema, Data: p.Data,
-		ChangedAt: store.Stamp(p.ChangedAt), ChangedBy: p.ChangedBy, Comment: p.Comment})
-}
-
-// DecodePolicy reads a policy value.
+// DecodePolicy reads a policy value; a bad one is KindMalformed.
 func DecodePolicy(b []byte) (store.Policy, error) {
-	w, err := decode("policy", b, func(w *policyWire) uint { return w.V })
+	p, err := store.DecodePolicy(b)
 	if err != nil {
-		return store.Policy{}, err
+		return store.Policy{}, kiosk.E(kiosk.KindMalformed, "decode policy", err)
 	}
-	return store.Policy{Version: w.Version, Schema: w.Schema, Data: w.Data, ChangedAt: store.Unstamp(w.ChangedAt),
-		ChangedBy: w.ChangedBy, Comment: w.Comment}, nil
+	return p, nil
 }
 
 // Code is an enrollment code in the directory: only its hash.
@@ -328,13 +315,4 @@ func DecodeSeen(b []byte) (Seen, error) {
 		return Seen{}, err
 	}
 	return Seen{CredentialID: w.ID, Counter: w.Counter, At: store.Unstamp(w.At)}, nil
-}
-
-// OrDefault is v when it is positive, else d: how the fleet's options
-// take their defaults.
-func OrDefault[T int | time.Duration](v, d T) T {
-	if v > 0 {
-		return v
-	}
-	return d
 }

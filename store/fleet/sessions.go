@@ -207,7 +207,7 @@ func (s *SessionLink) watch(ctx context.Context, st *linkState) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	wch := s.Client.Watch(wctx, EndKey(s.Terminal), clientv3.WithRev(r.Header.Revision+1))
-	tick := time.NewTicker(OrDefault(s.Every, time.Second))
+	tick := time.NewTicker(kiosk.OrDefault(s.Every, time.Second))
 	defer tick.Stop()
 	for {
 		s.publish(ctx, st, nil, false)

@@ -122,12 +122,12 @@ func New(cl *clientv3.Client, o Options) (*Collector, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	o.Batch = fleet.OrDefault(o.Batch, DefaultBatch)
-	o.Workers = fleet.OrDefault(o.Workers, DefaultWorkers)
-	o.Rescan = fleet.OrDefault(o.Rescan, DefaultRescan)
-	o.Timeout = fleet.OrDefault(o.Timeout, DefaultTimeout)
-	o.Retry = fleet.OrDefault(o.Retry, DefaultRetry)
-	o.DeleteEvery = fleet.OrDefault(o.DeleteEvery, DefaultDeleteEvery)
+	o.Batch = kiosk.OrDefault(o.Batch, DefaultBatch)
+	o.Workers = kiosk.OrDefault(o.Workers, DefaultWorkers)
+	o.Rescan = kiosk.OrDefault(o.Rescan, DefaultRescan)
+	o.Timeout = kiosk.OrDefault(o.Timeout, DefaultTimeout)
+	o.Retry = kiosk.OrDefault(o.Retry, DefaultRetry)
+	o.DeleteEvery = kiosk.OrDefault(o.DeleteEvery, DefaultDeleteEvery)
 	lg := o.Logger
 	if lg == nil {
 		lg = slog.Default()

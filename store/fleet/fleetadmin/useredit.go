@@ -55,11 +55,7 @@ func (c *call) usersEdit(b []byte) (any, error) {
 
 // usersRemove removes a person with their passkeys and unused codes.
 func (c *call) usersRemove(b []byte) (any, error) {
-	var a admin.UserRef
-	if err := decodeArgs(b, &a); err != nil {
-		return nil, err
-	}
-	u, err := c.user(a.User)
+	u, err := c.userArg(b)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,15 @@ func findUser(us []fleet.UserRecord, ref string) (fleet.UserRecord, error) {
 	return fleet.UserRecord{}, kiosk.Errorf(kiosk.KindNotFound, "fleet admin", "no user %q in the fleet's directory", ref)
 }
 
+// userArg is the person a command's admin.UserRef names.
+func (c *call) userArg(b []byte) (fleet.UserRecord, error) {
+	var a admin.UserRef
+	if err := decodeArgs(b, &a); err != nil {
+		return fleet.UserRecord{}, err
+	}
+	return c.user(a.User)
+}
+
 func (c *call) user(ref string) (fleet.UserRecord, error) {
 	us, err := c.s.o.Dir.Users(c.ctx)
 	if err != nil {
@@ -46,11 +55,7 @@ func (c *call) usersList([]byte) (any, error) {
 }
 
 func (c *call) usersShow(b []byte) (any, error) {
-	var a admin.UserRef
-	if err := decodeArgs(b, &a); err != nil {
-		return nil, err
-	}
-	u, err := c.user(a.User)
+	u, err := c.userArg(b)
 	if err != nil {
 		return nil, err
 	}
@@ -142,11 +147,7 @@ func (c *call) checkGroups(groups []string, force bool) error {
 }
 
 func (c *call) userState(b []byte, state string) (any, error) {
-	var a admin.UserRef
-	if err := decodeArgs(b, &a); err != nil {
-		return nil, err
-	}
-	u, err := c.user(a.User)
+	u, err := c.userArg(b)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"passkiosk/kiosk"
 )
 
 // Cluster is a running embedded etcd cluster.
@@ -64,19 +66,10 @@ type Options struct {
 // test ends. Every member listens on free ports of 127.0.0.1 only.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
-	n := opts.Members
-	if n == 0 {
-		n = 3
-	}
-	if opts.ProgressNotify == 0 {
-		opts.ProgressNotify = 100 * time.Millisecond
-	}
-	if opts.Heartbeat == 0 {
-		opts.Heartbeat = 10 * time.Millisecond
-	}
-	if opts.Election == 0 {
-		opts.Election = 10 * opts.Heartbeat
-	}
+	n := kiosk.OrDefault(opts.Members, 3)
+	opts.ProgressNotify = kiosk.OrDefault(opts.ProgressNotify, 100*time.Millisecond)
+	opts.Heartbeat = kiosk.OrDefault(opts.Heartbeat, 10*time.Millisecond)
+	opts.Election = kiosk.OrDefault(opts.Election, 10*opts.Heartbeat)
 	dir := t.TempDir()
 	c := &Cluster{t: t}
 	var certFile, keyFile string

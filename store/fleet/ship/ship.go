@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"passkiosk/kiosk"
 	"passkiosk/store"
 	"passkiosk/store/fleet"
 )
@@ -121,12 +122,12 @@ func New(db Log, cl *clientv3.Client, o Options) (*Shipper, error) {
 	if db == nil || cl == nil {
 		return nil, errors.New("fleet audit shipping: a store and an etcd client are needed")
 	}
-	o.Batch = fleet.OrDefault(o.Batch, DefaultBatch)
-	o.MaxBatchBytes = fleet.OrDefault(o.MaxBatchBytes, DefaultMaxBatchBytes)
-	o.Timeout = fleet.OrDefault(o.Timeout, DefaultTimeout)
-	o.RetryMin = fleet.OrDefault(o.RetryMin, DefaultRetryMin)
-	o.RetryMax = fleet.OrDefault(o.RetryMax, DefaultRetryMax)
-	o.ForkRecheck = fleet.OrDefault(o.ForkRecheck, DefaultForkRecheck)
+	o.Batch = kiosk.OrDefault(o.Batch, DefaultBatch)
+	o.MaxBatchBytes = kiosk.OrDefault(o.MaxBatchBytes, DefaultMaxBatchBytes)
+	o.Timeout = kiosk.OrDefault(o.Timeout, DefaultTimeout)
+	o.RetryMin = kiosk.OrDefault(o.RetryMin, DefaultRetryMin)
+	o.RetryMax = kiosk.OrDefault(o.RetryMax, DefaultRetryMax)
+	o.ForkRecheck = kiosk.OrDefault(o.ForkRecheck, DefaultForkRecheck)
 	lg := o.Logger
 	if lg == nil {
 		lg = slog.Default()
