@@ -16,6 +16,11 @@
 // never as nothing. Prompt, Event and EndCause, numbered densely from 0
 // with their own Known checks, index an array instead.
 //
+// Every is the loop of every periodic chore (the lock screen's clock, the
+// fleet's offline check, the window's fit to its output) and OrDefault how
+// options take their defaults (a value that is not positive means the
+// default).
+//
 // It imports nothing outside the standard library, so every other package
 // may import it.
 package kiosk
