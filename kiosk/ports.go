@@ -260,6 +260,15 @@ type Store interface {
 	Audit(e AuditEvent) error
 }
 
+// BackupsElsewhere is a Store whose people's credentials are written
+// somewhere a session cannot add to: a fleet terminal's copy of the
+// fleet's directory, which only the fleet service writes. NoBackupHere
+// says why a backup cannot be added from a session here, and the engine
+// says so before asking for any proof.
+type BackupsElsewhere interface {
+	NoBackupHere() error
+}
+
 // FailureHistory is what a Store that implements it remembers of failed
 // attempts across a restart, so that switching the terminal off and on
 // does not lift a backoff. The engine marks each failure it counts with

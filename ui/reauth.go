@@ -33,6 +33,8 @@ func (u *UI) backupNotConfirmedText(key string, n *kiosk.Notice, now time.Time) 
 	switch {
 	case n.Kind == kiosk.KindCancelled:
 		return u.tr.T(key + "_cancelled")
+	case n.Kind == kiosk.KindNotAllowed:
+		return u.tr.T(key + "_fleet")
 	case !n.Until.IsZero() && n.Until.After(now):
 		return u.tr.T(key+"_until", countdown(now, n.Until))
 	}

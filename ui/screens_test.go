@@ -168,6 +168,7 @@ func screens() []screen {
 		{name: "reauth-insert-key", view: reauth(kiosk.PromptInsertKey, nil)},
 		{name: "session-backup-not-confirmed", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindTimeout, Tries: -1})},
 		{name: "session-backup-cancelled", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindCancelled, Tries: -1})},
+		{name: "session-backup-fleet", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindNotAllowed, Tries: -1})},
 		{name: "session-backup-not-confirmed-backoff", view: notConfirmed(&kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindPolicy, Tries: -1, Until: at(90 * time.Second)})},
 		{name: "de-reauth-pin", lang: "de", view: reauth(kiosk.PromptPIN, nil)},
 		{name: "de-lock", lang: "de", view: lockView(nil)},

@@ -29,6 +29,15 @@ func (e *Engine) AddBackup() {
 	if as == nil || !e.is(kiosk.StateInSession) {
 		return
 	}
+	if b, ok := e.cfg.Store.(kiosk.BackupsElsewhere); ok {
+		if err := b.NoBackupHere(); err != nil {
+			e.audit(kiosk.AuditEvent{Type: kiosk.EventReauthFailed, User: as.user.ID, Outcome: kiosk.KindOf(err).String(), Kind: kiosk.KindOf(err),
+				Detail: map[string]string{"reason": err.Error()}})
+			e.view.Notice = &kiosk.Notice{Code: kiosk.NoticeBackupNotConfirmed, Kind: kiosk.KindOf(err), Tries: -1}
+			e.showSessionLocked()
+			return
+		}
+	}
 	c := e.beginLocked(proving)
 	u := as.user
 	c.user, c.backup = &u, true

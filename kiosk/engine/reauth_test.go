@@ -6,6 +6,7 @@ import (
 
 	"passkiosk/fido"
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/kiosktest"
 )
 
 // backToSession waits for the session screen with the notice that no
@@ -289,6 +290,47 @@ func TestBackupProofWithAFingerprint(t *testing.T) {
 	})
 	h.waitPrompt(kiosk.PromptEnrollChoose)
 	if !h.hasAudit(kiosk.EventReauth, "ok") {
+		t.Fatalf("audit %v", h.auditTypes())
+	}
+}
+
+// fleetStore is a store whose credentials only the fleet writes.
+type fleetStore struct{ *kiosktest.Store }
+
+func (fleetStore) NoBackupHere() error {
+	return kiosk.Errorf(kiosk.KindNotAllowed, "add a backup", "a second credential comes with a code from IT")
+}
+
+// On a fleet terminal a backup added from a session would stay on that
+// terminal and vanish at the directory's next full reload: "add a
+// backup" says at once that IT gives a code for it, asks for no proof
+// and registers nothing, and the session goes on.
+func TestBackupOnAFleetTerminalSaysHowInsteadOfAskingProof(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Store = fleetStore{c.Store.(*kiosktest.Store)}
+		c.Policy.Roaming.Enabled = false
+		if err := c.Policy.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.issueCode("C", alice)
+	h.e.StartEnrollment("C")
+	h.waitPrompt(kiosk.PromptNewPIN)
+	h.e.EnterPIN([]byte("135790"))
+	h.waitPrompt(kiosk.PromptEnrollDone)
+	h.e.Cancel()
+	h.waitPrompt(kiosk.PromptTouchOrChoose)
+	h.e.ChooseUser(alice.ID)
+	h.waitPrompt(kiosk.PromptPIN)
+	h.e.EnterPIN([]byte("135790"))
+	h.waitState(kiosk.StateInSession)
+	before := h.credentialCount(alice)
+	h.e.AddBackup()
+	h.backToSession(kiosk.KindNotAllowed)
+	if n := h.credentialCount(alice); n != before {
+		t.Fatalf("%d credentials after, %d before", n, before)
+	}
+	if !h.hasAudit(kiosk.EventReauthFailed, kiosk.KindNotAllowed.String()) || h.hasAudit(kiosk.EventReauth, "") {
 		t.Fatalf("audit %v", h.auditTypes())
 	}
 }

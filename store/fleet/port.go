@@ -122,6 +122,17 @@ func (r *Records) RedeemEnrollmentCode(code string, now time.Time) (kiosk.UserID
 	return kiosk.UserID(c.UserID), nil
 }
 
+// NoBackupHere is kiosk.BackupsElsewhere: a credential added from a
+// session would stay in this terminal's copy, which the directory's next
+// full reload replaces, and the terminal cannot write the directory
+// (doc.go). A second key is enrolled with a code from IT instead, and
+// then works at every terminal.
+func (r *Records) NoBackupHere() error {
+	return kiosk.Errorf(kiosk.KindNotAllowed, "add a backup", "on a fleet terminal a second credential is enrolled with an enrollment code from IT")
+}
+
+var _ kiosk.BackupsElsewhere = (*Records)(nil)
+
 // AddCredential stores a credential registered with a fleet code: first
 // the code's redemption and the credential in the directory (one
 // transaction, which one terminal wins), then the credential here, so
