@@ -60,6 +60,10 @@ func TestATPMFleetKeyReachesTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One member: one connection, one handshake, done once the read
+	// is answered, so that nothing signs in the TPM while its handles
+	// are counted below (the simulator takes one command at a time).
+	cc.Endpoints = cc.Endpoints[:1]
 	cl, err := clientv3.New(cc)
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +73,6 @@ func TestATPMFleetKeyReachesTheCluster(t *testing.T) {
 	if _, err := cl.Get(rctx, fleet.DirPrefix, clientv3.WithPrefix()); err != nil {
 		t.Fatalf("the cluster over mTLS with the TPM's key: %v", err)
 	}
-	// The client's connections to the other members sign in the TPM
-	// too: closed first, they leave no handle behind.
 	cl.Close()
 	tpmtest.CheckNoHandles(t, tr)
 
