@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"passkiosk/kiosk"
@@ -257,6 +258,13 @@ func (s *Server) Close() {
 	}
 }
 
+// gone says err is the window going away: closed, or killed with bytes
+// unread (the kernel then resets the connection) or while it was written
+// to.
+func gone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // drop ends a connection once, says why, and forgets it.
 func (s *Server) drop(sc *serverConn, why error) {
 	sc.once.Do(func() {
@@ -271,7 +279,7 @@ func (s *Server) drop(sc *serverConn, why error) {
 		case why == nil:
 		case errors.Is(why, errFrame):
 			s.opts.Log.Warn("window connection closed: it broke the protocol", "peer", sc.who, "err", why)
-		case errors.Is(why, io.EOF) || errors.Is(why, net.ErrClosed):
+		case gone(why):
 			s.opts.Log.Info("window disconnected", "peer", sc.who)
 		default:
 			s.opts.Log.Warn("window connection closed", "peer", sc.who, "err", why)
