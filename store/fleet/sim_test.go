@@ -386,10 +386,24 @@ func (m *cpuMeter) report(t *testing.T, what string) {
 	line := fmt.Sprintf("CPU %s (%.1f s): test process (agents, clients) %.2f cores", what, wall, (cpuOf(os.Getpid())-m.self).Seconds()/wall)
 	for i, pid := range m.pids {
 		if pid != 0 {
-			line += fmt.Sprintf(", member %d %.2f cores", i, (cpuOf(pid)-m.procs[i]).Seconds()/wall)
+			line += fmt.Sprintf(", member %d %.2f cores (%s resident)", i, (cpuOf(pid)-m.procs[i]).Seconds()/wall, rssOf(pid))
 		}
 	}
 	t.Log(line)
+}
+
+// rssOf is process pid's resident memory as /proc says it (VmRSS).
+func rssOf(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 // cpuOf is the user and system CPU time process pid has used (0 for pid
