@@ -55,34 +55,18 @@ func (e *env) export(w io.Writer, from uint64, note func(lines int) string) (int
 // name path only once the export is complete and on disk: an interrupted
 // or failed export leaves no file that could pass for the whole log. An
 // existing path is never replaced.
-func (e *env) exportFile(path string, from uint64) (err error) {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s: file exists; choose a new name", path)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
-	if err != nil {
+func (e *env) exportFile(path string, from uint64) error {
+	var n int
+	exported := false
+	err := writeNew(path, func(w io.Writer) (err error) {
+		n, err = e.export(w, from, func(int) string { return "nothing was written to " + path })
+		exported = err == nil
 		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	n, err := e.export(bw, from, func(int) string { return "nothing was written to " + path })
-	if err != nil {
-		return err
-	}
-	if err = bw.Flush(); err == nil {
-		if err = tmp.Sync(); err == nil {
-			err = tmp.Close()
-		}
-	}
-	if err != nil {
+	})
+	if err != nil && exported {
 		return fmt.Errorf("audit export: %v; nothing was written to %s", err, path)
 	}
-	if err = place(tmp.Name(), path); err != nil {
+	if err != nil {
 		return err
 	}
 	if e.exportHeader {
@@ -90,6 +74,35 @@ func (e *env) exportFile(path string, from uint64) (err error) {
 	}
 	fmt.Fprintf(e.stderr, "exported %d entries to %s\n", n, path)
 	return nil
+}
+
+// writeNew makes path with what fill writes, through a temporary file
+// beside it that takes the name only once complete and on disk (place):
+// a failed or interrupted write leaves no file that could pass for a
+// whole one. An existing path is never replaced.
+func writeNew(path string, fill func(io.Writer) error) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: file exists; choose a new name", path)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // nothing left after place
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	err = fill(bw)
+	if err == nil {
+		if err = bw.Flush(); err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return place(tmp.Name(), path)
 }
 
 // place gives the finished file tmp the name path without replacing a

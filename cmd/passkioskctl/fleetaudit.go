@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -231,31 +229,6 @@ func (e *env) fleetExportTo(w io.Writer, q fleetapi.AuditQuery) (int, error) {
 		return n, fmt.Errorf("audit export: the fleet service counted %d entries but %d arrived", done.Exported, n)
 	}
 	return n, nil
-}
-
-// writeNew makes path with what fill writes, through a temporary file
-// beside it, so a failed export leaves no file; an existing path is
-// never replaced.
-func writeNew(path string, fill func(io.Writer) error) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s: file exists; choose a new name", path)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = fill(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Link(tmp.Name(), path)
 }
 
 func (e *env) fleetVerify(fs *flag.FlagSet, args []string) error {
