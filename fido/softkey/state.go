@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"passkiosk/fido"
 	"passkiosk/fido/cbor"
 	"passkiosk/fido/softkey/internal/pinproto"
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/atomicfile"
 )
 
 // stateVersion is the layout of the state file; bump it with any change.
@@ -167,32 +167,8 @@ func (st *state) save(path string) error {
 	if err != nil {
 		return kiosk.E(kiosk.KindDevice, errOp, fmt.Errorf("encoding state: %w", err))
 	}
-	fail := func(err error) error {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return kiosk.E(kiosk.KindDevice, errOp, fmt.Errorf("writing state %s: %w", path, err))
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fail(err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
 	}
 	return nil
 }

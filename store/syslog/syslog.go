@@ -30,12 +30,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"passkiosk/kiosk/atomicfile"
 	"passkiosk/store"
 	"passkiosk/store/journald"
 )
@@ -290,21 +290,5 @@ func readCursor(path string) (uint64, error) {
 
 // writeCursor replaces the cursor file atomically.
 func writeCursor(path string, seq uint64) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".syslog-cursor-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(strconv.FormatUint(seq, 10) + "\n"); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o600)
 }

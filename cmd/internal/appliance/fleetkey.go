@@ -13,12 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"passkiosk/kiosk"
 	"passkiosk/kiosk/admin"
+	"passkiosk/kiosk/atomicfile"
 	"passkiosk/kiosk/config"
 	"passkiosk/store/fleet"
 	"passkiosk/tpm"
@@ -55,7 +55,7 @@ func (t *tpmAdmin) FleetKey(ctx context.Context, name string, replace bool) (adm
 	if err != nil {
 		return admin.FleetKey{}, err
 	}
-	if err := writeRootOnly(t.fleetKey, b); err != nil {
+	if err := atomicfile.Write(t.fleetKey, b, 0o600); err != nil {
 		return admin.FleetKey{}, kiosk.E(kiosk.KindDevice, op, err)
 	}
 	return admin.FleetKey{Path: t.fleetKey, Request: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})),
@@ -70,31 +70,6 @@ func keyFingerprint(pub crypto.PublicKey) string {
 	}
 	sum := sha256.Sum256(spki)
 	return hex.EncodeToString(sum[:])
-}
-
-// writeRootOnly replaces path with b, mode 0600, all or nothing.
-func writeRootOnly(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // fleetClientConfig is the terminal's etcd client configuration with its
