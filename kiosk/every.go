@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -28,4 +29,12 @@ func OrDefault[T int | time.Duration](v, d T) T {
 		return v
 	}
 	return d
+}
+
+// LogOr is l, or slog.Default() when an option names no logger.
+func LogOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
 }

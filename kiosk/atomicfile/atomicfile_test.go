@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,5 +31,23 @@ func TestWriteReplacesWholeWithItsMode(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "f"), []byte("x"), 0o600); err == nil {
 		t.Fatal("wrote into a directory that does not exist")
+	}
+}
+
+// Create makes a file that is not there and refuses one that is,
+// leaving it as it was.
+func TestCreateRefusesAFileThatExists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "record")
+	if err := Create(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(path, []byte("two"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("a second Create: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "one" {
+		t.Fatalf("the file holds %q", b)
+	}
+	if es, _ := os.ReadDir(filepath.Dir(path)); len(es) != 1 {
+		t.Fatalf("left in the directory: %v", es)
 	}
 }

@@ -99,9 +99,7 @@ func New(cfg Config) *Engine {
 	if cfg.Timeouts == (Timeouts{}) {
 		cfg.Timeouts = DefaultTimeouts
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
+	cfg.Log = kiosk.LogOr(cfg.Log)
 	if cfg.Publish == nil {
 		cfg.Publish = func(kiosk.View) {}
 	}

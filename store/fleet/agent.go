@@ -118,9 +118,7 @@ func NewAgent(opts Options) (*Agent, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
+	opts.Log = kiosk.LogOr(opts.Log)
 	if opts.OnApplied == nil {
 		opts.OnApplied = func(store.MirrorApplied) {}
 	}

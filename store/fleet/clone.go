@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"passkiosk/kiosk"
 	"passkiosk/store"
 )
 
@@ -124,9 +125,7 @@ type Detector struct {
 // ends, writing a suspect record (and with Refuse a revocation) for each
 // counter that went backwards across terminals.
 func (d *Detector) Run(ctx context.Context) error {
-	if d.Log == nil {
-		d.Log = slog.Default()
-	}
+	d.Log = kiosk.LogOr(d.Log)
 	d.last = map[string]Suspect{}
 	r, err := d.Client.Get(ctx, termPrefix, clientv3.WithPrefix())
 	if err != nil {

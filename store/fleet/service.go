@@ -48,9 +48,7 @@ const maxRequest = 16 << 10
 // certificate's common name is the terminal the redemption is recorded
 // for, whatever the request says.
 func Handler(dir *Directory, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
-	}
+	log = kiosk.LogOr(log)
 	mux := http.NewServeMux()
 	serve := func(fn func(ctx context.Context, terminal string, req codeRequest) (any, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {

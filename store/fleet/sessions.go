@@ -180,12 +180,7 @@ type linkState struct {
 	ok        bool
 }
 
-func (s *SessionLink) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
-}
+func (s *SessionLink) log() *slog.Logger { return kiosk.LogOr(s.Log) }
 
 func (s *SessionLink) now() time.Time {
 	if s.Now != nil {

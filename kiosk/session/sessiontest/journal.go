@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"passkiosk/kiosk"
+	"passkiosk/kiosk/atomicfile"
 	"passkiosk/kiosk/session"
 )
 
@@ -91,24 +92,8 @@ func (j FileJournal) Open(rec session.Record) error {
 	if err != nil {
 		return err
 	}
-	tmp := j.path(rec.ID) + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	// A hard link, unlike a rename, fails if the record exists.
-	defer os.Remove(tmp)
-	return os.Link(tmp, j.path(rec.ID))
+	// Create, unlike a replace, fails if the record exists.
+	return atomicfile.Create(j.path(rec.ID), b, 0o600)
 }
 
 // Close writes the report to <Dir>/<id>.closed and removes the record.

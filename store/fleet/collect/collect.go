@@ -128,11 +128,7 @@ func New(cl *clientv3.Client, o Options) (*Collector, error) {
 	o.Timeout = kiosk.OrDefault(o.Timeout, DefaultTimeout)
 	o.Retry = kiosk.OrDefault(o.Retry, DefaultRetry)
 	o.DeleteEvery = kiosk.OrDefault(o.DeleteEvery, DefaultDeleteEvery)
-	lg := o.Logger
-	if lg == nil {
-		lg = slog.Default()
-	}
-	c := &Collector{cl: cl, o: o, log: lg, spk: newSpikes(o.Spikes), q: newQueue(), del: newDeleter(), terms: map[string]*term{}, forks: map[string]int64{}}
+	c := &Collector{cl: cl, o: o, log: kiosk.LogOr(o.Logger), spk: newSpikes(o.Spikes), q: newQueue(), del: newDeleter(), terms: map[string]*term{}, forks: map[string]int64{}}
 	names, err := archivedNames(o.Dir)
 	if err != nil {
 		return nil, err

@@ -72,10 +72,7 @@ type server struct {
 // Handler serves the admin API under fleetapi.PathPrefix. The server
 // must require and verify client certificates.
 func Handler(o Options) http.Handler {
-	s := &server{o: o, log: o.Log}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
+	s := &server{o: o, log: kiosk.LogOr(o.Log)}
 	s.commands = s.table()
 	mux := http.NewServeMux()
 	mux.HandleFunc(fleetapi.PathPrefix, s.serve)

@@ -128,11 +128,7 @@ func New(db Log, cl *clientv3.Client, o Options) (*Shipper, error) {
 	o.RetryMin = kiosk.OrDefault(o.RetryMin, DefaultRetryMin)
 	o.RetryMax = kiosk.OrDefault(o.RetryMax, DefaultRetryMax)
 	o.ForkRecheck = kiosk.OrDefault(o.ForkRecheck, DefaultForkRecheck)
-	lg := o.Logger
-	if lg == nil {
-		lg = slog.Default()
-	}
-	return &Shipper{db: db, cl: cl, o: o, log: lg.With("terminal", o.Name)}, nil
+	return &Shipper{db: db, cl: cl, o: o, log: kiosk.LogOr(o.Logger).With("terminal", o.Name)}, nil
 }
 
 // Status returns what the shipper last knew.
