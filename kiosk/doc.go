@@ -19,7 +19,7 @@
 // Every is the loop of every periodic chore (the lock screen's clock, the
 // fleet's offline check, the window's fit to its output) and OrDefault how
 // options take their defaults (a value that is not positive means the
-// default).
+// default; LogOr, a logger that is not set).
 //
 // It imports nothing outside the standard library, so every other package
 // may import it.
